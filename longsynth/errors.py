@@ -1,0 +1,37 @@
+"""Errors a user can cause and fix.
+
+Every mistake a user can make (bad spec, impossible length, unknown name,
+unreadable file, unwritable folder) raises a subclass of `LongsynthError`.
+The CLI turns these into one line on stderr and exit code 2; anything else
+is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class LongsynthError(Exception):
+    """Base of every user-facing error; the message must say how to fix it."""
+
+
+class SpecError(LongsynthError):
+    """The build spec (YAML or flags) is malformed or names something unknown."""
+
+
+class TokenizerError(LongsynthError):
+    """A tokenizer could not be found or loaded."""
+
+
+class CorpusError(LongsynthError):
+    """A haystack corpus is missing, unreadable or too small."""
+
+
+class BudgetError(LongsynthError):
+    """The token budget cannot be met (target too small for what must fit)."""
+
+
+class OutputError(LongsynthError):
+    """The output folder cannot be written, or holds another spec's output."""
+
+
+class ValidationFailed(LongsynthError):
+    """A sample kept failing validation after every allowed attempt."""

@@ -1,0 +1,1 @@
+"""Writing builds: Parquet shards, RULER-style jsonl, the dataset card and manifest."""

@@ -1,0 +1,216 @@
+"""The fitter: pack filler units and inserted items into an exact token budget.
+
+Every family uses this one module. It works on prefix sums of unit token
+counts (each unit tokenized once per process), so fitting a 128K context
+costs a binary search, not a tokenization. Items (needles, relevant bios,
+rows) go at the unit boundary nearest their requested depth. The final gap
+is closed with whole units first, then words of one more unit; text is
+never cut inside a word.
+
+The prediction is exact for space-led units under tiktoken; the two places
+where the context meets the prompt template are measured with small window
+encodes. The sample's one full encode (the length validator's) confirms it,
+and `budget_adjust` lets the caller re-fit in the rare case it does not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import BudgetError, CorpusError
+from .text.units import SEPARATOR
+from .tokenizers import Tokenizer
+
+_WINDOW = 48  # characters each side of a junction whose merge we measure
+
+
+@dataclass
+class Insert:
+    """An item to place at a depth (percent of context tokens before it)."""
+
+    text: str
+    depth: float
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Placed:
+    """Where an insert ended up: char span in the prompt and its neighbours' spans."""
+
+    insert: Insert
+    char_start: int
+    char_end: int
+    neighbours: list[tuple[int, int]]
+
+
+@dataclass
+class FittedPrompt:
+    text: str
+    context_start: int
+    context_end: int
+    placed: list[Placed]
+    predicted_length: int
+    filler_units: int
+    partial_unit: bool
+
+
+def length_tolerance(target: int, override: int | None = None) -> int:
+    """How far below the target a sample may fall (DESIGN.md: max(16, 0.2 %))."""
+    if override is not None:
+        return int(override)
+    return max(16, int(0.002 * target))
+
+
+def _junction(tokenizer: Tokenizer, left: str, right: str) -> int:
+    """Tokens gained (negative: lost) by joining `left` and `right` with no space."""
+    if not left or not right:
+        return 0
+    a, b = left[-_WINDOW:], right[:_WINDOW]
+    return tokenizer.count(a + b) - tokenizer.count(a) - tokenizer.count(b)
+
+
+def _word_prefix(tokenizer: Tokenizer, text: str, max_tokens: int) -> tuple[str, int]:
+    """The longest prefix of `text` ending at a word boundary whose space-led count fits `max_tokens`.
+
+    Word boundaries are spaces and hyphens, so a long hyphenated token (a UUID,
+    a compound) can still be cut between its parts, never inside a character.
+    """
+    cuts = [m.start() for m in re.finditer(r" |(?<=-)", text) if m.start() > 0]
+    lo, hi, best = 0, len(cuts) - 1, ("", 0)
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        candidate = text[: cuts[mid]].rstrip()
+        tokens = tokenizer.count(SEPARATOR + candidate)
+        if tokens <= max_tokens:
+            best, lo = (candidate, tokens), mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def fit_prompt(
+    *,
+    head: str,
+    tail: str,
+    filler_texts: list[str],
+    filler_tokens: np.ndarray,
+    inserts: list[Insert],
+    target: int,
+    tolerance: int,
+    tokenizer: Tokenizer,
+    budget_adjust: int = 0,
+    insert_tokens: list[int] | None = None,
+) -> FittedPrompt:
+    """Build `head + context + tail` whose token count lands in [target - tolerance, target].
+
+    `filler_texts` must hold enough units for the target; inserts keep their
+    relative order when depths tie. Raises BudgetError when the fixed parts
+    alone exceed the target, CorpusError when the filler runs out.
+    """
+    fixed = tokenizer.count(head) + tokenizer.count(tail)
+    if insert_tokens is None:
+        insert_tokens = tokenizer.count_many([SEPARATOR + i.text for i in inserts]) if inserts else []
+    need = int(sum(insert_tokens))
+    if fixed + need > target - budget_adjust:
+        raise BudgetError(
+            f"the prompt and inserted items need {fixed + need} tokens but the target is {target}; "
+            "ask for a longer length or fewer items"
+        )
+    cumulative = np.concatenate([[0], np.cumsum(filler_tokens, dtype=np.int64)])
+    slack = budget_adjust
+    for _ in range(4):
+        avail = target - slack - fixed - need
+        whole = int(np.searchsorted(cumulative, avail, side="right")) - 1
+        gap = avail - int(cumulative[whole])
+        if whole == len(filler_texts) and gap > tolerance:
+            raise CorpusError(
+                f"the haystack holds {int(cumulative[-1])} tokens but {avail} are needed; "
+                "use a larger corpus or a shorter length"
+            )
+        texts = list(filler_texts[:whole])
+        tokens = [int(t) for t in filler_tokens[:whole]]
+        partial = False
+        if gap > 0 and whole < len(filler_texts):
+            words, count = _word_prefix(tokenizer, filler_texts[whole], gap)
+            if words:
+                texts.append(words)
+                tokens.append(count)
+                partial = True
+        fitted = _assemble(head, tail, texts, tokens, inserts, insert_tokens, fixed, tokenizer)
+        fitted.partial_unit = partial
+        over = fitted.predicted_length - target
+        if over <= 0:
+            return fitted
+        slack += over
+    raise BudgetError(f"could not fit {target} tokens: the prediction stayed {over} over after re-fitting")
+
+
+def _assemble(
+    head: str,
+    tail: str,
+    texts: list[str],
+    tokens: list[int],
+    inserts: list[Insert],
+    insert_tokens: list[int],
+    fixed: int,
+    tokenizer: Tokenizer,
+) -> FittedPrompt:
+    boundaries = np.concatenate([[0], np.cumsum(tokens, dtype=np.int64)])
+    total = int(boundaries[-1]) + int(sum(insert_tokens))
+    order = sorted(range(len(inserts)), key=lambda i: (inserts[i].depth, i))
+    slots: dict[int, list[int]] = {}
+    earlier, lowest = 0, 0
+    for i in order:
+        want = inserts[i].depth / 100.0 * (total - insert_tokens[i]) - earlier
+        b = int(np.searchsorted(boundaries, want))
+        candidates = [c for c in (b - 1, b) if lowest <= c < len(boundaries)] or [lowest]
+        b = min(candidates, key=lambda c: (abs(boundaries[c] - want), c))
+        slots.setdefault(b, []).append(i)
+        earlier += insert_tokens[i]
+        lowest = b
+
+    pieces: list[str] = []
+    kinds: list[int] = []  # -1 filler, else insert index
+    for b in range(len(texts) + 1):
+        for i in slots.get(b, []):
+            pieces.append(inserts[i].text)
+            kinds.append(i)
+        if b < len(texts):
+            pieces.append(texts[b])
+            kinds.append(-1)
+
+    spans: list[tuple[int, int]] = []
+    offset = len(head)
+    for n, piece in enumerate(pieces):
+        if n:
+            offset += len(SEPARATOR)
+        spans.append((offset, offset + len(piece)))
+        offset += len(piece)
+    context = SEPARATOR.join(pieces)
+    text = head + context + tail
+
+    placed_by_index: dict[int, Placed] = {}
+    for n, kind in enumerate(kinds):
+        if kind < 0:
+            continue
+        neighbours = [spans[m] for m in (n - 1, n + 1) if 0 <= m < len(kinds) and kinds[m] < 0]
+        placed_by_index[kind] = Placed(inserts[kind], spans[n][0], spans[n][1], neighbours)
+
+    predicted = fixed + total
+    if pieces:
+        first_tokens = tokens[0] if kinds[0] < 0 else insert_tokens[kinds[0]]
+        predicted += tokenizer.count(pieces[0]) - first_tokens
+        predicted += _junction(tokenizer, head, pieces[0]) + _junction(tokenizer, pieces[-1], tail)
+    return FittedPrompt(
+        text=text,
+        context_start=len(head),
+        context_end=len(head) + len(context),
+        placed=[placed_by_index[i] for i in range(len(inserts))],
+        predicted_length=predicted,
+        filler_units=len(texts),
+        partial_unit=False,
+    )

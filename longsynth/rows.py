@@ -1,0 +1,88 @@
+"""Rows: the DESIGN.md schema, and turning a measured sample into a row."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import polars as pl
+
+from .generators.base import Cell, Generator, Sample
+from .tokenizers import Measurement
+from .validators.depth import measured_depth
+
+COMMON_SCHEMA = {
+    "id": pl.String,
+    "generator": pl.String,
+    "task": pl.String,
+    "target_length": pl.Int64,
+    "length": pl.Int64,
+    "tokenizer": pl.String,
+    "seed": pl.Int64,
+}
+EVAL_SCHEMA = {
+    **COMMON_SCHEMA,
+    "input": pl.String,
+    "question": pl.String,
+    "answers": pl.List(pl.String),
+    "answer_prefix": pl.String,
+    "depths": pl.List(pl.Float64),
+    "metadata": pl.String,
+}
+TRAIN_SCHEMA = {**COMMON_SCHEMA, "text": pl.String, "source_id": pl.String, "metadata": pl.String}
+
+
+def schema_for(split: str) -> dict[str, Any]:
+    return EVAL_SCHEMA if split == "test" else TRAIN_SCHEMA
+
+
+def make_row(
+    generator: Generator, cell: Cell, sample: Sample, measurement: Measurement, seed: int, attempt: int
+) -> dict[str, Any]:
+    """A row whose numbers (length, offsets, depths) all come from `measurement`."""
+    fitted = sample.fitted
+    span = (fitted.context_start, fitted.context_end)
+    items = []
+    for placed in fitted.placed:
+        tokens_before, depth = measured_depth(measurement, span, (placed.char_start, placed.char_end))
+        items.append(
+            {
+                **placed.insert.payload,
+                "char_offset": placed.char_start,
+                "char_end": placed.char_end,
+                "token_offset": tokens_before,
+                "depth": depth,
+                "requested_depth": placed.insert.depth,
+                "neighbours": [list(n) for n in placed.neighbours],
+            }
+        )
+    metadata = {
+        **sample.metadata,
+        "item_key": sample.item_key,
+        sample.item_key: items,
+        "context_span": list(span),
+        "attempt": attempt,
+        "filler_units": fitted.filler_units,
+        "partial_unit": fitted.partial_unit,
+    }
+    row: dict[str, Any] = {
+        "id": cell.id,
+        "generator": generator.name,
+        "task": cell.task,
+        "target_length": cell.target_length,
+        "length": measurement.length,
+        "tokenizer": generator.tokenizer.name,
+        "seed": seed,
+    }
+    if generator.split == "test":
+        row.update(
+            input=fitted.text,
+            question=sample.question,
+            answers=list(sample.answers),
+            answer_prefix=sample.answer_prefix,
+            depths=[item["depth"] for item in items],
+        )
+    else:
+        row.update(text=fitted.text, source_id=sample.source_id)
+    row["metadata"] = json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
+    return row

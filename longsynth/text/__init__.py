@@ -1,0 +1,1 @@
+"""Haystack text: built-in sources, user corpora, sentence units counted once."""

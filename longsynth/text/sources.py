@@ -1,0 +1,153 @@
+"""Haystack sources: repeated noise, generated prose, and user corpora.
+
+Each source becomes a `UnitPool` once per process (cached by source and
+tokenizer) and every sample of a build draws a contiguous run from it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CorpusError
+from ..tokenizers import get_tokenizer
+from .prose import prose_sentences
+from .units import UnitPool, normalize, split_sentences
+
+# Short filler sentences in the spirit of RULER's noise haystack (our wording).
+NOISE_SENTENCES = [
+    "The river keeps running to the sea.",
+    "The hills stay green all year.",
+    "The wind moves through the tall grass.",
+    "Here the road goes on and on.",
+    "Nothing much changes from day to day.",
+]
+
+
+@functools.lru_cache(maxsize=4)
+def noise_pool(tokenizer_name: str, min_tokens: int) -> UnitPool:
+    """Noise sentences repeated in order until the pool holds `min_tokens`."""
+    tokenizer = get_tokenizer(tokenizer_name)
+    base = UnitPool.from_texts(NOISE_SENTENCES, tokenizer)
+    repeats = min_tokens // max(1, base.total_tokens) + 2
+    return UnitPool(NOISE_SENTENCES * repeats, np.tile(base.tokens, repeats))
+
+
+@functools.lru_cache(maxsize=4)
+def prose_pool(tokenizer_name: str, min_tokens: int) -> UnitPool:
+    """Generated prose holding at least `min_tokens`; deterministic for a given size."""
+    tokenizer = get_tokenizer(tokenizer_name)
+    # Grow in fixed steps so that the text is a prefix-stable function of the size asked for.
+    count = 4096
+    while True:
+        pool = UnitPool.from_texts(prose_sentences(count, seed=0), tokenizer)
+        if pool.total_tokens >= min_tokens:
+            return pool
+        count *= 2
+
+
+# --------------------------------------------------------------------------- user corpora
+
+
+def iter_corpus_documents(
+    corpus: str,
+    text_field: str = "text",
+    id_field: str | None = None,
+    config: str | None = None,
+    split: str = "train",
+) -> Iterator[tuple[str, str]]:
+    """Yield (doc_id, text) from a local .txt/.jsonl/.parquet file or folder, or `hf:<dataset>` (streamed)."""
+    if corpus.startswith("hf:"):
+        yield from _iter_hub(corpus[3:], text_field, id_field, config, split)
+        return
+    path = Path(corpus)
+    if not path.exists():
+        raise CorpusError(f"corpus {corpus!r} does not exist; give a .txt, .jsonl or .parquet file, a folder, or hf:<dataset>")
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    files = [f for f in files if f.suffix in (".txt", ".jsonl", ".parquet")]
+    if not files:
+        raise CorpusError(f"corpus {corpus!r} holds no .txt, .jsonl or .parquet files")
+    for file in files:
+        yield from _iter_file(file, text_field, id_field)
+
+
+def _iter_file(file: Path, text_field: str, id_field: str | None) -> Iterator[tuple[str, str]]:
+    try:
+        if file.suffix == ".txt":
+            yield file.stem, file.read_text(encoding="utf-8")
+        elif file.suffix == ".jsonl":
+            with file.open(encoding="utf-8") as handle:
+                for line_no, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    record = json.loads(line)
+                    yield _record(record, text_field, id_field, f"{file.stem}:{line_no}", f"{file}:{line_no}")
+        else:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(file)
+            for n, record in enumerate(table.to_pylist()):
+                yield _record(record, text_field, id_field, f"{file.stem}:{n}", f"{file} row {n}")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorpusError(f"corpus file {file} is unreadable: {exc}") from exc
+    except Exception as exc:  # pyarrow raises its own types for broken files
+        if isinstance(exc, CorpusError):
+            raise
+        raise CorpusError(f"corpus file {file} is unreadable: {type(exc).__name__}: {exc}") from exc
+
+
+def _record(record: dict, text_field: str, id_field: str | None, default_id: str, where: str) -> tuple[str, str]:
+    if not isinstance(record, dict) or text_field not in record:
+        raise CorpusError(f"{where} has no field {text_field!r}; set corpus_text_field to the text column")
+    doc_id = str(record[id_field]) if id_field and id_field in record else default_id
+    return doc_id, str(record[text_field] or "")
+
+
+def _iter_hub(name: str, text_field: str, id_field: str | None, config: str | None, split: str):
+    try:
+        import datasets
+
+        stream = datasets.load_dataset(name, config, split=split, streaming=True)
+    except Exception as exc:
+        raise CorpusError(f"Hugging Face dataset {name!r} could not be opened ({type(exc).__name__}: {exc})") from exc
+    for n, record in enumerate(stream):
+        yield _record(record, text_field, id_field, f"{name}:{n}", f"{name} row {n}")
+
+
+@functools.lru_cache(maxsize=4)
+def corpus_pool(
+    tokenizer_name: str,
+    min_tokens: int,
+    corpus: str,
+    text_field: str = "text",
+    config: str | None = None,
+    split: str = "train",
+) -> UnitPool:
+    """Sentence units of a user corpus, read (streamed) until `min_tokens` are held."""
+    tokenizer = get_tokenizer(tokenizer_name)
+    texts: list[str] = []
+    counts: list[int] = []
+    held = 0
+    for _doc_id, text in iter_corpus_documents(corpus, text_field, None, config, split):
+        units = split_sentences(text)
+        if not units:
+            continue
+        pool = UnitPool.from_texts(units, tokenizer)
+        texts.extend(pool.texts)
+        counts.extend(int(c) for c in pool.tokens)
+        held += pool.total_tokens
+        if held >= min_tokens:
+            break
+    if held < min_tokens:
+        raise CorpusError(
+            f"corpus {corpus!r} holds {held} tokens but a sample needs {min_tokens}; "
+            "add text or ask for shorter --lengths"
+        )
+    return UnitPool(texts, np.asarray(counts, dtype=np.int64))
+
+
+__all__ = ["NOISE_SENTENCES", "corpus_pool", "iter_corpus_documents", "noise_pool", "normalize", "prose_pool"]

@@ -1,0 +1,91 @@
+"""Token-counted units: the pieces the fitter packs.
+
+A unit is a sentence (or a bio, a row, a chunk) with whitespace folded to
+single spaces. Units are joined with one space, and each unit's count is the
+count of " " + text: for tiktoken's pre-tokenizers a space-led unit never
+merges with its neighbours, so the count of a joined context is the sum of
+its units. Each unit is tokenized once per process, in a batch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..tokenizers import Tokenizer
+
+SEPARATOR = " "
+_SPACES = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+def normalize(text: str) -> str:
+    """Fold all whitespace (newlines included) to single spaces and trim."""
+    return _SPACES.sub(" ", text).strip()
+
+
+def split_sentences(text: str, max_chars: int = 1000) -> list[str]:
+    """Split text into sentence units; over-long sentences are split at word boundaries."""
+    units: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        paragraph = normalize(paragraph)
+        if not paragraph:
+            continue
+        for sentence in _SENTENCE_END.split(paragraph):
+            units.extend(_wrap(sentence, max_chars))
+    return [u for u in units if u]
+
+
+def _wrap(sentence: str, max_chars: int) -> list[str]:
+    sentence = sentence.strip()
+    if len(sentence) <= max_chars:
+        return [sentence]
+    pieces, current = [], ""
+    for word in sentence.split(" "):
+        if current and len(current) + 1 + len(word) > max_chars:
+            pieces.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+@dataclass
+class UnitPool:
+    """Units with their token counts (space-led) and prefix sums for O(log n) fitting."""
+
+    texts: list[str]
+    tokens: np.ndarray
+    cumulative: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cumulative = np.concatenate([[0], np.cumsum(self.tokens, dtype=np.int64)])
+
+    @classmethod
+    def from_texts(cls, texts: list[str], tokenizer: Tokenizer) -> UnitPool:
+        counts = count_units(texts, tokenizer)
+        return cls(texts, np.asarray(counts, dtype=np.int64))
+
+    @property
+    def total_tokens(self) -> int:
+        return int(self.cumulative[-1])
+
+    def run(self, start: int, min_tokens: int) -> tuple[list[str], np.ndarray]:
+        """Contiguous units from `start` holding at least `min_tokens` (or all that remain)."""
+        end = int(np.searchsorted(self.cumulative, self.cumulative[start] + min_tokens, side="left"))
+        end = min(max(end, start) + 1, len(self.texts))
+        return self.texts[start:end], self.tokens[start:end]
+
+    def latest_start(self, min_tokens: int) -> int:
+        """The last start index from which a run still holds `min_tokens` (0 if none does)."""
+        idx = int(np.searchsorted(self.cumulative, self.total_tokens - min_tokens, side="right")) - 1
+        return max(0, idx)
+
+
+def count_units(texts: list[str], tokenizer: Tokenizer) -> list[int]:
+    """Token counts of units as they appear inside a joined context (space-led)."""
+    return tokenizer.count_many([SEPARATOR + t for t in texts])

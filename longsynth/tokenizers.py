@@ -1,0 +1,283 @@
+"""One small protocol over tiktoken encodings and Hugging Face tokenizers.
+
+Lengths in longsynth are counted by the real tokenizer, so the tokenizer must
+load on a fresh machine with no network. tiktoken normally downloads its
+vocabulary files on first use; we instead read the vocabularies that the
+`quicktok-v1` wheel ships, rebuild tiktoken's file format from them and check
+it against the sha256 that OpenAI publishes before building the encoding.
+With the network (or a warm tiktoken cache) tiktoken's own loader is the
+fallback.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import struct
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import TokenizerError
+
+DEFAULT_TOKENIZER = "cl100k_base"
+
+# Published facts about the two supported encodings (sha256 of the official
+# `.tiktoken` files, their pre-tokenizer patterns and special tokens).
+_CL100K_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
+    r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+_O200K_PATTERN = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class _EncodingFacts:
+    sha256: str
+    pattern: str
+    special_tokens: dict[str, int]
+    packaged_vocab: str  # file name inside quicktok/data
+
+
+_ENCODINGS: dict[str, _EncodingFacts] = {
+    "cl100k_base": _EncodingFacts(
+        sha256="223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+        pattern=_CL100K_PATTERN,
+        special_tokens={
+            "<|endoftext|>": 100257,
+            "<|fim_prefix|>": 100258,
+            "<|fim_middle|>": 100259,
+            "<|fim_suffix|>": 100260,
+            "<|endofprompt|>": 100276,
+        },
+        packaged_vocab="cl100k.vocab",
+    ),
+    "o200k_base": _EncodingFacts(
+        sha256="446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+        pattern=_O200K_PATTERN,
+        special_tokens={"<|endoftext|>": 199999, "<|endofprompt|>": 200018},
+        packaged_vocab="o200k.vocab",
+    ),
+}
+
+
+class Tokenizer(Protocol):
+    """What the rest of longsynth needs from a tokenizer."""
+
+    name: str
+    version: str
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def count(self, text: str) -> int: ...
+
+    def count_many(self, texts: list[str]) -> list[int]: ...
+
+    def decode(self, ids: list[int]) -> str: ...
+
+    def char_ends(self, text: str, ids: list[int]) -> np.ndarray:
+        """Character offset in `text` where each token ends (non-decreasing)."""
+        ...
+
+
+@dataclass
+class Measurement:
+    """The one full encode of a sample, with token positions of characters."""
+
+    length: int
+    _char_ends: np.ndarray
+
+    def tokens_before(self, char_offset: int) -> int:
+        """Number of tokens that end at or before `char_offset`."""
+        return int(np.searchsorted(self._char_ends, char_offset, side="right"))
+
+
+def measure(tokenizer: Tokenizer, text: str) -> Measurement:
+    """Encode `text` once and keep what is needed to place characters in tokens."""
+    ids = tokenizer.encode(text)
+    return Measurement(len(ids), tokenizer.char_ends(text, ids))
+
+
+# --------------------------------------------------------------------------- tiktoken
+
+
+def _packaged_tiktoken_file(facts: _EncodingFacts) -> bytes:
+    """Rebuild the official `.tiktoken` file bytes from quicktok's packaged vocabulary.
+
+    quicktok stores `u32 count` then `count` records of `u16 length, bytes, u32 rank`.
+    The rebuilt file is accepted only if its sha256 equals the published one.
+    """
+    try:
+        data = resources.files("quicktok").joinpath("data", facts.packaged_vocab).read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError, OSError) as exc:
+        raise LookupError(f"packaged vocabulary not available ({exc})") from exc
+    (count,) = struct.unpack_from("<I", data, 0)
+    offset = 4
+    records: list[tuple[int, bytes]] = []
+    for _ in range(count):
+        (size,) = struct.unpack_from("<H", data, offset)
+        offset += 2
+        token = data[offset : offset + size]
+        offset += size
+        (rank,) = struct.unpack_from("<I", data, offset)
+        offset += 4
+        records.append((rank, token))
+    records.sort()
+    blob = b"".join(base64.b64encode(tok) + b" " + str(rank).encode() + b"\n" for rank, tok in records)
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != facts.sha256:
+        raise LookupError(f"packaged vocabulary sha256 {digest[:12]}… does not match the published {facts.sha256[:12]}…")
+    return blob
+
+
+def _cache_dir() -> Path:
+    import os
+
+    root = os.environ.get("LONGSYNTH_CACHE") or os.path.join(Path.home(), ".cache", "longsynth")
+    return Path(root) / "tiktoken"
+
+
+def _load_tiktoken(name: str):
+    import tiktoken
+    from tiktoken.load import load_tiktoken_bpe
+
+    facts = _ENCODINGS[name]
+    tried: list[str] = []
+    cached = _cache_dir() / f"{name}.tiktoken"
+    ranks = None
+    if cached.exists():
+        try:
+            ranks = load_tiktoken_bpe(str(cached), expected_hash=facts.sha256)
+        except Exception as exc:  # a corrupt cache file is rebuilt below
+            tried.append(f"cache {cached} ({exc})")
+    if ranks is None:
+        try:
+            blob = _packaged_tiktoken_file(facts)
+            ranks = {base64.b64decode(tok): int(rank) for tok, rank in (line.split() for line in blob.splitlines())}
+            try:  # keep the verified file so later processes skip the rebuild
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cached.with_suffix(f".{hashlib.sha1(blob).hexdigest()[:8]}.tmp")
+                tmp.write_bytes(blob)
+                tmp.replace(cached)
+            except OSError:
+                pass
+        except LookupError as exc:
+            tried.append(f"packaged vocabulary from quicktok-v1 ({exc})")
+    if ranks is not None:
+        return tiktoken.Encoding(
+            name=name, pat_str=facts.pattern, mergeable_ranks=ranks, special_tokens=facts.special_tokens
+        )
+    try:
+        return tiktoken.get_encoding(name)
+    except Exception as exc:
+        tried.append(f"tiktoken download ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
+    raise TokenizerError(f"tokenizer {name!r} could not be loaded; tried: " + "; ".join(tried))
+
+
+class TiktokenTokenizer:
+    """A tiktoken encoding; special-token strings in text are encoded as plain text."""
+
+    def __init__(self, name: str):
+        import tiktoken
+
+        self.name = name
+        self.version = f"tiktoken {tiktoken.__version__}"
+        self._enc = _load_tiktoken(name)
+
+    def encode(self, text: str) -> list[int]:
+        return self._enc.encode_ordinary(text)
+
+    def count(self, text: str) -> int:
+        return len(self._enc.encode_ordinary(text))
+
+    def count_many(self, texts: list[str]) -> list[int]:
+        return [len(ids) for ids in self._enc.encode_ordinary_batch(texts, num_threads=2)]
+
+    def decode(self, ids: list[int]) -> str:
+        return self._enc.decode(ids)
+
+    def char_ends(self, text: str, ids: list[int]) -> np.ndarray:
+        byte_ends = np.cumsum([len(b) for b in self._enc.decode_tokens_bytes(ids)], dtype=np.int64)
+        if text.isascii():
+            return byte_ends
+        # Map byte offsets to character offsets: character i ends at byte char_byte_ends[i].
+        char_byte_ends = np.cumsum([len(c.encode("utf-8")) for c in text], dtype=np.int64)
+        return np.searchsorted(char_byte_ends, byte_ends, side="left") + 1
+
+
+# --------------------------------------------------------------------------- Hugging Face
+
+
+class HFTokenizer:
+    """A Hugging Face `tokenizers` tokenizer from a local path or a Hub id; no special tokens added."""
+
+    def __init__(self, spec: str):
+        import tokenizers
+
+        self.name = f"hf:{spec}"
+        self.version = f"tokenizers {tokenizers.__version__}"
+        path = Path(spec)
+        tried = []
+        tok = None
+        candidates = [path / "tokenizer.json", path] if path.exists() else []
+        for cand in candidates:
+            if cand.is_file():
+                try:
+                    tok = tokenizers.Tokenizer.from_file(str(cand))
+                    break
+                except Exception as exc:
+                    tried.append(f"file {cand} ({exc})")
+        if tok is None and not path.exists():
+            try:
+                tok = tokenizers.Tokenizer.from_pretrained(spec)
+            except Exception as exc:
+                tried.append(f"Hub id {spec!r} ({type(exc).__name__})")
+        if tok is None:
+            if path.exists() and not tried:
+                tried.append(f"{path} has no tokenizer.json")
+            raise TokenizerError(
+                f"tokenizer 'hf:{spec}' could not be loaded; tried: {'; '.join(tried)}. "
+                "Give a folder holding tokenizer.json, the file itself, or a reachable Hub id."
+            )
+        self._tok = tok
+
+    def encode(self, text: str) -> list[int]:
+        return self._tok.encode(text, add_special_tokens=False).ids
+
+    def count(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def count_many(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
+
+    def decode(self, ids: list[int]) -> str:
+        return self._tok.decode(ids)
+
+    def char_ends(self, text: str, ids: list[int]) -> np.ndarray:
+        offsets = self._tok.encode(text, add_special_tokens=False).offsets
+        return np.maximum.accumulate(np.array([end for _, end in offsets] or [0], dtype=np.int64))[: len(ids)]
+
+
+@functools.lru_cache(maxsize=8)
+def get_tokenizer(name: str = DEFAULT_TOKENIZER) -> Tokenizer:
+    """Load a tokenizer once per process: a tiktoken encoding name or `hf:<path or hub id>`."""
+    if name.startswith("hf:"):
+        return HFTokenizer(name[3:])
+    if name in _ENCODINGS:
+        return TiktokenTokenizer(name)
+    known = ", ".join(sorted(_ENCODINGS))
+    raise TokenizerError(f"unknown tokenizer {name!r}: use one of {known}, or hf:<local path or hub id>")
