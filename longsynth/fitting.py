@@ -132,13 +132,13 @@ def fit_prompt(
                 "use a larger corpus or a shorter length"
             )
         texts = list(filler_texts[:whole])
-        tokens = [int(t) for t in filler_tokens[:whole]]
+        tokens = np.asarray(filler_tokens[:whole], dtype=np.int64)
         partial = False
         if gap > 0 and whole < len(filler_texts):
             words, count = _word_prefix(tokenizer, filler_texts[whole], gap)
             if words:
                 texts.append(words)
-                tokens.append(count)
+                tokens = np.append(tokens, count)
                 partial = True
         fitted = _assemble(head, tail, texts, tokens, inserts, insert_tokens, fixed, tokenizer)
         fitted.partial_unit = partial
@@ -153,56 +153,62 @@ def _assemble(
     head: str,
     tail: str,
     texts: list[str],
-    tokens: list[int],
+    tokens: np.ndarray,
     inserts: list[Insert],
     insert_tokens: list[int],
     fixed: int,
     tokenizer: Tokenizer,
 ) -> FittedPrompt:
+    """Choose each insert's boundary, then join slices of filler around the inserts."""
     boundaries = np.concatenate([[0], np.cumsum(tokens, dtype=np.int64)])
     total = int(boundaries[-1]) + int(sum(insert_tokens))
     order = sorted(range(len(inserts)), key=lambda i: (inserts[i].depth, i))
-    slots: dict[int, list[int]] = {}
+    chosen: list[tuple[int, int]] = []  # (boundary, insert index) in text order
     earlier, lowest = 0, 0
     for i in order:
         want = inserts[i].depth / 100.0 * (total - insert_tokens[i]) - earlier
         b = int(np.searchsorted(boundaries, want))
         candidates = [c for c in (b - 1, b) if lowest <= c < len(boundaries)] or [lowest]
         b = min(candidates, key=lambda c: (abs(boundaries[c] - want), c))
-        slots.setdefault(b, []).append(i)
+        chosen.append((b, i))
         earlier += insert_tokens[i]
         lowest = b
 
+    # Character lengths of filler units, to place inserts without walking every unit in Python.
+    sep = len(SEPARATOR)
+    char_cumulative = np.concatenate([[0], np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + sep)])
     pieces: list[str] = []
-    kinds: list[int] = []  # -1 filler, else insert index
-    for b in range(len(texts) + 1):
-        for i in slots.get(b, []):
-            pieces.append(inserts[i].text)
-            kinds.append(i)
-        if b < len(texts):
-            pieces.append(texts[b])
-            kinds.append(-1)
-
-    spans: list[tuple[int, int]] = []
-    offset = len(head)
-    for n, piece in enumerate(pieces):
-        if n:
-            offset += len(SEPARATOR)
-        spans.append((offset, offset + len(piece)))
-        offset += len(piece)
+    placed_by_index: dict[int, Placed] = {}
+    cursor = 0  # filler units consumed
+    offset = len(head)  # char offset where the next piece starts
+    for b, i in chosen:
+        if b > cursor:
+            pieces.extend(texts[cursor:b])
+            offset += int(char_cumulative[b] - char_cumulative[cursor])
+            cursor = b
+        start = offset
+        end = start + len(inserts[i].text)
+        pieces.append(inserts[i].text)
+        offset = end + sep
+        neighbours = []
+        if b > 0 and (not placed_by_index or chosen[len(placed_by_index) - 1][0] != b):
+            prev = texts[b - 1]
+            neighbours.append((start - sep - len(prev), start - sep))
+        placed_by_index[i] = Placed(inserts[i], start, end, neighbours)
+    pieces.extend(texts[cursor:])
+    # The unit after each insert (when the next piece is filler) is its right neighbour.
+    for n, (b, i) in enumerate(chosen):
+        next_is_filler = b < len(texts) and (n + 1 == len(chosen) or chosen[n + 1][0] != b)
+        if next_is_filler:
+            start = placed_by_index[i].char_end + sep
+            placed_by_index[i].neighbours.append((start, start + len(texts[b])))
     context = SEPARATOR.join(pieces)
     text = head + context + tail
 
-    placed_by_index: dict[int, Placed] = {}
-    for n, kind in enumerate(kinds):
-        if kind < 0:
-            continue
-        neighbours = [spans[m] for m in (n - 1, n + 1) if 0 <= m < len(kinds) and kinds[m] < 0]
-        placed_by_index[kind] = Placed(inserts[kind], spans[n][0], spans[n][1], neighbours)
-
     predicted = fixed + total
     if pieces:
-        first_tokens = tokens[0] if kinds[0] < 0 else insert_tokens[kinds[0]]
+        first_is_filler = not chosen or chosen[0][0] > 0
+        first_tokens = int(tokens[0]) if first_is_filler else insert_tokens[chosen[0][1]]
         predicted += tokenizer.count(pieces[0]) - first_tokens
         predicted += _junction(tokenizer, head, pieces[0]) + _junction(tokenizer, pieces[-1], tail)
     return FittedPrompt(

@@ -85,11 +85,13 @@ class Tokenizer(Protocol):
 
     def count(self, text: str) -> int: ...
 
+    def encode_array(self, text: str) -> np.ndarray: ...
+
     def count_many(self, texts: list[str]) -> list[int]: ...
 
     def decode(self, ids: list[int]) -> str: ...
 
-    def char_ends(self, text: str, ids: list[int]) -> np.ndarray:
+    def char_ends(self, text: str, ids) -> np.ndarray:
         """Character offset in `text` where each token ends (non-decreasing)."""
         ...
 
@@ -108,7 +110,7 @@ class Measurement:
 
 def measure(tokenizer: Tokenizer, text: str) -> Measurement:
     """Encode `text` once and keep what is needed to place characters in tokens."""
-    ids = tokenizer.encode(text)
+    ids = tokenizer.encode_array(text)
     return Measurement(len(ids), tokenizer.char_ends(text, ids))
 
 
@@ -197,6 +199,7 @@ class TiktokenTokenizer:
         self.name = name
         self.version = f"tiktoken {tiktoken.__version__}"
         self._enc = _load_tiktoken(name)
+        self._token_bytes: np.ndarray | None = None
 
     def encode(self, text: str) -> list[int]:
         return self._enc.encode_ordinary(text)
@@ -204,19 +207,36 @@ class TiktokenTokenizer:
     def count(self, text: str) -> int:
         return len(self._enc.encode_ordinary(text))
 
+    def encode_array(self, text: str) -> np.ndarray:
+        # disallowed_special=() with no allowed specials encodes special-token text as plain text,
+        # exactly like encode_ordinary, but straight into a numpy array.
+        return self._enc.encode_to_numpy(text, allowed_special=set(), disallowed_special=())
+
     def count_many(self, texts: list[str]) -> list[int]:
         return [len(ids) for ids in self._enc.encode_ordinary_batch(texts, num_threads=2)]
 
     def decode(self, ids: list[int]) -> str:
         return self._enc.decode(ids)
 
-    def char_ends(self, text: str, ids: list[int]) -> np.ndarray:
-        byte_ends = np.cumsum([len(b) for b in self._enc.decode_tokens_bytes(ids)], dtype=np.int64)
+    def char_ends(self, text: str, ids) -> np.ndarray:
+        if self._token_bytes is None:
+            self._token_bytes = self._token_byte_lengths()
+        byte_ends = np.cumsum(self._token_bytes[np.asarray(ids)], dtype=np.int64)
         if text.isascii():
             return byte_ends
         # Map byte offsets to character offsets: character i ends at byte char_byte_ends[i].
-        char_byte_ends = np.cumsum([len(c.encode("utf-8")) for c in text], dtype=np.int64)
+        char_byte_ends = np.cumsum(np.fromiter((len(c.encode("utf-8")) for c in text), np.int64, len(text)))
         return np.searchsorted(char_byte_ends, byte_ends, side="left") + 1
+
+    def _token_byte_lengths(self) -> np.ndarray:
+        """Byte length of every token id, computed once so offsets cost one numpy gather per sample."""
+        lengths = np.zeros(self._enc.n_vocab, dtype=np.int64)
+        for token in range(self._enc.n_vocab):
+            try:
+                lengths[token] = len(self._enc.decode_single_token_bytes(token))
+            except KeyError:  # unused ids between the vocabulary and the special tokens
+                pass
+        return lengths
 
 
 # --------------------------------------------------------------------------- Hugging Face
@@ -261,13 +281,16 @@ class HFTokenizer:
     def count(self, text: str) -> int:
         return len(self.encode(text))
 
+    def encode_array(self, text: str) -> np.ndarray:
+        return np.asarray(self.encode(text), dtype=np.int64)
+
     def count_many(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
 
     def decode(self, ids: list[int]) -> str:
         return self._tok.decode(ids)
 
-    def char_ends(self, text: str, ids: list[int]) -> np.ndarray:
+    def char_ends(self, text: str, ids) -> np.ndarray:
         offsets = self._tok.encode(text, add_special_tokens=False).offsets
         return np.maximum.accumulate(np.array([end for _, end in offsets] or [0], dtype=np.int64))[: len(ids)]
 

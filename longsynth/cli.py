@@ -1,0 +1,181 @@
+"""The `longsynth` command line: list, build, validate, inspect.
+
+User mistakes print one line `error: ...` on stderr and exit 2 (`--debug`
+shows the traceback). `validate` exits 1 when any row fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+
+from .errors import LongsynthError
+
+
+def _friendly(func):
+    """Turn LongsynthError (and a few OS errors) into one line and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        debug = kwargs.pop("debug", False) or (click.get_current_context().obj or {}).get("debug", False)
+        try:
+            return func(*args, **kwargs)
+        except LongsynthError as exc:
+            if debug:
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted; run the same command again to finish the missing shards", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+_debug_option = click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="longsynth")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Build synthetic long-context datasets: token-exact, answerable, reproducible.
+
+    \b
+    Quick start:
+      longsynth list                                   what can be built
+      longsynth build -o outputs/quickstart            a small needle set on defaults
+      longsynth build --task niah_single_1,niah_multikey_1 --lengths 4k,16k \\
+                      --depths 0,50,100 --samples 5 -o outputs/niah
+      longsynth validate outputs/niah                  re-check every row
+      longsynth inspect outputs/niah --task niah_single_1 --index 0
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+@cli.command("list")
+@_debug_option
+@_friendly
+def list_cmd() -> None:
+    """Generators, their tasks and the options `--set` accepts."""
+    from .generators.base import REGISTRY, get_generator_class
+
+    get_generator_class("needle")
+    for name in sorted(REGISTRY):
+        gen = REGISTRY[name]
+        click.echo(click.style(f"{name}", bold=True) + f"  (split: {gen.split}; depth: {'yes' if gen.uses_depth else 'no'})")
+        if gen.paper:
+            click.echo(textwrap.fill(gen.paper, 96, initial_indent="  paper: ", subsequent_indent="    "))
+        click.echo("  tasks:")
+        for task, preset in gen.tasks.items():
+            default = " (default)" if task in gen.default_tasks else ""
+            click.echo(f"    {task:<18} {gen.task_help.get(task, '')}{default}")
+            click.echo(f"    {'':<18} {', '.join(f'{k}={v}' for k, v in preset.items())}")
+        click.echo("  options (--set NAME=VALUE):")
+        for opt_name, opt in gen.options.items():
+            choices = f" [{'|'.join(map(str, opt.choices))}]" if opt.choices else ""
+            click.echo(f"    {opt_name:<18} {opt.help}{choices}; default {opt.default!r}")
+    click.echo("\ncommon spec fields: generator tasks lengths depths samples seed tokenizer length_tolerance")
+    click.echo("  max_attempts rows_per_shard formats template_dir version license")
+
+
+@cli.command()
+@click.argument("spec_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--generator", help="Generator family (see `longsynth list`). Default: needle.")
+@click.option("--task", "tasks", help="Task name(s), comma separated. Default: the generator's default task.")
+@click.option("--lengths", help="Target lengths in tokens, comma separated; 4k = 4096. Default: 4k.")
+@click.option("--depths", help="Depths in percent: 0,50,100 or linspace:0,100,11 or sigmoid:0,100,10.")
+@click.option("--samples", type=int, help="Samples per (task, length, depth) cell. Default: 2.")
+@click.option("--seed", type=int, help="Build seed; same spec and seed give byte-identical files. Default: 0.")
+@click.option("--tokenizer", help="cl100k_base (default), o200k_base, or hf:<local path or hub id>.")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Set any spec field or option.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["parquet", "jsonl"]),
+              help="Also write RULER-style jsonl with --format jsonl (Parquet is always written).")
+@click.option("--template-dir", type=click.Path(file_okay=False), help="Folder of .j2 templates overriding ours.")
+@click.option("-o", "--output", default="outputs/longsynth", show_default=True, type=click.Path(),
+              help="Output folder (Hub layout: README.md, manifest.json, <task>/test-*.parquet).")
+@click.option("--overwrite", is_flag=True, help="Replace another build's output in the folder.")
+@_debug_option
+@_friendly
+def build(spec_file, tasks, lengths, depths, samples, seed, tokenizer, assignments, formats, template_dir, output,
+          overwrite, generator) -> None:
+    """Build a dataset into OUTPUT from SPEC_FILE (YAML) and/or flags; flags win over the file.
+
+    Re-running the same command into the same folder keeps finished shards and
+    completes the rest.
+    """
+    from .build import build as run_build
+    from .build import plan
+    from .spec import load_spec, parse_set
+
+    overrides = parse_set(assignments)
+    overrides.update(
+        {k: v for k, v in dict(generator=generator, tasks=tasks, lengths=lengths, depths=depths, samples=samples,
+                              seed=seed, tokenizer=tokenizer, template_dir=template_dir).items() if v is not None}
+    )
+    if formats:
+        overrides["formats"] = list(formats)
+    spec = load_spec(spec_file, **overrides)
+    total = sum(len(cells) for cells in plan(spec).values())
+    with click.progressbar(length=total, label=f"building {total} samples", file=sys.stderr) as bar:
+        out = run_build(spec, output, overwrite=overwrite, progress=bar.update)
+    click.echo(f"wrote {total} rows to {out}")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--quiet", is_flag=True, help="Print only the summary.")
+@_debug_option
+@_friendly
+def validate(directory, quiet) -> None:
+    """Re-validate every row of a built DIRECTORY (exit 1 if any row or file fails).
+
+    Each row's text is re-encoded, its depths re-measured and its answers
+    re-derived from the text alone; every file's sha256 is checked against the
+    manifest.
+    """
+    from .inspect import validate_directory
+
+    report = validate_directory(Path(directory))
+    if not quiet:
+        for line in report.problems[:50]:
+            click.echo(line)
+        if len(report.problems) > 50:
+            click.echo(f"... and {len(report.problems) - 50} more problems")
+    click.echo(f"{report.rows} rows checked in {report.files} files: {report.failed_rows} failed, "
+               f"{len(report.file_problems)} file problems")
+    sys.exit(1 if report.problems else 0)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--task", help="Config (task) to show. Default: the first.")
+@click.option("--index", type=int, default=0, show_default=True, help="Row number within the task.")
+@click.option("--full", is_flag=True, help="Print the whole input instead of the parts around the needles.")
+@click.option("--json", "as_json", is_flag=True, help="Print the row as JSON.")
+@_debug_option
+@_friendly
+def inspect(directory, task, index, full, as_json) -> None:
+    """Show one sample with its needles (relevant items) marked >>> like this <<<."""
+    from .inspect import load_row, render_row
+
+    row = load_row(Path(directory), task, index)
+    if as_json:
+        click.echo(json.dumps(row, indent=2, ensure_ascii=False))
+        return
+    click.echo(render_row(row, full=full, color=sys.stdout.isatty()))
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Reading a built folder back: validate every row, or show one sample."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from .errors import OutputError, SpecError
+from .export.writer import data_files, sha256_file
+from .spec import Spec
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    path = directory / "manifest.json"
+    if not directory.is_dir():
+        raise OutputError(f"{str(directory)!r} is not a folder")
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise OutputError(f"{str(directory)!r} has no manifest.json; is it a finished longsynth build?") from None
+    except json.JSONDecodeError:
+        raise OutputError(f"{str(path)!r} is not valid JSON") from None
+
+
+def spec_from_manifest(manifest: dict[str, Any]) -> Spec:
+    from .spec import resolve
+
+    raw = dict(manifest["spec"])
+    options = raw.pop("options", {})
+    try:
+        return resolve({**raw, **options})
+    except SpecError as exc:
+        raise OutputError(f"the manifest's spec is not usable: {exc}") from None
+
+
+@dataclass
+class Report:
+    rows: int = 0
+    files: int = 0
+    failed_rows: int = 0
+    file_problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def validate_directory(directory: Path) -> Report:
+    """Re-check file hashes and every row (one re-encode each) of a build folder."""
+    from .build import make_generator
+    from .validators import validate_row
+
+    manifest = read_manifest(directory)
+    spec = spec_from_manifest(manifest)
+    generator = make_generator(spec)
+    report = Report()
+    for name, digest in manifest.get("files", {}).items():
+        path = directory / name
+        if not path.exists():
+            report.file_problems.append(f"{name}: listed in the manifest but missing")
+        elif sha256_file(path) != digest:
+            report.file_problems.append(f"{name}: sha256 differs from the manifest")
+    listed = set(manifest.get("files", {}))
+    for path in data_files(directory):
+        if str(path.relative_to(directory)) not in listed:
+            report.file_problems.append(f"{path.relative_to(directory)}: not listed in the manifest")
+    report.problems.extend(report.file_problems)
+    seen_ids: set[str] = set()
+    for path in data_files(directory):
+        if path.suffix != ".parquet":
+            continue
+        report.files += 1
+        for row in pl.read_parquet(path).iter_rows(named=True):
+            report.rows += 1
+            problems = validate_row(row, generator, generator.tokenizer)
+            if row["id"] in seen_ids:
+                problems.append("duplicate id")
+            seen_ids.add(row["id"])
+            if problems:
+                report.failed_rows += 1
+                report.problems.extend(f"{path.relative_to(directory)} {row['id']}: {p}" for p in problems)
+    return report
+
+
+def load_row(directory: Path, task: str | None, index: int) -> dict[str, Any]:
+    manifest = read_manifest(directory)
+    tasks = manifest["spec"]["tasks"]
+    task = task or tasks[0]
+    if task not in tasks:
+        raise SpecError(f"task {task!r} is not in this build; it has: {', '.join(tasks)}")
+    files = sorted(p for p in (directory / task).glob("*.parquet"))
+    frame = pl.concat([pl.read_parquet(p) for p in files]) if files else pl.DataFrame()
+    if not 0 <= index < frame.height:
+        raise SpecError(f"--index {index} is out of range; {task} has {frame.height} rows")
+    return frame.row(index, named=True)
+
+
+def render_row(row: dict[str, Any], full: bool = False, color: bool = False, around: int = 160) -> str:
+    """The row's fields, then its input with each relevant item marked."""
+    metadata = json.loads(row["metadata"])
+    items = metadata.get(metadata.get("item_key", "items"), [])
+    text = row.get("input") or row.get("text") or ""
+    spans = sorted((i["char_offset"], i.get("char_end", i["char_offset"])) for i in items)
+
+    def mark(s: str) -> str:
+        return f"\x1b[1;33m>>> {s} <<<\x1b[0m" if color else f">>> {s} <<<"
+
+    lines = [f"id: {row['id']}", f"task: {row['task']}  length: {row['length']} / {row['target_length']} "
+             f"({row['tokenizer']})  seed: {row['seed']}"]
+    if "question" in row:
+        lines += [f"question: {row['question']}", f"answers: {row['answers']}",
+                  f"answer_prefix: {row['answer_prefix']}", f"depths: {row['depths']}"]
+    lines.append("-" * 72)
+    pieces, cursor = [], 0
+    for start, end in spans:
+        if start < cursor:
+            continue
+        gap = text[cursor:start]
+        if not full and len(gap) > 2 * around:
+            gap = gap[:around] + f" [... {len(gap) - 2 * around} chars ...] " + gap[-around:]
+        pieces.append(gap)
+        pieces.append(mark(text[start:end]))
+        cursor = end
+    rest = text[cursor:]
+    if not full and len(rest) > 2 * around:
+        rest = rest[:around] + f" [... {len(rest) - 2 * around} chars ...] " + rest[-around:]
+    pieces.append(rest)
+    lines.append("".join(pieces))
+    return "\n".join(lines)
