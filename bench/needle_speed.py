@@ -28,8 +28,9 @@ def main() -> None:
     tokenizer = get_tokenizer(args.tokenizer)
     warm = " ".join(f"Warm-up sentence number {n} for the tokenizer." for n in range(20000))
     tokenizer.char_ends(warm, tokenizer.encode(warm))
-    spec = load_spec(None, tasks=args.task, lengths=args.length, depths="50", samples=args.samples,
-                     tokenizer=args.tokenizer)
+    spec = load_spec(
+        None, tasks=args.task, lengths=args.length, depths="50", samples=args.samples, tokenizer=args.tokenizer
+    )
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         build(spec, out)
@@ -39,8 +40,10 @@ def main() -> None:
     for text in inputs:
         tokenizer.encode(text)
     encode_seconds = time.perf_counter() - start
-    print(f"samples={len(inputs)} length={args.length} build={build_seconds:.2f}s encode={encode_seconds:.2f}s "
-          f"ratio={build_seconds / encode_seconds:.2f} (goal 1.2, limit 1.5)")
+    print(
+        f"samples={len(inputs)} length={args.length} build={build_seconds:.2f}s encode={encode_seconds:.2f}s "
+        f"ratio={build_seconds / encode_seconds:.2f} (goal 1.2, limit 1.5)"
+    )
 
 
 if __name__ == "__main__":

@@ -81,9 +81,7 @@ def generate_row(generator: Generator, cell: Cell, stats: RowStats | None = None
         if not problems:
             return row
         failures.append(f"attempt {attempt}: {'; '.join(problems[:3])}")
-    raise ValidationFailed(
-        f"sample {cell.id} failed validation {spec.max_attempts} times; last: {failures[-1]}"
-    )
+    raise ValidationFailed(f"sample {cell.id} failed validation {spec.max_attempts} times; last: {failures[-1]}")
 
 
 def generate(spec: Spec) -> Iterator[dict[str, Any]]:

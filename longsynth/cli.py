@@ -70,7 +70,9 @@ def list_cmd() -> None:
     get_generator_class("needle")
     for name in sorted(REGISTRY):
         gen = REGISTRY[name]
-        click.echo(click.style(f"{name}", bold=True) + f"  (split: {gen.split}; depth: {'yes' if gen.uses_depth else 'no'})")
+        click.echo(
+            click.style(f"{name}", bold=True) + f"  (split: {gen.split}; depth: {'yes' if gen.uses_depth else 'no'})"
+        )
         if gen.paper:
             click.echo(textwrap.fill(gen.paper, 96, initial_indent="  paper: ", subsequent_indent="    "))
         click.echo("  tasks:")
@@ -96,16 +98,40 @@ def list_cmd() -> None:
 @click.option("--seed", type=int, help="Build seed; same spec and seed give byte-identical files. Default: 0.")
 @click.option("--tokenizer", help="cl100k_base (default), o200k_base, or hf:<local path or hub id>.")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Set any spec field or option.")
-@click.option("--format", "formats", multiple=True, type=click.Choice(["parquet", "jsonl"]),
-              help="Also write RULER-style jsonl with --format jsonl (Parquet is always written).")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["parquet", "jsonl"]),
+    help="Also write RULER-style jsonl with --format jsonl (Parquet is always written).",
+)
 @click.option("--template-dir", type=click.Path(file_okay=False), help="Folder of .j2 templates overriding ours.")
-@click.option("-o", "--output", default="outputs/longsynth", show_default=True, type=click.Path(),
-              help="Output folder (Hub layout: README.md, manifest.json, <task>/test-*.parquet).")
+@click.option(
+    "-o",
+    "--output",
+    default="outputs/longsynth",
+    show_default=True,
+    type=click.Path(),
+    help="Output folder (Hub layout: README.md, manifest.json, <task>/test-*.parquet).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace another build's output in the folder.")
 @_debug_option
 @_friendly
-def build(spec_file, tasks, lengths, depths, samples, seed, tokenizer, assignments, formats, template_dir, output,
-          overwrite, generator) -> None:
+def build(
+    spec_file,
+    tasks,
+    lengths,
+    depths,
+    samples,
+    seed,
+    tokenizer,
+    assignments,
+    formats,
+    template_dir,
+    output,
+    overwrite,
+    generator,
+) -> None:
     """Build a dataset into OUTPUT from SPEC_FILE (YAML) and/or flags; flags win over the file.
 
     Re-running the same command into the same folder keeps finished shards and
@@ -117,8 +143,20 @@ def build(spec_file, tasks, lengths, depths, samples, seed, tokenizer, assignmen
 
     overrides = parse_set(assignments)
     overrides.update(
-        {k: v for k, v in dict(generator=generator, tasks=tasks, lengths=lengths, depths=depths, samples=samples,
-                              seed=seed, tokenizer=tokenizer, template_dir=template_dir).items() if v is not None}
+        {
+            k: v
+            for k, v in dict(
+                generator=generator,
+                tasks=tasks,
+                lengths=lengths,
+                depths=depths,
+                samples=samples,
+                seed=seed,
+                tokenizer=tokenizer,
+                template_dir=template_dir,
+            ).items()
+            if v is not None
+        }
     )
     if formats:
         overrides["formats"] = list(formats)
@@ -149,8 +187,10 @@ def validate(directory, quiet) -> None:
             click.echo(line)
         if len(report.problems) > 50:
             click.echo(f"... and {len(report.problems) - 50} more problems")
-    click.echo(f"{report.rows} rows checked in {report.files} files: {report.failed_rows} failed, "
-               f"{len(report.file_problems)} file problems")
+    click.echo(
+        f"{report.rows} rows checked in {report.files} files: {report.failed_rows} failed, "
+        f"{len(report.file_problems)} file problems"
+    )
     sys.exit(1 if report.problems else 0)
 
 

@@ -39,12 +39,14 @@ class Insert:
 
 @dataclass
 class Placed:
-    """Where an insert ended up: char span in the prompt and its neighbours' spans."""
+    """Where an insert ended up: char span in the prompt, its filler neighbours' spans and the
+    spans of other inserts sharing its boundary (they push it off its depth by their size)."""
 
     insert: Insert
     char_start: int
     char_end: int
     neighbours: list[tuple[int, int]]
+    cluster: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -190,18 +192,25 @@ def _assemble(
         end = start + len(inserts[i].text)
         pieces.append(inserts[i].text)
         offset = end + sep
-        neighbours = []
-        if b > 0 and (not placed_by_index or chosen[len(placed_by_index) - 1][0] != b):
-            prev = texts[b - 1]
-            neighbours.append((start - sep - len(prev), start - sep))
-        placed_by_index[i] = Placed(inserts[i], start, end, neighbours)
+        placed_by_index[i] = Placed(inserts[i], start, end, [])
     pieces.extend(texts[cursor:])
-    # The unit after each insert (when the next piece is filler) is its right neighbour.
-    for n, (b, i) in enumerate(chosen):
-        next_is_filler = b < len(texts) and (n + 1 == len(chosen) or chosen[n + 1][0] != b)
-        if next_is_filler:
-            start = placed_by_index[i].char_end + sep
-            placed_by_index[i].neighbours.append((start, start + len(texts[b])))
+    # Every insert at boundary b shares the cluster's filler neighbours: the unit before the
+    # cluster and the unit after it; the other inserts at b form its cluster.
+    by_boundary: dict[int, list[int]] = {}
+    for b, i in chosen:
+        by_boundary.setdefault(b, []).append(i)
+    for b, members in by_boundary.items():
+        first, last = placed_by_index[members[0]], placed_by_index[members[-1]]
+        neighbours = []
+        if b > 0:
+            neighbours.append((first.char_start - sep - len(texts[b - 1]), first.char_start - sep))
+        if b < len(texts):
+            neighbours.append((last.char_end + sep, last.char_end + sep + len(texts[b])))
+        for i in members:
+            placed_by_index[i].neighbours = neighbours
+            placed_by_index[i].cluster = [
+                (placed_by_index[j].char_start, placed_by_index[j].char_end) for j in members if j != i
+            ]
     context = SEPARATOR.join(pieces)
     text = head + context + tail
 

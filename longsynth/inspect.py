@@ -106,11 +106,18 @@ def render_row(row: dict[str, Any], full: bool = False, color: bool = False, aro
     def mark(s: str) -> str:
         return f"\x1b[1;33m>>> {s} <<<\x1b[0m" if color else f">>> {s} <<<"
 
-    lines = [f"id: {row['id']}", f"task: {row['task']}  length: {row['length']} / {row['target_length']} "
-             f"({row['tokenizer']})  seed: {row['seed']}"]
+    lines = [
+        f"id: {row['id']}",
+        f"task: {row['task']}  length: {row['length']} / {row['target_length']} "
+        f"({row['tokenizer']})  seed: {row['seed']}",
+    ]
     if "question" in row:
-        lines += [f"question: {row['question']}", f"answers: {row['answers']}",
-                  f"answer_prefix: {row['answer_prefix']}", f"depths: {row['depths']}"]
+        lines += [
+            f"question: {row['question']}",
+            f"answers: {row['answers']}",
+            f"answer_prefix: {row['answer_prefix']}",
+            f"depths: {row['depths']}",
+        ]
     lines.append("-" * 72)
     pieces, cursor = [], 0
     for start, end in spans:

@@ -54,6 +54,7 @@ def make_row(
                 "depth": depth,
                 "requested_depth": placed.insert.depth,
                 "neighbours": [list(n) for n in placed.neighbours],
+                "cluster": [list(c) for c in placed.cluster],
             }
         )
     metadata = {

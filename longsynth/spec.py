@@ -22,8 +22,21 @@ from .errors import SpecError
 
 # Common fields; anything else is a generator option, checked by the generator.
 _COMMON = {
-    "generator", "tasks", "lengths", "depths", "samples", "seed", "tokenizer", "length_tolerance",
-    "max_attempts", "rows_per_shard", "formats", "template_dir", "version", "license", "options",
+    "generator",
+    "tasks",
+    "lengths",
+    "depths",
+    "samples",
+    "seed",
+    "tokenizer",
+    "length_tolerance",
+    "max_attempts",
+    "rows_per_shard",
+    "formats",
+    "template_dir",
+    "version",
+    "license",
+    "options",
 }
 _ALIASES = {"task": "tasks", "length": "lengths", "depth": "depths", "format": "formats"}
 FORMATS = ("parquet", "jsonl")

@@ -142,7 +142,9 @@ def _packaged_tiktoken_file(facts: _EncodingFacts) -> bytes:
     blob = b"".join(base64.b64encode(tok) + b" " + str(rank).encode() + b"\n" for rank, tok in records)
     digest = hashlib.sha256(blob).hexdigest()
     if digest != facts.sha256:
-        raise LookupError(f"packaged vocabulary sha256 {digest[:12]}… does not match the published {facts.sha256[:12]}…")
+        raise LookupError(
+            f"packaged vocabulary sha256 {digest[:12]}… does not match the published {facts.sha256[:12]}…"
+        )
     return blob
 
 

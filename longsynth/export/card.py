@@ -58,7 +58,10 @@ def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: 
         lines.append(f"| {task} | {rows} | {', '.join(map(str, spec.lengths))} | {lo} | {hi} |")
     lines += [""]
     if spec.depths:
-        lines += [f"Depths (percent of context tokens before the needle): {', '.join(f'{d:g}' for d in spec.depths)}", ""]
+        lines += [
+            f"Depths (percent of context tokens before the needle): {', '.join(f'{d:g}' for d in spec.depths)}",
+            "",
+        ]
     lines += [
         f"- Tokenizer: `{spec.tokenizer}`",
         f"- Seed: {spec.seed}; samples per cell: {spec.samples}",
@@ -78,7 +81,7 @@ def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: 
         "Rebuild it byte for byte:",
         "",
         "```",
-        rebuild_command(spec, out.name or str(out)),
+        rebuild_command(spec, "OUTPUT_DIR"),
         "```",
         "",
         "Resolved spec:",

@@ -77,7 +77,9 @@ def _stats_path(shard: Path) -> Path:
     return shard.parent.parent / STATE_DIR / "stats" / shard.parent.name / (shard.name + ".json")
 
 
-def write_shard(path: Path, rows: list[dict[str, Any]], split: str, formats: list[str], first_index: int, stats) -> dict:
+def write_shard(
+    path: Path, rows: list[dict[str, Any]], split: str, formats: list[str], first_index: int, stats
+) -> dict:
     """Write one shard (and its jsonl twin); the Parquet file lands last, as the completion mark."""
     info = {"rows": len(rows), "attempts": stats.attempts, "refits": stats.refits}
     lengths = [r["length"] for r in rows]
@@ -123,7 +125,14 @@ def sha256_file(path: Path) -> str:
 
 
 def data_files(out: Path) -> list[Path]:
-    return sorted(p for p in out.rglob("*") if p.is_file() and p.suffix in (".parquet", ".jsonl") and STATE_DIR not in p.parts and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in out.rglob("*")
+        if p.is_file()
+        and p.suffix in (".parquet", ".jsonl")
+        and STATE_DIR not in p.parts
+        and not p.name.startswith(".")
+    )
 
 
 def finish_build(out: Path, spec: Spec, generator, shard_stats: dict[str, list[dict]]) -> None:

@@ -72,10 +72,7 @@ class NeedleGenerator(Generator):
     uses_depth = True
     tasks = _PRESETS
     default_tasks = ["niah_single_1"]
-    paper = (
-        "Hsieh et al., RULER: What's the Real Context Size of Your Long-Context Language Models? "
-        "(arXiv:2404.06654)"
-    )
+    paper = "Hsieh et al., RULER: What's the Real Context Size of Your Long-Context Language Models? (arXiv:2404.06654)"
     options = {
         "haystack": Option(str, "noise", "haystack kind", ("noise", "needle", "prose", "corpus")),
         "key_type": Option(str, "words", "type of needle keys", tuple(_PATTERNS)),
@@ -104,7 +101,9 @@ class NeedleGenerator(Generator):
         for task in spec.tasks:
             params = self.task_params(task)
             if params["num_queries"] > params["num_keys"]:
-                raise SpecError(f"{task}: num_queries ({params['num_queries']}) exceeds num_keys ({params['num_keys']})")
+                raise SpecError(
+                    f"{task}: num_queries ({params['num_queries']}) exceeds num_keys ({params['num_keys']})"
+                )
             if params["haystack"] == "corpus" and not params["corpus"]:
                 raise SpecError(f"{task}: haystack=corpus needs --set corpus=PATH (a file, folder or hf:<dataset>)")
         needle = render("needle/needle.j2", spec.template_dir, kind="number", key=_KEY, value=_VALUE)
@@ -131,8 +130,12 @@ class NeedleGenerator(Generator):
             start = rng.randrange(pool.latest_start(target) + 1)
         else:
             pool = sources.corpus_pool(
-                self.tokenizer.name, self._max_length + 256, params["corpus"], params["corpus_text_field"],
-                params["corpus_config"] or None, params["corpus_split"],
+                self.tokenizer.name,
+                self._max_length + 256,
+                params["corpus"],
+                params["corpus_text_field"],
+                params["corpus_config"] or None,
+                params["corpus_split"],
             )
             start = rng.randrange(pool.latest_start(target) + 1)
         return pool.run(start, target)
@@ -148,7 +151,7 @@ class NeedleGenerator(Generator):
             taken.update(keys)
             values = draw_tokens(params["value_type"], rng, batch, taken)
             taken.update(values)
-            new = [make(k, v) for k, v in zip(keys, values)]
+            new = [make(k, v) for k, v in zip(keys, values, strict=True)]
             new_counts = count_units(new, self.tokenizer)
             texts.extend(new)
             counts.extend(new_counts)
@@ -183,14 +186,22 @@ class NeedleGenerator(Generator):
         taken = set(keys) | set(values)
         filler_texts, filler_tokens = self._filler(params, cell.target_length, rng, make, taken)
         fitted = fit_prompt(
-            head=head, tail=tail, filler_texts=filler_texts, filler_tokens=filler_tokens, inserts=inserts,
-            target=cell.target_length, tolerance=length_tolerance(cell.target_length, self.spec.length_tolerance),
-            tokenizer=self.tokenizer, budget_adjust=budget_adjust,
+            head=head,
+            tail=tail,
+            filler_texts=filler_texts,
+            filler_tokens=filler_tokens,
+            inserts=inserts,
+            target=cell.target_length,
+            tolerance=length_tolerance(cell.target_length, self.spec.length_tolerance),
+            tokenizer=self.tokenizer,
+            budget_adjust=budget_adjust,
         )
         by_position = sorted(fitted.placed, key=lambda p: p.char_start)
         answers = [p.insert.payload["value"] for q in queried for p in by_position if p.insert.payload["key"] == q]
         metadata = {
-            "params": {k: params[k] for k in ("haystack", "key_type", "value_type", "num_keys", "num_values", "num_queries")},
+            "params": {
+                k: params[k] for k in ("haystack", "key_type", "value_type", "num_keys", "num_values", "num_queries")
+            },
             "queries": queried,
         }
         return Sample(fitted, question, answers, answer_prefix, metadata, item_key="needles")
@@ -216,7 +227,9 @@ class NeedleGenerator(Generator):
         starts = {(k, v, s) for k, v, s in found}
         for needle in metadata.get("needles", []):
             if (needle["key"], needle["value"], needle["char_offset"]) not in starts:
-                problems.append(f"needle {needle['key']}={needle['value']} is not at its recorded offset {needle['char_offset']}")
+                problems.append(
+                    f"needle {needle['key']}={needle['value']} is not at its recorded offset {needle['char_offset']}"
+                )
 
         derived: list[str] = []
         question = row["question"]

@@ -66,7 +66,9 @@ def iter_corpus_documents(
         return
     path = Path(corpus)
     if not path.exists():
-        raise CorpusError(f"corpus {corpus!r} does not exist; give a .txt, .jsonl or .parquet file, a folder, or hf:<dataset>")
+        raise CorpusError(
+            f"corpus {corpus!r} does not exist; give a .txt, .jsonl or .parquet file, a folder, or hf:<dataset>"
+        )
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     files = [f for f in files if f.suffix in (".txt", ".jsonl", ".parquet")]
     if not files:

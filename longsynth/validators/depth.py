@@ -28,13 +28,22 @@ def measured_depth(
     return before, round(depth, DEPTH_DIGITS)
 
 
-def depth_allowance(measurement: Measurement, context_span: tuple[int, int], neighbours: list) -> float:
-    """How far an item may sit from its requested depth: max(1 point, its largest neighbouring unit)."""
-    total = max(1, measurement.tokens_before(context_span[1]) - measurement.tokens_before(context_span[0]))
-    widest = max(
-        (measurement.tokens_before(e) - measurement.tokens_before(s) for s, e in neighbours), default=0
-    )
-    return max(1.0, 100.0 * widest / total)
+def depth_allowance(
+    measurement: Measurement,
+    context_span: tuple[int, int],
+    item_span: tuple[int, int],
+    neighbours: list,
+    cluster: list = (),
+) -> float:
+    """How far an item may sit from its requested depth: max(1 point, its widest neighbouring unit
+    plus any other items placed at the same boundary), on the same scale as `measured_depth`."""
+
+    def size(span) -> int:
+        return measurement.tokens_before(span[1]) - measurement.tokens_before(span[0])
+
+    rest = max(1, size(context_span) - size(item_span))
+    widest = max((size(s) for s in neighbours), default=0)
+    return max(1.0, 100.0 * (widest + sum(size(s) for s in cluster)) / rest)
 
 
 def check_depths(row: dict[str, Any], metadata: dict[str, Any], measurement: Measurement) -> list[str]:
@@ -48,9 +57,15 @@ def check_depths(row: dict[str, Any], metadata: dict[str, Any], measurement: Mea
         tokens_before, depth = measured_depth(measurement, span, (item["char_offset"], item["char_end"]))
         if item.get("token_offset") != tokens_before:
             problems.append(f"item {n}: token offset {item.get('token_offset')} recorded, {tokens_before} measured")
-        if n < len(recorded) and abs(recorded[n] - depth) > 10 ** -DEPTH_DIGITS:
+        if n < len(recorded) and abs(recorded[n] - depth) > 10**-DEPTH_DIGITS:
             problems.append(f"item {n}: depth {recorded[n]} recorded, {depth} measured")
-        allowed = depth_allowance(measurement, span, item.get("neighbours", []))
+        allowed = depth_allowance(
+            measurement,
+            span,
+            (item["char_offset"], item["char_end"]),
+            item.get("neighbours", []),
+            item.get("cluster", []),
+        )
         if abs(depth - item["requested_depth"]) > allowed + 1e-9:
             problems.append(
                 f"item {n}: depth {depth:.2f} is {abs(depth - item['requested_depth']):.2f} points from the "

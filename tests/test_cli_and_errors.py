@@ -1,0 +1,128 @@
+"""CLI contract: one-line errors with exit code 2, validate/inspect/list, resume and overwrite."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from longsynth.cli import cli
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), obj={})
+
+
+def _one_line_error(result, needle: str):
+    assert result.exit_code == 2, result.output
+    lines = [x for x in result.output.splitlines() if x.startswith("error:")]
+    assert len(lines) == 1 and needle in lines[0], result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--task", "niah_nope"], "unknown task 'niah_nope'"),
+        (["--generator", "haystacker"], "unknown generator 'haystacker'"),
+        (["--tokenizer", "gpt9"], "unknown tokenizer 'gpt9'"),
+        (["--depths", "0,150"], "depth 150 is outside 0..100"),
+        (["--samples", "-3"], "samples must be at least 1"),
+        (["--set", "num_keys=-1"], "num_keys must be at least 1"),
+        (["--set", "colour=blue"], "unknown spec field 'colour'"),
+        (["--lengths", "32"], "target is 32"),
+        (["--lengths", "4q"], "length '4q' is not a whole number"),
+        (["--depths", "linspace:0,100"], "expected linspace:START,END,COUNT"),
+        (["--set", "haystack=corpus", "--set", "corpus=/nonexistent/file.jsonl"], "does not exist"),
+        (["--set", "num_queries=3"], "num_queries (3) exceeds num_keys (1)"),
+    ],
+)
+def test_user_mistakes_are_one_line_errors(tmp_path, args, needle):
+    _one_line_error(run("build", "--samples", "1", "-o", str(tmp_path / "o"), *args), needle)
+
+
+def test_bad_yaml_and_missing_spec_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("generator: needle\ntasks: [niah_single_1\n")
+    _one_line_error(run("build", str(bad), "-o", str(tmp_path / "o")), "not valid YAML")
+    _one_line_error(run("build", str(tmp_path / "missing.yaml"), "-o", str(tmp_path / "o")), "does not exist")
+
+
+def test_unwritable_output(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    _one_line_error(run("build", "--lengths", "1k", "-o", str(blocker / "sub")), "cannot write to output folder")
+    _one_line_error(run("build", "--lengths", "1k", "-o", str(blocker)), "is a file")
+
+
+def test_yaml_spec_with_flag_overrides(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("generator: needle\ntasks: [niah_single_1]\nlengths: [1k]\ndepths: sigmoid:0,100,4\nsamples: 1\n")
+    result = run("build", str(spec), "--samples", "2", "-o", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["spec"]["samples"] == 2 and manifest["counts"]["niah_single_1"] == 8
+    assert manifest["spec"]["depths"][0] == 0 and manifest["spec"]["depths"][-1] == 100
+
+
+def test_validate_inspect_list(tmp_path):
+    out = tmp_path / "o"
+    assert run("build", "--task", "niah_multikey_1", "--lengths", "2k", "-o", str(out)).exit_code == 0
+    result = run("validate", str(out))
+    assert result.exit_code == 0 and "0 failed" in result.output
+    shown = run("inspect", str(out), "--task", "niah_multikey_1", "--index", "1")
+    assert shown.exit_code == 0 and shown.output.count(">>> Keep in mind") == 4
+    listing = run("list")
+    assert listing.exit_code == 0 and "niah_multiquery" in listing.output and "num_values" in listing.output
+    _one_line_error(run("inspect", str(out), "--index", "99"), "out of range")
+
+
+def test_validate_exits_1_on_a_tampered_row(tmp_path):
+    import polars as pl
+
+    out = tmp_path / "o"
+    assert run("build", "--lengths", "1k", "-o", str(out)).exit_code == 0
+    shard = out / "niah_single_1" / "test-00000-of-00001.parquet"
+    frame = pl.read_parquet(shard).with_columns(pl.col("length") + 1)
+    frame.write_parquet(shard)
+    result = run("validate", str(out))
+    assert result.exit_code == 1 and "recorded length" in result.output and "sha256 differs" in result.output
+
+
+def test_other_spec_refused_then_overwritten(tmp_path):
+    out = tmp_path / "o"
+    assert run("build", "--lengths", "1k", "-o", str(out)).exit_code == 0
+    _one_line_error(run("build", "--lengths", "1k", "--seed", "3", "-o", str(out)), "--overwrite")
+    assert run("build", "--lengths", "1k", "--seed", "3", "-o", str(out), "--overwrite").exit_code == 0
+    assert json.loads((out / "manifest.json").read_text())["spec"]["seed"] == 3
+
+
+def test_resume_finishes_missing_shards_byte_identically(tmp_path):
+    args = ["build", "--task", "niah_single_1", "--lengths", "1k", "--samples", "4", "--set", "rows_per_shard=4"]
+    out = tmp_path / "o"
+    assert run(*args, "-o", str(out)).exit_code == 0
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.rglob("*.parquet")}
+    assert len(before) == 3
+    victim = sorted(out.rglob("*.parquet"))[1]
+    victim.unlink()
+    (out / "manifest.json").unlink()
+    assert run(*args, "-o", str(out)).exit_code == 0
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.rglob("*.parquet")}
+    assert after == before
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_console_script_reports_errors_without_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "longsynth.cli", "build", "--task", "nope", "-o", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: unknown task")
+    assert "Traceback" not in result.stderr

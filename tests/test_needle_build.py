@@ -1,0 +1,231 @@
+"""The issue's Show build: exact lengths, recorded offsets, determinism, oracle defects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+import tiktoken
+from tiktoken.load import load_tiktoken_bpe
+
+from longsynth import regenerate
+from longsynth.build import build, make_generator
+from longsynth.spec import load_spec
+from longsynth.tokenizers import _ENCODINGS, _cache_dir, get_tokenizer
+from longsynth.validators import validate_row
+
+
+def _independent_cl100k() -> tiktoken.Encoding:
+    """A cl100k encoder built straight from the verified vocabulary file, not through longsynth."""
+    get_tokenizer("cl100k_base")  # makes sure the verified file exists in the cache
+    facts = _ENCODINGS["cl100k_base"]
+    ranks = load_tiktoken_bpe(str(_cache_dir() / "cl100k_base.tiktoken"), expected_hash=facts.sha256)
+    return tiktoken.Encoding("cl100k_check", pat_str=facts.pattern, mergeable_ranks=ranks, special_tokens={})
+
+
+def _rows(out: Path) -> list[dict]:
+    return pl.read_parquet(sorted(out.glob("*/*.parquet"))).to_dicts()
+
+
+def _hashes(out: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and ".longsynth" not in p.parts
+    }
+
+
+def test_lengths_are_exact_under_an_independent_count(show_build):
+    spec, out = show_build
+    enc = _independent_cl100k()
+    rows = _rows(out)
+    assert len(rows) == 6 * 2 * 3 * 2
+    for row in rows:
+        n = len(enc.encode_ordinary(row["input"]))
+        assert n == row["length"]
+        assert row["target_length"] - max(16, int(0.002 * row["target_length"])) <= n <= row["target_length"]
+
+
+def test_every_needle_sits_at_its_recorded_offsets(show_build):
+    _, out = show_build
+    enc = _independent_cl100k()
+    for row in _rows(out):
+        meta = json.loads(row["metadata"])
+        assert len(meta["needles"]) == len(row["depths"])
+        for needle in meta["needles"]:
+            sentence = row["input"][needle["char_offset"] : needle["char_end"]]
+            assert needle["key"] in sentence and sentence.endswith(f"{needle['value']}.")
+            # tokens before the needle, counted independently on the text before it
+            before = len(enc.encode_ordinary(row["input"][: needle["char_offset"]]))
+            assert abs(before - needle["token_offset"]) <= 1  # the leading space may merge either way
+        # each answer is a needle value of a queried key
+        values = {n["value"] for n in meta["needles"] if n["key"] in meta["queries"]}
+        assert set(row["answers"]) == values
+
+
+def test_ids_unique_and_rows_regenerate_from_their_id(show_build):
+    spec, out = show_build
+    rows = _rows(out)
+    assert len({r["id"] for r in rows}) == len(rows)
+    for row in rows[::17]:
+        assert regenerate(spec, row["id"]) == row
+
+
+def test_same_seed_same_bytes_other_seed_other_data(show_build, tmp_path):
+    spec, out = show_build
+    again = build(spec, tmp_path / "again")
+    assert _hashes(out) == _hashes(again)
+    other = load_spec(None, tasks=",".join(spec.tasks), lengths="4k,16k", depths="0,50,100", samples=2, seed=7)
+    different = build(other, tmp_path / "other")
+    a = pl.read_parquet(out / "niah_single_1" / "test-00000-of-00001.parquet")
+    b = pl.read_parquet(different / "niah_single_1" / "test-00000-of-00001.parquet")
+    assert a["answers"].to_list() != b["answers"].to_list()
+
+
+def test_load_dataset_offline(show_build, tmp_path, monkeypatch):
+    import datasets
+
+    _, out = show_build
+    ds = datasets.load_dataset(str(out), "niah_multivalue", split="test", cache_dir=str(tmp_path / "hf"))
+    assert ds.num_rows == 12 and len(ds[0]["answers"]) == 4
+
+
+# ------------------------------------------------------------------ oracle defects
+
+
+@pytest.fixture(scope="module")
+def generator(show_build):
+    spec, _ = show_build
+    return make_generator(spec)
+
+
+def _row(show_build, task: str, index: int = 0) -> dict:
+    _, out = show_build
+    return pl.read_parquet(out / task / "test-00000-of-00001.parquet").row(index, named=True)
+
+
+def test_valid_row_has_no_problems(show_build, generator):
+    assert validate_row(_row(show_build, "niah_multikey_1"), generator, generator.tokenizer) == []
+
+
+def test_oracle_rejects_duplicated_key(show_build, generator):
+    row = _row(show_build, "niah_single_1")
+    meta = json.loads(row["metadata"])
+    key = meta["queries"][0]
+    extra = f" Keep in mind that one hidden number for {key} is 7654321."
+    cut = meta["context_span"][1]
+    row["input"] = row["input"][:cut] + extra + row["input"][cut:]
+    problems = validate_row(row, generator, generator.tokenizer)
+    assert any(f"key {key} has 2 needles" in p for p in problems)
+
+
+def test_oracle_rejects_missing_needle(show_build, generator):
+    row = _row(show_build, "niah_multivalue", 3)
+    needle = json.loads(row["metadata"])["needles"][2]
+    row["input"] = row["input"][: needle["char_offset"]] + row["input"][needle["char_end"] :]
+    problems = validate_row(row, generator, generator.tokenizer)
+    assert any("has 3 needles" in p for p in problems)
+
+
+def test_oracle_rejects_leaked_answer(show_build, generator):
+    row = _row(show_build, "niah_single_3", 1)
+    start = json.loads(row["metadata"])["context_span"][0]
+    row["input"] = row["input"][:start] + f"Note {row['answers'][0]} here. " + row["input"][start:]
+    problems = validate_row(row, generator, generator.tokenizer)
+    assert any("occurs 2 times" in p for p in problems)
+
+
+def test_oracle_rejects_wrong_recorded_length(show_build, generator):
+    row = _row(show_build, "niah_multiquery")
+    row["length"] += 1
+    problems = validate_row(row, generator, generator.tokenizer)
+    assert any("recorded length" in p for p in problems)
+
+
+def test_oracle_rejects_answer_prefix_in_context(show_build, generator):
+    row = _row(show_build, "niah_single_1")
+    row["input"] = row["answer_prefix"] + " " + row["input"]
+    assert any("answer prefix" in p for p in validate_row(row, generator, generator.tokenizer))
+
+
+def test_oracle_rejects_wrong_recorded_depth(show_build, generator):
+    row = _row(show_build, "niah_single_1", 5)
+    row["depths"] = [row["depths"][0] + 3.0]
+    assert any("depth" in p for p in validate_row(row, generator, generator.tokenizer))
+
+
+# ------------------------------------------------------------------ task semantics
+
+
+def test_distractor_keys_never_equal_the_queried_key(tmp_path):
+    spec = load_spec(None, tasks="niah_multikey_2,niah_multikey_3", lengths="4k", depths="50", samples=2)
+    out = build(spec, tmp_path / "mk")
+    for row in _rows(out):
+        meta = json.loads(row["metadata"])
+        pattern = r"hidden \w+ for (\S+) is (\S+)\."
+        found = re.findall(pattern, row["input"])
+        assert len(found) > 20  # the haystack is made of needles
+        keys = [k for k, _ in found]
+        values = [v for _, v in found]
+        assert keys.count(meta["queries"][0]) == 1
+        assert len(set(values)) == len(values)
+
+
+def test_presets_follow_ruler(generator):
+    cls = type(generator)
+    assert cls.tasks["niah_single_1"]["haystack"] == "noise"
+    assert cls.tasks["niah_multikey_3"] == {"haystack": "needle", "key_type": "uuids", "value_type": "uuids"}
+    assert cls.tasks["niah_multiquery"]["num_queries"] == 4
+    assert cls.tasks["niah_multivalue"]["num_values"] == 4
+
+
+def test_every_parameter_is_settable(tmp_path):
+    spec = load_spec(
+        None,
+        tasks="niah_single_2",
+        lengths="2k",
+        depths="25",
+        samples=1,
+        num_keys=3,
+        num_values=2,
+        num_queries=2,
+        key_type="numbers",
+        value_type="words",
+    )
+    out = build(spec, tmp_path / "custom")
+    row = _rows(out)[0]
+    meta = json.loads(row["metadata"])
+    assert len(meta["needles"]) == 6 and len(row["answers"]) == 4
+    assert all(re.fullmatch(r"[a-z]+-[a-z]+", a) for a in row["answers"])
+    assert "hidden words for" in row["question"]
+
+
+def test_user_templates_are_used_and_parsed(tmp_path):
+    folder = tmp_path / "tpl" / "needle"
+    folder.mkdir(parents=True)
+    (folder / "needle.j2").write_text("Secret: the {{ kind }} of {{ key }} equals {{ value }}.")
+    spec = load_spec(
+        None, tasks="niah_single_1", lengths="1k", depths="50", samples=2, template_dir=str(tmp_path / "tpl")
+    )
+    out = build(spec, tmp_path / "t")
+    for row in _rows(out):
+        assert f"Secret: the number of {json.loads(row['metadata'])['queries'][0]} equals" in row["input"]
+
+
+def test_jsonl_format_is_ruler_style(tmp_path):
+    spec = load_spec(None, tasks="niah_single_1", lengths="1k", depths="0,100", samples=1, formats=["jsonl"])
+    out = build(spec, tmp_path / "j")
+    lines = [json.loads(x) for x in (out / "niah_single_1" / "test-00000-of-00001.jsonl").read_text().splitlines()]
+    assert [x["index"] for x in lines] == [0, 1]
+    assert set(lines[0]) == {"index", "input", "outputs", "length", "answer_prefix"}
+
+
+def test_o200k_build_counts_with_o200k(tmp_path):
+    spec = load_spec(None, tasks="niah_single_2", lengths="2k", depths="50", samples=1, tokenizer="o200k_base")
+    row = _rows(build(spec, tmp_path / "o"))[0]
+    assert row["tokenizer"] == "o200k_base"
+    assert len(get_tokenizer("o200k_base").encode(row["input"])) == row["length"]

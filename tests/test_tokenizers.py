@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from longsynth import tokenizers as tk
+from longsynth.errors import TokenizerError
+
+
+@pytest.mark.parametrize(
+    "name, ids",
+    [("cl100k_base", [15339, 1917]), ("o200k_base", [24912, 2375])],
+)
+def test_encodings_load_offline_from_packaged_vocabulary(name, ids, tmp_path, monkeypatch):
+    # An empty longsynth cache forces the rebuild from the packaged file; an empty
+    # tiktoken cache and a broken download prove no network path was taken.
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tiktoken"))
+    import tiktoken
+
+    monkeypatch.setattr(tiktoken, "get_encoding", lambda n: (_ for _ in ()).throw(RuntimeError("no network")))
+    enc = tk._load_tiktoken(name)
+    assert enc.encode_ordinary("hello world") == ids
+    assert (tmp_path / "cache" / "tiktoken" / f"{name}.tiktoken").exists()
+    # A second load reads the verified cache file.
+    assert tk._load_tiktoken(name).encode_ordinary("hello world") == ids
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_pattern_and_special_tokens_match_tiktoken(name, monkeypatch):
+    import tiktoken_ext.openai_public as public
+
+    ours = tk.get_tokenizer(name)._enc
+    monkeypatch.setattr(public, "load_tiktoken_bpe", lambda *a, **k: ours._mergeable_ranks)
+    reference = getattr(public, name)()
+    assert reference["pat_str"] == ours._pat_str
+    assert reference["special_tokens"] == ours._special_tokens
+
+
+def test_wrong_hash_is_refused(monkeypatch):
+    facts = tk._ENCODINGS["cl100k_base"]
+    broken = tk._EncodingFacts("0" * 64, facts.pattern, facts.special_tokens, facts.packaged_vocab)
+    with pytest.raises(LookupError, match="does not match"):
+        tk._packaged_tiktoken_file(broken)
+
+
+def test_unknown_tokenizer_names_what_was_tried(tmp_path):
+    with pytest.raises(TokenizerError, match="unknown tokenizer"):
+        tk.get_tokenizer("gpt5_base")
+    with pytest.raises(TokenizerError, match="tokenizer.json"):
+        tk.get_tokenizer(f"hf:{tmp_path}")
+
+
+def test_hf_tokenizer_from_local_file(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {"[UNK]": 0, "hello": 1, "world": 2, "ünï": 3}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(tmp_path / "tokenizer.json"))
+    hf = tk.get_tokenizer(f"hf:{tmp_path}")
+    assert hf.encode("hello world") == [1, 2]
+    m = tk.measure(hf, "hello ünï world")
+    assert m.length == 3 and m.tokens_before(6) == 1 and m.tokens_before(9) == 2
+
+
+def test_char_ends_on_non_ascii_text(tokenizer):
+    text = "Zoë naïvely ate crème brûlée — 日本語 too."
+    ids = tokenizer.encode(text)
+    ends = tokenizer.char_ends(text, ids)
+    assert len(ends) == len(ids) and ends[-1] == len(text)
+    for n in range(1, len(ids) + 1):
+        # every prefix of whole tokens decodes to the text up to its recorded end
+        decoded = tokenizer._enc.decode_bytes(ids[:n])
+        if decoded.decode("utf-8", errors="strict") if _valid(decoded) else False:
+            assert decoded.decode() == text[: ends[n - 1]]
+    assert np.all(np.diff(ends) >= 0)
+
+
+def _valid(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
