@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LongsynthError, OutputError, SpecError, ValidationFailed
+from .fitting import length_tolerance
 from .generators.base import Cell, Generator, get_generator_class
 from .rows import make_row
 from .seeding import derive_seed, rng_for
@@ -65,13 +66,16 @@ def generate_row(generator: Generator, cell: Cell, stats: RowStats | None = None
     for attempt in range(spec.max_attempts):
         seed = derive_seed(spec.seed, spec.generator, cell.task, cell.target_length, cell.depth, cell.index, attempt)
         adjust = 0
+        slack = length_tolerance(cell.target_length, spec.length_tolerance)
         for _ in range(MAX_REFITS):
             sample = generator.sample(cell, rng_for(seed), budget_adjust=adjust)
             measurement = measure(generator.tokenizer, sample.fitted.text)
             over = measurement.length - cell.target_length
-            if over <= 0:
+            if over <= 0 and measurement.length >= cell.target_length - slack:
                 break
-            adjust += over  # the prediction missed a merge: re-fit with a smaller budget
+            # The prediction missed (a tokenizer that merges across units): re-fit with the
+            # budget moved by the miss. Bounded; the length validator has the last word.
+            adjust += over if over > 0 else -(cell.target_length - measurement.length) // 2
             if stats:
                 stats.refits += 1
         row = make_row(generator, cell, sample, measurement, seed, attempt)
@@ -102,13 +106,14 @@ def build(
     output: str | Path,
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
+    generator: Generator | None = None,
 ) -> Path:
     """Build the dataset into `output`; already complete shards of the same spec are kept."""
     from .export.writer import finish_build, prepare_output, shard_path, write_shard
 
     out = Path(output)
+    generator = generator or make_generator(spec)
     prepare_output(out, spec, overwrite)
-    generator = make_generator(spec)
     shard_stats: dict[str, list[dict[str, int]]] = {}
     for task, cells in plan(spec).items():
         ranges = shard_ranges(len(cells), spec.rows_per_shard)

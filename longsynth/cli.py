@@ -138,7 +138,7 @@ def build(
     completes the rest.
     """
     from .build import build as run_build
-    from .build import plan
+    from .build import make_generator, plan
     from .spec import load_spec, parse_set
 
     overrides = parse_set(assignments)
@@ -161,9 +161,10 @@ def build(
     if formats:
         overrides["formats"] = list(formats)
     spec = load_spec(spec_file, **overrides)
+    generator = make_generator(spec)  # unknown tokenizers and bad options fail before any work
     total = sum(len(cells) for cells in plan(spec).values())
     with click.progressbar(length=total, label=f"building {total} samples", file=sys.stderr) as bar:
-        out = run_build(spec, output, overwrite=overwrite, progress=bar.update)
+        out = run_build(spec, output, overwrite=overwrite, progress=bar.update, generator=generator)
     click.echo(f"wrote {total} rows to {out}")
 
 

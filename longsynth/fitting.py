@@ -114,18 +114,19 @@ def fit_prompt(
     alone exceed the target, CorpusError when the filler runs out.
     """
     fixed = tokenizer.count(head) + tokenizer.count(tail)
+    goal = target - budget_adjust  # the caller lowers (or raises) the goal when a measurement missed
     if insert_tokens is None:
         insert_tokens = tokenizer.count_many([SEPARATOR + i.text for i in inserts]) if inserts else []
     need = int(sum(insert_tokens))
-    if fixed + need > target - budget_adjust:
+    if fixed + need > min(goal, target):
         raise BudgetError(
             f"the prompt and inserted items need {fixed + need} tokens but the target is {target}; "
             "ask for a longer length or fewer items"
         )
     cumulative = np.concatenate([[0], np.cumsum(filler_tokens, dtype=np.int64)])
-    slack = budget_adjust
+    slack = 0
     for _ in range(4):
-        avail = target - slack - fixed - need
+        avail = goal - slack - fixed - need
         whole = int(np.searchsorted(cumulative, avail, side="right")) - 1
         gap = avail - int(cumulative[whole])
         if whole == len(filler_texts) and gap > tolerance:
@@ -144,7 +145,7 @@ def fit_prompt(
                 partial = True
         fitted = _assemble(head, tail, texts, tokens, inserts, insert_tokens, fixed, tokenizer)
         fitted.partial_unit = partial
-        over = fitted.predicted_length - target
+        over = fitted.predicted_length - goal
         if over <= 0:
             return fitted
         slack += over

@@ -229,3 +229,44 @@ def test_o200k_build_counts_with_o200k(tmp_path):
     row = _rows(build(spec, tmp_path / "o"))[0]
     assert row["tokenizer"] == "o200k_base"
     assert len(get_tokenizer("o200k_base").encode(row["input"])) == row["length"]
+
+
+def test_generate_streams_the_same_rows(tmp_path):
+    import longsynth
+
+    spec = load_spec(None, tasks="niah_single_1,niah_multiquery", lengths="1k", depths="0,100", samples=1)
+    streamed = list(longsynth.generate(spec))
+    built = _rows(build(spec, tmp_path / "g"))
+    assert sorted(streamed, key=lambda r: r["id"]) == sorted(built, key=lambda r: r["id"])
+
+
+def test_a_sample_that_keeps_failing_is_never_written(tmp_path, monkeypatch):
+    from longsynth.errors import ValidationFailed
+    from longsynth.generators.needle import NeedleGenerator
+
+    calls = []
+
+    def always_wrong(self, row, metadata):
+        calls.append(metadata["attempt"])
+        return ["planted failure"]
+
+    monkeypatch.setattr(NeedleGenerator, "oracle", always_wrong)
+    spec = load_spec(None, tasks="niah_single_1", lengths="1k", depths="50", samples=1, max_attempts=3)
+    with pytest.raises(ValidationFailed, match="failed validation 3 times.*planted failure"):
+        build(spec, tmp_path / "f")
+    assert calls == [0, 1, 2]
+    assert not list((tmp_path / "f").rglob("*.parquet"))
+
+
+def test_a_retried_sample_records_its_attempt(tmp_path, monkeypatch):
+    from longsynth.generators.needle import NeedleGenerator
+
+    original = NeedleGenerator.oracle
+
+    def fail_first(self, row, metadata):
+        return ["first attempt rejected"] if metadata["attempt"] == 0 else original(self, row, metadata)
+
+    monkeypatch.setattr(NeedleGenerator, "oracle", fail_first)
+    spec = load_spec(None, tasks="niah_single_1", lengths="1k", depths="50", samples=1)
+    row = _rows(build(spec, tmp_path / "r"))[0]
+    assert json.loads(row["metadata"])["attempt"] == 1

@@ -1,0 +1,44 @@
+"""A whole build counted by a Hugging Face tokenizer made by the test (no network)."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from longsynth.build import build
+from longsynth.inspect import validate_directory
+from longsynth.spec import load_spec
+from longsynth.text.prose import prose_sentences
+from longsynth.text.words import ADJECTIVES, NOUNS
+
+
+@pytest.fixture(scope="module")
+def hf_tokenizer_dir(tmp_path_factory):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    folder = tmp_path_factory.mktemp("tok")
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()  # sentencepiece-style: spaces become part of tokens
+    tok.decoder = decoders.Metaspace()
+    corpus = prose_sentences(3000) + [" ".join(ADJECTIVES), " ".join(NOUNS), "0123456789 - . ? !"]
+    trainer = trainers.BpeTrainer(vocab_size=1500, initial_alphabet=list("abcdefghijklmnopqrstuvwxyz0123456789"))
+    tok.train_from_iterator(corpus, trainer)
+    tok.save(str(folder / "tokenizer.json"))
+    return folder
+
+
+@pytest.mark.parametrize("task", ["niah_single_2", "niah_multikey_2"])
+def test_build_with_local_hf_tokenizer(hf_tokenizer_dir, tmp_path, task):
+    from tokenizers import Tokenizer
+
+    spec = load_spec(None, tasks=task, lengths="2k", depths="0,50,100", samples=1, tokenizer=f"hf:{hf_tokenizer_dir}")
+    out = build(spec, tmp_path / "hf")
+    reference = Tokenizer.from_file(str(hf_tokenizer_dir / "tokenizer.json"))
+    rows = pl.read_parquet(out / task / "*.parquet").to_dicts()
+    for row in rows:
+        n = len(reference.encode(row["input"], add_special_tokens=False).ids)
+        assert n == row["length"] and 2048 - 16 <= n <= 2048
+        assert json.loads(row["metadata"])["needles"]
+    assert validate_directory(out).problems == []
