@@ -49,6 +49,30 @@ class Placed:
     cluster: list[tuple[int, int]] = field(default_factory=list)
 
 
+class Labeler:
+    """Numbers every unit of the context in reading order ("[3] ..."), for citation tasks.
+
+    Labels depend on where items land, so the fitter budgets them from the
+    label sizes (cached per number) and applies them once the order is known.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, template: str = "[{n}]"):
+        self.tokenizer = tokenizer
+        self.template = template
+        self._tokens: dict[int, int] = {}
+
+    def label(self, n: int) -> str:
+        return self.template.format(n=n)
+
+    def text(self, n: int, piece: str) -> str:
+        return f"{self.label(n)}{SEPARATOR}{piece}"
+
+    def tokens(self, n: int) -> int:
+        if n not in self._tokens:
+            self._tokens[n] = self.tokenizer.count(SEPARATOR + self.label(n))
+        return self._tokens[n]
+
+
 @dataclass
 class FittedPrompt:
     text: str
@@ -106,6 +130,7 @@ def fit_prompt(
     tokenizer: Tokenizer,
     budget_adjust: int = 0,
     insert_tokens: list[int] | None = None,
+    labeler: Labeler | None = None,
 ) -> FittedPrompt:
     """Build `head + context + tail` whose token count lands in [target - tolerance, target].
 
@@ -117,6 +142,12 @@ def fit_prompt(
     goal = target - budget_adjust  # the caller lowers (or raises) the goal when a measurement missed
     if insert_tokens is None:
         insert_tokens = tokenizer.count_many([SEPARATOR + i.text for i in inserts]) if inserts else []
+    if labeler is not None:  # budget each unit's label by its position if no item came before it
+        labels = np.fromiter((labeler.tokens(n) for n in range(1, len(filler_texts) + 1)), np.int64, len(filler_texts))
+        label_cumulative = np.concatenate([[0], np.cumsum(labels)])
+        filler_tokens = np.asarray(filler_tokens, dtype=np.int64) + labels
+        middle = labeler.tokens(max(1, len(filler_texts) // 2))
+        insert_tokens = [t + middle for t in insert_tokens]
     need = int(sum(insert_tokens))
     if fixed + need > min(goal, target):
         raise BudgetError(
@@ -143,7 +174,10 @@ def fit_prompt(
                 texts.append(words)
                 tokens = np.append(tokens, count)
                 partial = True
-        fitted = _assemble(head, tail, texts, tokens, inserts, insert_tokens, fixed, tokenizer)
+        estimate = 0
+        if labeler is not None:
+            estimate = int(label_cumulative[whole]) + len(inserts) * middle
+        fitted = _assemble(head, tail, texts, tokens, inserts, insert_tokens, fixed, tokenizer, labeler, estimate)
         fitted.partial_unit = partial
         over = fitted.predicted_length - goal
         if over <= 0:
@@ -161,8 +195,14 @@ def _assemble(
     insert_tokens: list[int],
     fixed: int,
     tokenizer: Tokenizer,
+    labeler: Labeler | None = None,
+    label_estimate: int = 0,
 ) -> FittedPrompt:
-    """Choose each insert's boundary, then join slices of filler around the inserts."""
+    """Choose each insert's boundary, then join slices of filler around the inserts.
+
+    With a labeler, `tokens` and `insert_tokens` include budgeted label sizes
+    summing to `label_estimate`; the exact sizes replace them here.
+    """
     boundaries = np.concatenate([[0], np.cumsum(tokens, dtype=np.int64)])
     total = int(boundaries[-1]) + int(sum(insert_tokens))
     order = sorted(range(len(inserts)), key=lambda i: (inserts[i].depth, i))
@@ -177,6 +217,18 @@ def _assemble(
         earlier += insert_tokens[i]
         lowest = b
 
+    insert_texts = [i.text for i in inserts]
+    if labeler is not None:
+        # Reading-order numbers: filler unit j follows j units and the items placed at or before it.
+        placed_before = np.searchsorted(np.sort([b for b, _ in chosen]), np.arange(len(texts)), side="right")
+        numbers = np.arange(1, len(texts) + 1) + placed_before
+        texts = [labeler.text(int(n), t) for n, t in zip(numbers, texts, strict=True)]
+        label_tokens = sum(labeler.tokens(int(n)) for n in numbers)
+        for rank, (b, i) in enumerate(chosen):
+            n = b + 1 + rank  # b filler units and `rank` earlier items precede it
+            insert_texts[i] = labeler.text(n, insert_texts[i])
+            label_tokens += labeler.tokens(n)
+        total += label_tokens - label_estimate  # exact label sizes replace the budgeted ones
     # Character lengths of filler units, to place inserts without walking every unit in Python.
     sep = len(SEPARATOR)
     char_cumulative = np.concatenate([[0], np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + sep)])
@@ -190,8 +242,8 @@ def _assemble(
             offset += int(char_cumulative[b] - char_cumulative[cursor])
             cursor = b
         start = offset
-        end = start + len(inserts[i].text)
-        pieces.append(inserts[i].text)
+        end = start + len(insert_texts[i])
+        pieces.append(insert_texts[i])
         offset = end + sep
         placed_by_index[i] = Placed(inserts[i], start, end, [])
     pieces.extend(texts[cursor:])

@@ -36,15 +36,15 @@ def environment(user_dir: str | None = None) -> SandboxedEnvironment:
     )
 
 
-def render(name: str, user_dir: str | None = None, **variables: object) -> str:
+def render(template: str, user_dir: str | None = None, /, **variables: object) -> str:
     """Render one template; template mistakes become a one-line SpecError."""
     env = environment(user_dir)
     try:
-        return env.get_template(name).render(**variables).strip("\n")
+        return env.get_template(template).render(**variables).strip("\n")
     except jinja2.TemplateNotFound as exc:
-        raise SpecError(f"template {name!r} not found in {user_dir or 'the package templates'}") from exc
+        raise SpecError(f"template {template!r} not found in {user_dir or 'the package templates'}") from exc
     except jinja2.TemplateError as exc:
-        raise SpecError(f"template {name!r} failed to render: {exc}") from exc
+        raise SpecError(f"template {template!r} failed to render: {exc}") from exc
 
 
 def split_around(rendered: str, sentinel: str, name: str) -> tuple[str, str]:

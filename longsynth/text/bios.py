@@ -1,0 +1,208 @@
+"""Biographies: render people through sentence templates, and parse them back.
+
+A biography is a header sentence naming the person followed by one sentence
+per attribute. Sentence templates live in `templates/longbio/<style>/` (one
+shape per line) for three styles: `standard` (one shape per attribute),
+`paraphrase` (ten or more shapes per attribute) and `pronoun` (first-person
+self-introductions). Rendering uses the templates once, with placeholders,
+and then plain string replacement, so a 128K haystack of a thousand bios
+renders in milliseconds. The parser inverts the same shapes; it is what the
+longbio oracle uses to read answers from the text alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+from dataclasses import dataclass, field
+
+from ..errors import SpecError
+from ..templating import render
+from .people import ARITHMETIC_ATTRIBUTES, ATTRIBUTES, Person, value_pools
+
+NAME, VALUE, OTHER = "\x00NAME\x00", "\x00VALUE\x00", "\x00OTHER\x00"
+_NAME_PATTERN = r"[A-Z][A-Za-z]*(?: [A-Z][A-Za-z]*){1,2}"
+
+
+_DATE = re.compile(r"[A-Z][a-z]+ \d{1,2}, \d{4}")
+
+
+@functools.lru_cache(maxsize=1)
+def _pools() -> dict[str, frozenset[str]]:
+    return {k: frozenset(v) for k, v in value_pools().items()}
+
+
+def valid_value(attribute: str, value: str) -> bool:
+    """Whether `value` can be a value of `attribute` (parsing never reads one shape as another)."""
+    if attribute == "birthdate":
+        return bool(_DATE.fullmatch(value))
+    if attribute == "age":
+        return value.isdigit() and len(value) <= 3
+    return value in _pools().get(attribute, frozenset())
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One sentence template with placeholders, and its parsing regex."""
+
+    attribute: str
+    text: str
+    regex: re.Pattern[str]
+    same_as: bool = False
+
+    def render(self, name: str, value: str = "", other: str = "") -> str:
+        return self.text.replace(NAME, name).replace(VALUE, value).replace(OTHER, other)
+
+
+def _shape(attribute: str, text: str, same_as: bool = False) -> Shape:
+    if not text.endswith(".") or ". " in text:
+        raise SpecError(f"longbio template line {text!r} must be one sentence ending with a period")
+    regex = re.escape(text)
+    for sentinel, group in ((NAME, "name"), (VALUE, "value"), (OTHER, "other")):
+        regex = regex.replace(re.escape(sentinel), f"(?P<{group}>.+?)", 1)
+    return Shape(attribute, text, re.compile(regex + r"\Z"), same_as)
+
+
+def _literal_key(text: str, bio_name: str | None) -> tuple[str, ...]:
+    """The words a sentence starts with, up to the first placeholder (at most two)."""
+    lead = "NAME" if bio_name and text.startswith(bio_name) else None
+    rest = text[len(bio_name) :].lstrip() if lead else text
+    words: list[str] = []
+    for word in rest.split(" "):
+        if len(words) == 2 or "\x00" in word or not word:
+            break
+        words.append(word)
+    return (lead or "", *words)
+
+
+@dataclass
+class BioStyle:
+    """The sentence shapes of one style, indexed for fast parsing."""
+
+    name: str
+    header: Shape
+    shapes: dict[str, list[Shape]]
+    same_as: dict[str, Shape]
+    _index: dict[tuple[str, ...], list[Shape]] = field(default_factory=dict)
+    _fallback: list[Shape] = field(default_factory=list)
+    header_regex: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        pattern = re.escape(self.header.text).replace(re.escape(NAME), f"(?P<name>{_NAME_PATTERN})")
+        self.header_regex = re.compile(r"(?:\[(?P<label>\d+)\] )?" + pattern)
+        for shape in [s for shapes in self.shapes.values() for s in shapes] + list(self.same_as.values()):
+            key = _literal_key(shape.text, NAME)
+            if shape.text.startswith(VALUE):
+                self._fallback.append(shape)
+            else:
+                self._index.setdefault(key, []).append(shape)
+        # Most literal text first: "works in the same city as X" before "works in X".
+        for shapes in [*self._index.values(), self._fallback]:
+            shapes.sort(key=lambda sh: -len(re.sub("\x00[A-Z]+\x00", "", sh.text)))
+
+    @property
+    def first_person(self) -> bool:
+        return self.name == "pronoun"
+
+    def sentences(
+        self,
+        person: Person,
+        rng: random.Random,
+        attributes: tuple[str, ...],
+        same_as: dict[str, str] | None = None,
+        shuffle: bool = False,
+    ) -> list[tuple[str, str]]:
+        """(attribute, sentence) pairs for a person; `same_as` maps attribute -> other person's name."""
+        same_as = same_as or {}
+        order = list(attributes)
+        if shuffle:
+            rng.shuffle(order)
+        out = []
+        for attribute in order:
+            if attribute in same_as:
+                out.append((attribute, self.same_as[attribute].render(person.name, other=same_as[attribute])))
+            else:
+                shape = rng.choice(self.shapes[attribute])
+                out.append((attribute, shape.render(person.name, person.attributes[attribute])))
+        return out
+
+    def parse_sentence(self, sentence: str, bio_name: str) -> tuple[str, str, bool] | None:
+        """(attribute, value or other name, is_same_as) if the sentence is one of our shapes about `bio_name`."""
+        key = _literal_key(sentence, bio_name)
+        candidates = []
+        for n in range(len(key), 0, -1):
+            candidates.extend(self._index.get(key[:n], []))
+        for shape in candidates + self._fallback:
+            match = shape.regex.match(sentence)
+            if not match:
+                continue
+            groups = match.groupdict()
+            if "name" in groups and groups["name"] != bio_name:
+                continue
+            if shape.same_as:
+                if re.fullmatch(_NAME_PATTERN, groups["other"]):
+                    return shape.attribute, groups["other"], True
+                continue
+            if valid_value(shape.attribute, groups["value"]):
+                return shape.attribute, groups["value"], False
+        return None
+
+
+@functools.lru_cache(maxsize=16)
+def load_style(style: str, template_dir: str | None = None) -> BioStyle:
+    """Read a style's shapes from its templates (user folder first, then ours)."""
+    variables = {"name": NAME, "value": VALUE, "other": OTHER}
+    header = _shape("header", render(f"longbio/{style}/header.j2", template_dir, **variables).strip())
+    shapes = {}
+    for attribute in sorted(set(ATTRIBUTES) | set(ARITHMETIC_ATTRIBUTES)):
+        lines = render(f"longbio/{style}/{attribute}.j2", template_dir, **variables).splitlines()
+        shapes[attribute] = [_shape(attribute, line.strip()) for line in lines if line.strip()]
+        for s in shapes[attribute]:
+            if style != "pronoun" and NAME not in s.text or VALUE not in s.text:
+                raise SpecError(f"longbio template {style}/{attribute}.j2 line {s.text!r} needs name and value")
+    same_as = {}
+    for attribute in ATTRIBUTES:
+        line = render(f"longbio/same_as/{attribute}.j2", template_dir, **variables).strip()
+        same_as[attribute] = _shape(attribute, line, same_as=True)
+    return BioStyle(style, header, shapes, same_as)
+
+
+@dataclass
+class ParsedBio:
+    name: str
+    start: int
+    end: int
+    label: int | None
+    values: dict[str, str] = field(default_factory=dict)
+    same_as: dict[str, str] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+
+
+def parse_bios(text: str, style: BioStyle) -> list[ParsedBio]:
+    """Every biography in `text`, in order, with the attribute values its sentences state."""
+    headers = list(style.header_regex.finditer(text))
+    bios = []
+    for n, match in enumerate(headers):
+        end = headers[n + 1].start() if n + 1 < len(headers) else len(text)
+        label = int(match.group("label")) if match.group("label") else None
+        bio = ParsedBio(match.group("name"), match.start(), end, label)
+        body = text[match.end() : end].strip()
+        parts = body.split(". ") if body else []
+        for k, part in enumerate(parts):
+            sentence = part if k == len(parts) - 1 else part + "."
+            parsed = style.parse_sentence(sentence, bio.name if not style.first_person else "")
+            if parsed is None:
+                continue
+            attribute, value, is_same = parsed
+            target = bio.same_as if is_same else bio.values
+            if attribute in bio.values or attribute in bio.same_as:
+                bio.conflicts.append(attribute)
+            target[attribute] = value
+        bios.append(bio)
+    return bios
+
+
+def bio_texts(style: BioStyle, person: Person, sentences: list[tuple[str, str]]) -> list[str]:
+    """The pieces of a bio in order: header, then its sentences (joined by spaces in the context)."""
+    return [style.header.render(person.name)] + [s for _, s in sentences]
