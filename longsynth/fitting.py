@@ -59,7 +59,7 @@ class Labeler:
     def __init__(self, tokenizer: Tokenizer, template: str = "[{n}]"):
         self.tokenizer = tokenizer
         self.template = template
-        self._tokens: dict[int, int] = {}
+        self._array = np.zeros(1, dtype=np.int64)
 
     def label(self, n: int) -> str:
         return self.template.format(n=n)
@@ -68,9 +68,15 @@ class Labeler:
         return f"{self.label(n)}{SEPARATOR}{piece}"
 
     def tokens(self, n: int) -> int:
-        if n not in self._tokens:
-            self._tokens[n] = self.tokenizer.count(SEPARATOR + self.label(n))
-        return self._tokens[n]
+        return int(self.token_array(n)[n])
+
+    def token_array(self, upto: int) -> np.ndarray:
+        """Label sizes indexed by number (entry 0 unused), computed once per number."""
+        have = len(self._array)
+        if upto >= have:
+            extra = [self.tokenizer.count(SEPARATOR + self.label(n)) for n in range(have, 2 * upto + 16)]
+            self._array = np.concatenate([self._array, np.asarray(extra, dtype=np.int64)])
+        return self._array
 
 
 @dataclass
@@ -143,7 +149,7 @@ def fit_prompt(
     if insert_tokens is None:
         insert_tokens = tokenizer.count_many([SEPARATOR + i.text for i in inserts]) if inserts else []
     if labeler is not None:  # budget each unit's label by its position if no item came before it
-        labels = np.fromiter((labeler.tokens(n) for n in range(1, len(filler_texts) + 1)), np.int64, len(filler_texts))
+        labels = labeler.token_array(len(filler_texts) + 1)[1 : len(filler_texts) + 1]
         label_cumulative = np.concatenate([[0], np.cumsum(labels)])
         filler_tokens = np.asarray(filler_tokens, dtype=np.int64) + labels
         middle = labeler.tokens(max(1, len(filler_texts) // 2))
@@ -169,7 +175,8 @@ def fit_prompt(
         tokens = np.asarray(filler_tokens[:whole], dtype=np.int64)
         partial = False
         if gap > 0 and whole < len(filler_texts):
-            words, count = _word_prefix(tokenizer, filler_texts[whole], gap)
+            label_room = labeler.tokens(whole + 1) if labeler is not None else 0
+            words, count = _word_prefix(tokenizer, filler_texts[whole], gap - label_room)
             if words:
                 texts.append(words)
                 tokens = np.append(tokens, count)
@@ -222,8 +229,8 @@ def _assemble(
         # Reading-order numbers: filler unit j follows j units and the items placed at or before it.
         placed_before = np.searchsorted(np.sort([b for b, _ in chosen]), np.arange(len(texts)), side="right")
         numbers = np.arange(1, len(texts) + 1) + placed_before
-        texts = [labeler.text(int(n), t) for n, t in zip(numbers, texts, strict=True)]
-        label_tokens = sum(labeler.tokens(int(n)) for n in numbers)
+        texts = [labeler.text(n, t) for n, t in zip(numbers.tolist(), texts, strict=True)]
+        label_tokens = int(labeler.token_array(len(texts) + len(chosen) + 1)[numbers].sum())
         for rank, (b, i) in enumerate(chosen):
             n = b + 1 + rank  # b filler units and `rank` earlier items precede it
             insert_texts[i] = labeler.text(n, insert_texts[i])

@@ -25,7 +25,7 @@ from ..errors import SpecError
 from ..fitting import Insert, Labeler, fit_prompt, length_tolerance
 from ..seeding import derive_seed, rng_for
 from ..templating import render, split_around
-from ..text.bios import BioStyle, Person, bio_texts, load_style, parse_bios
+from ..text.bios import BioStyle, ParsedBio, Person, bio_at, bio_texts, find_bios, load_style
 from ..text.people import ARITHMETIC_ATTRIBUTES, ATTRIBUTE_WORDS, ATTRIBUTES, random_person
 from ..text.units import count_units
 from ..tokenizers import get_tokenizer
@@ -150,6 +150,7 @@ class LongBioGenerator(Generator):
             if options["shots"] and task in ("bio_idk", "bio_twodiff", "bio_citation"):
                 raise SpecError(f"{task} does not support shots; drop --set shots")
         self._max_length = max(spec.lengths)
+        self._labeler = Labeler(tokenizer)  # caches label sizes across samples
 
     # ------------------------------------------------------------------ helpers
 
@@ -180,8 +181,8 @@ class LongBioGenerator(Generator):
         for _ in range(n):
             share = rng.random()
             model = rng.choice(run) if run else None
-            first = model.first if model and share < 0.35 else None
-            last = model.last if model and 0.35 <= share < 0.7 else None
+            first = model.first if model and share < 0.45 else None
+            last = model.last if model and 0.45 <= share < 0.9 else None
             people.append(random_person(rng, params["ages"], taken, first=first, last=last))
         extra: dict[str, Any] = {}
         if task == "bio_rank":
@@ -245,7 +246,9 @@ class LongBioGenerator(Generator):
         start = rng.randrange(int(np.searchsorted(pool.cumulative, pool.cumulative[-1] - target, side="right")))
         end = min(len(pool.texts), int(np.searchsorted(pool.cumulative, pool.cumulative[start] + target)) + 1)
         taken = set(pool.names)
-        people, extra = self._people(task, params, rng, taken, pool.people[start:end], attribute)
+        # Name sharing draws on the people surely inside the context (the run's first 80 %).
+        sharing = pool.people[start : start + max(1, (end - start) * 4 // 5)]
+        people, extra = self._people(task, params, rng, taken, sharing, attribute)
         question, answers = self._question(task, people, attribute, extra)
 
         inserts: list[Insert] = []
@@ -296,7 +299,7 @@ class LongBioGenerator(Generator):
             tolerance=length_tolerance(target, self.spec.length_tolerance),
             tokenizer=self.tokenizer,
             budget_adjust=budget_adjust,
-            labeler=Labeler(self.tokenizer) if task == "bio_citation" else None,
+            labeler=self._labeler if task == "bio_citation" else None,
         )
         if task == "bio_citation":
             cited = []
@@ -322,20 +325,28 @@ class LongBioGenerator(Generator):
 
 
 def _mentions(text: str, name: str) -> list[int]:
-    """Offsets where `name` occurs as a whole name (not inside a longer name)."""
-    pattern = rf"(?<![A-Za-z])(?<![A-Za-z] ){re.escape(name)}(?![A-Za-z])(?! [A-Z])"
-    return [m.start() for m in re.finditer(pattern, text)]
+    """Offsets where `name` occurs as a whole name (not inside a longer name like "Mary Ann Lee")."""
+    found, at = [], text.find(name)
+    while at >= 0:
+        before = text[max(0, at - 2) : at]
+        after = text[at + len(name) : at + len(name) + 2]
+        inside_longer = (before[-1:].isalpha()) or (len(before) == 2 and before[1] == " " and before[0].isalpha())
+        inside_longer |= after[:1].isalpha() or (len(after) == 2 and after[0] == " " and after[1].isupper())
+        if not inside_longer:
+            found.append(at)
+        at = text.find(name, at + 1)
+    return found
 
 
 def longbio_problems(row: dict[str, Any], metadata: dict[str, Any], style: BioStyle) -> list[str]:
     """Re-derive a longbio answer from the text alone; every problem found."""
     task, text = row["task"], row["input"]
     problems: list[str] = []
-    bios = parse_bios(text, style)
-    by_name: dict[str, list] = {}
-    for bio in bios:
-        by_name.setdefault(bio.name, []).append(bio)
-    duplicated = sorted(n for n, b in by_name.items() if len(b) > 1)
+    headers = find_bios(text, style)
+    positions: dict[str, list[int]] = {}
+    for n, (_, _, name) in enumerate(headers):
+        positions.setdefault(name, []).append(n)
+    duplicated = sorted(n for n, where in positions.items() if len(where) > 1)
     if duplicated:
         problems.append(f"people with more than one bio: {', '.join(duplicated[:3])}")
     asked = metadata["asked"]
@@ -344,22 +355,30 @@ def longbio_problems(row: dict[str, Any], metadata: dict[str, Any], style: BioSt
     for name in asked:
         if name in named and name not in row["question"]:
             problems.append(f"{name} is asked about but not named in the question")
-        if len(by_name.get(name, [])) != 1:
-            problems.append(f"{name} has {len(by_name.get(name, []))} bios, expected 1")
+        if len(positions.get(name, [])) != 1:
+            problems.append(f"{name} has {len(positions.get(name, []))} bios, expected 1")
     if problems:
         return problems
-    starts = [b.start for b in bios]
+    read: dict[str, ParsedBio] = {}
+
+    def bio_of(name: str) -> ParsedBio | None:
+        if name not in read and name in positions:
+            read[name] = bio_at(text, headers, positions[name][0], style)
+        return read.get(name)
+
+    starts = [h[0] for h in headers]
+    context_end = bio_at(text, headers, len(headers) - 1, style, read=False).end
     for name in asked:
-        own = by_name[name][0]
+        own = bio_of(name)
         if own.conflicts:
             problems.append(f"the bio of {name} states {', '.join(own.conflicts)} twice")
         for offset in _mentions(text, name):
-            if own.start <= offset < own.end or not bios or offset < bios[0].start or offset >= bios[-1].end:
+            if own.start <= offset < own.end or offset < starts[0] or offset >= context_end:
                 continue
-            other = bios[int(np.searchsorted(starts, offset, side="right")) - 1]
+            other = bio_at(text, headers, int(np.searchsorted(starts, offset, side="right")) - 1, style)
             if name not in other.same_as.values():
                 problems.append(f"{name} is mentioned in the bio of {other.name}, which may conflict")
-    bio = {name: by_name[name][0] for name in asked}
+    bio = {name: bio_of(name) for name in asked}
 
     def value(name: str, attr: str) -> str | None:
         return bio[name].values.get(attr)
@@ -380,10 +399,10 @@ def longbio_problems(row: dict[str, Any], metadata: dict[str, Any], style: BioSt
             derived = [n for _, n in sorted((int(a), n) for a, n in zip(ages, asked, strict=True))]
     elif task == "bio_multihop":
         current, seen = asked[-1], set()
-        while current in by_name and attribute in by_name[current][0].same_as and current not in seen:
+        while bio_of(current) is not None and attribute in bio_of(current).same_as and current not in seen:
             seen.add(current)
-            current = by_name[current][0].same_as[attribute]
-        found = by_name[current][0].values.get(attribute) if current in by_name else None
+            current = bio_of(current).same_as[attribute]
+        found = bio_of(current).values.get(attribute) if bio_of(current) is not None else None
         derived = [found] if found else []
     elif task == "bio_twodiff":
         difference = int(metadata["difference"])
@@ -392,8 +411,8 @@ def longbio_problems(row: dict[str, Any], metadata: dict[str, Any], style: BioSt
             problems.append(f"the named pair's ages {a}, {b} do not differ by {difference}")
         derived = [f"{asked[0]} and {asked[1]}"]
     elif task == "bio_citation":
-        labels = [b.label for b in bios]
-        if labels != list(range(1, len(bios) + 1)):
+        labels = [bio_at(text, headers, n, style, read=False).label for n in range(len(headers))]
+        if labels != list(range(1, len(headers) + 1)):
             problems.append("biographies are not numbered 1..N in reading order")
         derived = []
         for name in asked:

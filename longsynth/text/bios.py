@@ -25,6 +25,7 @@ NAME, VALUE, OTHER = "\x00NAME\x00", "\x00VALUE\x00", "\x00OTHER\x00"
 _NAME_PATTERN = r"[A-Z][A-Za-z]*(?: [A-Z][A-Za-z]*){1,2}"
 
 
+_LABEL_BEFORE = re.compile(r"\[(\d+)\] \Z")
 _DATE = re.compile(r"[A-Z][a-z]+ \d{1,2}, \d{4}")
 
 
@@ -90,7 +91,7 @@ class BioStyle:
 
     def __post_init__(self) -> None:
         pattern = re.escape(self.header.text).replace(re.escape(NAME), f"(?P<name>{_NAME_PATTERN})")
-        self.header_regex = re.compile(r"(?:\[(?P<label>\d+)\] )?" + pattern)
+        self.header_regex = re.compile(pattern)  # starts with literal text: a fast scan
         for shape in [s for shapes in self.shapes.values() for s in shapes] + list(self.same_as.values()):
             key = _literal_key(shape.text, NAME)
             if shape.text.startswith(VALUE):
@@ -174,33 +175,58 @@ class ParsedBio:
     start: int
     end: int
     label: int | None
+    body_start: int = 0
+    read: bool = False
     values: dict[str, str] = field(default_factory=dict)
     same_as: dict[str, str] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)
 
 
-def parse_bios(text: str, style: BioStyle) -> list[ParsedBio]:
-    """Every biography in `text`, in order, with the attribute values its sentences state."""
-    headers = list(style.header_regex.finditer(text))
-    bios = []
-    for n, match in enumerate(headers):
-        end = headers[n + 1].start() if n + 1 < len(headers) else len(text)
-        label = int(match.group("label")) if match.group("label") else None
-        bio = ParsedBio(match.group("name"), match.start(), end, label)
-        body = text[match.end() : end].strip()
-        parts = body.split(". ") if body else []
-        for k, part in enumerate(parts):
-            sentence = part if k == len(parts) - 1 else part + "."
-            parsed = style.parse_sentence(sentence, bio.name if not style.first_person else "")
-            if parsed is None:
-                continue
-            attribute, value, is_same = parsed
-            target = bio.same_as if is_same else bio.values
-            if attribute in bio.values or attribute in bio.same_as:
-                bio.conflicts.append(attribute)
-            target[attribute] = value
-        bios.append(bio)
-    return bios
+def read_bio(text: str, bio: ParsedBio, style: BioStyle) -> ParsedBio:
+    """Parse one bio's sentences into `values` / `same_as` (once; later calls return it as is)."""
+    if bio.read:
+        return bio
+    bio.read = True
+    body = text[bio.body_start : bio.end].strip()
+    parts = body.split(". ") if body else []
+    for k, part in enumerate(parts):
+        sentence = part if k == len(parts) - 1 else part + "."
+        parsed = style.parse_sentence(sentence, bio.name if not style.first_person else "")
+        if parsed is None:
+            continue
+        attribute, value, is_same = parsed
+        if attribute in bio.values or attribute in bio.same_as:
+            bio.conflicts.append(attribute)
+        (bio.same_as if is_same else bio.values)[attribute] = value
+    return bio
+
+
+def find_bios(text: str, style: BioStyle) -> list[tuple[int, int, str]]:
+    """(header start, body start, name) of every bio: one regex pass, nothing else."""
+    return [(m.start(), m.end(), m.group("name")) for m in style.header_regex.finditer(text)]
+
+
+def bio_at(text: str, headers: list[tuple[int, int, str]], n: int, style: BioStyle, read: bool = True) -> ParsedBio:
+    """The n-th bio found by `find_bios`, with its label and (if `read`) its stated values."""
+    start, body_start, name = headers[n]
+    if n + 1 < len(headers):
+        end = headers[n + 1][0]
+    else:  # the last bio ends where the context's line ends: bios never span lines
+        newline = text.find("\n", body_start)
+        end = newline if newline >= 0 else len(text)
+    label = None
+    if text[start - 2 : start] == "] ":  # "[12] " numbering (citation tasks)
+        match = _LABEL_BEFORE.search(text, max(0, start - 12), start)
+        if match:
+            start, label = match.start(), int(match.group(1))
+    bio = ParsedBio(name, start, end, label, body_start=body_start)
+    return read_bio(text, bio, style) if read else bio
+
+
+def parse_bios(text: str, style: BioStyle, read: bool = True) -> list[ParsedBio]:
+    """Every biography in `text`, in order; with `read`, also the values its sentences state."""
+    headers = find_bios(text, style)
+    return [bio_at(text, headers, n, style, read) for n in range(len(headers))]
 
 
 def bio_texts(style: BioStyle, person: Person, sentences: list[tuple[str, str]]) -> list[str]:

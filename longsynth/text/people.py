@@ -68,7 +68,8 @@ practising yoga|playing the guitar|building model ships|kayaking|skiing|learning
 watching old films|restoring furniture|playing basketball|camping|dancing salsa|drawing comics|
 playing board games|stargazing|scuba diving|playing volleyball|writing short stories|playing golf|
 making candles|keeping bees|playing the drums|sketching portraits|horse riding|ice skating|surfing|
-playing football|collecting vinyl records|foraging mushrooms|doing embroidery|fencing with foils|practising archery|practising calligraphy|
+playing football|collecting vinyl records|foraging mushrooms|doing embroidery|fencing with foils|
+practising archery|practising calligraphy|
 folding origami|playing the cello|photographing birds|trail running|growing bonsai trees|playing badminton
 """.replace("\n", "").split("|")
 

@@ -1,0 +1,259 @@
+"""The longbio family: all ten tasks, the parsing oracle and its planted defects, scoring."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import polars as pl
+import pytest
+
+from longsynth import regenerate, scoring
+from longsynth.build import build, make_generator
+from longsynth.inspect import validate_directory
+from longsynth.spec import load_spec
+from longsynth.text.bios import load_style, parse_bios
+from longsynth.tokenizers import get_tokenizer
+from longsynth.validators import validate_row
+
+ALL = (
+    "bio_standard,bio_multi_standard,bio_paraphrase,bio_pronoun,bio_calculation,bio_rank,bio_multihop,"
+    "bio_twodiff,bio_citation,bio_idk"
+)
+
+
+@pytest.fixture(scope="module")
+def bio_build(tmp_path_factory):
+    spec = load_spec(None, generator="longbio", tasks=ALL, lengths="8k", depths="25,75", samples=2)
+    out = build(spec, tmp_path_factory.mktemp("bio") / "ds")
+    return spec, out
+
+
+def _rows(out, task=None):
+    pattern = f"{task}/*.parquet" if task else "*/*.parquet"
+    return pl.read_parquet(sorted(out.glob(pattern))).to_dicts()
+
+
+def test_show_build_validates_with_exact_lengths(bio_build):
+    spec, out = bio_build
+    report = validate_directory(out)
+    assert report.problems == [] and report.rows == 40
+    enc = get_tokenizer("cl100k_base")._enc
+    for row in _rows(out):
+        assert len(enc.encode_ordinary(row["input"])) == row["length"]
+        assert 8192 - 16 <= row["length"] <= 8192
+
+
+def test_asked_bios_sit_at_their_depths_and_regenerate(bio_build):
+    spec, out = bio_build
+    for row in _rows(out, "bio_standard"):
+        meta = json.loads(row["metadata"])
+        bio = meta["bios"][0]
+        assert row["input"][bio["char_offset"] :].startswith(f"The following is the biography of {bio['name']}.")
+        assert abs(row["depths"][0] - bio["requested_depth"]) <= 2.0
+    row = _rows(out, "bio_citation")[1]
+    assert regenerate(spec, row["id"]) == row
+
+
+def test_answers_re_derived_per_task(bio_build):
+    _, out = bio_build
+    for row in _rows(out):
+        meta = json.loads(row["metadata"])
+        style = load_style(meta["params"]["style"])
+        bios = {b.name: b for b in parse_bios(row["input"], style)}
+        asked = meta["asked"]
+        if row["task"] == "bio_rank":
+            ages = [int(bios[n].values["age"]) for n in row["answers"]]
+            assert ages == sorted(ages) and len(set(ages)) == len(ages)
+        elif row["task"] == "bio_calculation":
+            a, b = (int(bios[n].values["age"]) for n in asked)
+            assert row["answers"] == [str(abs(a - b))]
+        elif row["task"] == "bio_idk":
+            assert meta["attribute"] not in bios[asked[0]].values
+            assert meta["twin_id"] == row["id"].replace("bio_idk", "bio_standard")
+        elif row["task"] == "bio_multihop":
+            assert meta["attribute"] in bios[asked[-1]].same_as
+            assert bios[asked[0]].values[meta["attribute"]] == row["answers"][0]
+
+
+def test_idk_row_is_the_twin_minus_one_sentence(bio_build):
+    _, out = bio_build
+    twins = {r["id"]: r for r in _rows(out, "bio_standard")}
+    for row in _rows(out, "bio_idk"):
+        meta = json.loads(row["metadata"])
+        twin = twins[meta["twin_id"]]
+        assert json.loads(twin["metadata"])["asked"] == meta["asked"]
+        assert twin["question"] == row["question"]
+
+
+@pytest.fixture(scope="module")
+def bio_generator(bio_build):
+    spec, _ = bio_build
+    return make_generator(spec)
+
+
+def _row(out, task, index=0):
+    return _rows(out, task)[index]
+
+
+def test_oracle_rejects_duplicated_person(bio_build, bio_generator):
+    _, out = bio_build
+    row = _row(out, "bio_standard")
+    bio = json.loads(row["metadata"])["bios"][0]
+    text = row["input"][bio["char_offset"] : bio["char_end"]]
+    row["input"] = row["input"].replace(text, text + " " + text, 1)
+    problems = validate_row(row, bio_generator, bio_generator.tokenizer)
+    assert any("has 2 bios" in p or "more than one bio" in p for p in problems)
+
+
+def test_oracle_rejects_conflicting_attribute_in_a_distractor(bio_build, bio_generator):
+    _, out = bio_build
+    row = _row(out, "bio_standard", 1)
+    name = json.loads(row["metadata"])["asked"][0]
+    start = json.loads(row["metadata"])["context_span"][0]
+    first_period = row["input"].index(". ", start) + 2
+    row["input"] = row["input"][:first_period] + f"{name} was born in Oslo. " + row["input"][first_period:]
+    problems = validate_row(row, bio_generator, bio_generator.tokenizer)
+    assert any("is mentioned in the bio of" in p for p in problems)
+
+
+def test_oracle_rejects_wrong_rank_order(bio_build, bio_generator):
+    _, out = bio_build
+    row = _row(out, "bio_rank")
+    row["answers"] = list(reversed(row["answers"]))
+    assert any("differ from those read" in p for p in validate_row(row, bio_generator, bio_generator.tokenizer))
+
+
+def test_oracle_rejects_idk_row_whose_attribute_is_present(bio_build, bio_generator):
+    _, out = bio_build
+    row = _row(out, "bio_idk")
+    meta = json.loads(row["metadata"])
+    name, attribute = meta["asked"][0], meta["attribute"]
+    sentence = (
+        load_style("standard")
+        .shapes[attribute][0]
+        .render(
+            name,
+            {
+                "birthdate": "May 1, 1980",
+                "birthplace": "Oslo",
+                "hobby": "swimming",
+                "university": "Westbrook College",
+                "major": "Physics",
+                "work_city": "Oslo",
+            }[attribute],
+        )
+    )
+    bio = meta["bios"][0]
+    cut = bio["char_end"]
+    row["input"] = row["input"][:cut] + " " + sentence + row["input"][cut:]
+    problems = validate_row(row, bio_generator, bio_generator.tokenizer)
+    assert any(f"the {attribute} of {name} is still stated" in p for p in problems)
+
+
+def test_oracle_rejects_wrong_citation(bio_build, bio_generator):
+    _, out = bio_build
+    row = _row(out, "bio_citation")
+    row["answers"] = [row["answers"][0], "[999]"]
+    assert validate_row(row, bio_generator, bio_generator.tokenizer)
+
+
+# ------------------------------------------------------------------ knobs
+
+
+def test_num_people_density_and_shots(tmp_path):
+    spec = load_spec(
+        None,
+        generator="longbio",
+        tasks="bio_multi_standard",
+        lengths="4k",
+        depths="50",
+        samples=1,
+        num_people=5,
+        density=0.0,
+        shots=2,
+        attribute="hobby",
+    )
+    row = _rows(build(spec, tmp_path / "k"))[0]
+    meta = json.loads(row["metadata"])
+    assert len(row["answers"]) == 5 and meta["attribute"] == "hobby"
+    assert row["input"].count("Question:") == 3 and row["input"].count("Answer:") == 2
+    bios = parse_bios(row["input"], load_style("standard"))
+    roles = {b["name"]: b["role"] for b in meta["bios"]}
+    assert sum(r == "shot" for r in roles.values()) == 2 * 5
+    for bio in bios:  # density 0: only asked and shot bios state the asked attribute
+        assert ("hobby" in bio.values) == (bio.name in roles)
+
+
+@pytest.mark.parametrize("task, n", [("bio_rank", 5), ("bio_multihop", 5), ("bio_citation", 2)])
+def test_larger_people_counts(tmp_path, task, n):
+    spec = load_spec(None, generator="longbio", tasks=task, lengths="4k", depths="50", samples=1, num_people=n)
+    out = build(spec, tmp_path / task)
+    assert validate_directory(out).problems == []
+    row = _rows(out)[0]
+    assert len(json.loads(row["metadata"])["asked"]) == n
+
+
+def test_bad_num_people_is_a_spec_error():
+    from longsynth.errors import SpecError
+
+    with pytest.raises(SpecError, match="num_people must be one of 2, 5"):
+        make_generator(load_spec(None, generator="longbio", tasks="bio_rank", num_people=3))
+
+
+def test_distractors_share_names_with_asked_people(tmp_path):
+    spec = load_spec(None, generator="longbio", tasks="bio_standard", lengths="8k", depths="50", samples=8)
+    shared = 0
+    for row in _rows(build(spec, tmp_path / "n")):
+        asked = json.loads(row["metadata"])["asked"][0].split(" ")
+        others = [b.name.split(" ") for b in parse_bios(row["input"], load_style("standard"))]
+        shared += any((o[0] == asked[0] or o[-1] == asked[-1]) and o != asked for o in others)
+    assert shared >= 6
+
+
+def test_128k_build(tmp_path):
+    spec = load_spec(None, generator="longbio", tasks="bio_paraphrase,bio_rank", lengths="128k", depths="50", samples=1)
+    out = build(spec, tmp_path / "big")
+    assert validate_directory(out).problems == []
+
+
+# ------------------------------------------------------------------ scoring
+
+
+def test_scoring_functions_on_right_and_wrong_predictions(bio_build):
+    _, out = bio_build
+    standard = _row(out, "bio_standard")
+    assert scoring.score(standard, f"It is {standard['answers'][0].upper()}.") == 1.0
+    assert scoring.score(standard, "I am not sure, maybe Narnia.") == 0.0
+    multi = _row(out, "bio_multi_standard")
+    assert scoring.score(multi, " then ".join(multi["answers"])) == 1.0
+    assert scoring.score(multi, " then ".join(reversed(multi["answers"]))) == 0.0
+    calc = _row(out, "bio_calculation")
+    assert scoring.score(calc, f"They are 3 and 7 apart... so {calc['answers'][0]}") == 1.0
+    assert scoring.score(calc, f"{calc['answers'][0]} or maybe {int(calc['answers'][0]) + 1}") == 0.0
+    idk = _row(out, "bio_idk")
+    assert scoring.score(idk, "The biographies do not mention it.") == 1.0
+    assert scoring.score(idk, "Physics.") == 0.0
+    cite = _row(out, "bio_citation")
+    value, label = cite["answers"]
+    assert scoring.score(cite, f"{value} {label}") == 1.0
+    assert scoring.score(cite, f"{value} [0]") == 0.0
+    assert scoring.citation_parts(f"{value} [0]", cite["answers"]) == (1.0, 0.0)
+    two = _row(out, "bio_twodiff")
+    assert scoring.score(two, two["answers"][0]) == 1.0
+    meta = json.loads(two["metadata"])
+    bios = [b for b in parse_bios(two["input"], load_style("standard")) if "age" in b.values]
+    a = bios[0]
+    wrong = next(b for b in bios[1:] if abs(int(b.values["age"]) - int(a.values["age"])) != meta["difference"])
+    assert scoring.score(two, f"{a.name} and {wrong.name}") == 0.0
+    # any valid pair counts, not only the planted one
+    valid = next(
+        (x, y)
+        for x in bios
+        for y in bios
+        if x.name < y.name
+        and abs(int(x.values["age"]) - int(y.values["age"])) == meta["difference"]
+        and not re.search(re.escape(x.name), y.name)
+        and not re.search(re.escape(y.name), x.name)
+    )
+    assert scoring.score(two, f"{valid[0].name} and {valid[1].name}") == 1.0
