@@ -411,7 +411,7 @@ def longbio_problems(row: dict[str, Any], metadata: dict[str, Any], style: BioSt
             problems.append(f"the named pair's ages {a}, {b} do not differ by {difference}")
         derived = [f"{asked[0]} and {asked[1]}"]
     elif task == "bio_citation":
-        labels = [bio_at(text, headers, n, style, read=False).label for n in range(len(headers))]
+        labels = [int(m.group(1)) for m in style.label_regex.finditer(text)]
         if labels != list(range(1, len(headers) + 1)):
             problems.append("biographies are not numbered 1..N in reading order")
         derived = []

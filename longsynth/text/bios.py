@@ -88,10 +88,12 @@ class BioStyle:
     _index: dict[tuple[str, ...], list[Shape]] = field(default_factory=dict)
     _fallback: list[Shape] = field(default_factory=list)
     header_regex: re.Pattern[str] = field(init=False)
+    label_regex: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
         pattern = re.escape(self.header.text).replace(re.escape(NAME), f"(?P<name>{_NAME_PATTERN})")
         self.header_regex = re.compile(pattern)  # starts with literal text: a fast scan
+        self.label_regex = re.compile(r"\[(\d+)\] " + pattern)
         for shape in [s for shapes in self.shapes.values() for s in shapes] + list(self.same_as.values()):
             key = _literal_key(shape.text, NAME)
             if shape.text.startswith(VALUE):
