@@ -46,7 +46,7 @@ class Placed:
     char_start: int
     char_end: int
     neighbours: list[tuple[int, int]]
-    cluster: list[tuple[int, int]] = field(default_factory=list)
+    cluster: list[tuple[int, int]] = field(default_factory=list)  # the whole run of items at its boundary
 
 
 class Labeler:
@@ -137,8 +137,13 @@ def fit_prompt(
     budget_adjust: int = 0,
     insert_tokens: list[int] | None = None,
     labeler: Labeler | None = None,
+    whole_units_only: bool = False,
 ) -> FittedPrompt:
     """Build `head + context + tail` whose token count lands in [target - tolerance, target].
+
+    The last gap is closed with words of one more unit, or, with
+    `whole_units_only` (records that must not be cut, like table rows), with
+    later units that still fit, skipping those that do not.
 
     `filler_texts` must hold enough units for the target; inserts keep their
     relative order when depths tie. Raises BudgetError when the fixed parts
@@ -174,7 +179,16 @@ def fit_prompt(
         texts = list(filler_texts[:whole])
         tokens = np.asarray(filler_tokens[:whole], dtype=np.int64)
         partial = False
-        if gap > 0 and whole < len(filler_texts):
+        if whole_units_only:
+            # Skip-fill: scan the following units (a bounded window) for ones that still fit.
+            for j in range(whole, min(len(filler_texts), whole + 4096)):
+                if gap <= 0:
+                    break
+                if filler_tokens[j] <= gap:
+                    texts.append(filler_texts[j])
+                    tokens = np.append(tokens, filler_tokens[j])
+                    gap -= int(filler_tokens[j])
+        elif gap > 0 and whole < len(filler_texts):
             label_room = labeler.tokens(whole + 1) if labeler is not None else 0
             words, count = _word_prefix(tokenizer, filler_texts[whole], gap - label_room)
             if words:
@@ -266,11 +280,10 @@ def _assemble(
             neighbours.append((first.char_start - sep - len(texts[b - 1]), first.char_start - sep))
         if b < len(texts):
             neighbours.append((last.char_end + sep, last.char_end + sep + len(texts[b])))
+        run = [(first.char_start, last.char_end)] if len(members) > 1 else []
         for i in members:
             placed_by_index[i].neighbours = neighbours
-            placed_by_index[i].cluster = [
-                (placed_by_index[j].char_start, placed_by_index[j].char_end) for j in members if j != i
-            ]
+            placed_by_index[i].cluster = run
     context = SEPARATOR.join(pieces)
     text = head + context + tail
 

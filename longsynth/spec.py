@@ -211,10 +211,10 @@ def resolve(raw: dict[str, Any]) -> Spec:
         raise SpecError("tasks lists a task twice")
     if "lengths" in fields:
         spec.lengths = parse_lengths(fields["lengths"])
-    if "depths" in fields:
-        spec.depths = parse_depths(fields["depths"])
     if not generator_cls.uses_depth:
-        spec.depths = []
+        spec.depths = []  # placement, not a depth grid, positions this family's items
+    elif "depths" in fields:
+        spec.depths = parse_depths(fields["depths"])
     if "samples" in fields:
         spec.samples = _positive_int("samples", fields["samples"])
     if "seed" in fields:

@@ -122,7 +122,7 @@ def register(cls: type[Generator]) -> type[Generator]:
 
 
 def get_generator_class(name: str) -> type[Generator]:
-    from . import longbio, needle  # noqa: F401  (registers the built-in families)
+    from . import holobench, longbio, needle  # noqa: F401  (registers the built-in families)
 
     if name not in REGISTRY:
         raise SpecError(f"unknown generator {name!r}; known generators: {', '.join(sorted(REGISTRY))}")

@@ -28,7 +28,7 @@ def validate_row(
         measurement = measure(tokenizer, text)
     metadata = json.loads(row["metadata"]) if isinstance(row["metadata"], str) else row["metadata"]
     problems = check_length(row, measurement, generator.spec.length_tolerance)
-    if generator.uses_depth:
+    if metadata.get(metadata.get("item_key", "items")):
         problems += check_depths(row, metadata, measurement)
     try:
         problems += generator.oracle(row, metadata)

@@ -36,14 +36,18 @@ def depth_allowance(
     cluster: list = (),
 ) -> float:
     """How far an item may sit from its requested depth: max(1 point, its widest neighbouring unit
-    plus any other items placed at the same boundary), on the same scale as `measured_depth`."""
+    plus the other items placed at the same boundary), on the same scale as `measured_depth`.
+
+    `cluster` holds at most one span: the whole run of items at the item's boundary.
+    """
 
     def size(span) -> int:
         return measurement.tokens_before(span[1]) - measurement.tokens_before(span[0])
 
     rest = max(1, size(context_span) - size(item_span))
     widest = max((size(s) for s in neighbours), default=0)
-    return max(1.0, 100.0 * (widest + sum(size(s) for s in cluster)) / rest)
+    others = max(0, sum(size(s) for s in cluster) - size(item_span)) if cluster else 0
+    return max(1.0, 100.0 * (widest + others) / rest)
 
 
 def check_depths(row: dict[str, Any], metadata: dict[str, Any], measurement: Measurement) -> list[str]:

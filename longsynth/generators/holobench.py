@@ -1,0 +1,412 @@
+"""The holobench family: questions that need database operations over verbalized rows.
+
+Rows of a database are rendered as sentences (one jinja2 template per
+table) and packed into the context with the shared fitter. The rows of the
+tables a query reads are the relevant rows (all of them, rows the WHERE
+rejects included, so the model has to filter); rows of the database's other
+tables fill the rest. Knobs follow the HoloBench paper: the amount or
+density of relevant information, its placement, and query complexity.
+Gold answers come from executing the SQL with DuckDB over exactly the rows
+placed in the context; the oracle parses the rows back out of the text and
+re-runs the SQL in sqlite3.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..databases import Column, Database, Table, get_database, text_value
+from ..errors import BudgetError, SpecError
+from ..fitting import Insert, fit_prompt, length_tolerance
+from ..sqlgen import (
+    FAMILIES,
+    Query,
+    acceptable,
+    format_rows,
+    generate_query,
+    has_order,
+    run_duckdb,
+    run_sqlite,
+    tables_read,
+    without_limit,
+)
+from ..templating import environment, render, split_around
+from ..text.units import count_units
+from ..tokenizers import get_tokenizer
+from .base import Cell, Generator, Option, Sample, register
+
+_CONTEXT = "\x00CONTEXT\x00"
+PLACEMENTS = ("uniform", "begin", "middle", "end", "bimodal")
+_GROUP = {"int": r"-?\d+", "float": r"-?\d+\.\d\d", "str": r"[^\n]+?"}
+_QUERY_TRIES = 60
+
+
+def _sentinel(n: int) -> str:
+    return f"\x00C{n}\x00"
+
+
+@dataclass
+class VerbalizedTable:
+    """A table's rows as sentences, their token counts, and the regex that reads them back."""
+
+    table: Table
+    shape: str
+    texts: list[str]
+    tokens: np.ndarray
+    regex: re.Pattern[str]
+
+    def parse(self, text: str) -> list[tuple]:
+        rows = []
+        columns = self.table.columns
+        for match in self.regex.finditer(text):
+            rows.append(tuple(_cast(match.group(f"c{n}"), c) for n, c in enumerate(columns)))
+        return rows
+
+
+def _cast(value: str, column: Column) -> Any:
+    if value == "unknown":
+        return None
+    if column.kind == "int":
+        return int(value)
+    if column.kind == "float":
+        return float(value)
+    return value
+
+
+def _row_shape(db: Database, table: Table, template_dir: str | None, row_templates: str | None) -> str:
+    """A table's sentence with a placeholder per column: its own template, else the default one."""
+    variables = {c.name: _sentinel(n) for n, c in enumerate(table.columns)}
+    names = []
+    if row_templates:
+        names.append(("user", f"{table.name}.j2"))
+    if db.template_folder:
+        names.append(("package", f"{db.template_folder}/{table.name}.j2"))
+    for where, name in names:
+        if where == "user":
+            from jinja2 import FileSystemLoader
+            from jinja2.sandbox import SandboxedEnvironment
+
+            env = SandboxedEnvironment(loader=FileSystemLoader(row_templates), autoescape=False)
+            try:
+                return env.get_template(name).render(**variables).strip()
+            except Exception:  # no template for this table: fall through
+                continue
+        try:
+            environment(template_dir).get_template(name)
+        except Exception:
+            continue
+        return render(name, template_dir, **variables).strip()
+    cells = [(c.words, _sentinel(n)) for n, c in enumerate(table.columns)]
+    return render("holobench/default_row.j2", template_dir, table=table.name, cells=cells).strip()
+
+
+@functools.lru_cache(maxsize=4)
+def verbalized(
+    tokenizer_name: str, database: str, template_dir: str | None, row_templates: str | None
+) -> dict[str, VerbalizedTable]:
+    """Every row of every table as a sentence, tokenized once per process."""
+    tokenizer = get_tokenizer(tokenizer_name)
+    db = get_database(database)
+    out = {}
+    for table in db.tables.values():
+        shape = _row_shape(db, table, template_dir, row_templates)
+        for n in range(len(table.columns)):
+            if shape.count(_sentinel(n)) != 1:
+                raise SpecError(
+                    f"the row template of table {table.name!r} must state column "
+                    f"{table.columns[n].name!r} exactly once so rows can be parsed back"
+                )
+        if "\n" in shape:
+            raise SpecError(f"the row template of table {table.name!r} must be a single line")
+        regex = re.escape(shape)
+        for n, c in enumerate(table.columns):
+            regex = regex.replace(re.escape(_sentinel(n)), f"(?P<c{n}>{_GROUP[c.kind]}|unknown)")
+        texts = []
+        for row in table.rows:
+            text = shape
+            for n, (c, v) in enumerate(zip(table.columns, row, strict=True)):
+                text = text.replace(_sentinel(n), text_value(v, c.kind))
+            texts.append(text)
+        out[table.name] = VerbalizedTable(
+            table, shape, texts, np.asarray(count_units(texts, tokenizer)), re.compile(regex)
+        )
+    return out
+
+
+def placement_depth(placement: str, index: int, count: int, share: float) -> float:
+    """Where relevant row `index` of `count` goes, in percent, when relevant rows take `share` of the context."""
+    position = (index + 0.5) / count
+    if placement == "uniform":
+        depth = position
+    elif placement == "begin":
+        depth = share * position
+    elif placement == "end":
+        depth = 1.0 - share + share * position
+    elif placement == "middle":
+        depth = (1.0 - share) / 2 + share * position
+    else:  # bimodal: first half of the relevant rows at the start, second half at the end
+        half = count / 2
+        if index < half:
+            depth = share * (index + 0.5) / count
+        else:
+            depth = 1.0 - share + share * (index + 0.5) / count
+    return round(100.0 * min(1.0, max(0.0, depth)), 3)
+
+
+@register
+class HoloBenchGenerator(Generator):
+    name = "holobench"
+    split = "test"
+    uses_depth = False  # placement, not a depth grid, decides where relevant rows go
+    tasks = {f"holo_{family}": {"family": family} for family in FAMILIES}
+    default_tasks = ["holo_filter"]
+    paper = (
+        "Maekawa et al., Holistic Reasoning with Long-Context LMs: A Benchmark for Database Operations on "
+        "Massive Textual Data (HoloBench, arXiv:2410.11996)"
+    )
+    options = {
+        "database": Option(
+            str,
+            "retail",
+            "built-in database (retail, university, films) or a path: .sqlite/.db, "
+            ".duckdb, or a folder of .csv/.parquet tables",
+        ),
+        "row_templates": Option(str, "", "folder of <table>.j2 row templates for a user database"),
+        "difficulty": Option(str, "easy", "query complexity", ("easy", "medium", "hard")),
+        "info_amount": Option(int, 0, "tokens of relevant rows (0: use info_density)", minimum=0),
+        "info_density": Option(float, 0.5, "share of the context taken by relevant rows"),
+        "placement": Option(str, "uniform", "where relevant rows go", PLACEMENTS),
+        "sql": Option(str, "", "your own query (tasks then only label the config)"),
+        "question": Option(str, "", "the question text for --set sql"),
+    }
+    task_help = {
+        f"holo_{f}": h
+        for f, h in zip(
+            FAMILIES,
+            [
+                "WHERE comparisons",
+                "COUNT / SUM / AVG, with or without WHERE",
+                "GROUP BY with an aggregate",
+                "MAX / MIN, ORDER BY ... LIMIT k",
+                "two tables joined on a key",
+            ],
+            strict=True,
+        )
+    }
+
+    def __init__(self, spec, tokenizer):
+        super().__init__(spec, tokenizer)
+        options = {**{k: o.default for k, o in self.options.items()}, **spec.options}
+        if not 0.0 < options["info_density"] <= 1.0:
+            raise SpecError(f"info_density must be in (0, 1], got {options['info_density']}")
+        if bool(options["sql"]) != bool(options["question"]):
+            raise SpecError("--set sql and --set question go together")
+        self.options_ = options
+        self.db = get_database(options["database"])
+        if options["sql"]:
+            unknown = [t for t in tables_read(options["sql"]) if t not in self.db.tables]
+            if unknown:
+                raise SpecError(f"the SQL reads tables {unknown} that the database does not have")
+
+    def _verbalized(self) -> dict[str, VerbalizedTable]:
+        return verbalized(
+            self.tokenizer.name,
+            self.options_["database"],
+            self.spec.template_dir,
+            self.options_["row_templates"] or None,
+        )
+
+    # ------------------------------------------------------------------ sampling
+
+    def _relevant_rows(
+        self, tables: list[str], budget: int, rng: random.Random, verbal: dict[str, VerbalizedTable]
+    ) -> dict[str, list[int]]:
+        """Row indices of the query's tables, up to `budget` tokens; joins keep their references."""
+        chosen: dict[str, list[int]] = {t: [] for t in tables}
+        used = 0
+        main = tables[0]
+        order = rng.sample(range(len(verbal[main].texts)), len(verbal[main].texts))
+        refs = []
+        if len(tables) > 1:
+            table = self.db.tables[main]
+            refs = [(n, c.ref) for n, c in enumerate(table.columns) if c.role == "ref" and c.ref in tables[1:]]
+        keys = {
+            t: {
+                row[self.db.tables[t].columns.index(self.db.tables[t].key)]: i
+                for i, row in enumerate(self.db.tables[t].rows)
+            }
+            for _, t in refs
+        }
+        taken = {t: set() for t in tables}
+        for i in order:
+            cost = int(verbal[main].tokens[i])
+            extra = []
+            for col, ref in refs:
+                j = keys[ref].get(self.db.tables[main].rows[i][col])
+                if j is not None and j not in taken[ref]:
+                    extra.append((ref, j))
+                    cost += int(verbal[ref].tokens[j])
+            if used + cost > budget:
+                continue
+            used += cost
+            chosen[main].append(i)
+            for ref, j in extra:
+                taken[ref].add(j)
+                chosen[ref].append(j)
+        return chosen
+
+    def _pick_tables(self, family: str, rng: random.Random) -> list[str]:
+        names = sorted(self.db.tables)
+        if family == "join":
+            pairs = [(t, c.ref) for t in names for c in self.db.tables[t].columns if c.role == "ref"]
+            if not pairs:
+                raise SpecError(f"database {self.db.name!r} has no foreign keys, so holo_join cannot be built")
+            return list(rng.choice(pairs))
+        return [rng.choice(names)]
+
+    def sample(self, cell: Cell, rng: random.Random, budget_adjust: int = 0) -> Sample:
+        options = self.options_
+        family = self.tasks[cell.task]["family"]
+        verbal = self._verbalized()
+        target = cell.target_length
+        budget = options["info_amount"] or int(options["info_density"] * target * 0.97)
+        if budget >= target:
+            raise BudgetError(f"info_amount {budget} leaves no room in a {target}-token context")
+
+        for _ in range(_QUERY_TRIES):
+            if options["sql"]:
+                tables = tables_read(options["sql"])
+            else:
+                tables = self._pick_tables(family, rng)
+            picked = self._relevant_rows(tables, budget, rng, verbal)
+            rows = {t: [self.db.tables[t].rows[i] for i in idx] for t, idx in picked.items()}
+            engine_tables = {t: (self.db.tables[t].columns, rows[t]) for t in tables}
+            if options["sql"]:
+                query = Query(
+                    "custom", options["sql"], tables, {"text": options["question"]}, has_order(options["sql"])
+                )
+            else:
+                try:
+                    query = generate_query(
+                        family,
+                        options["difficulty"],
+                        self.db,
+                        rows,
+                        rng,
+                        tables[0],
+                        tables[1] if len(tables) > 1 else None,
+                    )
+                except LookupError:
+                    continue
+            result = run_duckdb(query.sql, engine_tables)
+            full = run_duckdb(without_limit(query.sql), engine_tables) if query.limit else None
+            if options["sql"] or acceptable(query, result, full) is None:
+                break
+        else:
+            raise BudgetError(
+                f"could not generate an answerable {cell.task} query for database {self.db.name!r} in "
+                f"{_QUERY_TRIES} tries at {target} tokens; try another difficulty, length or database"
+            )
+
+        question = render("holobench/question.j2", self.spec.template_dir, family=query.family, q=query.question)
+        prompt = render("holobench/prompt.j2", self.spec.template_dir, context=_CONTEXT, question=question)
+        head, tail = split_around(prompt, _CONTEXT, "holobench/prompt.j2")
+
+        relevant = [(t, i) for t, idx in picked.items() for i in idx]
+        rng.shuffle(relevant)
+        relevant_tokens = sum(int(verbal[t].tokens[i]) for t, i in relevant)
+        context_tokens = max(1, target - self.tokenizer.count(head) - self.tokenizer.count(tail))
+        share = min(1.0, relevant_tokens / context_tokens)
+        inserts = [
+            Insert(verbal[t].texts[i], placement_depth(options["placement"], n, len(relevant), share), {"table": t})
+            for n, (t, i) in enumerate(relevant)
+        ]
+        others = [t for t in sorted(verbal) if t not in tables]
+        filler_index = [(t, i) for t in others for i in range(len(verbal[t].texts))]
+        order = rng.sample(range(len(filler_index)), len(filler_index))
+        filler_texts = [verbal[filler_index[k][0]].texts[filler_index[k][1]] for k in order]
+        filler_tokens = np.asarray(
+            [verbal[filler_index[k][0]].tokens[filler_index[k][1]] for k in order], dtype=np.int64
+        )
+        fitted = fit_prompt(
+            head=head,
+            tail=tail,
+            filler_texts=filler_texts,
+            filler_tokens=filler_tokens,
+            inserts=inserts,
+            target=target,
+            tolerance=length_tolerance(target, self.spec.length_tolerance),
+            tokenizer=self.tokenizer,
+            budget_adjust=budget_adjust,
+            insert_tokens=[int(verbal[t].tokens[i]) for t, i in relevant],
+            whole_units_only=True,
+        )
+        columns = {t: [c.name for c in self.db.tables[t].columns] for t in tables}
+        metadata = {
+            "sql": query.sql,
+            "rows": {t: [dict(zip(columns[t], row, strict=True)) for row in rows[t]] for t in tables},
+            "family": query.family,
+            "database": self.db.name,
+            "difficulty": options["difficulty"],
+            "placement": options["placement"],
+            "relevant_tokens": relevant_tokens,
+            "limit": query.limit,
+            "order_index": query.order_index,
+        }
+        answer_prefix = render("holobench/answer_prefix.j2", self.spec.template_dir)
+        return Sample(fitted, question, format_rows(result), answer_prefix, metadata, item_key="relevant_rows")
+
+    # ------------------------------------------------------------------ oracle
+
+    def oracle(self, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+        return holobench_problems(row, metadata, self._verbalized())
+
+
+def holobench_problems(row: dict[str, Any], metadata: dict[str, Any], verbal: dict[str, VerbalizedTable]) -> list[str]:
+    """Parse the rows out of the text, rebuild the tables, re-run the SQL in sqlite3."""
+    problems: list[str] = []
+    text = row["input"]
+    parsed = {name: v.parse(text) for name, v in verbal.items()}
+    for name, rows in parsed.items():
+        if len(set(rows)) != len(rows):
+            problems.append(f"table {name}: a row appears more than once in the text")
+    sql = metadata["sql"]
+    tables = sorted(metadata["rows"])
+    for name in tables:
+        columns = verbal[name].table.columns
+        placed = sorted(tuple(r[c.name] for c in columns) for r in metadata["rows"][name])
+        found = sorted(parsed[name])
+        if placed != found:
+            missing = len(set(placed) - set(found))
+            problems.append(
+                f"table {name}: {missing} relevant rows missing from the text, "
+                f"{len(found)} found for {len(placed)} placed"
+            )
+    engine_tables = {t: (verbal[t].table.columns, parsed[t]) for t in tables}
+    try:
+        result = run_sqlite(sql, engine_tables)
+    except Exception as exc:
+        return problems + [f"sqlite3 could not run the SQL: {exc}"]
+    derived = format_rows(result)
+    answers = list(row["answers"])
+    if has_order(sql):
+        same = derived == answers
+    else:
+        same = sorted(derived) == sorted(answers)
+    if not same:
+        problems.append(f"answers differ from sqlite3 over the parsed rows: {answers[:3]} vs {derived[:3]}")
+    limit = metadata.get("limit")
+    if limit:
+        full = run_sqlite(without_limit(sql), engine_tables)
+        index = metadata["order_index"]
+        if len(full) > limit and full[limit - 1][index] == full[limit][index]:
+            problems.append(f"a tie at the LIMIT {limit} cut-off makes the answer ambiguous")
+    if not derived:
+        problems.append("the query returns nothing")
+    return problems

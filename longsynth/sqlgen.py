@@ -1,0 +1,306 @@
+"""SQL for the holobench family: generate queries from a schema, run them in two engines.
+
+Queries come in five families (filter, aggregate, group, extreme, join) and
+three difficulties that add components (conditions, grouping, ordering).
+Every generated query is executed before it is accepted: it must return a
+useful, unambiguous answer (non-empty, not huge, no tie at an ORDER BY ...
+LIMIT cut-off, results totally ordered when order matters). Gold answers
+come from DuckDB; the oracle re-runs the SQL in sqlite3 over rows parsed from
+the text.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from .databases import Column, Database, Table, format_value
+from .errors import SpecError
+
+FAMILIES = ("filter", "aggregate", "group", "extreme", "join")
+DIFFICULTY = {"easy": 1, "medium": 2, "hard": 3}
+MAX_RESULT_ROWS = 25
+_OPS = {"int": (">", "<", ">=", "<="), "float": (">", "<"), "str": ("=",)}
+_TYPES = {"int": "BIGINT", "float": "DOUBLE", "str": "VARCHAR"}
+
+
+@dataclass
+class Query:
+    """A query, what it reads, and what a question template needs to phrase it."""
+
+    family: str
+    sql: str
+    tables: list[str]
+    question: dict[str, Any] = field(default_factory=dict)
+    ordered: bool = False
+    limit: int | None = None
+    order_index: int | None = None  # select-list position of the ORDER BY value (tie check)
+
+
+def quote(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return format_value(value) if not isinstance(value, float) else repr(value)
+
+
+def has_order(sql: str) -> bool:
+    return re.search(r"\border\s+by\b", sql, re.IGNORECASE) is not None
+
+
+def without_limit(sql: str) -> str:
+    return re.sub(r"\s+limit\s+\d+\s*;?\s*$", "", sql, flags=re.IGNORECASE)
+
+
+def format_rows(rows: list[tuple]) -> list[str]:
+    return [" | ".join(format_value(v) for v in row) for row in rows]
+
+
+# --------------------------------------------------------------------------- engines
+
+
+def run_duckdb(sql: str, tables: dict[str, tuple[list[Column], list[tuple]]]) -> list[tuple]:
+    """Execute `sql` over in-memory tables with DuckDB (the gold engine)."""
+    import duckdb
+    import polars as pl
+
+    schema = {"int": pl.Int64, "float": pl.Float64, "str": pl.String}
+    with duckdb.connect(":memory:") as con:
+        for name, (columns, rows) in tables.items():
+            frame = pl.DataFrame(rows, schema={c.name: schema[c.kind] for c in columns}, orient="row")
+            con.register(name, frame)
+        return [tuple(r) for r in con.execute(sql).fetchall()]
+
+
+def run_sqlite(sql: str, tables: dict[str, tuple[list[Column], list[tuple]]]) -> list[tuple]:
+    """Execute `sql` over in-memory tables with sqlite3 (the oracle's independent engine)."""
+    con = sqlite3.connect(":memory:")
+    try:
+        for name, (columns, rows) in tables.items():
+            cols = ", ".join(f'"{c.name}" {_TYPES[c.kind]}' for c in columns)
+            con.execute(f'CREATE TABLE "{name}" ({cols})')
+            con.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" * len(columns))})', rows)
+        return [tuple(r) for r in con.execute(sql).fetchall()]
+    finally:
+        con.close()
+
+
+def tables_read(sql: str) -> list[str]:
+    """Names of the tables a query reads."""
+    import duckdb
+
+    try:
+        return sorted(duckdb.get_table_names(sql))
+    except Exception as exc:
+        raise SpecError(f"the SQL {sql!r} could not be parsed: {exc}") from None
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def _attributes(table: Table, kinds: tuple[str, ...] = ("int", "float", "str")) -> list[Column]:
+    return [c for c in table.columns if c.role == "attribute" and c.kind in kinds]
+
+
+def _measures(table: Table) -> list[Column]:
+    """Numeric columns that make sense to add up or average (not years)."""
+    return [c for c in _attributes(table, ("int", "float")) if not c.name.endswith("year")]
+
+
+def _categorical(table: Table, rows: list[tuple], limit: int = 15) -> list[Column]:
+    out = []
+    for c in _attributes(table, ("str", "int")):
+        idx = table.columns.index(c)
+        distinct = {r[idx] for r in rows}
+        if 2 <= len(distinct) <= limit:
+            out.append(c)
+    return out
+
+
+def _condition(table: Table, rows: list[tuple], rng: random.Random, column: Column, qualify: bool) -> tuple[str, dict]:
+    idx = table.columns.index(column)
+    value = rng.choice(rows)[idx]
+    op = rng.choice(_OPS[column.kind])
+    name = f"{table.name}.{column.name}" if qualify else column.name
+    return f"{name} {op} {quote(value)}", {
+        "column": column.words,
+        "op": op,
+        "value": format_value(value),
+        "entity": table.entity[0],
+    }
+
+
+def _conditions(table, rows, rng, count, qualify=False, exclude=()):
+    columns = [c for c in _attributes(table) if c.name not in exclude]
+    chosen = rng.sample(columns, min(count, len(columns)))
+    parts = [_condition(table, rows, rng, c, qualify) for c in chosen]
+    return [p[0] for p in parts], [p[1] for p in parts]
+
+
+def generate_query(
+    family: str,
+    difficulty: str,
+    db: Database,
+    rows: dict[str, list[tuple]],
+    rng: random.Random,
+    main: str,
+    joined: str | None = None,
+) -> Query:
+    """One candidate query of a family over `main` (and `joined` for joins); the caller validates it."""
+    level = DIFFICULTY[difficulty]
+    table = db.tables[main]
+    data = rows[main]
+    label = table.label_column
+    where_sql, where_q = [], []
+    if family == "filter":
+        where_sql, where_q = _conditions(table, data, rng, level)
+        select = [label] + [table.column(c.split(" ")[0]) for c in where_sql if c.split(" ")[0] != label.name]
+        sql = f"SELECT {', '.join(c.name for c in select)} FROM {main} WHERE {' AND '.join(where_sql)}"
+        ordered = level == 3
+        if ordered:
+            sql += f" ORDER BY {label.name} ASC"
+        return Query(
+            family,
+            sql,
+            [main],
+            {
+                "select": [c.words for c in select],
+                "conditions": where_q,
+                "entity": table.entity,
+                "sort": label.words if ordered else "",
+            },
+            ordered,
+        )
+    if family == "aggregate":
+        where_sql, where_q = _conditions(table, data, rng, level - 1)
+        measures = _measures(table)
+        kind = rng.choice(["COUNT", "SUM", "AVG"] if measures else ["COUNT"])
+        measure = rng.choice(measures) if kind != "COUNT" else None
+        expr = "COUNT(*)" if kind == "COUNT" else f"{kind}({measure.name})"
+        sql = f"SELECT {expr} FROM {main}" + (f" WHERE {' AND '.join(where_sql)}" if where_sql else "")
+        return Query(
+            family,
+            sql,
+            [main],
+            {
+                "aggregate": kind,
+                "measure": measure.words if measure else "",
+                "conditions": where_q,
+                "entity": table.entity,
+            },
+        )
+    if family == "group":
+        groups = _categorical(table, data)
+        if not groups:
+            raise LookupError(f"table {main} has no column with 2 to 15 distinct values to group by")
+        group = rng.choice(groups)
+        measures = [c for c in _measures(table) if c.name != group.name]
+        kind = "COUNT" if level == 1 or not measures else rng.choice(["AVG", "SUM"])
+        measure = rng.choice(measures) if kind != "COUNT" else None
+        expr = "COUNT(*)" if kind == "COUNT" else f"{kind}({measure.name})"
+        if level == 3:
+            where_sql, where_q = _conditions(table, data, rng, 1, exclude=(group.name,))
+        sql = f"SELECT {group.name}, {expr} FROM {main}" + (f" WHERE {' AND '.join(where_sql)}" if where_sql else "")
+        sql += f" GROUP BY {group.name}"
+        ordered = level >= 2
+        if ordered:  # total order: by the aggregate, then the group value
+            sql += f" ORDER BY {expr} DESC, {group.name} ASC"
+        return Query(
+            family,
+            sql,
+            [main],
+            {
+                "group": group.words,
+                "aggregate": kind,
+                "measure": measure.words if measure else "",
+                "conditions": where_q,
+                "entity": table.entity,
+                "ordered": ordered,
+            },
+            ordered,
+        )
+    if family == "extreme":
+        measures = _attributes(table, ("int", "float"))
+        if not measures:
+            raise LookupError(f"table {main} has no numeric column")
+        measure = rng.choice(measures)
+        direction = rng.choice(["DESC", "ASC"])
+        if level == 1:
+            kind = "MAX" if direction == "DESC" else "MIN"
+            return Query(
+                family,
+                f"SELECT {kind}({measure.name}) FROM {main}",
+                [main],
+                {"aggregate": kind, "measure": measure.words, "entity": table.entity, "limit": 0},
+            )
+        limit = 3 if level == 2 else 5
+        if level == 3:
+            where_sql, where_q = _conditions(table, data, rng, 1, exclude=(measure.name,))
+        sql = f"SELECT {label.name}, {measure.name} FROM {main}"
+        sql += f" WHERE {' AND '.join(where_sql)}" if where_sql else ""
+        sql += f" ORDER BY {measure.name} {direction}, {label.name} ASC LIMIT {limit}"
+        return Query(
+            family,
+            sql,
+            [main],
+            {
+                "measure": measure.words,
+                "direction": direction,
+                "limit": limit,
+                "label": label.words,
+                "conditions": where_q,
+                "entity": table.entity,
+            },
+            True,
+            limit,
+            1,
+        )
+    if family == "join":
+        assert joined is not None
+        other = db.tables[joined]
+        ref = next(c for c in table.columns if c.role == "ref" and c.ref == joined)
+        key = other.key
+        on = f"{main}.{ref.name} = {joined}.{key.name}"
+        where_sql, where_q = _conditions(other, rows[joined], rng, 1, qualify=True, exclude=(key.name,))
+        extra_sql, extra_q = _conditions(table, data, rng, level - 1, qualify=True)
+        measure = next(iter(_measures(table)), None)
+        select = [f"{joined}.{other.label_column.name}"] + ([f"{main}.{measure.name}"] if measure else [])
+        sql = (
+            f"SELECT {', '.join(select)} FROM {main} JOIN {joined} ON {on} WHERE {' AND '.join(where_sql + extra_sql)}"
+        )
+        ordered = level == 3
+        if ordered:
+            sql += f" ORDER BY {select[0]} ASC" + (f", {select[1]} ASC" if len(select) > 1 else "")
+        return Query(
+            family,
+            sql,
+            [main, joined],
+            {
+                "entity": table.entity,
+                "other": other.entity,
+                "other_label": other.label_column.words,
+                "measure": measure.words if measure else "",
+                "conditions": where_q + extra_q,
+                "sort": ordered,
+            },
+            ordered,
+        )
+    raise SpecError(f"unknown query family {family!r}")
+
+
+def acceptable(query: Query, result: list[tuple], full: list[tuple] | None) -> str | None:
+    """Why a query's result is not a good question (None if it is)."""
+    if not result:
+        return "empty result"
+    if any(v is None for row in result for v in row) and query.family in ("aggregate", "extreme"):
+        return "NULL aggregate"
+    if len(result) > MAX_RESULT_ROWS:
+        return f"{len(result)} result rows"
+    if query.family == "group" and len(result) < 2:
+        return "a single group"
+    if query.limit is not None and full is not None and len(full) > query.limit:
+        if full[query.limit - 1][query.order_index] == full[query.limit][query.order_index]:
+            return "tie at the LIMIT cut-off"
+    return None
