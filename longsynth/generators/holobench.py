@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..databases import Column, Database, Table, get_database, text_value
-from ..errors import BudgetError, SpecError
+from ..errors import BudgetError, CorpusError, SpecError
 from ..fitting import Insert, fit_prompt, length_tolerance
 from ..sqlgen import (
     FAMILIES,
@@ -328,6 +328,11 @@ class HoloBenchGenerator(Generator):
             for n, (t, i) in enumerate(relevant)
         ]
         others = [t for t in sorted(verbal) if t not in tables]
+        if not others and share < 1.0:
+            raise CorpusError(
+                f"{cell.task} reads every table of database {self.db.name!r}, so no other rows can fill the "
+                "context; add a table to the database or use one with more tables"
+            )
         filler_index = [(t, i) for t in others for i in range(len(verbal[t].texts))]
         order = rng.sample(range(len(filler_index)), len(filler_index))
         filler_texts = [verbal[filler_index[k][0]].texts[filler_index[k][1]] for k in order]

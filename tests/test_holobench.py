@@ -1,0 +1,300 @@
+"""The holobench family: gold answers re-derived in sqlite3, placements, defects, user databases."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import polars as pl
+import pytest
+
+from longsynth import scoring
+from longsynth.build import build, make_generator
+from longsynth.databases import format_value
+from longsynth.inspect import validate_directory
+from longsynth.spec import load_spec
+from longsynth.validators import validate_row
+
+TASKS = "holo_filter,holo_aggregate,holo_group,holo_extreme,holo_join"
+
+
+def _rows(out, task=None):
+    return pl.read_parquet(sorted(out.glob(f"{task or '*'}/*.parquet"))).to_dicts()
+
+
+@pytest.fixture(scope="module", params=["uniform", "begin", "middle", "end", "bimodal"])
+def placed_build(request, tmp_path_factory):
+    spec = load_spec(None, generator="holobench", tasks=TASKS, lengths="8k", samples=2, placement=request.param)
+    return request.param, spec, build(spec, tmp_path_factory.mktemp(request.param) / "ds")
+
+
+def _independent_sqlite(sql: str, rows: dict[str, list[dict]]) -> list[str]:
+    con = sqlite3.connect(":memory:")
+    for table, records in rows.items():
+        columns = list(records[0])
+        con.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
+        con.executemany(
+            f"INSERT INTO {table} VALUES ({', '.join('?' * len(columns))})", [tuple(r.values()) for r in records]
+        )
+    return [" | ".join(format_value(v) for v in row) for row in con.execute(sql).fetchall()]
+
+
+def test_show_build_per_placement(placed_build):
+    placement, _, out = placed_build
+    assert validate_directory(out).problems == []
+    for row in _rows(out):
+        meta = json.loads(row["metadata"])
+        derived = _independent_sqlite(meta["sql"], meta["rows"])
+        if "ORDER BY" in meta["sql"]:
+            assert derived == row["answers"]
+        else:
+            assert sorted(derived) == sorted(row["answers"])
+        for records in meta["rows"].values():  # every placed row's values appear in the input
+            for record in records:
+                for value in record.values():
+                    assert str(value if not isinstance(value, float) else f"{value:.2f}") in row["input"]
+        assert row["length"] <= row["target_length"]
+        assert len(row["depths"]) == sum(len(v) for v in meta["rows"].values())
+
+
+def test_placement_puts_relevant_rows_where_asked(placed_build):
+    placement, _, out = placed_build
+    for row in _rows(out, "holo_filter"):
+        depths = np.array(row["depths"])
+        share = json.loads(row["metadata"])["relevant_tokens"] / row["length"]
+        if placement == "begin":
+            assert depths.max() <= 100 * share + 3
+        elif placement == "end":
+            assert depths.min() >= 100 * (1 - share) - 3
+        elif placement == "middle":
+            assert depths.min() >= 100 * (1 - share) / 2 - 3 and depths.max() <= 100 * (1 + share) / 2 + 3
+        elif placement == "bimodal":
+            assert ((depths < 100 * share / 2 + 3) | (depths > 100 * (1 - share / 2) - 3)).all()
+            assert (depths < 50).sum() > 0 and (depths > 50).sum() > 0
+        else:
+            assert np.histogram(depths, bins=4, range=(0, 100))[0].min() > 0
+
+
+@pytest.fixture(scope="module")
+def holo(tmp_path_factory):
+    spec = load_spec(None, generator="holobench", tasks=TASKS, lengths="8k", samples=2, difficulty="hard")
+    out = build(spec, tmp_path_factory.mktemp("holo") / "ds")
+    return make_generator(spec), out
+
+
+def test_hard_queries_validate(holo):
+    _, out = holo
+    assert validate_directory(out).problems == []
+    sqls = [json.loads(r["metadata"])["sql"] for r in _rows(out)]
+    assert any("ORDER BY" in s and "LIMIT 5" in s for s in sqls)
+    assert any(s.count(" AND ") >= 2 for s in sqls)
+
+
+def test_no_row_is_duplicated_and_no_overshoot(holo):
+    gen, out = holo
+    verbal = gen._verbalized()
+    for row in _rows(out):
+        for table in verbal.values():
+            parsed = table.parse(row["input"])
+            assert len(parsed) == len(set(parsed))
+        assert row["target_length"] - 16 <= row["length"] <= row["target_length"]
+
+
+def test_oracle_rejects_missing_row(holo):
+    gen, out = holo
+    row = _rows(out, "holo_aggregate")[0]
+    meta = json.loads(row["metadata"])
+    item = meta["relevant_rows"][3]
+    row["input"] = row["input"][: item["char_offset"]] + row["input"][item["char_end"] + 1 :]
+    assert any("missing" in p for p in validate_row(row, gen, gen.tokenizer))
+
+
+def test_oracle_rejects_duplicated_row(holo):
+    gen, out = holo
+    row = _rows(out, "holo_filter")[0]
+    item = json.loads(row["metadata"])["relevant_rows"][0]
+    sentence = row["input"][item["char_offset"] : item["char_end"]]
+    row["input"] = row["input"].replace(sentence, sentence + " " + sentence, 1)
+    assert any("more than once" in p for p in validate_row(row, gen, gen.tokenizer))
+
+
+def test_oracle_rejects_wrong_aggregate(holo):
+    gen, out = holo
+    row = _rows(out, "holo_aggregate")[1]
+    row["answers"] = [str(float(row["answers"][0]) + 1)]
+    assert any("answers differ" in p for p in validate_row(row, gen, gen.tokenizer))
+
+
+def test_oracle_rejects_tie_at_limit_cut_off(holo):
+    from longsynth.databases import text_value
+    from longsynth.sqlgen import run_sqlite
+
+    gen, out = holo
+    row = next(r for r in _rows(out, "holo_extreme") if "LIMIT" in json.loads(r["metadata"])["sql"])
+    meta = json.loads(row["metadata"])
+    table = next(iter(meta["rows"]))
+    verbal = gen._verbalized()[table]
+    columns = verbal.table.columns
+    parsed = verbal.parse(row["input"])
+    ranked = run_sqlite(meta["sql"].replace("SELECT ", "SELECT *, ", 1), {table: (columns, parsed)})
+    kth = ranked[meta["limit"] - 1][: len(columns)]  # the last row inside the cut-off
+    # A new row equal to it but for its id and a label that sorts after it: a tie at the cut-off.
+    label = columns.index(verbal.table.label_column)
+    twin = tuple(
+        10**6 if c.role == "key" else ("Zz" + v if n == label else v)
+        for n, (c, v) in enumerate(zip(columns, kth, strict=True))
+    )
+    text = verbal.shape
+    for n, (c, v) in enumerate(zip(columns, twin, strict=True)):
+        text = text.replace(f"\x00C{n}\x00", text_value(v, c.kind))
+    start = meta["context_span"][0]
+    row["input"] = row["input"][:start] + text + " " + row["input"][start:]
+    problems = validate_row(row, gen, gen.tokenizer)
+    assert any("tie at the LIMIT" in p for p in problems)
+
+
+# ------------------------------------------------------------------ user databases and knobs
+
+
+def test_user_csv_database_with_template(tmp_path):
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    animals = pl.DataFrame(
+        {
+            "animal_id": list(range(1, 301)),
+            "name": [f"Animal{n}" for n in range(1, 301)],
+            "species": [["lion", "otter", "heron", "lynx", "yak"][n % 5] for n in range(300)],
+            "weight": [10 + (n * 37) % 200 for n in range(300)],
+        }
+    )
+    keepers = pl.DataFrame(
+        {
+            "keeper_id": list(range(1, 301)),
+            "keeper_name": [f"Keeper{n}" for n in range(1, 301)],
+            "animal_id": [(n * 7) % 300 + 1 for n in range(300)],
+            "years": [(n * 3) % 25 for n in range(300)],
+        }
+    )
+    animals.write_csv(folder / "animals.csv")
+    keepers.write_csv(folder / "keepers.csv")
+    pl.DataFrame(
+        {
+            "visit_id": list(range(1, 601)),
+            "visitor": [f"Visitor{n}" for n in range(600)],
+            "tickets": [n % 9 + 1 for n in range(600)],
+        }
+    ).write_parquet(folder / "visits.parquet")
+    templates = tmp_path / "tpl"
+    templates.mkdir()
+    (templates / "animals.j2").write_text(
+        "Animal {{ animal_id }} is {{ name }}, a {{ species }} weighing {{ weight }} kilograms."
+    )
+    spec = load_spec(
+        None,
+        generator="holobench",
+        tasks="holo_filter,holo_group,holo_join",
+        lengths="4k",
+        samples=2,
+        database=str(folder),
+        row_templates=str(templates),
+        info_density=0.6,
+    )
+    out = build(spec, tmp_path / "out")
+    assert validate_directory(out).problems == []
+    text = " ".join(r["input"] for r in _rows(out))
+    assert "kilograms" in text  # the user's template
+    assert "A row of the keepers table has" in text  # the default template for the other table
+
+
+def test_user_sql_and_question(tmp_path):
+    spec = load_spec(
+        None,
+        generator="holobench",
+        tasks="holo_aggregate",
+        lengths="4k",
+        samples=1,
+        sql="SELECT COUNT(*) FROM customers WHERE age > 50",
+        question="How many customers are older than fifty?",
+    )
+    row = _rows(build(spec, tmp_path / "u"))[0]
+    assert row["question"] == "How many customers are older than fifty?"
+    meta = json.loads(row["metadata"])
+    assert row["answers"] == [str(sum(r["age"] > 50 for r in meta["rows"]["customers"]))]
+
+
+def test_info_amount_sets_relevant_tokens(tmp_path):
+    spec = load_spec(
+        None, generator="holobench", tasks="holo_filter", lengths="8k", samples=1, info_amount=1500, database="films"
+    )
+    row = _rows(build(spec, tmp_path / "a"))[0]
+    assert 1200 <= json.loads(row["metadata"])["relevant_tokens"] <= 1500
+
+
+def test_128k_build(tmp_path):
+    spec = load_spec(None, generator="holobench", tasks="holo_join", lengths="128k", samples=1, database="university")
+    assert validate_directory(build(spec, tmp_path / "big")).problems == []
+
+
+def test_row_recall_scoring():
+    answers = ["Lyon | 20", "Oslo | 91.50"]
+    assert scoring.row_recall("Lyon | 20\nOslo | 91.5", answers) == 1.0
+    assert scoring.row_recall("Lyon: 20.0", answers) == 0.5
+    assert scoring.row_recall("Lyon | 21\nnothing", answers) == pytest.approx(0.25)
+    assert scoring.row_recall("", answers) == 0.0
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb"])
+def test_user_database_files(tmp_path, kind):
+    path = tmp_path / f"shop.{kind}"
+    tables = {
+        "shops": (
+            "shop_id INTEGER, shop_name TEXT, town TEXT",
+            [(i, f"Shop{i}", ["Ely", "Ayr", "Rye"][i % 3]) for i in range(1, 201)],
+        ),
+        "sales": (
+            "sale_id INTEGER, shop_id INTEGER, amount DOUBLE",
+            [(i, i % 200 + 1, float(i % 50) + 0.25) for i in range(1, 401)],
+        ),
+        "staff": (
+            "staff_id INTEGER, staff_name TEXT, age INTEGER",
+            [(i, f"Staff{i}", 20 + i % 40) for i in range(1, 401)],
+        ),
+    }
+    if kind == "sqlite":
+        con = sqlite3.connect(path)
+    else:
+        import duckdb
+
+        con = duckdb.connect(str(path))
+    for name, (schema, rows) in tables.items():
+        con.execute(f"CREATE TABLE {name} ({schema})")
+        con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    if kind == "sqlite":
+        con.commit()
+    con.close()
+    spec = load_spec(
+        None,
+        generator="holobench",
+        tasks="holo_aggregate,holo_join",
+        lengths="4k",
+        samples=1,
+        database=str(path),
+        info_density=0.4,
+    )
+    out = build(spec, tmp_path / "out")
+    assert validate_directory(out).problems == []
+    join = _rows(out, "holo_join")[0]
+    assert "JOIN shops ON sales.shop_id = shops.shop_id" in json.loads(join["metadata"])["sql"]
+
+
+def test_query_over_every_table_is_a_clear_error(tmp_path):
+    from longsynth.errors import CorpusError
+
+    folder = tmp_path / "two"
+    folder.mkdir()
+    pl.DataFrame({"a_id": [1, 2, 3], "a_name": ["x", "y", "z"], "v": [1, 2, 3]}).write_csv(folder / "a.csv")
+    pl.DataFrame({"b_id": [1, 2, 3], "a_id": [1, 2, 3], "w": [4, 5, 6]}).write_csv(folder / "b.csv")
+    spec = load_spec(None, generator="holobench", tasks="holo_join", lengths="1k", samples=1, database=str(folder))
+    with pytest.raises(CorpusError, match="reads every table"):
+        build(spec, tmp_path / "out")
