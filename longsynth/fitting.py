@@ -124,6 +124,37 @@ def _word_prefix(tokenizer: Tokenizer, text: str, max_tokens: int) -> tuple[str,
     return best
 
 
+def _fill_whole_units(filler_texts, filler_tokens, whole, texts, tokens, gap, tolerance):
+    """Close the gap with whole units: add later units that still fit (skipping the rest), and if the
+    gap is still wider than the tolerance, swap one of the last units for a later one of a better size."""
+    window = range(whole, min(len(filler_texts), whole + 4096))
+    used = []
+    for j in window:
+        if gap <= 0:
+            break
+        if filler_tokens[j] <= gap:
+            used.append(j)
+            gap -= int(filler_tokens[j])
+    if gap > tolerance:
+        sizes = np.asarray(filler_tokens[window.start : window.stop], dtype=np.int64)
+        free = np.ones(len(sizes), dtype=bool)
+        free[[j - window.start for j in used]] = False
+        for r in range(len(tokens) - 1, max(-1, len(tokens) - 17), -1):
+            room = gap + int(tokens[r])
+            fits = np.flatnonzero(free & (sizes <= room) & (sizes >= room - tolerance))
+            if len(fits):
+                j = window.start + int(fits[0])
+                texts = texts[:r] + texts[r + 1 :]
+                tokens = np.delete(tokens, r)
+                used.append(j)
+                gap = room - int(filler_tokens[j])
+                break
+    used.sort()
+    texts = texts + [filler_texts[j] for j in used]
+    tokens = np.concatenate([tokens, np.asarray([filler_tokens[j] for j in used], dtype=np.int64)])
+    return texts, tokens, gap
+
+
 def fit_prompt(
     *,
     head: str,
@@ -180,14 +211,7 @@ def fit_prompt(
         tokens = np.asarray(filler_tokens[:whole], dtype=np.int64)
         partial = False
         if whole_units_only:
-            # Skip-fill: scan the following units (a bounded window) for ones that still fit.
-            for j in range(whole, min(len(filler_texts), whole + 4096)):
-                if gap <= 0:
-                    break
-                if filler_tokens[j] <= gap:
-                    texts.append(filler_texts[j])
-                    tokens = np.append(tokens, filler_tokens[j])
-                    gap -= int(filler_tokens[j])
+            texts, tokens, gap = _fill_whole_units(filler_texts, filler_tokens, whole, texts, tokens, gap, tolerance)
         elif gap > 0 and whole < len(filler_texts):
             label_room = labeler.tokens(whole + 1) if labeler is not None else 0
             words, count = _word_prefix(tokenizer, filler_texts[whole], gap - label_room)
@@ -226,17 +250,19 @@ def _assemble(
     """
     boundaries = np.concatenate([[0], np.cumsum(tokens, dtype=np.int64)])
     total = int(boundaries[-1]) + int(sum(insert_tokens))
-    order = sorted(range(len(inserts)), key=lambda i: (inserts[i].depth, i))
+    # Items in depth order (ties keep their order); each goes to the boundary nearest the share of
+    # filler tokens its depth asks for, never before the previous item (vectorised: thousands of rows).
     chosen: list[tuple[int, int]] = []  # (boundary, insert index) in text order
-    earlier, lowest = 0, 0
-    for i in order:
-        want = inserts[i].depth / 100.0 * (total - insert_tokens[i]) - earlier
-        b = int(np.searchsorted(boundaries, want))
-        candidates = [c for c in (b - 1, b) if lowest <= c < len(boundaries)] or [lowest]
-        b = min(candidates, key=lambda c: (abs(boundaries[c] - want), c))
-        chosen.append((b, i))
-        earlier += insert_tokens[i]
-        lowest = b
+    if inserts:
+        depth = np.array([i.depth for i in inserts], dtype=np.float64)
+        own = np.asarray(insert_tokens, dtype=np.int64)
+        order = np.lexsort((np.arange(len(inserts)), depth))
+        earlier = np.concatenate([[0], np.cumsum(own[order])[:-1]])
+        want = depth[order] / 100.0 * (total - own[order]) - earlier
+        above = np.clip(np.searchsorted(boundaries, want), 0, len(boundaries) - 1)
+        below = np.clip(above - 1, 0, len(boundaries) - 1)
+        nearest = np.where(np.abs(boundaries[below] - want) <= np.abs(boundaries[above] - want), below, above)
+        chosen = list(zip(np.maximum.accumulate(nearest).tolist(), order.tolist(), strict=True))
 
     insert_texts = [i.text for i in inserts]
     if labeler is not None:

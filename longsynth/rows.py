@@ -9,7 +9,7 @@ import polars as pl
 
 from .generators.base import Cell, Generator, Sample
 from .tokenizers import Measurement
-from .validators.depth import measured_depth
+from .validators.depth import measured_depths
 
 COMMON_SCHEMA = {
     "id": pl.String,
@@ -42,21 +42,23 @@ def make_row(
     """A row whose numbers (length, offsets, depths) all come from `measurement`."""
     fitted = sample.fitted
     span = (fitted.context_start, fitted.context_end)
-    items = []
-    for placed in fitted.placed:
-        tokens_before, depth = measured_depth(measurement, span, (placed.char_start, placed.char_end))
-        items.append(
-            {
-                **placed.insert.payload,
-                "char_offset": placed.char_start,
-                "char_end": placed.char_end,
-                "token_offset": tokens_before,
-                "depth": depth,
-                "requested_depth": placed.insert.depth,
-                "neighbours": [list(n) for n in placed.neighbours],
-                "cluster": [list(c) for c in placed.cluster],
-            }
-        )
+    placed_items = fitted.placed
+    before, depths = measured_depths(
+        measurement, span, [p.char_start for p in placed_items], [p.char_end for p in placed_items]
+    )
+    items = [
+        {
+            **placed.insert.payload,
+            "char_offset": placed.char_start,
+            "char_end": placed.char_end,
+            "token_offset": int(before[n]),
+            "depth": float(depths[n]),
+            "requested_depth": placed.insert.depth,
+            "neighbours": [list(x) for x in placed.neighbours],
+            "cluster": [list(c) for c in placed.cluster],
+        }
+        for n, placed in enumerate(placed_items)
+    ]
     metadata = {
         **sample.metadata,
         "item_key": sample.item_key,

@@ -61,30 +61,57 @@ def format_rows(rows: list[tuple]) -> list[str]:
 # --------------------------------------------------------------------------- engines
 
 
+_DUCKDB = None
+
+
 def run_duckdb(sql: str, tables: dict[str, tuple[list[Column], list[tuple]]]) -> list[tuple]:
-    """Execute `sql` over in-memory tables with DuckDB (the gold engine)."""
+    """Execute `sql` over in-memory tables with DuckDB (the gold engine).
+
+    One connection per process; tables are registered for the call and dropped after it.
+    """
     import duckdb
     import polars as pl
 
+    global _DUCKDB
+    if _DUCKDB is None:
+        _DUCKDB = duckdb.connect(":memory:")
     schema = {"int": pl.Int64, "float": pl.Float64, "str": pl.String}
-    with duckdb.connect(":memory:") as con:
+    con = _DUCKDB.cursor()
+    try:
         for name, (columns, rows) in tables.items():
             frame = pl.DataFrame(rows, schema={c.name: schema[c.kind] for c in columns}, orient="row")
             con.register(name, frame)
         return [tuple(r) for r in con.execute(sql).fetchall()]
+    finally:
+        for name in tables:
+            con.unregister(name)
+        con.close()
+
+
+class SqliteTables:
+    """sqlite3 over in-memory tables, loaded once and queried many times (the oracle's engine)."""
+
+    def __init__(self, tables: dict[str, tuple[list[Column], list[tuple]]]):
+        self.con = sqlite3.connect(":memory:")
+        for name, (columns, rows) in tables.items():
+            cols = ", ".join(f'"{c.name}" {_TYPES[c.kind]}' for c in columns)
+            self.con.execute(f'CREATE TABLE "{name}" ({cols})')
+            self.con.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" * len(columns))})', rows)
+
+    def run(self, sql: str) -> list[tuple]:
+        return [tuple(r) for r in self.con.execute(sql).fetchall()]
+
+    def close(self) -> None:
+        self.con.close()
 
 
 def run_sqlite(sql: str, tables: dict[str, tuple[list[Column], list[tuple]]]) -> list[tuple]:
-    """Execute `sql` over in-memory tables with sqlite3 (the oracle's independent engine)."""
-    con = sqlite3.connect(":memory:")
+    """Execute `sql` once over in-memory tables with sqlite3."""
+    engine = SqliteTables(tables)
     try:
-        for name, (columns, rows) in tables.items():
-            cols = ", ".join(f'"{c.name}" {_TYPES[c.kind]}' for c in columns)
-            con.execute(f'CREATE TABLE "{name}" ({cols})')
-            con.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" * len(columns))})', rows)
-        return [tuple(r) for r in con.execute(sql).fetchall()]
+        return engine.run(sql)
     finally:
-        con.close()
+        engine.close()
 
 
 def tables_read(sql: str) -> list[str]:
@@ -300,6 +327,8 @@ def acceptable(query: Query, result: list[tuple], full: list[tuple] | None) -> s
         return f"{len(result)} result rows"
     if query.family == "group" and len(result) < 2:
         return "a single group"
+    if query.limit is not None and len(result) < query.limit:
+        return f"fewer than {query.limit} rows for a top-{query.limit} question"
     if query.limit is not None and full is not None and len(full) > query.limit:
         if full[query.limit - 1][query.order_index] == full[query.limit][query.order_index]:
             return "tie at the LIMIT cut-off"

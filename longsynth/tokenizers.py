@@ -107,6 +107,10 @@ class Measurement:
         """Number of tokens that end at or before `char_offset`."""
         return int(np.searchsorted(self._char_ends, char_offset, side="right"))
 
+    def tokens_before_many(self, char_offsets) -> np.ndarray:
+        """`tokens_before` for many offsets in one vectorised call."""
+        return np.searchsorted(self._char_ends, np.asarray(char_offsets, dtype=np.int64), side="right")
+
 
 def measure(tokenizer: Tokenizer, text: str) -> Measurement:
     """Encode `text` once and keep what is needed to place characters in tokens."""

@@ -27,12 +27,12 @@ from ..fitting import Insert, fit_prompt, length_tolerance
 from ..sqlgen import (
     FAMILIES,
     Query,
+    SqliteTables,
     acceptable,
     format_rows,
     generate_query,
     has_order,
     run_duckdb,
-    run_sqlite,
     tables_read,
     without_limit,
 )
@@ -45,6 +45,11 @@ _CONTEXT = "\x00CONTEXT\x00"
 PLACEMENTS = ("uniform", "begin", "middle", "end", "bimodal")
 _GROUP = {"int": r"-?\d+", "float": r"-?\d+\.\d\d", "str": r"[^\n]+?"}
 _QUERY_TRIES = 60
+
+
+def _permutation(rng: random.Random, n: int) -> list[int]:
+    """A seeded shuffle of range(n), fast for thousands of rows (numpy seeded from the sample's rng)."""
+    return np.random.default_rng(rng.getrandbits(64)).permutation(n).tolist()
 
 
 def _sentinel(n: int) -> str:
@@ -208,11 +213,21 @@ class HoloBenchGenerator(Generator):
         if bool(options["sql"]) != bool(options["question"]):
             raise SpecError("--set sql and --set question go together")
         self.options_ = options
+        self._fillers: dict[tuple[str, ...], tuple[list[str], np.ndarray]] = {}
         self.db = get_database(options["database"])
         if options["sql"]:
             unknown = [t for t in tables_read(options["sql"]) if t not in self.db.tables]
             if unknown:
                 raise SpecError(f"the SQL reads tables {unknown} that the database does not have")
+
+    def _filler_pool(self, tables: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
+        """Rows of the given tables, concatenated once per process and table set."""
+        if tables not in self._fillers:
+            verbal = self._verbalized()
+            texts = [text for t in tables for text in verbal[t].texts]
+            tokens = np.concatenate([verbal[t].tokens for t in tables]) if tables else np.zeros(0, np.int64)
+            self._fillers[tables] = (texts, tokens)
+        return self._fillers[tables]
 
     def _verbalized(self) -> dict[str, VerbalizedTable]:
         return verbalized(
@@ -231,7 +246,7 @@ class HoloBenchGenerator(Generator):
         chosen: dict[str, list[int]] = {t: [] for t in tables}
         used = 0
         main = tables[0]
-        order = rng.sample(range(len(verbal[main].texts)), len(verbal[main].texts))
+        order = _permutation(rng, len(verbal[main].texts))
         refs = []
         if len(tables) > 1:
             table = self.db.tables[main]
@@ -244,7 +259,10 @@ class HoloBenchGenerator(Generator):
             for _, t in refs
         }
         taken = {t: set() for t in tables}
+        misses = 0
         for i in order:
+            if misses > 64:  # the budget is as full as whole rows can make it
+                break
             cost = int(verbal[main].tokens[i])
             extra = []
             for col, ref in refs:
@@ -253,6 +271,7 @@ class HoloBenchGenerator(Generator):
                     extra.append((ref, j))
                     cost += int(verbal[ref].tokens[j])
             if used + cost > budget:
+                misses += 1
                 continue
             used += cost
             chosen[main].append(i)
@@ -279,47 +298,60 @@ class HoloBenchGenerator(Generator):
         if budget >= target:
             raise BudgetError(f"info_amount {budget} leaves no room in a {target}-token context")
 
+        # Candidates are screened with sqlite3 (cheap to query many times); the accepted query's gold
+        # answer then comes from DuckDB, and the oracle later checks it against sqlite3 over the text.
+        query = None
         for _ in range(_QUERY_TRIES):
-            if options["sql"]:
-                tables = tables_read(options["sql"])
-            else:
-                tables = self._pick_tables(family, rng)
+            tables = tables_read(options["sql"]) if options["sql"] else self._pick_tables(family, rng)
             picked = self._relevant_rows(tables, budget, rng, verbal)
             rows = {t: [self.db.tables[t].rows[i] for i in idx] for t, idx in picked.items()}
             engine_tables = {t: (self.db.tables[t].columns, rows[t]) for t in tables}
             if options["sql"]:
-                query = Query(
-                    "custom", options["sql"], tables, {"text": options["question"]}, has_order(options["sql"])
-                )
-            else:
-                try:
-                    query = generate_query(
-                        family,
-                        options["difficulty"],
-                        self.db,
-                        rows,
-                        rng,
-                        tables[0],
-                        tables[1] if len(tables) > 1 else None,
-                    )
-                except LookupError:
-                    continue
-            result = run_duckdb(query.sql, engine_tables)
-            full = run_duckdb(without_limit(query.sql), engine_tables) if query.limit else None
-            if options["sql"] or acceptable(query, result, full) is None:
+                text = {"text": options["question"]}
+                query = Query("custom", options["sql"], tables, text, has_order(options["sql"]))
                 break
-        else:
+            screen = SqliteTables(engine_tables)
+            try:
+                for _ in range(8):
+                    try:
+                        candidate = generate_query(
+                            family,
+                            options["difficulty"],
+                            self.db,
+                            rows,
+                            rng,
+                            tables[0],
+                            tables[1] if len(tables) > 1 else None,
+                        )
+                    except LookupError:
+                        break
+                    full = screen.run(without_limit(candidate.sql)) if candidate.limit else None
+                    if acceptable(candidate, screen.run(candidate.sql), full) is None:
+                        query = candidate
+                        break
+            finally:
+                screen.close()
+            if query is not None:
+                break
+        if query is None:
             raise BudgetError(
                 f"could not generate an answerable {cell.task} query for database {self.db.name!r} in "
                 f"{_QUERY_TRIES} tries at {target} tokens; try another difficulty, length or database"
             )
+        result = run_duckdb(query.sql, engine_tables)
+        if (
+            not options["sql"]
+            and acceptable(query, result, run_duckdb(without_limit(query.sql), engine_tables) if query.limit else None)
+            is not None
+        ):
+            raise BudgetError(f"DuckDB and sqlite3 disagree on {query.sql!r}")
 
         question = render("holobench/question.j2", self.spec.template_dir, family=query.family, q=query.question)
         prompt = render("holobench/prompt.j2", self.spec.template_dir, context=_CONTEXT, question=question)
         head, tail = split_around(prompt, _CONTEXT, "holobench/prompt.j2")
 
         relevant = [(t, i) for t, idx in picked.items() for i in idx]
-        rng.shuffle(relevant)
+        relevant = [relevant[k] for k in _permutation(rng, len(relevant))]
         relevant_tokens = sum(int(verbal[t].tokens[i]) for t, i in relevant)
         context_tokens = max(1, target - self.tokenizer.count(head) - self.tokenizer.count(tail))
         share = min(1.0, relevant_tokens / context_tokens)
@@ -333,12 +365,13 @@ class HoloBenchGenerator(Generator):
                 f"{cell.task} reads every table of database {self.db.name!r}, so no other rows can fill the "
                 "context; add a table to the database or use one with more tables"
             )
-        filler_index = [(t, i) for t in others for i in range(len(verbal[t].texts))]
-        order = rng.sample(range(len(filler_index)), len(filler_index))
-        filler_texts = [verbal[filler_index[k][0]].texts[filler_index[k][1]] for k in order]
-        filler_tokens = np.asarray(
-            [verbal[filler_index[k][0]].tokens[filler_index[k][1]] for k in order], dtype=np.int64
-        )
+        all_texts, all_tokens = self._filler_pool(tuple(others))
+        order = np.random.default_rng(rng.getrandbits(64)).permutation(len(all_texts))
+        # Only the prefix the context can hold (plus a margin for skip-filling) is materialised.
+        needed = int(np.searchsorted(np.cumsum(all_tokens[order]), target, side="right")) + 512
+        order = order[:needed]
+        filler_texts = [all_texts[k] for k in order.tolist()]
+        filler_tokens = all_tokens[order]
         fitted = fit_prompt(
             head=head,
             tail=tail,
@@ -377,12 +410,13 @@ def holobench_problems(row: dict[str, Any], metadata: dict[str, Any], verbal: di
     """Parse the rows out of the text, rebuild the tables, re-run the SQL in sqlite3."""
     problems: list[str] = []
     text = row["input"]
-    parsed = {name: v.parse(text) for name, v in verbal.items()}
-    for name, rows in parsed.items():
-        if len(set(rows)) != len(rows):
-            problems.append(f"table {name}: a row appears more than once in the text")
     sql = metadata["sql"]
     tables = sorted(metadata["rows"])
+    parsed = {name: verbal[name].parse(text) for name in tables}
+    for name, v in verbal.items():
+        rows = parsed[name] if name in parsed else [m.group(0) for m in v.regex.finditer(text)]
+        if len(set(rows)) != len(rows):
+            problems.append(f"table {name}: a row appears more than once in the text")
     for name in tables:
         columns = verbal[name].table.columns
         placed = sorted(tuple(r[c.name] for c in columns) for r in metadata["rows"][name])
@@ -393,11 +427,14 @@ def holobench_problems(row: dict[str, Any], metadata: dict[str, Any], verbal: di
                 f"table {name}: {missing} relevant rows missing from the text, "
                 f"{len(found)} found for {len(placed)} placed"
             )
-    engine_tables = {t: (verbal[t].table.columns, parsed[t]) for t in tables}
+    engine = SqliteTables({t: (verbal[t].table.columns, parsed[t]) for t in tables})
     try:
-        result = run_sqlite(sql, engine_tables)
+        result = engine.run(sql)
+        full = engine.run(without_limit(sql)) if metadata.get("limit") else []
     except Exception as exc:
         return problems + [f"sqlite3 could not run the SQL: {exc}"]
+    finally:
+        engine.close()
     derived = format_rows(result)
     answers = list(row["answers"])
     if has_order(sql):
@@ -408,7 +445,6 @@ def holobench_problems(row: dict[str, Any], metadata: dict[str, Any], verbal: di
         problems.append(f"answers differ from sqlite3 over the parsed rows: {answers[:3]} vs {derived[:3]}")
     limit = metadata.get("limit")
     if limit:
-        full = run_sqlite(without_limit(sql), engine_tables)
         index = metadata["order_index"]
         if len(full) > limit and full[limit - 1][index] == full[limit][index]:
             problems.append(f"a tie at the LIMIT {limit} cut-off makes the answer ambiguous")
