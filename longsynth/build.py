@@ -57,6 +57,7 @@ def cell_from_id(spec: Spec, row_id: str) -> Cell:
 class RowStats:
     attempts: int = 0
     refits: int = 0
+    dropped: int = 0
 
 
 def generate_row(generator: Generator, cell: Cell, stats: RowStats | None = None) -> dict[str, Any]:
@@ -89,11 +90,16 @@ def generate_row(generator: Generator, cell: Cell, stats: RowStats | None = None
 
 
 def generate(spec: Spec) -> Iterator[dict[str, Any]]:
-    """Stream valid rows for every cell of the spec (for training pipelines)."""
+    """Stream valid rows for every cell of the spec (for training pipelines); dropped samples are skipped."""
+    from .generators.nextlong import SampleDropped
+
     generator = make_generator(spec)
     for cells in plan(spec).values():
         for cell in cells:
-            yield generate_row(generator, cell)
+            try:
+                yield generate_row(generator, cell)
+            except SampleDropped:
+                continue
 
 
 def shard_ranges(count: int, rows_per_shard: int) -> list[tuple[int, int]]:
@@ -110,6 +116,7 @@ def build(
 ) -> Path:
     """Build the dataset into `output`; already complete shards of the same spec are kept."""
     from .export.writer import finish_build, prepare_output, shard_path, write_shard
+    from .generators.nextlong import SampleDropped
 
     out = Path(output)
     generator = generator or make_generator(spec)
@@ -130,10 +137,21 @@ def build(
                 continue
             rows = []
             for cell in cells[lo:hi]:
-                rows.append(generate_row(generator, cell, stats))
+                try:
+                    rows.append(generate_row(generator, cell, stats))
+                except SampleDropped:
+                    stats.dropped += 1
                 if progress:
                     progress(1)
-            written = write_shard(path, rows, generator.split, spec.formats, first_index=lo, stats=stats)
+            written = write_shard(
+                path,
+                rows,
+                generator.split,
+                spec.formats,
+                first_index=lo,
+                stats=stats,
+                input_ids=bool(spec.options.get("input_ids")),
+            )
             shard_stats[task].append(written)
     finish_build(out, spec, generator, shard_stats)
     return out

@@ -105,7 +105,7 @@ def _junction(tokenizer: Tokenizer, left: str, right: str) -> int:
     return tokenizer.count(a + b) - tokenizer.count(a) - tokenizer.count(b)
 
 
-def _word_prefix(tokenizer: Tokenizer, text: str, max_tokens: int) -> tuple[str, int]:
+def _word_prefix(tokenizer: Tokenizer, text: str, max_tokens: int, separator: str = SEPARATOR) -> tuple[str, int]:
     """The longest prefix of `text` ending at a word boundary whose space-led count fits `max_tokens`.
 
     Word boundaries are spaces and hyphens, so a long hyphenated token (a UUID,
@@ -116,7 +116,7 @@ def _word_prefix(tokenizer: Tokenizer, text: str, max_tokens: int) -> tuple[str,
     while lo <= hi:
         mid = (lo + hi) // 2
         candidate = text[: cuts[mid]].rstrip()
-        tokens = tokenizer.count(SEPARATOR + candidate)
+        tokens = tokenizer.count(separator + candidate)
         if tokens <= max_tokens:
             best, lo = (candidate, tokens), mid + 1
         else:
@@ -169,6 +169,7 @@ def fit_prompt(
     insert_tokens: list[int] | None = None,
     labeler: Labeler | None = None,
     whole_units_only: bool = False,
+    separator: str = SEPARATOR,
 ) -> FittedPrompt:
     """Build `head + context + tail` whose token count lands in [target - tolerance, target].
 
@@ -183,7 +184,7 @@ def fit_prompt(
     fixed = tokenizer.count(head) + tokenizer.count(tail)
     goal = target - budget_adjust  # the caller lowers (or raises) the goal when a measurement missed
     if insert_tokens is None:
-        insert_tokens = tokenizer.count_many([SEPARATOR + i.text for i in inserts]) if inserts else []
+        insert_tokens = tokenizer.count_many([separator + i.text for i in inserts]) if inserts else []
     if labeler is not None:  # budget each unit's label by its position if no item came before it
         labels = labeler.token_array(len(filler_texts) + 1)[1 : len(filler_texts) + 1]
         label_cumulative = np.concatenate([[0], np.cumsum(labels)])
@@ -214,7 +215,7 @@ def fit_prompt(
             texts, tokens, gap = _fill_whole_units(filler_texts, filler_tokens, whole, texts, tokens, gap, tolerance)
         elif gap > 0 and whole < len(filler_texts):
             label_room = labeler.tokens(whole + 1) if labeler is not None else 0
-            words, count = _word_prefix(tokenizer, filler_texts[whole], gap - label_room)
+            words, count = _word_prefix(tokenizer, filler_texts[whole], gap - label_room, separator)
             if words:
                 texts.append(words)
                 tokens = np.append(tokens, count)
@@ -222,7 +223,9 @@ def fit_prompt(
         estimate = 0
         if labeler is not None:
             estimate = int(label_cumulative[whole]) + len(inserts) * middle
-        fitted = _assemble(head, tail, texts, tokens, inserts, insert_tokens, fixed, tokenizer, labeler, estimate)
+        fitted = _assemble(
+            head, tail, texts, tokens, inserts, insert_tokens, fixed, tokenizer, labeler, estimate, separator
+        )
         fitted.partial_unit = partial
         over = fitted.predicted_length - goal
         if over <= 0:
@@ -242,6 +245,7 @@ def _assemble(
     tokenizer: Tokenizer,
     labeler: Labeler | None = None,
     label_estimate: int = 0,
+    separator: str = SEPARATOR,
 ) -> FittedPrompt:
     """Choose each insert's boundary, then join slices of filler around the inserts.
 
@@ -277,7 +281,7 @@ def _assemble(
             label_tokens += labeler.tokens(n)
         total += label_tokens - label_estimate  # exact label sizes replace the budgeted ones
     # Character lengths of filler units, to place inserts without walking every unit in Python.
-    sep = len(SEPARATOR)
+    sep = len(separator)
     char_cumulative = np.concatenate([[0], np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + sep)])
     pieces: list[str] = []
     placed_by_index: dict[int, Placed] = {}
@@ -310,7 +314,7 @@ def _assemble(
         for i in members:
             placed_by_index[i].neighbours = neighbours
             placed_by_index[i].cluster = run
-    context = SEPARATOR.join(pieces)
+    context = separator.join(pieces)
     text = head + context + tail
 
     predicted = fixed + total

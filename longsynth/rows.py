@@ -32,8 +32,11 @@ EVAL_SCHEMA = {
 TRAIN_SCHEMA = {**COMMON_SCHEMA, "text": pl.String, "source_id": pl.String, "metadata": pl.String}
 
 
-def schema_for(split: str) -> dict[str, Any]:
-    return EVAL_SCHEMA if split == "test" else TRAIN_SCHEMA
+def schema_for(split: str, input_ids: bool = False) -> dict[str, Any]:
+    schema = dict(EVAL_SCHEMA if split == "test" else TRAIN_SCHEMA)
+    if input_ids:
+        schema["input_ids"] = pl.List(pl.Int32)
+    return schema
 
 
 def make_row(
@@ -87,5 +90,9 @@ def make_row(
         )
     else:
         row.update(text=fitted.text, source_id=sample.source_id)
+    if generator.spec.options.get("input_ids") and measurement.ids is not None:
+        row["input_ids"] = measurement.ids.tolist()
     row["metadata"] = json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
+    if "input_ids" in row:  # keep the schema's column order
+        row["input_ids"] = row.pop("input_ids")
     return row

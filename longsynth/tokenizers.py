@@ -102,6 +102,7 @@ class Measurement:
 
     length: int
     _char_ends: np.ndarray
+    ids: np.ndarray | None = None
 
     def tokens_before(self, char_offset: int) -> int:
         """Number of tokens that end at or before `char_offset`."""
@@ -115,7 +116,7 @@ class Measurement:
 def measure(tokenizer: Tokenizer, text: str) -> Measurement:
     """Encode `text` once and keep what is needed to place characters in tokens."""
     ids = tokenizer.encode_array(text)
-    return Measurement(len(ids), tokenizer.char_ends(text, ids))
+    return Measurement(len(ids), tokenizer.char_ends(text, ids), ids)
 
 
 # --------------------------------------------------------------------------- tiktoken

@@ -78,10 +78,16 @@ def _stats_path(shard: Path) -> Path:
 
 
 def write_shard(
-    path: Path, rows: list[dict[str, Any]], split: str, formats: list[str], first_index: int, stats
+    path: Path,
+    rows: list[dict[str, Any]],
+    split: str,
+    formats: list[str],
+    first_index: int,
+    stats,
+    input_ids: bool = False,
 ) -> dict:
     """Write one shard (and its jsonl twin); the Parquet file lands last, as the completion mark."""
-    info = {"rows": len(rows), "attempts": stats.attempts, "refits": stats.refits}
+    info = {"rows": len(rows), "attempts": stats.attempts, "refits": stats.refits, "dropped": stats.dropped}
     lengths = [r["length"] for r in rows]
     info.update(min_length=min(lengths, default=0), max_length=max(lengths, default=0))
     if "jsonl" in formats and split == "test":
@@ -100,7 +106,7 @@ def write_shard(
         ]
         _atomic_write(path.with_suffix(".jsonl"), ("\n".join(lines) + "\n").encode("utf-8"))
     _atomic_write(_stats_path(path), json.dumps(info, sort_keys=True).encode())
-    frame = pl.DataFrame(rows, schema=schema_for(split))
+    frame = pl.DataFrame(rows, schema=schema_for(split, input_ids))
     tmp = path.with_name(f".{path.name}.tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=False)
@@ -150,6 +156,8 @@ def finish_build(out: Path, spec: Spec, generator, shard_stats: dict[str, list[d
         "split": generator.split,
         "versions": {"longsynth": __version__, "tokenizer": generator.tokenizer.version, "polars": pl.__version__},
         "counts": counts,
+        "dropped": {task: sum(s.get("dropped", 0) for s in stats) for task, stats in shard_stats.items()},
+        "generator_stats": generator.report(),
         "shards": shard_stats,
         "files": dict(sorted(files.items())),
     }

@@ -108,6 +108,10 @@ class Generator:
     def sample(self, cell: Cell, rng, budget_adjust: int = 0) -> Sample:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def report(self) -> dict[str, Any]:
+        """Facts about the build for the manifest (what was skipped, corpus sizes); none by default."""
+        return {}
+
     def oracle(self, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:  # pragma: no cover
         """Re-derive the answer from the row's text alone; return the problems found."""
         raise NotImplementedError
@@ -122,7 +126,7 @@ def register(cls: type[Generator]) -> type[Generator]:
 
 
 def get_generator_class(name: str) -> type[Generator]:
-    from . import holobench, longbio, needle  # noqa: F401  (registers the built-in families)
+    from . import holobench, longbio, needle, nextlong  # noqa: F401  (registers the built-in families)
 
     if name not in REGISTRY:
         raise SpecError(f"unknown generator {name!r}; known generators: {', '.join(sorted(REGISTRY))}")

@@ -1,0 +1,300 @@
+"""A chunk-level retrieval index over a corpus, built once and cached on disk (NExtLong).
+
+Building it reads the corpus (streamed), cuts every document into
+meta-chunks, counts each chunk's tokens once, and indexes the chunks with
+BM25 (`bm25s`) or, optionally, dense embeddings (a sentence-transformers
+model from a local path, searched with faiss when installed). The index is
+saved under the cache folder, keyed by corpus, chunking, retriever and
+tokenizer, so later builds load it instead of rebuilding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import CorpusError, SpecError
+from .text.chunking import chunk_document
+from .text.sources import iter_corpus_documents
+from .text.synthetic_corpus import VERSION as SYNTHETIC_VERSION
+from .text.synthetic_corpus import synthetic_corpus
+from .tokenizers import Tokenizer
+
+INDEX_FORMAT = 1
+UNIT_END = "\n"  # a chunk is a unit "chunk\n" in a training sample
+
+
+def cache_root() -> Path:
+    root = os.environ.get("LONGSYNTH_CACHE") or os.path.join(Path.home(), ".cache", "longsynth")
+    return Path(root) / "index"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    corpus: str
+    text_field: str = "text"
+    id_field: str = "id"
+    config: str | None = None
+    split: str = "train"
+    chunk_size: int = 2048
+    retriever: str = "bm25"
+    dense_model: str = ""
+    tokenizer: str = "cl100k_base"
+
+    def corpus_identity(self) -> dict[str, Any]:
+        """What identifies the corpus's content: files with size and mtime, or a dataset name."""
+        if self.corpus.startswith("builtin:"):
+            return {"source": self.corpus, "generator": SYNTHETIC_VERSION}
+        if self.corpus.startswith("hf:"):
+            return {"source": self.corpus}
+        path = Path(self.corpus)
+        if not path.exists():
+            raise CorpusError(
+                f"corpus {self.corpus!r} does not exist; give a .txt, .jsonl or .parquet file, "
+                "a folder, hf:<dataset> or builtin:<documents>"
+            )
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        return {"files": [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]}
+
+    def key(self) -> str:
+        payload = {**self.__dict__, "identity": self.corpus_identity(), "format": INDEX_FORMAT}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _documents(spec: IndexSpec):
+    if spec.corpus.startswith("builtin:"):
+        try:
+            count = int(spec.corpus.split(":", 1)[1])
+        except ValueError:
+            raise SpecError(f"corpus {spec.corpus!r}: use builtin:<number of documents>, e.g. builtin:2000") from None
+        yield from synthetic_corpus(count)
+        return
+    yield from iter_corpus_documents(spec.corpus, spec.text_field, spec.id_field, spec.config, spec.split)
+
+
+def _bm25_tokens(texts: list[str]):
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", show_progress=False, return_ids=False)
+
+
+class _Bm25:
+    def __init__(self, retriever):
+        self.retriever = retriever
+
+    @classmethod
+    def build(cls, texts: list[str]) -> _Bm25:
+        import bm25s
+
+        tokens = bm25s.tokenize(texts, stopwords="en", show_progress=sys.stderr.isatty())
+        retriever = bm25s.BM25()
+        retriever.index(tokens, show_progress=sys.stderr.isatty())
+        return cls(retriever)
+
+    def save(self, folder: Path) -> None:
+        self.retriever.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> _Bm25:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), show_progress=False))
+
+    def search(self, query: str, k: int) -> list[int]:
+        tokens = _bm25_tokens([query])
+        if not tokens[0]:
+            return []
+        k = min(k, self.retriever.scores["num_docs"])
+        ids, scores = self.retriever.retrieve(tokens, k=k, show_progress=False, n_threads=0)
+        return [int(i) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
+
+
+def load_encoder(path: str):
+    """A sentence-transformers model from a local path (the `dense` retriever's encoder)."""
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise SpecError("retriever=dense needs the dense extra: pip install 'longsynth[dense]'") from None
+    if not path or not Path(path).exists():
+        raise SpecError(f"dense_model {path!r} is not a local model folder; dense retrieval loads no model from a hub")
+    model = SentenceTransformer(path, device="cpu")
+    return lambda texts: np.asarray(model.encode(texts, normalize_embeddings=True), dtype=np.float32)
+
+
+class _Dense:
+    def __init__(self, vectors: np.ndarray, encoder):
+        self.vectors = vectors
+        self.encoder = encoder
+        self._faiss = None
+        try:
+            import faiss
+
+            self._faiss = faiss.IndexFlatIP(vectors.shape[1])
+            self._faiss.add(vectors)
+        except ImportError:
+            pass
+
+    @classmethod
+    def build(cls, texts: list[str], model: str) -> _Dense:
+        encoder = load_encoder(model)
+        vectors = np.concatenate([encoder(texts[i : i + 256]) for i in range(0, len(texts), 256)])
+        return cls(vectors, encoder)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "vectors.npy", self.vectors)
+
+    @classmethod
+    def load(cls, folder: Path, model: str) -> _Dense:
+        return cls(np.load(folder / "vectors.npy"), load_encoder(model))
+
+    def search(self, query: str, k: int) -> list[int]:
+        vector = self.encoder([query])
+        k = min(k, len(self.vectors))
+        if self._faiss is not None:
+            _, ids = self._faiss.search(vector, k)
+            return [int(i) for i in ids[0] if i >= 0]
+        scores = self.vectors @ vector[0]
+        top = np.argpartition(-scores, k - 1)[:k]
+        return [int(i) for i in top[np.argsort(-scores[top], kind="stable")]]
+
+
+@dataclass
+class ChunkIndex:
+    spec: IndexSpec
+    doc_ids: list[str]
+    doc_first_chunk: np.ndarray  # len(docs) + 1: chunks of doc d are [first[d], first[d + 1])
+    chunk_texts: list[str]
+    chunk_joiners: list[str]
+    chunk_doc: np.ndarray
+    chunk_tokens: np.ndarray  # tokens of chunk + "\n", each counted once
+    chars_per_token: float
+    retriever: Any
+    built: bool = False  # True when this process built it (False: loaded from the cache)
+
+    @property
+    def doc_tokens(self) -> np.ndarray:
+        return (
+            np.add.reduceat(self.chunk_tokens, self.doc_first_chunk[:-1])
+            if len(self.chunk_tokens)
+            else np.zeros(0, np.int64)
+        )
+
+    def chunks_of(self, doc: int) -> range:
+        return range(int(self.doc_first_chunk[doc]), int(self.doc_first_chunk[doc + 1]))
+
+    def document(self, doc: int) -> str:
+        return "".join(self.chunk_texts[c] + self.chunk_joiners[c] for c in self.chunks_of(doc))
+
+    def search(self, query: str, k: int, exclude) -> list[int]:
+        """Up to k chunk ids most similar to `query`, skipping those `exclude(chunk)` rejects."""
+        fetch = k + 16
+        while True:
+            found = self.retriever.search(query, fetch)
+            kept = [c for c in found if not exclude(c)]
+            if len(kept) >= k or len(found) < fetch or fetch >= len(self.chunk_texts):
+                return kept[:k]
+            fetch *= 4
+
+
+def build_index(spec: IndexSpec, tokenizer: Tokenizer) -> ChunkIndex:
+    """Load the cached index for `spec`, or build and cache it (with progress on a terminal)."""
+    folder = cache_root() / spec.key()
+    if (folder / "meta.json").exists():
+        try:
+            return _load(folder, spec)
+        except Exception:  # a damaged cache entry is rebuilt
+            shutil.rmtree(folder, ignore_errors=True)
+    from tqdm import tqdm
+
+    doc_ids: list[str] = []
+    first = [0]
+    texts: list[str] = []
+    joiners: list[str] = []
+    owners: list[int] = []
+    chars = 0
+    for doc_id, text in tqdm(_documents(spec), desc="indexing corpus", unit=" docs", disable=None, file=sys.stderr):
+        if not text.strip():
+            continue
+        chunks = chunk_document(text, spec.chunk_size)
+        doc = len(doc_ids)
+        doc_ids.append(doc_id)
+        for chunk in chunks:
+            texts.append(chunk.text)
+            joiners.append(chunk.joiner)
+            owners.append(doc)
+        first.append(len(texts))
+        chars += len(text)
+    if not texts:
+        raise CorpusError(f"corpus {spec.corpus!r} holds no text")
+    tokens = np.asarray(tokenizer.count_many([t + UNIT_END for t in texts]), dtype=np.int64)
+    if spec.retriever == "bm25":
+        retriever = _Bm25.build(texts)
+    elif spec.retriever == "dense":
+        retriever = _Dense.build(texts, spec.dense_model)
+    else:
+        raise SpecError(f"unknown retriever {spec.retriever!r}; use bm25 or dense")
+    index = ChunkIndex(
+        spec,
+        doc_ids,
+        np.asarray(first, dtype=np.int64),
+        texts,
+        joiners,
+        np.asarray(owners, dtype=np.int64),
+        tokens,
+        chars / max(1, int(tokens.sum())),
+        retriever,
+        True,
+    )
+    _save(folder, index)
+    return index
+
+
+def _save(folder: Path, index: ChunkIndex) -> None:
+    import polars as pl
+
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    pl.DataFrame(
+        {"text": index.chunk_texts, "joiner": index.chunk_joiners, "doc": index.chunk_doc, "tokens": index.chunk_tokens}
+    ).write_parquet(tmp / "chunks.parquet")
+    pl.DataFrame({"doc_id": index.doc_ids, "first": index.doc_first_chunk[:-1]}).write_parquet(tmp / "docs.parquet")
+    index.retriever.save(tmp / "retriever")
+    meta = {"spec": index.spec.__dict__, "chars_per_token": index.chars_per_token, "chunks": len(index.chunk_texts)}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+
+
+def _load(folder: Path, spec: IndexSpec) -> ChunkIndex:
+    import polars as pl
+
+    meta = json.loads((folder / "meta.json").read_text())
+    chunks = pl.read_parquet(folder / "chunks.parquet")
+    docs = pl.read_parquet(folder / "docs.parquet")
+    first = np.append(docs["first"].to_numpy(), len(chunks)).astype(np.int64)
+    if spec.retriever == "bm25":
+        retriever = _Bm25.load(folder / "retriever")
+    else:
+        retriever = _Dense.load(folder / "retriever", spec.dense_model)
+    return ChunkIndex(
+        spec,
+        docs["doc_id"].to_list(),
+        first,
+        chunks["text"].to_list(),
+        chunks["joiner"].to_list(),
+        chunks["doc"].to_numpy().astype(np.int64),
+        chunks["tokens"].to_numpy().astype(np.int64),
+        float(meta["chars_per_token"]),
+        retriever,
+        False,
+    )

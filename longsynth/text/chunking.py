@@ -1,0 +1,86 @@
+"""Cutting documents into meta-chunks (NExtLong).
+
+A meta-chunk is a group of whole lines up to `chunk_size` characters (2048 by
+default, as in the reference code). A single line longer than that is split
+at a sentence end, else at a word boundary, never inside a word. Each chunk
+records the text that followed it in the document (its joiner: a newline, or
+nothing for a split line), so the chunks always reproduce the document
+exactly: `doc == "".join(chunk.text + chunk.joiner for chunk in chunks)`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    joiner: str  # "\n" or "" (what followed the chunk in its document)
+    start: int  # char offset in the document
+
+
+def _split_long_line(line: str, size: int) -> list[str]:
+    """Pieces of at most `size` chars (a word longer than that stays whole), cut after a sentence
+    end if one is near, else after a space; the pieces concatenate back to the line."""
+    pieces = []
+    rest = line
+    while len(rest) > size:
+        window = rest[: size + 1]
+        cut = max((m.end() for m in _SENTENCE_END.finditer(window)), default=-1)
+        if cut < size // 4:
+            cut = window.rfind(" ") + 1
+        if cut <= 0:  # one enormous word: cut after it
+            nxt = rest.find(" ", size)
+            cut = len(rest) if nxt < 0 else nxt + 1
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def chunk_document(text: str, size: int = 2048) -> list[Chunk]:
+    """Meta-chunks of a document: newline-bounded groups of lines up to `size` characters."""
+    if size < 16:
+        raise ValueError("chunk size must be at least 16 characters")
+    chunks: list[Chunk] = []
+    lines = text.split("\n")
+    group: list[str] = []
+    group_start = 0
+    offset = 0
+
+    def flush(joiner: str) -> None:
+        nonlocal group, group_start
+        if group:
+            body = "\n".join(group)
+            chunks.append(Chunk(body, joiner, group_start))
+            group = []
+
+    for n, line in enumerate(lines):
+        last = n == len(lines) - 1
+        if len(line) > size:
+            flush("\n")
+            pieces = _split_long_line(line, size)
+            start = offset
+            for k, piece in enumerate(pieces):
+                joiner = "" if k < len(pieces) - 1 else ("" if last else "\n")
+                chunks.append(Chunk(piece, joiner, start))
+                start += len(piece)
+        else:
+            candidate = len("\n".join(group + [line]))
+            if group and candidate > size:
+                flush("\n")
+            if not group:
+                group_start = offset
+            group.append(line)
+        offset += len(line) + 1
+    flush("")
+    # The final chunk is followed by nothing.
+    if chunks and chunks[-1].joiner:
+        last = chunks[-1]
+        chunks[-1] = Chunk(last.text, "", last.start)
+    return chunks

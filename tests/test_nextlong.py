@@ -1,0 +1,212 @@
+"""The nextlong family: spans, sources and lengths checked independently; index cache; edge cases."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from longsynth.build import build, make_generator
+from longsynth.errors import CorpusError
+from longsynth.inspect import validate_directory
+from longsynth.spec import load_spec
+from longsynth.text.synthetic_corpus import synthetic_document
+from longsynth.tokenizers import get_tokenizer
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A jsonl corpus of 400 documents, with a few far longer than the target."""
+    path = tmp_path_factory.mktemp("corpus") / "docs.jsonl"
+    with path.open("w") as handle:
+        for n in range(400):
+            doc_id, text = synthetic_document(n, seed=7)
+            if n % 97 == 0:
+                text = "\n".join([text] * 80)  # far longer than a 16K target
+            handle.write(json.dumps({"id": doc_id, "text": text}) + "\n")
+    return path
+
+
+def _rows(out, task):
+    return pl.read_parquet(sorted(out.glob(f"{task}/*.parquet"))).to_dicts()
+
+
+def _docs(corpus):
+    return {r["id"]: r["text"] for r in map(json.loads, corpus.read_text().splitlines())}
+
+
+@pytest.mark.parametrize("task", ["nextlong", "concat_random", "concat_knn"])
+def test_build_and_independent_check(corpus, tmp_path, task):
+    spec = load_spec(None, generator="nextlong", tasks=task, lengths="16k", samples=6, corpus=str(corpus))
+    out = build(spec, tmp_path / task)
+    assert validate_directory(out).problems == []
+    docs = _docs(corpus)
+    enc = get_tokenizer("cl100k_base")._enc
+    rows = _rows(out, task)
+    assert len(rows) == 6 and len({r["source_id"] for r in rows}) == 6
+    for row in rows:
+        text, chunks = row["text"], json.loads(row["metadata"])["chunks"]
+        assert 16384 - 32 <= len(enc.encode_ordinary(text)) == row["length"] <= 16384
+        # spans tile the text: each chunk then a newline, the last one possibly cut
+        assert chunks[0]["char_start"] == 0
+        for a, b in zip(chunks, chunks[1:], strict=False):
+            assert b["char_start"] == a["char_end"] + 1 and text[a["char_end"]] == "\n"
+        # meta-chunks are the source document, in order, and rebuild it
+        metas = [text[c["char_start"] : c["char_end"]] for c in chunks if c["role"] == "meta"]
+        source = docs[row["source_id"]]
+        pos = 0
+        for piece in metas:
+            found = source.find(piece, pos)
+            assert found == pos
+            pos = found + len(piece)
+            while pos < len(source) and source[pos] == "\n":
+                pos += 1
+        assert pos == len(source)
+        # negatives: other documents' text, never the same chunk twice
+        negatives = [c for c in chunks if c["role"] == "negative"]
+        assert negatives and all(c["doc_id"] != row["source_id"] for c in negatives)
+        assert len({c["chunk"] for c in chunks}) == len(chunks)
+        for c in negatives[:-1]:
+            assert text[c["char_start"] : c["char_end"]] in docs[c["doc_id"]]
+
+
+def test_nextlong_negatives_are_topical(tmp_path):
+    spec = load_spec(None, generator="nextlong", tasks="nextlong", lengths="8k", samples=3, corpus="builtin:600")
+    for row in _rows(build(spec, tmp_path / "t"), "nextlong"):
+        chunks = json.loads(row["metadata"])["chunks"]
+        topic = row["text"].split(",")[0]  # "Notes on <topic>"
+        heads = [row["text"][c["char_start"] : c["char_end"]].split(",")[0] for c in chunks if c["role"] == "negative"]
+        titled = [h for h in heads if h.startswith("Notes on")]
+        assert titled and sum(h == topic for h in titled) / len(titled) > 0.8
+
+
+def test_placement_tail_puts_meta_after_negatives(tmp_path):
+    spec = load_spec(
+        None, generator="nextlong", tasks="nextlong", lengths="8k", samples=2, placement="tail", corpus="builtin:600"
+    )
+    for row in _rows(build(spec, tmp_path / "p"), "nextlong"):
+        roles = [c["role"] for c in json.loads(row["metadata"])["chunks"]]
+        assert roles[0] == "negative" and "meta" in roles
+
+
+def test_index_is_cached_and_reused(corpus, tmp_path):
+    import longsynth.generators.nextlong as nl
+
+    spec = load_spec(
+        None, generator="nextlong", tasks="nextlong", lengths="8k", samples=1, corpus=str(corpus), chunk_size=1024
+    )
+    nl._index.cache_clear()
+    first = make_generator(spec).index
+    nl._index.cache_clear()
+    second = make_generator(spec).index
+    assert first.built and not second.built
+    assert first.chunk_texts == second.chunk_texts
+    assert (first.chunk_tokens == second.chunk_tokens).all()
+    # a different chunking is a different index
+    nl._index.cache_clear()
+    other = make_generator(
+        load_spec(
+            None, generator="nextlong", tasks="nextlong", lengths="8k", samples=1, corpus=str(corpus), chunk_size=512
+        )
+    ).index
+    assert other.built and len(other.chunk_texts) > len(first.chunk_texts)
+
+
+def test_long_documents_are_skipped_and_counted(corpus, tmp_path):
+    spec = load_spec(None, generator="nextlong", tasks="nextlong", lengths="16k", samples=8, corpus=str(corpus))
+    out = build(spec, tmp_path / "skip")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["generator_stats"]["skipped_long_documents"]["16384"] == 5
+    long_ids = {f"synthetic-{n}" for n in range(0, 400, 97)}
+    assert not {r["source_id"] for r in _rows(out, "nextlong")} & long_ids
+
+
+def test_corpus_too_small_is_a_clear_error(tmp_path):
+    small = tmp_path / "small.jsonl"
+    small.write_text("\n".join(json.dumps({"id": str(n), "text": f"Short document number {n}."}) for n in range(5)))
+    spec = load_spec(None, generator="nextlong", tasks="nextlong", lengths="16k", samples=2, corpus=str(small))
+    with pytest.raises(CorpusError, match="fewer than one 16384-token sample"):
+        build(spec, tmp_path / "out")
+
+
+def test_short_samples_are_dropped_and_counted(tmp_path):
+    # Half the documents share no word with any other: BM25 finds no negatives for them, so their
+    # samples come out short and are dropped (never padded); the topical half fills up.
+    import random
+
+    rng = random.Random(3)
+    words = lambda n: " ".join("".join(rng.choice("qxzjkvw") for _ in range(9)) + str(n) for _ in range(200))  # noqa: E731
+    docs = [synthetic_document(n)[1] for n in range(20)] + [words(n) for n in range(20)]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("\n".join(json.dumps({"id": str(n), "text": t}) for n, t in enumerate(docs)))
+    spec = load_spec(None, generator="nextlong", tasks="nextlong", lengths="8k", samples=30, corpus=str(corpus))
+    out = build(spec, tmp_path / "out")
+    manifest = json.loads((out / "manifest.json").read_text())
+    dropped = manifest["dropped"]["nextlong"]
+    assert dropped > 0 and manifest["counts"]["nextlong"] + dropped == 30
+    assert validate_directory(out).problems == []
+
+
+def test_input_ids_column(tmp_path):
+    spec = load_spec(
+        None, generator="nextlong", tasks="concat_random", lengths="4k", samples=2, input_ids=True, corpus="builtin:300"
+    )
+    out = build(spec, tmp_path / "ids")
+    tok = get_tokenizer("cl100k_base")
+    for row in _rows(out, "concat_random"):
+        assert row["input_ids"] == tok.encode(row["text"]) and len(row["input_ids"]) == row["length"]
+
+
+def test_dense_retriever_needs_its_extra(tmp_path):
+    from longsynth.errors import SpecError
+
+    spec = load_spec(
+        None,
+        generator="nextlong",
+        tasks="nextlong",
+        lengths="4k",
+        samples=1,
+        retriever="dense",
+        corpus="builtin:50",
+        dense_model=str(tmp_path),
+    )
+    with pytest.raises(SpecError, match="dense"):
+        build(spec, tmp_path / "d")
+
+
+def test_dense_retriever_with_a_local_encoder(tmp_path, monkeypatch):
+    """The dense path end to end, with a small deterministic encoder standing in for the model."""
+    import numpy as np
+
+    import longsynth.retrieval as retrieval
+
+    def hashing_encoder(path):
+        def encode(texts):
+            out = np.zeros((len(texts), 256), dtype=np.float32)
+            for n, text in enumerate(texts):
+                for word in text.lower().split():
+                    out[n, hash(word.strip(".,")) % 256] += 1.0
+            return out / np.maximum(1e-9, np.linalg.norm(out, axis=1, keepdims=True))
+
+        return encode
+
+    monkeypatch.setattr(retrieval, "load_encoder", hashing_encoder)
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    spec = load_spec(
+        None,
+        generator="nextlong",
+        tasks="nextlong",
+        lengths="4k",
+        samples=2,
+        retriever="dense",
+        corpus="builtin:300",
+        dense_model="local-model",
+    )
+    out = build(spec, tmp_path / "dense")
+    assert validate_directory(out).problems == []
