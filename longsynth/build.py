@@ -107,54 +107,159 @@ def shard_ranges(count: int, rows_per_shard: int) -> list[tuple[int, int]]:
     return [(k * rows_per_shard, min(count, (k + 1) * rows_per_shard)) for k in range(shards)]
 
 
+BYTES_PER_TOKEN = 4  # estimate of a row's text bytes per token, for the shard byte cap
+
+
+def rows_per_shard(spec: Spec) -> int:
+    """Rows per shard: `rows_per_shard`, lowered so a shard's text stays under `max_shard_bytes`.
+
+    The cap is an estimate from the spec (target length x 4 bytes), never from generated data, so
+    the shard layout, and each shard, stays a pure function of the spec.
+    """
+    if not spec.max_shard_bytes:
+        return spec.rows_per_shard
+    row_bytes = max(spec.lengths) * BYTES_PER_TOKEN + 1024
+    return max(1, min(spec.rows_per_shard, spec.max_shard_bytes // row_bytes))
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """One shard: which config, which cells; everything a worker needs besides the spec."""
+
+    task: str
+    index: int
+    count: int
+    lo: int
+    hi: int
+
+
+def shard_jobs(spec: Spec) -> list[ShardJob]:
+    jobs = []
+    per_shard = rows_per_shard(spec)
+    for task, cells in plan(spec).items():
+        ranges = shard_ranges(len(cells), per_shard)
+        jobs += [ShardJob(task, k, len(ranges), lo, hi) for k, (lo, hi) in enumerate(ranges)]
+    return jobs
+
+
+def run_shard(generator: Generator, out: Path, job: ShardJob, progress: Callable[[int], None] | None = None) -> dict:
+    """Generate and write one shard (a pure function of the spec and the job); skip it if it exists."""
+    from .export.writer import read_shard_stats, shard_path, write_shard
+    from .generators.nextlong import SampleDropped
+
+    spec = generator.spec
+    path = shard_path(out, job.task, generator.split, job.index, job.count)
+    if path.exists():
+        if progress:
+            progress(job.hi - job.lo)
+        return read_shard_stats(path)
+    stats = RowStats()
+    rows = []
+    for cell in plan(spec)[job.task][job.lo : job.hi]:
+        try:
+            rows.append(generate_row(generator, cell, stats))
+        except SampleDropped:
+            stats.dropped += 1
+        if progress:
+            progress(1)
+    return write_shard(
+        path,
+        rows,
+        generator.split,
+        spec.formats,
+        first_index=job.lo,
+        stats=stats,
+        input_ids=bool(spec.options.get("input_ids")),
+    )
+
+
+_WORKER_GENERATOR: Generator | None = None
+
+
+def _worker_run(spec_dict: dict, out: str, job: ShardJob) -> dict:
+    """Entry point in a worker process (local pool or Ray): one generator per process, reused."""
+    global _WORKER_GENERATOR
+    from .spec import resolve
+
+    if _WORKER_GENERATOR is None or _WORKER_GENERATOR.spec.to_dict() != spec_dict:
+        raw = dict(spec_dict)
+        _WORKER_GENERATOR = make_generator(resolve({**raw, **raw.pop("options", {})}))
+    return run_shard(_WORKER_GENERATOR, Path(out), job)
+
+
 def build(
     spec: Spec,
     output: str | Path,
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
     generator: Generator | None = None,
+    workers: int = 1,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> Path:
-    """Build the dataset into `output`; already complete shards of the same spec are kept."""
-    from .export.writer import finish_build, prepare_output, shard_path, write_shard
-    from .generators.nextlong import SampleDropped
+    """Build the dataset into `output`; already complete shards of the same spec are kept.
+
+    Shards run in this process (`workers=1`), in a pool of local processes, or as Ray tasks
+    (`backend="ray"`); each shard is a pure function of the spec, so the bytes are the same.
+    """
+    from .export.writer import finish_build, prepare_output
 
     out = Path(output)
     generator = generator or make_generator(spec)
     prepare_output(out, spec, overwrite)
-    shard_stats: dict[str, list[dict[str, int]]] = {}
-    for task, cells in plan(spec).items():
-        ranges = shard_ranges(len(cells), spec.rows_per_shard)
-        shard_stats[task] = []
-        for k, (lo, hi) in enumerate(ranges):
-            path = shard_path(out, task, generator.split, k, len(ranges))
-            stats = RowStats()
-            if path.exists():
-                from .export.writer import read_shard_stats
-
-                shard_stats[task].append(read_shard_stats(path))
-                if progress:
-                    progress(hi - lo)
-                continue
-            rows = []
-            for cell in cells[lo:hi]:
-                try:
-                    rows.append(generate_row(generator, cell, stats))
-                except SampleDropped:
-                    stats.dropped += 1
-                if progress:
-                    progress(1)
-            written = write_shard(
-                path,
-                rows,
-                generator.split,
-                spec.formats,
-                first_index=lo,
-                stats=stats,
-                input_ids=bool(spec.options.get("input_ids")),
-            )
-            shard_stats[task].append(written)
+    generator.prepare()  # shared resources (e.g. a corpus index) are built once, before any worker starts
+    jobs = shard_jobs(spec)
+    if backend == "ray":
+        results = _run_ray(spec, out, jobs, workers, ray_address, progress)
+    elif workers > 1:
+        results = _run_pool(spec, out, jobs, workers, progress)
+    elif backend == "local":
+        results = [run_shard(generator, out, job, progress) for job in jobs]
+    else:
+        raise SpecError(f"unknown backend {backend!r}; use local or ray")
+    shard_stats: dict[str, list[dict]] = {task: [] for task in spec.tasks}
+    for job, stats in zip(jobs, results, strict=True):
+        shard_stats[job.task].append(stats)
     finish_build(out, spec, generator, shard_stats)
     return out
+
+
+def _run_pool(spec: Spec, out: Path, jobs: list[ShardJob], workers: int, progress) -> list[dict]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # no inherited tokenizer threads or locks
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(_worker_run, spec.to_dict(), str(out), job) for job in jobs]
+        results = []
+        for job, future in zip(jobs, futures, strict=True):
+            results.append(future.result())
+            if progress:
+                progress(job.hi - job.lo)
+    return results
+
+
+def _run_ray(spec: Spec, out: Path, jobs: list[ShardJob], workers: int, address: str | None, progress) -> list[dict]:
+    try:
+        import ray
+    except ImportError:
+        raise SpecError("--backend ray needs the ray extra: pip install 'longsynth[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        options = {"address": address} if address else {"num_cpus": max(1, workers)}
+        ray.init(include_dashboard=False, log_to_driver=False, **options)
+    try:
+        remote = ray.remote(num_cpus=1)(_worker_run)
+        pending = [remote.remote(spec.to_dict(), str(out.resolve()), job) for job in jobs]
+        results = []
+        for job, ref in zip(jobs, pending, strict=True):
+            results.append(ray.get(ref))
+            if progress:
+                progress(job.hi - job.lo)
+        return results
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 __all__ = ["LongsynthError", "OutputError", "build", "cell_from_id", "generate", "generate_row", "plan"]

@@ -115,6 +115,21 @@ def list_cmd() -> None:
     help="Output folder (Hub layout: README.md, manifest.json, <task>/test-*.parquet).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace another build's output in the folder.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Shards built in parallel (processes, or Ray tasks); the output bytes do not change.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where shards run: local processes, or Ray (pip install 'longsynth[ray]').",
+)
+@click.option("--ray-address", help="Ray cluster address (default: start a local Ray instance).")
 @_debug_option
 @_friendly
 def build(
@@ -131,6 +146,9 @@ def build(
     output,
     overwrite,
     generator,
+    workers,
+    backend,
+    ray_address,
 ) -> None:
     """Build a dataset into OUTPUT from SPEC_FILE (YAML) and/or flags; flags win over the file.
 
@@ -164,7 +182,16 @@ def build(
     generator = make_generator(spec)  # unknown tokenizers and bad options fail before any work
     total = sum(len(cells) for cells in plan(spec).values())
     with click.progressbar(length=total, label=f"building {total} samples", file=sys.stderr) as bar:
-        out = run_build(spec, output, overwrite=overwrite, progress=bar.update, generator=generator)
+        out = run_build(
+            spec,
+            output,
+            overwrite=overwrite,
+            progress=bar.update,
+            generator=generator,
+            workers=workers,
+            backend=backend,
+            ray_address=ray_address,
+        )
     click.echo(f"wrote {total} rows to {out}")
 
 

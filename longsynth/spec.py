@@ -32,6 +32,7 @@ _COMMON = {
     "length_tolerance",
     "max_attempts",
     "rows_per_shard",
+    "max_shard_bytes",
     "formats",
     "template_dir",
     "version",
@@ -54,6 +55,7 @@ class Spec:
     length_tolerance: int | None = None
     max_attempts: int = 5
     rows_per_shard: int = 256
+    max_shard_bytes: int = 256 * 1024 * 1024
     formats: list[str] = field(default_factory=lambda: ["parquet"])
     template_dir: str | None = None
     version: str = "1.0.0"
@@ -227,6 +229,8 @@ def resolve(raw: dict[str, Any]) -> Spec:
         spec.max_attempts = _positive_int("max_attempts", fields["max_attempts"])
     if "rows_per_shard" in fields:
         spec.rows_per_shard = _positive_int("rows_per_shard", fields["rows_per_shard"])
+    if "max_shard_bytes" in fields:
+        spec.max_shard_bytes = _positive_int("max_shard_bytes", fields["max_shard_bytes"], minimum=0)
     if "formats" in fields:
         formats = fields["formats"]
         formats = formats if isinstance(formats, list) else str(formats).split(",")

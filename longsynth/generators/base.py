@@ -108,6 +108,9 @@ class Generator:
     def sample(self, cell: Cell, rng, budget_adjust: int = 0) -> Sample:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def prepare(self) -> None:
+        """Build shared resources that workers must not build concurrently (a corpus index); none by default."""
+
     def report(self) -> dict[str, Any]:
         """Facts about the build for the manifest (what was skipped, corpus sizes); none by default."""
         return {}

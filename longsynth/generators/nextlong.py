@@ -106,6 +106,9 @@ class NextLongGenerator(Generator):
             self._eligible[target] = order
         return self._eligible[target]
 
+    def prepare(self) -> None:
+        self.index  # noqa: B018  (build or load the cached index once, in the parent process)
+
     def report(self) -> dict[str, Any]:
         index = self.index
         return {
