@@ -12,7 +12,7 @@ import tempfile
 
 CHILD = """
 import resource, sys
-from longsynth.build import build
+from longsynth.pipeline import build
 from longsynth.spec import load_spec
 spec = load_spec(None, tasks="niah_single_1", lengths="16k", depths="0,50,100", samples=int(sys.argv[1]))
 build(spec, sys.argv[2])

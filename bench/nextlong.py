@@ -22,7 +22,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
         os.environ["LONGSYNTH_CACHE"] = cache
-        from longsynth.build import build, make_generator
+        from longsynth.pipeline import build, make_generator
         from longsynth.spec import load_spec
         from longsynth.tokenizers import get_tokenizer
 

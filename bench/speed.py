@@ -12,7 +12,7 @@ import time
 
 import polars as pl
 
-from longsynth.build import build
+from longsynth.pipeline import build
 from longsynth.spec import load_spec
 from longsynth.tokenizers import get_tokenizer
 

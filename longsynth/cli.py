@@ -155,8 +155,8 @@ def build(
     Re-running the same command into the same folder keeps finished shards and
     completes the rest.
     """
-    from .build import build as run_build
-    from .build import make_generator, plan
+    from .pipeline import build as run_build
+    from .pipeline import make_generator, plan
     from .spec import load_spec, parse_set
 
     overrides = parse_set(assignments)
@@ -239,6 +239,34 @@ def inspect(directory, task, index, full, as_json) -> None:
         click.echo(json.dumps(row, indent=2, ensure_ascii=False))
         return
     click.echo(render_row(row, full=full, color=sys.stdout.isatty()))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("repo_id")
+@click.option("--private", is_flag=True, help="Create the dataset repo as private.")
+@click.option("--revision", help="Branch to commit to (created if missing). Default: main.")
+@click.option("--token", help="Hugging Face token. Default: HF_TOKEN or the stored login.")
+@click.option("--message", help="Commit message. Default: 'longsynth dataset version <version>'.")
+@click.option("--dry-run", is_flag=True, help="List what would be uploaded; send nothing.")
+@_debug_option
+@_friendly
+def push(directory, repo_id, private, revision, token, message, dry_run) -> None:
+    """Upload a built DIRECTORY to the Hub dataset REPO_ID in one commit.
+
+    The folder must match its manifest (sha256 of every file); resume state is never uploaded.
+    """
+    from .export.hub import plan_upload
+    from .export.hub import push as run_push
+
+    if dry_run:
+        plan = plan_upload(directory)
+        for name in plan.files:
+            click.echo(name)
+        click.echo(f"{len(plan.files)} files, {plan.bytes:,} bytes would be uploaded to {repo_id} (dry run)")
+        return
+    url = run_push(directory, repo_id, token=token, private=private, revision=revision, message=message)
+    click.echo(f"pushed {directory} to {repo_id}: {url}")
 
 
 def main() -> None:

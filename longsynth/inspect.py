@@ -48,7 +48,7 @@ class Report:
 
 def validate_directory(directory: Path) -> Report:
     """Re-check file hashes and every row (one re-encode each) of a build folder."""
-    from .build import make_generator
+    from .pipeline import make_generator
     from .validators import validate_row
 
     manifest = read_manifest(directory)

@@ -22,7 +22,7 @@ def tokenizer():
 @pytest.fixture(scope="session")
 def show_build(tmp_path_factory):
     """The build named in issue 2's Show section."""
-    from longsynth.build import build
+    from longsynth.pipeline import build
     from longsynth.spec import load_spec
 
     spec = load_spec(None, tasks=SHOW_TASKS, lengths="4k,16k", depths="0,50,100", samples=2)

@@ -7,8 +7,8 @@ import json
 import polars as pl
 import pytest
 
-from longsynth.build import build
 from longsynth.errors import CorpusError
+from longsynth.pipeline import build
 from longsynth.spec import load_spec
 from longsynth.text.sources import iter_corpus_documents
 from longsynth.text.units import split_sentences

@@ -7,8 +7,8 @@ import json
 import polars as pl
 import pytest
 
-from longsynth.build import build
 from longsynth.inspect import validate_directory
+from longsynth.pipeline import build
 from longsynth.spec import load_spec
 from longsynth.text.prose import prose_sentences
 from longsynth.text.words import ADJECTIVES, NOUNS

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from longsynth import scoring
-from longsynth.build import build, make_generator
 from longsynth.databases import format_value
 from longsynth.inspect import validate_directory
+from longsynth.pipeline import build, make_generator
 from longsynth.spec import load_spec
 from longsynth.validators import validate_row
 

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from longsynth import regenerate, scoring
-from longsynth.build import build, make_generator
 from longsynth.inspect import validate_directory
+from longsynth.pipeline import build, make_generator
 from longsynth.spec import load_spec
 from longsynth.text.bios import load_style, parse_bios
 from longsynth.tokenizers import get_tokenizer

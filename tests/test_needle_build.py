@@ -13,7 +13,7 @@ import tiktoken
 from tiktoken.load import load_tiktoken_bpe
 
 from longsynth import regenerate
-from longsynth.build import build, make_generator
+from longsynth.pipeline import build, make_generator
 from longsynth.spec import load_spec
 from longsynth.tokenizers import _ENCODINGS, _cache_dir, get_tokenizer
 from longsynth.validators import validate_row

@@ -7,9 +7,9 @@ import json
 import polars as pl
 import pytest
 
-from longsynth.build import build, make_generator
 from longsynth.errors import CorpusError
 from longsynth.inspect import validate_directory
+from longsynth.pipeline import build, make_generator
 from longsynth.spec import load_spec
 from longsynth.text.synthetic_corpus import synthetic_document
 from longsynth.tokenizers import get_tokenizer

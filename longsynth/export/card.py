@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import statistics
 from pathlib import Path
 
 import yaml
@@ -47,15 +48,21 @@ def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: 
         f"Built by longsynth with the `{spec.generator}` generator. Every row's `length` was counted with the "
         f"`{spec.tokenizer}` tokenizer and every answer was re-derived from the text before the row was written.",
         "",
-        "| config | rows | lengths | min length | max length |",
-        "| --- | --- | --- | --- | --- |",
+        "| config | rows | target lengths | length range | median length | dropped |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for task in spec.tasks:
         stats = shard_stats.get(task, [])
         rows = sum(s["rows"] for s in stats)
-        lo = min((s["min_length"] for s in stats), default=0)
-        hi = max((s["max_length"] for s in stats), default=0)
-        lines.append(f"| {task} | {rows} | {', '.join(map(str, spec.lengths))} | {lo} | {hi} |")
+        lengths = sorted(n for s in stats for n in s.get("lengths", []))
+        span = f"{lengths[0]}-{lengths[-1]}" if lengths else "-"
+        median = statistics.median(lengths) if lengths else "-"
+        dropped = sum(s.get("dropped", 0) for s in stats)
+        lines.append(
+            f"| {task} | {rows} | {', '.join(map(str, spec.lengths))} | {span} | {median:g} | {dropped} |"
+            if lengths
+            else f"| {task} | {rows} | {', '.join(map(str, spec.lengths))} | - | - | {dropped} |"
+        )
     lines += [""]
     if spec.depths:
         lines += [
@@ -63,12 +70,13 @@ def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: 
             "",
         ]
     lines += [
+        f"- Version: {spec.version}; license: {spec.license}",
         f"- Tokenizer: `{spec.tokenizer}`",
         f"- Seed: {spec.seed}; samples per cell: {spec.samples}",
         f"- Split: `{split}`",
     ]
     if generator.paper:
-        lines += [f"- Method: {generator.paper}"]
+        lines += [f"- Method (please cite): {generator.paper}"]
     lines += [
         "",
         "Load it:",

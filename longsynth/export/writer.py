@@ -89,7 +89,7 @@ def write_shard(
     """Write one shard (and its jsonl twin); the Parquet file lands last, as the completion mark."""
     info = {"rows": len(rows), "attempts": stats.attempts, "refits": stats.refits, "dropped": stats.dropped}
     lengths = [r["length"] for r in rows]
-    info.update(min_length=min(lengths, default=0), max_length=max(lengths, default=0))
+    info.update(min_length=min(lengths, default=0), max_length=max(lengths, default=0), lengths=sorted(lengths))
     if "jsonl" in formats and split == "test":
         lines = [
             json.dumps(
@@ -151,6 +151,7 @@ def finish_build(out: Path, spec: Spec, generator, shard_stats: dict[str, list[d
     files = {str(p.relative_to(out)): sha256_file(p) for p in [*data_files(out), out / "README.md"]}
     manifest = {
         "longsynth_version": __version__,
+        "version": spec.version,
         "spec": spec.to_dict(),
         "fingerprint": spec.fingerprint(),
         "split": generator.split,

@@ -1,0 +1,92 @@
+"""Publishing a built folder to the Hugging Face Hub, in one commit.
+
+The folder is checked against its manifest first (every listed file present
+with its sha256), so a half-built or edited folder is never published. The
+token comes from `--token`, `HF_TOKEN` or the stored `huggingface-cli login`;
+it is passed to `huggingface_hub` only, and scrubbed from any error text, so
+it never reaches a file, a log or a message.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import LongsynthError, OutputError
+from .writer import STATE_DIR, sha256_file
+
+
+class PushError(LongsynthError):
+    """The Hub refused or failed the upload."""
+
+
+@dataclass
+class UploadPlan:
+    folder: Path
+    files: list[str]  # relative paths, sorted
+    bytes: int
+
+
+def plan_upload(folder: str | Path) -> UploadPlan:
+    """What a push sends: the card, the manifest and every data file it lists (never resume state)."""
+    root = Path(folder)
+    manifest_path = root / "manifest.json"
+    if not manifest_path.exists():
+        raise OutputError(f"{str(root)!r} has no manifest.json; push a finished longsynth build")
+    manifest = json.loads(manifest_path.read_text())
+    problems = []
+    for name, digest in manifest.get("files", {}).items():
+        path = root / name
+        if not path.exists():
+            problems.append(f"{name} is missing")
+        elif sha256_file(path) != digest:
+            problems.append(f"{name} differs from the manifest")
+    if problems:
+        raise OutputError(f"{str(root)!r} does not match its manifest ({'; '.join(problems[:3])}); rebuild it first")
+    files = sorted({*manifest.get("files", {}), "manifest.json"})
+    return UploadPlan(root, files, sum((root / f).stat().st_size for f in files))
+
+
+def _scrub(text: str, token: str | None) -> str:
+    """One line, with the token masked."""
+    text = " ".join(text.split())
+    return text.replace(token, "***") if token else text
+
+
+def push(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    token: str | None = None,
+    private: bool = False,
+    revision: str | None = None,
+    message: str | None = None,
+) -> str:
+    """Create the dataset repo if needed and upload the folder in one commit; returns the commit URL."""
+    import huggingface_hub
+    from huggingface_hub import HfApi
+
+    plan = plan_upload(folder)
+    token = token or huggingface_hub.get_token()
+    if not token:
+        raise PushError("no Hugging Face token: pass --token, set HF_TOKEN, or run `huggingface-cli login`")
+    manifest = json.loads((plan.folder / "manifest.json").read_text())
+    version = manifest.get("spec", {}).get("version", "")
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        if revision:
+            api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
+        commit = api.upload_folder(
+            folder_path=str(plan.folder),
+            repo_id=repo_id,
+            repo_type="dataset",
+            revision=revision,
+            allow_patterns=plan.files,
+            ignore_patterns=[f"{STATE_DIR}/*"],
+            commit_message=message or f"longsynth dataset version {version}".strip(),
+        )
+    except Exception as exc:  # every Hub failure becomes one line, without the token
+        raise PushError(f"upload to {repo_id!r} failed: {_scrub(f'{type(exc).__name__}: {exc}', token)}") from None
+    return str(getattr(commit, "commit_url", commit))

@@ -1,0 +1,256 @@
+"""Issue 6: shards, workers, Ray, resume after SIGKILL, Hub push, versioned cards, to_hf_dataset."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import longsynth
+from longsynth.cli import cli
+from longsynth.pipeline import build, rows_per_shard
+from longsynth.spec import load_spec
+
+
+def _hashes(out: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and ".longsynth" not in p.parts
+    }
+
+
+def _spec(**extra):
+    return load_spec(
+        None,
+        tasks="niah_single_1,niah_multikey_2",
+        lengths="2k,4k",
+        depths="0,50,100",
+        samples=3,
+        rows_per_shard=8,
+        **extra,
+    )
+
+
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory):
+    return build(_spec(), tmp_path_factory.mktemp("w1") / "ds")
+
+
+def test_shard_names_and_counts(one_worker):
+    files = sorted(p.name for p in (one_worker / "niah_single_1").glob("*.parquet"))
+    assert files == [f"test-0000{k}-of-00003.parquet" for k in range(3)]
+
+
+def test_two_workers_write_the_same_bytes(one_worker, tmp_path):
+    assert _hashes(build(_spec(), tmp_path / "w2", workers=2)) == _hashes(one_worker)
+
+
+def test_ray_backend_writes_the_same_bytes(one_worker, tmp_path):
+    pytest.importorskip("ray")
+    assert _hashes(build(_spec(), tmp_path / "ray", workers=2, backend="ray")) == _hashes(one_worker)
+
+
+def test_byte_cap_lowers_rows_per_shard(tmp_path):
+    spec = _spec(max_shard_bytes=4096 * 4 * 3)
+    assert rows_per_shard(spec) == 2
+    out = build(spec, tmp_path / "cap")
+    assert len(list((out / "niah_single_1").glob("*.parquet"))) == 9
+
+
+def test_resume_after_sigkill_gives_the_clean_bytes(tmp_path):
+    args = [
+        "--task",
+        "niah_single_1",
+        "--lengths",
+        "128k",
+        "--depths",
+        "50",
+        "--samples",
+        "6",
+        "--set",
+        "rows_per_shard=1",
+    ]
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "longsynth.cli", "build", *args, "-o", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(killed.glob("niah_single_1/*.parquet"))) < 2:
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert 2 <= len(list(killed.glob("niah_single_1/*.parquet"))) < 6
+    assert not (killed / "manifest.json").exists()
+    assert CliRunner().invoke(cli, ["build", *args, "-o", str(killed)], obj={}).exit_code == 0
+    clean = tmp_path / "clean"
+    assert CliRunner().invoke(cli, ["build", *args, "-o", str(clean)], obj={}).exit_code == 0
+    assert _hashes(killed) == _hashes(clean)
+    assert not [p for p in killed.rglob("*") if p.name.endswith(".tmp")]
+
+
+# ------------------------------------------------------------------ cards and manifests
+
+
+def test_versioned_card_and_manifest(tmp_path):
+    spec = _spec(version="2.1.0", license="mit")
+    out = build(spec, tmp_path / "v")
+    card = (out / "README.md").read_text()
+    assert "version 2.1.0" in card and "license: mit" in card
+    assert "| niah_single_1 | 18 | 2048, 4096 |" in card and "median length" in card
+    assert "Hsieh et al., RULER" in card and "longsynth build --generator needle" in card
+    assert "rows_per_shard: 8" in card  # the embedded spec
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["version"] == "2.1.0"
+    again = build(
+        load_spec(
+            None,
+            tasks="niah_single_1,niah_multikey_2",
+            lengths="2k,4k",
+            depths="0,50,100",
+            samples=3,
+            rows_per_shard=8,
+            version="2.1.0",
+            license="mit",
+        ),
+        tmp_path / "v2",
+    )
+    assert json.loads((again / "manifest.json").read_text())["files"] == manifest["files"]
+
+
+def test_rebuild_command_in_the_card_rebuilds_the_bytes(tmp_path):
+    out = build(_spec(version="3.0.0"), tmp_path / "a")
+    command = next(line for line in (out / "README.md").read_text().splitlines() if line.startswith("longsynth build"))
+    args = command.split()[2:]
+    args[args.index("OUTPUT_DIR")] = str(tmp_path / "b")
+    result = CliRunner().invoke(cli, ["build", *args], obj={})
+    assert result.exit_code == 0, result.output
+    assert _hashes(out) == _hashes(tmp_path / "b")
+
+
+# ------------------------------------------------------------------ push
+
+
+def test_push_dry_run_lists_the_card_manifest_and_shards(one_worker):
+    result = CliRunner().invoke(cli, ["push", str(one_worker), "me/niah", "--dry-run"], obj={})
+    assert result.exit_code == 0
+    listed = result.output.splitlines()[:-1]
+    assert "README.md" in listed and "manifest.json" in listed
+    assert sum(name.endswith(".parquet") for name in listed) == 6
+    assert not any(".longsynth" in name for name in listed)
+
+
+def test_push_drives_the_real_upload_up_to_http(one_worker, monkeypatch, tmp_path, caplog):
+    import huggingface_hub
+    import huggingface_hub.utils._http as hub_http
+
+    transport_module = __import__(
+        hub_http.__dict__.get("httpx2", None).__name__ if "httpx2" in hub_http.__dict__ else "httpx"
+    )
+    token = "hf_supersecret_token_0123456789"
+    seen = []
+
+    def handler(request):
+        seen.append(request)
+        path = request.url.path
+        if path.endswith("/api/repos/create"):
+            return transport_module.Response(200, json={"url": "https://huggingface.co/datasets/me/niah"})
+        if path.endswith("/api/validate-yaml"):
+            return transport_module.Response(200, json={"errors": [], "warnings": []})
+        if "/preupload/" in path:
+            files = json.loads(request.content)["files"]
+            return transport_module.Response(
+                200,
+                json={"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]},
+            )
+        if "/commit/" in path:
+            return transport_module.Response(
+                200, json={"commitUrl": "https://huggingface.co/datasets/me/niah/commit/1", "commitOid": "a" * 40}
+            )
+        return transport_module.Response(404, json={"error": "not mocked"})
+
+    huggingface_hub.set_client_factory(
+        lambda: transport_module.Client(transport=transport_module.MockTransport(handler))
+    )
+    try:
+        result = CliRunner().invoke(cli, ["push", str(one_worker), "me/niah", "--token", token, "--private"], obj={})
+    finally:
+        huggingface_hub.set_client_factory(hub_http.default_client_factory)
+    assert result.exit_code == 0, result.output
+    create = next(r for r in seen if r.url.path.endswith("/api/repos/create"))
+    created = json.loads(create.content)
+    assert created.get("visibility") == "private" or created.get("private") is True
+    commit = next(r for r in seen if "/commit/" in r.url.path)
+    body = commit.content.decode()
+    for name in ("README.md", "manifest.json", "niah_single_1/test-00000-of-00003.parquet"):
+        assert name in body
+    assert ".longsynth" not in body
+    assert all(
+        r.headers.get("authorization") == f"Bearer {token}"
+        for r in seen
+        if "/api/" in r.url.path and "agent" not in r.url.path
+    )
+    # the token reaches nothing written, printed or logged
+    assert token not in result.output and token not in caplog.text
+    for path in one_worker.rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes()
+
+
+def test_push_errors_are_one_line_without_the_token(one_worker, monkeypatch):
+    import huggingface_hub
+    import huggingface_hub.utils._http as hub_http
+
+    transport_module = __import__("httpx2" if "httpx2" in hub_http.__dict__ else "httpx")
+    token = "hf_another_secret_987654321"
+
+    def handler(request):
+        return transport_module.Response(401, json={"error": f"Invalid token {token}"})
+
+    huggingface_hub.set_client_factory(
+        lambda: transport_module.Client(transport=transport_module.MockTransport(handler))
+    )
+    try:
+        result = CliRunner().invoke(cli, ["push", str(one_worker), "me/niah", "--token", token], obj={})
+    finally:
+        huggingface_hub.set_client_factory(hub_http.default_client_factory)
+    assert result.exit_code == 2
+    assert token not in result.output and result.output.startswith("error: upload to 'me/niah' failed")
+
+
+def test_push_refuses_a_folder_that_does_not_match_its_manifest(tmp_path):
+    out = build(_spec(), tmp_path / "bad")
+    next(out.glob("niah_single_1/*.parquet")).write_bytes(b"changed")
+    result = CliRunner().invoke(cli, ["push", str(out), "me/x", "--dry-run"], obj={})
+    assert result.exit_code == 2 and "does not match its manifest" in result.output
+
+
+# ------------------------------------------------------------------ to_hf_dataset
+
+
+def test_to_hf_dataset_from_folder_and_from_spec(one_worker, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    from_folder = longsynth.to_hf_dataset(one_worker)
+    assert set(from_folder) == {"niah_single_1", "niah_multikey_2"} and from_folder["niah_single_1"].num_rows == 18
+    spec = load_spec(None, tasks="niah_single_1", lengths="1k", depths="50", samples=2)
+    first = longsynth.to_hf_dataset(spec)["niah_single_1"]
+    again = longsynth.to_hf_dataset(spec)["niah_single_1"]
+    assert first._fingerprint == again._fingerprint and first.cache_files == again.cache_files
+    other = longsynth.to_hf_dataset(
+        load_spec(None, tasks="niah_single_1", lengths="1k", depths="50", samples=2, seed=9)
+    )["niah_single_1"]
+    assert other._fingerprint != first._fingerprint
+    built = longsynth.build(spec, tmp_path / "b")
+    import polars as pl
+
+    assert first.to_list() == pl.read_parquet(built / "niah_single_1" / "*.parquet").to_dicts()
