@@ -79,7 +79,8 @@ def list_cmd() -> None:
         for task, preset in gen.tasks.items():
             default = " (default)" if task in gen.default_tasks else ""
             click.echo(f"    {task:<18} {gen.task_help.get(task, '')}{default}")
-            click.echo(f"    {'':<18} {', '.join(f'{k}={v}' for k, v in preset.items())}")
+            if preset:
+                click.echo(f"    {'':<18} {', '.join(f'{k}={v}' for k, v in preset.items())}")
         click.echo("  options (--set NAME=VALUE):")
         for opt_name, opt in gen.options.items():
             choices = f" [{'|'.join(map(str, opt.choices))}]" if opt.choices else ""

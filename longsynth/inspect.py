@@ -102,6 +102,8 @@ def render_row(row: dict[str, Any], full: bool = False, color: bool = False, aro
     items = metadata.get(metadata.get("item_key", "items"), [])
     text = row.get("input") or row.get("text") or ""
     spans = sorted((i["char_offset"], i.get("char_end", i["char_offset"])) for i in items)
+    if not spans and "chunks" in metadata:  # training rows: mark the source document's meta-chunks
+        spans = [(c["char_start"], c["char_end"]) for c in metadata["chunks"] if c["role"] == "meta"]
 
     def mark(s: str) -> str:
         return f"\x1b[1;33m>>> {s} <<<\x1b[0m" if color else f">>> {s} <<<"
