@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import SpecError
-from ..fitting import FittedPrompt
+from ..fitting import FittedPrompt, fit_prompt, length_tolerance
 from ..spec import Spec
 from ..tokenizers import Tokenizer
 
@@ -98,12 +98,23 @@ class Generator:
             checked[name] = value
         return dict(sorted(checked.items()))
 
+    def settings(self) -> dict[str, Any]:
+        """Every option: its default, unless the spec sets it."""
+        return {**{name: opt.default for name, opt in self.options.items()}, **self.spec.options}
+
     def task_params(self, task: str) -> dict[str, Any]:
         """The task's preset with the spec's options applied on top."""
-        params = {name: opt.default for name, opt in self.options.items()}
-        params.update(self.tasks[task])
-        params.update(self.spec.options)
-        return params
+        return {**self.settings(), **self.tasks[task], **self.spec.options}
+
+    def fit(self, target: int, budget_adjust: int = 0, **layout: Any) -> FittedPrompt:
+        """The shared fitter, with this build's tokenizer and length tolerance."""
+        return fit_prompt(
+            target=target,
+            tolerance=length_tolerance(target, self.spec.length_tolerance),
+            tokenizer=self.tokenizer,
+            budget_adjust=budget_adjust,
+            **layout,
+        )
 
     def sample(self, cell: Cell, rng, budget_adjust: int = 0) -> Sample:  # pragma: no cover - abstract
         raise NotImplementedError

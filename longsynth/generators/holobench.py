@@ -23,7 +23,7 @@ import numpy as np
 
 from ..databases import Column, Database, Table, get_database, text_value
 from ..errors import BudgetError, CorpusError, SpecError
-from ..fitting import Insert, fit_prompt, length_tolerance
+from ..fitting import Insert
 from ..sqlgen import (
     FAMILIES,
     Query,
@@ -207,7 +207,7 @@ class HoloBenchGenerator(Generator):
 
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)
-        options = {**{k: o.default for k, o in self.options.items()}, **spec.options}
+        options = self.settings()
         if not 0.0 < options["info_density"] <= 1.0:
             raise SpecError(f"info_density must be in (0, 1], got {options['info_density']}")
         if bool(options["sql"]) != bool(options["question"]):
@@ -372,16 +372,14 @@ class HoloBenchGenerator(Generator):
         order = order[:needed]
         filler_texts = [all_texts[k] for k in order.tolist()]
         filler_tokens = all_tokens[order]
-        fitted = fit_prompt(
+        fitted = self.fit(
+            target,
+            budget_adjust,
             head=head,
             tail=tail,
             filler_texts=filler_texts,
             filler_tokens=filler_tokens,
             inserts=inserts,
-            target=target,
-            tolerance=length_tolerance(target, self.spec.length_tolerance),
-            tokenizer=self.tokenizer,
-            budget_adjust=budget_adjust,
             insert_tokens=[int(verbal[t].tokens[i]) for t, i in relevant],
             whole_units_only=True,
         )

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
-from ..fitting import Insert, Labeler, fit_prompt, length_tolerance
+from ..fitting import Insert, Labeler
 from ..seeding import derive_seed, rng_for
 from ..templating import render, split_around
 from ..text.bios import BioStyle, ParsedBio, Person, bio_at, bio_texts, find_bios, load_style
@@ -137,7 +137,7 @@ class LongBioGenerator(Generator):
 
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)
-        options = {**{k: o.default for k, o in self.options.items()}, **spec.options}
+        options = self.settings()
         if not 0.0 <= options["density"] <= 1.0:
             raise SpecError(f"density must be between 0 and 1, got {options['density']}")
         if not 0.0 <= options["depth_min"] <= options["depth_max"] <= 100.0:
@@ -289,16 +289,14 @@ class LongBioGenerator(Generator):
 
         prompt = render("longbio/prompt.j2", self.spec.template_dir, context=_CONTEXT, shots=shots, question=question)
         head, tail = split_around(prompt, _CONTEXT, "longbio/prompt.j2")
-        fitted = fit_prompt(
+        fitted = self.fit(
+            target,
+            budget_adjust,
             head=head,
             tail=tail,
             filler_texts=texts,
             filler_tokens=tokens,
             inserts=inserts,
-            target=target,
-            tolerance=length_tolerance(target, self.spec.length_tolerance),
-            tokenizer=self.tokenizer,
-            budget_adjust=budget_adjust,
             labeler=self._labeler if task == "bio_citation" else None,
         )
         if task == "bio_citation":

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
-from ..fitting import Insert, fit_prompt, length_tolerance
+from ..fitting import Insert
 from ..templating import pattern_from, render, split_around
 from ..text import sources
 from ..text.units import count_units
@@ -185,16 +185,14 @@ class NeedleGenerator(Generator):
 
         taken = set(keys) | set(values)
         filler_texts, filler_tokens = self._filler(params, cell.target_length, rng, make, taken)
-        fitted = fit_prompt(
+        fitted = self.fit(
+            cell.target_length,
+            budget_adjust,
             head=head,
             tail=tail,
             filler_texts=filler_texts,
             filler_tokens=filler_tokens,
             inserts=inserts,
-            target=cell.target_length,
-            tolerance=length_tolerance(cell.target_length, self.spec.length_tolerance),
-            tokenizer=self.tokenizer,
-            budget_adjust=budget_adjust,
         )
         by_position = sorted(fitted.placed, key=lambda p: p.char_start)
         answers = [p.insert.payload["value"] for q in queried for p in by_position if p.insert.payload["key"] == q]

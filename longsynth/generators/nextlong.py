@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CorpusError, LongsynthError, SpecError
-from ..fitting import fit_prompt, length_tolerance
+from ..fitting import length_tolerance
 from ..retrieval import UNIT_END, ChunkIndex, IndexSpec, build_index
 from ..seeding import derive_seed
 from .base import Cell, Generator, Option, Sample, register
@@ -69,7 +69,7 @@ class NextLongGenerator(Generator):
 
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)
-        o = {**{k: v.default for k, v in self.options.items()}, **spec.options}
+        o = self.settings()
         if o["overgeneration"] < 1.0:
             raise SpecError(f"overgeneration must be at least 1, got {o['overgeneration']}")
         self.opts = o
@@ -191,16 +191,14 @@ class NextLongGenerator(Generator):
         held = int(index.chunk_tokens[ids].sum()) if ids else 0
         if held < cell.target_length - tolerance:
             raise SampleDropped(f"{cell.id}: the corpus gave {held} tokens for a {cell.target_length}-token sample")
-        fitted = fit_prompt(
+        fitted = self.fit(
+            cell.target_length,
+            budget_adjust,
             head="",
             tail="",
             filler_texts=[index.chunk_texts[c] + UNIT_END for c in ids],
             filler_tokens=index.chunk_tokens[ids],
             inserts=[],
-            target=cell.target_length,
-            tolerance=tolerance,
-            tokenizer=self.tokenizer,
-            budget_adjust=budget_adjust,
             separator="",
         )
         chunks, offset = [], 0
