@@ -79,8 +79,8 @@ def generate_row(generator: Generator, cell: Cell, stats: RowStats | None = None
             adjust += over if over > 0 else -(cell.target_length - measurement.length) // 2
             if stats:
                 stats.refits += 1
-        row = make_row(generator, cell, sample, measurement, seed, attempt)
-        problems = validate_row(row, generator, generator.tokenizer, measurement)
+        row, metadata = make_row(generator, cell, sample, measurement, seed, attempt)
+        problems = validate_row(row, generator, generator.tokenizer, measurement, metadata)
         if stats:
             stats.attempts += 1
         if not problems:

@@ -41,8 +41,8 @@ def schema_for(split: str, input_ids: bool = False) -> dict[str, Any]:
 
 def make_row(
     generator: Generator, cell: Cell, sample: Sample, measurement: Measurement, seed: int, attempt: int
-) -> dict[str, Any]:
-    """A row whose numbers (length, offsets, depths) all come from `measurement`."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A row whose numbers (length, offsets, depths) all come from `measurement`, and its metadata."""
     fitted = sample.fitted
     span = (fitted.context_start, fitted.context_end)
     placed_items = fitted.placed
@@ -95,4 +95,4 @@ def make_row(
     row["metadata"] = json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
     if "input_ids" in row:  # keep the schema's column order
         row["input_ids"] = row.pop("input_ids")
-    return row
+    return row, metadata

@@ -21,12 +21,18 @@ def validate_row(
     generator: Generator,
     tokenizer: Tokenizer,
     measurement: Measurement | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Every problem found with one row; an empty list means the row is valid."""
+    """Every problem found with one row; an empty list means the row is valid.
+
+    The build passes the measurement and the metadata it just made, so neither the text nor the
+    metadata JSON is processed twice; `longsynth validate` passes the row alone.
+    """
     text = row.get("input") if "input" in row else row.get("text")
     if measurement is None:
         measurement = measure(tokenizer, text)
-    metadata = json.loads(row["metadata"]) if isinstance(row["metadata"], str) else row["metadata"]
+    if metadata is None:
+        metadata = json.loads(row["metadata"]) if isinstance(row["metadata"], str) else row["metadata"]
     problems = check_length(row, measurement, generator.spec.length_tolerance)
     if metadata.get(metadata.get("item_key", "items")):
         problems += check_depths(row, metadata, measurement)

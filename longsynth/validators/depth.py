@@ -59,7 +59,8 @@ def depth_allowances(
         widest = max((-next(tokens) + next(tokens) for _ in item.get("neighbours", [])), default=0)
         run = sum(-next(tokens) + next(tokens) for _ in item.get("cluster", []))
         others = max(0, run - own) if run else 0
-        out[n] = max(1.0, 100.0 * (widest + others) / max(1, context - own))
+        # One more token: a boundary token may merge with its neighbour once the text is joined.
+        out[n] = max(1.0, 100.0 * (widest + others + 1) / max(1, context - own))
     return out
 
 
