@@ -45,6 +45,7 @@ class IndexSpec:
     config: str | None = None
     split: str = "train"
     chunk_size: int = 2048
+    chunk_tokens: int = 0  # a token budget per meta-chunk instead of chunk_size characters
     retriever: str = "bm25"
     dense_model: str = ""
     tokenizer: str = "cl100k_base"
@@ -224,7 +225,10 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer) -> ChunkIndex:
     for doc_id, text in tqdm(_documents(spec), desc="indexing corpus", unit=" docs", disable=None, file=sys.stderr):
         if not text.strip():
             continue
-        chunks = chunk_document(text, spec.chunk_size)
+        if spec.chunk_tokens:
+            chunks = chunk_document(text, spec.chunk_tokens, tokenizer.count)
+        else:
+            chunks = chunk_document(text, spec.chunk_size)
         doc = len(doc_ids)
         doc_ids.append(doc_id)
         for chunk in chunks:

@@ -298,3 +298,36 @@ def test_query_over_every_table_is_a_clear_error(tmp_path):
     spec = load_spec(None, generator="holobench", tasks="holo_join", lengths="1k", samples=1, database=str(folder))
     with pytest.raises(CorpusError, match="reads every table"):
         build(spec, tmp_path / "out")
+
+
+def test_broken_user_row_template_is_a_one_line_error(tmp_path):
+    from click.testing import CliRunner
+
+    from longsynth.cli import cli
+
+    folder = tmp_path / "db"
+    folder.mkdir()
+    for name in ("a", "b"):
+        pl.DataFrame({f"{name}_id": [1, 2], "label": ["x", "y"], "v": [1, 2]}).write_csv(folder / f"{name}.csv")
+    templates = tmp_path / "tpl"
+    templates.mkdir()
+    (templates / "a.j2").write_text("Row {{ a_id }} has {{ no_such_column }}.")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "build",
+            "--generator",
+            "holobench",
+            "--lengths",
+            "1k",
+            "--set",
+            f"database={folder}",
+            "--set",
+            f"row_templates={templates}",
+            "-o",
+            str(tmp_path / "o"),
+        ],
+        obj={},
+    )
+    assert result.exit_code == 2
+    assert "error: template 'a.j2' failed to render" in result.output and "no_such_column" in result.output

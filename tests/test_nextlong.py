@@ -210,3 +210,20 @@ def test_dense_retriever_with_a_local_encoder(tmp_path, monkeypatch):
     )
     out = build(spec, tmp_path / "dense")
     assert validate_directory(out).problems == []
+
+
+def test_token_budget_chunks(tmp_path):
+    from longsynth.text.chunking import chunk_document
+
+    tok = get_tokenizer("cl100k_base")
+    text = synthetic_document(5)[1] + "\n" + " ".join(["A long line without breaks."] * 200)
+    chunks = chunk_document(text, 120, tok.count)
+    assert "".join(c.text + c.joiner for c in chunks) == text
+    assert max(tok.count(c.text) for c in chunks) <= 121  # a cut may keep one trailing space
+    spec = load_spec(
+        None, generator="nextlong", tasks="nextlong", lengths="4k", samples=2, corpus="builtin:300", chunk_tokens=200
+    )
+    out = build(spec, tmp_path / "tok")
+    assert validate_directory(out).problems == []
+    metas = [c for r in _rows(out, "nextlong") for c in json.loads(r["metadata"])["chunks"] if c["role"] == "meta"]
+    assert len(metas) > 2

@@ -85,28 +85,17 @@ def _cast(value: str, column: Column) -> Any:
 
 
 def _row_shape(db: Database, table: Table, template_dir: str | None, row_templates: str | None) -> str:
-    """A table's sentence with a placeholder per column: its own template, else the default one."""
+    """A table's sentence with a placeholder per column: the user's `<table>.j2` in `row_templates`,
+    else the package's template for a built-in database, else the default sentence."""
     variables = {c.name: _sentinel(n) for n, c in enumerate(table.columns)}
-    names = []
+    candidates = []
     if row_templates:
-        names.append(("user", f"{table.name}.j2"))
+        candidates.append((row_templates, f"{table.name}.j2"))
     if db.template_folder:
-        names.append(("package", f"{db.template_folder}/{table.name}.j2"))
-    for where, name in names:
-        if where == "user":
-            from jinja2 import FileSystemLoader
-            from jinja2.sandbox import SandboxedEnvironment
-
-            env = SandboxedEnvironment(loader=FileSystemLoader(row_templates), autoescape=False)
-            try:
-                return env.get_template(name).render(**variables).strip()
-            except Exception:  # no template for this table: fall through
-                continue
-        try:
-            environment(template_dir).get_template(name)
-        except Exception:
-            continue
-        return render(name, template_dir, **variables).strip()
+        candidates.append((template_dir, f"{db.template_folder}/{table.name}.j2"))
+    for folder, name in candidates:
+        if name in environment(folder).list_templates():
+            return render(name, folder, **variables).strip()
     cells = [(c.words, _sentinel(n)) for n, c in enumerate(table.columns)]
     return render("holobench/default_row.j2", template_dir, table=table.name, cells=cells).strip()
 

@@ -55,6 +55,7 @@ class NextLongGenerator(Generator):
         "corpus_config": Option(str, "", "Hugging Face dataset config"),
         "corpus_split": Option(str, "train", "Hugging Face dataset split"),
         "chunk_size": Option(int, 2048, "meta-chunk size in characters", minimum=16),
+        "chunk_tokens": Option(int, 0, "meta-chunk size in tokens instead (0: use chunk_size)", minimum=0),
         "retriever": Option(str, "bm25", "negative retriever", ("bm25", "dense")),
         "dense_model": Option(str, "", "retriever=dense: local sentence-transformers model folder"),
         "placement": Option(str, "head", "meta-chunk position among its negatives", ("head", "tail", "random")),
@@ -74,15 +75,16 @@ class NextLongGenerator(Generator):
             raise SpecError(f"overgeneration must be at least 1, got {o['overgeneration']}")
         self.opts = o
         self.index_spec = IndexSpec(
-            o["corpus"],
-            o["corpus_text_field"],
-            o["corpus_id_field"],
-            o["corpus_config"] or None,
-            o["corpus_split"],
-            o["chunk_size"],
-            o["retriever"],
-            o["dense_model"],
-            tokenizer.name,
+            corpus=o["corpus"],
+            text_field=o["corpus_text_field"],
+            id_field=o["corpus_id_field"],
+            config=o["corpus_config"] or None,
+            split=o["corpus_split"],
+            chunk_size=o["chunk_size"],
+            chunk_tokens=o["chunk_tokens"],
+            retriever=o["retriever"],
+            dense_model=o["dense_model"],
+            tokenizer=tokenizer.name,
         )
         self._eligible: dict[int, np.ndarray] = {}
 

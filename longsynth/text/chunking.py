@@ -1,8 +1,9 @@
 """Cutting documents into meta-chunks (NExtLong).
 
 A meta-chunk is a group of whole lines up to `chunk_size` characters (2048 by
-default, as in the reference code). A single line longer than that is split
-at a sentence end, else at a word boundary, never inside a word. Each chunk
+default, as in the reference code), or up to a token budget when a token
+counter is given. A single line longer than that is split at a sentence end,
+else at a word boundary, never inside a word. Each chunk
 records the text that followed it in the document (its joiner: a newline, or
 nothing for a split line), so the chunks always reproduce the document
 exactly: `doc == "".join(chunk.text + chunk.joiner for chunk in chunks)`.
@@ -11,6 +12,7 @@ exactly: `doc == "".join(chunk.text + chunk.joiner for chunk in chunks)`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
@@ -23,18 +25,20 @@ class Chunk:
     start: int  # char offset in the document
 
 
-def _split_long_line(line: str, size: int) -> list[str]:
-    """Pieces of at most `size` chars (a word longer than that stays whole), cut after a sentence
-    end if one is near, else after a space; the pieces concatenate back to the line."""
+def _split_long_line(line: str, size: int, length: Callable[[str], int] = len) -> list[str]:
+    """Pieces of at most `size` (chars, or tokens with a token `length`); a word longer than that stays
+    whole. Cut after a sentence end if one is near, else after a space; pieces concatenate to the line."""
     pieces = []
     rest = line
-    while len(rest) > size:
-        window = rest[: size + 1]
+    while length(rest) > size:
+        # The longest prefix within the budget, found on characters (a token budget is searched for).
+        fits = size if length is len else _longest_prefix(rest, size, length)
+        window = rest[: fits + 1]
         cut = max((m.end() for m in _SENTENCE_END.finditer(window)), default=-1)
-        if cut < size // 4:
+        if cut < fits // 4:
             cut = window.rfind(" ") + 1
         if cut <= 0:  # one enormous word: cut after it
-            nxt = rest.find(" ", size)
+            nxt = rest.find(" ", fits)
             cut = len(rest) if nxt < 0 else nxt + 1
         pieces.append(rest[:cut])
         rest = rest[cut:]
@@ -43,8 +47,21 @@ def _split_long_line(line: str, size: int) -> list[str]:
     return pieces
 
 
-def chunk_document(text: str, size: int = 2048) -> list[Chunk]:
-    """Meta-chunks of a document: newline-bounded groups of lines up to `size` characters."""
+def _longest_prefix(text: str, size: int, length: Callable[[str], int]) -> int:
+    """The most characters of `text` whose `length` stays within `size` (binary search)."""
+    lo, hi = 1, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if length(text[:mid]) <= size:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def chunk_document(text: str, size: int = 2048, length: Callable[[str], int] = len) -> list[Chunk]:
+    """Meta-chunks of a document: newline-bounded groups of lines up to `size` (characters by default,
+    tokens when `length` counts tokens)."""
     if size < 16:
         raise ValueError("chunk size must be at least 16 characters")
     chunks: list[Chunk] = []
@@ -62,16 +79,16 @@ def chunk_document(text: str, size: int = 2048) -> list[Chunk]:
 
     for n, line in enumerate(lines):
         last = n == len(lines) - 1
-        if len(line) > size:
+        if length(line) > size:
             flush("\n")
-            pieces = _split_long_line(line, size)
+            pieces = _split_long_line(line, size, length)
             start = offset
             for k, piece in enumerate(pieces):
                 joiner = "" if k < len(pieces) - 1 else ("" if last else "\n")
                 chunks.append(Chunk(piece, joiner, start))
                 start += len(piece)
         else:
-            candidate = len("\n".join(group + [line]))
+            candidate = length("\n".join(group + [line]))
             if group and candidate > size:
                 flush("\n")
             if not group:
