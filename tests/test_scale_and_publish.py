@@ -254,3 +254,14 @@ def test_to_hf_dataset_from_folder_and_from_spec(one_worker, tmp_path, monkeypat
     import polars as pl
 
     assert first.to_list() == pl.read_parquet(built / "niah_single_1" / "*.parquet").to_dicts()
+
+
+@pytest.mark.parametrize(
+    "generator, tasks",
+    [("longbio", "bio_standard,bio_citation"), ("holobench", "holo_group,holo_join"), ("nextlong", "nextlong")],
+)
+def test_every_family_is_byte_identical_across_workers(tmp_path, monkeypatch, generator, tasks):
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    extra = {"corpus": "builtin:300"} if generator == "nextlong" else {}
+    spec = load_spec(None, generator=generator, tasks=tasks, lengths="4k", samples=4, rows_per_shard=2, **extra)
+    assert _hashes(build(spec, tmp_path / "one")) == _hashes(build(spec, tmp_path / "two", workers=2))

@@ -385,7 +385,10 @@ class HoloBenchGenerator(Generator):
             "order_index": query.order_index,
         }
         answer_prefix = render("holobench/answer_prefix.j2", self.spec.template_dir)
-        return Sample(fitted, question, format_rows(result), answer_prefix, metadata, item_key="relevant_rows")
+        answers = format_rows(result)
+        if not has_order(query.sql):  # engines return unordered results in any order: fix one
+            answers.sort()
+        return Sample(fitted, question, answers, answer_prefix, metadata, item_key="relevant_rows")
 
     # ------------------------------------------------------------------ oracle
 
