@@ -93,8 +93,22 @@ def name_pools() -> tuple[list[str], list[str]]:
     """(first names, last names): deterministic slices of Faker's en_US lists.
 
     Kept small (400 and 300) so that in a long haystack many people share a
-    first or a last name with the people asked about, as in the paper.
+    first or a last name with the people asked about, as in the paper. The
+    slices are cached per Faker version (importing Faker costs more than a
+    whole sample), so only the first build on a machine pays for it.
     """
+    import json
+    import os
+    from importlib.metadata import version
+    from pathlib import Path
+
+    root = os.environ.get("LONGSYNTH_CACHE") or os.path.join(Path.home(), ".cache", "longsynth")
+    cache = Path(root) / f"names-faker-{version('faker')}.json"
+    try:
+        firsts, lasts = json.loads(cache.read_text())
+        return firsts, lasts
+    except (OSError, ValueError):
+        pass
     from faker.providers.person.en_US import Provider
 
     def unique(names) -> list[str]:
@@ -106,7 +120,15 @@ def name_pools() -> tuple[list[str], list[str]]:
 
     firsts = unique(list(Provider.first_names_female) + list(Provider.first_names_male))
     lasts = unique(Provider.last_names)
-    return firsts[:: max(1, len(firsts) // 400)][:400], lasts[:: max(1, len(lasts) // 300)][:300]
+    pools = firsts[:: max(1, len(firsts) // 400)][:400], lasts[:: max(1, len(lasts) // 300)][:300]
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(pools))
+        tmp.replace(cache)
+    except OSError:
+        pass
+    return pools
 
 
 def value_pools() -> dict[str, list[str]]:
