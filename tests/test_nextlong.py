@@ -227,3 +227,24 @@ def test_token_budget_chunks(tmp_path):
     assert validate_directory(out).problems == []
     metas = [c for r in _rows(out, "nextlong") for c in json.loads(r["metadata"])["chunks"] if c["role"] == "meta"]
     assert len(metas) > 2
+
+
+def test_hugging_face_dataset_corpus_streamed(tmp_path):
+    """`hf:<dataset>` goes through datasets' streaming loader; a local dataset folder keeps it offline."""
+    folder = tmp_path / "hub_corpus"
+    folder.mkdir()
+    records = [{"doc": f"d{n}", "body": synthetic_document(n, seed=3)[1]} for n in range(300)]
+    (folder / "train.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+    spec = load_spec(
+        None,
+        generator="nextlong",
+        tasks="nextlong",
+        lengths="4k",
+        samples=2,
+        corpus=f"hf:{folder}",
+        corpus_text_field="body",
+        corpus_id_field="doc",
+    )
+    out = build(spec, tmp_path / "out")
+    assert validate_directory(out).problems == []
+    assert all(r["source_id"].startswith("d") for r in _rows(out, "nextlong"))
