@@ -239,12 +239,28 @@ def _run_pool(spec: Spec, out: Path, jobs: list[ShardJob], workers: int, progres
     return results
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast (not after Ray's long connection retries) when the cluster address does not answer."""
+    import socket
+
+    if address == "auto":
+        return
+    host, _, port = address.split("://")[-1].rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            return
+    except (OSError, ValueError):
+        raise SpecError(f"cannot reach a Ray cluster at {address!r}; check --ray-address (host:port)") from None
+
+
 def _run_ray(spec: Spec, out: Path, jobs: list[ShardJob], workers: int, address: str | None, progress) -> list[dict]:
     try:
         import ray
     except ImportError:
         raise SpecError("--backend ray needs the ray extra: pip install 'longsynth[ray]'") from None
     started_here = not ray.is_initialized()
+    if started_here and address:
+        _check_reachable(address)
     if started_here:
         options = {"address": address} if address else {"num_cpus": max(1, workers)}
         ray.init(include_dashboard=False, log_to_driver=False, **options)

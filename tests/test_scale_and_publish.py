@@ -265,3 +265,15 @@ def test_every_family_is_byte_identical_across_workers(tmp_path, monkeypatch, ge
     extra = {"corpus": "builtin:300"} if generator == "nextlong" else {}
     spec = load_spec(None, generator=generator, tasks=tasks, lengths="4k", samples=4, rows_per_shard=2, **extra)
     assert _hashes(build(spec, tmp_path / "one")) == _hashes(build(spec, tmp_path / "two", workers=2))
+
+
+def test_unreachable_ray_address_fails_fast(tmp_path):
+    pytest.importorskip("ray")
+    start = time.time()
+    result = CliRunner().invoke(
+        cli,
+        ["build", "--lengths", "1k", "--backend", "ray", "--ray-address", "127.0.0.1:1", "-o", str(tmp_path / "o")],
+        obj={},
+    )
+    assert result.exit_code == 2 and "cannot reach a Ray cluster" in result.output
+    assert time.time() - start < 30
