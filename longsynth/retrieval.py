@@ -15,12 +15,14 @@ import json
 import os
 import shutil
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .cache import cache_dir
 from .errors import CorpusError, SpecError
 from .text.chunking import chunk_document
 from .text.sources import iter_corpus_documents
@@ -33,8 +35,7 @@ UNIT_END = "\n"  # a chunk is a unit "chunk\n" in a training sample
 
 
 def cache_root() -> Path:
-    root = os.environ.get("LONGSYNTH_CACHE") or os.path.join(Path.home(), ".cache", "longsynth")
-    return Path(root) / "index"
+    return cache_dir("index")
 
 
 @dataclass(frozen=True)
@@ -265,8 +266,8 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer) -> ChunkIndex:
 def _save(folder: Path, index: ChunkIndex) -> None:
     import polars as pl
 
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    # A private temporary folder: several processes may build the same index at once.
+    tmp = folder.with_name(f"{folder.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     tmp.mkdir(parents=True)
     pl.DataFrame(
         {"text": index.chunk_texts, "joiner": index.chunk_joiners, "doc": index.chunk_doc, "tokens": index.chunk_tokens}
@@ -275,8 +276,12 @@ def _save(folder: Path, index: ChunkIndex) -> None:
     index.retriever.save(tmp / "retriever")
     meta = {"spec": index.spec.__dict__, "chars_per_token": index.chars_per_token, "chunks": len(index.chunk_texts)}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
+    if (folder / "meta.json").exists():  # a damaged entry is being replaced
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        os.rename(tmp, folder)
+    except OSError:  # another process finished the same index first: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _load(folder: Path, spec: IndexSpec) -> ChunkIndex:

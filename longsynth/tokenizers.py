@@ -154,10 +154,9 @@ def _packaged_tiktoken_file(facts: _EncodingFacts) -> bytes:
 
 
 def _cache_dir() -> Path:
-    import os
+    from .cache import cache_dir
 
-    root = os.environ.get("LONGSYNTH_CACHE") or os.path.join(Path.home(), ".cache", "longsynth")
-    return Path(root) / "tiktoken"
+    return cache_dir("tiktoken")
 
 
 def _load_tiktoken(name: str):

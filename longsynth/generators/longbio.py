@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..cache import cached_json
 from ..errors import SpecError
 from ..fitting import Insert, Labeler
 from ..seeding import derive_seed, rng_for
@@ -70,35 +71,60 @@ class BioPool:
     cumulative: np.ndarray
 
 
+POOL_VERSION = 1  # bump when the pool's construction changes
+
+
 @functools.lru_cache(maxsize=8)
 def bio_pool(tokenizer_name: str, style_name: str, ages: bool, template_dir: str | None, min_tokens: int) -> BioPool:
-    tokenizer = get_tokenizer(tokenizer_name)
+    """Distractor bios for a style, rendered and counted once per machine (cached by every input)."""
     style = load_style(style_name, template_dir)
-    rng = random.Random(f"longbio-pool-{style_name}-{ages}")
+    shapes = [style.header.text] + [s.text for a in sorted(style.shapes) for s in style.shapes[a]]
+    key = {
+        "version": POOL_VERSION,
+        "shapes": shapes,
+        "ages": ages,
+        "tokenizer": tokenizer_name,
+        "min_tokens": min_tokens,
+        "style": style_name,
+    }
+    data = cached_json("bio-pool", key, lambda: _render_pool(tokenizer_name, style, ages, min_tokens))
+    people = [Person(p["name"], p["first"], p["last"], p["attributes"]) for p in data["people"]]
+    sentences = [[(a, s) for a, s in bio] for bio in data["sentences"]]
+    tokens = np.asarray(data["tokens"], dtype=np.int64)
+    return BioPool(
+        people,
+        data["texts"],
+        tokens,
+        sentences,
+        data["sentence_tokens"],
+        frozenset(p.name for p in people),
+        np.concatenate([[0], np.cumsum(tokens)]),
+    )
+
+
+def _render_pool(tokenizer_name: str, style: BioStyle, ages: bool, min_tokens: int) -> dict[str, Any]:
+    tokenizer = get_tokenizer(tokenizer_name)
+    rng = random.Random(f"longbio-pool-{style.name}-{ages}")
     attributes = ARITHMETIC_ATTRIBUTES if ages else ATTRIBUTES
-    people, texts, sentences, sentence_tokens, unit_tokens = [], [], [], [], []
+    out: dict[str, list] = {"people": [], "texts": [], "sentences": [], "sentence_tokens": [], "tokens": []}
     taken: set[str] = set()
     held = 0
     while held < min_tokens:
         batch_people = [random_person(rng, ages, taken) for _ in range(256)]
         batch_sentences = [
-            style.sentences(p, rng, attributes, shuffle=style_name == "paraphrase") for p in batch_people
+            style.sentences(p, rng, attributes, shuffle=style.name == "paraphrase") for p in batch_people
         ]
         pieces = [bio_texts(style, p, s) for p, s in zip(batch_people, batch_sentences, strict=True)]
-        flat = [piece for bio in pieces for piece in bio]
-        counts = iter(count_units(flat, tokenizer))
+        counts = iter(count_units([piece for bio in pieces for piece in bio], tokenizer))
         for person, sents, bio in zip(batch_people, batch_sentences, pieces, strict=True):
             piece_counts = [next(counts) for _ in bio]
-            people.append(person)
-            sentences.append(sents)
-            texts.append(" ".join(bio))
-            sentence_tokens.append({attr: c for (attr, _), c in zip(sents, piece_counts[1:], strict=True)})
-            unit_tokens.append(sum(piece_counts))
-            held += unit_tokens[-1]
-    tokens = np.asarray(unit_tokens, dtype=np.int64)
-    return BioPool(
-        people, texts, tokens, sentences, sentence_tokens, frozenset(taken), np.concatenate([[0], np.cumsum(tokens)])
-    )
+            out["people"].append(person.__dict__)
+            out["sentences"].append(sents)
+            out["texts"].append(" ".join(bio))
+            out["sentence_tokens"].append({a: c for (a, _), c in zip(sents, piece_counts[1:], strict=True)})
+            out["tokens"].append(sum(piece_counts))
+            held += out["tokens"][-1]
+    return out
 
 
 @register

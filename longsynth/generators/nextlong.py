@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import CorpusError, LongsynthError, SpecError
 from ..fitting import length_tolerance
-from ..retrieval import UNIT_END, ChunkIndex, IndexSpec, build_index
+from ..retrieval import UNIT_END, ChunkIndex, IndexSpec, build_index, cache_root
 from ..seeding import derive_seed
 from .base import Cell, Generator, Option, Sample, register
 
@@ -32,7 +32,8 @@ class SampleDropped(LongsynthError):
 
 
 @functools.lru_cache(maxsize=4)
-def _index(spec: IndexSpec, tokenizer_name: str) -> ChunkIndex:
+def _index(spec: IndexSpec, tokenizer_name: str, cache_folder: str) -> ChunkIndex:
+    """One index per process and cache folder (a different cache folder must get its own copy on disk)."""
     from ..tokenizers import get_tokenizer
 
     return build_index(spec, get_tokenizer(tokenizer_name))
@@ -90,7 +91,7 @@ class NextLongGenerator(Generator):
 
     @property
     def index(self) -> ChunkIndex:
-        return _index(self.index_spec, self.tokenizer.name)
+        return _index(self.index_spec, self.tokenizer.name, str(cache_root()))
 
     def eligible(self, target: int) -> np.ndarray:
         """Documents shorter than the target, in a seeded order (distinct sources across samples)."""

@@ -97,38 +97,26 @@ def name_pools() -> tuple[list[str], list[str]]:
     slices are cached per Faker version (importing Faker costs more than a
     whole sample), so only the first build on a machine pays for it.
     """
-    import json
-    import os
     from importlib.metadata import version
-    from pathlib import Path
 
-    root = os.environ.get("LONGSYNTH_CACHE") or os.path.join(Path.home(), ".cache", "longsynth")
-    cache = Path(root) / f"names-faker-{version('faker')}.json"
-    try:
-        firsts, lasts = json.loads(cache.read_text())
-        return firsts, lasts
-    except (OSError, ValueError):
-        pass
-    from faker.providers.person.en_US import Provider
+    from ..cache import cached_json
 
-    def unique(names) -> list[str]:
-        seen: dict[str, None] = {}
-        for n in names:
-            if n.isalpha() and n not in seen:
-                seen[n] = None
-        return list(seen)
+    def build() -> tuple[list[str], list[str]]:
+        from faker.providers.person.en_US import Provider
 
-    firsts = unique(list(Provider.first_names_female) + list(Provider.first_names_male))
-    lasts = unique(Provider.last_names)
-    pools = firsts[:: max(1, len(firsts) // 400)][:400], lasts[:: max(1, len(lasts) // 300)][:300]
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(pools))
-        tmp.replace(cache)
-    except OSError:
-        pass
-    return pools
+        def unique(names) -> list[str]:
+            seen: dict[str, None] = {}
+            for n in names:
+                if n.isalpha() and n not in seen:
+                    seen[n] = None
+            return list(seen)
+
+        firsts = unique(list(Provider.first_names_female) + list(Provider.first_names_male))
+        lasts = unique(Provider.last_names)
+        return firsts[:: max(1, len(firsts) // 400)][:400], lasts[:: max(1, len(lasts) // 300)][:300]
+
+    firsts, lasts = cached_json("names", {"faker": version("faker"), "slice": [400, 300]}, build)
+    return list(firsts), list(lasts)
 
 
 def value_pools() -> dict[str, list[str]]:

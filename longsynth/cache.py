@@ -1,0 +1,39 @@
+"""The on-disk cache: verified tokenizer files, corpus indexes, and small derived tables.
+
+Everything here is derived data that is expensive to rebuild and cheap to
+check (keys hash every input), so a machine pays for it once. The folder is
+`$LONGSYNTH_CACHE` or `~/.cache/longsynth`; deleting it is always safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def cache_dir(*parts: str) -> Path:
+    root = os.environ.get("LONGSYNTH_CACHE") or os.path.join(Path.home(), ".cache", "longsynth")
+    return Path(root).joinpath(*parts)
+
+
+def cached_json(name: str, key: Any, build: Callable[[], Any]) -> Any:
+    """`build()`'s JSON-able result, stored under a hash of `key`; a damaged or unwritable cache is ignored."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    path = cache_dir("json", f"{name}-{digest}.json")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    value = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(value))
+        tmp.replace(path)
+    except OSError:
+        pass
+    return value
