@@ -96,7 +96,7 @@ def load_row(directory: Path, task: str | None, index: int) -> dict[str, Any]:
     return frame.row(index, named=True)
 
 
-def render_row(row: dict[str, Any], full: bool = False, color: bool = False, around: int = 160) -> str:
+def render_row(row: dict[str, Any], full: bool = False, color: bool = False, around: int = 160, most: int = 20) -> str:
     """The row's fields, then its input with each relevant item marked."""
     metadata = json.loads(row["metadata"])
     items = metadata.get(metadata.get("item_key", "items"), [])
@@ -121,6 +121,9 @@ def render_row(row: dict[str, Any], full: bool = False, color: bool = False, aro
             f"depths: {row['depths']}",
         ]
     lines.append("-" * 72)
+    hidden = 0
+    if not full and len(spans) > most:  # holobench rows can have a thousand relevant rows: show the first ones
+        hidden, spans = len(spans) - most, spans[:most]
     pieces, cursor = [], 0
     for start, end in spans:
         if start < cursor:
@@ -136,4 +139,6 @@ def render_row(row: dict[str, Any], full: bool = False, color: bool = False, aro
         rest = rest[:around] + f" [... {len(rest) - 2 * around} chars ...] " + rest[-around:]
     pieces.append(rest)
     lines.append("".join(pieces))
+    if hidden:
+        lines.append(f"({hidden} more marked items not shown; use --full)")
     return "\n".join(lines)
