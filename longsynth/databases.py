@@ -313,13 +313,25 @@ def _films(rng: random.Random, n: int) -> Database:
 
 
 BUILT_IN = {"retail": _retail, "university": _university, "films": _films}
+BUILT_IN_VERSION = 1  # part of the row cache key: bump when generation changes
 
 
 @functools.lru_cache(maxsize=4)
 def built_in_database(name: str, rows: int = ROWS_PER_TABLE) -> Database:
+    """A built-in database; its generated rows are cached per machine (generation is pure Python)."""
+    from .cache import cached_json
+
     if name not in BUILT_IN:
         raise SpecError(f"unknown database {name!r}; built-in: {', '.join(BUILT_IN)}, or a path to your own")
-    db = BUILT_IN[name](random.Random(f"holobench-{name}"), rows)
+
+    def generate() -> dict[str, list]:
+        db = BUILT_IN[name](random.Random(f"holobench-{name}"), rows)
+        return {t.name: t.rows for t in db.tables.values()}
+
+    cached = cached_json("database", {"name": name, "rows": rows, "version": BUILT_IN_VERSION}, generate)
+    db = BUILT_IN[name](random.Random(0), 0)  # the schema alone
+    for table in db.tables.values():
+        table.rows = [tuple(r) for r in cached[table.name]]
     db.template_folder = f"holobench/{name}"
     return db
 

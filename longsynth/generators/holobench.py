@@ -14,6 +14,7 @@ re-runs the SQL in sqlite3.
 from __future__ import annotations
 
 import functools
+import hashlib
 import random
 import re
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..cache import cached_json
 from ..databases import Column, Database, Table, get_database, text_value
 from ..errors import BudgetError, CorpusError, SpecError
 from ..fitting import Insert
@@ -127,9 +129,14 @@ def verbalized(
             for n, (c, v) in enumerate(zip(table.columns, row, strict=True)):
                 text = text.replace(_sentinel(n), text_value(v, c.kind))
             texts.append(text)
-        out[table.name] = VerbalizedTable(
-            table, shape, texts, np.asarray(count_units(texts, tokenizer)), re.compile(regex)
+        # Token counts are cached per machine under a hash of the texts themselves.
+        digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+        counts = cached_json(
+            "row-tokens",
+            {"texts": digest, "tokenizer": tokenizer_name},
+            lambda texts=texts: count_units(texts, tokenizer),
         )
+        out[table.name] = VerbalizedTable(table, shape, texts, np.asarray(counts, dtype=np.int64), re.compile(regex))
     return out
 
 
