@@ -89,6 +89,80 @@ def generate_row(generator: Generator, cell: Cell, stats: RowStats | None = None
     raise ValidationFailed(f"sample {cell.id} failed validation {spec.max_attempts} times; last: {failures[-1]}")
 
 
+def available_cores() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def generation_threads(generator: Generator, processes: int = 1) -> int:
+    """Threads for one process's samples: 2 when the generator allows it and each of `processes`
+    has a spare core (a sample's encode runs outside the GIL while the next one is generated)."""
+    if not generator.thread_safe:
+        return 1
+    return 2 if available_cores() >= 2 * processes else 1
+
+
+def generate_rows(
+    generator: Generator, cells: list[Cell], stats: RowStats | None = None, threads: int | None = None
+) -> Iterator[dict[str, Any] | None]:
+    """Rows for `cells` in order (None for a dropped sample), on up to `threads` threads.
+
+    Every row is a pure function of its cell's seed, so threads change the speed and never the
+    bytes. The first cell runs alone, so lazily built caches are built once; later cells run
+    with a bounded number in flight. While threads run, the interpreter switches threads more
+    often than its 5 ms default, so a thread that leaves an encode gets the GIL back promptly.
+    """
+    import sys
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .generators.nextlong import SampleDropped
+
+    threads = generation_threads(generator) if threads is None else (threads if generator.thread_safe else 1)
+
+    def one(cell: Cell) -> tuple[dict[str, Any] | None, RowStats]:
+        own = RowStats()
+        try:
+            return generate_row(generator, cell, own), own
+        except SampleDropped:
+            return None, own
+
+    def merged(result: tuple[dict[str, Any] | None, RowStats]) -> dict[str, Any] | None:
+        row, own = result
+        if stats:
+            stats.attempts += own.attempts
+            stats.refits += own.refits
+        return row
+
+    if threads <= 1 or len(cells) < 3:
+        for cell in cells:
+            yield merged(one(cell))
+        return
+    yield merged(one(cells[0]))
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.0002))
+    try:
+        with ThreadPoolExecutor(threads, thread_name_prefix="longsynth") as pool:
+            pending: deque = deque()
+            rest = iter(cells[1:])
+            for cell in rest:
+                pending.append(pool.submit(one, cell))
+                if len(pending) >= 2 * threads:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                for cell in rest:
+                    pending.append(pool.submit(one, cell))
+                    break
+                yield merged(result)
+    finally:
+        sys.setswitchinterval(interval)
+
+
 def generate(spec: Spec) -> Iterator[dict[str, Any]]:
     """Stream valid rows for every cell of the spec (for training pipelines); dropped samples are skipped."""
     from .generators.nextlong import SampleDropped
@@ -142,10 +216,15 @@ def shard_jobs(spec: Spec) -> list[ShardJob]:
     return jobs
 
 
-def run_shard(generator: Generator, out: Path, job: ShardJob, progress: Callable[[int], None] | None = None) -> dict:
+def run_shard(
+    generator: Generator,
+    out: Path,
+    job: ShardJob,
+    progress: Callable[[int], None] | None = None,
+    threads: int | None = None,
+) -> dict:
     """Generate and write one shard (a pure function of the spec and the job); skip it if it exists."""
     from .export.writer import read_shard_stats, shard_path, write_shard
-    from .generators.nextlong import SampleDropped
 
     spec = generator.spec
     path = shard_path(out, job.task, generator.split, job.index, job.count)
@@ -155,11 +234,11 @@ def run_shard(generator: Generator, out: Path, job: ShardJob, progress: Callable
         return read_shard_stats(path)
     stats = RowStats()
     rows = []
-    for cell in plan(spec)[job.task][job.lo : job.hi]:
-        try:
-            rows.append(generate_row(generator, cell, stats))
-        except SampleDropped:
+    for row in generate_rows(generator, plan(spec)[job.task][job.lo : job.hi], stats, threads):
+        if row is None:
             stats.dropped += 1
+        else:
+            rows.append(row)
         if progress:
             progress(1)
     return write_shard(
@@ -176,7 +255,7 @@ def run_shard(generator: Generator, out: Path, job: ShardJob, progress: Callable
 _WORKER_GENERATOR: Generator | None = None
 
 
-def _worker_run(spec_dict: dict, out: str, job: ShardJob) -> dict:
+def _worker_run(spec_dict: dict, out: str, job: ShardJob, threads: int | None = 1) -> dict:
     """Entry point in a worker process (local pool or Ray): one generator per process, reused."""
     global _WORKER_GENERATOR
     from .spec import resolve
@@ -184,7 +263,7 @@ def _worker_run(spec_dict: dict, out: str, job: ShardJob) -> dict:
     if _WORKER_GENERATOR is None or _WORKER_GENERATOR.spec.to_dict() != spec_dict:
         raw = dict(spec_dict)
         _WORKER_GENERATOR = make_generator(resolve({**raw, **raw.pop("options", {})}))
-    return run_shard(_WORKER_GENERATOR, Path(out), job)
+    return run_shard(_WORKER_GENERATOR, Path(out), job, threads=threads)
 
 
 def build(
@@ -196,11 +275,13 @@ def build(
     workers: int = 1,
     backend: str = "local",
     ray_address: str | None = None,
+    threads: int | None = None,
 ) -> Path:
     """Build the dataset into `output`; already complete shards of the same spec are kept.
 
     Shards run in this process (`workers=1`), in a pool of local processes, or as Ray tasks
     (`backend="ray"`); each shard is a pure function of the spec, so the bytes are the same.
+    `threads` per process defaults to 2 where a core is spare (see `generate_rows`), else 1.
     """
     from .export.writer import finish_build, prepare_output
 
@@ -210,11 +291,11 @@ def build(
     generator.prepare()  # shared resources (e.g. a corpus index) are built once, before any worker starts
     jobs = shard_jobs(spec)
     if backend == "ray":
-        results = _run_ray(spec, out, jobs, workers, ray_address, progress)
+        results = _run_ray(spec, out, jobs, workers, ray_address, progress, threads or 1)
     elif workers > 1:
-        results = _run_pool(spec, out, jobs, workers, progress)
+        results = _run_pool(spec, out, jobs, workers, progress, threads or generation_threads(generator, workers))
     elif backend == "local":
-        results = [run_shard(generator, out, job, progress) for job in jobs]
+        results = [run_shard(generator, out, job, progress, threads) for job in jobs]
     else:
         raise SpecError(f"unknown backend {backend!r}; use local or ray")
     shard_stats: dict[str, list[dict]] = {task: [] for task in spec.tasks}
@@ -224,13 +305,13 @@ def build(
     return out
 
 
-def _run_pool(spec: Spec, out: Path, jobs: list[ShardJob], workers: int, progress) -> list[dict]:
+def _run_pool(spec: Spec, out: Path, jobs: list[ShardJob], workers: int, progress, threads: int) -> list[dict]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")  # no inherited tokenizer threads or locks
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_worker_run, spec.to_dict(), str(out), job) for job in jobs]
+        futures = [pool.submit(_worker_run, spec.to_dict(), str(out), job, threads) for job in jobs]
         results = []
         for job, future in zip(jobs, futures, strict=True):
             results.append(future.result())
@@ -253,7 +334,9 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
         raise SpecError(f"cannot reach a Ray cluster at {address!r}; check --ray-address (host:port)") from None
 
 
-def _run_ray(spec: Spec, out: Path, jobs: list[ShardJob], workers: int, address: str | None, progress) -> list[dict]:
+def _run_ray(
+    spec: Spec, out: Path, jobs: list[ShardJob], workers: int, address: str | None, progress, threads: int
+) -> list[dict]:
     try:
         import ray
     except ImportError:
@@ -266,7 +349,7 @@ def _run_ray(spec: Spec, out: Path, jobs: list[ShardJob], workers: int, address:
         ray.init(include_dashboard=False, log_to_driver=False, **options)
     try:
         remote = ray.remote(num_cpus=1)(_worker_run)
-        pending = [remote.remote(spec.to_dict(), str(out.resolve()), job) for job in jobs]
+        pending = [remote.remote(spec.to_dict(), str(out.resolve()), job, threads) for job in jobs]
         results = []
         for job, ref in zip(jobs, pending, strict=True):
             results.append(ray.get(ref))

@@ -277,3 +277,19 @@ def test_unreachable_ray_address_fails_fast(tmp_path):
     )
     assert result.exit_code == 2 and "cannot reach a Ray cluster" in result.output
     assert time.time() - start < 30
+
+
+@pytest.mark.parametrize(
+    "generator, tasks",
+    [
+        ("needle", "niah_single_1,niah_multikey_2"),
+        ("longbio", "bio_standard,bio_citation"),
+        ("holobench", "holo_filter,holo_extreme,holo_join"),
+    ],
+)
+def test_threads_change_speed_not_bytes(tmp_path, generator, tasks):
+    """Samples run on several threads (one encodes while another generates); rows stay in order
+    and every byte matches a one-thread build."""
+    spec = load_spec(None, generator=generator, tasks=tasks, lengths="2k,4k", samples=5, rows_per_shard=6)
+    one = build(spec, tmp_path / "one", threads=1)
+    assert _hashes(build(spec, tmp_path / "three", threads=3)) == _hashes(one)
