@@ -80,14 +80,47 @@ class Labeler:
 
 
 @dataclass
+class Placements:
+    """Where every insert ended up, one array entry per insert (in the order they were given).
+
+    Spans are character offsets in the prompt. `before` and `after` are the filler units next to
+    the insert's boundary (-1 where there is none); `run` is the span of all inserts sharing that
+    boundary when there are several (-1 otherwise): they push each other off their depths by their
+    size. Arrays, because a holobench context places hundreds of rows.
+    """
+
+    start: np.ndarray
+    end: np.ndarray
+    before: np.ndarray  # shape (n, 2)
+    after: np.ndarray  # shape (n, 2)
+    run: np.ndarray  # shape (n, 2)
+
+    def neighbours(self, n: int) -> list[tuple[int, int]]:
+        return [tuple(int(x) for x in span) for span in (self.before[n], self.after[n]) if span[0] >= 0]
+
+    def cluster(self, n: int) -> list[tuple[int, int]]:
+        return [(int(self.run[n, 0]), int(self.run[n, 1]))] if self.run[n, 0] >= 0 else []
+
+
+@dataclass
 class FittedPrompt:
     text: str
     context_start: int
     context_end: int
-    placed: list[Placed]
+    inserts: list[Insert]
+    placements: Placements
     predicted_length: int
     filler_units: int
     partial_unit: bool
+
+    @property
+    def placed(self) -> list[Placed]:
+        """The placements as one object per insert (convenient where there are few)."""
+        p = self.placements
+        return [
+            Placed(insert, int(p.start[n]), int(p.end[n]), p.neighbours(n), p.cluster(n))
+            for n, insert in enumerate(self.inserts)
+        ]
 
 
 def length_tolerance(target: int, override: int | None = None) -> int:
@@ -256,7 +289,8 @@ def _assemble(
     total = int(boundaries[-1]) + int(sum(insert_tokens))
     # Items in depth order (ties keep their order); each goes to the boundary nearest the share of
     # filler tokens its depth asks for, never before the previous item (vectorised: thousands of rows).
-    chosen: list[tuple[int, int]] = []  # (boundary, insert index) in text order
+    at = np.zeros(0, dtype=np.int64)  # boundary of each insert, in text order
+    which = np.zeros(0, dtype=np.int64)  # the insert there (index into `inserts`)
     if inserts:
         depth = np.array([i.depth for i in inserts], dtype=np.float64)
         own = np.asarray(insert_tokens, dtype=np.int64)
@@ -266,7 +300,8 @@ def _assemble(
         above = np.clip(np.searchsorted(boundaries, want), 0, len(boundaries) - 1)
         below = np.clip(above - 1, 0, len(boundaries) - 1)
         nearest = np.where(np.abs(boundaries[below] - want) <= np.abs(boundaries[above] - want), below, above)
-        chosen = list(zip(np.maximum.accumulate(nearest).tolist(), order.tolist(), strict=True))
+        at, which = np.maximum.accumulate(nearest).astype(np.int64), order.astype(np.int64)
+    chosen = list(zip(at.tolist(), which.tolist(), strict=True))
 
     insert_texts = [i.text for i in inserts]
     if labeler is not None:
@@ -280,40 +315,41 @@ def _assemble(
             insert_texts[i] = labeler.text(n, insert_texts[i])
             label_tokens += labeler.tokens(n)
         total += label_tokens - label_estimate  # exact label sizes replace the budgeted ones
-    # Character lengths of filler units, to place inserts without walking every unit in Python.
+    # Text order: inserts sorted by boundary (ties in depth order); filler unit j is preceded by the
+    # j units before it and by the inserts at boundaries <= j. Offsets come from prefix sums.
     sep = len(separator)
-    char_cumulative = np.concatenate([[0], np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + sep)])
-    pieces: list[str] = []
-    placed_by_index: dict[int, Placed] = {}
-    cursor = 0  # filler units consumed
-    offset = len(head)  # char offset where the next piece starts
-    for b, i in chosen:
-        if b > cursor:
-            pieces.extend(texts[cursor:b])
-            offset += int(char_cumulative[b] - char_cumulative[cursor])
-            cursor = b
-        start = offset
-        end = start + len(insert_texts[i])
-        pieces.append(insert_texts[i])
-        offset = end + sep
-        placed_by_index[i] = Placed(inserts[i], start, end, [])
-    pieces.extend(texts[cursor:])
-    # Every insert at boundary b shares the cluster's filler neighbours: the unit before the
-    # cluster and the unit after it; the other inserts at b form its cluster.
-    by_boundary: dict[int, list[int]] = {}
-    for b, i in chosen:
-        by_boundary.setdefault(b, []).append(i)
-    for b, members in by_boundary.items():
-        first, last = placed_by_index[members[0]], placed_by_index[members[-1]]
-        neighbours = []
-        if b > 0:
-            neighbours.append((first.char_start - sep - len(texts[b - 1]), first.char_start - sep))
-        if b < len(texts):
-            neighbours.append((last.char_end + sep, last.char_end + sep + len(texts[b])))
-        run = [(first.char_start, last.char_end)] if len(members) > 1 else []
-        for i in members:
-            placed_by_index[i].neighbours = neighbours
-            placed_by_index[i].cluster = run
+    count = len(inserts)
+    unit_chars = np.fromiter(map(len, texts), np.int64, len(texts))
+    unit_cumulative = np.concatenate([[0], np.cumsum(unit_chars + sep)])
+    insert_chars = np.fromiter((len(insert_texts[i]) for i in which.tolist()), np.int64, count)
+    insert_cumulative = np.concatenate([[0], np.cumsum(insert_chars + sep)])[:count]
+    start_sorted = len(head) + unit_cumulative[at] + insert_cumulative
+    end_sorted = start_sorted + insert_chars
+    sequence = np.empty(len(texts) + count, dtype=np.int64)
+    units = np.arange(len(texts))
+    sequence[units + np.searchsorted(at, units, side="right")] = units
+    sequence[at + np.arange(count)] = len(texts) + np.arange(count)
+    every = texts + [insert_texts[i] for i in which.tolist()]
+    pieces = [every[k] for k in sequence.tolist()]
+    # Every insert at boundary b shares the run's filler neighbours (the unit before the run and
+    # the unit after it); the other inserts at b form its run.
+    first = np.searchsorted(at, at, side="left")
+    last = np.searchsorted(at, at, side="right") - 1
+    before = np.full((count, 2), -1, dtype=np.int64)
+    has = at > 0
+    before[has, 1] = start_sorted[first[has]] - sep
+    before[has, 0] = before[has, 1] - unit_chars[at[has] - 1]
+    after = np.full((count, 2), -1, dtype=np.int64)
+    has = at < len(texts)
+    after[has, 0] = end_sorted[last[has]] + sep
+    after[has, 1] = after[has, 0] + unit_chars[np.minimum(at[has], len(texts) - 1)]
+    run = np.full((count, 2), -1, dtype=np.int64)
+    shared = last > first
+    run[shared, 0] = start_sorted[first[shared]]
+    run[shared, 1] = end_sorted[last[shared]]
+    back = np.empty(count, dtype=np.int64)  # text order -> the order inserts were given
+    back[which] = np.arange(count)
+    placements = Placements(start_sorted[back], end_sorted[back], before[back], after[back], run[back])
     context = separator.join(pieces)
     text = head + context + tail
 
@@ -327,7 +363,8 @@ def _assemble(
         text=text,
         context_start=len(head),
         context_end=len(head) + len(context),
-        placed=[placed_by_index[i] for i in range(len(inserts))],
+        inserts=inserts,
+        placements=placements,
         predicted_length=predicted,
         filler_units=len(texts),
         partial_unit=False,

@@ -45,22 +45,30 @@ def make_row(
     """A row whose numbers (length, offsets, depths) all come from `measurement`, and its metadata."""
     fitted = sample.fitted
     span = (fitted.context_start, fitted.context_end)
-    placed_items = fitted.placed
-    before, depths = measured_depths(
-        measurement, span, [p.char_start for p in placed_items], [p.char_end for p in placed_items]
-    )
+    placed = fitted.placements
+    before, depths = measured_depths(measurement, span, placed.start, placed.end)
     items = [
         {
-            **placed.insert.payload,
-            "char_offset": placed.char_start,
-            "char_end": placed.char_end,
-            "token_offset": int(before[n]),
-            "depth": float(depths[n]),
-            "requested_depth": placed.insert.depth,
-            "neighbours": [list(x) for x in placed.neighbours],
-            "cluster": [list(c) for c in placed.cluster],
+            **insert.payload,
+            "char_offset": start,
+            "char_end": end,
+            "token_offset": tokens,
+            "depth": depth,
+            "requested_depth": insert.depth,
+            "neighbours": [span for span in (previous, following) if span[0] >= 0],
+            "cluster": [run] if run[0] >= 0 else [],
         }
-        for n, placed in enumerate(placed_items)
+        for insert, start, end, tokens, depth, previous, following, run in zip(
+            fitted.inserts,
+            placed.start.tolist(),
+            placed.end.tolist(),
+            before.tolist(),
+            depths.tolist(),
+            placed.before.tolist(),
+            placed.after.tolist(),
+            placed.run.tolist(),
+            strict=True,
+        )
     ]
     metadata = {
         **sample.metadata,

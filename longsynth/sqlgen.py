@@ -11,9 +11,11 @@ the text.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,31 +63,44 @@ def format_rows(rows: list[tuple]) -> list[str]:
 # --------------------------------------------------------------------------- engines
 
 
-_DUCKDB = None
+_LOCAL = threading.local()  # one DuckDB connection per thread (a connection is not thread-safe)
 
 
-def run_duckdb(sql: str, tables: dict[str, tuple[list[Column], list[tuple]]]) -> list[tuple]:
-    """Execute `sql` over in-memory tables with DuckDB (the gold engine).
-
-    One connection per process; tables are registered for the call and dropped after it.
-    """
+def _duckdb_connection():
     import duckdb
+
+    if getattr(_LOCAL, "duckdb", None) is None:
+        _LOCAL.duckdb = duckdb.connect(":memory:")
+    return _LOCAL.duckdb
+
+
+def polars_frame(columns: list[Column], rows: list[tuple]):
+    """Rows as a polars DataFrame with the columns' types."""
     import polars as pl
 
-    global _DUCKDB
-    if _DUCKDB is None:
-        _DUCKDB = duckdb.connect(":memory:")
-    schema = {"int": pl.Int64, "float": pl.Float64, "str": pl.String}
-    con = _DUCKDB.cursor()
+    kinds = {"int": pl.Int64, "float": pl.Float64, "str": pl.String}
+    return pl.DataFrame(rows, schema={c.name: kinds[c.kind] for c in columns}, orient="row")
+
+
+def run_duckdb(sql: str, tables: dict[str, Any]) -> list[tuple]:
+    """Execute `sql` with DuckDB (the gold engine) over tables given as polars DataFrames, or as
+    (columns, rows) pairs; the tables are registered for this call only.
+
+    Frames go to DuckDB as Arrow tables converted by polars: building Arrow arrays from Python
+    objects would make pyarrow import pandas (a quarter of a second per process).
+    """
+    con = _duckdb_connection()
+    names = []
     try:
-        for name, (columns, rows) in tables.items():
-            frame = pl.DataFrame(rows, schema={c.name: schema[c.kind] for c in columns}, orient="row")
-            con.register(name, frame)
+        for name, table in tables.items():
+            if isinstance(table, tuple):
+                table = polars_frame(*table)
+            con.register(name, table.to_arrow())
+            names.append(name)
         return [tuple(r) for r in con.execute(sql).fetchall()]
     finally:
-        for name in tables:
+        for name in names:
             con.unregister(name)
-        con.close()
 
 
 class SqliteTables:
@@ -103,6 +118,30 @@ class SqliteTables:
 
     def close(self) -> None:
         self.con.close()
+
+
+class SqliteSubsets(SqliteTables):
+    """A database's full tables in sqlite3, loaded once; `select` makes a sample's rows TEMP tables
+    of the same names, which shadow the full ones, so candidate queries run over exactly the rows
+    a sample places, without re-inserting them from Python."""
+
+    def __init__(self, tables: dict[str, tuple[list[Column], list[tuple]]]):
+        super().__init__(tables)
+        self._selected: list[str] = []
+
+    def select(self, picked: dict[str, list[int]]) -> None:
+        """Make TEMP tables of the rows at these indices (0-based, in the full table's order)."""
+        for name in self._selected:
+            self.con.execute(f'DROP TABLE temp."{name}"')
+        self._selected = []
+        for name, indices in picked.items():
+            rowids = json.dumps([i + 1 for i in indices])  # a fresh table's rowids count from 1
+            self.con.execute(
+                f'CREATE TEMP TABLE "{name}" AS SELECT * FROM main."{name}" '
+                "WHERE rowid IN (SELECT value FROM json_each(?))",
+                (rowids,),
+            )
+            self._selected.append(name)
 
 
 def run_sqlite(sql: str, tables: dict[str, tuple[list[Column], list[tuple]]]) -> list[tuple]:

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import random
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +30,13 @@ from ..fitting import Insert
 from ..sqlgen import (
     FAMILIES,
     Query,
+    SqliteSubsets,
     SqliteTables,
     acceptable,
     format_rows,
     generate_query,
     has_order,
+    polars_frame,
     run_duckdb,
     tables_read,
     without_limit,
@@ -67,23 +70,36 @@ class VerbalizedTable:
     texts: list[str]
     tokens: np.ndarray
     regex: re.Pattern[str]
+    _frame: Any = None
+
+    @property
+    def frame(self):
+        """All rows as one polars DataFrame (built once; a sample's rows are a slice of it for DuckDB)."""
+        if self._frame is None:
+            self._frame = polars_frame(self.table.columns, self.table.rows)
+        return self._frame
+
+    def matches(self, text: str) -> list[tuple[str, ...]]:
+        """Every sentence of this table in `text`, as its column values in text form."""
+        found = self.regex.findall(text)
+        return [(m,) for m in found] if len(self.table.columns) == 1 else found
 
     def parse(self, text: str) -> list[tuple]:
-        rows = []
-        columns = self.table.columns
-        for match in self.regex.finditer(text):
-            rows.append(tuple(_cast(match.group(f"c{n}"), c) for n, c in enumerate(columns)))
-        return rows
+        """Every sentence of this table in `text`, as typed rows."""
+        found = self.matches(text)
+        if not found:
+            return []
+        texts = list(zip(*found, strict=True))  # in the order the template states the columns
+        group = self.regex.groupindex
+        columns = [_cast_all(texts[group[f"c{n}"] - 1], c) for n, c in enumerate(self.table.columns)]
+        return list(zip(*columns, strict=True))
 
 
-def _cast(value: str, column: Column) -> Any:
-    if value == "unknown":
-        return None
-    if column.kind == "int":
-        return int(value)
-    if column.kind == "float":
-        return float(value)
-    return value
+def _cast_all(values: tuple[str, ...], column: Column) -> list[Any]:
+    if column.kind == "str":
+        return [None if v == "unknown" else v for v in values]
+    kind = int if column.kind == "int" else float
+    return [None if v == "unknown" else kind(v) for v in values]
 
 
 def _row_shape(db: Database, table: Table, template_dir: str | None, row_templates: str | None) -> str:
@@ -210,6 +226,8 @@ class HoloBenchGenerator(Generator):
             raise SpecError("--set sql and --set question go together")
         self.options_ = options
         self._fillers: dict[tuple[str, ...], tuple[list[str], np.ndarray]] = {}
+        self._refs: dict[tuple[str, tuple[str, ...]], list[tuple[str, np.ndarray]]] = {}
+        self._local = threading.local()  # per-thread sqlite3 copy of the database (see SqliteSubsets)
         self.db = get_database(options["database"])
         if options["sql"]:
             unknown = [t for t in tables_read(options["sql"]) if t not in self.db.tables]
@@ -235,45 +253,76 @@ class HoloBenchGenerator(Generator):
 
     # ------------------------------------------------------------------ sampling
 
+    def _references(self, main: str, joined: list[str]) -> list[tuple[str, np.ndarray]]:
+        """For each foreign key of `main` into a table of `joined`: that table, and per row of
+        `main` the index of the row it references (-1 if none); computed once per pair."""
+        key = (main, tuple(joined))
+        if key not in self._refs:
+            table = self.db.tables[main]
+            out = []
+            for n, c in enumerate(table.columns):
+                if c.role != "ref" or c.ref not in joined:
+                    continue
+                other = self.db.tables[c.ref]
+                at = other.columns.index(other.key)
+                where = {row[at]: i for i, row in enumerate(other.rows)}
+                out.append((c.ref, np.array([where.get(row[n], -1) for row in table.rows], dtype=np.int64)))
+            self._refs[key] = out
+        return self._refs[key]
+
     def _relevant_rows(
         self, tables: list[str], budget: int, rng: random.Random, verbal: dict[str, VerbalizedTable]
     ) -> dict[str, list[int]]:
-        """Row indices of the query's tables, up to `budget` tokens; joins keep their references."""
-        chosen: dict[str, list[int]] = {t: [] for t in tables}
-        used = 0
+        """Row indices of the query's tables, up to `budget` tokens, in a seeded random order;
+        a row of a join's main table brings the rows it references (each referenced row once)."""
         main = tables[0]
-        order = _permutation(rng, len(verbal[main].texts))
-        refs = []
-        if len(tables) > 1:
-            table = self.db.tables[main]
-            refs = [(n, c.ref) for n, c in enumerate(table.columns) if c.role == "ref" and c.ref in tables[1:]]
-        keys = {
-            t: {
-                row[self.db.tables[t].columns.index(self.db.tables[t].key)]: i
-                for i, row in enumerate(self.db.tables[t].rows)
-            }
-            for _, t in refs
-        }
-        taken = {t: set() for t in tables}
+        order = np.asarray(_permutation(rng, len(verbal[main].texts)), dtype=np.int64)
+        cost = verbal[main].tokens[order].copy()
+        references = self._references(main, tables[1:])
+        # A referenced row costs its tokens where it is first referenced (several keys may point
+        # into one table, so a table's keys are read row by row, in column order).
+        by_table: dict[str, list[np.ndarray]] = {}
+        for ref, target in references:
+            by_table.setdefault(ref, []).append(target[order])
+        firsts = []
+        for ref, keys in by_table.items():
+            referenced = np.stack(keys, axis=1).ravel()
+            positions = np.repeat(np.arange(len(order)), len(keys))
+            _, first = np.unique(referenced, return_index=True)
+            first = np.sort(first[referenced[first] >= 0])
+            np.add.at(cost, positions[first], verbal[ref].tokens[referenced[first]])
+            firsts.append((ref, referenced[first], positions[first]))
+        # The longest prefix of the order that fits, vectorised ...
+        whole = int(np.searchsorted(np.cumsum(cost), budget, side="right"))
+        chosen: dict[str, list[int]] = {t: [] for t in tables}
+        chosen[main] = order[:whole].tolist()
+        taken: dict[str, set[int]] = {t: set() for t in tables}
+        for ref, referenced, positions in firsts:
+            rows = referenced[positions < whole].tolist()
+            chosen[ref].extend(rows)
+            taken[ref].update(rows)
+        # ... then later rows that still fit, until 64 in a row do not.
+        used = int(cost[:whole].sum())
         misses = 0
-        for i in order:
-            if misses > 64:  # the budget is as full as whole rows can make it
+        for position in range(whole, len(order)):
+            if misses > 64 or used >= budget:
                 break
-            cost = int(verbal[main].tokens[i])
+            i = int(order[position])
             extra = []
-            for col, ref in refs:
-                j = keys[ref].get(self.db.tables[main].rows[i][col])
-                if j is not None and j not in taken[ref]:
-                    extra.append((ref, j))
-                    cost += int(verbal[ref].tokens[j])
-            if used + cost > budget:
+            row_cost = int(verbal[main].tokens[i])
+            for ref, target in references:
+                k = int(target[i])
+                if k >= 0 and k not in taken[ref] and (ref, k) not in extra:
+                    extra.append((ref, k))
+                    row_cost += int(verbal[ref].tokens[k])
+            if used + row_cost > budget:
                 misses += 1
                 continue
-            used += cost
+            used += row_cost
             chosen[main].append(i)
-            for ref, j in extra:
-                taken[ref].add(j)
-                chosen[ref].append(j)
+            for ref, k in extra:
+                taken[ref].add(k)
+                chosen[ref].append(k)
         return chosen
 
     def _pick_tables(self, family: str, rng: random.Random) -> list[str]:
@@ -294,39 +343,42 @@ class HoloBenchGenerator(Generator):
         if budget >= target:
             raise BudgetError(f"info_amount {budget} leaves no room in a {target}-token context")
 
-        # Candidates are screened with sqlite3 (cheap to query many times); the accepted query's gold
-        # answer then comes from DuckDB, and the oracle later checks it against sqlite3 over the text.
+        # Candidates are screened with sqlite3 (cheap to query many times) over the sample's rows;
+        # the accepted query's gold answer then comes from DuckDB, which must agree, and the oracle
+        # later checks it again with sqlite3 over the rows parsed from the text.
         query = None
         for _ in range(_QUERY_TRIES):
             tables = tables_read(options["sql"]) if options["sql"] else self._pick_tables(family, rng)
             picked = self._relevant_rows(tables, budget, rng, verbal)
             rows = {t: [self.db.tables[t].rows[i] for i in idx] for t, idx in picked.items()}
-            engine_tables = {t: (self.db.tables[t].columns, rows[t]) for t in tables}
             if options["sql"]:
                 text = {"text": options["question"]}
                 query = Query("custom", options["sql"], tables, text, has_order(options["sql"]))
+                result = self._gold(query.sql, picked, verbal)
                 break
-            screen = SqliteTables(engine_tables)
-            try:
-                for _ in range(8):
-                    try:
-                        candidate = generate_query(
-                            family,
-                            options["difficulty"],
-                            self.db,
-                            rows,
-                            rng,
-                            tables[0],
-                            tables[1] if len(tables) > 1 else None,
-                        )
-                    except LookupError:
-                        break
-                    full = screen.run(without_limit(candidate.sql)) if candidate.limit else None
-                    if acceptable(candidate, screen.run(candidate.sql), full) is None:
-                        query = candidate
-                        break
-            finally:
-                screen.close()
+            screen = self._screen()
+            screen.select(picked)
+            for _ in range(8):
+                try:
+                    candidate = generate_query(
+                        family,
+                        options["difficulty"],
+                        self.db,
+                        rows,
+                        rng,
+                        tables[0],
+                        tables[1] if len(tables) > 1 else None,
+                    )
+                except LookupError:
+                    break
+                screened = screen.run(candidate.sql)
+                full = screen.run(without_limit(candidate.sql)) if candidate.limit else None
+                if acceptable(candidate, screened, full) is not None:
+                    continue
+                result = self._gold(candidate.sql, picked, verbal)
+                if _same_answers(format_rows(result), format_rows(screened), has_order(candidate.sql)):
+                    query = candidate
+                    break
             if query is not None:
                 break
         if query is None:
@@ -334,13 +386,6 @@ class HoloBenchGenerator(Generator):
                 f"could not generate an answerable {cell.task} query for database {self.db.name!r} in "
                 f"{_QUERY_TRIES} tries at {target} tokens; try another difficulty, length or database"
             )
-        result = run_duckdb(query.sql, engine_tables)
-        if (
-            not options["sql"]
-            and acceptable(query, result, run_duckdb(without_limit(query.sql), engine_tables) if query.limit else None)
-            is not None
-        ):
-            raise BudgetError(f"DuckDB and sqlite3 disagree on {query.sql!r}")
 
         question = render("holobench/question.j2", self.spec.template_dir, family=query.family, q=query.question)
         prompt = render("holobench/prompt.j2", self.spec.template_dir, context=_CONTEXT, question=question)
@@ -397,10 +442,26 @@ class HoloBenchGenerator(Generator):
             answers.sort()
         return Sample(fitted, question, answers, answer_prefix, metadata, item_key="relevant_rows")
 
+    def _screen(self) -> SqliteSubsets:
+        """This thread's sqlite3 copy of the database (sqlite3 connections stay in their thread)."""
+        screen = getattr(self._local, "screen", None)
+        if screen is None:
+            tables = {name: (t.columns, t.rows) for name, t in self.db.tables.items()}
+            screen = self._local.screen = SqliteSubsets(tables)
+        return screen
+
+    def _gold(self, sql: str, picked: dict[str, list[int]], verbal: dict[str, VerbalizedTable]) -> list[tuple]:
+        """The gold answer: DuckDB over exactly the rows the sample places."""
+        return run_duckdb(sql, {t: verbal[t].frame[np.asarray(idx, dtype=np.int64)] for t, idx in picked.items()})
+
     # ------------------------------------------------------------------ oracle
 
     def oracle(self, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
         return holobench_problems(row, metadata, self._verbalized())
+
+
+def _same_answers(one: list[str], other: list[str], ordered: bool) -> bool:
+    return one == other if ordered else sorted(one) == sorted(other)
 
 
 def holobench_problems(row: dict[str, Any], metadata: dict[str, Any], verbal: dict[str, VerbalizedTable]) -> list[str]:
