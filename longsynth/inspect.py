@@ -11,6 +11,7 @@ import polars as pl
 
 from .errors import OutputError, SpecError
 from .export.writer import data_files, sha256_file
+from .metadata_json import decode_metadata
 from .spec import Spec
 
 
@@ -98,7 +99,7 @@ def load_row(directory: Path, task: str | None, index: int) -> dict[str, Any]:
 
 def render_row(row: dict[str, Any], full: bool = False, color: bool = False, around: int = 160, most: int = 20) -> str:
     """The row's fields, then its input with each relevant item marked."""
-    metadata = json.loads(row["metadata"])
+    metadata = decode_metadata(row["metadata"])
     items = metadata.get(metadata.get("item_key", "items"), [])
     text = row.get("input") or row.get("text") or ""
     spans = sorted((i["char_offset"], i.get("char_end", i["char_offset"])) for i in items)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import polars as pl
 
 from .generators.base import Cell, Generator, Sample
+from .metadata_json import encode_metadata
 from .tokenizers import Measurement
 from .validators.depth import measured_depths
 
@@ -100,7 +100,7 @@ def make_row(
         row.update(text=fitted.text, source_id=sample.source_id)
     if generator.spec.options.get("input_ids") and measurement.ids is not None:
         row["input_ids"] = measurement.ids.tolist()
-    row["metadata"] = json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
+    row["metadata"] = encode_metadata(metadata)
     if "input_ids" in row:  # keep the schema's column order
         row["input_ids"] = row.pop("input_ids")
     return row, metadata

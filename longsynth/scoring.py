@@ -7,9 +7,10 @@ the row's task.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
+
+from .metadata_json import decode_metadata
 
 _REFUSAL = re.compile(
     r"\b(not (?:explicitly )?(?:provided|mentioned|stated|given|specified|available|included|known|in the)"
@@ -106,7 +107,7 @@ def score(row: dict[str, Any], prediction: str) -> float:
     """Score one prediction for a row of any evaluation family."""
     task = row["task"]
     answers = list(row["answers"])
-    metadata = json.loads(row["metadata"]) if isinstance(row["metadata"], str) else row["metadata"]
+    metadata = decode_metadata(row["metadata"])
     if task == "bio_idk":
         return is_refusal(prediction)
     if task in ("bio_calculation",):

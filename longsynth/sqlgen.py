@@ -16,6 +16,7 @@ import random
 import re
 import sqlite3
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,10 +186,34 @@ def _categorical(table: Table, rows: list[tuple], limit: int = 15) -> list[Colum
     return out
 
 
-def _condition(table: Table, rows: list[tuple], rng: random.Random, column: Column, qualify: bool) -> tuple[str, dict]:
+def _condition(
+    table: Table, rows: list[tuple], rng: random.Random, column: Column, qualify: bool, selective: bool = False
+) -> tuple[str, dict] | None:
+    """`column op value` with a value some row has. A `selective` condition takes a value that
+    selects at most MAX_RESULT_ROWS rows, so a lone condition asks for a question-sized answer
+    rather than half the table (None if the column has no such value; candidates are screened
+    by executing them either way)."""
     idx = table.columns.index(column)
-    value = rng.choice(rows)[idx]
     op = rng.choice(_OPS[column.kind])
+    if selective:
+        # A candidate value selects 1 to MAX_RESULT_ROWS rows: for a range, walk the distinct
+        # values from the end the operator keeps.
+        counts = Counter(v for v in (r[idx] for r in rows) if v is not None)
+        candidates, kept = [], 0
+        if op == "=":
+            candidates = [v for v in counts if counts[v] <= MAX_RESULT_ROWS]
+        for v in sorted(counts, reverse=op.startswith(">")) if op != "=" else ():
+            selected = kept + counts[v] if len(op) == 2 else kept  # >= and <= keep v's rows too
+            kept += counts[v]
+            if selected > MAX_RESULT_ROWS:
+                break
+            if selected:
+                candidates.append(v)
+        if not candidates:
+            return None
+        value = rng.choice(candidates)
+    else:
+        value = rng.choice(rows)[idx]
     name = f"{table.name}.{column.name}" if qualify else column.name
     return f"{name} {op} {quote(value)}", {
         "column": column.words,
@@ -198,10 +223,21 @@ def _condition(table: Table, rows: list[tuple], rng: random.Random, column: Colu
     }
 
 
-def _conditions(table, rows, rng, count, qualify=False, exclude=()):
+def _conditions(table, rows, rng, count, qualify=False, exclude=(), selective=False):
     columns = [c for c in _attributes(table) if c.name not in exclude]
-    chosen = rng.sample(columns, min(count, len(columns)))
-    parts = [_condition(table, rows, rng, c, qualify) for c in chosen]
+    if not selective:
+        chosen = rng.sample(columns, min(count, len(columns)))
+        parts = [_condition(table, rows, rng, c, qualify) for c in chosen]
+    else:  # columns in random order, keeping those with a selective value
+        parts = []
+        for c in rng.sample(columns, len(columns)):
+            part = _condition(table, rows, rng, c, qualify, selective=True)
+            if part is not None:
+                parts.append(part)
+            if len(parts) == count:
+                break
+        if len(parts) < min(count, len(columns)):
+            raise LookupError(f"table {table.name} has no column with a value selecting at most {MAX_RESULT_ROWS} rows")
     return [p[0] for p in parts], [p[1] for p in parts]
 
 
@@ -221,7 +257,7 @@ def generate_query(
     label = table.label_column
     where_sql, where_q = [], []
     if family == "filter":
-        where_sql, where_q = _conditions(table, data, rng, level)
+        where_sql, where_q = _conditions(table, data, rng, level, selective=level == 1)
         select = [label] + [table.column(c.split(" ")[0]) for c in where_sql if c.split(" ")[0] != label.name]
         sql = f"SELECT {', '.join(c.name for c in select)} FROM {main} WHERE {' AND '.join(where_sql)}"
         ordered = level == 3
@@ -291,8 +327,13 @@ def generate_query(
         measures = _attributes(table, ("int", "float"))
         if not measures:
             raise LookupError(f"table {main} has no numeric column")
-        measure = rng.choice(measures)
-        direction = rng.choice(["DESC", "ASC"])
+        limit = 3 if level == 2 else 5
+        options = [(m, d) for m in measures for d in ("DESC", "ASC")]
+        if level == 2:  # no WHERE: prefer a measure and direction whose top `limit` has no tie at the cut
+            options = [(m, d) for m, d in options if not _tied_at(data, table.columns.index(m), d, limit)]
+            if not options:
+                raise LookupError(f"every numeric column of {main} has a tie at its top {limit} values")
+        measure, direction = rng.choice(options)
         if level == 1:
             kind = "MAX" if direction == "DESC" else "MIN"
             return Query(
@@ -301,7 +342,6 @@ def generate_query(
                 [main],
                 {"aggregate": kind, "measure": measure.words, "entity": table.entity, "limit": 0},
             )
-        limit = 3 if level == 2 else 5
         if level == 3:
             where_sql, where_q = _conditions(table, data, rng, 1, exclude=(measure.name,))
         sql = f"SELECT {label.name}, {measure.name} FROM {main}"
@@ -329,7 +369,9 @@ def generate_query(
         ref = next(c for c in table.columns if c.role == "ref" and c.ref == joined)
         key = other.key
         on = f"{main}.{ref.name} = {joined}.{key.name}"
-        where_sql, where_q = _conditions(other, rows[joined], rng, 1, qualify=True, exclude=(key.name,))
+        where_sql, where_q = _conditions(
+            other, rows[joined], rng, 1, qualify=True, exclude=(key.name,), selective=level == 1
+        )
         extra_sql, extra_q = _conditions(table, data, rng, level - 1, qualify=True)
         measure = next(iter(_measures(table)), None)
         select = [f"{joined}.{other.label_column.name}"] + ([f"{main}.{measure.name}"] if measure else [])
@@ -356,14 +398,20 @@ def generate_query(
     raise SpecError(f"unknown query family {family!r}")
 
 
+def _tied_at(rows: list[tuple], index: int, direction: str, limit: int) -> bool:
+    """Whether the `limit`-th and next values of a column, ranked in `direction`, are equal."""
+    values = sorted((r[index] for r in rows if r[index] is not None), reverse=direction == "DESC")
+    return len(values) > limit and values[limit - 1] == values[limit]
+
+
 def acceptable(query: Query, result: list[tuple], full: list[tuple] | None) -> str | None:
     """Why a query's result is not a good question (None if it is)."""
     if not result:
         return "empty result"
+    if len(result) > MAX_RESULT_ROWS:  # first: a rejected result can be thousands of rows
+        return f"{len(result)} result rows"
     if any(v is None for row in result for v in row) and query.family in ("aggregate", "extreme"):
         return "NULL aggregate"
-    if len(result) > MAX_RESULT_ROWS:
-        return f"{len(result)} result rows"
     if query.family == "group" and len(result) < 2:
         return "a single group"
     if query.limit is not None and len(result) < query.limit:

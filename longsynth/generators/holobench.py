@@ -156,9 +156,11 @@ def verbalized(
     return out
 
 
-def placement_depth(placement: str, index: int, count: int, share: float) -> float:
-    """Where relevant row `index` of `count` goes, in percent, when relevant rows take `share` of the context."""
-    position = (index + 0.5) / count
+def placement_depths(placement: str, count: int, share: float) -> np.ndarray:
+    """Where each of `count` relevant rows goes, in percent, when relevant rows take `share` of the
+    context: spread evenly over the whole context (uniform), or packed into a block of that share
+    at the start, the middle or the end, or half at the start and half at the end (bimodal)."""
+    position = (np.arange(count) + 0.5) / max(1, count)
     if placement == "uniform":
         depth = position
     elif placement == "begin":
@@ -167,13 +169,9 @@ def placement_depth(placement: str, index: int, count: int, share: float) -> flo
         depth = 1.0 - share + share * position
     elif placement == "middle":
         depth = (1.0 - share) / 2 + share * position
-    else:  # bimodal: first half of the relevant rows at the start, second half at the end
-        half = count / 2
-        if index < half:
-            depth = share * (index + 0.5) / count
-        else:
-            depth = 1.0 - share + share * (index + 0.5) / count
-    return round(100.0 * min(1.0, max(0.0, depth)), 3)
+    else:  # bimodal: the first half of the rows at the start, the second half at the end
+        depth = np.where(np.arange(count) < count / 2, share * position, 1.0 - share + share * position)
+    return np.round(100.0 * np.clip(depth, 0.0, 1.0), 3)
 
 
 @register
@@ -391,14 +389,16 @@ class HoloBenchGenerator(Generator):
         prompt = render("holobench/prompt.j2", self.spec.template_dir, context=_CONTEXT, question=question)
         head, tail = split_around(prompt, _CONTEXT, "holobench/prompt.j2")
 
-        relevant = [(t, i) for t, idx in picked.items() for i in idx]
-        relevant = [relevant[k] for k in _permutation(rng, len(relevant))]
-        relevant_tokens = sum(int(verbal[t].tokens[i]) for t, i in relevant)
+        listed = [(t, i) for t, idx in picked.items() for i in idx]
+        relevant = [listed[k] for k in _permutation(rng, len(listed))]
+        insert_tokens = [int(verbal[t].tokens[i]) for t, i in relevant]
+        relevant_tokens = sum(insert_tokens)
         context_tokens = max(1, target - self.tokenizer.count(head) - self.tokenizer.count(tail))
         share = min(1.0, relevant_tokens / context_tokens)
+        depths = placement_depths(options["placement"], len(relevant), share).tolist()
+        payloads = {t: {"table": t} for t in tables}  # read-only, so one per table
         inserts = [
-            Insert(verbal[t].texts[i], placement_depth(options["placement"], n, len(relevant), share), {"table": t})
-            for n, (t, i) in enumerate(relevant)
+            Insert(verbal[t].texts[i], depth, payloads[t]) for (t, i), depth in zip(relevant, depths, strict=True)
         ]
         others = [t for t in sorted(verbal) if t not in tables]
         if not others and share < 1.0:
@@ -421,7 +421,7 @@ class HoloBenchGenerator(Generator):
             filler_texts=filler_texts,
             filler_tokens=filler_tokens,
             inserts=inserts,
-            insert_tokens=[int(verbal[t].tokens[i]) for t, i in relevant],
+            insert_tokens=insert_tokens,
             whole_units_only=True,
         )
         columns = {t: [c.name for c in self.db.tables[t].columns] for t in tables}

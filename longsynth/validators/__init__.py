@@ -7,10 +7,10 @@ A row with any problem is never written.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..generators.base import Generator
+from ..metadata_json import decode_metadata
 from ..tokenizers import Measurement, Tokenizer, measure
 from .depth import check_depths
 from .length import check_length
@@ -32,7 +32,7 @@ def validate_row(
     if measurement is None:
         measurement = measure(tokenizer, text)
     if metadata is None:
-        metadata = json.loads(row["metadata"]) if isinstance(row["metadata"], str) else row["metadata"]
+        metadata = decode_metadata(row["metadata"])
     problems = check_length(row, measurement, generator.spec.length_tolerance)
     if metadata.get(metadata.get("item_key", "items")):
         problems += check_depths(row, metadata, measurement)
