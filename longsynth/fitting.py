@@ -162,14 +162,16 @@ def _fill_whole_units(filler_texts, filler_tokens, whole, texts, tokens, gap, to
     gap is still wider than the tolerance, swap one of the last units for a later one of a better size."""
     window = range(whole, min(len(filler_texts), whole + 4096))
     used = []
-    for j in window:
+    # The gap only shrinks, so only units that fit the first gap can ever fit: visit those alone.
+    sizes_in_window = np.asarray(filler_tokens[window.start : window.stop], dtype=np.int64)
+    for j in (window.start + np.flatnonzero(sizes_in_window <= gap)).tolist() if gap > 0 else ():
         if gap <= 0:
             break
         if filler_tokens[j] <= gap:
             used.append(j)
             gap -= int(filler_tokens[j])
     if gap > tolerance:
-        sizes = np.asarray(filler_tokens[window.start : window.stop], dtype=np.int64)
+        sizes = sizes_in_window
         free = np.ones(len(sizes), dtype=bool)
         free[[j - window.start for j in used]] = False
         for r in range(len(tokens) - 1, max(-1, len(tokens) - 17), -1):

@@ -144,7 +144,7 @@ def generate_rows(
         return
     yield merged(one(cells[0]))
     interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, 0.0002))
+    sys.setswitchinterval(min(interval, 0.005))
     try:
         with ThreadPoolExecutor(threads, thread_name_prefix="longsynth") as pool:
             pending: deque = deque()

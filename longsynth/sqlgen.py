@@ -71,7 +71,7 @@ def _duckdb_connection():
     import duckdb
 
     if getattr(_LOCAL, "duckdb", None) is None:
-        _LOCAL.duckdb = duckdb.connect(":memory:")
+        _LOCAL.duckdb = duckdb.connect(":memory:", config={"threads": 1})
     return _LOCAL.duckdb
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import operator
 import random
 import re
 import threading
@@ -95,11 +96,13 @@ class VerbalizedTable:
         return list(zip(*columns, strict=True))
 
 
-def _cast_all(values: tuple[str, ...], column: Column) -> list[Any]:
+def _cast_all(values: tuple[str, ...], column: Column) -> list[Any] | tuple[str, ...]:
+    if "unknown" in values:
+        kind = {"int": int, "float": float, "str": str}[column.kind]
+        return [None if v == "unknown" else kind(v) for v in values]
     if column.kind == "str":
-        return [None if v == "unknown" else v for v in values]
-    kind = int if column.kind == "int" else float
-    return [None if v == "unknown" else kind(v) for v in values]
+        return values
+    return list(map(int if column.kind == "int" else float, values))
 
 
 def _row_shape(db: Database, table: Table, template_dir: str | None, row_templates: str | None) -> str:
@@ -411,7 +414,10 @@ class HoloBenchGenerator(Generator):
         # Only the prefix the context can hold (plus a margin for skip-filling) is materialised.
         needed = int(np.searchsorted(np.cumsum(all_tokens[order]), target, side="right")) + 512
         order = order[:needed]
-        filler_texts = [all_texts[k] for k in order.tolist()]
+        chosen = order.tolist()
+        filler_texts = (
+            list(operator.itemgetter(*chosen)(all_texts)) if len(chosen) > 1 else [all_texts[k] for k in chosen]
+        )
         filler_tokens = all_tokens[order]
         fitted = self.fit(
             target,
@@ -472,12 +478,13 @@ def holobench_problems(row: dict[str, Any], metadata: dict[str, Any], verbal: di
     tables = sorted(metadata["rows"])
     parsed = {name: verbal[name].parse(text) for name in tables}
     for name, v in verbal.items():
-        rows = parsed[name] if name in parsed else [m.group(0) for m in v.regex.finditer(text)]
+        rows = parsed[name] if name in parsed else v.matches(text)
         if len(set(rows)) != len(rows):
             problems.append(f"table {name}: a row appears more than once in the text")
     for name in tables:
         columns = verbal[name].table.columns
-        placed = sorted(tuple(r[c.name] for c in columns) for r in metadata["rows"][name])
+        as_tuple = operator.itemgetter(*[c.name for c in columns])
+        placed = sorted(as_tuple(r) if len(columns) > 1 else (as_tuple(r),) for r in metadata["rows"][name])
         found = sorted(parsed[name])
         if placed != found:
             missing = len(set(placed) - set(found))

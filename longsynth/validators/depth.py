@@ -42,26 +42,29 @@ def depth_allowances(
     """How far each item may sit from its requested depth: max(1 point, its widest neighbouring unit
     plus the other items placed at the same boundary), on the same scale as `measured_depths`.
 
-    An item's `cluster` holds at most one span: the whole run of items at its boundary.
+    An item's `cluster` holds at most one span: the whole run of items at its boundary. Every span
+    is measured in one vectorised lookup (a holobench row places hundreds of items).
     """
-    offsets = [context_span[0], context_span[1]]
+    count = len(items)
+    # Per item: its own span, up to two neighbour spans and a cluster span; (0, 0) where absent.
+    none = (0, 0)
+    flat: list[int] = []
     for item in items:
-        offsets += [item["char_offset"], item["char_end"]]
-        for s, e in item.get("neighbours", []):
-            offsets += [s, e]
-        for s, e in item.get("cluster", []):
-            offsets += [s, e]
-    tokens = iter(measurement.tokens_before_many(offsets).tolist())
-    context = -next(tokens) + next(tokens)
-    out = np.empty(len(items))
-    for n, item in enumerate(items):
-        own = -next(tokens) + next(tokens)
-        widest = max((-next(tokens) + next(tokens) for _ in item.get("neighbours", [])), default=0)
-        run = sum(-next(tokens) + next(tokens) for _ in item.get("cluster", []))
-        others = max(0, run - own) if run else 0
-        # One more token: a boundary token may merge with its neighbour once the text is joined.
-        out[n] = max(1.0, 100.0 * (widest + others + 1) / max(1, context - own))
-    return out
+        near = item.get("neighbours") or ()
+        run = item.get("cluster") or ()
+        flat += (item["char_offset"], item["char_end"])
+        flat += near[0] if len(near) > 0 else none
+        flat += near[1] if len(near) > 1 else none
+        flat += run[0] if run else none
+    spans = np.array(flat, dtype=np.int64).reshape(count, 4, 2)
+    context = int(np.diff(measurement.tokens_before_many(list(context_span)))[0])
+    tokens = measurement.tokens_before_many(spans.reshape(-1)).reshape(count, 4, 2)
+    sizes = tokens[:, :, 1] - tokens[:, :, 0]
+    own = sizes[:, 0]
+    widest = sizes[:, 1:3].max(axis=1)
+    others = np.where(sizes[:, 3] > 0, np.maximum(0, sizes[:, 3] - own), 0)
+    # One more token: a boundary token may merge with its neighbour once the text is joined.
+    return np.maximum(1.0, 100.0 * (widest + others + 1) / np.maximum(1, context - own))
 
 
 def depth_allowance(
@@ -84,20 +87,24 @@ def check_depths(row: dict[str, Any], metadata: dict[str, Any], measurement: Mea
         problems.append(f"{len(recorded)} depths recorded for {len(items)} items")
     if not items:
         return problems
-    before, depths = measured_depths(
-        measurement, span, [i["char_offset"] for i in items], [i["char_end"] for i in items]
-    )
+    starts = np.fromiter((i["char_offset"] for i in items), np.int64, len(items))
+    ends = np.fromiter((i["char_end"] for i in items), np.int64, len(items))
+    before, depths = measured_depths(measurement, span, starts, ends)
     allowed = depth_allowances(measurement, span, items)
-    for n, item in enumerate(items):
-        if item.get("token_offset") != int(before[n]):
-            problems.append(f"item {n}: token offset {item.get('token_offset')} recorded, {before[n]} measured")
-        if n < len(recorded) and abs(recorded[n] - depths[n]) > 10**-DEPTH_DIGITS:
+    offsets = np.array([i.get("token_offset", -1) for i in items], dtype=np.int64)
+    requested = np.array([i["requested_depth"] for i in items], dtype=np.float64)
+    record = np.array(recorded[: len(items)] + [np.nan] * (len(items) - len(recorded)), dtype=np.float64)
+    wrong_offset = offsets != before
+    wrong_record = np.abs(record - depths) > 10**-DEPTH_DIGITS  # NaN (missing) compares False
+    off_target = np.abs(depths - requested) > allowed + 1e-9
+    for n in np.flatnonzero(wrong_offset | wrong_record | off_target)[:20].tolist():
+        if wrong_offset[n]:
+            problems.append(f"item {n}: token offset {items[n].get('token_offset')} recorded, {before[n]} measured")
+        if wrong_record[n]:
             problems.append(f"item {n}: depth {recorded[n]} recorded, {depths[n]} measured")
-        if abs(depths[n] - item["requested_depth"]) > allowed[n] + 1e-9:
+        if off_target[n]:
             problems.append(
-                f"item {n}: depth {depths[n]:.2f} is {abs(depths[n] - item['requested_depth']):.2f} points from the "
-                f"requested {item['requested_depth']:g} (allowed {allowed[n]:.2f})"
+                f"item {n}: depth {depths[n]:.2f} is {abs(depths[n] - requested[n]):.2f} points from the "
+                f"requested {requested[n]:g} (allowed {allowed[n]:.2f})"
             )
-        if len(problems) > 20:
-            break
     return problems
