@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 
 def cache_dir(*parts: str) -> Path:
     root = os.environ.get("LONGSYNTH_CACHE") or os.path.join(Path.home(), ".cache", "longsynth")
@@ -25,14 +27,18 @@ def cached_json(name: str, key: Any, build: Callable[[], Any]) -> Any:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
     path = cache_dir("json", f"{name}-{digest}.json")
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return orjson.loads(path.read_bytes())
+    except (OSError, ValueError):  # orjson.JSONDecodeError is a ValueError
         pass
     value = build()
     try:
+        blob = orjson.dumps(value)
+    except TypeError:  # not storable as JSON (an integer beyond 64 bits): not cached
+        return value
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(value))
+        tmp.write_bytes(blob)
         tmp.replace(path)
     except OSError:
         pass

@@ -33,7 +33,21 @@ def environment(user_dir: str | None = None) -> SandboxedEnvironment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
+        bytecode_cache=_bytecode_cache(),
     )
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept on disk (keyed by their source), so a new process or worker skips
+    jinja's compiler: a few milliseconds per template, paid by every build otherwise."""
+    from .cache import cache_dir
+
+    try:
+        folder = cache_dir("jinja")
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: compile every time
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def render(template: str, user_dir: str | None = None, /, **variables: object) -> str:

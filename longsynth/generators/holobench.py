@@ -142,12 +142,7 @@ def verbalized(
         regex = re.escape(shape)
         for n, c in enumerate(table.columns):
             regex = regex.replace(re.escape(_sentinel(n)), f"(?P<c{n}>{_GROUP[c.kind]}|unknown)")
-        texts = []
-        for row in table.rows:
-            text = shape
-            for n, (c, v) in enumerate(zip(table.columns, row, strict=True)):
-                text = text.replace(_sentinel(n), text_value(v, c.kind))
-            texts.append(text)
+        texts = _render_rows(shape, table)
         # Token counts are cached per machine under a hash of the texts themselves.
         digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
         counts = cached_json(
@@ -157,6 +152,25 @@ def verbalized(
         )
         out[table.name] = VerbalizedTable(table, shape, texts, np.asarray(counts, dtype=np.int64), re.compile(regex))
     return out
+
+
+def _render_rows(shape: str, table: Table) -> list[str]:
+    """Every row as its sentence: the shape becomes one format string ("{3:.2f}" for a float
+    column), so a 5,000-row table renders in one pass of str.format instead of a replace per cell.
+    Rows with a missing value take the cell-by-cell path ("unknown")."""
+    fmt = shape.replace("{", "{{").replace("}", "}}")
+    for n, c in enumerate(table.columns):
+        fmt = fmt.replace(_sentinel(n), "{" + str(n) + (":.2f" if c.kind == "float" else "") + "}")
+    texts = []
+    for row in table.rows:
+        if None in row:
+            text = shape
+            for n, (c, v) in enumerate(zip(table.columns, row, strict=True)):
+                text = text.replace(_sentinel(n), text_value(v, c.kind))
+            texts.append(text)
+        else:
+            texts.append(fmt.format(*row))
+    return texts
 
 
 def placement_depths(placement: str, count: int, share: float) -> np.ndarray:
