@@ -83,25 +83,28 @@ def polars_frame(columns: list[Column], rows: list[tuple]):
     return pl.DataFrame(rows, schema={c.name: kinds[c.kind] for c in columns}, orient="row")
 
 
+_DUCKDB_CALL = compile(
+    "__longsynth_result = __longsynth_connection.execute(__longsynth_sql).fetchall()", "<longsynth duckdb>", "exec"
+)
+
+
 def run_duckdb(sql: str, tables: dict[str, Any]) -> list[tuple]:
     """Execute `sql` with DuckDB (the gold engine) over tables given as polars DataFrames, or as
-    (columns, rows) pairs; the tables are registered for this call only.
+    (columns, rows) pairs.
 
-    Frames go to DuckDB as Arrow tables converted by polars: building Arrow arrays from Python
-    objects would make pyarrow import pandas (a quarter of a second per process).
+    DuckDB resolves a table name it does not know to a Python variable of that name in the
+    calling frame (its "replacement scan"), so the query runs in a frame whose namespace holds
+    exactly this sample's tables: nothing is registered on the connection, nothing outlives the
+    call, and it costs about a third less than register/unregister. Frames reach DuckDB through
+    Arrow, converted by polars (building Arrow from Python objects would make pyarrow import pandas).
     """
-    con = _duckdb_connection()
-    names = []
-    try:
-        for name, table in tables.items():
-            if isinstance(table, tuple):
-                table = polars_frame(*table)
-            con.register(name, table.to_arrow())
-            names.append(name)
-        return [tuple(r) for r in con.execute(sql).fetchall()]
-    finally:
-        for name in names:
-            con.unregister(name)
+    namespace: dict[str, Any] = {
+        name: polars_frame(*table) if isinstance(table, tuple) else table for name, table in tables.items()
+    }
+    namespace["__longsynth_connection"] = _duckdb_connection()
+    namespace["__longsynth_sql"] = sql
+    exec(_DUCKDB_CALL, namespace)
+    return [tuple(r) for r in namespace["__longsynth_result"]]
 
 
 class SqliteTables:
