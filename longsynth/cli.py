@@ -133,8 +133,8 @@ def list_cmd() -> None:
 @click.option("--ray-address", help="Ray cluster address (default: start a local Ray instance).")
 @click.option(
     "--threads",
-    type=click.IntRange(min=1),
-    help="Threads per process: one sample's tokenization overlaps the next one's generation "
+    type=click.IntRange(1, 2),
+    help="Threads per process: with 2, one sample is tokenized while the next is generated "
     "[default: 2 where a core is spare, else 1]; the output bytes do not change.",
 )
 @_debug_option

@@ -14,11 +14,11 @@ from typing import Any
 
 from .errors import LongsynthError, OutputError, SpecError, ValidationFailed
 from .fitting import length_tolerance
-from .generators.base import Cell, Generator, get_generator_class
+from .generators.base import Cell, Generator, Sample, get_generator_class
 from .rows import make_row
 from .seeding import derive_seed, rng_for
 from .spec import Spec
-from .tokenizers import get_tokenizer, measure
+from .tokenizers import Measurement, get_tokenizer, measure
 from .validators import validate_row
 
 MAX_REFITS = 3
@@ -60,17 +60,33 @@ class RowStats:
     dropped: int = 0
 
 
-def generate_row(generator: Generator, cell: Cell, stats: RowStats | None = None) -> dict[str, Any]:
-    """One valid row for a cell: retried from the next attempt seed on failure, never unvalidated."""
+def _first_seed(spec: Spec, cell: Cell, attempt: int = 0) -> int:
+    return derive_seed(spec.seed, spec.generator, cell.task, cell.target_length, cell.depth, cell.index, attempt)
+
+
+def generate_row(
+    generator: Generator,
+    cell: Cell,
+    stats: RowStats | None = None,
+    first: tuple[Sample, Measurement] | None = None,
+) -> dict[str, Any]:
+    """One valid row for a cell: retried from the next attempt seed on failure, never unvalidated.
+
+    `first` is the first attempt's sample and its measurement when they were made ahead (the
+    pipelined build encodes one sample while the next is generated); the result is the same.
+    """
     spec = generator.spec
     failures: list[str] = []
     for attempt in range(spec.max_attempts):
-        seed = derive_seed(spec.seed, spec.generator, cell.task, cell.target_length, cell.depth, cell.index, attempt)
+        seed = _first_seed(spec, cell, attempt)
         adjust = 0
         slack = length_tolerance(cell.target_length, spec.length_tolerance)
-        for _ in range(MAX_REFITS):
-            sample = generator.sample(cell, rng_for(seed), budget_adjust=adjust)
-            measurement = measure(generator.tokenizer, sample.fitted.text)
+        for refit in range(MAX_REFITS):
+            if first is not None and attempt == 0 and refit == 0:
+                sample, measurement = first
+            else:
+                sample = generator.sample(cell, rng_for(seed), budget_adjust=adjust)
+                measurement = measure(generator.tokenizer, sample.fitted.text)
             over = measurement.length - cell.target_length
             if over <= 0 and measurement.length >= cell.target_length - slack:
                 break
@@ -99,8 +115,8 @@ def available_cores() -> int:
 
 
 def generation_threads(generator: Generator, processes: int = 1) -> int:
-    """Threads for one process's samples: 2 when the generator allows it and each of `processes`
-    has a spare core (a sample's encode runs outside the GIL while the next one is generated)."""
+    """Threads for one process's samples: 2 (one of them encodes) when the generator allows it and
+    each of `processes` has a spare core, else 1."""
     if not generator.thread_safe:
         return 1
     return 2 if available_cores() >= 2 * processes else 1
@@ -109,86 +125,86 @@ def generation_threads(generator: Generator, processes: int = 1) -> int:
 def generate_rows(
     generator: Generator, cells: list[Cell], stats: RowStats | None = None, threads: int | None = None
 ) -> Iterator[dict[str, Any] | None]:
-    """Rows for `cells` in order (None for a dropped sample), on up to `threads` threads.
+    """Rows for `cells` in order (None for a dropped sample).
 
-    Every row is a pure function of its cell's seed, so threads change the speed and never the
-    bytes. The first cell runs alone, so lazily built caches are built once; later cells run
-    with a bounded number in flight. While threads run, the interpreter switches threads more
-    often than its 5 ms default, so a thread that leaves an encode gets the GIL back promptly.
+    With 2 threads the build is a two-stage pipeline: this thread generates sample k+1 while a
+    second thread encodes sample k (tiktoken and the tokenizers library encode outside the GIL),
+    then this thread measures, validates and yields row k. A sample's first attempt is made ahead;
+    retries and re-fits happen in order as before, so every row is a pure function of its cell's
+    seed and the bytes never depend on the thread count.
     """
     import gc
 
-    from .generators.nextlong import SampleDropped
-
     threads = generation_threads(generator) if threads is None else (threads if generator.thread_safe else 1)
-
-    def one(cell: Cell) -> tuple[dict[str, Any] | None, RowStats]:
-        own = RowStats()
-        try:
-            return generate_row(generator, cell, own), own
-        except SampleDropped:
-            return None, own
-
-    def merged(result: tuple[dict[str, Any] | None, RowStats]) -> dict[str, Any] | None:
-        row, own = result
-        if stats:
-            stats.attempts += own.attempts
-            stats.refits += own.refits
-        return row
-
     # A sample allocates thousands of short-lived, acyclic objects (rows, items, metadata), and
     # each of CPython's default collections every 700 allocations walks the long-lived caches
     # too: collect cycles less often while rows are being made (7% of a holobench build).
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])
     try:
-        if threads <= 1 or len(cells) < 3:
+        if threads <= 1 or len(cells) < 2:
             for cell in cells:
-                yield merged(one(cell))
-            return
-        yield merged(one(cells[0]))
-        yield from _threaded(one, merged, cells[1:], threads)
+                yield _finish(generator, cell, stats, None)
+        else:
+            yield from _pipelined(generator, cells, stats)
     finally:
         gc.set_threshold(*thresholds)
 
 
-def _threaded(one, merged, cells: list[Cell], threads: int) -> Iterator[dict[str, Any] | None]:
-    """`one(cell)` on a pool of threads, results in cell order, a bounded number in flight."""
+def _finish(generator: Generator, cell: Cell, stats: RowStats | None, first) -> dict[str, Any] | None:
+    from .generators.nextlong import SampleDropped
+
+    try:
+        return generate_row(generator, cell, stats, first)
+    except SampleDropped:
+        if stats:
+            stats.dropped += 1
+        return None
+
+
+def _pipelined(generator: Generator, cells: list[Cell], stats: RowStats | None) -> Iterator[dict[str, Any] | None]:
     import sys
-    from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
+    from .generators.nextlong import SampleDropped
+
+    spec = generator.spec
+    # The encoder thread needs the GIL only to start and end an encode: hand it over promptly.
     interval = sys.getswitchinterval()
     sys.setswitchinterval(min(interval, 0.0005))
     try:
-        with ThreadPoolExecutor(threads, thread_name_prefix="longsynth") as pool:
-            pending: deque = deque()
-            rest = iter(cells)
-            for cell in rest:
-                pending.append(pool.submit(one, cell))
-                if len(pending) >= 2 * threads:
-                    break
-            while pending:
-                result = pending.popleft().result()
-                for cell in rest:
-                    pending.append(pool.submit(one, cell))
-                    break
-                yield merged(result)
+        with ThreadPoolExecutor(1, thread_name_prefix="longsynth-encode") as encoder:
+            ahead = None  # (cell, first attempt's sample and encode in flight, or the error it raised)
+            for cell in [*cells, None]:
+                made = None
+                if cell is not None:
+                    try:
+                        sample = generator.sample(cell, rng_for(_first_seed(spec, cell)), budget_adjust=0)
+                        made = (sample, encoder.submit(measure, generator.tokenizer, sample.fitted.text))
+                    except Exception as exc:  # raised (or, if dropped, counted) in cell order
+                        made = exc
+                if ahead is not None:
+                    done, result = ahead
+                    if isinstance(result, SampleDropped):
+                        if stats:
+                            stats.dropped += 1
+                        yield None
+                    elif isinstance(result, BaseException):
+                        raise result
+                    else:
+                        yield _finish(generator, done, stats, (result[0], result[1].result()))
+                ahead = (cell, made) if cell is not None else None
     finally:
         sys.setswitchinterval(interval)
 
 
 def generate(spec: Spec) -> Iterator[dict[str, Any]]:
     """Stream valid rows for every cell of the spec (for training pipelines); dropped samples are skipped."""
-    from .generators.nextlong import SampleDropped
-
     generator = make_generator(spec)
     for cells in plan(spec).values():
-        for cell in cells:
-            try:
-                yield generate_row(generator, cell)
-            except SampleDropped:
-                continue
+        for row in generate_rows(generator, cells):
+            if row is not None:
+                yield row
 
 
 def shard_ranges(count: int, rows_per_shard: int) -> list[tuple[int, int]]:
@@ -250,9 +266,7 @@ def run_shard(
     stats = RowStats()
     rows = []
     for row in generate_rows(generator, plan(spec)[job.task][job.lo : job.hi], stats, threads):
-        if row is None:
-            stats.dropped += 1
-        else:
+        if row is not None:
             rows.append(row)
         if progress:
             progress(1)
