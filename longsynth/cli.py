@@ -133,9 +133,9 @@ def list_cmd() -> None:
 @click.option("--ray-address", help="Ray cluster address (default: start a local Ray instance).")
 @click.option(
     "--threads",
-    type=click.IntRange(1, 2),
-    help="Threads per process: with 2, one sample is tokenized while the next is generated "
-    "[default: 2 where a core is spare, else 1]; the output bytes do not change.",
+    type=click.IntRange(1, 16),
+    help="Tokenizing threads per process, working while samples are generated "
+    "[default: the cores per worker, at most 4; 1: no overlap]; the output bytes do not change.",
 )
 @_debug_option
 @_friendly

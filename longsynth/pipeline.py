@@ -115,11 +115,11 @@ def available_cores() -> int:
 
 
 def generation_threads(generator: Generator, processes: int = 1) -> int:
-    """Threads for one process's samples: 2 (one of them encodes) when the generator allows it and
-    each of `processes` has a spare core, else 1."""
+    """Threads for one process (see `generate_rows`): the cores each of `processes` may use, at
+    most 4; 1 (no overlap) for a generator that is not thread-safe."""
     if not generator.thread_safe:
         return 1
-    return 2 if available_cores() >= 2 * processes else 1
+    return max(1, min(4, available_cores() // max(1, processes)))
 
 
 def generate_rows(
@@ -127,9 +127,9 @@ def generate_rows(
 ) -> Iterator[dict[str, Any] | None]:
     """Rows for `cells` in order (None for a dropped sample).
 
-    With 2 threads the build is a two-stage pipeline: this thread generates sample k+1 while a
-    second thread encodes sample k (tiktoken and the tokenizers library encode outside the GIL),
-    then this thread measures, validates and yields row k. A sample's first attempt is made ahead;
+    With `threads` > 1 the build is a pipeline: this thread generates samples a few cells ahead
+    and queues their texts for encoding on `threads` background threads (see `encoding`), then
+    measures, validates and yields the rows in order. A sample's first attempt is made ahead;
     retries and re-fits happen in order as before, so every row is a pure function of its cell's
     seed and the bytes never depend on the thread count.
     """
@@ -146,7 +146,7 @@ def generate_rows(
             for cell in cells:
                 yield _finish(generator, cell, stats, None)
         else:
-            yield from _pipelined(generator, cells, stats)
+            yield from _pipelined(generator, cells, stats, threads)
     finally:
         gc.set_threshold(*thresholds)
 
@@ -162,38 +162,39 @@ def _finish(generator: Generator, cell: Cell, stats: RowStats | None, first) -> 
         return None
 
 
-def _pipelined(generator: Generator, cells: list[Cell], stats: RowStats | None) -> Iterator[dict[str, Any] | None]:
+def _pipelined(
+    generator: Generator, cells: list[Cell], stats: RowStats | None, threads: int
+) -> Iterator[dict[str, Any] | None]:
     import sys
-    from concurrent.futures import ThreadPoolExecutor
+    from collections import deque
 
+    from .encoding import Encoders
     from .generators.nextlong import SampleDropped
 
     spec = generator.spec
-    # The encoder thread needs the GIL only to start and end an encode: hand it over promptly.
+    window = 2 * threads  # samples made ahead: enough to keep every thread encoding when samples are cheap
+    # Encoding threads need the GIL only to start and end an encode: hand it over promptly.
     interval = sys.getswitchinterval()
     sys.setswitchinterval(min(interval, 0.0005))
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="longsynth-encode") as encoder:
-            ahead = None  # (cell, first attempt's sample and encode in flight, or the error it raised)
-            for cell in [*cells, None]:
-                made = None
-                if cell is not None:
-                    try:
-                        sample = generator.sample(cell, rng_for(_first_seed(spec, cell)), budget_adjust=0)
-                        made = (sample, encoder.submit(measure, generator.tokenizer, sample.fitted.text))
-                    except Exception as exc:  # raised (or, if dropped, counted) in cell order
-                        made = exc
-                if ahead is not None:
-                    done, result = ahead
-                    if isinstance(result, SampleDropped):
+        with Encoders(generator.tokenizer, threads) as encoders:
+            ahead: deque = deque()  # (cell, (sample, its encode job) or the error its sample raised)
+            for n, cell in enumerate(cells):
+                try:
+                    sample = generator.sample(cell, rng_for(_first_seed(spec, cell)), budget_adjust=0)
+                    ahead.append((cell, (sample, encoders.submit(sample.fitted.text))))
+                except Exception as exc:  # raised (or, if dropped, counted) in cell order
+                    ahead.append((cell, exc))
+                while ahead and (len(ahead) >= window or n == len(cells) - 1):
+                    done, made = ahead.popleft()
+                    if isinstance(made, SampleDropped):
                         if stats:
                             stats.dropped += 1
                         yield None
-                    elif isinstance(result, BaseException):
-                        raise result
+                    elif isinstance(made, BaseException):
+                        raise made
                     else:
-                        yield _finish(generator, done, stats, (result[0], result[1].result()))
-                ahead = (cell, made) if cell is not None else None
+                        yield _finish(generator, done, stats, (made[0], encoders.result(made[1])))
     finally:
         sys.setswitchinterval(interval)
 
