@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from .generators.base import Cell, Generator, Sample
@@ -47,6 +48,11 @@ def make_row(
     span = (fitted.context_start, fitted.context_end)
     placed = fitted.placements
     before, depths = measured_depths(measurement, span, placed.start, placed.end)
+    # Neighbour spans as pairs of [start, end]; an item at the very start or end has one.
+    near = np.stack([placed.before, placed.after], axis=1).tolist()
+    for n in np.flatnonzero((placed.before[:, 0] < 0) | (placed.after[:, 0] < 0)).tolist():
+        near[n] = [span for span in near[n] if span[0] >= 0]
+    runs = [[run] if run[0] >= 0 else [] for run in placed.run.tolist()]
     items = [
         {
             **insert.payload,
@@ -55,18 +61,17 @@ def make_row(
             "token_offset": tokens,
             "depth": depth,
             "requested_depth": insert.depth,
-            "neighbours": [span for span in (previous, following) if span[0] >= 0],
-            "cluster": [run] if run[0] >= 0 else [],
+            "neighbours": neighbours,
+            "cluster": run,
         }
-        for insert, start, end, tokens, depth, previous, following, run in zip(
+        for insert, start, end, tokens, depth, neighbours, run in zip(
             fitted.inserts,
             placed.start.tolist(),
             placed.end.tolist(),
             before.tolist(),
             depths.tolist(),
-            placed.before.tolist(),
-            placed.after.tolist(),
-            placed.run.tolist(),
+            near,
+            runs,
             strict=True,
         )
     ]

@@ -51,11 +51,14 @@ _CONTEXT = "\x00CONTEXT\x00"
 PLACEMENTS = ("uniform", "begin", "middle", "end", "bimodal")
 _GROUP = {"int": r"-?\d+", "float": r"-?\d+\.\d\d", "str": r"[^\n]+?"}
 _QUERY_TRIES = 60
+_TOP_UP_ROWS = 256  # rows after the fitting prefix that may still fill the relevant-row budget
 
 
-def _permutation(rng: random.Random, n: int) -> list[int]:
-    """A seeded shuffle of range(n), fast for thousands of rows (numpy seeded from the sample's rng)."""
-    return np.random.default_rng(rng.getrandbits(64)).permutation(n).tolist()
+def _take(items: list, indices: list[int]) -> list:
+    """items[i] for each index, in C (operator.itemgetter) rather than a Python loop."""
+    if len(indices) > 1:
+        return list(operator.itemgetter(*indices)(items))
+    return [items[i] for i in indices]
 
 
 def _sentinel(n: int) -> str:
@@ -291,7 +294,7 @@ class HoloBenchGenerator(Generator):
         """Row indices of the query's tables, up to `budget` tokens, in a seeded random order;
         a row of a join's main table brings the rows it references (each referenced row once)."""
         main = tables[0]
-        order = np.asarray(_permutation(rng, len(verbal[main].texts)), dtype=np.int64)
+        order = np.random.default_rng(rng.getrandbits(64)).permutation(len(verbal[main].texts))
         cost = verbal[main].tokens[order].copy()
         references = self._references(main, tables[1:])
         # A referenced row costs its tokens where it is first referenced (several keys may point
@@ -316,13 +319,13 @@ class HoloBenchGenerator(Generator):
             rows = referenced[positions < whole].tolist()
             chosen[ref].extend(rows)
             taken[ref].update(rows)
-        # ... then later rows that still fit, until 64 in a row do not.
+        # ... then, of the next rows, those that still fit (visiting only rows no larger than the gap).
         used = int(cost[:whole].sum())
-        misses = 0
-        for position in range(whole, len(order)):
-            if misses > 64 or used >= budget:
+        following = order[whole : whole + _TOP_UP_ROWS]
+        fits = following[verbal[main].tokens[following] <= budget - used].tolist()
+        for i in fits:
+            if used >= budget:
                 break
-            i = int(order[position])
             extra = []
             row_cost = int(verbal[main].tokens[i])
             for ref, target in references:
@@ -331,7 +334,6 @@ class HoloBenchGenerator(Generator):
                     extra.append((ref, k))
                     row_cost += int(verbal[ref].tokens[k])
             if used + row_cost > budget:
-                misses += 1
                 continue
             used += row_cost
             chosen[main].append(i)
@@ -365,7 +367,7 @@ class HoloBenchGenerator(Generator):
         for _ in range(_QUERY_TRIES):
             tables = tables_read(options["sql"]) if options["sql"] else self._pick_tables(family, rng)
             picked = self._relevant_rows(tables, budget, rng, verbal)
-            rows = {t: [self.db.tables[t].rows[i] for i in idx] for t, idx in picked.items()}
+            rows = {t: _take(self.db.tables[t].rows, idx) for t, idx in picked.items()}
             if options["sql"]:
                 text = {"text": options["question"]}
                 query = Query("custom", options["sql"], tables, text, has_order(options["sql"]))
@@ -406,17 +408,22 @@ class HoloBenchGenerator(Generator):
         prompt = render("holobench/prompt.j2", self.spec.template_dir, context=_CONTEXT, question=question)
         head, tail = split_around(prompt, _CONTEXT, "holobench/prompt.j2")
 
-        listed = [(t, i) for t, idx in picked.items() for i in idx]
-        relevant = [listed[k] for k in _permutation(rng, len(listed))]
-        insert_tokens = [int(verbal[t].tokens[i]) for t, i in relevant]
+        # The relevant rows in a seeded random order, as parallel lists (texts, tokens, tables).
+        texts: list[str] = []
+        tables_of: list[str] = []
+        for t, idx in picked.items():
+            texts += _take(verbal[t].texts, idx)
+            tables_of += [t] * len(idx)
+        tokens = np.concatenate([verbal[t].tokens[np.asarray(idx, dtype=np.int64)] for t, idx in picked.items()])
+        shuffled = np.random.default_rng(rng.getrandbits(64)).permutation(len(texts))
+        order = shuffled.tolist()
+        texts, tables_of, insert_tokens = _take(texts, order), _take(tables_of, order), tokens[shuffled].tolist()
         relevant_tokens = sum(insert_tokens)
         context_tokens = max(1, target - self.tokenizer.count(head) - self.tokenizer.count(tail))
         share = min(1.0, relevant_tokens / context_tokens)
-        depths = placement_depths(options["placement"], len(relevant), share).tolist()
+        depths = placement_depths(options["placement"], len(texts), share).tolist()
         payloads = {t: {"table": t} for t in tables}  # read-only, so one per table
-        inserts = [
-            Insert(verbal[t].texts[i], depth, payloads[t]) for (t, i), depth in zip(relevant, depths, strict=True)
-        ]
+        inserts = [Insert(text, depth, payloads[t]) for text, depth, t in zip(texts, depths, tables_of, strict=True)]
         others = [t for t in sorted(verbal) if t not in tables]
         if not others and share < 1.0:
             raise CorpusError(
@@ -428,10 +435,7 @@ class HoloBenchGenerator(Generator):
         # Only the prefix the context can hold (plus a margin for skip-filling) is materialised.
         needed = int(np.searchsorted(np.cumsum(all_tokens[order]), target, side="right")) + 512
         order = order[:needed]
-        chosen = order.tolist()
-        filler_texts = (
-            list(operator.itemgetter(*chosen)(all_texts)) if len(chosen) > 1 else [all_texts[k] for k in chosen]
-        )
+        filler_texts = _take(all_texts, order.tolist())
         filler_tokens = all_tokens[order]
         fitted = self.fit(
             target,
