@@ -174,20 +174,46 @@ def _fill_whole_units(filler_texts, filler_tokens, whole, texts, tokens, gap, to
         sizes = sizes_in_window
         free = np.ones(len(sizes), dtype=bool)
         free[[j - window.start for j in used]] = False
-        for r in range(len(tokens) - 1, max(-1, len(tokens) - 17), -1):
-            room = gap + int(tokens[r])
-            fits = np.flatnonzero(free & (sizes <= room) & (sizes >= room - tolerance))
-            if len(fits):
-                j = window.start + int(fits[0])
-                texts = texts[:r] + texts[r + 1 :]
-                tokens = np.delete(tokens, r)
-                used.append(j)
-                gap = room - int(filler_tokens[j])
+        # Swap one of the last units for one later unit, or failing that for two (units of a
+        # similar size, such as table rows, can leave a gap no single unit closes).
+        for take in (1, 2):
+            swapped = False
+            for r in range(len(tokens) - 1, max(-1, len(tokens) - 17), -1):
+                room = gap + int(tokens[r])
+                picks = _units_within(sizes, free, room - tolerance, room, take)
+                if picks:
+                    texts = texts[:r] + texts[r + 1 :]
+                    tokens = np.delete(tokens, r)
+                    used += [window.start + k for k in picks]
+                    gap = room - sum(int(sizes[k]) for k in picks)
+                    swapped = True
+                    break
+            if swapped:
                 break
     used.sort()
     texts = texts + [filler_texts[j] for j in used]
     tokens = np.concatenate([tokens, np.asarray([filler_tokens[j] for j in used], dtype=np.int64)])
     return texts, tokens, gap
+
+
+def _units_within(sizes: np.ndarray, free: np.ndarray, low: int, high: int, count: int) -> list[int]:
+    """Indices of `count` (1 or 2) free units whose sizes sum to within [low, high]; [] if none."""
+    candidates = np.flatnonzero(free & (sizes <= high))
+    if count == 1:
+        fits = candidates[sizes[candidates] >= low]
+        return [int(fits[0])] if len(fits) else []
+    if len(candidates) < 2:
+        return []
+    order = candidates[np.argsort(sizes[candidates], kind="stable")]
+    ranked = sizes[order]
+    # For each first unit, the range of partners whose size completes the sum.
+    first = np.searchsorted(ranked, low - ranked, side="left")
+    last = np.searchsorted(ranked, high - ranked, side="right")
+    for a in np.flatnonzero(last > first).tolist():
+        b = int(first[a]) if int(first[a]) != a else int(first[a]) + 1
+        if b < int(last[a]) and b != a:
+            return sorted([int(order[a]), int(order[b])])
+    return []
 
 
 def fit_prompt(

@@ -129,3 +129,18 @@ def test_partial_unit_cuts_only_at_word_boundaries(tokenizer):
     assert fitted.partial_unit
     last = fitted.text.split(". ")[-1]
     assert all(w.startswith("word") and w[4:].isdigit() for w in last.split(" "))
+
+
+def test_whole_units_close_a_gap_with_a_two_for_one_swap():
+    """Rows of similar sizes (30 tokens) can leave a 26-token gap that no later row fits and no
+    single swap closes; swapping one row for two closes it within the tolerance."""
+    from longsynth.fitting import _fill_whole_units
+
+    filler_tokens = np.array([30, 30, 30, 27, 28, 33, 31], dtype=np.int64)
+    filler_texts = [f"unit {n}" for n in range(len(filler_tokens))]
+    texts, tokens, gap = _fill_whole_units(
+        filler_texts, filler_tokens, 3, filler_texts[:3], filler_tokens[:3].copy(), 26, 16
+    )
+    assert 0 <= gap <= 16
+    assert int(tokens.sum()) + gap == 90 + 26  # the budget is unchanged: only the units moved
+    assert len(texts) == len(set(texts)) == 4  # one row out, two in, none twice

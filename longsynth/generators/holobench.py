@@ -476,7 +476,7 @@ class HoloBenchGenerator(Generator):
 
     def _gold(self, sql: str, picked: dict[str, list[int]], verbal: dict[str, VerbalizedTable]) -> list[tuple]:
         """The gold answer: DuckDB over exactly the rows the sample places."""
-        return run_duckdb(sql, {t: verbal[t].frame[np.asarray(idx, dtype=np.int64)] for t, idx in picked.items()})
+        return run_duckdb(sql, {t: verbal[t].frame[list(idx)] for t, idx in picked.items()})
 
     # ------------------------------------------------------------------ oracle
 
