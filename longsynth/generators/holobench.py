@@ -245,6 +245,7 @@ class HoloBenchGenerator(Generator):
         self.options_ = options
         self._fillers: dict[tuple[str, ...], tuple[list[str], np.ndarray]] = {}
         self._refs: dict[tuple[str, tuple[str, ...]], list[tuple[str, np.ndarray]]] = {}
+        self._prefix: str | None = None
         self._local = threading.local()  # per-thread sqlite3 copy of the database (see SqliteSubsets)
         self.db = get_database(options["database"])
         if options["sql"]:
@@ -360,9 +361,11 @@ class HoloBenchGenerator(Generator):
         if budget >= target:
             raise BudgetError(f"info_amount {budget} leaves no room in a {target}-token context")
 
-        # Candidates are screened with sqlite3 (cheap to query many times) over the sample's rows;
-        # the accepted query's gold answer then comes from DuckDB, which must agree, and the oracle
-        # later checks it again with sqlite3 over the rows parsed from the text.
+        # A candidate query is accepted only if executing it gives a good question (see
+        # `acceptable`). The first candidate for a set of rows goes straight to DuckDB, the gold
+        # engine, since most are accepted; later ones are screened with sqlite3 first (cheaper to
+        # query many times), and DuckDB must then agree. Either way the oracle later re-runs the
+        # SQL in sqlite3 over the rows parsed from the text.
         query = None
         for _ in range(_QUERY_TRIES):
             tables = tables_read(options["sql"]) if options["sql"] else self._pick_tables(family, rng)
@@ -373,9 +376,8 @@ class HoloBenchGenerator(Generator):
                 query = Query("custom", options["sql"], tables, text, has_order(options["sql"]))
                 result = self._gold(query.sql, picked, verbal)
                 break
-            screen = self._screen()
-            screen.select(picked)
-            for _ in range(8):
+            screen = None
+            for tried in range(8):
                 try:
                     candidate = generate_query(
                         family,
@@ -388,6 +390,15 @@ class HoloBenchGenerator(Generator):
                     )
                 except LookupError:
                     break
+                if tried == 0 and candidate.limit is None:
+                    result = self._gold(candidate.sql, picked, verbal)
+                    if acceptable(candidate, result, None) is None:
+                        query = candidate
+                        break
+                    continue
+                if screen is None:
+                    screen = self._screen()
+                    screen.select(picked)
                 screened = screen.run(candidate.sql)
                 full = screen.run(without_limit(candidate.sql)) if candidate.limit else None
                 if acceptable(candidate, screened, full) is not None:
@@ -460,11 +471,17 @@ class HoloBenchGenerator(Generator):
             "limit": query.limit,
             "order_index": query.order_index,
         }
-        answer_prefix = render("holobench/answer_prefix.j2", self.spec.template_dir)
+        answer_prefix = self._answer_prefix()
         answers = format_rows(result)
         if not has_order(query.sql):  # engines return unordered results in any order: fix one
             answers.sort()
         return Sample(fitted, question, answers, answer_prefix, metadata, item_key="relevant_rows")
+
+    def _answer_prefix(self) -> str:
+        """Rendered once per generator: the template takes no variables."""
+        if self._prefix is None:
+            self._prefix = render("holobench/answer_prefix.j2", self.spec.template_dir)
+        return self._prefix
 
     def _screen(self) -> SqliteSubsets:
         """This thread's sqlite3 copy of the database (sqlite3 connections stay in their thread)."""
