@@ -15,6 +15,7 @@ and `budget_adjust` lets the caller re-fit in the rare case it does not.
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,6 +197,13 @@ def _fill_whole_units(filler_texts, filler_tokens, whole, texts, tokens, gap, to
     return texts, tokens, gap
 
 
+def take(items: list, indices: list[int]) -> list:
+    """items[i] for each index, gathered in C (operator.itemgetter) rather than a Python loop."""
+    if len(indices) > 1:
+        return list(operator.itemgetter(*indices)(items))
+    return [items[i] for i in indices]
+
+
 def _units_within(sizes: np.ndarray, free: np.ndarray, low: int, high: int, count: int) -> list[int]:
     """Indices of `count` (1 or 2) free units whose sizes sum to within [low, high]; [] if none."""
     candidates = np.flatnonzero(free & (sizes <= high))
@@ -329,10 +337,9 @@ def _assemble(
         below = np.clip(above - 1, 0, len(boundaries) - 1)
         nearest = np.where(np.abs(boundaries[below] - want) <= np.abs(boundaries[above] - want), below, above)
         at, which = np.maximum.accumulate(nearest).astype(np.int64), order.astype(np.int64)
-    chosen = list(zip(at.tolist(), which.tolist(), strict=True))
-
     insert_texts = [i.text for i in inserts]
     if labeler is not None:
+        chosen = list(zip(at.tolist(), which.tolist(), strict=True))
         # Reading-order numbers: filler unit j follows j units and the items placed at or before it.
         placed_before = np.searchsorted(np.sort([b for b, _ in chosen]), np.arange(len(texts)), side="right")
         numbers = np.arange(1, len(texts) + 1) + placed_before
@@ -349,7 +356,7 @@ def _assemble(
     count = len(inserts)
     unit_chars = np.fromiter(map(len, texts), np.int64, len(texts))
     unit_cumulative = np.concatenate([[0], np.cumsum(unit_chars + sep)])
-    insert_chars = np.fromiter((len(insert_texts[i]) for i in which.tolist()), np.int64, count)
+    insert_chars = np.fromiter(map(len, insert_texts), np.int64, count)[which]
     insert_cumulative = np.concatenate([[0], np.cumsum(insert_chars + sep)])[:count]
     start_sorted = len(head) + unit_cumulative[at] + insert_cumulative
     end_sorted = start_sorted + insert_chars
@@ -357,8 +364,8 @@ def _assemble(
     units = np.arange(len(texts))
     sequence[units + np.searchsorted(at, units, side="right")] = units
     sequence[at + np.arange(count)] = len(texts) + np.arange(count)
-    every = texts + [insert_texts[i] for i in which.tolist()]
-    pieces = [every[k] for k in sequence.tolist()]
+    every = texts + take(insert_texts, which.tolist())
+    pieces = take(every, sequence.tolist())
     # Every insert at boundary b shares the run's filler neighbours (the unit before the run and
     # the unit after it); the other inserts at b form its run.
     first = np.searchsorted(at, at, side="left")
@@ -383,8 +390,8 @@ def _assemble(
 
     predicted = fixed + total
     if pieces:
-        first_is_filler = not chosen or chosen[0][0] > 0
-        first_tokens = int(tokens[0]) if first_is_filler else insert_tokens[chosen[0][1]]
+        first_is_filler = count == 0 or int(at[0]) > 0
+        first_tokens = int(tokens[0]) if first_is_filler else insert_tokens[int(which[0])]
         predicted += tokenizer.count(pieces[0]) - first_tokens
         predicted += _junction(tokenizer, head, pieces[0]) + _junction(tokenizer, pieces[-1], tail)
     return FittedPrompt(

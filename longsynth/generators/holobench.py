@@ -27,7 +27,7 @@ import numpy as np
 from ..cache import cached_json
 from ..databases import Column, Database, Table, get_database, text_value
 from ..errors import BudgetError, CorpusError, SpecError
-from ..fitting import Insert
+from ..fitting import Insert, take
 from ..sqlgen import (
     FAMILIES,
     Query,
@@ -52,13 +52,6 @@ PLACEMENTS = ("uniform", "begin", "middle", "end", "bimodal")
 _GROUP = {"int": r"-?\d+", "float": r"-?\d+\.\d\d", "str": r"[^\n]+?"}
 _QUERY_TRIES = 60
 _TOP_UP_ROWS = 256  # rows after the fitting prefix that may still fill the relevant-row budget
-
-
-def _take(items: list, indices: list[int]) -> list:
-    """items[i] for each index, in C (operator.itemgetter) rather than a Python loop."""
-    if len(indices) > 1:
-        return list(operator.itemgetter(*indices)(items))
-    return [items[i] for i in indices]
 
 
 def _sentinel(n: int) -> str:
@@ -370,7 +363,7 @@ class HoloBenchGenerator(Generator):
         for _ in range(_QUERY_TRIES):
             tables = tables_read(options["sql"]) if options["sql"] else self._pick_tables(family, rng)
             picked = self._relevant_rows(tables, budget, rng, verbal)
-            rows = {t: _take(self.db.tables[t].rows, idx) for t, idx in picked.items()}
+            rows = {t: take(self.db.tables[t].rows, idx) for t, idx in picked.items()}
             if options["sql"]:
                 text = {"text": options["question"]}
                 query = Query("custom", options["sql"], tables, text, has_order(options["sql"]))
@@ -423,12 +416,12 @@ class HoloBenchGenerator(Generator):
         texts: list[str] = []
         tables_of: list[str] = []
         for t, idx in picked.items():
-            texts += _take(verbal[t].texts, idx)
+            texts += take(verbal[t].texts, idx)
             tables_of += [t] * len(idx)
         tokens = np.concatenate([verbal[t].tokens[np.asarray(idx, dtype=np.int64)] for t, idx in picked.items()])
         shuffled = np.random.default_rng(rng.getrandbits(64)).permutation(len(texts))
         order = shuffled.tolist()
-        texts, tables_of, insert_tokens = _take(texts, order), _take(tables_of, order), tokens[shuffled].tolist()
+        texts, tables_of, insert_tokens = take(texts, order), take(tables_of, order), tokens[shuffled].tolist()
         relevant_tokens = sum(insert_tokens)
         context_tokens = max(1, target - self.tokenizer.count(head) - self.tokenizer.count(tail))
         share = min(1.0, relevant_tokens / context_tokens)
@@ -446,7 +439,7 @@ class HoloBenchGenerator(Generator):
         # Only the prefix the context can hold (plus a margin for skip-filling) is materialised.
         needed = int(np.searchsorted(np.cumsum(all_tokens[order]), target, side="right")) + 512
         order = order[:needed]
-        filler_texts = _take(all_texts, order.tolist())
+        filler_texts = take(all_texts, order.tolist())
         filler_tokens = all_tokens[order]
         fitted = self.fit(
             target,

@@ -36,19 +36,11 @@ def measured_depth(
     return int(before[0]), float(depths[0])
 
 
-def depth_allowances(
-    measurement: Measurement, context_span: tuple[int, int], items: list[dict[str, Any]]
-) -> np.ndarray:
-    """How far each item may sit from its requested depth: max(1 point, its widest neighbouring unit
-    plus the other items placed at the same boundary), on the same scale as `measured_depths`.
-
-    An item's `cluster` holds at most one span: the whole run of items at its boundary. Every span
-    is measured in one vectorised lookup (a holobench row places hundreds of items).
-    """
-    count = len(items)
-    # Per item: its own span, up to two neighbour spans and a cluster span; (0, 0) where absent.
+def _item_table(items: list[dict[str, Any]]) -> np.ndarray:
+    """Every number the checks read, one row per item and in one pass over the items: own span,
+    two neighbour spans and a cluster span ((0, 0) where absent), token offset, requested depth."""
     none = (0, 0)
-    flat: list[int] = []
+    flat: list[float] = []
     for item in items:
         near = item.get("neighbours") or ()
         run = item.get("cluster") or ()
@@ -56,7 +48,25 @@ def depth_allowances(
         flat += near[0] if len(near) > 0 else none
         flat += near[1] if len(near) > 1 else none
         flat += run[0] if run else none
-    spans = np.array(flat, dtype=np.int64).reshape(count, 4, 2)
+        flat += (item.get("token_offset", -1), item.get("requested_depth", np.nan))
+    return np.array(flat, dtype=np.float64).reshape(len(items), 10)
+
+
+def depth_allowances(
+    measurement: Measurement,
+    context_span: tuple[int, int],
+    items: list[dict[str, Any]],
+    table: np.ndarray | None = None,
+) -> np.ndarray:
+    """How far each item may sit from its requested depth: max(1 point, its widest neighbouring unit
+    plus the other items placed at the same boundary), on the same scale as `measured_depths`.
+
+    An item's `cluster` holds at most one span: the whole run of items at its boundary. Every span
+    is measured in one vectorised lookup (a holobench row places hundreds of items).
+    """
+    table = _item_table(items) if table is None else table
+    count = len(table)
+    spans = table[:, :8].astype(np.int64)
     context = int(np.diff(measurement.tokens_before_many(list(context_span)))[0])
     tokens = measurement.tokens_before_many(spans.reshape(-1)).reshape(count, 4, 2)
     sizes = tokens[:, :, 1] - tokens[:, :, 0]
@@ -87,16 +97,15 @@ def check_depths(row: dict[str, Any], metadata: dict[str, Any], measurement: Mea
         problems.append(f"{len(recorded)} depths recorded for {len(items)} items")
     if not items:
         return problems
-    starts = np.fromiter((i["char_offset"] for i in items), np.int64, len(items))
-    ends = np.fromiter((i["char_end"] for i in items), np.int64, len(items))
-    before, depths = measured_depths(measurement, span, starts, ends)
-    allowed = depth_allowances(measurement, span, items)
-    offsets = np.array([i.get("token_offset", -1) for i in items], dtype=np.int64)
-    requested = np.array([i["requested_depth"] for i in items], dtype=np.float64)
+    table = _item_table(items)
+    before, depths = measured_depths(measurement, span, table[:, 0].astype(np.int64), table[:, 1].astype(np.int64))
+    allowed = depth_allowances(measurement, span, items, table)
+    offsets = table[:, 8].astype(np.int64)
+    requested = table[:, 9]
     record = np.array(recorded[: len(items)] + [np.nan] * (len(items) - len(recorded)), dtype=np.float64)
     wrong_offset = offsets != before
     wrong_record = np.abs(record - depths) > 10**-DEPTH_DIGITS  # NaN (missing) compares False
-    off_target = np.abs(depths - requested) > allowed + 1e-9
+    off_target = ~(np.abs(depths - requested) <= allowed + 1e-9)  # a missing request (NaN) is off target
     for n in np.flatnonzero(wrong_offset | wrong_record | off_target)[:20].tolist():
         if wrong_offset[n]:
             problems.append(f"item {n}: token offset {items[n].get('token_offset')} recorded, {before[n]} measured")
