@@ -11,6 +11,7 @@ import polars as pl
 
 from .errors import OutputError, SpecError
 from .export.writer import data_files, sha256_file
+from .items import item_spans
 from .metadata_json import decode_metadata
 from .spec import Spec
 
@@ -102,7 +103,7 @@ def render_row(row: dict[str, Any], full: bool = False, color: bool = False, aro
     metadata = decode_metadata(row["metadata"])
     items = metadata.get(metadata.get("item_key", "items"), [])
     text = row.get("input") or row.get("text") or ""
-    spans = sorted((i["char_offset"], i.get("char_end", i["char_offset"])) for i in items)
+    spans = sorted(item_spans(items))
     if not spans and "chunks" in metadata:  # training rows: mark the source document's meta-chunks
         spans = [(c["char_start"], c["char_end"]) for c in metadata["chunks"] if c["role"] == "meta"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from .generators.base import Cell, Generator, Sample
+from .items import item_columns, item_records
 from .metadata_json import encode_metadata
 from .tokenizers import Measurement
 from .validators.depth import measured_depths
@@ -48,33 +48,8 @@ def make_row(
     span = (fitted.context_start, fitted.context_end)
     placed = fitted.placements
     before, depths = measured_depths(measurement, span, placed.start, placed.end)
-    # Neighbour spans as pairs of [start, end]; an item at the very start or end has one.
-    near = np.stack([placed.before, placed.after], axis=1).tolist()
-    for n in np.flatnonzero((placed.before[:, 0] < 0) | (placed.after[:, 0] < 0)).tolist():
-        near[n] = [span for span in near[n] if span[0] >= 0]
-    runs = [[run] if run[0] >= 0 else [] for run in placed.run.tolist()]
-    items = [
-        {
-            **insert.payload,
-            "char_offset": start,
-            "char_end": end,
-            "token_offset": tokens,
-            "depth": depth,
-            "requested_depth": insert.depth,
-            "neighbours": neighbours,
-            "cluster": run,
-        }
-        for insert, start, end, tokens, depth, neighbours, run in zip(
-            fitted.inserts,
-            placed.start.tolist(),
-            placed.end.tolist(),
-            before.tolist(),
-            depths.tolist(),
-            near,
-            runs,
-            strict=True,
-        )
-    ]
+    layout = item_columns if sample.columnar_items else item_records
+    items = layout(fitted.inserts, placed, before, depths)
     metadata = {
         **sample.metadata,
         "item_key": sample.item_key,
@@ -99,7 +74,7 @@ def make_row(
             question=sample.question,
             answers=list(sample.answers),
             answer_prefix=sample.answer_prefix,
-            depths=[item["depth"] for item in items],
+            depths=depths.tolist(),
         )
     else:
         row.update(text=fitted.text, source_id=sample.source_id)

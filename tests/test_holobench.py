@@ -104,17 +104,17 @@ def test_no_row_is_duplicated_and_no_overshoot(holo):
 def test_oracle_rejects_missing_row(holo):
     gen, out = holo
     row = _rows(out, "holo_aggregate")[0]
-    meta = json.loads(row["metadata"])
-    item = meta["relevant_rows"][3]
-    row["input"] = row["input"][: item["char_offset"]] + row["input"][item["char_end"] + 1 :]
+    placed = json.loads(row["metadata"])["relevant_rows"]  # columns: one list per field
+    start, end = placed["char_offset"][3], placed["char_end"][3]
+    row["input"] = row["input"][:start] + row["input"][end + 1 :]
     assert any("missing" in p for p in validate_row(row, gen, gen.tokenizer))
 
 
 def test_oracle_rejects_duplicated_row(holo):
     gen, out = holo
     row = _rows(out, "holo_filter")[0]
-    item = json.loads(row["metadata"])["relevant_rows"][0]
-    sentence = row["input"][item["char_offset"] : item["char_end"]]
+    placed = json.loads(row["metadata"])["relevant_rows"]
+    sentence = row["input"][placed["char_offset"][0] : placed["char_end"][0]]
     row["input"] = row["input"].replace(sentence, sentence + " " + sentence, 1)
     assert any("more than once" in p for p in validate_row(row, gen, gen.tokenizer))
 
@@ -331,3 +331,22 @@ def test_broken_user_row_template_is_a_one_line_error(tmp_path):
     )
     assert result.exit_code == 2
     assert "error: template 'a.j2' failed to render" in result.output and "no_such_column" in result.output
+
+
+def test_relevant_rows_are_columns_that_match_the_text(holo):
+    """Hundreds of placed rows are stored as columns; each span holds its table's sentence, and the
+    neighbour spans are the filler units beside it."""
+    gen, out = holo
+    verbal = gen._verbalized()
+    for row in _rows(out):
+        placed = json.loads(row["metadata"])["relevant_rows"]
+        count = len(placed["char_offset"])
+        assert count == len(row["depths"]) and all(len(column) == count for column in placed.values())
+        assert placed["depth"] == row["depths"]
+        for n in range(count):
+            sentence = row["input"][placed["char_offset"][n] : placed["char_end"][n]]
+            assert verbal[placed["table"][n]].regex.fullmatch(sentence)
+            for side in ("before", "after"):
+                start, end = placed[side][n]
+                if start >= 0:
+                    assert row["input"][start:end].strip() and " " not in (row["input"][start], row["input"][end - 1])

@@ -47,6 +47,7 @@ class Sample:
     metadata: dict[str, Any] = field(default_factory=dict)
     item_key: str = "items"
     source_id: str = ""
+    columnar_items: bool = False  # items as columns rather than records (see `longsynth.items`)
 
 
 @dataclass(frozen=True)

@@ -468,7 +468,7 @@ class HoloBenchGenerator(Generator):
         answers = format_rows(result)
         if not has_order(query.sql):  # engines return unordered results in any order: fix one
             answers.sort()
-        return Sample(fitted, question, answers, answer_prefix, metadata, item_key="relevant_rows")
+        return Sample(fitted, question, answers, answer_prefix, metadata, item_key="relevant_rows", columnar_items=True)
 
     def _answer_prefix(self) -> str:
         """Rendered once per generator: the template takes no variables."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..items import item_count, item_table
 from ..tokenizers import Measurement
 
 DEPTH_DIGITS = 4
@@ -36,22 +37,6 @@ def measured_depth(
     return int(before[0]), float(depths[0])
 
 
-def _item_table(items: list[dict[str, Any]]) -> np.ndarray:
-    """Every number the checks read, one row per item and in one pass over the items: own span,
-    two neighbour spans and a cluster span ((0, 0) where absent), token offset, requested depth."""
-    none = (0, 0)
-    flat: list[float] = []
-    for item in items:
-        near = item.get("neighbours") or ()
-        run = item.get("cluster") or ()
-        flat += (item["char_offset"], item["char_end"])
-        flat += near[0] if len(near) > 0 else none
-        flat += near[1] if len(near) > 1 else none
-        flat += run[0] if run else none
-        flat += (item.get("token_offset", -1), item.get("requested_depth", np.nan))
-    return np.array(flat, dtype=np.float64).reshape(len(items), 10)
-
-
 def depth_allowances(
     measurement: Measurement,
     context_span: tuple[int, int],
@@ -64,7 +49,7 @@ def depth_allowances(
     An item's `cluster` holds at most one span: the whole run of items at its boundary. Every span
     is measured in one vectorised lookup (a holobench row places hundreds of items).
     """
-    table = _item_table(items) if table is None else table
+    table = item_table(items) if table is None else table
     count = len(table)
     spans = table[:, :8].astype(np.int64)
     context = int(np.diff(measurement.tokens_before_many(list(context_span)))[0])
@@ -92,23 +77,24 @@ def check_depths(row: dict[str, Any], metadata: dict[str, Any], measurement: Mea
     problems = []
     span = tuple(metadata["context_span"])
     items = metadata.get(metadata.get("item_key", "items"), [])
+    count = item_count(items)
     recorded = list(row.get("depths") or [])
-    if len(recorded) != len(items):
-        problems.append(f"{len(recorded)} depths recorded for {len(items)} items")
-    if not items:
+    if len(recorded) != count:
+        problems.append(f"{len(recorded)} depths recorded for {count} items")
+    if not count:
         return problems
-    table = _item_table(items)
+    table = item_table(items)
     before, depths = measured_depths(measurement, span, table[:, 0].astype(np.int64), table[:, 1].astype(np.int64))
     allowed = depth_allowances(measurement, span, items, table)
     offsets = table[:, 8].astype(np.int64)
     requested = table[:, 9]
-    record = np.array(recorded[: len(items)] + [np.nan] * (len(items) - len(recorded)), dtype=np.float64)
+    record = np.array(recorded[:count] + [np.nan] * (count - len(recorded)), dtype=np.float64)
     wrong_offset = offsets != before
     wrong_record = np.abs(record - depths) > 10**-DEPTH_DIGITS  # NaN (missing) compares False
     off_target = ~(np.abs(depths - requested) <= allowed + 1e-9)  # a missing request (NaN) is off target
     for n in np.flatnonzero(wrong_offset | wrong_record | off_target)[:20].tolist():
         if wrong_offset[n]:
-            problems.append(f"item {n}: token offset {items[n].get('token_offset')} recorded, {before[n]} measured")
+            problems.append(f"item {n}: token offset {offsets[n]} recorded, {before[n]} measured")
         if wrong_record[n]:
             problems.append(f"item {n}: depth {recorded[n]} recorded, {depths[n]} measured")
         if off_target[n]:
