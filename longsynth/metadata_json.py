@@ -15,8 +15,15 @@ import orjson
 
 def encode_metadata(metadata: dict[str, Any]) -> str:
     """Compact JSON, non-ASCII kept as is (what `json.dumps(..., ensure_ascii=False,
-    separators=(",", ":"))` writes for the same values)."""
-    return orjson.dumps(metadata).decode()
+    separators=(",", ":"))` writes for the same values). A polars DataFrame is written as its
+    list of row objects, by polars itself (holobench places hundreds of database rows)."""
+    return orjson.dumps(metadata, default=_frame_rows).decode()
+
+
+def _frame_rows(value: Any) -> orjson.Fragment:
+    if hasattr(value, "write_json") and hasattr(value, "columns"):
+        return orjson.Fragment(value.write_json())
+    raise TypeError(f"{type(value).__name__} cannot be written to row metadata")
 
 
 def decode_metadata(value: str | bytes | dict[str, Any]) -> dict[str, Any]:

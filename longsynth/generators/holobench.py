@@ -364,10 +364,11 @@ class HoloBenchGenerator(Generator):
             tables = tables_read(options["sql"]) if options["sql"] else self._pick_tables(family, rng)
             picked = self._relevant_rows(tables, budget, rng, verbal)
             rows = {t: take(self.db.tables[t].rows, idx) for t, idx in picked.items()}
+            frames = {t: verbal[t].frame[idx] for t, idx in picked.items()}  # the same rows, for DuckDB
             if options["sql"]:
                 text = {"text": options["question"]}
                 query = Query("custom", options["sql"], tables, text, has_order(options["sql"]))
-                result = self._gold(query.sql, picked, verbal)
+                result = run_duckdb(query.sql, frames)
                 break
             screen = None
             for tried in range(8):
@@ -384,7 +385,7 @@ class HoloBenchGenerator(Generator):
                 except LookupError:
                     break
                 if tried == 0 and candidate.limit is None:
-                    result = self._gold(candidate.sql, picked, verbal)
+                    result = run_duckdb(candidate.sql, frames)
                     if acceptable(candidate, result, None) is None:
                         query = candidate
                         break
@@ -396,7 +397,7 @@ class HoloBenchGenerator(Generator):
                 full = screen.run(without_limit(candidate.sql)) if candidate.limit else None
                 if acceptable(candidate, screened, full) is not None:
                     continue
-                result = self._gold(candidate.sql, picked, verbal)
+                result = run_duckdb(candidate.sql, frames)
                 if _same_answers(format_rows(result), format_rows(screened), has_order(candidate.sql)):
                     query = candidate
                     break
@@ -452,10 +453,10 @@ class HoloBenchGenerator(Generator):
             insert_tokens=insert_tokens,
             whole_units_only=True,
         )
-        columns = {t: [c.name for c in self.db.tables[t].columns] for t in tables}
         metadata = {
             "sql": query.sql,
-            "rows": {t: [dict(zip(columns[t], row, strict=True)) for row in rows[t]] for t in tables},
+            # Row dicts in the JSON; kept as frames until then (written by polars, see metadata_json).
+            "rows": frames,
             "family": query.family,
             "database": self.db.name,
             "difficulty": options["difficulty"],
@@ -484,14 +485,19 @@ class HoloBenchGenerator(Generator):
             screen = self._local.screen = SqliteSubsets(tables)
         return screen
 
-    def _gold(self, sql: str, picked: dict[str, list[int]], verbal: dict[str, VerbalizedTable]) -> list[tuple]:
-        """The gold answer: DuckDB over exactly the rows the sample places."""
-        return run_duckdb(sql, {t: verbal[t].frame[list(idx)] for t, idx in picked.items()})
-
     # ------------------------------------------------------------------ oracle
 
     def oracle(self, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
         return holobench_problems(row, metadata, self._verbalized())
+
+
+def _placed_rows(records: Any, columns: list[Column]) -> list[tuple]:
+    """The rows a sample placed, as tuples: from its frame during the build, from the row dicts of
+    the metadata JSON when a written row is validated."""
+    if hasattr(records, "rows"):  # a polars DataFrame
+        return records.rows()
+    as_tuple = operator.itemgetter(*[c.name for c in columns])
+    return [as_tuple(r) for r in records] if len(columns) > 1 else [(as_tuple(r),) for r in records]
 
 
 def _same_answers(one: list[str], other: list[str], ordered: bool) -> bool:
@@ -511,8 +517,7 @@ def holobench_problems(row: dict[str, Any], metadata: dict[str, Any], verbal: di
             problems.append(f"table {name}: a row appears more than once in the text")
     for name in tables:
         columns = verbal[name].table.columns
-        as_tuple = operator.itemgetter(*[c.name for c in columns])
-        placed = sorted(as_tuple(r) if len(columns) > 1 else (as_tuple(r),) for r in metadata["rows"][name])
+        placed = sorted(_placed_rows(metadata["rows"][name], columns))
         found = sorted(parsed[name])
         if placed != found:
             missing = len(set(placed) - set(found))
