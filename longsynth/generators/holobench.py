@@ -289,6 +289,10 @@ class HoloBenchGenerator(Generator):
         a row of a join's main table brings the rows it references (each referenced row once)."""
         main = tables[0]
         order = np.random.default_rng(rng.getrandbits(64)).permutation(len(verbal[main].texts))
+        # Rows past the point where the main table's own tokens fill the budget can only be used
+        # by the top-up below: look no further than that (a join's bookkeeping costs per row).
+        reach = int(np.searchsorted(np.cumsum(verbal[main].tokens[order]), budget, side="right"))
+        order = order[: reach + 1 + _TOP_UP_ROWS]
         cost = verbal[main].tokens[order].copy()
         references = self._references(main, tables[1:])
         # A referenced row costs its tokens where it is first referenced (several keys may point
@@ -317,8 +321,9 @@ class HoloBenchGenerator(Generator):
         used = int(cost[:whole].sum())
         following = order[whole : whole + _TOP_UP_ROWS]
         fits = following[verbal[main].tokens[following] <= budget - used].tolist()
+        misses = 0
         for i in fits:
-            if used >= budget:
+            if used >= budget or misses >= 32:  # the budget is as full as whole rows make it
                 break
             extra = []
             row_cost = int(verbal[main].tokens[i])
@@ -328,7 +333,9 @@ class HoloBenchGenerator(Generator):
                     extra.append((ref, k))
                     row_cost += int(verbal[ref].tokens[k])
             if used + row_cost > budget:
+                misses += 1
                 continue
+            misses = 0
             used += row_cost
             chosen[main].append(i)
             for ref, k in extra:
