@@ -350,3 +350,18 @@ def test_relevant_rows_are_columns_that_match_the_text(holo):
                 start, end = placed[side][n]
                 if start >= 0:
                     assert row["input"][start:end].strip() and " " not in (row["input"][start], row["input"][end - 1])
+
+
+def test_oracle_rejects_a_duplicated_filler_row(holo):
+    """A row of a table the query does not read, repeated, is caught too (found by its unique first
+    value: the scan stops after it)."""
+    gen, out = holo
+    row = _rows(out, "holo_filter")[0]
+    meta = json.loads(row["metadata"])
+    verbal = gen._verbalized()
+    filler = next(name for name in verbal if name not in meta["rows"])
+    assert verbal[filler].key_regex is not None
+    sentence = verbal[filler].regex.search(row["input"][meta["context_span"][0] :]).group(0)
+    assert validate_row(row, gen, gen.tokenizer) == []
+    row["input"] = row["input"].replace(sentence, sentence + " " + sentence, 1)
+    assert any(f"table {filler}: a row appears more than once" in p for p in validate_row(row, gen, gen.tokenizer))

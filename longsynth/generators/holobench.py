@@ -67,6 +67,7 @@ class VerbalizedTable:
     texts: list[str]
     tokens: np.ndarray
     regex: re.Pattern[str]
+    key_regex: re.Pattern[str] | None = None  # see `identities`
     _frame: Any = None
 
     @property
@@ -80,6 +81,14 @@ class VerbalizedTable:
         """Every sentence of this table in `text`, as its column values in text form."""
         found = self.regex.findall(text)
         return [(m,) for m in found] if len(self.table.columns) == 1 else found
+
+    def identities(self, text: str) -> list:
+        """One value per sentence of this table in `text` that tells its rows apart: the first
+        value the sentence states when that column is unique in the table (a regex that stops
+        there scans three times faster), else the whole sentence's values."""
+        if self.key_regex is not None:
+            return self.key_regex.findall(text)
+        return self.matches(text)
 
     def parse(self, text: str) -> list[tuple]:
         """Every sentence of this table in `text`, as typed rows."""
@@ -146,8 +155,24 @@ def verbalized(
             {"texts": digest, "tokenizer": tokenizer_name},
             lambda texts=texts: count_units(texts, tokenizer),
         )
-        out[table.name] = VerbalizedTable(table, shape, texts, np.asarray(counts, dtype=np.int64), re.compile(regex))
+        tokens = np.asarray(counts, dtype=np.int64)
+        key = _leading_key(table, shape, regex)
+        out[table.name] = VerbalizedTable(table, shape, texts, tokens, re.compile(regex), key)
     return out
+
+
+def _leading_key(table: Table, shape: str, regex: str) -> re.Pattern[str] | None:
+    """The row regex up to the second value the sentence states (the text after the first value
+    ends it), if the first value's column is unique in the table: then two sentences with the
+    same first value are the same row."""
+    stated = sorted((shape.index(_sentinel(n)), n) for n in range(len(table.columns)))
+    if len(stated) < 2:
+        return None
+    first, second = stated[0][1], stated[1][1]
+    values = [row[first] for row in table.rows]
+    if None in values or len(set(values)) != len(values):
+        return None
+    return re.compile(regex[: regex.index(f"(?P<c{second}>")])
 
 
 def _render_rows(shape: str, table: Table) -> list[str]:
@@ -519,7 +544,7 @@ def holobench_problems(row: dict[str, Any], metadata: dict[str, Any], verbal: di
     tables = sorted(metadata["rows"])
     parsed = {name: verbal[name].parse(text) for name in tables}
     for name, v in verbal.items():
-        rows = parsed[name] if name in parsed else v.matches(text)
+        rows = parsed[name] if name in parsed else v.identities(text)
         if len(set(rows)) != len(rows):
             problems.append(f"table {name}: a row appears more than once in the text")
     for name in tables:
