@@ -6,8 +6,9 @@ is to overlap depends on the family: a holobench sample takes longer to make
 than to encode, so one encoding thread hides every encode behind the next
 sample's generation, and a second one would only take a core from the build
 thread; a needle sample is made in a millisecond, so the build thread mostly
-waits for encodes. So one encode runs at a time, plus one more for each thread
-that is waiting for a result: the cores stay busy and are never oversubscribed.
+waits for encodes. So one encode runs at a time while the build thread works,
+and every encoding thread may run while it waits for a result: the cores stay
+busy and are not oversubscribed.
 
 Encodes run on these background threads only, never on the build thread:
 measured with tiktoken 0.14, a large encode on the main thread concurrent with
@@ -56,7 +57,7 @@ class Encoders:
         return job
 
     def result(self, job: EncodeJob) -> Measurement:
-        """The job's measurement; while waiting, one more encode may run."""
+        """The job's measurement; while this thread waits, every encoding thread may run."""
         if not job.done.is_set():
             with self._state:
                 self._waiting += 1
@@ -86,10 +87,14 @@ class Encoders:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def _allowed(self) -> int:
+        """Encodes that may run now: one while the build thread works, all while it waits."""
+        return len(self._threads) if self._waiting else 1
+
     def _work(self) -> None:
         while True:
             with self._state:
-                while not self._closed and not (self._queue and self._running < 1 + self._waiting):
+                while not self._closed and not (self._queue and self._running < self._allowed()):
                     self._state.wait()
                 if self._closed:
                     return

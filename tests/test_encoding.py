@@ -1,0 +1,80 @@
+"""Background encoding: results equal a plain measurement, errors surface where they are asked
+for, and only one encode runs while the build thread is busy."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from longsynth.encoding import Encoders
+from longsynth.tokenizers import get_tokenizer, measure
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return get_tokenizer("cl100k_base")
+
+
+def test_results_match_a_plain_measurement(tokenizer):
+    texts = [" ".join(f"sentence {k} of text {n}." for k in range(300 + n)) for n in range(6)]
+    with Encoders(tokenizer, 2) as encoders:
+        jobs = [encoders.submit(t) for t in texts]
+        results = [encoders.result(j) for j in jobs]
+    for text, got in zip(texts, results, strict=True):
+        want = measure(tokenizer, text)
+        assert got.length == want.length
+        assert (got.ids == want.ids).all()
+        assert got.tokens_before(len(text) // 2) == want.tokens_before(len(text) // 2)
+
+
+class _SlowTokenizer:
+    """Wraps a tokenizer: records how many encodes overlap, and fails on a marked text."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    def encode_array(self, text):
+        if text == "boom":
+            raise ValueError("cannot encode boom")
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.02)
+        with self.lock:
+            self.running -= 1
+        return self.inner.encode_array(text)
+
+    def char_ends(self, text, ids):
+        return self.inner.char_ends(text, ids)
+
+
+def test_one_encode_at_a_time_while_the_build_thread_works(tokenizer):
+    slow = _SlowTokenizer(tokenizer)
+    with Encoders(slow, 3) as encoders:
+        jobs = [encoders.submit(f"text number {n}") for n in range(5)]
+        time.sleep(0.2)  # busy elsewhere: the queue is worked through one text at a time
+        assert slow.most == 1
+        for job in jobs:
+            encoders.result(job)
+
+
+def test_every_thread_encodes_while_the_build_thread_waits(tokenizer):
+    slow = _SlowTokenizer(tokenizer)
+    with Encoders(slow, 3) as encoders:
+        jobs = [encoders.submit(f"text number {n}") for n in range(9)]
+        encoders.result(jobs[-1])
+    assert slow.most >= 2
+
+
+def test_an_encoding_error_is_raised_where_the_result_is_asked_for(tokenizer):
+    slow = _SlowTokenizer(tokenizer)
+    with Encoders(slow, 2) as encoders:
+        good, bad = encoders.submit("fine"), encoders.submit("boom")
+        assert encoders.result(good).length > 0
+        with pytest.raises(ValueError, match="cannot encode boom"):
+            encoders.result(bad)
