@@ -114,11 +114,9 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def generation_threads(generator: Generator, processes: int = 1) -> int:
+def generation_threads(processes: int = 1) -> int:
     """Threads for one process (see `generate_rows`): the cores each of `processes` may use, at
-    most 4; 1 (no overlap) for a generator that is not thread-safe."""
-    if not generator.thread_safe:
-        return 1
+    most 4. Only encodes run on the extra threads, so any generator can use them."""
     return max(1, min(4, available_cores() // max(1, processes)))
 
 
@@ -135,7 +133,7 @@ def generate_rows(
     """
     import gc
 
-    threads = generation_threads(generator) if threads is None else (threads if generator.thread_safe else 1)
+    threads = generation_threads() if threads is None else threads
     # A sample allocates thousands of short-lived, acyclic objects (rows, items, metadata), and
     # each of CPython's default collections every 700 allocations walks the long-lived caches
     # too: collect cycles less often while rows are being made (7% of a holobench build).
@@ -323,7 +321,7 @@ def build(
     if backend == "ray":
         results = _run_ray(spec, out, jobs, workers, ray_address, progress, threads or 1)
     elif workers > 1:
-        results = _run_pool(spec, out, jobs, workers, progress, threads or generation_threads(generator, workers))
+        results = _run_pool(spec, out, jobs, workers, progress, threads or generation_threads(workers))
     elif backend == "local":
         results = [run_shard(generator, out, job, progress, threads) for job in jobs]
     else:

@@ -285,11 +285,14 @@ def test_unreachable_ray_address_fails_fast(tmp_path):
         ("needle", "niah_single_1,niah_multikey_2"),
         ("longbio", "bio_standard,bio_citation"),
         ("holobench", "holo_filter,holo_extreme,holo_join"),
+        ("nextlong", "nextlong,concat_knn"),
     ],
 )
-def test_threads_change_speed_not_bytes(tmp_path, generator, tasks):
+def test_threads_change_speed_not_bytes(tmp_path, monkeypatch, generator, tasks):
     """With 2 threads one sample is encoded while the next is generated; rows stay in order and
     every byte matches a one-thread build."""
-    spec = load_spec(None, generator=generator, tasks=tasks, lengths="2k,4k", samples=5, rows_per_shard=6)
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    extra = {"corpus": "builtin:300"} if generator == "nextlong" else {}
+    spec = load_spec(None, generator=generator, tasks=tasks, lengths="2k,4k", samples=5, rows_per_shard=6, **extra)
     one = build(spec, tmp_path / "one", threads=1)
     assert _hashes(build(spec, tmp_path / "two", threads=2)) == _hashes(one)

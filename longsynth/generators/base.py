@@ -72,11 +72,6 @@ class Generator:
     default_tasks: ClassVar[list[str]] = []
     options: ClassVar[dict[str, Option]] = {}
     paper: ClassVar[str] = ""
-    # May two threads call `sample` and `oracle` at once? Then a build overlaps one sample's encode
-    # (which runs outside the GIL) with the next sample's generation. Per-sample state must live in
-    # locals, shared caches must be idempotent, and per-thread resources (database connections)
-    # must be kept per thread.
-    thread_safe: ClassVar[bool] = True
 
     def __init__(self, spec: Spec, tokenizer: Tokenizer):
         self.spec = spec

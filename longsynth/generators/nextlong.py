@@ -44,7 +44,6 @@ class NextLongGenerator(Generator):
     name = "nextlong"
     split = "train"
     uses_depth = False
-    thread_safe = False  # the retrievers' thread safety is not established: one sample at a time
     tasks = {"nextlong": {}, "concat_random": {}, "concat_knn": {}}
     default_tasks = ["nextlong"]
     paper = "Gao et al., NExtLong: Toward Effective Long-Context Training without Long Documents (arXiv:2501.12766)"
