@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--depths", default="50")
     parser.add_argument("--tokenizer", default="cl100k_base")
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes to run; the median is reported")
+    parser.add_argument("--threads", type=int, default=0, help="threads per build (0: the build's default)")
     parser.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.once:
@@ -47,7 +48,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        build(spec, out)
+        build(spec, out, threads=args.threads or None)
         build_seconds = time.perf_counter() - start
         frame = pl.read_parquet(f"{out}/{args.task}/*.parquet")
         inputs = frame["input" if "input" in frame.columns else "text"].to_list()
@@ -58,6 +59,7 @@ def main() -> None:
     ratio = build_seconds / encode_seconds
     print(
         f"generator={args.generator} task={args.task} samples={len(inputs)} length={args.length} "
+        f"threads={args.threads or 'default'} "
         f"build={build_seconds:.2f}s encode={encode_seconds:.2f}s ratio={ratio:.2f} (goal 1.2, limit 1.5)"
     )
 
@@ -86,6 +88,8 @@ def _repeat(args) -> None:
             args.depths,
             "--tokenizer",
             args.tokenizer,
+            "--threads",
+            str(args.threads),
         ]
         lines.append(subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip())
         print(lines[-1])

@@ -131,13 +131,13 @@ def render_row(row: dict[str, Any], full: bool = False, color: bool = False, aro
         if start < cursor:
             continue
         gap = text[cursor:start]
-        if not full and len(gap) > 2 * around:
+        if not full and len(gap) > 2 * around + 40:  # never elide a handful of characters
             gap = gap[:around] + f" [... {len(gap) - 2 * around} chars ...] " + gap[-around:]
         pieces.append(gap)
         pieces.append(mark(text[start:end]))
         cursor = end
     rest = text[cursor:]
-    if not full and len(rest) > 2 * around:
+    if not full and len(rest) > 2 * around + 40:
         rest = rest[:around] + f" [... {len(rest) - 2 * around} chars ...] " + rest[-around:]
     pieces.append(rest)
     lines.append("".join(pieces))
