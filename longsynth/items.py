@@ -58,18 +58,20 @@ def item_records(
 
 def item_columns(
     inserts: list[Insert], placed: Placements, token_offsets: np.ndarray, depths: np.ndarray
-) -> dict[str, list]:
+) -> dict[str, Any]:
+    """Numeric columns stay numpy arrays until the metadata JSON is written (`metadata_json`
+    writes them as plain lists), so the build's own checks read them without conversion."""
     fields = list(inserts[0].payload) if inserts else []
-    columns: dict[str, list] = {name: [i.payload[name] for i in inserts] for name in fields}
+    columns: dict[str, Any] = {name: [i.payload[name] for i in inserts] for name in fields}
     columns.update(
-        char_offset=placed.start.tolist(),
-        char_end=placed.end.tolist(),
-        token_offset=token_offsets.tolist(),
-        depth=depths.tolist(),
-        requested_depth=[i.depth for i in inserts],
-        before=placed.before.tolist(),
-        after=placed.after.tolist(),
-        run=placed.run.tolist(),
+        char_offset=placed.start,
+        char_end=placed.end,
+        token_offset=token_offsets,
+        depth=depths,
+        requested_depth=np.fromiter((i.depth for i in inserts), np.float64, len(inserts)),
+        before=placed.before,
+        after=placed.after,
+        run=placed.run,
     )
     return columns
 
@@ -93,20 +95,27 @@ def item_table(items: list | dict) -> np.ndarray:
     if isinstance(items, dict):
         count = item_count(items)
 
+        def column(name: str, missing: float) -> np.ndarray:
+            values = items.get(name)
+            return np.full(count, missing) if values is None else np.asarray(values, dtype=np.float64)
+
         def spans(name: str) -> np.ndarray:
-            pairs = np.array(items.get(name) or [ABSENT] * count, dtype=np.float64).reshape(count, 2)
+            values = items.get(name)
+            if values is None:
+                return np.zeros((count, 2))
+            pairs = np.array(values, dtype=np.float64).reshape(count, 2)
             pairs[pairs[:, 0] < 0] = 0
             return pairs
 
         return np.column_stack(
             [
-                np.array(items["char_offset"], dtype=np.float64),
-                np.array(items["char_end"], dtype=np.float64),
+                column("char_offset", np.nan),
+                column("char_end", np.nan),
                 spans("before"),
                 spans("after"),
                 spans("run"),
-                np.array(items.get("token_offset") or [-1] * count, dtype=np.float64),
-                np.array(items.get("requested_depth") or [np.nan] * count, dtype=np.float64),
+                column("token_offset", -1),
+                column("requested_depth", np.nan),
             ]
         ).reshape(count, 10)
     none = (0, 0)

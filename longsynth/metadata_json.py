@@ -15,9 +15,10 @@ import orjson
 
 def encode_metadata(metadata: dict[str, Any]) -> str:
     """Compact JSON, non-ASCII kept as is (what `json.dumps(..., ensure_ascii=False,
-    separators=(",", ":"))` writes for the same values). A polars DataFrame is written as its
-    list of row objects, by polars itself (holobench places hundreds of database rows)."""
-    return orjson.dumps(metadata, default=_frame_rows).decode()
+    separators=(",", ":"))` writes for the same values). A numpy array is written as the list it
+    holds, and a polars DataFrame as its list of row objects, by polars itself (holobench
+    places hundreds of database rows)."""
+    return orjson.dumps(metadata, default=_frame_rows, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 def _frame_rows(value: Any) -> orjson.Fragment:
