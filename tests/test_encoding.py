@@ -78,3 +78,30 @@ def test_an_encoding_error_is_raised_where_the_result_is_asked_for(tokenizer):
         assert encoders.result(good).length > 0
         with pytest.raises(ValueError, match="cannot encode boom"):
             encoders.result(bad)
+
+
+def test_a_sample_error_stops_the_pipeline_in_cell_order(tokenizer):
+    """An error raised while making sample k comes out after rows 0..k-1, and no encoding thread
+    is left running."""
+    from longsynth.errors import BudgetError
+    from longsynth.pipeline import generate_rows, make_generator, plan
+    from longsynth.spec import load_spec
+
+    spec = load_spec(None, tasks="niah_single_1", lengths="1k", depths="50", samples=8)
+    generator = make_generator(spec)
+    cells = plan(spec)["niah_single_1"]
+    real = generator.sample
+
+    def sample(cell, rng, budget_adjust=0):
+        if cell.index == 5:
+            raise BudgetError("no room for sample 5")
+        return real(cell, rng, budget_adjust)
+
+    generator.sample = sample
+    before = threading.active_count()
+    made = []
+    with pytest.raises(BudgetError, match="sample 5"):
+        for row in generate_rows(generator, cells, threads=2):
+            made.append(row["id"])
+    assert made == [cell.id for cell in cells[:5]]
+    assert threading.active_count() == before
