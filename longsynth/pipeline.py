@@ -18,7 +18,7 @@ from .generators.base import Cell, Generator, Sample, get_generator_class
 from .rows import make_row
 from .seeding import derive_seed, rng_for
 from .spec import Spec
-from .tokenizers import Measurement, get_tokenizer, measure
+from .tokenizers import Measurement, Tokenizer, get_tokenizer, measure
 from .validators import validate_row
 
 MAX_REFITS = 3
@@ -114,9 +114,12 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def generation_threads(processes: int = 1) -> int:
+def generation_threads(tokenizer: Tokenizer, processes: int = 1) -> int:
     """Threads for one process (see `generate_rows`): the cores each of `processes` may use, at
-    most 4. Only encodes run on the extra threads, so any generator can use them."""
+    most 4, if the tokenizer encodes outside the GIL; else 1. Only encodes run on the extra
+    threads, so any generator can use them."""
+    if not getattr(tokenizer, "encodes_outside_gil", False):
+        return 1
     return max(1, min(4, available_cores() // max(1, processes)))
 
 
@@ -133,7 +136,7 @@ def generate_rows(
     """
     import gc
 
-    threads = generation_threads() if threads is None else threads
+    threads = generation_threads(generator.tokenizer) if threads is None else threads
     # A sample allocates thousands of short-lived, acyclic objects (rows, items, metadata), and
     # each of CPython's default collections every 700 allocations walks the long-lived caches
     # too: collect cycles less often while rows are being made (7% of a holobench build).
@@ -321,7 +324,8 @@ def build(
     if backend == "ray":
         results = _run_ray(spec, out, jobs, workers, ray_address, progress, threads or 1)
     elif workers > 1:
-        results = _run_pool(spec, out, jobs, workers, progress, threads or generation_threads(workers))
+        per_worker = threads or generation_threads(generator.tokenizer, workers)
+        results = _run_pool(spec, out, jobs, workers, progress, per_worker)
     elif backend == "local":
         results = [run_shard(generator, out, job, progress, threads) for job in jobs]
     else:

@@ -80,6 +80,8 @@ class Tokenizer(Protocol):
 
     name: str
     version: str
+    # Whether a long encode releases the GIL, so other threads run meanwhile (see `encoding`).
+    encodes_outside_gil: bool
 
     def encode(self, text: str) -> list[int]: ...
 
@@ -199,6 +201,8 @@ def _load_tiktoken(name: str):
 class TiktokenTokenizer:
     """A tiktoken encoding; special-token strings in text are encoded as plain text."""
 
+    encodes_outside_gil = True
+
     def __init__(self, name: str):
         import tiktoken
 
@@ -252,6 +256,10 @@ class TiktokenTokenizer:
 
 class HFTokenizer:
     """A Hugging Face `tokenizers` tokenizer from a local path or a Hub id; no special tokens added."""
+
+    # Measured with tokenizers 0.23: `encode` holds the GIL (a busy Python thread and an encode
+    # thread together took longer than one after the other), so builds do not overlap it.
+    encodes_outside_gil = False
 
     def __init__(self, spec: str):
         import tokenizers
