@@ -42,3 +42,14 @@ def test_build_with_local_hf_tokenizer(hf_tokenizer_dir, tmp_path, task):
         assert n == row["length"] and 2048 - 16 <= n <= 2048
         assert json.loads(row["metadata"])["needles"]
     assert validate_directory(out).problems == []
+
+
+def test_hf_builds_run_on_one_thread_and_tiktoken_builds_overlap(hf_tokenizer_dir, monkeypatch):
+    """`tokenizers` holds the GIL while it encodes, so overlapping would only add contention."""
+    import longsynth.pipeline as pipeline
+    from longsynth.tokenizers import get_tokenizer
+
+    monkeypatch.setattr(pipeline, "available_cores", lambda: 8)
+    assert pipeline.generation_threads(get_tokenizer(f"hf:{hf_tokenizer_dir}")) == 1
+    assert pipeline.generation_threads(get_tokenizer("cl100k_base")) == 4
+    assert pipeline.generation_threads(get_tokenizer("cl100k_base"), processes=8) == 1
