@@ -60,7 +60,7 @@ class RowStats:
     dropped: int = 0
 
 
-def _first_seed(spec: Spec, cell: Cell, attempt: int = 0) -> int:
+def _attempt_seed(spec: Spec, cell: Cell, attempt: int = 0) -> int:
     return derive_seed(spec.seed, spec.generator, cell.task, cell.target_length, cell.depth, cell.index, attempt)
 
 
@@ -78,7 +78,7 @@ def generate_row(
     spec = generator.spec
     failures: list[str] = []
     for attempt in range(spec.max_attempts):
-        seed = _first_seed(spec, cell, attempt)
+        seed = _attempt_seed(spec, cell, attempt)
         adjust = 0
         slack = length_tolerance(cell.target_length, spec.length_tolerance)
         for refit in range(MAX_REFITS):
@@ -182,7 +182,7 @@ def _pipelined(
             ahead: deque = deque()  # (cell, (sample, its encode job) or the error its sample raised)
             for n, cell in enumerate(cells):
                 try:
-                    sample = generator.sample(cell, rng_for(_first_seed(spec, cell)), budget_adjust=0)
+                    sample = generator.sample(cell, rng_for(_attempt_seed(spec, cell)), budget_adjust=0)
                     ahead.append((cell, (sample, encoders.submit(sample.fitted.text))))
                 except Exception as exc:  # raised (or, if dropped, counted) in cell order
                     ahead.append((cell, exc))
