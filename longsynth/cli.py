@@ -134,8 +134,8 @@ def list_cmd() -> None:
 @click.option(
     "--threads",
     type=click.IntRange(1, 16),
-    help="Tokenizing threads per process, working while samples are generated "
-    "[default: the cores per worker, at most 4; 1: no overlap]; the output bytes do not change.",
+    help="Tokenizing threads per process, working while samples are generated [default: the cores "
+    "per worker, at most 4, with tiktoken; 1 with hf: tokenizers]; 1: no overlap. The output bytes do not change.",
 )
 @_debug_option
 @_friendly
