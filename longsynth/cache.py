@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,17 @@ def cached_json(name: str, key: Any, build: Callable[[], Any]) -> Any:
         blob = orjson.dumps(value)
     except TypeError:  # not storable as JSON (an integer beyond 64 bits): not cached
         return value
+    store_bytes(path, blob)
+    return value
+
+
+def store_bytes(path: Path, blob: bytes) -> None:
+    """Write a cache file whole or not at all (a temporary file private to this process and thread,
+    renamed into place); a cache that cannot be written is only slower, so failures are ignored."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_bytes(blob)
         tmp.replace(path)
     except OSError:
         pass
-    return value

@@ -178,13 +178,9 @@ def _load_tiktoken(name: str):
         try:
             blob = _packaged_tiktoken_file(facts)
             ranks = {base64.b64decode(tok): int(rank) for tok, rank in (line.split() for line in blob.splitlines())}
-            try:  # keep the verified file so later processes skip the rebuild
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cached.with_suffix(f".{hashlib.sha1(blob).hexdigest()[:8]}.tmp")
-                tmp.write_bytes(blob)
-                tmp.replace(cached)
-            except OSError:
-                pass
+            from .cache import store_bytes
+
+            store_bytes(cached, blob)  # keep the verified file so later processes skip the rebuild
         except LookupError as exc:
             tried.append(f"packaged vocabulary from quicktok-v1 ({exc})")
     if ranks is not None:
