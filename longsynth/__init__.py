@@ -6,47 +6,46 @@ Public API:
     generate(spec) -> Iterator[dict]       stream validated rows
     regenerate(spec, row_id) -> dict       rebuild one row from its id
     to_hf_dataset(spec_or_dir)             a datasets.DatasetDict, one entry per task
-    REGISTRY                               generator classes by name
+    REGISTRY                               the families, built-in and installed (see `generators.registry`)
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from . import pipeline
+from .errors import LongsynthError
+from .export.manifest import read_manifest
+from .generators.registry import REGISTRY, get_generator_class
+from .rows import schema_for
+from .spec import Spec, load_spec, spec_from_dict
+from .version import __version__
 
-from .errors import LongsynthError  # noqa: E402
-from .generators.base import REGISTRY, get_generator_class  # noqa: E402
-from .spec import Spec, load_spec  # noqa: E402
+
+def _as_spec(spec: Spec | str | Path) -> Spec:
+    return spec if isinstance(spec, Spec) else load_spec(spec)
 
 
 def build(spec: Spec | str | Path, output: str | Path = "outputs/longsynth", overwrite: bool = False) -> Path:
     """Build a dataset folder (Parquet shards, card, manifest) and return its path."""
-    from .pipeline import build as _build
-
-    if not isinstance(spec, Spec):
-        spec = load_spec(spec)
-    return _build(spec, output, overwrite=overwrite)
+    return pipeline.build(_as_spec(spec), output, overwrite=overwrite)
 
 
-def generate(spec: Spec | str | Path):
+def generate(spec: Spec | str | Path) -> Iterator[dict[str, Any]]:
     """Yield validated rows as dicts, one cell at a time (nothing is held in memory)."""
-    from .pipeline import generate as _generate
-
-    if not isinstance(spec, Spec):
-        spec = load_spec(spec)
-    return _generate(spec)
+    return pipeline.generate(_as_spec(spec))
 
 
-def _task_rows(spec: dict[str, Any], task: str):
+def regenerate(spec: Spec, row_id: str) -> dict[str, Any]:
+    """Regenerate the single row with this id; equal to the row a full build writes."""
+    return pipeline.generate_row(pipeline.make_generator(spec), pipeline.cell_from_id(spec, row_id))
+
+
+def _task_rows(spec: dict[str, Any], task: str) -> Iterator[dict[str, Any]]:
     """Rows of one task (a module-level generator, so `datasets` can pickle and fingerprint it)."""
-    from .pipeline import generate as _generate
-    from .spec import resolve
-
-    raw = dict(spec)
-    resolved = resolve({**raw, **raw.pop("options", {}), "tasks": [task]})
-    yield from _generate(resolved)
+    yield from pipeline.generate(spec_from_dict({**spec, "tasks": [task]}))
 
 
 def to_hf_dataset(spec_or_dir: Spec | str | Path):
@@ -56,14 +55,10 @@ def to_hf_dataset(spec_or_dir: Spec | str | Path):
     generated on the fly with `Dataset.from_generator`, fingerprinted by the spec, so the
     datasets cache is reused for the same spec and never for another.
     """
-    import datasets
-
-    from .rows import schema_for
+    import datasets  # heavy: imported only when asked for
 
     if not isinstance(spec_or_dir, Spec) and Path(spec_or_dir).is_dir():
         folder = Path(spec_or_dir)
-        from .inspect import read_manifest
-
         manifest = read_manifest(folder)
         return datasets.DatasetDict(
             {
@@ -71,7 +66,7 @@ def to_hf_dataset(spec_or_dir: Spec | str | Path):
                 for task in manifest["spec"]["tasks"]
             }
         )
-    spec = spec_or_dir if isinstance(spec_or_dir, Spec) else load_spec(spec_or_dir)
+    spec = _as_spec(spec_or_dir)
     split = get_generator_class(spec.generator).split
     features = _features(schema_for(split, bool(spec.options.get("input_ids"))))
     return datasets.DatasetDict(
@@ -107,13 +102,14 @@ def _features(schema: dict[str, Any]):
     return datasets.Features({name: feature(dtype) for name, dtype in schema.items()})
 
 
-def regenerate(spec: Spec, row_id: str) -> dict[str, Any]:
-    """Regenerate the single row with this id; equal to the row a full build writes."""
-    from .pipeline import cell_from_id, generate_row, make_generator
-
-    return generate_row(make_generator(spec), cell_from_id(spec, row_id))
-
-
-get_generator_class("needle")  # populate the registry with the built-in families
-
-__all__ = ["REGISTRY", "LongsynthError", "Spec", "build", "generate", "load_spec", "regenerate", "to_hf_dataset"]
+__all__ = [
+    "REGISTRY",
+    "LongsynthError",
+    "Spec",
+    "__version__",
+    "build",
+    "generate",
+    "load_spec",
+    "regenerate",
+    "to_hf_dataset",
+]

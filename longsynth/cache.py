@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from .files import write_bytes_atomically
 
 
 def cache_dir(*parts: str) -> Path:
@@ -41,12 +42,9 @@ def cached_json(name: str, key: Any, build: Callable[[], Any]) -> Any:
 
 
 def store_bytes(path: Path, blob: bytes) -> None:
-    """Write a cache file whole or not at all (a temporary file private to this process and thread,
-    renamed into place); a cache that cannot be written is only slower, so failures are ignored."""
+    """Write a cache file whole or not at all; a cache that cannot be written is only slower, so
+    failures are ignored."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(blob)
-        tmp.replace(path)
+        write_bytes_atomically(path, blob, durable=False)
     except OSError:
         pass

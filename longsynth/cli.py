@@ -6,15 +6,25 @@ shows the traceback). `validate` exits 1 when any row fails.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import click
 
 from .errors import LongsynthError
+from .export.hub import plan_upload
+from .export.hub import push as run_push
+from .generators.options import options_of
+from .generators.registry import REGISTRY
+from .inspect import load_row, render_row, validate_directory
+from .pipeline import build as run_build
+from .pipeline import make_generator, plan
+from .spec import Spec, load_spec, parse_set
 
 
 def _friendly(func):
@@ -65,28 +75,25 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @_friendly
 def list_cmd() -> None:
     """Generators, their tasks and the options `--set` accepts."""
-    from .generators.base import REGISTRY, get_generator_class
-
-    get_generator_class("needle")
-    for name in sorted(REGISTRY):
-        gen = REGISTRY[name]
+    for name, gen in REGISTRY.all().items():
         click.echo(
             click.style(f"{name}", bold=True) + f"  (split: {gen.split}; depth: {'yes' if gen.uses_depth else 'no'})"
         )
         if gen.paper:
             click.echo(textwrap.fill(gen.paper, 96, initial_indent="  paper: ", subsequent_indent="    "))
         click.echo("  tasks:")
-        for task, preset in gen.tasks.items():
-            default = " (default)" if task in gen.default_tasks else ""
-            click.echo(f"    {task:<18} {gen.task_help.get(task, '')}{default}")
-            if preset:
-                click.echo(f"    {'':<18} {', '.join(f'{k}={v}' for k, v in preset.items())}")
+        for task_name, task in gen.tasks.items():
+            default = " (default)" if task_name in gen.default_tasks else ""
+            click.echo(f"    {task_name:<18} {task.help}{default}")
+            if task.preset:
+                click.echo(f"    {'':<18} {', '.join(f'{k}={v}' for k, v in task.preset.items())}")
         click.echo("  options (--set NAME=VALUE):")
-        for opt_name, opt in gen.options.items():
-            choices = f" [{'|'.join(map(str, opt.choices))}]" if opt.choices else ""
-            click.echo(f"    {opt_name:<18} {opt.help}{choices}; default {opt.default!r}")
-    click.echo("\ncommon spec fields: generator tasks lengths depths samples seed tokenizer length_tolerance")
-    click.echo("  max_attempts rows_per_shard formats template_dir version license")
+        for opt_name, info in options_of(gen.Options).items():
+            click.echo(f"    {opt_name:<18} {info.describe()}")
+    click.echo("\ncommon spec fields (YAML, or --set NAME=VALUE):")
+    for field in dataclasses.fields(Spec):
+        flag = f" ({field.metadata['flag']})" if field.metadata.get("flag") else ""
+        click.echo(f"    {field.name:<18} {field.metadata['help']}{flag}")
 
 
 @cli.command()
@@ -163,30 +170,19 @@ def build(
     Re-running the same command into the same folder keeps finished shards and
     completes the rest.
     """
-    from .pipeline import build as run_build
-    from .pipeline import make_generator, plan
-    from .spec import load_spec, parse_set
-
-    overrides = parse_set(assignments)
-    overrides.update(
-        {
-            k: v
-            for k, v in dict(
-                generator=generator,
-                tasks=tasks,
-                lengths=lengths,
-                depths=depths,
-                samples=samples,
-                seed=seed,
-                tokenizer=tokenizer,
-                template_dir=template_dir,
-            ).items()
-            if v is not None
-        }
+    spec = spec_from_cli(
+        spec_file,
+        assignments,
+        formats,
+        generator=generator,
+        tasks=tasks,
+        lengths=lengths,
+        depths=depths,
+        samples=samples,
+        seed=seed,
+        tokenizer=tokenizer,
+        template_dir=template_dir,
     )
-    if formats:
-        overrides["formats"] = list(formats)
-    spec = load_spec(spec_file, **overrides)
     generator = make_generator(spec)  # unknown tokenizers and bad options fail before any work
     total = sum(len(cells) for cells in plan(spec).values())
     with click.progressbar(length=total, label=f"building {total} samples", file=sys.stderr) as bar:
@@ -216,8 +212,6 @@ def validate(directory, quiet) -> None:
     re-derived from the text alone; every file's sha256 is checked against the
     manifest.
     """
-    from .inspect import validate_directory
-
     report = validate_directory(Path(directory))
     if not quiet:
         for line in report.problems[:50]:
@@ -241,8 +235,6 @@ def validate(directory, quiet) -> None:
 @_friendly
 def inspect(directory, task, index, full, as_json) -> None:
     """Show one sample with its needles (relevant items) marked >>> like this <<<."""
-    from .inspect import load_row, render_row
-
     row = load_row(Path(directory), task, index)
     if as_json:
         click.echo(json.dumps(row, indent=2, ensure_ascii=False))
@@ -265,9 +257,6 @@ def push(directory, repo_id, private, revision, token, message, dry_run) -> None
 
     The folder must match its manifest (sha256 of every file); resume state is never uploaded.
     """
-    from .export.hub import plan_upload
-    from .export.hub import push as run_push
-
     if dry_run:
         plan = plan_upload(directory)
         for name in plan.files:
@@ -276,6 +265,15 @@ def push(directory, repo_id, private, revision, token, message, dry_run) -> None
         return
     url = run_push(directory, repo_id, token=token, private=private, revision=revision, message=message)
     click.echo(f"pushed {directory} to {repo_id}: {url}")
+
+
+def spec_from_cli(spec_file: str | None, assignments: tuple[str, ...], formats: tuple[str, ...], **flags: Any) -> Spec:
+    """The spec a `build` command line describes: the YAML file, then `--set`, then the flags."""
+    overrides = parse_set(assignments)
+    overrides.update({k: v for k, v in flags.items() if v is not None})
+    if formats:
+        overrides["formats"] = list(formats)
+    return load_spec(spec_file, **overrides)
 
 
 def main() -> None:

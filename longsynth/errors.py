@@ -17,6 +17,10 @@ class SpecError(LongsynthError):
     """The build spec (YAML or flags) is malformed or names something unknown."""
 
 
+class PluginError(LongsynthError):
+    """An installed family cannot be used: two share a name, or one does not load."""
+
+
 class TokenizerError(LongsynthError):
     """A tokenizer could not be found or loaded."""
 
@@ -35,3 +39,8 @@ class OutputError(LongsynthError):
 
 class ValidationFailed(LongsynthError):
     """A sample kept failing validation after every allowed attempt."""
+
+
+class SampleDropped(LongsynthError):
+    """A sample came out short of its target (a training corpus ran dry for it): the build counts it
+    and writes nothing for it, never a padded row."""

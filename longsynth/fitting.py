@@ -50,6 +50,10 @@ class Placed:
     cluster: list[tuple[int, int]] = field(default_factory=list)  # the whole run of items at its boundary
 
 
+LABEL_FORMAT = "[{n}]"  # a unit's number in reading order, written before it (citation tasks)
+LABEL_REGEX = re.compile(r"\[(\d+)\]")  # reads LABEL_FORMAT back; group 1 is the number
+
+
 class Labeler:
     """Numbers every unit of the context in reading order ("[3] ..."), for citation tasks.
 
@@ -57,7 +61,7 @@ class Labeler:
     label sizes (cached per number) and applies them once the order is known.
     """
 
-    def __init__(self, tokenizer: Tokenizer, template: str = "[{n}]"):
+    def __init__(self, tokenizer: Tokenizer, template: str = LABEL_FORMAT):
         self.tokenizer = tokenizer
         self.template = template
         self._array = np.zeros(1, dtype=np.int64)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,31 +9,18 @@ from typing import Any
 import polars as pl
 
 from .errors import OutputError, SpecError
-from .export.writer import data_files, sha256_file
-from .items import item_spans
+from .export.layout import data_files
+from .export.manifest import file_problems, read_manifest
+from .generators.registry import get_generator_class
 from .metadata_json import decode_metadata
-from .spec import Spec
-
-
-def read_manifest(directory: Path) -> dict[str, Any]:
-    path = directory / "manifest.json"
-    if not directory.is_dir():
-        raise OutputError(f"{str(directory)!r} is not a folder")
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise OutputError(f"{str(directory)!r} has no manifest.json; is it a finished longsynth build?") from None
-    except json.JSONDecodeError:
-        raise OutputError(f"{str(path)!r} is not valid JSON") from None
+from .pipeline import make_generator
+from .spec import Spec, spec_from_dict
+from .validators import validate_row
 
 
 def spec_from_manifest(manifest: dict[str, Any]) -> Spec:
-    from .spec import resolve
-
-    raw = dict(manifest["spec"])
-    options = raw.pop("options", {})
     try:
-        return resolve({**raw, **options})
+        return spec_from_dict(manifest["spec"])
     except SpecError as exc:
         raise OutputError(f"the manifest's spec is not usable: {exc}") from None
 
@@ -50,23 +36,11 @@ class Report:
 
 def validate_directory(directory: Path) -> Report:
     """Re-check file hashes and every row (one re-encode each) of a build folder."""
-    from .pipeline import make_generator
-    from .validators import validate_row
-
     manifest = read_manifest(directory)
     spec = spec_from_manifest(manifest)
     generator = make_generator(spec)
     report = Report()
-    for name, digest in manifest.get("files", {}).items():
-        path = directory / name
-        if not path.exists():
-            report.file_problems.append(f"{name}: listed in the manifest but missing")
-        elif sha256_file(path) != digest:
-            report.file_problems.append(f"{name}: sha256 differs from the manifest")
-    listed = set(manifest.get("files", {}))
-    for path in data_files(directory):
-        if str(path.relative_to(directory)) not in listed:
-            report.file_problems.append(f"{path.relative_to(directory)}: not listed in the manifest")
+    report.file_problems = file_problems(directory, manifest)
     report.problems.extend(report.file_problems)
     seen_ids: set[str] = set()
     for path in data_files(directory):
@@ -101,11 +75,8 @@ def load_row(directory: Path, task: str | None, index: int) -> dict[str, Any]:
 def render_row(row: dict[str, Any], full: bool = False, color: bool = False, around: int = 160, most: int = 20) -> str:
     """The row's fields, then its input with each relevant item marked."""
     metadata = decode_metadata(row["metadata"])
-    items = metadata.get(metadata.get("item_key", "items"), [])
     text = row.get("input") or row.get("text") or ""
-    spans = sorted(item_spans(items))
-    if not spans and "chunks" in metadata:  # training rows: mark the source document's meta-chunks
-        spans = [(c["char_start"], c["char_end"]) for c in metadata["chunks"] if c["role"] == "meta"]
+    spans = get_generator_class(row["generator"]).marked_spans(metadata)
 
     def mark(s: str) -> str:
         return f"\x1b[1;33m>>> {s} <<<\x1b[0m" if color else f">>> {s} <<<"

@@ -6,18 +6,29 @@ spec -> cells (task, length, depth, index) -> per-attempt seed -> generator.samp
 
 from __future__ import annotations
 
+import gc
 import math
+import multiprocessing
+import os
+import socket
+import sys
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import LongsynthError, OutputError, SpecError, ValidationFailed
+from .encoding import Encoders
+from .errors import LongsynthError, OutputError, SampleDropped, SpecError, ValidationFailed
+from .export.layout import shard_path
+from .export.writer import finish_build, prepare_output, read_shard_stats, write_shard
 from .fitting import length_tolerance
-from .generators.base import Cell, Generator, Sample, get_generator_class
+from .generators.base import Cell, Generator, Sample
+from .generators.registry import get_generator_class
 from .rows import make_row
 from .seeding import derive_seed, rng_for
-from .spec import Spec
+from .spec import Spec, spec_from_dict
 from .tokenizers import Measurement, Tokenizer, get_tokenizer, measure
 from .validators import validate_row
 
@@ -106,8 +117,6 @@ def generate_row(
 
 
 def available_cores() -> int:
-    import os
-
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -134,8 +143,6 @@ def generate_rows(
     retries and re-fits happen in order as before, so every row is a pure function of its cell's
     seed and the bytes never depend on the thread count.
     """
-    import gc
-
     threads = generation_threads(generator.tokenizer) if threads is None else threads
     # A sample allocates thousands of short-lived, acyclic objects (rows, items, metadata), and
     # each of CPython's default collections every 700 allocations walks the long-lived caches
@@ -153,8 +160,6 @@ def generate_rows(
 
 
 def _finish(generator: Generator, cell: Cell, stats: RowStats | None, first) -> dict[str, Any] | None:
-    from .generators.nextlong import SampleDropped
-
     try:
         return generate_row(generator, cell, stats, first)
     except SampleDropped:
@@ -166,12 +171,6 @@ def _finish(generator: Generator, cell: Cell, stats: RowStats | None, first) -> 
 def _pipelined(
     generator: Generator, cells: list[Cell], stats: RowStats | None, threads: int
 ) -> Iterator[dict[str, Any] | None]:
-    import sys
-    from collections import deque
-
-    from .encoding import Encoders
-    from .generators.nextlong import SampleDropped
-
     spec = generator.spec
     window = 2 * threads  # samples made ahead: enough to keep every thread encoding when samples are cheap
     # Encoding threads need the GIL only to start and end an encode: hand it over promptly.
@@ -257,8 +256,6 @@ def run_shard(
     threads: int | None = None,
 ) -> dict:
     """Generate and write one shard (a pure function of the spec and the job); skip it if it exists."""
-    from .export.writer import read_shard_stats, shard_path, write_shard
-
     spec = generator.spec
     path = shard_path(out, job.task, generator.split, job.index, job.count)
     if path.exists():
@@ -289,11 +286,8 @@ _WORKER_GENERATOR: Generator | None = None
 def _worker_run(spec_dict: dict, out: str, job: ShardJob, threads: int | None = 1) -> dict:
     """Entry point in a worker process (local pool or Ray): one generator per process, reused."""
     global _WORKER_GENERATOR
-    from .spec import resolve
-
     if _WORKER_GENERATOR is None or _WORKER_GENERATOR.spec.to_dict() != spec_dict:
-        raw = dict(spec_dict)
-        _WORKER_GENERATOR = make_generator(resolve({**raw, **raw.pop("options", {})}))
+        _WORKER_GENERATOR = make_generator(spec_from_dict(spec_dict))
     return run_shard(_WORKER_GENERATOR, Path(out), job, threads=threads)
 
 
@@ -314,8 +308,6 @@ def build(
     (`backend="ray"`); each shard is a pure function of the spec, so the bytes are the same.
     `threads` per process defaults to 2 where a core is spare (see `generate_rows`), else 1.
     """
-    from .export.writer import finish_build, prepare_output
-
     out = Path(output)
     generator = generator or make_generator(spec)
     prepare_output(out, spec, overwrite)
@@ -338,9 +330,6 @@ def build(
 
 
 def _run_pool(spec: Spec, out: Path, jobs: list[ShardJob], workers: int, progress, threads: int) -> list[dict]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     context = multiprocessing.get_context("spawn")  # no inherited tokenizer threads or locks
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(_worker_run, spec.to_dict(), str(out), job, threads) for job in jobs]
@@ -354,8 +343,6 @@ def _run_pool(spec: Spec, out: Path, jobs: list[ShardJob], workers: int, progres
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
     """Fail fast (not after Ray's long connection retries) when the cluster address does not answer."""
-    import socket
-
     if address == "auto":
         return
     host, _, port = address.split("://")[-1].rpartition(":")
@@ -370,7 +357,7 @@ def _run_ray(
     spec: Spec, out: Path, jobs: list[ShardJob], workers: int, address: str | None, progress, threads: int
 ) -> list[dict]:
     try:
-        import ray
+        import ray  # optional extra, and slow to import
     except ImportError:
         raise SpecError("--backend ray needs the ray extra: pip install 'longsynth[ray]'") from None
     started_here = not ray.is_initialized()

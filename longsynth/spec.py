@@ -3,6 +3,11 @@
 Everything a build depends on lives here, so the resolved spec (stored in
 the manifest) is enough to rebuild a dataset byte for byte, and its hash
 tells a resumed build whether a folder holds the same work.
+
+The `Spec` dataclass is the one list of spec fields: each field's metadata says how a value is read
+(`parse`), what `longsynth list` says of it (`help`) and which CLI flag sets it (`flag`). Resolution,
+`longsynth list` and the card's rebuild command all walk these fields; anything that is not a field
+is a generator option, checked by the generator's options dataclass.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,56 +25,10 @@ from typing import Any
 import yaml
 
 from .errors import SpecError
+from .generators.registry import get_generator_class
 
-# Common fields; anything else is a generator option, checked by the generator.
-_COMMON = {
-    "generator",
-    "tasks",
-    "lengths",
-    "depths",
-    "samples",
-    "seed",
-    "tokenizer",
-    "length_tolerance",
-    "max_attempts",
-    "rows_per_shard",
-    "max_shard_bytes",
-    "formats",
-    "template_dir",
-    "version",
-    "license",
-    "options",
-}
-_ALIASES = {"task": "tasks", "length": "lengths", "depth": "depths", "format": "formats"}
+ALIASES = {"task": "tasks", "length": "lengths", "depth": "depths", "format": "formats"}
 FORMATS = ("parquet", "jsonl")
-
-
-@dataclass
-class Spec:
-    generator: str = "needle"
-    tasks: list[str] = field(default_factory=list)
-    lengths: list[int] = field(default_factory=lambda: [4096])
-    depths: list[float] = field(default_factory=lambda: [0.0, 50.0, 100.0])
-    samples: int = 2
-    seed: int = 0
-    tokenizer: str = "cl100k_base"
-    length_tolerance: int | None = None
-    max_attempts: int = 5
-    rows_per_shard: int = 256
-    max_shard_bytes: int = 256 * 1024 * 1024
-    formats: list[str] = field(default_factory=lambda: ["parquet"])
-    template_dir: str | None = None
-    version: str = "1.0.0"
-    license: str = "cc-by-4.0"
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def fingerprint(self) -> str:
-        """sha256 of the canonical resolved spec: same spec, same fingerprint."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def parse_length(value: Any) -> int:
@@ -105,6 +65,14 @@ def _sigmoid_depths(low: float, high: float, count: int) -> list[float]:
     return [round(low + (y - y0) / (y1 - y0) * (high - low), 3) for y in ys]
 
 
+def _linspace_depths(low: float, high: float, count: int) -> list[float]:
+    depths = [low + (high - low) * i / (count - 1) for i in range(count)] if count > 1 else [low]
+    return [round(d, 3) for d in depths]
+
+
+_SPACINGS = {"linspace": _linspace_depths, "sigmoid": _sigmoid_depths}
+
+
 def parse_depths(value: Any) -> list[float]:
     """A list of percents, `linspace:a,b,n`, or `sigmoid:a,b,n`."""
     if isinstance(value, str) and ":" in value:
@@ -115,14 +83,9 @@ def parse_depths(value: Any) -> list[float]:
             raise SpecError(f"depths {value!r}: expected {kind}:START,END,COUNT, e.g. {kind}:0,100,11") from None
         if count < 1 or count != int(count):
             raise SpecError(f"depths {value!r}: COUNT must be a whole number >= 1")
-        count = int(count)
-        if kind == "linspace":
-            depths = [low + (high - low) * i / (count - 1) for i in range(count)] if count > 1 else [low]
-            depths = [round(d, 3) for d in depths]
-        elif kind == "sigmoid":
-            depths = _sigmoid_depths(low, high, count)
-        else:
+        if kind not in _SPACINGS:
             raise SpecError(f"depths {value!r}: unknown spacing {kind!r}; use linspace or sigmoid")
+        depths = _SPACINGS[kind](low, high, int(count))
     else:
         items = value if isinstance(value, list) else str(value).split(",")
         try:
@@ -137,16 +100,87 @@ def parse_depths(value: Any) -> list[float]:
     return depths
 
 
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    try:
-        number = int(value)
-        if isinstance(value, float) and value != number:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise SpecError(f"{name} must be a whole number, got {value!r}") from None
-    if number < minimum:
-        raise SpecError(f"{name} must be at least {minimum}, got {number}")
-    return number
+def whole_number(minimum: int) -> Callable[[str, Any], int]:
+    def parse(name: str, value: Any) -> int:
+        try:
+            number = int(value)
+            if isinstance(value, float) and value != number:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise SpecError(f"{name} must be a whole number, got {value!r}") from None
+        if number < minimum:
+            raise SpecError(f"{name} must be at least {minimum}, got {number}")
+        return number
+
+    return parse
+
+
+def parse_formats(value: Any) -> list[str]:
+    formats = value if isinstance(value, list) else str(value).split(",")
+    formats = sorted({"parquet", *(str(f).strip() for f in formats if str(f).strip())})
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise SpecError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return formats
+
+
+def _text(name: str, value: Any) -> str:
+    return str(value)
+
+
+def spec_field(default: Any, help: str, parse: Callable[[str, Any], Any], flag: str | None = None, **extra: Any):
+    """A Spec field: its default, `list`'s help, how a raw value is read, the CLI flag that sets it.
+    `skip_empty`: an empty value (None, "") leaves the default."""
+    meta = {"help": help, "parse": parse, "flag": flag, **extra}
+    if callable(default):
+        return field(default_factory=default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _named(parse: Callable[[Any], Any]) -> Callable[[str, Any], Any]:
+    return lambda name, value: parse(value)
+
+
+@dataclass
+class Spec:
+    generator: str = spec_field("needle", "generator family (see the list above)", _text, "--generator")
+    tasks: list[str] = spec_field(list, "task names; default: the family's default task", None, "--task")
+    lengths: list[int] = spec_field(
+        lambda: [4096], "target lengths in tokens (4k = 4096)", _named(parse_lengths), "--lengths"
+    )
+    depths: list[float] = spec_field(
+        lambda: [0.0, 50.0, 100.0],
+        "depths in percent, linspace:a,b,n or sigmoid:a,b,n",
+        _named(parse_depths),
+        "--depths",
+    )
+    samples: int = spec_field(2, "samples per (task, length, depth) cell", whole_number(1), "--samples")
+    seed: int = spec_field(0, "build seed", whole_number(0), "--seed")
+    tokenizer: str = spec_field("cl100k_base", "cl100k_base, o200k_base or hf:<path or id>", _text, "--tokenizer")
+    length_tolerance: int | None = spec_field(
+        None, "tokens a row may fall short of its target (default max(16, 0.2%))", whole_number(0), skip_empty=True
+    )
+    max_attempts: int = spec_field(5, "fresh seeds tried before a sample fails the build", whole_number(1))
+    rows_per_shard: int = spec_field(256, "rows per Parquet shard", whole_number(1))
+    max_shard_bytes: int = spec_field(256 * 1024 * 1024, "cap on a shard's text bytes (0: none)", whole_number(0))
+    formats: list[str] = spec_field(
+        lambda: ["parquet"], "parquet, plus jsonl for RULER's scripts", _named(parse_formats), "--format"
+    )
+    template_dir: str | None = spec_field(None, "folder of .j2 templates overriding ours", _text, skip_empty=True)
+    version: str = spec_field("1.0.0", "dataset version written to the card", _text)
+    license: str = spec_field("cc-by-4.0", "dataset license written to the card", _text)
+    options: dict[str, Any] = spec_field(dict, "the generator's options (anything not listed here)", None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def fingerprint(self) -> str:
+        """sha256 of the canonical resolved spec: same spec, same fingerprint."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Spec)}
 
 
 def parse_set(assignments: tuple[str, ...] | list[str]) -> dict[str, Any]:
@@ -182,67 +216,42 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def resolve(raw: dict[str, Any]) -> Spec:
-    """Validate raw fields (from YAML and flags, flags already merged in) into a Spec."""
-    from .generators import get_generator_class
-
-    fields: dict[str, Any] = {}
-    options: dict[str, Any] = dict(raw.get("options") or {})
-    for key, value in raw.items():
-        key = _ALIASES.get(key, key)
-        if key == "options":
-            continue
-        if key in _COMMON:
-            fields[key] = value
-        else:
-            options[key] = value
-    spec = Spec()
-    if "generator" in fields:
-        spec.generator = str(fields["generator"])
-    generator_cls = get_generator_class(spec.generator)
-    tasks = fields.get("tasks")
-    if tasks in (None, "", []):
-        spec.tasks = list(generator_cls.default_tasks)
-    else:
-        spec.tasks = [t.strip() for t in (tasks if isinstance(tasks, list) else str(tasks).split(",")) if t.strip()]
-    for task in spec.tasks:
+def _tasks(value: Any, generator_cls) -> list[str]:
+    if value in (None, "", []):
+        return list(generator_cls.default_tasks)
+    tasks = [t.strip() for t in (value if isinstance(value, list) else str(value).split(",")) if t.strip()]
+    for task in tasks:
         if task not in generator_cls.tasks:
             known = ", ".join(generator_cls.tasks)
-            raise SpecError(f"unknown task {task!r} for generator {spec.generator!r}; known tasks: {known}")
-    if len(set(spec.tasks)) != len(spec.tasks):
+            raise SpecError(f"unknown task {task!r} for generator {generator_cls.name!r}; known tasks: {known}")
+    if len(set(tasks)) != len(tasks):
         raise SpecError("tasks lists a task twice")
-    if "lengths" in fields:
-        spec.lengths = parse_lengths(fields["lengths"])
+    return tasks
+
+
+def resolve(raw: dict[str, Any]) -> Spec:
+    """Validate raw fields (from YAML and flags, flags already merged in) into a Spec."""
+    given: dict[str, Any] = {}
+    options: dict[str, Any] = dict(raw.get("options") or {})
+    for key, value in raw.items():
+        key = ALIASES.get(key, key)
+        if key == "options":
+            continue
+        (given if key in FIELDS else options)[key] = value
+    spec = Spec()
+    if "generator" in given:
+        spec.generator = str(given["generator"])
+    generator_cls = get_generator_class(spec.generator)
+    spec.tasks = _tasks(given.get("tasks"), generator_cls)
+    for name, value in given.items():
+        meta = FIELDS[name].metadata
+        if name in ("generator", "tasks") or (meta.get("skip_empty") and value in (None, "")):
+            continue
+        if name == "depths" and not generator_cls.uses_depth:
+            continue
+        setattr(spec, name, meta["parse"](name, value))
     if not generator_cls.uses_depth:
         spec.depths = []  # placement, not a depth grid, positions this family's items
-    elif "depths" in fields:
-        spec.depths = parse_depths(fields["depths"])
-    if "samples" in fields:
-        spec.samples = _positive_int("samples", fields["samples"])
-    if "seed" in fields:
-        spec.seed = _positive_int("seed", fields["seed"], minimum=0)
-    if "tokenizer" in fields:
-        spec.tokenizer = str(fields["tokenizer"])
-    if fields.get("length_tolerance") is not None:
-        spec.length_tolerance = _positive_int("length_tolerance", fields["length_tolerance"], minimum=0)
-    if "max_attempts" in fields:
-        spec.max_attempts = _positive_int("max_attempts", fields["max_attempts"])
-    if "rows_per_shard" in fields:
-        spec.rows_per_shard = _positive_int("rows_per_shard", fields["rows_per_shard"])
-    if "max_shard_bytes" in fields:
-        spec.max_shard_bytes = _positive_int("max_shard_bytes", fields["max_shard_bytes"], minimum=0)
-    if "formats" in fields:
-        formats = fields["formats"]
-        formats = formats if isinstance(formats, list) else str(formats).split(",")
-        spec.formats = sorted({"parquet", *(str(f).strip() for f in formats if str(f).strip())})
-        for fmt in spec.formats:
-            if fmt not in FORMATS:
-                raise SpecError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if fields.get("template_dir"):
-        spec.template_dir = str(fields["template_dir"])
-    for key in ("version", "license"):
-        if key in fields:
-            setattr(spec, key, str(fields[key]))
     spec.options = generator_cls.check_options(options)
     return spec
 
@@ -252,5 +261,11 @@ def load_spec(path: str | Path | None = None, **overrides: Any) -> Spec:
     raw = read_yaml(path) if path else {}
     for key, value in overrides.items():
         if value is not None:
-            raw[_ALIASES.get(key, key)] = value
+            raw[ALIASES.get(key, key)] = value
     return resolve(raw)
+
+
+def spec_from_dict(data: dict[str, Any]) -> Spec:
+    """A spec from its `to_dict()` form (a manifest's, a worker's): options flattened back in."""
+    raw = dict(data)
+    return resolve({**raw, **raw.pop("options", {})})

@@ -1,35 +1,35 @@
-"""Jinja2 templates: the package's own, optionally overridden by a user folder.
+"""Jinja2 templates: a family's own, optionally overridden by a user folder, and the shared ones.
 
-Templates render in a `SandboxedEnvironment` with `StrictUndefined`, so a
-user template cannot reach Python internals and a misspelt variable is an
-error instead of silently empty text.
+Each family keeps its templates in its own folder (`generators/<family>/templates/`). A user's
+`--template-dir` mirrors the names people already use: `needle/needle.j2`,
+`longbio/standard/age.j2`, ... A family's `Templates` looks in `<template_dir>/<family>/` first, then
+in the family's folder, then in the shared `longsynth/templates/` (the dataset card).
+
+Templates render in a `SandboxedEnvironment` with `StrictUndefined`, so a user template cannot reach
+Python internals and a misspelt variable is an error instead of silently empty text.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from .cache import cache_dir
 from .errors import SpecError
 
-_PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
+SHARED_TEMPLATES = Path(__file__).parent / "templates"
+CONTEXT = "\x00CONTEXT\x00"  # what a prompt template receives as `context`, split out by `split_around`
 
 
-@functools.lru_cache(maxsize=16)
-def environment(user_dir: str | None = None) -> SandboxedEnvironment:
-    """Templates are looked up in the user's folder first, then the package's."""
-    paths = []
-    if user_dir:
-        if not Path(user_dir).is_dir():
-            raise SpecError(f"template_dir {user_dir!r} is not a folder; point it at a folder of .j2 files")
-        paths.append(user_dir)
-    paths.append(str(_PACKAGE_TEMPLATES))
+@functools.lru_cache(maxsize=32)
+def _environment(folders: tuple[str, ...]) -> SandboxedEnvironment:
     return SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(paths),
+        loader=jinja2.FileSystemLoader(list(folders)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
@@ -40,8 +40,6 @@ def environment(user_dir: str | None = None) -> SandboxedEnvironment:
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates kept on disk (keyed by their source), so a new process or worker skips
     jinja's compiler: a few milliseconds per template, paid by every build otherwise."""
-    from .cache import cache_dir
-
     try:
         folder = cache_dir("jinja")
         folder.mkdir(parents=True, exist_ok=True)
@@ -50,15 +48,44 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     return jinja2.FileSystemBytecodeCache(str(folder))
 
 
-def render(template: str, user_dir: str | None = None, /, **variables: object) -> str:
-    """Render one template; template mistakes become a one-line SpecError."""
-    env = environment(user_dir)
-    try:
-        return env.get_template(template).render(**variables).strip("\n")
-    except jinja2.TemplateNotFound as exc:
-        raise SpecError(f"template {template!r} not found in {user_dir or 'the package templates'}") from exc
-    except jinja2.TemplateError as exc:
-        raise SpecError(f"template {template!r} failed to render: {exc}") from exc
+@dataclass(frozen=True)
+class Templates:
+    """Where one family's templates are looked up, in order (hashable, so caches can key on it)."""
+
+    folders: tuple[str, ...]
+    where: str = "the package templates"  # for error messages
+
+    @classmethod
+    def for_family(cls, family: str, own: Path | None, user_dir: str | None = None) -> Templates:
+        folders = []
+        if user_dir:
+            if not Path(user_dir).is_dir():
+                raise SpecError(f"template_dir {user_dir!r} is not a folder; point it at a folder of .j2 files")
+            folders.append(str(Path(user_dir) / family))
+        if own is not None:
+            folders.append(str(own))
+        folders.append(str(SHARED_TEMPLATES))
+        return cls(tuple(folders), f"{user_dir}/{family}" if user_dir else "the package templates")
+
+    @classmethod
+    def folder(cls, path: str) -> Templates:
+        """Only the templates of one user folder (a user database's row templates)."""
+        return cls((str(path),), str(path))
+
+    def render(self, name: str, /, **variables: object) -> str:
+        """Render one template; template mistakes become a one-line SpecError."""
+        try:
+            return _environment(self.folders).get_template(name).render(**variables).strip("\n")
+        except jinja2.TemplateNotFound as exc:
+            raise SpecError(f"template {name!r} not found in {self.where}") from exc
+        except jinja2.TemplateError as exc:
+            raise SpecError(f"template {name!r} failed to render: {exc}") from exc
+
+    def has(self, name: str) -> bool:
+        return any((Path(folder) / name).is_file() for folder in self.folders)
+
+
+SHARED = Templates((str(SHARED_TEMPLATES),))
 
 
 def split_around(rendered: str, sentinel: str, name: str) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .cache import cache_dir, store_bytes
 from .errors import TokenizerError
 
 DEFAULT_TOKENIZER = "cl100k_base"
@@ -156,8 +157,6 @@ def _packaged_tiktoken_file(facts: _EncodingFacts) -> bytes:
 
 
 def _cache_dir() -> Path:
-    from .cache import cache_dir
-
     return cache_dir("tiktoken")
 
 
@@ -178,8 +177,6 @@ def _load_tiktoken(name: str):
         try:
             blob = _packaged_tiktoken_file(facts)
             ranks = {base64.b64decode(tok): int(rank) for tok, rank in (line.split() for line in blob.splitlines())}
-            from .cache import store_bytes
-
             store_bytes(cached, blob)  # keep the verified file so later processes skip the rebuild
         except LookupError as exc:
             tried.append(f"packaged vocabulary from quicktok-v1 ({exc})")

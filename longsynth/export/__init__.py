@@ -1,1 +1,1 @@
-"""Writing builds: Parquet shards, RULER-style jsonl, the dataset card and manifest."""
+"""Writing a build (Parquet shards, card, manifest), checking it, and publishing it."""

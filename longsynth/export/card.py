@@ -1,35 +1,75 @@
-"""The dataset card: Hub YAML front matter (`configs:`) plus a human summary."""
+"""The dataset card: Hub YAML front matter (`configs:`) plus a human summary, rendered from the
+shared `card.md.j2` template; and the one CLI command that rebuilds the dataset byte for byte."""
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import statistics
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from ..spec import Spec
+from ..spec import Spec, parse_set
+from ..templating import SHARED
+
+
+def _depth_text(depth: float) -> str:
+    short = f"{depth:g}"
+    return short if float(short) == depth else repr(depth)
+
+
+def _set_value(value: Any) -> str:
+    """A value as `--set` reads it back (a YAML scalar): text is quoted only where YAML would read
+    it as something else ("true", "007", "")."""
+    text = str(value)
+    if isinstance(value, str) and parse_set([f"x={text}"])["x"] != text:
+        return yaml.safe_dump(value, default_style="'").strip()
+    return text
+
+
+_SHOW = {
+    "tasks": ",".join,
+    "lengths": lambda lengths: ",".join(str(n) for n in lengths),
+    "depths": lambda depths: ",".join(_depth_text(d) for d in depths),
+}
 
 
 def rebuild_command(spec: Spec, out: Path | str) -> str:
-    """The one CLI command that rebuilds this dataset from scratch."""
-    args = ["longsynth", "build", "--generator", spec.generator, "--task", ",".join(spec.tasks)]
-    args += ["--lengths", ",".join(str(n) for n in spec.lengths)]
-    if spec.depths:
-        args += ["--depths", ",".join(f"{d:g}" for d in spec.depths)]
-    args += ["--samples", str(spec.samples), "--seed", str(spec.seed), "--tokenizer", spec.tokenizer]
+    """The one CLI command that rebuilds this dataset from scratch: every spec field that has a flag
+    is given with it, every other field that is off its default with `--set`, then the options."""
     defaults = Spec()
-    for name in ("length_tolerance", "max_attempts", "rows_per_shard", "template_dir", "version", "license"):
-        value = getattr(spec, name)
-        if value != getattr(defaults, name):
-            args += ["--set", f"{name}={value}"]
+    args = ["longsynth", "build"]
+    repeated: list[str] = []
+    sets: list[str] = []
+    for field in dataclasses.fields(Spec):
+        name, flag, value = field.name, field.metadata.get("flag"), getattr(spec, field.name)
+        if name == "options":
+            continue
+        if name == "formats":
+            repeated += [a for fmt in value if fmt not in defaults.formats for a in (flag, fmt)]
+        elif flag:
+            if value != [] or name != "depths":
+                args += [flag, _SHOW.get(name, str)(value)]
+        elif value != getattr(defaults, name):
+            sets += ["--set", f"{name}={_set_value(value)}"]
     for name, value in spec.options.items():
-        args += ["--set", f"{name}={value}"]
-    for fmt in spec.formats:
-        if fmt != "parquet":
-            args += ["--format", fmt]
-    args += ["-o", str(out)]
+        sets += ["--set", f"{name}={_set_value(value)}"]
+    args += sets + repeated + ["-o", str(out)]
     return " ".join(shlex.quote(a) for a in args)
+
+
+def _config_row(task: str, spec: Spec, stats: list[dict]) -> dict[str, Any]:
+    lengths = sorted(n for s in stats for n in s.get("lengths", []))
+    return {
+        "task": task,
+        "rows": sum(s["rows"] for s in stats),
+        "lengths": ", ".join(map(str, spec.lengths)),
+        "span": f"{lengths[0]}-{lengths[-1]}" if lengths else "-",
+        "median": f"{statistics.median(lengths):g}" if lengths else "-",
+        "dropped": sum(s.get("dropped", 0) for s in stats),
+    }
 
 
 def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: Path) -> str:
@@ -42,61 +82,18 @@ def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: 
             for task in spec.tasks
         ],
     }
-    lines = ["---", yaml.safe_dump(front, sort_keys=False).rstrip(), "---", ""]
-    lines += [f"# {spec.generator} long-context dataset (version {spec.version})", ""]
-    lines += [
-        f"Built by longsynth with the `{spec.generator}` generator. Every row's `length` was counted with the "
-        f"`{spec.tokenizer}` tokenizer and every answer was re-derived from the text before the row was written.",
-        "",
-        "| config | rows | target lengths | length range | median length | dropped |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for task in spec.tasks:
-        stats = shard_stats.get(task, [])
-        rows = sum(s["rows"] for s in stats)
-        lengths = sorted(n for s in stats for n in s.get("lengths", []))
-        span = f"{lengths[0]}-{lengths[-1]}" if lengths else "-"
-        median = statistics.median(lengths) if lengths else "-"
-        dropped = sum(s.get("dropped", 0) for s in stats)
-        lines.append(
-            f"| {task} | {rows} | {', '.join(map(str, spec.lengths))} | {span} | {median:g} | {dropped} |"
-            if lengths
-            else f"| {task} | {rows} | {', '.join(map(str, spec.lengths))} | - | - | {dropped} |"
-        )
-    lines += [""]
-    if spec.depths:
-        lines += [
-            f"Depths (percent of context tokens before the needle): {', '.join(f'{d:g}' for d in spec.depths)}",
-            "",
-        ]
-    lines += [
-        f"- Version: {spec.version}; license: {spec.license}",
-        f"- Tokenizer: `{spec.tokenizer}`",
-        f"- Seed: {spec.seed}; samples per cell: {spec.samples}",
-        f"- Split: `{split}`",
-    ]
-    if generator.paper:
-        lines += [f"- Method (please cite): {generator.paper}"]
-    lines += [
-        "",
-        "Load it:",
-        "",
-        "```python",
-        "import datasets",
-        f'ds = datasets.load_dataset("<this folder or repo>", "{spec.tasks[0]}", split="{split}")',
-        "```",
-        "",
-        "Rebuild it byte for byte:",
-        "",
-        "```",
-        rebuild_command(spec, "OUTPUT_DIR"),
-        "```",
-        "",
-        "Resolved spec:",
-        "",
-        "```yaml",
-        yaml.safe_dump(spec.to_dict(), sort_keys=True).rstrip(),
-        "```",
-        "",
-    ]
-    return "\n".join(lines)
+    text = SHARED.render(
+        "card.md.j2",
+        spec=spec,
+        split=split,
+        paper=generator.paper,
+        front_matter=yaml.safe_dump(front, sort_keys=False).rstrip(),
+        configs=[_config_row(task, spec, shard_stats.get(task, [])) for task in spec.tasks],
+        depths=", ".join(f"{d:g}" for d in spec.depths),
+        rebuild=rebuild_command(spec, "OUTPUT_DIR"),
+        resolved=yaml.safe_dump(spec.to_dict(), sort_keys=True).rstrip(),
+    )
+    return text + "\n"
+
+
+__all__ = ["rebuild_command", "render_card"]

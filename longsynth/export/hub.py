@@ -9,12 +9,12 @@ it never reaches a file, a log or a message.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LongsynthError, OutputError
-from .writer import STATE_DIR, sha256_file
+from .layout import STATE_DIR
+from .manifest import MANIFEST, file_problems, read_manifest
 
 
 class PushError(LongsynthError):
@@ -31,20 +31,11 @@ class UploadPlan:
 def plan_upload(folder: str | Path) -> UploadPlan:
     """What a push sends: the card, the manifest and every data file it lists (never resume state)."""
     root = Path(folder)
-    manifest_path = root / "manifest.json"
-    if not manifest_path.exists():
-        raise OutputError(f"{str(root)!r} has no manifest.json; push a finished longsynth build")
-    manifest = json.loads(manifest_path.read_text())
-    problems = []
-    for name, digest in manifest.get("files", {}).items():
-        path = root / name
-        if not path.exists():
-            problems.append(f"{name} is missing")
-        elif sha256_file(path) != digest:
-            problems.append(f"{name} differs from the manifest")
+    manifest = read_manifest(root)
+    problems = file_problems(root, manifest)
     if problems:
         raise OutputError(f"{str(root)!r} does not match its manifest ({'; '.join(problems[:3])}); rebuild it first")
-    files = sorted({*manifest.get("files", {}), "manifest.json"})
+    files = sorted({*manifest.get("files", {}), MANIFEST})
     return UploadPlan(root, files, sum((root / f).stat().st_size for f in files))
 
 
@@ -64,14 +55,14 @@ def push(
     message: str | None = None,
 ) -> str:
     """Create the dataset repo if needed and upload the folder in one commit; returns the commit URL."""
-    import huggingface_hub
+    import huggingface_hub  # heavy: imported only for a real push
     from huggingface_hub import HfApi
 
     plan = plan_upload(folder)
     token = token or huggingface_hub.get_token()
     if not token:
         raise PushError("no Hugging Face token: pass --token, set HF_TOKEN, or run `huggingface-cli login`")
-    manifest = json.loads((plan.folder / "manifest.json").read_text())
+    manifest = read_manifest(plan.folder)
     version = manifest.get("spec", {}).get("version", "")
     api = HfApi(token=token)
     try:

@@ -1,5 +1,7 @@
-"""Generator families and their registry (one module per family)."""
+"""Generator families (one folder each) and the registry that finds them."""
 
-from .base import REGISTRY, Cell, Generator, Sample, get_generator_class, register
+from .base import Cell, Generator, Sample, Task
+from .options import option
+from .registry import REGISTRY, get_generator_class
 
-__all__ = ["REGISTRY", "Cell", "Generator", "Sample", "get_generator_class", "register"]
+__all__ = ["REGISTRY", "Cell", "Generator", "Sample", "Task", "get_generator_class", "option"]

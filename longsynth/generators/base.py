@@ -1,20 +1,35 @@
-"""What a generator is, the sample it returns, and the registry that lists them.
+"""What a family is: a generator class with its tasks, options, validators and metrics.
 
-A generator is constructed once per process from the resolved spec (that is
-where it builds its expensive shared resources: haystack pools, word pools)
-and then maps a `Cell` and a seeded `random.Random` to a `Sample`. It must
-not use global random state, the clock, or filesystem order.
+A family is one folder under `generators/` (or a package of its own, found through the
+`longsynth.generators` entry point). Its generator is constructed once per process from the resolved
+spec (that is where it builds its expensive shared resources: haystack pools, word pools) and then
+maps a `Cell` and a seeded `random.Random` to a `Sample`. It must not use global random state, the
+clock, or filesystem order.
+
+Everything shared code needs to know about a family is declared here, as data: its tasks (help,
+preset, metric), its options dataclass, its validators (the oracle), its template folder. Shared
+code (pipeline, validators, scoring, inspect, export, cli) never names a family.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import SpecError
 from ..fitting import FittedPrompt, fit_prompt, length_tolerance
-from ..spec import Spec
+from ..items import item_spans
+from ..templating import CONTEXT, Templates, split_around
 from ..tokenizers import Tokenizer
+from ..validators.base import Validator
+from .options import NoOptions, check_options, resolve_options
+
+if TYPE_CHECKING:  # annotations only: the spec module imports the registry, which imports this one
+    from ..spec import Spec
+
+Metric = Callable[[dict[str, Any], str], float]  # (row, prediction) -> score in [0, 1]
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,16 @@ class Cell:
     def id(self) -> str:
         depth = "" if self.depth is None else f"-d{self.depth:g}"
         return f"{self.task}-{self.target_length}{depth}-{self.index:05d}"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task of a family: what it asks, the options it presets, and how a prediction is scored
+    (None for training data)."""
+
+    help: str
+    preset: dict[str, Any] = field(default_factory=dict)
+    metric: Metric | None = None
 
 
 @dataclass
@@ -50,62 +75,35 @@ class Sample:
     columnar_items: bool = False  # items as columns rather than records (see `longsynth.items`)
 
 
-@dataclass(frozen=True)
-class Option:
-    """A generator option settable from YAML or `--set`."""
-
-    kind: type
-    default: Any
-    help: str
-    choices: tuple[Any, ...] | None = None
-    minimum: int | None = None
-
-
 class Generator:
-    """Base class: subclasses set the class attributes and implement `sample` and `oracle`."""
+    """Base class: a family sets the class attributes and implements `sample`."""
 
     name: ClassVar[str]
-    split: ClassVar[str] = "test"
-    uses_depth: ClassVar[bool] = True
-    tasks: ClassVar[dict[str, dict[str, Any]]] = {}
-    task_help: ClassVar[dict[str, str]] = {}
+    split: ClassVar[str] = "test"  # "test" for evaluation rows, "train" for training rows
+    uses_depth: ClassVar[bool] = True  # False: the family places its items itself; the spec has no depth grid
+    Options: ClassVar[type] = NoOptions  # a dataclass of `option(...)` fields
+    tasks: ClassVar[dict[str, Task]] = {}
     default_tasks: ClassVar[list[str]] = []
-    options: ClassVar[dict[str, Option]] = {}
     paper: ClassVar[str] = ""
+    template_folder: ClassVar[Path | None] = None  # the family's own templates
+    validators: ClassVar[tuple[Validator, ...]] = ()  # run after the generic length and depth checks
+    example: ClassVar[dict[str, Any]] = {}  # spec fields for a small, quick build (the contract tests use it)
 
     def __init__(self, spec: Spec, tokenizer: Tokenizer):
         self.spec = spec
         self.tokenizer = tokenizer
+        self.options = resolve_options(self.Options, spec.options)
+        self.templates = Templates.for_family(self.name, self.template_folder, spec.template_dir)
 
     @classmethod
     def check_options(cls, given: dict[str, Any]) -> dict[str, Any]:
-        """Validate generator options; unknown names and bad values are SpecErrors."""
-        checked: dict[str, Any] = {}
-        for name, value in given.items():
-            option = cls.options.get(name)
-            if option is None:
-                known = ", ".join(sorted(cls.options)) or "none"
-                raise SpecError(f"unknown spec field {name!r} for generator {cls.name!r}; its options are: {known}")
-            if value is None:
-                continue
-            try:
-                value = option.kind(value)
-            except (TypeError, ValueError):
-                raise SpecError(f"{name} must be a {option.kind.__name__}, got {value!r}") from None
-            if option.choices and value not in option.choices:
-                raise SpecError(f"{name} must be one of {', '.join(map(str, option.choices))}, got {value!r}")
-            if option.minimum is not None and value < option.minimum:
-                raise SpecError(f"{name} must be at least {option.minimum}, got {value!r}")
-            checked[name] = value
-        return dict(sorted(checked.items()))
+        """The options a user set, checked; unknown names and bad values are SpecErrors."""
+        return check_options(cls.Options, cls.name, given)
 
-    def settings(self) -> dict[str, Any]:
-        """Every option: its default, unless the spec sets it."""
-        return {**{name: opt.default for name, opt in self.options.items()}, **self.spec.options}
-
-    def task_params(self, task: str) -> dict[str, Any]:
-        """The task's preset with the spec's options applied on top."""
-        return {**self.settings(), **self.tasks[task], **self.spec.options}
+    @functools.cache  # noqa: B019  (one generator per process: a bounded cache)
+    def task_options(self, task: str) -> Any:
+        """The options for one task: the task's preset, with the user's settings on top."""
+        return resolve_options(self.Options, self.tasks[task].preset, self.spec.options)
 
     def fit(self, target: int, budget_adjust: int = 0, **layout: Any) -> FittedPrompt:
         """The shared fitter, with this build's tokenizer and length tolerance."""
@@ -117,6 +115,19 @@ class Generator:
             **layout,
         )
 
+    def prompt_halves(self, template: str, variables: dict[str, Any]) -> tuple[str, str]:
+        """The prompt template rendered around the context placeholder: the text before the context
+        and the text after it."""
+        rendered = self.templates.render(template, context=CONTEXT, **variables)
+        return split_around(rendered, CONTEXT, template)
+
+    def fit_prompt(
+        self, template: str, variables: dict[str, Any], target: int, budget_adjust: int = 0, **layout: Any
+    ) -> FittedPrompt:
+        """Render the prompt template, then fit the context into the token budget between its halves."""
+        head, tail = self.prompt_halves(template, variables)
+        return self.fit(target, budget_adjust, head=head, tail=tail, **layout)
+
     def sample(self, cell: Cell, rng, budget_adjust: int = 0) -> Sample:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -127,22 +138,7 @@ class Generator:
         """Facts about the build for the manifest (what was skipped, corpus sizes); none by default."""
         return {}
 
-    def oracle(self, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:  # pragma: no cover
-        """Re-derive the answer from the row's text alone; return the problems found."""
-        raise NotImplementedError
-
-
-REGISTRY: dict[str, type[Generator]] = {}
-
-
-def register(cls: type[Generator]) -> type[Generator]:
-    REGISTRY[cls.name] = cls
-    return cls
-
-
-def get_generator_class(name: str) -> type[Generator]:
-    from . import holobench, longbio, needle, nextlong  # noqa: F401  (registers the built-in families)
-
-    if name not in REGISTRY:
-        raise SpecError(f"unknown generator {name!r}; known generators: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name]
+    @classmethod
+    def marked_spans(cls, metadata: dict[str, Any]) -> list[tuple[int, int]]:
+        """Character spans `inspect` marks: the placed items, by default."""
+        return sorted(item_spans(metadata.get(metadata.get("item_key", "items"), [])))

@@ -1,4 +1,4 @@
-"""Validators: length, depth and the family's answerability oracle.
+"""Validators: the generic length and depth checks, then the family's own (its answerability oracle).
 
 `validate_row` is the single entry point used by the build (with the
 sample's one measurement) and by `longsynth validate` (which re-encodes).
@@ -9,16 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..generators.base import Generator
 from ..metadata_json import decode_metadata
 from ..tokenizers import Measurement, Tokenizer, measure
+from .base import Validator
 from .depth import check_depths
 from .length import check_length
 
 
+def run_validator(validator: Validator, generator: Any, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+    """One family validator's problems; a row it cannot read is a problem, not a crash."""
+    try:
+        return validator.check(generator, row, metadata)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        return [f"{validator.name}: could not read the row ({type(exc).__name__}: {exc})"]
+
+
 def validate_row(
     row: dict[str, Any],
-    generator: Generator,
+    generator: Any,
     tokenizer: Tokenizer,
     measurement: Measurement | None = None,
     metadata: dict[str, Any] | None = None,
@@ -36,11 +44,9 @@ def validate_row(
     problems = check_length(row, measurement, generator.spec.length_tolerance)
     if metadata.get(metadata.get("item_key", "items")):
         problems += check_depths(row, metadata, measurement)
-    try:
-        problems += generator.oracle(row, metadata)
-    except (KeyError, TypeError, ValueError) as exc:
-        problems.append(f"the oracle could not read the row ({type(exc).__name__}: {exc})")
+    for validator in generator.validators:
+        problems += run_validator(validator, generator, row, metadata)
     return problems
 
 
-__all__ = ["check_depths", "check_length", "validate_row"]
+__all__ = ["Validator", "check_depths", "check_length", "run_validator", "validate_row"]

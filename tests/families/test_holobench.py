@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from longsynth import scoring
-from longsynth.databases import format_value
+from longsynth.generators.holobench.databases import format_value
+from longsynth.generators.holobench.metrics import row_recall
 from longsynth.inspect import validate_directory
 from longsynth.pipeline import build, make_generator
 from longsynth.spec import load_spec
@@ -93,7 +93,7 @@ def test_hard_queries_validate(holo):
 
 def test_no_row_is_duplicated_and_no_overshoot(holo):
     gen, out = holo
-    verbal = gen._verbalized()
+    verbal = gen.verbalized()
     for row in _rows(out):
         for table in verbal.values():
             parsed = table.parse(row["input"])
@@ -127,14 +127,14 @@ def test_oracle_rejects_wrong_aggregate(holo):
 
 
 def test_oracle_rejects_tie_at_limit_cut_off(holo):
-    from longsynth.databases import text_value
-    from longsynth.sqlgen import run_sqlite
+    from longsynth.generators.holobench.databases import text_value
+    from longsynth.generators.holobench.engines import run_sqlite
 
     gen, out = holo
     row = next(r for r in _rows(out, "holo_extreme") if "LIMIT" in json.loads(r["metadata"])["sql"])
     meta = json.loads(row["metadata"])
     table = next(iter(meta["rows"]))
-    verbal = gen._verbalized()[table]
+    verbal = gen.verbalized()[table]
     columns = verbal.table.columns
     parsed = verbal.parse(row["input"])
     ranked = run_sqlite(meta["sql"].replace("SELECT ", "SELECT *, ", 1), {table: (columns, parsed)})
@@ -238,10 +238,10 @@ def test_128k_build(tmp_path):
 
 def test_row_recall_scoring():
     answers = ["Lyon | 20", "Oslo | 91.50"]
-    assert scoring.row_recall("Lyon | 20\nOslo | 91.5", answers) == 1.0
-    assert scoring.row_recall("Lyon: 20.0", answers) == 0.5
-    assert scoring.row_recall("Lyon | 21\nnothing", answers) == pytest.approx(0.25)
-    assert scoring.row_recall("", answers) == 0.0
+    assert row_recall("Lyon | 20\nOslo | 91.5", answers) == 1.0
+    assert row_recall("Lyon: 20.0", answers) == 0.5
+    assert row_recall("Lyon | 21\nnothing", answers) == pytest.approx(0.25)
+    assert row_recall("", answers) == 0.0
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "duckdb"])
@@ -337,7 +337,7 @@ def test_relevant_rows_are_columns_that_match_the_text(holo):
     """Hundreds of placed rows are stored as columns; each span holds its table's sentence, and the
     neighbour spans are the filler units beside it."""
     gen, out = holo
-    verbal = gen._verbalized()
+    verbal = gen.verbalized()
     for row in _rows(out):
         placed = json.loads(row["metadata"])["relevant_rows"]
         count = len(placed["char_offset"])
@@ -358,7 +358,7 @@ def test_oracle_rejects_a_duplicated_filler_row(holo):
     gen, out = holo
     row = _rows(out, "holo_filter")[0]
     meta = json.loads(row["metadata"])
-    verbal = gen._verbalized()
+    verbal = gen.verbalized()
     filler = next(name for name in verbal if name not in meta["rows"])
     assert verbal[filler].key_regex is not None
     sentence = verbal[filler].regex.search(row["input"][meta["context_span"][0] :]).group(0)

@@ -12,23 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 
-from .cache import cache_dir
-from .errors import CorpusError, SpecError
-from .text.chunking import chunk_document
-from .text.sources import iter_corpus_documents
-from .text.synthetic_corpus import VERSION as SYNTHETIC_VERSION
-from .text.synthetic_corpus import synthetic_corpus
-from .tokenizers import Tokenizer
+from ...cache import cache_dir
+from ...errors import CorpusError, SpecError
+from ...files import write_folder_atomically
+from ...text.sources import iter_corpus_documents
+from ...tokenizers import Tokenizer
+from .chunking import chunk_document
+from .synthetic_corpus import VERSION as SYNTHETIC_VERSION
+from .synthetic_corpus import synthetic_corpus
 
 INDEX_FORMAT = 1
 UNIT_END = "\n"  # a chunk is a unit "chunk\n" in a training sample
@@ -264,29 +264,25 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer) -> ChunkIndex:
 
 
 def _save(folder: Path, index: ChunkIndex) -> None:
-    import polars as pl
+    """Write the index whole or not at all (several processes may build the same index at once)."""
 
-    # A private temporary folder: several processes may build the same index at once.
-    tmp = folder.with_name(f"{folder.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.mkdir(parents=True)
-    pl.DataFrame(
-        {"text": index.chunk_texts, "joiner": index.chunk_joiners, "doc": index.chunk_doc, "tokens": index.chunk_tokens}
-    ).write_parquet(tmp / "chunks.parquet")
-    pl.DataFrame({"doc_id": index.doc_ids, "first": index.doc_first_chunk[:-1]}).write_parquet(tmp / "docs.parquet")
-    index.retriever.save(tmp / "retriever")
-    meta = {"spec": index.spec.__dict__, "chars_per_token": index.chars_per_token, "chunks": len(index.chunk_texts)}
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-    if (folder / "meta.json").exists():  # a damaged entry is being replaced
-        shutil.rmtree(folder, ignore_errors=True)
-    try:
-        os.rename(tmp, folder)
-    except OSError:  # another process finished the same index first: keep theirs
-        shutil.rmtree(tmp, ignore_errors=True)
+    def write(tmp: Path) -> None:
+        chunks = {
+            "text": index.chunk_texts,
+            "joiner": index.chunk_joiners,
+            "doc": index.chunk_doc,
+            "tokens": index.chunk_tokens,
+        }
+        pl.DataFrame(chunks).write_parquet(tmp / "chunks.parquet")
+        pl.DataFrame({"doc_id": index.doc_ids, "first": index.doc_first_chunk[:-1]}).write_parquet(tmp / "docs.parquet")
+        index.retriever.save(tmp / "retriever")
+        meta = {"spec": index.spec.__dict__, "chars_per_token": index.chars_per_token, "chunks": len(index.chunk_texts)}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+
+    write_folder_atomically(folder, write)
 
 
 def _load(folder: Path, spec: IndexSpec) -> ChunkIndex:
-    import polars as pl
-
     meta = json.loads((folder / "meta.json").read_text())
     chunks = pl.read_parquet(folder / "chunks.parquet")
     docs = pl.read_parquet(folder / "docs.parquet")

@@ -20,71 +20,53 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CorpusError, LongsynthError, SpecError
-from ..fitting import length_tolerance
-from ..retrieval import UNIT_END, ChunkIndex, IndexSpec, build_index, cache_root
-from ..seeding import derive_seed
-from .base import Cell, Generator, Option, Sample, register
+from ...errors import CorpusError, SampleDropped
+from ...fitting import length_tolerance
+from ...items import item_spans
+from ...seeding import derive_seed
+from ...tokenizers import get_tokenizer
+from ..base import Cell, Generator, Sample, Task
+from .options import NextLongOptions
+from .oracle import VALIDATORS
+from .retrieval import UNIT_END, ChunkIndex, IndexSpec, build_index, cache_root
 
-
-class SampleDropped(LongsynthError):
-    """A sample came out short of its target; it is counted, never padded or written."""
+TASKS = {
+    "nextlong": Task("meta-chunks of a short document, each followed by hard negatives"),
+    "concat_random": Task("baseline: the document followed by random documents"),
+    "concat_knn": Task("baseline: the document followed by its nearest documents"),
+}
 
 
 @functools.lru_cache(maxsize=4)
 def _index(spec: IndexSpec, tokenizer_name: str, cache_folder: str) -> ChunkIndex:
     """One index per process and cache folder (a different cache folder must get its own copy on disk)."""
-    from ..tokenizers import get_tokenizer
-
     return build_index(spec, get_tokenizer(tokenizer_name))
 
 
-@register
 class NextLongGenerator(Generator):
     name = "nextlong"
     split = "train"
     uses_depth = False
-    tasks = {"nextlong": {}, "concat_random": {}, "concat_knn": {}}
+    Options = NextLongOptions
+    tasks = TASKS
     default_tasks = ["nextlong"]
     paper = "Gao et al., NExtLong: Toward Effective Long-Context Training without Long Documents (arXiv:2501.12766)"
-    options = {
-        "corpus": Option(
-            str, "builtin:2000", "builtin:<documents>, a .jsonl/.parquet/.txt file or folder, or hf:<dataset>"
-        ),
-        "corpus_text_field": Option(str, "text", "text field of corpus records"),
-        "corpus_id_field": Option(str, "id", "id field of corpus records"),
-        "corpus_config": Option(str, "", "Hugging Face dataset config"),
-        "corpus_split": Option(str, "train", "Hugging Face dataset split"),
-        "chunk_size": Option(int, 2048, "meta-chunk size in characters", minimum=16),
-        "chunk_tokens": Option(int, 0, "meta-chunk size in tokens instead (0: use chunk_size)", minimum=0),
-        "retriever": Option(str, "bm25", "negative retriever", ("bm25", "dense")),
-        "dense_model": Option(str, "", "retriever=dense: local sentence-transformers model folder"),
-        "placement": Option(str, "head", "meta-chunk position among its negatives", ("head", "tail", "random")),
-        "overgeneration": Option(float, 1.5, "negatives retrieved per meta-chunk, as a factor over the need"),
-        "input_ids": Option(bool, False, "also write the token ids of `text`"),
-    }
-    task_help = {
-        "nextlong": "meta-chunks of a short document, each followed by hard negatives",
-        "concat_random": "baseline: the document followed by random documents",
-        "concat_knn": "baseline: the document followed by its nearest documents",
-    }
+    validators = VALIDATORS
+    example = {"tasks": "nextlong,concat_random", "lengths": "1k", "corpus": "builtin:200"}
 
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)
-        o = self.settings()
-        if o["overgeneration"] < 1.0:
-            raise SpecError(f"overgeneration must be at least 1, got {o['overgeneration']}")
-        self.opts = o
+        o = self.options
         self.index_spec = IndexSpec(
-            corpus=o["corpus"],
-            text_field=o["corpus_text_field"],
-            id_field=o["corpus_id_field"],
-            config=o["corpus_config"] or None,
-            split=o["corpus_split"],
-            chunk_size=o["chunk_size"],
-            chunk_tokens=o["chunk_tokens"],
-            retriever=o["retriever"],
-            dense_model=o["dense_model"],
+            corpus=o.corpus,
+            text_field=o.corpus_text_field,
+            id_field=o.corpus_id_field,
+            config=o.corpus_config or None,
+            split=o.corpus_split,
+            chunk_size=o.chunk_size,
+            chunk_tokens=o.chunk_tokens,
+            retriever=o.retriever,
+            dense_model=o.dense_model,
             tokenizer=tokenizer.name,
         )
         self._eligible: dict[int, np.ndarray] = {}
@@ -99,12 +81,12 @@ class NextLongGenerator(Generator):
             index = self.index
             if int(index.chunk_tokens.sum()) < target:
                 raise CorpusError(
-                    f"corpus {self.opts['corpus']!r} holds {int(index.chunk_tokens.sum())} tokens, fewer than one "
+                    f"corpus {self.options.corpus!r} holds {int(index.chunk_tokens.sum())} tokens, fewer than one "
                     f"{target}-token sample needs; use a larger corpus or a shorter length"
                 )
             docs = np.flatnonzero(index.doc_tokens < target)
             if len(docs) == 0:
-                raise CorpusError(f"no document of corpus {self.opts['corpus']!r} is shorter than {target} tokens")
+                raise CorpusError(f"no document of corpus {self.options.corpus!r} is shorter than {target} tokens")
             order = np.random.default_rng(derive_seed(self.spec.seed, "nextlong-sources", target)).permutation(docs)
             self._eligible[target] = order
         return self._eligible[target]
@@ -128,7 +110,7 @@ class NextLongGenerator(Generator):
         index = self.index
         n = len(meta)
         mean_chars = max(1.0, float(np.mean([len(t) for t in index.chunk_texts[: min(5000, len(index.chunk_texts))]])))
-        k = max(1, math.ceil(self.opts["overgeneration"] * need * index.chars_per_token / (n * mean_chars)))
+        k = max(1, math.ceil(self.options.overgeneration * need * index.chars_per_token / (n * mean_chars)))
         own = set(index.chunks_of(doc))
         used: set[int] = set()
         groups = []
@@ -158,9 +140,9 @@ class NextLongGenerator(Generator):
             sequence: list[tuple[int, str]] = []
             for m, group in zip(meta, groups, strict=True):
                 negatives = [(c, "negative") for c in group]
-                if self.opts["placement"] == "head":
+                if self.options.placement == "head":
                     sequence += [(m, "meta")] + negatives
-                elif self.opts["placement"] == "tail":
+                elif self.options.placement == "tail":
                     sequence += negatives + [(m, "meta")]
                 else:
                     at = rng.randint(0, len(negatives))
@@ -225,58 +207,16 @@ class NextLongGenerator(Generator):
             raise SampleDropped(f"{cell.id}: only {len(metas)} of the document's meta-chunks fit the length")
         metadata = {
             "task": cell.task,
-            "placement": self.opts["placement"],
+            "placement": self.options.placement,
             "chunks": chunks,
-            "corpus": self.opts["corpus"],
+            "corpus": self.options.corpus,
             "index": self.index_spec.key(),
         }
         return Sample(fitted, metadata=metadata, item_key="items", source_id=index.doc_ids[doc])
 
-    # ------------------------------------------------------------------ oracle
-
-    def oracle(self, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
-        return nextlong_problems(row, metadata, self.index)
-
-
-def nextlong_problems(row: dict[str, Any], metadata: dict[str, Any], index: ChunkIndex) -> list[str]:
-    """Spans tile the text; meta-chunks rebuild the source; negatives are other documents', unused."""
-    text = row["text"]
-    chunks = metadata["chunks"]
-    problems: list[str] = []
-    position = 0
-    for n, chunk in enumerate(chunks):
-        start, end = chunk["char_start"], chunk["char_end"]
-        if start != position:
-            problems.append(f"chunk {n} starts at {start}, expected {position}")
-            break
-        piece = text[start:end]
-        stored = index.chunk_texts[chunk["chunk"]]
-        if (chunk.get("cut") and not stored.startswith(piece)) or (not chunk.get("cut") and piece != stored):
-            problems.append(f"chunk {n} is not the text of corpus chunk {chunk['chunk']}")
-        if index.doc_ids[int(index.chunk_doc[chunk["chunk"]])] != chunk["doc_id"]:
-            problems.append(f"chunk {n} is not from document {chunk['doc_id']}")
-        position = end
-        if not chunk.get("cut"):
-            if text[end : end + len(UNIT_END)] != UNIT_END:
-                problems.append(f"chunk {n} is not followed by a line break")
-            position = end + len(UNIT_END)
-    if position != len(text):
-        problems.append(f"the chunks cover {position} of {len(text)} characters")
-    source = row["source_id"]
-    metas = [c for c in chunks if c["role"] == "meta"]
-    negatives = [c for c in chunks if c["role"] == "negative"]
-    if any(c["doc_id"] != source for c in metas):
-        problems.append("a meta-chunk comes from another document")
-    doc = index.doc_ids.index(source) if source in index.doc_ids else -1
-    if doc < 0:
-        problems.append(f"source document {source} is not in the corpus")
-    else:
-        rebuilt = "".join(text[c["char_start"] : c["char_end"]] + index.chunk_joiners[c["chunk"]] for c in metas)
-        if rebuilt != index.document(doc):
-            problems.append("the meta-chunks do not reproduce the source document in order")
-    if any(c["doc_id"] == source for c in negatives):
-        problems.append("a negative comes from the source document")
-    ids = [c["chunk"] for c in chunks]
-    if len(set(ids)) != len(ids):
-        problems.append("a chunk is used twice in one sample")
-    return problems
+    @classmethod
+    def marked_spans(cls, metadata: dict[str, Any]) -> list[tuple[int, int]]:
+        """Training rows place no items: `inspect` marks the source document's meta-chunks."""
+        return sorted(item_spans(metadata.get("items", []))) or [
+            (c["char_start"], c["char_end"]) for c in metadata["chunks"] if c["role"] == "meta"
+        ]

@@ -8,10 +8,10 @@ import polars as pl
 import pytest
 
 from longsynth.errors import CorpusError
+from longsynth.generators.nextlong.synthetic_corpus import synthetic_document
 from longsynth.inspect import validate_directory
 from longsynth.pipeline import build, make_generator
 from longsynth.spec import load_spec
-from longsynth.text.synthetic_corpus import synthetic_document
 from longsynth.tokenizers import get_tokenizer
 
 
@@ -96,7 +96,7 @@ def test_placement_tail_puts_meta_after_negatives(tmp_path):
 
 
 def test_index_is_cached_and_reused(corpus, tmp_path):
-    import longsynth.generators.nextlong as nl
+    import longsynth.generators.nextlong.generator as nl
 
     spec = load_spec(
         None, generator="nextlong", tasks="nextlong", lengths="8k", samples=1, corpus=str(corpus), chunk_size=1024
@@ -184,7 +184,7 @@ def test_dense_retriever_with_a_local_encoder(tmp_path, monkeypatch):
     """The dense path end to end, with a small deterministic encoder standing in for the model."""
     import numpy as np
 
-    import longsynth.retrieval as retrieval
+    import longsynth.generators.nextlong.retrieval as retrieval
 
     def hashing_encoder(path):
         def encode(texts):
@@ -213,7 +213,7 @@ def test_dense_retriever_with_a_local_encoder(tmp_path, monkeypatch):
 
 
 def test_token_budget_chunks(tmp_path):
-    from longsynth.text.chunking import chunk_document
+    from longsynth.generators.nextlong.chunking import chunk_document
 
     tok = get_tokenizer("cl100k_base")
     text = synthetic_document(5)[1] + "\n" + " ".join(["A long line without breaks."] * 200)

@@ -9,10 +9,11 @@ import polars as pl
 import pytest
 
 from longsynth import regenerate, scoring
+from longsynth.generators.longbio.bios import load_style, package_templates, parse_bios
+from longsynth.generators.longbio.metrics import citation_parts
 from longsynth.inspect import validate_directory
 from longsynth.pipeline import build, make_generator
 from longsynth.spec import load_spec
-from longsynth.text.bios import load_style, parse_bios
 from longsynth.tokenizers import get_tokenizer
 from longsynth.validators import validate_row
 
@@ -59,7 +60,7 @@ def test_answers_re_derived_per_task(bio_build):
     _, out = bio_build
     for row in _rows(out):
         meta = json.loads(row["metadata"])
-        style = load_style(meta["params"]["style"])
+        style = load_style(meta["params"]["style"], package_templates())
         bios = {b.name: b for b in parse_bios(row["input"], style)}
         asked = meta["asked"]
         if row["task"] == "bio_rank":
@@ -130,7 +131,7 @@ def test_oracle_rejects_idk_row_whose_attribute_is_present(bio_build, bio_genera
     meta = json.loads(row["metadata"])
     name, attribute = meta["asked"][0], meta["attribute"]
     sentence = (
-        load_style("standard")
+        load_style("standard", package_templates())
         .shapes[attribute][0]
         .render(
             name,
@@ -178,7 +179,7 @@ def test_num_people_density_and_shots(tmp_path):
     meta = json.loads(row["metadata"])
     assert len(row["answers"]) == 5 and meta["attribute"] == "hobby"
     assert row["input"].count("Question:") == 3 and row["input"].count("Answer:") == 2
-    bios = parse_bios(row["input"], load_style("standard"))
+    bios = parse_bios(row["input"], load_style("standard", package_templates()))
     roles = {b["name"]: b["role"] for b in meta["bios"]}
     assert sum(r == "shot" for r in roles.values()) == 2 * 5
     for bio in bios:  # density 0: only asked and shot bios state the asked attribute
@@ -206,7 +207,7 @@ def test_distractors_share_names_with_asked_people(tmp_path):
     shared = 0
     for row in _rows(build(spec, tmp_path / "n")):
         asked = json.loads(row["metadata"])["asked"][0].split(" ")
-        others = [b.name.split(" ") for b in parse_bios(row["input"], load_style("standard"))]
+        others = [b.name.split(" ") for b in parse_bios(row["input"], load_style("standard", package_templates()))]
         shared += any((o[0] == asked[0] or o[-1] == asked[-1]) and o != asked for o in others)
     assert shared >= 6
 
@@ -238,11 +239,11 @@ def test_scoring_functions_on_right_and_wrong_predictions(bio_build):
     value, label = cite["answers"]
     assert scoring.score(cite, f"{value} {label}") == 1.0
     assert scoring.score(cite, f"{value} [0]") == 0.0
-    assert scoring.citation_parts(f"{value} [0]", cite["answers"]) == (1.0, 0.0)
+    assert citation_parts(f"{value} [0]", cite["answers"]) == (1.0, 0.0)
     two = _row(out, "bio_twodiff")
     assert scoring.score(two, two["answers"][0]) == 1.0
     meta = json.loads(two["metadata"])
-    bios = [b for b in parse_bios(two["input"], load_style("standard")) if "age" in b.values]
+    bios = [b for b in parse_bios(two["input"], load_style("standard", package_templates())) if "age" in b.values]
     a = bios[0]
     wrong = next(b for b in bios[1:] if abs(int(b.values["age"]) - int(a.values["age"])) != meta["difference"])
     assert scoring.score(two, f"{a.name} and {wrong.name}") == 0.0

@@ -1,7 +1,7 @@
 """Biographies: render people through sentence templates, and parse them back.
 
 A biography is a header sentence naming the person followed by one sentence
-per attribute. Sentence templates live in `templates/longbio/<style>/` (one
+per attribute. Sentence templates live in the family's `templates/<style>/` (one
 shape per line) for three styles: `standard` (one shape per attribute),
 `paraphrase` (ten or more shapes per attribute) and `pronoun` (first-person
 self-introductions). Rendering uses the templates once, with placeholders,
@@ -16,16 +16,20 @@ import functools
 import random
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from ..errors import SpecError
-from ..templating import render
+from ...errors import SpecError
+from ...fitting import LABEL_REGEX
+from ...templating import Templates
+from ...text.units import SEPARATOR
 from .people import ARITHMETIC_ATTRIBUTES, ATTRIBUTES, Person, value_pools
 
+TEMPLATE_FOLDER = Path(__file__).parent / "templates"
 NAME, VALUE, OTHER = "\x00NAME\x00", "\x00VALUE\x00", "\x00OTHER\x00"
 _NAME_PATTERN = r"[A-Z][A-Za-z]*(?: [A-Z][A-Za-z]*){1,2}"
 
 
-_LABEL_BEFORE = re.compile(r"\[(\d+)\] \Z")
+_LABEL_BEFORE = re.compile(LABEL_REGEX.pattern + SEPARATOR + r"\Z")
 _DATE = re.compile(r"[A-Z][a-z]+ \d{1,2}, \d{4}")
 
 
@@ -93,7 +97,7 @@ class BioStyle:
     def __post_init__(self) -> None:
         pattern = re.escape(self.header.text).replace(re.escape(NAME), f"(?P<name>{_NAME_PATTERN})")
         self.header_regex = re.compile(pattern)  # starts with literal text: a fast scan
-        self.label_regex = re.compile(r"\[(\d+)\] " + pattern)
+        self.label_regex = re.compile(LABEL_REGEX.pattern + SEPARATOR + pattern)
         for shape in [s for shapes in self.shapes.values() for s in shapes] + list(self.same_as.values()):
             key = _literal_key(shape.text, NAME)
             if shape.text.startswith(VALUE):
@@ -152,21 +156,26 @@ class BioStyle:
         return None
 
 
+def package_templates() -> Templates:
+    """The family's own templates, without a user's folder (scoring reads bios written with them)."""
+    return Templates.for_family("longbio", TEMPLATE_FOLDER)
+
+
 @functools.lru_cache(maxsize=16)
-def load_style(style: str, template_dir: str | None = None) -> BioStyle:
+def load_style(style: str, templates: Templates) -> BioStyle:
     """Read a style's shapes from its templates (user folder first, then ours)."""
     variables = {"name": NAME, "value": VALUE, "other": OTHER}
-    header = _shape("header", render(f"longbio/{style}/header.j2", template_dir, **variables).strip())
+    header = _shape("header", templates.render(f"{style}/header.j2", **variables).strip())
     shapes = {}
     for attribute in sorted(set(ATTRIBUTES) | set(ARITHMETIC_ATTRIBUTES)):
-        lines = render(f"longbio/{style}/{attribute}.j2", template_dir, **variables).splitlines()
+        lines = templates.render(f"{style}/{attribute}.j2", **variables).splitlines()
         shapes[attribute] = [_shape(attribute, line.strip()) for line in lines if line.strip()]
         for s in shapes[attribute]:
             if style != "pronoun" and NAME not in s.text or VALUE not in s.text:
                 raise SpecError(f"longbio template {style}/{attribute}.j2 line {s.text!r} needs name and value")
     same_as = {}
     for attribute in ATTRIBUTES:
-        line = render(f"longbio/same_as/{attribute}.j2", template_dir, **variables).strip()
+        line = templates.render(f"same_as/{attribute}.j2", **variables).strip()
         same_as[attribute] = _shape(attribute, line, same_as=True)
     return BioStyle(style, header, shapes, same_as)
 
@@ -217,10 +226,9 @@ def bio_at(text: str, headers: list[tuple[int, int, str]], n: int, style: BioSty
         newline = text.find("\n", body_start)
         end = newline if newline >= 0 else len(text)
     label = None
-    if text[start - 2 : start] == "] ":  # "[12] " numbering (citation tasks)
-        match = _LABEL_BEFORE.search(text, max(0, start - 12), start)
-        if match:
-            start, label = match.start(), int(match.group(1))
+    match = _LABEL_BEFORE.search(text, max(0, start - 12), start)  # "[12] " numbering (citation tasks)
+    if match:
+        start, label = match.start(), int(match.group(1))
     bio = ParsedBio(name, start, end, label, body_start=body_start)
     return read_bio(text, bio, style) if read else bio
 

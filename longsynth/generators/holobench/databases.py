@@ -1,9 +1,10 @@
 """Databases for the holobench family: three built-in synthetic ones and user databases.
 
 A database is a few related tables with typed columns and foreign keys. The
-built-in ones are generated deterministically (Faker name lists plus our own
-value pools) with 5,000 rows per table, enough to fill a 128K context without
-repeating a row. User databases come from a SQLite file, a DuckDB file or a
+built-in ones are described by data files (`schemas/<name>.yaml`: tables, columns,
+and how each column's values are drawn) and generated deterministically (Faker
+name lists plus our own value pools) with 5,000 rows per table, enough to fill a
+128K context without repeating a row. User databases come from a SQLite file, a DuckDB file or a
 folder of CSV / Parquet files (one table per file).
 """
 
@@ -15,9 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import CorpusError, SpecError
-from .text.people import CITIES, MAJORS, name_pools
-from .text.words import ADJECTIVES, NOUNS
+import yaml
+
+from ...cache import cached_json
+from ...errors import CorpusError, SpecError
+from ...text.vocabulary import CITIES, MAJORS, name_pools
+from ...text.words import ADJECTIVES, NOUNS
 
 ROWS_PER_TABLE = 5000
 
@@ -88,61 +92,17 @@ def text_value(value: Any, kind: str) -> str:
 
 # --------------------------------------------------------------------------- built-in databases
 
-_GENRES = [
-    "drama",
-    "comedy",
-    "thriller",
-    "documentary",
-    "animation",
-    "western",
-    "romance",
-    "horror",
-    "mystery",
-    "science fiction",
-    "musical",
-    "adventure",
-]
-_CATEGORIES = [
-    "kitchen",
-    "garden",
-    "toys",
-    "books",
-    "sports",
-    "office",
-    "music",
-    "clothing",
-    "tools",
-    "electronics",
-    "beauty",
-    "travel",
-]
-_DEPARTMENTS = [
-    "Mathematics",
-    "History",
-    "Physics",
-    "Biology",
-    "Economics",
-    "Literature",
-    "Chemistry",
-    "Philosophy",
-    "Engineering",
-    "Art",
-]
-_COUNTRIES = [
-    "France",
-    "Japan",
-    "Brazil",
-    "Canada",
-    "India",
-    "Italy",
-    "Kenya",
-    "Mexico",
-    "Norway",
-    "Spain",
-    "Chile",
-    "Egypt",
-]
-_SEMESTERS = ["Spring 2021", "Autumn 2021", "Spring 2022", "Autumn 2022", "Spring 2023", "Autumn 2023"]
+SCHEMAS = Path(__file__).parent / "schemas"  # one YAML file per built-in database (format: retail.yaml)
+SHARED_LISTS = {"cities": CITIES, "majors": MAJORS}
+
+
+def built_in_names() -> list[str]:
+    return sorted(p.stem for p in SCHEMAS.glob("*.yaml"))
+
+
+@functools.lru_cache(maxsize=8)
+def _schema(name: str) -> dict[str, Any]:
+    return yaml.safe_load((SCHEMAS / f"{name}.yaml").read_text(encoding="utf-8"))
 
 
 def _unique_titles(rng: random.Random, count: int, words: int) -> list[str]:
@@ -163,176 +123,69 @@ def _unique_people(rng: random.Random, count: int) -> list[str]:
     return list(seen)
 
 
-def _retail(rng: random.Random, n: int) -> Database:
-    people = _unique_people(rng, n)
-    products = _unique_titles(rng, n, 2)
-    customers = Table(
-        "customers",
-        [
-            Column("customer_id", "int", "key"),
-            Column("name", "str", "label"),
-            Column("city", "str"),
-            Column("age", "int"),
-            Column("signup_year", "int", label="sign-up year"),
-        ],
-        [(i + 1, people[i], rng.choice(CITIES[:40]), rng.randint(18, 80), rng.randint(2010, 2024)) for i in range(n)],
-        ("customer", "customers"),
-    )
-    product_table = Table(
-        "products",
-        [
-            Column("product_id", "int", "key"),
-            Column("name", "str", "label"),
-            Column("category", "str"),
-            Column("price", "float", label="price in dollars"),
-            Column("stock", "int", label="units in stock"),
-        ],
-        [
-            (i + 1, products[i], rng.choice(_CATEGORIES), round(rng.uniform(2, 500), 2), rng.randint(0, 900))
-            for i in range(n)
-        ],
-        ("product", "products"),
-    )
-    orders = Table(
-        "orders",
-        [
-            Column("order_id", "int", "key"),
-            Column("customer_id", "int", "ref", "customers", "customer"),
-            Column("product_id", "int", "ref", "products", "product"),
-            Column("quantity", "int"),
-            Column("order_year", "int", label="order year"),
-        ],
-        [(i + 1, rng.randint(1, n), rng.randint(1, n), rng.randint(1, 20), rng.randint(2015, 2024)) for i in range(n)],
-        ("order", "orders"),
-    )
-    return Database("retail", {t.name: t for t in (customers, product_table, orders)})
+def _draw_pool(kind: dict[str, Any], rng: random.Random, rows: int) -> list[str]:
+    if "people" in kind:
+        return _unique_people(rng, rows)
+    return _unique_titles(rng, rows, int(kind["titles"]))
 
 
-def _university(rng: random.Random, n: int) -> Database:
-    people = _unique_people(rng, n)
-    titles = _unique_titles(rng, n, 2)
-    students = Table(
-        "students",
-        [
-            Column("student_id", "int", "key"),
-            Column("name", "str", "label"),
-            Column("major", "str"),
-            Column("enrollment_year", "int", label="enrollment year"),
-            Column("gpa", "float", label="GPA"),
-        ],
-        [
-            (i + 1, people[i], rng.choice(MAJORS[:25]), rng.randint(2015, 2023), round(rng.uniform(2.0, 4.0), 2))
-            for i in range(n)
-        ],
-        ("student", "students"),
-    )
-    courses = Table(
-        "courses",
-        [
-            Column("course_id", "int", "key"),
-            Column("title", "str", "label"),
-            Column("department", "str"),
-            Column("credits", "int"),
-            Column("capacity", "int"),
-        ],
-        [
-            (i + 1, f"{titles[i]} Studies", rng.choice(_DEPARTMENTS), rng.randint(1, 6), rng.randint(10, 300))
-            for i in range(n)
-        ],
-        ("course", "courses"),
-    )
-    enrollments = Table(
-        "enrollments",
-        [
-            Column("enrollment_id", "int", "key"),
-            Column("student_id", "int", "ref", "students", "student"),
-            Column("course_id", "int", "ref", "courses", "course"),
-            Column("grade", "int"),
-            Column("semester", "str"),
-        ],
-        [(i + 1, rng.randint(1, n), rng.randint(1, n), rng.randint(40, 100), rng.choice(_SEMESTERS)) for i in range(n)],
-        ("enrollment", "enrollments"),
-    )
-    return Database("university", {t.name: t for t in (students, courses, enrollments)})
+def _value_maker(values: Any, lists: dict[str, list], rows: int, rng: random.Random):
+    """A function (row index) -> value for one column, from its `values` entry (see retail.yaml)."""
+    if values == "row_number":
+        return lambda i: i + 1
+    ((kind, argument),) = [(k, v) for k, v in values.items() if k in ("pool", "choice", "integer", "decimal")]
+    if kind == "pool":
+        pool, form = lists[argument], values.get("format", "{}")
+        return lambda i: form.format(pool[i])
+    if kind == "choice":
+        choices = lists[argument][: values.get("first")]
+        return lambda i: rng.choice(choices)
+    low, high = (rows if bound == "rows" else bound for bound in argument)
+    if kind == "integer":
+        return lambda i: rng.randint(low, high)
+    digits = int(values["digits"])
+    return lambda i: round(rng.uniform(low, high), digits)
 
 
-def _films(rng: random.Random, n: int) -> Database:
-    people = _unique_people(rng, n)
-    titles = _unique_titles(rng, n, 3)
-    directors = Table(
-        "directors",
-        [
-            Column("director_id", "int", "key"),
-            Column("name", "str", "label"),
-            Column("country", "str"),
-            Column("birth_year", "int", label="birth year"),
-            Column("awards", "int", label="number of awards"),
-        ],
-        [(i + 1, people[i], rng.choice(_COUNTRIES), rng.randint(1940, 1995), rng.randint(0, 30)) for i in range(n)],
-        ("director", "directors"),
-    )
-    films = Table(
-        "films",
-        [
-            Column("film_id", "int", "key"),
-            Column("title", "str", "label"),
-            Column("genre", "str"),
-            Column("release_year", "int", label="release year"),
-            Column("rating", "float"),
-            Column("director_id", "int", "ref", "directors", "director"),
-        ],
-        [
-            (
-                i + 1,
-                titles[i],
-                rng.choice(_GENRES),
-                rng.randint(1970, 2024),
-                round(rng.uniform(1, 10), 1),
-                rng.randint(1, n),
-            )
-            for i in range(n)
-        ],
-        ("film", "films"),
-    )
-    reviews = Table(
-        "reviews",
-        [
-            Column("review_id", "int", "key"),
-            Column("film_id", "int", "ref", "films", "film"),
-            Column("critic", "str"),
-            Column("score", "int"),
-            Column("review_year", "int", label="review year"),
-        ],
-        [
-            (i + 1, rng.randint(1, n), rng.choice(people[:60]), rng.randint(1, 100), rng.randint(1990, 2024))
-            for i in range(n)
-        ],
-        ("review", "reviews"),
-    )
-    return Database("films", {t.name: t for t in (directors, films, reviews)})
+def _database_from_schema(name: str, rng: random.Random | None, rows: int) -> Database:
+    """The database a schema file describes; with `rng`, its rows too (else the schema alone)."""
+    schema = _schema(name)
+    tables = {}
+    lists = {**SHARED_LISTS, **schema.get("lists", {})}
+    if rng is not None:
+        for pool, kind in schema["pools"].items():
+            lists[pool] = _draw_pool(kind, rng, rows)
+    for spec in schema["tables"]:
+        columns = [
+            Column(c["name"], c["kind"], c.get("role", "attribute"), c.get("ref"), c.get("label", ""))
+            for c in spec["columns"]
+        ]
+        data = []
+        if rng is not None:
+            makers = [_value_maker(c["values"], lists, rows, rng) for c in spec["columns"]]
+            data = [tuple(make(i) for make in makers) for i in range(rows)]
+        tables[spec["name"]] = Table(spec["name"], columns, data, tuple(spec["entity"]))
+    return Database(schema["name"], tables)
 
 
-BUILT_IN = {"retail": _retail, "university": _university, "films": _films}
 BUILT_IN_VERSION = 1  # part of the row cache key: bump when generation changes
 
 
 @functools.lru_cache(maxsize=4)
 def built_in_database(name: str, rows: int = ROWS_PER_TABLE) -> Database:
     """A built-in database; its generated rows are cached per machine (generation is pure Python)."""
-    from .cache import cached_json
-
-    if name not in BUILT_IN:
-        raise SpecError(f"unknown database {name!r}; built-in: {', '.join(BUILT_IN)}, or a path to your own")
+    if name not in built_in_names():
+        raise SpecError(f"unknown database {name!r}; built-in: {', '.join(built_in_names())}, or a path to your own")
 
     def generate() -> dict[str, list]:
-        db = BUILT_IN[name](random.Random(f"holobench-{name}"), rows)
+        db = _database_from_schema(name, random.Random(f"holobench-{name}"), rows)
         return {t.name: t.rows for t in db.tables.values()}
 
     cached = cached_json("database", {"name": name, "rows": rows, "version": BUILT_IN_VERSION}, generate)
-    db = BUILT_IN[name](random.Random(0), 0)  # the schema alone
+    db = _database_from_schema(name, None, 0)
     for table in db.tables.values():
         table.rows = [tuple(r) for r in cached[table.name]]
-    db.template_folder = f"holobench/{name}"
+    db.template_folder = name
     return db
 
 
@@ -428,6 +281,6 @@ def load_user_database(path: str) -> Database:
 
 @functools.lru_cache(maxsize=4)
 def get_database(name_or_path: str) -> Database:
-    if name_or_path in BUILT_IN:
+    if name_or_path in built_in_names():
         return built_in_database(name_or_path)
     return load_user_database(name_or_path)

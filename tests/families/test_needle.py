@@ -16,7 +16,7 @@ from longsynth import regenerate
 from longsynth.pipeline import build, make_generator
 from longsynth.spec import load_spec
 from longsynth.tokenizers import _ENCODINGS, _cache_dir, get_tokenizer
-from longsynth.validators import validate_row
+from longsynth.validators import Validator, validate_row
 
 
 def _independent_cl100k() -> tiktoken.Encoding:
@@ -177,10 +177,11 @@ def test_distractor_keys_never_equal_the_queried_key(tmp_path):
 
 def test_presets_follow_ruler(generator):
     cls = type(generator)
-    assert cls.tasks["niah_single_1"]["haystack"] == "noise"
-    assert cls.tasks["niah_multikey_3"] == {"haystack": "needle", "key_type": "uuids", "value_type": "uuids"}
-    assert cls.tasks["niah_multiquery"]["num_queries"] == 4
-    assert cls.tasks["niah_multivalue"]["num_values"] == 4
+    assert cls.tasks["niah_single_1"].preset["haystack"] == "noise"
+    assert cls.tasks["niah_multikey_3"].preset == {"haystack": "needle", "key_type": "uuids", "value_type": "uuids"}
+    assert generator.task_options("niah_multiquery").num_queries == 4
+    assert generator.task_options("niah_multivalue").num_values == 4
+    assert generator.task_options("niah_multivalue").num_keys == 1
 
 
 def test_every_parameter_is_settable(tmp_path):
@@ -246,11 +247,11 @@ def test_a_sample_that_keeps_failing_is_never_written(tmp_path, monkeypatch):
 
     calls = []
 
-    def always_wrong(self, row, metadata):
+    def always_wrong(generator, row, metadata):
         calls.append(metadata["attempt"])
         return ["planted failure"]
 
-    monkeypatch.setattr(NeedleGenerator, "oracle", always_wrong)
+    monkeypatch.setattr(NeedleGenerator, "validators", (Validator("always wrong", always_wrong, dict),))
     spec = load_spec(None, tasks="niah_single_1", lengths="1k", depths="50", samples=1, max_attempts=3)
     with pytest.raises(ValidationFailed, match="failed validation 3 times.*planted failure"):
         build(spec, tmp_path / "f")
@@ -261,12 +262,11 @@ def test_a_sample_that_keeps_failing_is_never_written(tmp_path, monkeypatch):
 def test_a_retried_sample_records_its_attempt(tmp_path, monkeypatch):
     from longsynth.generators.needle import NeedleGenerator
 
-    original = NeedleGenerator.oracle
+    def fail_first(generator, row, metadata):
+        return ["first attempt rejected"] if metadata["attempt"] == 0 else []
 
-    def fail_first(self, row, metadata):
-        return ["first attempt rejected"] if metadata["attempt"] == 0 else original(self, row, metadata)
-
-    monkeypatch.setattr(NeedleGenerator, "oracle", fail_first)
+    validators = (*NeedleGenerator.validators, Validator("first attempt fails", fail_first, dict))
+    monkeypatch.setattr(NeedleGenerator, "validators", validators)
     spec = load_spec(None, tasks="niah_single_1", lengths="1k", depths="50", samples=1)
     row = _rows(build(spec, tmp_path / "r"))[0]
     assert json.loads(row["metadata"])["attempt"] == 1

@@ -1,0 +1,73 @@
+"""Writing a file whole or not at all, and hashing one: the one place both are done.
+
+Shards, cards, manifests, cache entries and resume state are all written to a temporary name in the
+same folder and renamed into place, so a crash leaves the old file or the new one, never half of
+one. The temporary name is private to the process and thread (`.NAME.PID.THREAD.tmp`), so two
+writers of the same file never clobber each other's temporary, and `stale_temporaries` can find
+what an interrupted writer left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+TEMPORARY_GLOB = ".*.tmp"
+
+
+def temporary_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
+def write_atomically(path: Path, write: Callable[[Path], None], durable: bool = True) -> None:
+    """Let `write` fill a temporary file, then rename it to `path`. With `durable`, the data is on
+    disk before the rename (a build's outputs); without, a crash may lose it (derived cache data)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(path)
+    try:
+        write(tmp)
+        if durable:
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes_atomically(path: Path, data: bytes, durable: bool = True) -> None:
+    write_atomically(path, lambda tmp: tmp.write_bytes(data), durable)
+
+
+def write_folder_atomically(folder: Path, write: Callable[[Path], None]) -> None:
+    """Let `write` fill a temporary folder, then rename it to `folder` (replacing a damaged one). When
+    another process finished the same folder first, theirs is kept: both hold the same derived data."""
+    tmp = temporary_name(folder)
+    tmp.mkdir(parents=True)
+    try:
+        write(tmp)
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            os.rename(tmp, folder)
+        except OSError:
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stale_temporaries(folder: Path) -> Iterator[Path]:
+    """Temporary files an interrupted writer left below `folder`."""
+    return folder.rglob(TEMPORARY_GLOB)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

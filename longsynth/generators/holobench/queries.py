@@ -1,0 +1,328 @@
+"""SQL for the holobench family: generate candidate queries from a schema, and judge their results.
+
+Queries come in five families (filter, aggregate, group, extreme, join) and
+three difficulties that add components (conditions, grouping, ordering); each
+family is one function in `QUERY_FAMILIES`. Every generated query is executed
+before it is accepted (`engines.py`): it must return a useful, unambiguous
+answer (non-empty, not huge, no tie at an ORDER BY ... LIMIT cut-off, results
+totally ordered when order matters).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...errors import SpecError
+from .databases import Column, Database, Table, format_value
+
+DIFFICULTY = {"easy": 1, "medium": 2, "hard": 3}
+MAX_RESULT_ROWS = 25
+_OPS = {"int": (">", "<", ">=", "<="), "float": (">", "<"), "str": ("=",)}
+
+
+@dataclass
+class Query:
+    """A query, what it reads, and what a question template needs to phrase it."""
+
+    family: str
+    sql: str
+    tables: list[str]
+    question: dict[str, Any] = field(default_factory=dict)
+    ordered: bool = False
+    limit: int | None = None
+    order_index: int | None = None  # select-list position of the ORDER BY value (tie check)
+
+
+def quote(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return format_value(value) if not isinstance(value, float) else repr(value)
+
+
+def has_order(sql: str) -> bool:
+    return re.search(r"\border\s+by\b", sql, re.IGNORECASE) is not None
+
+
+def without_limit(sql: str) -> str:
+    return re.sub(r"\s+limit\s+\d+\s*;?\s*$", "", sql, flags=re.IGNORECASE)
+
+
+def format_rows(rows: list[tuple]) -> list[str]:
+    return [" | ".join(format_value(v) for v in row) for row in rows]
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def _attributes(table: Table, kinds: tuple[str, ...] = ("int", "float", "str")) -> list[Column]:
+    return [c for c in table.columns if c.role == "attribute" and c.kind in kinds]
+
+
+def _measures(table: Table) -> list[Column]:
+    """Numeric columns that make sense to add up or average (not years)."""
+    return [c for c in _attributes(table, ("int", "float")) if not c.name.endswith("year")]
+
+
+def _categorical(table: Table, rows: list[tuple], limit: int = 15) -> list[Column]:
+    out = []
+    for c in _attributes(table, ("str", "int")):
+        idx = table.columns.index(c)
+        distinct = {r[idx] for r in rows}
+        if 2 <= len(distinct) <= limit:
+            out.append(c)
+    return out
+
+
+def _condition(
+    table: Table, rows: list[tuple], rng: random.Random, column: Column, qualify: bool, selective: bool = False
+) -> tuple[str, dict] | None:
+    """`column op value` with a value some row has. A `selective` condition takes a value that
+    selects at most MAX_RESULT_ROWS rows, so a lone condition asks for a question-sized answer
+    rather than half the table (None if the column has no such value; candidates are screened
+    by executing them either way)."""
+    idx = table.columns.index(column)
+    op = rng.choice(_OPS[column.kind])
+    if selective:
+        # A candidate value selects 1 to MAX_RESULT_ROWS rows: for a range, walk the distinct
+        # values from the end the operator keeps.
+        counts = Counter(v for v in (r[idx] for r in rows) if v is not None)
+        candidates, kept = [], 0
+        if op == "=":
+            candidates = [v for v in counts if counts[v] <= MAX_RESULT_ROWS]
+        for v in sorted(counts, reverse=op.startswith(">")) if op != "=" else ():
+            selected = kept + counts[v] if len(op) == 2 else kept  # >= and <= keep v's rows too
+            kept += counts[v]
+            if selected > MAX_RESULT_ROWS:
+                break
+            if selected:
+                candidates.append(v)
+        if not candidates:
+            return None
+        value = rng.choice(candidates)
+    else:
+        value = rng.choice(rows)[idx]
+    name = f"{table.name}.{column.name}" if qualify else column.name
+    return f"{name} {op} {quote(value)}", {
+        "column": column.words,
+        "op": op,
+        "value": format_value(value),
+        "entity": table.entity[0],
+    }
+
+
+def _conditions(table, rows, rng, count, qualify=False, exclude=(), selective=False):
+    columns = [c for c in _attributes(table) if c.name not in exclude]
+    if not selective:
+        chosen = rng.sample(columns, min(count, len(columns)))
+        parts = [_condition(table, rows, rng, c, qualify) for c in chosen]
+    else:  # columns in random order, keeping those with a selective value
+        parts = []
+        for c in rng.sample(columns, len(columns)):
+            part = _condition(table, rows, rng, c, qualify, selective=True)
+            if part is not None:
+                parts.append(part)
+            if len(parts) == count:
+                break
+        if len(parts) < min(count, len(columns)):
+            raise LookupError(f"table {table.name} has no column with a value selecting at most {MAX_RESULT_ROWS} rows")
+    return [p[0] for p in parts], [p[1] for p in parts]
+
+
+@dataclass
+class Draft:
+    """What a query family function works from: the tables it reads, this sample's rows of them, the
+    difficulty level (1 easy .. 3 hard) and the sample's random generator."""
+
+    level: int
+    db: Database
+    rows: dict[str, list[tuple]]
+    rng: random.Random
+    main: str
+    joined: str | None
+
+    @property
+    def table(self) -> Table:
+        return self.db.tables[self.main]
+
+    @property
+    def data(self) -> list[tuple]:
+        return self.rows[self.main]
+
+
+def _where(conditions: list[str]) -> str:
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def filter_query(d: Draft) -> Query:
+    """Rows meeting 1 to 3 conditions (a lone condition selects a question-sized answer); sorted when hard."""
+    table, label = d.table, d.table.label_column
+    where_sql, where_q = _conditions(table, d.data, d.rng, d.level, selective=d.level == 1)
+    select = [label] + [table.column(c.split(" ")[0]) for c in where_sql if c.split(" ")[0] != label.name]
+    sql = f"SELECT {', '.join(c.name for c in select)} FROM {d.main} WHERE {' AND '.join(where_sql)}"
+    ordered = d.level == 3
+    if ordered:
+        sql += f" ORDER BY {label.name} ASC"
+    question = {
+        "select": [c.words for c in select],
+        "conditions": where_q,
+        "entity": table.entity,
+        "sort": label.words if ordered else "",
+    }
+    return Query("filter", sql, [d.main], question, ordered)
+
+
+def aggregate_query(d: Draft) -> Query:
+    """COUNT, SUM or AVG over the rows meeting 0 to 2 conditions."""
+    table = d.table
+    where_sql, where_q = _conditions(table, d.data, d.rng, d.level - 1)
+    measures = _measures(table)
+    kind = d.rng.choice(["COUNT", "SUM", "AVG"] if measures else ["COUNT"])
+    measure = d.rng.choice(measures) if kind != "COUNT" else None
+    expr = "COUNT(*)" if kind == "COUNT" else f"{kind}({measure.name})"
+    sql = f"SELECT {expr} FROM {d.main}" + _where(where_sql)
+    question = {
+        "aggregate": kind,
+        "measure": measure.words if measure else "",
+        "conditions": where_q,
+        "entity": table.entity,
+    }
+    return Query("aggregate", sql, [d.main], question)
+
+
+def group_query(d: Draft) -> Query:
+    """An aggregate per value of a column with few values; ordered from medium, filtered when hard."""
+    table = d.table
+    groups = _categorical(table, d.data)
+    if not groups:
+        raise LookupError(f"table {d.main} has no column with 2 to 15 distinct values to group by")
+    group = d.rng.choice(groups)
+    measures = [c for c in _measures(table) if c.name != group.name]
+    kind = "COUNT" if d.level == 1 or not measures else d.rng.choice(["AVG", "SUM"])
+    measure = d.rng.choice(measures) if kind != "COUNT" else None
+    expr = "COUNT(*)" if kind == "COUNT" else f"{kind}({measure.name})"
+    where_sql, where_q = _conditions(table, d.data, d.rng, 1, exclude=(group.name,)) if d.level == 3 else ([], [])
+    sql = f"SELECT {group.name}, {expr} FROM {d.main}" + _where(where_sql) + f" GROUP BY {group.name}"
+    ordered = d.level >= 2
+    if ordered:  # total order: by the aggregate, then the group value
+        sql += f" ORDER BY {expr} DESC, {group.name} ASC"
+    question = {
+        "group": group.words,
+        "aggregate": kind,
+        "measure": measure.words if measure else "",
+        "conditions": where_q,
+        "entity": table.entity,
+        "ordered": ordered,
+    }
+    return Query("group", sql, [d.main], question, ordered)
+
+
+def extreme_query(d: Draft) -> Query:
+    """MAX or MIN when easy; else the top 3 (medium) or top 5 of the rows meeting a condition (hard)."""
+    table, label = d.table, d.table.label_column
+    measures = _attributes(table, ("int", "float"))
+    if not measures:
+        raise LookupError(f"table {d.main} has no numeric column")
+    limit = 3 if d.level == 2 else 5
+    options = [(m, direction) for m in measures for direction in ("DESC", "ASC")]
+    if d.level == 2:  # no WHERE: prefer a measure and direction whose top `limit` has no tie at the cut
+        options = [(m, di) for m, di in options if not _tied_at(d.data, table.columns.index(m), di, limit)]
+        if not options:
+            raise LookupError(f"every numeric column of {d.main} has a tie at its top {limit} values")
+    measure, direction = d.rng.choice(options)
+    if d.level == 1:
+        kind = "MAX" if direction == "DESC" else "MIN"
+        question = {"aggregate": kind, "measure": measure.words, "entity": table.entity, "limit": 0}
+        return Query("extreme", f"SELECT {kind}({measure.name}) FROM {d.main}", [d.main], question)
+    where_sql, where_q = _conditions(table, d.data, d.rng, 1, exclude=(measure.name,)) if d.level == 3 else ([], [])
+    sql = f"SELECT {label.name}, {measure.name} FROM {d.main}" + _where(where_sql)
+    sql += f" ORDER BY {measure.name} {direction}, {label.name} ASC LIMIT {limit}"
+    question = {
+        "measure": measure.words,
+        "direction": direction,
+        "limit": limit,
+        "label": label.words,
+        "conditions": where_q,
+        "entity": table.entity,
+    }
+    return Query("extreme", sql, [d.main], question, True, limit, 1)
+
+
+def join_query(d: Draft) -> Query:
+    """Rows of one table whose referenced row in another meets a condition, plus 0 to 2 of their own."""
+    table, joined = d.table, d.joined
+    other = d.db.tables[joined]
+    ref = next(c for c in table.columns if c.role == "ref" and c.ref == joined)
+    key = other.key
+    on = f"{d.main}.{ref.name} = {joined}.{key.name}"
+    where_sql, where_q = _conditions(
+        other, d.rows[joined], d.rng, 1, qualify=True, exclude=(key.name,), selective=d.level == 1
+    )
+    extra_sql, extra_q = _conditions(table, d.data, d.rng, d.level - 1, qualify=True)
+    measure = next(iter(_measures(table)), None)
+    select = [f"{joined}.{other.label_column.name}"] + ([f"{d.main}.{measure.name}"] if measure else [])
+    sql = f"SELECT {', '.join(select)} FROM {d.main} JOIN {joined} ON {on} WHERE {' AND '.join(where_sql + extra_sql)}"
+    ordered = d.level == 3
+    if ordered:
+        sql += f" ORDER BY {select[0]} ASC" + (f", {select[1]} ASC" if len(select) > 1 else "")
+    question = {
+        "entity": table.entity,
+        "other": other.entity,
+        "other_label": other.label_column.words,
+        "measure": measure.words if measure else "",
+        "conditions": where_q + extra_q,
+        "sort": ordered,
+    }
+    return Query("join", sql, [d.main, joined], question, ordered)
+
+
+QUERY_FAMILIES = {
+    "filter": filter_query,
+    "aggregate": aggregate_query,
+    "group": group_query,
+    "extreme": extreme_query,
+    "join": join_query,
+}
+FAMILIES = tuple(QUERY_FAMILIES)
+
+
+def generate_query(
+    family: str,
+    difficulty: str,
+    db: Database,
+    rows: dict[str, list[tuple]],
+    rng: random.Random,
+    main: str,
+    joined: str | None = None,
+) -> Query:
+    """One candidate query of a family over `main` (and `joined` for joins); the caller validates it."""
+    if family not in QUERY_FAMILIES:
+        raise SpecError(f"unknown query family {family!r}")
+    return QUERY_FAMILIES[family](Draft(DIFFICULTY[difficulty], db, rows, rng, main, joined))
+
+
+def _tied_at(rows: list[tuple], index: int, direction: str, limit: int) -> bool:
+    """Whether the `limit`-th and next values of a column, ranked in `direction`, are equal."""
+    values = sorted((r[index] for r in rows if r[index] is not None), reverse=direction == "DESC")
+    return len(values) > limit and values[limit - 1] == values[limit]
+
+
+def acceptable(query: Query, result: list[tuple], full: list[tuple] | None) -> str | None:
+    """Why a query's result is not a good question (None if it is)."""
+    if not result:
+        return "empty result"
+    if len(result) > MAX_RESULT_ROWS:  # first: a rejected result can be thousands of rows
+        return f"{len(result)} result rows"
+    if any(v is None for row in result for v in row) and query.family in ("aggregate", "extreme"):
+        return "NULL aggregate"
+    if query.family == "group" and len(result) < 2:
+        return "a single group"
+    if query.limit is not None and len(result) < query.limit:
+        return f"fewer than {query.limit} rows for a top-{query.limit} question"
+    if query.limit is not None and full is not None and len(full) > query.limit:
+        if full[query.limit - 1][query.order_index] == full[query.limit][query.order_index]:
+            return "tie at the LIMIT cut-off"
+    return None

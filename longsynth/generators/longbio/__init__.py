@@ -1,0 +1,5 @@
+"""LongBioBench: questions over a haystack of artificial biographies."""
+
+from .generator import LongBioGenerator
+
+__all__ = ["LongBioGenerator"]

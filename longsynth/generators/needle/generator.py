@@ -1,0 +1,197 @@
+"""The needle family: RULER's needle-in-a-haystack suite on a length x depth grid.
+
+A needle is a sentence tying a key to a value. Variants differ in haystack
+(repeated noise, distractor needles, prose, a user corpus), in key and value
+types (words, numbers, UUIDs) and in how many keys, values per key and
+queried keys a sample holds. The eight RULER NIAH tasks are presets over
+these parameters; every parameter can be overridden with `--set`.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import SpecError
+from ...fitting import Insert
+from ...scoring import share_of_answers
+from ...text import sources
+from ...text.units import count_units
+from ...text.words import ADJECTIVES, NOUNS
+from ..base import Cell, Generator, Sample, Task
+from .options import KIND, REPORTED, NeedleOptions
+from .oracle import KEY, VALIDATORS, VALUE
+
+
+def _task(help: str, **preset) -> Task:
+    return Task(help, preset, share_of_answers)
+
+
+TASKS = {
+    "niah_single_1": _task(
+        "one needle in repeated noise; word key, number value", haystack="noise", key_type="words", value_type="numbers"
+    ),
+    "niah_single_2": _task(
+        "one needle in prose; word key, number value", haystack="prose", key_type="words", value_type="numbers"
+    ),
+    "niah_single_3": _task(
+        "one needle in prose; word key, UUID value", haystack="prose", key_type="words", value_type="uuids"
+    ),
+    "niah_multikey_1": _task(
+        "4 keys in prose, 1 asked", haystack="prose", key_type="words", value_type="numbers", num_keys=4
+    ),
+    "niah_multikey_2": _task(
+        "haystack made of distractor needles; word keys", haystack="needle", key_type="words", value_type="numbers"
+    ),
+    "niah_multikey_3": _task(
+        "haystack made of distractor needles; UUID keys and values",
+        haystack="needle",
+        key_type="uuids",
+        value_type="uuids",
+    ),
+    "niah_multivalue": _task(
+        "4 values for the asked key", haystack="prose", key_type="words", value_type="numbers", num_values=4
+    ),
+    "niah_multiquery": _task(
+        "4 keys asked at once",
+        haystack="prose",
+        key_type="words",
+        value_type="numbers",
+        num_keys=4,
+        num_queries=4,
+    ),
+}
+
+
+def draw_tokens(kind: str, rng: random.Random, count: int, exclude: set[str]) -> list[str]:
+    """`count` distinct keys or values of a type, none of them in `exclude`."""
+    if kind == "words":
+        space = len(ADJECTIVES) * len(NOUNS)
+        if count + len(exclude) > space:
+            raise SpecError(f"{count} distinct word keys/values asked for, but only {space} exist; use uuids")
+    out: list[str] = []
+    seen = set(exclude)
+    while len(out) < count:
+        if kind == "words":
+            token = f"{rng.choice(ADJECTIVES)}-{rng.choice(NOUNS)}"
+        elif kind == "numbers":
+            token = str(rng.randrange(1_000_000, 10_000_000))
+        else:
+            token = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        if token not in seen:
+            seen.add(token)
+            out.append(token)
+    return out
+
+
+class NeedleGenerator(Generator):
+    name = "needle"
+    split = "test"
+    uses_depth = True
+    Options = NeedleOptions
+    tasks = TASKS
+    default_tasks = ["niah_single_1"]
+    paper = "Hsieh et al., RULER: What's the Real Context Size of Your Long-Context Language Models? (arXiv:2404.06654)"
+    template_folder = Path(__file__).parent / "templates"
+    validators = VALIDATORS
+    example = {"tasks": "niah_single_1,niah_multikey_3", "lengths": "1k", "depths": "0,100"}
+
+    def __init__(self, spec, tokenizer):
+        super().__init__(spec, tokenizer)
+        for task in spec.tasks:
+            options = self.task_options(task)
+            if options.num_queries > options.num_keys:
+                raise SpecError(f"{task}: num_queries ({options.num_queries}) exceeds num_keys ({options.num_keys})")
+            if options.haystack == "corpus" and not options.corpus:
+                raise SpecError(f"{task}: haystack=corpus needs --set corpus=PATH (a file, folder or hf:<dataset>)")
+        needle = self.templates.render("needle.j2", kind="number", key=KEY, value=VALUE)
+        if needle.count(KEY) != 1 or needle.count(VALUE) != 1 or "\n" in needle:
+            raise SpecError("needle template must print {{ key }} and {{ value }} once each, unchanged, on one line")
+        self._max_length = max(spec.lengths)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _needle_maker(self, kind: str):
+        rendered = self.templates.render("needle.j2", kind=kind, key=KEY, value=VALUE)
+        return lambda key, value: rendered.replace(KEY, key).replace(VALUE, value)
+
+    def _filler(self, options: NeedleOptions, target: int, rng: random.Random, make, taken: set[str]):
+        """Filler units (texts, space-led token counts) enough for `target` tokens."""
+        if options.haystack == "needle":
+            return self._distractor_needles(options, target, rng, make, taken)
+        if options.haystack == "noise":
+            pool = sources.noise_pool(self.tokenizer.name, self._max_length + 64)
+            start = rng.randrange(len(sources.NOISE_SENTENCES))
+        elif options.haystack == "prose":
+            pool = sources.prose_pool(self.tokenizer.name, 2 * self._max_length + 4096)
+            start = rng.randrange(pool.latest_start(target) + 1)
+        else:
+            pool = sources.corpus_pool(
+                self.tokenizer.name,
+                self._max_length + 256,
+                options.corpus,
+                options.corpus_text_field,
+                options.corpus_config or None,
+                options.corpus_split,
+            )
+            start = rng.randrange(pool.latest_start(target) + 1)
+        return pool.run(start, target)
+
+    def _distractor_needles(self, options: NeedleOptions, target, rng, make, taken):
+        """A haystack made only of needles whose keys are never asked about."""
+        texts: list[str] = []
+        counts: list[int] = []
+        held = 0
+        batch = max(16, target // 12)
+        while held < target:
+            keys = draw_tokens(options.key_type, rng, batch, taken)
+            taken.update(keys)
+            values = draw_tokens(options.value_type, rng, batch, taken)
+            taken.update(values)
+            new = [make(k, v) for k, v in zip(keys, values, strict=True)]
+            new_counts = count_units(new, self.tokenizer)
+            texts.extend(new)
+            counts.extend(new_counts)
+            held += sum(new_counts)
+            batch = max(16, (target - held) // 12)
+        return texts, np.asarray(counts, dtype=np.int64)
+
+    # ------------------------------------------------------------------ sampling
+
+    def sample(self, cell: Cell, rng: random.Random, budget_adjust: int = 0) -> Sample:
+        options = self.task_options(cell.task)
+        kind, kind_plural = KIND[options.value_type]
+        make = self._needle_maker(kind)
+        keys = draw_tokens(options.key_type, rng, options.num_keys, set())
+        values = draw_tokens(options.value_type, rng, options.num_keys * options.num_values, set(keys))
+        queried = keys[: options.num_queries]
+
+        inserts: list[Insert] = []
+        for k, key in enumerate(keys):
+            for v in range(options.num_values):
+                primary = k == 0 and v == 0
+                depth = float(cell.depth) if primary else round(rng.uniform(0.0, 100.0), 1)
+                value = values[k * options.num_values + v]
+                inserts.append(Insert(make(key, value), depth, {"key": key, "value": value}))
+
+        variables = dict(kind=kind, kind_plural=kind_plural, keys=queried, values_per_key=options.num_values)
+        question = self.templates.render("question.j2", **variables)
+        answer_prefix = self.templates.render("answer_prefix.j2", **variables)
+        taken = set(keys) | set(values)
+        filler_texts, filler_tokens = self._filler(options, cell.target_length, rng, make, taken)
+        fitted = self.fit_prompt(
+            "prompt.j2",
+            {"question": question, **variables},
+            cell.target_length,
+            budget_adjust,
+            filler_texts=filler_texts,
+            filler_tokens=filler_tokens,
+            inserts=inserts,
+        )
+        by_position = sorted(fitted.placed, key=lambda p: p.char_start)
+        answers = [p.insert.payload["value"] for q in queried for p in by_position if p.insert.payload["key"] == q]
+        metadata = {"params": {k: getattr(options, k) for k in REPORTED}, "queries": queried}
+        return Sample(fitted, question, answers, answer_prefix, metadata, item_key="needles")

@@ -1,0 +1,31 @@
+"""The needle family's options and the key/value types they choose between."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..options import option
+
+# How each key/value type reads in the text (the oracle's patterns) and is named in questions.
+PATTERNS = {
+    "words": r"[a-z]+-[a-z]+",
+    "numbers": r"\d{7}",
+    "uuids": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+}
+KIND = {"words": ("word", "words"), "numbers": ("number", "numbers"), "uuids": ("UUID", "UUIDs")}
+HAYSTACKS = ("noise", "needle", "prose", "corpus")
+REPORTED = ("haystack", "key_type", "value_type", "num_keys", "num_values", "num_queries")  # in row metadata
+
+
+@dataclass(frozen=True)
+class NeedleOptions:
+    haystack: str = option("noise", "haystack kind", choices=HAYSTACKS)
+    key_type: str = option("words", "type of needle keys", choices=tuple(PATTERNS))
+    value_type: str = option("numbers", "type of needle values", choices=tuple(PATTERNS))
+    num_keys: int = option(1, "distinct keys with needles in a sample", minimum=1)
+    num_values: int = option(1, "values (needles) per key", minimum=1)
+    num_queries: int = option(1, "keys asked about (<= num_keys)", minimum=1)
+    corpus: str = option("", "haystack=corpus: .txt/.jsonl/.parquet path, folder, or hf:<dataset>")
+    corpus_text_field: str = option("text", "text column of the corpus")
+    corpus_config: str = option("", "Hugging Face dataset config")
+    corpus_split: str = option("train", "Hugging Face dataset split")

@@ -1,0 +1,95 @@
+"""The needle oracle: read every needle back out of the text with the needle template itself, and
+re-derive the answers from what was read.
+
+The template is rendered with sentinel key and value, then turned into a regex (`pattern_from`), so a
+user's own needle template is parsed as exactly as ours.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from ...metadata_json import decode_metadata, encode_metadata
+from ...templating import Templates, pattern_from
+from ...validators.base import Validator
+from .options import KIND, PATTERNS
+
+KEY, VALUE = "\x00KEY\x00", "\x00VALUE\x00"
+
+
+@functools.lru_cache(maxsize=64)
+def needle_pattern(templates: Templates, key_type: str, value_type: str) -> re.Pattern[str]:
+    rendered = templates.render("needle.j2", kind=KIND[value_type][0], key=KEY, value=VALUE)
+    return pattern_from(rendered, {KEY: ("key", PATTERNS[key_type]), VALUE: ("value", PATTERNS[value_type])})
+
+
+def read_needles(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(key, value, offset) of every needle stated in the input."""
+    params = metadata["params"]
+    pattern = needle_pattern(generator.templates, params["key_type"], params["value_type"])
+    return [(m.group("key"), m.group("value"), m.start()) for m in pattern.finditer(row["input"])]
+
+
+def needles_in_place(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+    """Every recorded needle is stated at its recorded offset, and no value is stated twice."""
+    found = read_needles(generator, row, metadata)
+    problems = []
+    values = [v for _, v, _ in found]
+    if len(set(values)) != len(values):
+        problems.append("a value is stated by more than one needle")
+    starts = set(found)
+    for needle in metadata.get("needles", []):
+        if (needle["key"], needle["value"], needle["char_offset"]) not in starts:
+            problems.append(
+                f"needle {needle['key']}={needle['value']} is not at its recorded offset {needle['char_offset']}"
+            )
+    return problems
+
+
+def answers_from_text(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+    """The answers are the values the text states for the queried keys, each stated once; the
+    question names those keys and the answer prefix does not appear in the context."""
+    params = metadata["params"]
+    text, question = row["input"], row["question"]
+    found = read_needles(generator, row, metadata)
+    problems: list[str] = []
+    derived: list[str] = []
+    if question not in text:
+        problems.append("the question is not in the input")
+    for key in metadata["queries"]:
+        if key not in question:
+            problems.append(f"queried key {key} does not appear in the question")
+        key_values = [v for k, v, _ in found if k == key]
+        if len(key_values) != params["num_values"]:
+            problems.append(f"key {key} has {len(key_values)} needles in the text, expected {params['num_values']}")
+        derived.extend(key_values)
+    if derived != list(row["answers"]):
+        problems.append(f"answers {list(row['answers'])} differ from those read in the text {derived}")
+    for value in row["answers"]:
+        occurrences = text.count(value)  # substrings count too: "12345678" would hide "1234567"
+        if occurrences != 1:
+            problems.append(f"answer {value} occurs {occurrences} times in the input, expected once")
+    prefix = row["answer_prefix"].strip()
+    if prefix and prefix in text:
+        problems.append("the answer prefix appears in the input")
+    return problems
+
+
+def _move_first_needle(row: dict[str, Any]) -> dict[str, Any]:
+    metadata = decode_metadata(row["metadata"])
+    metadata["needles"][0]["char_offset"] += 1
+    return {**row, "metadata": encode_metadata(metadata)}
+
+
+def _repeat_first_answer(row: dict[str, Any]) -> dict[str, Any]:
+    text = row["input"]
+    cut = text.index(row["question"])
+    return {**row, "input": text[:cut] + row["answers"][0] + " " + text[cut:]}
+
+
+VALIDATORS = (
+    Validator("needles in place", needles_in_place, _move_first_needle),
+    Validator("answers from the text", answers_from_text, _repeat_first_answer),
+)

@@ -1,0 +1,23 @@
+"""The nextlong family's options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..options import option
+
+
+@dataclass(frozen=True)
+class NextLongOptions:
+    corpus: str = option("builtin:2000", "builtin:<documents>, a .jsonl/.parquet/.txt file or folder, or hf:<dataset>")
+    corpus_text_field: str = option("text", "text field of corpus records")
+    corpus_id_field: str = option("id", "id field of corpus records")
+    corpus_config: str = option("", "Hugging Face dataset config")
+    corpus_split: str = option("train", "Hugging Face dataset split")
+    chunk_size: int = option(2048, "meta-chunk size in characters", minimum=16)
+    chunk_tokens: int = option(0, "meta-chunk size in tokens instead (0: use chunk_size)", minimum=0)
+    retriever: str = option("bm25", "negative retriever", choices=("bm25", "dense"))
+    dense_model: str = option("", "retriever=dense: local sentence-transformers model folder")
+    placement: str = option("head", "meta-chunk position among its negatives", choices=("head", "tail", "random"))
+    overgeneration: float = option(1.5, "negatives retrieved per meta-chunk, as a factor over the need", minimum=1.0)
+    input_ids: bool = option(False, "also write the token ids of `text`")

@@ -1,0 +1,129 @@
+"""A family's options: one typed dataclass whose fields carry their help text and allowed range.
+
+`longsynth list`, `--set` parsing and every option error are derived from the dataclass, so an
+option is declared once::
+
+    @dataclass(frozen=True)
+    class NeedleOptions:
+        num_keys: int = option(1, "distinct keys with needles in a sample", minimum=1)
+
+The spec keeps only the options a user set (so its fingerprint, and the card's rebuild command, do
+not change when a default is added); a generator sees the whole dataclass, defaults filled in, with
+the task's preset and then the user's settings on top.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import SpecError
+
+_KINDS = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple[Any, ...] | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+) -> Any:
+    """A dataclass field with what `list` shows and what a value must satisfy (`above`: exclusive minimum)."""
+    meta = {"help": help, "choices": choices, "minimum": minimum, "maximum": maximum, "above": above}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    name: str
+    kind: type
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None
+    minimum: float | None
+    maximum: float | None
+    above: float | None
+
+    def describe(self) -> str:
+        """The help line `longsynth list` prints."""
+        bounds = []
+        if self.above is not None:
+            bounds.append(f"> {self.above:g}")
+        if self.minimum is not None:
+            bounds.append(f">= {self.minimum:g}")
+        if self.maximum is not None:
+            bounds.append(f"<= {self.maximum:g}")
+        allowed = f" [{'|'.join(map(str, self.choices))}]" if self.choices else ""
+        allowed += f" ({', '.join(bounds)})" if bounds else ""
+        return f"{self.help}{allowed}; default {self.default!r}"
+
+    def convert(self, value: Any) -> Any:
+        """The value as this option's type, checked against its choices and range."""
+        if self.kind is bool and isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        if self.kind is bool and not isinstance(value, bool):
+            raise SpecError(f"{self.name} must be true or false, got {value!r}")
+        try:
+            value = self.kind(value)
+        except (TypeError, ValueError):
+            raise SpecError(f"{self.name} must be a {self.kind.__name__}, got {value!r}") from None
+        if self.choices and value not in self.choices:
+            raise SpecError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
+        if self.minimum is not None and value < self.minimum:
+            raise SpecError(f"{self.name} must be at least {self.minimum:g}, got {value!r}")
+        if self.maximum is not None and value > self.maximum:
+            raise SpecError(f"{self.name} must be at most {self.maximum:g}, got {value!r}")
+        if self.above is not None and value <= self.above:
+            raise SpecError(f"{self.name} must be greater than {self.above:g}, got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """For a family without options."""
+
+
+def options_of(options_class: type) -> dict[str, OptionInfo]:
+    """Every option of a family, in declaration order."""
+    hints = typing.get_type_hints(options_class)
+    out = {}
+    for f in dataclasses.fields(options_class):
+        kind = hints[f.name]
+        meta = f.metadata
+        out[f.name] = OptionInfo(
+            f.name,
+            kind,
+            f.default,
+            meta.get("help", ""),
+            meta.get("choices"),
+            meta.get("minimum"),
+            meta.get("maximum"),
+            meta.get("above"),
+        )
+    return out
+
+
+def check_options(options_class: type, family: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The options a user set, converted and checked, sorted by name (what the spec stores)."""
+    known = options_of(options_class)
+    checked: dict[str, Any] = {}
+    for name, value in given.items():
+        if name not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise SpecError(f"unknown spec field {name!r} for generator {family!r}; its options are: {names}")
+        if value is not None:
+            checked[name] = known[name].convert(value)
+    return dict(sorted(checked.items()))
+
+
+def resolve_options(options_class: type, *layers: dict[str, Any]) -> Any:
+    """The options dataclass with each layer applied over the defaults (a task's preset, then the user's)."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(layer)
+    return options_class(**merged)
