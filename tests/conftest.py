@@ -1,15 +1,59 @@
-"""Shared fixtures: one small needle build reused by many tests (kept fast, no network)."""
+"""Shared fixtures (kept fast, no network), and the example third-party family installed for the session.
+
+`examples/toy-family` is pip-installed (offline, no build isolation) into a private folder put on
+`sys.path`, exactly as `pip install ./examples/toy-family` would make it importable: longsynth finds
+it through its entry point, so the contract suite runs over it like any built-in family. Tests that
+start a process pass the folder on through PYTHONPATH (`plugin_env`).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+ROOT = Path(__file__).resolve().parents[1]
+TOY_FAMILY = ROOT / "examples" / "toy-family"
 SHOW_TASKS = "niah_single_1,niah_single_3,niah_multikey_1,niah_multikey_3,niah_multivalue,niah_multiquery"
+_PLUGINS: dict[str, Path] = {}
+
+
+def install_package(source: Path, into: Path) -> None:
+    """`pip install` a package folder into `into` (a copy is built, so the source stays clean)."""
+    build = into.parent / f"{source.name}-src"
+    shutil.copytree(source, build, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index"]
+    subprocess.run([*command, "--target", str(into), str(build)], check=True, capture_output=True, timeout=300)
+
+
+def pytest_configure(config):
+    folder = Path(tempfile.mkdtemp(prefix="longsynth-plugins-"))
+    install_package(TOY_FAMILY, folder / "site")
+    _PLUGINS["site"] = folder / "site"
+    sys.path.insert(0, str(folder / "site"))
+    from longsynth.generators.registry import REGISTRY  # after sys.path has the plugin
+
+    REGISTRY.refresh()
+
+
+def pytest_unconfigure(config):
+    if "site" in _PLUGINS:
+        shutil.rmtree(_PLUGINS["site"].parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def plugin_env() -> dict[str, str]:
+    """The environment a child process needs to see the session's installed plugins."""
+    paths = [str(_PLUGINS["site"]), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 @pytest.fixture(scope="session")

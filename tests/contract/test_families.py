@@ -1,0 +1,96 @@
+"""The contract every registered family keeps: built-in ones and installed ones (the example toy family
+is installed for the session by conftest), checked the same way.
+
+For each family, a tiny grid from its `example` spec: it builds and every row validates; a row
+regenerates byte for byte from its id; each of its validators passes the valid rows and rejects the
+defect it declares; a gold answer scores 1 and a wrong one less.
+"""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from longsynth import regenerate
+from longsynth.errors import SpecError
+from longsynth.generators.options import options_of
+from longsynth.generators.registry import REGISTRY
+from longsynth.inspect import validate_directory
+from longsynth.metadata_json import decode_metadata
+from longsynth.pipeline import build, make_generator
+from longsynth.scoring import score
+from longsynth.spec import load_spec
+from longsynth.validators import run_validator
+
+FAMILIES = REGISTRY.names()
+WRONG = "zzz"  # names no value, number, person or row of any family
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def family(request, tmp_path_factory):
+    """(generator, spec, rows) of a tiny build of one family."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkey = pytest.MonkeyPatch()
+    monkey.setenv("LONGSYNTH_CACHE", str(cache))
+    cls = REGISTRY.get(request.param)
+    spec = load_spec(None, generator=cls.name, samples=2, rows_per_shard=3, **cls.example)
+    out = build(spec, tmp_path_factory.mktemp(cls.name) / "ds")
+    rows = pl.concat([pl.read_parquet(p) for p in sorted(out.rglob("*.parquet"))]).to_dicts()
+    yield make_generator(spec), spec, out, rows
+    monkey.undo()
+
+
+def test_declares_what_shared_code_needs(family):
+    generator, spec, _, _ = family
+    cls = type(generator)
+    assert cls.default_tasks and set(cls.default_tasks) <= set(cls.tasks)
+    assert cls.validators, "a family re-derives its answers with at least one validator"
+    for name, info in options_of(cls.Options).items():
+        assert info.help, f"option {name} has no help text"
+    for name, task in cls.tasks.items():
+        assert task.help, f"task {name} has no help text"
+        assert (task.metric is None) == (cls.split == "train"), f"task {name}: evaluation tasks need a metric"
+
+
+def test_tiny_grid_builds_and_validates(family):
+    generator, spec, out, rows = family
+    report = validate_directory(out)
+    assert report.problems == []
+    assert report.rows == len(rows) > 0
+    assert {r["task"] for r in rows} == set(spec.tasks)
+
+
+def test_a_row_regenerates_byte_identically_from_its_id(family):
+    _, spec, _, rows = family
+    for row in rows[:: max(1, len(rows) // 3)]:
+        again = regenerate(spec, row["id"])
+        assert json.dumps(again, sort_keys=True) == json.dumps(row, sort_keys=True)
+
+
+def test_each_validator_rejects_its_planted_defect(family):
+    generator, _, _, rows = family
+    for validator in generator.validators:
+        tried = 0
+        for row in rows:
+            if validator.tasks is not None and row["task"] not in validator.tasks:
+                continue
+            assert run_validator(validator, generator, row, decode_metadata(row["metadata"])) == []
+            planted = validator.plant(dict(row))
+            problems = run_validator(validator, generator, planted, decode_metadata(planted["metadata"]))
+            assert problems, f"{validator.name!r} accepted its planted defect in {row['id']}"
+            tried += 1
+        assert tried, f"no row to plant a defect for {validator.name!r}"
+
+
+def test_gold_scores_one_and_a_wrong_answer_less(family):
+    generator, _, _, rows = family
+    if generator.split == "train":
+        with pytest.raises(SpecError, match="no metric"):
+            score(rows[0], "anything")
+        return
+    for row in rows:
+        gold = "\n".join(row["answers"])
+        assert score(row, gold) == 1.0, (row["id"], gold)
+        assert score(row, WRONG) < 1.0, row["id"]
