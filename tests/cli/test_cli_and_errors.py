@@ -116,6 +116,7 @@ def test_resume_finishes_missing_shards_byte_identically(tmp_path):
     assert not list(out.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_console_script_reports_errors_without_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "longsynth.cli", "build", "--task", "nope", "-o", str(tmp_path / "o")],
@@ -126,3 +127,19 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: unknown task")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_an_installed_family_lists_builds_and_validates(tmp_path, plugin_env):
+    """The example family, pip-installed for the session, through the real console entry point."""
+
+    def longsynth(*args):
+        command = [sys.executable, "-m", "longsynth.cli", *args]
+        return subprocess.run(command, env=plugin_env, capture_output=True, text=True, timeout=300)
+
+    listed = longsynth("list")
+    assert listed.returncode == 0 and "toy_colour" in listed.stdout
+    built = longsynth("build", "--generator", "toy", "--lengths", "1k", "--depths", "0,100", "-o", str(tmp_path / "t"))
+    assert built.returncode == 0, built.stderr
+    checked = longsynth("validate", str(tmp_path / "t"))
+    assert checked.returncode == 0 and "4 rows checked in 1 files: 0 failed" in checked.stdout

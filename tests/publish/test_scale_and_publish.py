@@ -50,10 +50,12 @@ def test_shard_names_and_counts(one_worker):
     assert files == [f"test-0000{k}-of-00003.parquet" for k in range(3)]
 
 
+@pytest.mark.slow
 def test_two_workers_write_the_same_bytes(one_worker, tmp_path):
     assert _hashes(build(_spec(), tmp_path / "w2", workers=2)) == _hashes(one_worker)
 
 
+@pytest.mark.slow
 def test_ray_backend_writes_the_same_bytes(one_worker, tmp_path):
     pytest.importorskip("ray")
     assert _hashes(build(_spec(), tmp_path / "ray", workers=2, backend="ray")) == _hashes(one_worker)
@@ -66,6 +68,7 @@ def test_byte_cap_lowers_rows_per_shard(tmp_path):
     assert len(list((out / "niah_single_1").glob("*.parquet"))) == 9
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_gives_the_clean_bytes(tmp_path):
     args = [
         "--task",
@@ -256,6 +259,7 @@ def test_to_hf_dataset_from_folder_and_from_spec(one_worker, tmp_path, monkeypat
     assert first.to_list() == pl.read_parquet(built / "niah_single_1" / "*.parquet").to_dicts()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "generator, tasks",
     [("longbio", "bio_standard,bio_citation"), ("holobench", "holo_group,holo_join"), ("nextlong", "nextlong")],
@@ -267,6 +271,7 @@ def test_every_family_is_byte_identical_across_workers(tmp_path, monkeypatch, ge
     assert _hashes(build(spec, tmp_path / "one")) == _hashes(build(spec, tmp_path / "two", workers=2))
 
 
+@pytest.mark.slow
 def test_unreachable_ray_address_fails_fast(tmp_path):
     pytest.importorskip("ray")
     start = time.time()
