@@ -129,7 +129,7 @@ class FittedPrompt:
 
 
 def length_tolerance(target: int, override: int | None = None) -> int:
-    """How far below the target a sample may fall (DESIGN.md: max(16, 0.2 %))."""
+    """How far below the target a sample may fall (the length contract: max(16, 0.2 %))."""
     if override is not None:
         return int(override)
     return max(16, int(0.002 * target))

@@ -1,7 +1,7 @@
 """Placed items in row metadata: a list of records, or columns when there are hundreds.
 
 A needle row places a few needles; the metadata lists them as records
-(DESIGN.md: `needles` = list of {key, value, char_offset, ...}). A holobench
+(the row schema: `needles` = list of {key, value, char_offset, ...}). A holobench
 row places every row of the tables its query reads, hundreds at 32K tokens,
 so its items are stored as columns: one list per field, the same numbers
 without repeating every key for every row (a third less JSON to write, parse

@@ -1,4 +1,4 @@
-"""Rows: the DESIGN.md schema, and turning a measured sample into a row."""
+"""Rows: the row schema (see the README), and turning a measured sample into a row."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ class Database:
 
 
 def format_value(value: Any) -> str:
-    """Answer cells as DESIGN.md fixes them: 20.0 -> "20", 91.5 -> "91.50", None -> "NULL"."""
+    """Answer cells as the row schema fixes them: 20.0 -> "20", 91.5 -> "91.50", None -> "NULL"."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
