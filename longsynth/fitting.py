@@ -307,6 +307,85 @@ def fit_prompt(
     raise BudgetError(f"could not fit {target} tokens: the prediction stayed {over} over after re-fitting")
 
 
+def _choose_boundaries(
+    inserts: list[Insert], insert_tokens: list[int], boundaries: np.ndarray, total: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(boundary of each insert in text order, which insert that is). Items go in depth order (ties
+    keep their order), each to the boundary nearest the share of filler tokens its depth asks for,
+    never before the previous item (vectorised: thousands of rows)."""
+    if not inserts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    depth = np.array([i.depth for i in inserts], dtype=np.float64)
+    own = np.asarray(insert_tokens, dtype=np.int64)
+    order = np.lexsort((np.arange(len(inserts)), depth))
+    earlier = np.concatenate([[0], np.cumsum(own[order])[:-1]])
+    want = depth[order] / 100.0 * (total - own[order]) - earlier
+    above = np.clip(np.searchsorted(boundaries, want), 0, len(boundaries) - 1)
+    below = np.clip(above - 1, 0, len(boundaries) - 1)
+    nearest = np.where(np.abs(boundaries[below] - want) <= np.abs(boundaries[above] - want), below, above)
+    return np.maximum.accumulate(nearest).astype(np.int64), order.astype(np.int64)
+
+
+def _apply_labels(
+    labeler: Labeler, texts: list[str], insert_texts: list[str], at: np.ndarray, which: np.ndarray
+) -> tuple[list[str], int]:
+    """Number every unit in reading order (items in `insert_texts` in place); the labelled filler
+    texts and the labels' exact token count."""
+    chosen = list(zip(at.tolist(), which.tolist(), strict=True))
+    # Reading-order numbers: filler unit j follows j units and the items placed at or before it.
+    placed_before = np.searchsorted(np.sort([b for b, _ in chosen]), np.arange(len(texts)), side="right")
+    numbers = np.arange(1, len(texts) + 1) + placed_before
+    labelled = [labeler.text(n, t) for n, t in zip(numbers.tolist(), texts, strict=True)]
+    label_tokens = int(labeler.token_array(len(texts) + len(chosen) + 1)[numbers].sum())
+    for rank, (b, i) in enumerate(chosen):
+        n = b + 1 + rank  # b filler units and `rank` earlier items precede it
+        insert_texts[i] = labeler.text(n, insert_texts[i])
+        label_tokens += labeler.tokens(n)
+    return labelled, label_tokens
+
+
+def _interleave(
+    offset: int, texts: list[str], insert_texts: list[str], at: np.ndarray, which: np.ndarray, separator: str
+) -> tuple[list[str], Placements]:
+    """The context's pieces in text order, and where each insert and its neighbours sit.
+
+    Inserts are sorted by boundary (ties in depth order); filler unit j is preceded by the j units
+    before it and by the inserts at boundaries <= j, so every offset comes from prefix sums.
+    """
+    sep = len(separator)
+    count = len(insert_texts)
+    unit_chars = np.fromiter(map(len, texts), np.int64, len(texts))
+    unit_cumulative = np.concatenate([[0], np.cumsum(unit_chars + sep)])
+    insert_chars = np.fromiter(map(len, insert_texts), np.int64, count)[which]
+    insert_cumulative = np.concatenate([[0], np.cumsum(insert_chars + sep)])[:count]
+    start_sorted = offset + unit_cumulative[at] + insert_cumulative
+    end_sorted = start_sorted + insert_chars
+    sequence = np.empty(len(texts) + count, dtype=np.int64)
+    units = np.arange(len(texts))
+    sequence[units + np.searchsorted(at, units, side="right")] = units
+    sequence[at + np.arange(count)] = len(texts) + np.arange(count)
+    pieces = take(texts + take(insert_texts, which.tolist()), sequence.tolist())
+    # Every insert at boundary b shares the run's filler neighbours (the unit before the run and
+    # the unit after it); the other inserts at b form its run.
+    first = np.searchsorted(at, at, side="left")
+    last = np.searchsorted(at, at, side="right") - 1
+    before = np.full((count, 2), -1, dtype=np.int64)
+    has = at > 0
+    before[has, 1] = start_sorted[first[has]] - sep
+    before[has, 0] = before[has, 1] - unit_chars[at[has] - 1]
+    after = np.full((count, 2), -1, dtype=np.int64)
+    has = at < len(texts)
+    after[has, 0] = end_sorted[last[has]] + sep
+    after[has, 1] = after[has, 0] + unit_chars[np.minimum(at[has], len(texts) - 1)]
+    run = np.full((count, 2), -1, dtype=np.int64)
+    shared = last > first
+    run[shared, 0] = start_sorted[first[shared]]
+    run[shared, 1] = end_sorted[last[shared]]
+    back = np.empty(count, dtype=np.int64)  # text order -> the order inserts were given
+    back[which] = np.arange(count)
+    return pieces, Placements(start_sorted[back], end_sorted[back], before[back], after[back], run[back])
+
+
 def _assemble(
     head: str,
     tail: str,
@@ -327,79 +406,21 @@ def _assemble(
     """
     boundaries = np.concatenate([[0], np.cumsum(tokens, dtype=np.int64)])
     total = int(boundaries[-1]) + int(sum(insert_tokens))
-    # Items in depth order (ties keep their order); each goes to the boundary nearest the share of
-    # filler tokens its depth asks for, never before the previous item (vectorised: thousands of rows).
-    at = np.zeros(0, dtype=np.int64)  # boundary of each insert, in text order
-    which = np.zeros(0, dtype=np.int64)  # the insert there (index into `inserts`)
-    if inserts:
-        depth = np.array([i.depth for i in inserts], dtype=np.float64)
-        own = np.asarray(insert_tokens, dtype=np.int64)
-        order = np.lexsort((np.arange(len(inserts)), depth))
-        earlier = np.concatenate([[0], np.cumsum(own[order])[:-1]])
-        want = depth[order] / 100.0 * (total - own[order]) - earlier
-        above = np.clip(np.searchsorted(boundaries, want), 0, len(boundaries) - 1)
-        below = np.clip(above - 1, 0, len(boundaries) - 1)
-        nearest = np.where(np.abs(boundaries[below] - want) <= np.abs(boundaries[above] - want), below, above)
-        at, which = np.maximum.accumulate(nearest).astype(np.int64), order.astype(np.int64)
+    at, which = _choose_boundaries(inserts, insert_tokens, boundaries, total)
     insert_texts = [i.text for i in inserts]
     if labeler is not None:
-        chosen = list(zip(at.tolist(), which.tolist(), strict=True))
-        # Reading-order numbers: filler unit j follows j units and the items placed at or before it.
-        placed_before = np.searchsorted(np.sort([b for b, _ in chosen]), np.arange(len(texts)), side="right")
-        numbers = np.arange(1, len(texts) + 1) + placed_before
-        texts = [labeler.text(n, t) for n, t in zip(numbers.tolist(), texts, strict=True)]
-        label_tokens = int(labeler.token_array(len(texts) + len(chosen) + 1)[numbers].sum())
-        for rank, (b, i) in enumerate(chosen):
-            n = b + 1 + rank  # b filler units and `rank` earlier items precede it
-            insert_texts[i] = labeler.text(n, insert_texts[i])
-            label_tokens += labeler.tokens(n)
+        texts, label_tokens = _apply_labels(labeler, texts, insert_texts, at, which)
         total += label_tokens - label_estimate  # exact label sizes replace the budgeted ones
-    # Text order: inserts sorted by boundary (ties in depth order); filler unit j is preceded by the
-    # j units before it and by the inserts at boundaries <= j. Offsets come from prefix sums.
-    sep = len(separator)
-    count = len(inserts)
-    unit_chars = np.fromiter(map(len, texts), np.int64, len(texts))
-    unit_cumulative = np.concatenate([[0], np.cumsum(unit_chars + sep)])
-    insert_chars = np.fromiter(map(len, insert_texts), np.int64, count)[which]
-    insert_cumulative = np.concatenate([[0], np.cumsum(insert_chars + sep)])[:count]
-    start_sorted = len(head) + unit_cumulative[at] + insert_cumulative
-    end_sorted = start_sorted + insert_chars
-    sequence = np.empty(len(texts) + count, dtype=np.int64)
-    units = np.arange(len(texts))
-    sequence[units + np.searchsorted(at, units, side="right")] = units
-    sequence[at + np.arange(count)] = len(texts) + np.arange(count)
-    every = texts + take(insert_texts, which.tolist())
-    pieces = take(every, sequence.tolist())
-    # Every insert at boundary b shares the run's filler neighbours (the unit before the run and
-    # the unit after it); the other inserts at b form its run.
-    first = np.searchsorted(at, at, side="left")
-    last = np.searchsorted(at, at, side="right") - 1
-    before = np.full((count, 2), -1, dtype=np.int64)
-    has = at > 0
-    before[has, 1] = start_sorted[first[has]] - sep
-    before[has, 0] = before[has, 1] - unit_chars[at[has] - 1]
-    after = np.full((count, 2), -1, dtype=np.int64)
-    has = at < len(texts)
-    after[has, 0] = end_sorted[last[has]] + sep
-    after[has, 1] = after[has, 0] + unit_chars[np.minimum(at[has], len(texts) - 1)]
-    run = np.full((count, 2), -1, dtype=np.int64)
-    shared = last > first
-    run[shared, 0] = start_sorted[first[shared]]
-    run[shared, 1] = end_sorted[last[shared]]
-    back = np.empty(count, dtype=np.int64)  # text order -> the order inserts were given
-    back[which] = np.arange(count)
-    placements = Placements(start_sorted[back], end_sorted[back], before[back], after[back], run[back])
+    pieces, placements = _interleave(len(head), texts, insert_texts, at, which, separator)
     context = separator.join(pieces)
-    text = head + context + tail
-
     predicted = fixed + total
     if pieces:
-        first_is_filler = count == 0 or int(at[0]) > 0
+        first_is_filler = not inserts or int(at[0]) > 0
         first_tokens = int(tokens[0]) if first_is_filler else insert_tokens[int(which[0])]
         predicted += tokenizer.count(pieces[0]) - first_tokens
         predicted += _junction(tokenizer, head, pieces[0]) + _junction(tokenizer, pieces[-1], tail)
     return FittedPrompt(
-        text=text,
+        text=head + context + tail,
         context_start=len(head),
         context_end=len(head) + len(context),
         inserts=inserts,

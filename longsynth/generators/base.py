@@ -13,7 +13,6 @@ code (pipeline, validators, scoring, inspect, export, cli) never names a family.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,16 +93,18 @@ class Generator:
         self.tokenizer = tokenizer
         self.options = resolve_options(self.Options, spec.options)
         self.templates = Templates.for_family(self.name, self.template_folder, spec.template_dir)
+        self._task_options: dict[str, Any] = {}
 
     @classmethod
     def check_options(cls, given: dict[str, Any]) -> dict[str, Any]:
         """The options a user set, checked; unknown names and bad values are SpecErrors."""
         return check_options(cls.Options, cls.name, given)
 
-    @functools.cache  # noqa: B019  (one generator per process: a bounded cache)
     def task_options(self, task: str) -> Any:
         """The options for one task: the task's preset, with the user's settings on top."""
-        return resolve_options(self.Options, self.tasks[task].preset, self.spec.options)
+        if task not in self._task_options:
+            self._task_options[task] = resolve_options(self.Options, self.tasks[task].preset, self.spec.options)
+        return self._task_options[task]
 
     def fit(self, target: int, budget_adjust: int = 0, **layout: Any) -> FittedPrompt:
         """The shared fitter, with this build's tokenizer and length tolerance."""
