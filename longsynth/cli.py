@@ -91,9 +91,12 @@ def list_cmd() -> None:
         for opt_name, info in options_of(gen.Options).items():
             click.echo(f"    {opt_name:<18} {info.describe()}")
     click.echo("\ncommon spec fields (YAML, or --set NAME=VALUE):")
+    defaults = Spec()
     for field in dataclasses.fields(Spec):
         flag = f" ({field.metadata['flag']})" if field.metadata.get("flag") else ""
-        click.echo(f"    {field.name:<18} {field.metadata['help']}{flag}")
+        default = getattr(defaults, field.name)
+        shown = f"; default {default!r}" if default not in ([], {}, None) else ""
+        click.echo(f"    {field.name:<18} {field.metadata['help']}{flag}{shown}")
 
 
 @cli.command()

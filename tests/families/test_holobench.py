@@ -365,3 +365,19 @@ def test_oracle_rejects_a_duplicated_filler_row(holo):
     assert validate_row(row, gen, gen.tokenizer) == []
     row["input"] = row["input"].replace(sentence, sentence + " " + sentence, 1)
     assert any(f"table {filler}: a row appears more than once" in p for p in validate_row(row, gen, gen.tokenizer))
+
+
+def test_user_template_folder_overrides_a_built_in_row_template(tmp_path):
+    """`--template-dir DIR` with `DIR/holobench/retail/customers.j2`, as before families had folders."""
+    folder = tmp_path / "tpl" / "holobench" / "retail"
+    folder.mkdir(parents=True)
+    (folder / "customers.j2").write_text(
+        "Client {{ customer_id }}: {{ name }} of {{ city }}, aged {{ age }}, joined {{ signup_year }}.\n"
+    )
+    spec = load_spec(
+        None, generator="holobench", tasks="holo_filter", lengths="2k", samples=2, template_dir=str(tmp_path / "tpl")
+    )
+    out = build(spec, tmp_path / "h")
+    assert validate_directory(out).problems == []
+    text = "".join(t for p in sorted(out.rglob("*.parquet")) for t in pl.read_parquet(p)["input"].to_list())
+    assert "Client " in text and "Customer number" not in text

@@ -258,3 +258,26 @@ def test_scoring_functions_on_right_and_wrong_predictions(bio_build):
         and not re.search(re.escape(y.name), x.name)
     )
     assert scoring.score(two, f"{valid[0].name} and {valid[1].name}") == 1.0
+
+
+def test_user_template_folder_keeps_the_family_names(tmp_path):
+    """`--template-dir DIR` with `DIR/longbio/standard/hobby.j2`, as before families had folders."""
+    folder = tmp_path / "tpl" / "longbio" / "standard"
+    folder.mkdir(parents=True)
+    (folder / "hobby.j2").write_text("In spare hours {{ name }} is fond of {{ value }}.\n")
+    spec = load_spec(
+        None,
+        generator="longbio",
+        tasks="bio_standard",
+        lengths="2k",
+        depths="50",
+        samples=2,
+        attribute="hobby",
+        template_dir=str(tmp_path / "tpl"),
+    )
+    out = build(spec, tmp_path / "b")
+    assert validate_directory(out).problems == []
+    for row in _rows(out, "bio_standard"):
+        name = json.loads(row["metadata"])["asked"][0]
+        assert f"In spare hours {name} is fond of {row['answers'][0]}." in row["input"]
+        assert "in their free time" not in row["input"]
