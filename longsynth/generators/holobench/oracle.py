@@ -13,9 +13,8 @@ import operator
 import threading
 from typing import Any
 
-from ...items import item_spans
-from ...metadata_json import decode_metadata
 from ...validators.base import Validator
+from ...validators.plants import state_first_item_twice
 from .databases import Column
 from .engines import SqliteTables
 from .queries import format_rows, has_order, without_limit
@@ -101,17 +100,11 @@ def answers_from_sqlite(generator, row: dict[str, Any], metadata: dict[str, Any]
     return problems
 
 
-def _state_a_row_twice(row: dict[str, Any]) -> dict[str, Any]:
-    start, end = item_spans(decode_metadata(row["metadata"])["relevant_rows"])[0]
-    text = row["input"]
-    return {**row, "input": text[:end] + " " + text[start:end] + text[end:]}
-
-
 def _wrong_answer(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "answers": ["-1 | no such row", *row["answers"][1:]]}
 
 
 VALIDATORS = (
-    Validator("relevant rows as placed", rows_as_placed, _state_a_row_twice),
+    Validator("relevant rows as placed", rows_as_placed, state_first_item_twice("relevant_rows")),
     Validator("answers from sqlite3", answers_from_sqlite, _wrong_answer),
 )

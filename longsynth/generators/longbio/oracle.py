@@ -16,6 +16,7 @@ import numpy as np
 from ...fitting import LABEL_FORMAT
 from ...metadata_json import decode_metadata
 from ...validators.base import Validator
+from ...validators.plants import state_first_item_twice
 from .bios import ParsedBio, bio_at, find_bios, load_style, package_templates
 from .tasks import REFUSAL
 
@@ -188,12 +189,6 @@ def answers_from_text(generator, row: dict[str, Any], metadata: dict[str, Any]) 
 # --------------------------------------------------------------------------- planted defects (contract tests)
 
 
-def _duplicate_asked_bio(row: dict[str, Any]) -> dict[str, Any]:
-    bio = decode_metadata(row["metadata"])["bios"][0]
-    text = row["input"][bio["char_offset"] : bio["char_end"]]
-    return {**row, "input": row["input"].replace(text, text + " " + text, 1)}
-
-
 def _mention_in_a_distractor(row: dict[str, Any]) -> dict[str, Any]:
     metadata = decode_metadata(row["metadata"])
     style = load_style(metadata["params"]["style"], package_templates())
@@ -209,7 +204,7 @@ def _wrong_answer(row: dict[str, Any]) -> dict[str, Any]:
 
 
 VALIDATORS = (
-    Validator("one bio per person", one_bio_each, _duplicate_asked_bio),
+    Validator("one bio per person", one_bio_each, state_first_item_twice("bios")),
     Validator("no contradicting mention", no_contradiction, _mention_in_a_distractor),
     Validator("answers from the text", answers_from_text, _wrong_answer),
 )

@@ -21,6 +21,7 @@ from longsynth.metadata_json import decode_metadata, encode_metadata
 from longsynth.templating import Templates, pattern_from
 from longsynth.text import sources
 from longsynth.validators import Validator
+from longsynth.validators.plants import state_first_item_twice
 
 COLOURS = ("amber", "azure", "crimson", "ivory", "jade", "lilac", "ochre", "plum", "scarlet", "teal", "umber")
 LABEL, COLOUR = "\x00LABEL\x00", "\x00COLOUR\x00"
@@ -67,12 +68,6 @@ def colour_from_text(generator, row: dict[str, Any], metadata: dict[str, Any]) -
     return []
 
 
-def _repeat_asked_box(row: dict[str, Any]) -> dict[str, Any]:
-    box = decode_metadata(row["metadata"])["boxes"][0]
-    sentence = row["input"][box["char_offset"] : box["char_end"]]
-    return {**row, "input": row["input"].replace(sentence, sentence + " " + sentence, 1)}
-
-
 def _move_asked_box(row: dict[str, Any]) -> dict[str, Any]:
     metadata = decode_metadata(row["metadata"])
     metadata["boxes"][0]["char_offset"] += 1
@@ -89,7 +84,7 @@ class ToyGenerator(Generator):
     paper = "none: an example family for developers"
     template_folder = Path(__file__).parent / "templates"
     validators = (
-        Validator("boxes stated once", boxes_stated_once, _repeat_asked_box),
+        Validator("boxes stated once", boxes_stated_once, state_first_item_twice("boxes")),
         Validator("colour from the text", colour_from_text, _move_asked_box),
     )
     example = {"lengths": "1k", "depths": "0,100"}
