@@ -67,8 +67,9 @@ def to_hf_dataset(spec_or_dir: Spec | str | Path):
             }
         )
     spec = _as_spec(spec_or_dir)
-    split = get_generator_class(spec.generator).split
-    features = _features(schema_for(split, bool(spec.options.get("input_ids"))))
+    family = get_generator_class(spec.generator)
+    split = family.split
+    features = _features(schema_for(split, family.writes_input_ids(spec)))
     return datasets.DatasetDict(
         {
             task: datasets.Dataset.from_generator(

@@ -276,7 +276,7 @@ def run_shard(
         spec.formats,
         first_index=job.lo,
         stats=stats,
-        input_ids=bool(spec.options.get("input_ids")),
+        input_ids=generator.writes_input_ids(spec),
     )
 
 

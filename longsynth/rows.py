@@ -78,7 +78,7 @@ def make_row(
         )
     else:
         row.update(text=fitted.text, source_id=sample.source_id)
-    if generator.spec.options.get("input_ids") and measurement.ids is not None:
+    if generator.writes_input_ids(generator.spec) and measurement.ids is not None:
         row["input_ids"] = measurement.ids.tolist()
     row["metadata"] = encode_metadata(metadata)
     if "input_ids" in row:  # keep the schema's column order

@@ -140,6 +140,11 @@ class Generator:
         return {}
 
     @classmethod
+    def writes_input_ids(cls, spec: Spec) -> bool:
+        """Whether this spec's rows carry the token ids of their text (an `input_ids` column)."""
+        return False
+
+    @classmethod
     def marked_spans(cls, metadata: dict[str, Any]) -> list[tuple[int, int]]:
         """Character spans `inspect` marks: the placed items, by default."""
         return sorted(item_spans(metadata.get(metadata.get("item_key", "items"), [])))

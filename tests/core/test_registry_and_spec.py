@@ -69,6 +69,7 @@ def test_the_same_target_declared_twice_is_one_family(extra_entry_points):
     assert REGISTRY.get("needle").name == "needle"
 
 
+@pytest.mark.slow
 def test_listing_families_imports_none_of_them():
     code = (
         "import sys\nfrom longsynth.generators.registry import REGISTRY\nnames = REGISTRY.names()\n"

@@ -26,6 +26,7 @@ from ...items import item_spans
 from ...seeding import derive_seed
 from ...tokenizers import get_tokenizer
 from ..base import Cell, Generator, Sample, Task
+from ..options import resolve_options
 from .options import NextLongOptions
 from .oracle import VALIDATORS
 from .retrieval import UNIT_END, ChunkIndex, IndexSpec, build_index, cache_root
@@ -213,6 +214,10 @@ class NextLongGenerator(Generator):
             "index": self.index_spec.key(),
         }
         return Sample(fitted, metadata=metadata, item_key="items", source_id=index.doc_ids[doc])
+
+    @classmethod
+    def writes_input_ids(cls, spec) -> bool:
+        return resolve_options(cls.Options, spec.options).input_ids
 
     @classmethod
     def marked_spans(cls, metadata: dict[str, Any]) -> list[tuple[int, int]]:
