@@ -16,12 +16,30 @@ from typing import Any
 
 import orjson
 
+from .errors import CacheError
 from .files import write_bytes_atomically
 
 
 def cache_dir(*parts: str) -> Path:
     root = os.environ.get("LONGSYNTH_CACHE") or os.path.join(Path.home(), ".cache", "longsynth")
     return Path(root).joinpath(*parts)
+
+
+def check_cache() -> Path:
+    """The cache folder, made if missing; a path that cannot be a writable folder (a regular file, a
+    place under /proc, a read-only mount) is a one-line error before any work starts."""
+    root = cache_dir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CacheError(
+            f"cache folder {str(root)!r} is not a writable folder ({exc.strerror or exc}); "
+            "point LONGSYNTH_CACHE at a folder you can write, or unset it"
+        ) from None
+    return root
 
 
 def cached_json(name: str, key: Any, build: Callable[[], Any]) -> Any:

@@ -27,8 +27,13 @@ from .pipeline import make_generator, plan
 from .spec import Spec, load_spec, parse_set
 
 
+def one_line(text: str) -> str:
+    """A message on one line (library messages can span several: polars hints, DuckDB carets)."""
+    return " ".join(str(text).split())
+
+
 def _friendly(func):
-    """Turn LongsynthError (and a few OS errors) into one line and exit code 2."""
+    """Turn LongsynthError into one line and exit code 2."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -38,7 +43,7 @@ def _friendly(func):
         except LongsynthError as exc:
             if debug:
                 raise
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(exc)}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             click.echo("error: interrupted; run the same command again to finish the missing shards", err=True)
@@ -50,7 +55,32 @@ def _friendly(func):
 _debug_option = click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class OneLineErrors(click.Group):
+    """Click's usage errors (a bad flag value, a missing argument, an unknown command) as one
+    `error:` line and exit code 2, like every other user mistake, instead of click's usage block."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **extra)
+        try:
+            result = super().main(*args, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `longsynth`: the help, as usual
+            exc.show()
+            sys.exit(0)
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx else "longsynth"
+            click.echo(f"error: {one_line(exc.format_message())} (see `{command} --help`)", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            click.echo(f"error: {one_line(exc.format_message())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="longsynth")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.pass_context

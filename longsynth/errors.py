@@ -33,6 +33,10 @@ class BudgetError(LongsynthError):
     """The token budget cannot be met (target too small for what must fit)."""
 
 
+class CacheError(LongsynthError):
+    """The cache folder (LONGSYNTH_CACHE) is not a folder longsynth can write."""
+
+
 class OutputError(LongsynthError):
     """The output folder cannot be written, or holds another spec's output."""
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .cache import check_cache
 from .encoding import Encoders
 from .errors import LongsynthError, OutputError, SampleDropped, SpecError, ValidationFailed
 from .export.layout import shard_path
@@ -37,6 +38,7 @@ MAX_REFITS = 3
 
 def make_generator(spec: Spec) -> Generator:
     """The spec's generator with its tokenizer, built once per process."""
+    check_cache()
     tokenizer = get_tokenizer(spec.tokenizer)
     return get_generator_class(spec.generator)(spec, tokenizer)
 

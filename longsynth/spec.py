@@ -30,24 +30,65 @@ from .generators.registry import get_generator_class
 ALIASES = {"task": "tasks", "length": "lengths", "depth": "depths", "format": "formats"}
 FORMATS = ("parquet", "jsonl")
 
+# Limits on every size a spec controls, checked before any work starts, so no spec can make a build
+# run for minutes (or fill memory) before its first error. Documented in the README ("Limits").
+MAX_LENGTH = 2 * 1024 * 1024  # tokens: 16 times RULER's 128K
+MAX_LENGTHS = 64  # target lengths in one spec
+MAX_DEPTHS = 1001  # depths in one spec (0.1-point steps over 0..100)
+MAX_SAMPLES = 1_000_000  # samples per cell
+MAX_CELLS = 10_000_000  # samples in one spec (tasks x lengths x depths x samples)
+MAX_SEED = 2**63 - 1
+MAX_ATTEMPTS = 100
+MAX_ROWS_PER_SHARD = 1_000_000
+MAX_SHARD_BYTES = 2**40
+MAX_TOLERANCE = MAX_LENGTH
+
 
 def parse_length(value: Any) -> int:
     """`4096`, `"4k"`, `"128K"` -> tokens (k = 1024)."""
     text = str(value).strip().lower()
-    match = re.fullmatch(r"(\d+)(k?)", text)
-    if not match:
+    match = re.fullmatch(r"(\d{1,12})(k?)", text)
+    if isinstance(value, bool) or not match:
         raise SpecError(f"length {value!r} is not a whole number of tokens (examples: 4096, 4k, 128k)")
     number = int(match.group(1)) * (1024 if match.group(2) else 1)
     if number <= 0:
         raise SpecError(f"length {value!r} must be positive")
+    if number > MAX_LENGTH:
+        raise SpecError(f"length {value!r} is {number} tokens; the most longsynth builds is {MAX_LENGTH} (2048k)")
     return number
 
 
+def _listed(name: str, value: Any, most: int) -> list[Any]:
+    """A comma-separated string or a YAML list, at most `most` items, each a plain scalar."""
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        items = [value]
+    else:
+        raise SpecError(f"{name} must be a list or a comma-separated string, got {value!r}")
+    items = [v for v in items if str(v).strip()]
+    if len(items) > most:
+        raise SpecError(f"{name} lists {len(items)} values; at most {most} are allowed")
+    for v in items:
+        if isinstance(v, dict | list | bool) or v is None:
+            raise SpecError(f"{name} holds {v!r}, which is not a plain value")
+    return items
+
+
+def _no_repeats(name: str, keys: list[str]) -> None:
+    """Two values that name the same cell would give two rows one id."""
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise SpecError(f"{name} lists {repeated[0]} twice (two values giving the same row ids); remove the repeat")
+
+
 def parse_lengths(value: Any) -> list[int]:
-    items = value if isinstance(value, list) else str(value).split(",")
-    lengths = [parse_length(v) for v in items if str(v).strip()]
+    lengths = [parse_length(v) for v in _listed("lengths", value, MAX_LENGTHS)]
     if not lengths:
         raise SpecError("lengths is empty; give at least one, e.g. --lengths 4k,8k")
+    _no_repeats("lengths", [str(n) for n in lengths])
     return lengths
 
 
@@ -81,15 +122,19 @@ def parse_depths(value: Any) -> list[float]:
             low, high, count = (float(x) for x in args.split(","))
         except ValueError:
             raise SpecError(f"depths {value!r}: expected {kind}:START,END,COUNT, e.g. {kind}:0,100,11") from None
-        if count < 1 or count != int(count):
+        if not (count >= 1 and count == int(count)):
             raise SpecError(f"depths {value!r}: COUNT must be a whole number >= 1")
+        if count > MAX_DEPTHS:
+            raise SpecError(f"depths {value!r}: COUNT is {count:g}; at most {MAX_DEPTHS} depths are allowed")
         if kind not in _SPACINGS:
             raise SpecError(f"depths {value!r}: unknown spacing {kind!r}; use linspace or sigmoid")
+        for end in (low, high):
+            if not 0.0 <= end <= 100.0:
+                raise SpecError(f"depth {end:g} is outside 0..100 (depths are percents of the context)")
         depths = _SPACINGS[kind](low, high, int(count))
     else:
-        items = value if isinstance(value, list) else str(value).split(",")
         try:
-            depths = [float(d) for d in items if str(d).strip()]
+            depths = [float(d) for d in _listed("depths", value, MAX_DEPTHS)]
         except ValueError:
             raise SpecError(f"depths {value!r}: give percents like 0,25,50,75,100") from None
     for d in depths:
@@ -97,26 +142,31 @@ def parse_depths(value: Any) -> list[float]:
             raise SpecError(f"depth {d:g} is outside 0..100 (depths are percents of the context)")
     if not depths:
         raise SpecError("depths is empty; give at least one, e.g. --depths 50")
+    _no_repeats("depths", [f"{d:g}" for d in depths])  # the form a row id shows
     return depths
 
 
-def whole_number(minimum: int) -> Callable[[str, Any], int]:
+def whole_number(minimum: int, maximum: int) -> Callable[[str, Any], int]:
     def parse(name: str, value: Any) -> int:
         try:
+            if isinstance(value, bool) or (isinstance(value, str) and len(value) > 30):
+                raise ValueError
             number = int(value)
             if isinstance(value, float) and value != number:
                 raise ValueError
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise SpecError(f"{name} must be a whole number, got {value!r}") from None
         if number < minimum:
             raise SpecError(f"{name} must be at least {minimum}, got {number}")
+        if number > maximum:
+            raise SpecError(f"{name} must be at most {maximum}, got {number}")
         return number
 
     return parse
 
 
 def parse_formats(value: Any) -> list[str]:
-    formats = value if isinstance(value, list) else str(value).split(",")
+    formats = _listed("formats", value, len(FORMATS))
     formats = sorted({"parquet", *(str(f).strip() for f in formats if str(f).strip())})
     for fmt in formats:
         if fmt not in FORMATS:
@@ -125,6 +175,8 @@ def parse_formats(value: Any) -> list[str]:
 
 
 def _text(name: str, value: Any) -> str:
+    if isinstance(value, dict | list) or value is None:
+        raise SpecError(f"{name} must be text, got {value!r}")
     return str(value)
 
 
@@ -154,15 +206,22 @@ class Spec:
         _named(parse_depths),
         "--depths",
     )
-    samples: int = spec_field(2, "samples per (task, length, depth) cell", whole_number(1), "--samples")
-    seed: int = spec_field(0, "build seed", whole_number(0), "--seed")
+    samples: int = spec_field(2, "samples per (task, length, depth) cell", whole_number(1, MAX_SAMPLES), "--samples")
+    seed: int = spec_field(0, "build seed", whole_number(0, MAX_SEED), "--seed")
     tokenizer: str = spec_field("cl100k_base", "cl100k_base, o200k_base or hf:<path or id>", _text, "--tokenizer")
     length_tolerance: int | None = spec_field(
-        None, "tokens a row may fall short of its target (default max(16, 0.2%))", whole_number(0), skip_empty=True
+        None,
+        "tokens a row may fall short of its target (default max(16, 0.2%))",
+        whole_number(0, MAX_TOLERANCE),
+        skip_empty=True,
     )
-    max_attempts: int = spec_field(5, "fresh seeds tried before a sample fails the build", whole_number(1))
-    rows_per_shard: int = spec_field(256, "rows per Parquet shard", whole_number(1))
-    max_shard_bytes: int = spec_field(256 * 1024 * 1024, "cap on a shard's text bytes (0: none)", whole_number(0))
+    max_attempts: int = spec_field(
+        5, "fresh seeds tried before a sample fails the build", whole_number(1, MAX_ATTEMPTS)
+    )
+    rows_per_shard: int = spec_field(256, "rows per Parquet shard", whole_number(1, MAX_ROWS_PER_SHARD))
+    max_shard_bytes: int = spec_field(
+        256 * 1024 * 1024, "cap on a shard's text bytes (0: none)", whole_number(0, MAX_SHARD_BYTES)
+    )
     formats: list[str] = spec_field(
         lambda: ["parquet"], "parquet, plus jsonl for RULER's scripts", _named(parse_formats), "--format"
     )
@@ -217,9 +276,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def _tasks(value: Any, generator_cls) -> list[str]:
-    if value in (None, "", []):
+    if value is None or value == "" or value == []:
         return list(generator_cls.default_tasks)
-    tasks = [t.strip() for t in (value if isinstance(value, list) else str(value).split(",")) if t.strip()]
+    tasks = [str(t).strip() for t in _listed("tasks", value, len(generator_cls.tasks) + 1)]
+    if not tasks:
+        raise SpecError(f"tasks {value!r} names no task; known tasks: {', '.join(generator_cls.tasks)}")
     for task in tasks:
         if task not in generator_cls.tasks:
             known = ", ".join(generator_cls.tasks)
@@ -232,15 +293,19 @@ def _tasks(value: Any, generator_cls) -> list[str]:
 def resolve(raw: dict[str, Any]) -> Spec:
     """Validate raw fields (from YAML and flags, flags already merged in) into a Spec."""
     given: dict[str, Any] = {}
+    if not isinstance(raw.get("options") or {}, dict):
+        raise SpecError(f"options must be a mapping of option names to values, got {raw['options']!r}")
     options: dict[str, Any] = dict(raw.get("options") or {})
     for key, value in raw.items():
+        if not isinstance(key, str):
+            raise SpecError(f"spec field names are text; {key!r} is not")
         key = ALIASES.get(key, key)
         if key == "options":
             continue
         (given if key in FIELDS else options)[key] = value
     spec = Spec()
     if "generator" in given:
-        spec.generator = str(given["generator"])
+        spec.generator = _text("generator", given["generator"])
     generator_cls = get_generator_class(spec.generator)
     spec.tasks = _tasks(given.get("tasks"), generator_cls)
     for name, value in given.items():
@@ -253,6 +318,12 @@ def resolve(raw: dict[str, Any]) -> Spec:
     if not generator_cls.uses_depth:
         spec.depths = []  # placement, not a depth grid, positions this family's items
     spec.options = generator_cls.check_options(options)
+    cells = len(spec.tasks) * len(spec.lengths) * max(1, len(spec.depths)) * spec.samples
+    if cells > MAX_CELLS:
+        raise SpecError(
+            f"the spec asks for {cells:,} samples; at most {MAX_CELLS:,} per spec are allowed "
+            "(split the build into several specs with different seeds)"
+        )
     return spec
 
 

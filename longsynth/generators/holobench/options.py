@@ -18,7 +18,7 @@ class HoloBenchOptions:
     )
     row_templates: str = option("", "folder of <table>.j2 row templates for a user database")
     difficulty: str = option("easy", "query complexity", choices=("easy", "medium", "hard"))
-    info_amount: int = option(0, "tokens of relevant rows (0: use info_density)", minimum=0)
+    info_amount: int = option(0, "tokens of relevant rows (0: use info_density)", minimum=0, maximum=2 * 1024 * 1024)
     info_density: float = option(0.5, "share of the context taken by relevant rows", above=0.0, maximum=1.0)
     placement: str = option("uniform", "where relevant rows go", choices=PLACEMENTS)
     sql: str = option("", "your own query (tasks then only label the config)")

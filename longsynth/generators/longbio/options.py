@@ -19,4 +19,6 @@ class LongBioOptions:
     density: float = option(1.0, "probability a distractor bio keeps the asked attribute", minimum=0.0, maximum=1.0)
     depth_min: float = option(0.0, "lowest depth for asked bios after the first", minimum=0.0, maximum=100.0)
     depth_max: float = option(100.0, "highest depth for asked bios after the first", minimum=0.0, maximum=100.0)
-    shots: int = option(0, "solved demonstrations in the prompt (their bios are in the haystack)", minimum=0)
+    shots: int = option(
+        0, "solved demonstrations in the prompt (their bios are in the haystack)", minimum=0, maximum=50
+    )

@@ -25,6 +25,8 @@ from ..base import Cell, Generator, Sample, Task
 from .options import KIND, REPORTED, NeedleOptions
 from .oracle import KEY, VALIDATORS, VALUE
 
+MIN_NEEDLE_TOKENS = 8  # no needle sentence is shorter: the cap on needles per sample follows from it
+
 
 def _task(help: str, **preset) -> Task:
     return Task(help, preset, share_of_answers)
@@ -105,6 +107,12 @@ class NeedleGenerator(Generator):
             options = self.task_options(task)
             if options.num_queries > options.num_keys:
                 raise SpecError(f"{task}: num_queries ({options.num_queries}) exceeds num_keys ({options.num_keys})")
+            needles, room = options.num_keys * options.num_values, max(spec.lengths) // MIN_NEEDLE_TOKENS
+            if needles > room:
+                raise SpecError(
+                    f"{task}: num_keys x num_values = {needles} needles cannot fit in {max(spec.lengths)} tokens "
+                    f"(at most {room}, a needle being at least {MIN_NEEDLE_TOKENS} tokens); ask for fewer"
+                )
             if options.haystack == "corpus" and not options.corpus:
                 raise SpecError(f"{task}: haystack=corpus needs --set corpus=PATH (a file, folder or hf:<dataset>)")
         needle = self.templates.render("needle.j2", kind="number", key=KEY, value=VALUE)

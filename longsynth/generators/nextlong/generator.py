@@ -29,7 +29,7 @@ from ..base import Cell, Generator, Sample, Task
 from ..options import resolve_options
 from .options import NextLongOptions
 from .oracle import VALIDATORS
-from .retrieval import UNIT_END, ChunkIndex, IndexSpec, build_index, cache_root
+from .retrieval import UNIT_END, ChunkIndex, IndexSpec, build_index, builtin_size, cache_root
 
 TASKS = {
     "nextlong": Task("meta-chunks of a short document, each followed by hard negatives"),
@@ -58,6 +58,8 @@ class NextLongGenerator(Generator):
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)
         o = self.options
+        if o.corpus.startswith("builtin:"):
+            builtin_size(o.corpus)  # a bad size fails now, not after minutes of indexing
         self.index_spec = IndexSpec(
             corpus=o.corpus,
             text_field=o.corpus_text_field,

@@ -71,13 +71,25 @@ class IndexSpec:
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
+MAX_BUILTIN_DOCUMENTS = 1_000_000  # the built-in corpus's size limit (an index of it takes about 10 minutes)
+
+
+def builtin_size(corpus: str) -> int:
+    """The document count of a `builtin:<documents>` corpus, checked against its limit."""
+    text = corpus.split(":", 1)[1]
+    if not (text.isdigit() and len(text) <= 12 and int(text) >= 1):
+        raise SpecError(f"corpus {corpus!r}: use builtin:<number of documents>, e.g. builtin:2000")
+    if int(text) > MAX_BUILTIN_DOCUMENTS:
+        raise SpecError(
+            f"corpus {corpus!r}: the built-in corpus holds at most {MAX_BUILTIN_DOCUMENTS:,} documents; "
+            "for more, point corpus at your own files"
+        )
+    return int(text)
+
+
 def _documents(spec: IndexSpec):
     if spec.corpus.startswith("builtin:"):
-        try:
-            count = int(spec.corpus.split(":", 1)[1])
-        except ValueError:
-            raise SpecError(f"corpus {spec.corpus!r}: use builtin:<number of documents>, e.g. builtin:2000") from None
-        yield from synthetic_corpus(count)
+        yield from synthetic_corpus(builtin_size(spec.corpus))
         return
     yield from iter_corpus_documents(spec.corpus, spec.text_field, spec.id_field, spec.config, spec.split)
 
