@@ -44,7 +44,7 @@ def _friendly(func):
             if debug:
                 raise
             click.echo(f"error: {one_line(exc)}", err=True)
-            sys.exit(2)
+            sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("error: interrupted; run the same command again to finish the missing shards", err=True)
             sys.exit(130)

@@ -12,6 +12,8 @@ from __future__ import annotations
 class LongsynthError(Exception):
     """Base of every user-facing error; the message must say how to fix it."""
 
+    exit_code = 2  # what the CLI exits with after printing the one-line message
+
 
 class SpecError(LongsynthError):
     """The build spec (YAML or flags) is malformed or names something unknown."""
@@ -39,6 +41,12 @@ class CacheError(LongsynthError):
 
 class OutputError(LongsynthError):
     """The output folder cannot be written, or holds another spec's output."""
+
+
+class DamagedOutput(OutputError):
+    """A built file is damaged (truncated, edited): the folder fails its checks, as `validate` does."""
+
+    exit_code = 1
 
 
 class ValidationFailed(LongsynthError):

@@ -23,9 +23,15 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
 
 
-def write_atomically(path: Path, write: Callable[[Path], None], durable: bool = True) -> None:
+def write_atomically(
+    path: Path,
+    write: Callable[[Path], None],
+    durable: bool = True,
+    before_rename: Callable[[Path], None] | None = None,
+) -> None:
     """Let `write` fill a temporary file, then rename it to `path`. With `durable`, the data is on
-    disk before the rename (a build's outputs); without, a crash may lose it (derived cache data)."""
+    disk before the rename (a build's outputs); without, a crash may lose it (derived cache data).
+    `before_rename` sees the finished temporary file (to record its hash before it counts as done)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(path)
     try:
@@ -33,6 +39,8 @@ def write_atomically(path: Path, write: Callable[[Path], None], durable: bool = 
         if durable:
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
+        if before_rename is not None:
+            before_rename(tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -63,6 +71,19 @@ def write_folder_atomically(folder: Path, write: Callable[[Path], None]) -> None
 def stale_temporaries(folder: Path) -> Iterator[Path]:
     """Temporary files an interrupted writer left below `folder`."""
     return folder.rglob(TEMPORARY_GLOB)
+
+
+def file_record(path: Path) -> dict[str, int | str]:
+    """What a file must still be to be trusted later: its size and sha256."""
+    return {"size": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def matches_record(path: Path, record: dict[str, int | str]) -> bool:
+    """Whether a file is still the one recorded (the size first: a truncated file fails without a read)."""
+    try:
+        return path.is_file() and path.stat().st_size == record["size"] and sha256_file(path) == record["sha256"]
+    except (OSError, KeyError, TypeError):
+        return False
 
 
 def sha256_file(path: Path) -> str:

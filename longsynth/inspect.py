@@ -8,12 +8,12 @@ from typing import Any
 
 import polars as pl
 
-from .errors import OutputError, SpecError
-from .export.layout import data_files
-from .export.manifest import file_problems, read_manifest
+from .errors import DamagedOutput, OutputError, SpecError
+from .export.manifest import file_problems, read_manifest, safe_name
 from .generators.registry import get_generator_class
 from .metadata_json import decode_metadata
-from .pipeline import make_generator
+from .pipeline import attempt_seed, make_generator, plan
+from .rows import schema_for
 from .spec import Spec, spec_from_dict
 from .validators import validate_row
 
@@ -21,7 +21,7 @@ from .validators import validate_row
 def spec_from_manifest(manifest: dict[str, Any]) -> Spec:
     try:
         return spec_from_dict(manifest["spec"])
-    except SpecError as exc:
+    except (SpecError, TypeError, AttributeError) as exc:
         raise OutputError(f"the manifest's spec is not usable: {exc}") from None
 
 
@@ -34,39 +34,105 @@ class Report:
     problems: list[str] = field(default_factory=list)
 
 
+def read_shard(path: Path) -> pl.DataFrame:
+    """One Parquet shard; a file that is not one (truncated, empty, edited) is a one-line error."""
+    try:
+        return pl.read_parquet(path)
+    except Exception:  # polars raises several kinds for a damaged file
+        raise DamagedOutput(f"{path.name}: not a readable Parquet file") from None
+
+
+def _spec_problems(manifest: dict[str, Any], spec: Spec, generator) -> list[str]:
+    """The manifest's own facts that the rows can contradict: the spec's fingerprint, the split."""
+    problems = []
+    if manifest.get("fingerprint") != spec.fingerprint():
+        problems.append("manifest.json: the spec's fingerprint does not match the spec it records (edited?)")
+    if manifest.get("split", generator.split) != generator.split:
+        problems.append(
+            f"manifest.json: split {manifest.get('split')!r}, but {spec.generator} writes {generator.split!r}"
+        )
+    return problems
+
+
+def _row_problems(row: dict[str, Any], task: str, spec: Spec, generator, cells: dict[str, Any]) -> list[str]:
+    """What a row says about itself that must agree with the spec it was built from."""
+    problems = []
+    if row["task"] != task or row["generator"] != spec.generator or row["tokenizer"] != generator.tokenizer.name:
+        problems.append(
+            f"task, generator or tokenizer ({row['task']}, {row['generator']}, {row['tokenizer']}) "
+            f"is not this build's ({task}, {spec.generator}, {generator.tokenizer.name})"
+        )
+    cell = cells.get(row["id"])
+    if cell is None:
+        return problems + ["not a sample of the manifest's spec (its id names no planned cell)"]
+    if row["target_length"] != cell.target_length:
+        problems.append(f"target length {row['target_length']} differs from its cell's {cell.target_length}")
+    attempt = decode_metadata(row["metadata"]).get("attempt", 0)
+    if not isinstance(attempt, int) or row["seed"] != attempt_seed(spec, cell, attempt):
+        problems.append("its seed is not the one the spec gives its cell")
+    return problems
+
+
 def validate_directory(directory: Path) -> Report:
-    """Re-check file hashes and every row (one re-encode each) of a build folder."""
+    """Re-check a build folder: every file against the manifest, the manifest against its spec, every
+    row against the spec (its cell, seed, counts) and with the validators (one re-encode each)."""
     manifest = read_manifest(directory)
     spec = spec_from_manifest(manifest)
     generator = make_generator(spec)
     report = Report()
-    report.file_problems = file_problems(directory, manifest)
+    report.file_problems = file_problems(directory, manifest) + _spec_problems(manifest, spec, generator)
     report.problems.extend(report.file_problems)
+    planned = {task: {cell.id: cell for cell in cells} for task, cells in plan(spec).items()}
+    counts = dict.fromkeys(spec.tasks, 0)
     seen_ids: set[str] = set()
-    for path in data_files(directory):
-        if path.suffix != ".parquet":
+    for name in sorted(n for n in manifest["files"] if safe_name(n) and n.endswith(".parquet")):
+        task = Path(name).parts[0]
+        if task not in planned or len(Path(name).parts) != 2:
+            report.problems.append(f"{name}: not a shard of any task of this build")
+            continue
+        try:
+            frame = read_shard(directory / name)
+        except (DamagedOutput, OSError) as exc:
+            report.problems.append(str(exc) if isinstance(exc, DamagedOutput) else f"{name}: cannot be read")
+            continue
+        missing = sorted(set(schema_for(generator.split)) - set(frame.columns))
+        if missing:
+            report.problems.append(f"{name}: not a longsynth shard (no column {missing[0]!r})")
             continue
         report.files += 1
-        for row in pl.read_parquet(path).iter_rows(named=True):
+        for row in frame.iter_rows(named=True):
             report.rows += 1
-            problems = validate_row(row, generator, generator.tokenizer)
+            counts[task] += 1
+            problems = _row_problems(row, task, spec, generator, planned[task])
+            problems += validate_row(row, generator, generator.tokenizer)
             if row["id"] in seen_ids:
                 problems.append("duplicate id")
             seen_ids.add(row["id"])
             if problems:
                 report.failed_rows += 1
-                report.problems.extend(f"{path.relative_to(directory)} {row['id']}: {p}" for p in problems)
+                report.problems.extend(f"{name} {row['id']}: {p}" for p in problems)
+    dropped = manifest.get("dropped", {})
+    for task in spec.tasks:
+        recorded = manifest["counts"].get(task)
+        if recorded != counts[task]:
+            report.problems.append(f"{task}: the manifest counts {recorded} rows, the shards hold {counts[task]}")
+        absent = len(planned[task]) - counts[task]
+        if absent != dropped.get(task, 0):
+            report.problems.append(
+                f"{task}: {absent} of its {len(planned[task])} planned samples are absent, "
+                f"but the manifest records {dropped.get(task, 0)} dropped"
+            )
     return report
 
 
 def load_row(directory: Path, task: str | None, index: int) -> dict[str, Any]:
     manifest = read_manifest(directory)
-    tasks = manifest["spec"]["tasks"]
-    task = task or tasks[0]
+    tasks = manifest["spec"].get("tasks") or []
+    task = task or (tasks[0] if tasks else None)
     if task not in tasks:
-        raise SpecError(f"task {task!r} is not in this build; it has: {', '.join(tasks)}")
+        raise SpecError(f"task {task!r} is not in this build; it has: {', '.join(map(str, tasks))}")
     files = sorted(p for p in (directory / task).glob("*.parquet"))
-    frame = pl.concat([pl.read_parquet(p) for p in files]) if files else pl.DataFrame()
+    frame = pl.concat([read_shard(p) for p in files]) if files else pl.DataFrame()
     if not 0 <= index < frame.height:
         raise SpecError(f"--index {index} is out of range; {task} has {frame.height} rows")
     return frame.row(index, named=True)

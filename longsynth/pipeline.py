@@ -23,7 +23,7 @@ from .cache import check_cache
 from .encoding import Encoders
 from .errors import LongsynthError, OutputError, SampleDropped, SpecError, ValidationFailed
 from .export.layout import shard_path
-from .export.writer import finish_build, prepare_output, read_shard_stats, write_shard
+from .export.writer import finish_build, kept_shard, prepare_output, write_shard
 from .fitting import length_tolerance
 from .generators.base import Cell, Generator, Sample
 from .generators.registry import get_generator_class
@@ -73,7 +73,7 @@ class RowStats:
     dropped: int = 0
 
 
-def _attempt_seed(spec: Spec, cell: Cell, attempt: int = 0) -> int:
+def attempt_seed(spec: Spec, cell: Cell, attempt: int = 0) -> int:
     return derive_seed(spec.seed, spec.generator, cell.task, cell.target_length, cell.depth, cell.index, attempt)
 
 
@@ -91,7 +91,7 @@ def generate_row(
     spec = generator.spec
     failures: list[str] = []
     for attempt in range(spec.max_attempts):
-        seed = _attempt_seed(spec, cell, attempt)
+        seed = attempt_seed(spec, cell, attempt)
         adjust = 0
         slack = length_tolerance(cell.target_length, spec.length_tolerance)
         for refit in range(MAX_REFITS):
@@ -183,7 +183,7 @@ def _pipelined(
             ahead: deque = deque()  # (cell, (sample, its encode job) or the error its sample raised)
             for n, cell in enumerate(cells):
                 try:
-                    sample = generator.sample(cell, rng_for(_attempt_seed(spec, cell)), budget_adjust=0)
+                    sample = generator.sample(cell, rng_for(attempt_seed(spec, cell)), budget_adjust=0)
                     ahead.append((cell, (sample, encoders.submit(sample.fitted.text))))
                 except Exception as exc:  # raised (or, if dropped, counted) in cell order
                     ahead.append((cell, exc))
@@ -257,13 +257,16 @@ def run_shard(
     progress: Callable[[int], None] | None = None,
     threads: int | None = None,
 ) -> dict:
-    """Generate and write one shard (a pure function of the spec and the job); skip it if it exists."""
+    """Generate and write one shard (a pure function of the spec and the job), and return its record
+    (stats, and each file's size and sha256). A finished shard whose files still match their record
+    is kept; any other is rebuilt."""
     spec = generator.spec
     path = shard_path(out, job.task, generator.split, job.index, job.count)
-    if path.exists():
+    record = kept_shard(path) if path.exists() else None
+    if record is not None:
         if progress:
             progress(job.hi - job.lo)
-        return read_shard_stats(path)
+        return record
     stats = RowStats()
     rows = []
     for row in generate_rows(generator, plan(spec)[job.task][job.lo : job.hi], stats, threads):
@@ -325,9 +328,11 @@ def build(
     else:
         raise SpecError(f"unknown backend {backend!r}; use local or ray")
     shard_stats: dict[str, list[dict]] = {task: [] for task in spec.tasks}
-    for job, stats in zip(jobs, results, strict=True):
-        shard_stats[job.task].append(stats)
-    finish_build(out, spec, generator, shard_stats)
+    shard_files: dict[str, dict] = {}
+    for job, record in zip(jobs, results, strict=True):
+        shard_stats[job.task].append(record["stats"])
+        shard_files.update(record["files"])
+    finish_build(out, spec, generator, shard_stats, shard_files)
     return out
 
 

@@ -15,12 +15,19 @@ from typing import Any
 import polars as pl
 
 from ..errors import OutputError
-from ..files import sha256_file, stale_temporaries, write_atomically, write_bytes_atomically
+from ..files import (
+    file_record,
+    matches_record,
+    sha256_file,
+    stale_temporaries,
+    write_atomically,
+    write_bytes_atomically,
+)
 from ..rows import schema_for
 from ..spec import Spec
 from ..version import __version__
 from .card import render_card
-from .layout import STATE_DIR, data_files, shard_path
+from .layout import STATE_DIR, shard_path
 from .manifest import MANIFEST
 
 _OURS = {"README.md", MANIFEST, STATE_DIR}
@@ -60,7 +67,8 @@ def prepare_output(out: Path, spec: Spec, overwrite: bool) -> None:
     write_bytes_atomically(marker, json.dumps(state, indent=2).encode())
 
 
-def _stats_path(shard: Path) -> Path:
+def _record_path(shard: Path) -> Path:
+    """Where a shard's record lives: its stats and the size and sha256 of each file it wrote."""
     return shard.parent.parent / STATE_DIR / "stats" / shard.parent.name / (shard.name + ".json")
 
 
@@ -85,35 +93,57 @@ def write_shard(
     stats,
     input_ids: bool = False,
 ) -> dict:
-    """Write one shard (and its jsonl twin); the Parquet file lands last, as the completion mark."""
+    """Write one shard (and its jsonl twin) and its record; the Parquet file lands last, as the
+    completion mark, after the record of its size and sha256 (so a finished shard always has one)."""
+    out = path.parent.parent
     info = {"rows": len(rows), "attempts": stats.attempts, "refits": stats.refits, "dropped": stats.dropped}
     lengths = [r["length"] for r in rows]
     info.update(min_length=min(lengths, default=0), max_length=max(lengths, default=0), lengths=sorted(lengths))
+    files: dict[str, dict] = {}
     if "jsonl" in formats and split == "test":
+        twin = path.with_suffix(".jsonl")
         lines = [_ruler_line(first_index + n, r) for n, r in enumerate(rows)]
-        write_bytes_atomically(path.with_suffix(".jsonl"), ("\n".join(lines) + "\n").encode("utf-8"))
-    write_bytes_atomically(_stats_path(path), json.dumps(info, sort_keys=True).encode())
+        write_bytes_atomically(twin, ("\n".join(lines) + "\n").encode("utf-8"))
+        files[str(twin.relative_to(out))] = file_record(twin)
     frame = pl.DataFrame(rows, schema=schema_for(split, input_ids))
+    record = {"stats": info, "files": files}
+
+    def record_then_finish(tmp: Path) -> None:
+        files[str(path.relative_to(out))] = file_record(tmp)
+        write_bytes_atomically(_record_path(path), json.dumps(record, sort_keys=True).encode())
+
     write_atomically(
-        path, lambda tmp: frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=False)
+        path,
+        lambda tmp: frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=False),
+        before_rename=record_then_finish,
     )
-    return info
+    return record
 
 
-def read_shard_stats(path: Path) -> dict:
+def kept_shard(path: Path) -> dict | None:
+    """The record of a finished shard whose files all still match it (size and sha256), or None:
+    a shard that was truncated, edited, or has no record is rebuilt, never trusted."""
     try:
-        return json.loads(_stats_path(path).read_text())
-    except (OSError, json.JSONDecodeError):
-        rows = pl.scan_parquet(path).select(pl.len()).collect().item()
-        return {"rows": rows, "attempts": rows, "refits": 0, "min_length": 0, "max_length": 0}
+        record = json.loads(_record_path(path).read_text())
+        files = record["files"]
+        if not isinstance(record["stats"], dict) or str(path.relative_to(path.parent.parent)) not in files:
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    out = path.parent.parent
+    return record if all(matches_record(out / name, expected) for name, expected in files.items()) else None
 
 
-def finish_build(out: Path, spec: Spec, generator, shard_stats: dict[str, list[dict]]) -> None:
-    """Write the dataset card, then the manifest with the sha256 of every file."""
+def finish_build(
+    out: Path, spec: Spec, generator, shard_stats: dict[str, list[dict]], shard_files: dict[str, dict]
+) -> None:
+    """Write the dataset card, then the manifest with the sha256 of every file: the shards' from
+    their verified records (never a hash of whatever lies in the folder), and the card's."""
     counts = {task: sum(s["rows"] for s in stats) for task, stats in shard_stats.items()}
     card = render_card(spec, generator, shard_stats, out)
     write_bytes_atomically(out / "README.md", card.encode("utf-8"))
-    files = {str(p.relative_to(out)): sha256_file(p) for p in [*data_files(out), out / "README.md"]}
+    files = {name: record["sha256"] for name, record in shard_files.items()}
+    files["README.md"] = sha256_file(out / "README.md")
     manifest = {
         "longsynth_version": __version__,
         "version": spec.version,
@@ -130,4 +160,4 @@ def finish_build(out: Path, spec: Spec, generator, shard_stats: dict[str, list[d
     write_bytes_atomically(out / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
 
 
-__all__ = ["STATE_DIR", "data_files", "finish_build", "prepare_output", "read_shard_stats", "shard_path", "write_shard"]
+__all__ = ["STATE_DIR", "finish_build", "kept_shard", "prepare_output", "shard_path", "write_shard"]
