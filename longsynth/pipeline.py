@@ -6,12 +6,16 @@ spec -> cells (task, length, depth, index) -> per-attempt seed -> generator.samp
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import math
 import multiprocessing
 import os
+import signal
 import socket
 import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -336,9 +340,30 @@ def build(
     return out
 
 
+def exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """Run in each worker process: exit as soon as the build process that started it is gone (killed,
+    even with SIGKILL), instead of building shards for nobody. Linux delivers SIGKILL on the parent's
+    death (PR_SET_PDEATHSIG); everywhere, a daemon thread also checks the parent every `interval`."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the watch below does it
+        pass
+    if os.getppid() != parent:  # died before the watch started
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="longsynth-parent-watch", daemon=True).start()
+
+
 def _run_pool(spec: Spec, out: Path, jobs: list[ShardJob], workers: int, progress, threads: int) -> list[dict]:
     context = multiprocessing.get_context("spawn")  # no inherited tokenizer threads or locks
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         futures = [pool.submit(_worker_run, spec.to_dict(), str(out), job, threads) for job in jobs]
         results = []
         for job, future in zip(jobs, futures, strict=True):

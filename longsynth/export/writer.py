@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,44 @@ def _is_our_data_dir(path: Path) -> bool:
     return path.is_dir() and all(p.is_file() and p.suffix in (".parquet", ".jsonl", ".tmp") for p in path.iterdir())
 
 
+@contextmanager
+def writing_into(out: Path) -> Iterator[None]:
+    """A failed write (disk full, permissions, a file where a folder goes) as a one-line error naming
+    the folder. The temporary file is already gone (`write_atomically`), so the same command, run
+    again once there is room, finishes the build."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    except pl.exceptions.PolarsError as exc:  # polars reports its own IO failures this way
+        reason = str(exc).rpartition("underlying IO error: ")[2] or str(exc)
+    else:
+        return
+    raise OutputError(
+        f"cannot write to output folder {str(out)!r}: {reason}; free space or fix it, then run the same "
+        "command again to finish"
+    ) from None
+
+
+def _recorded_fingerprint(marker: Path) -> str | None:
+    try:
+        return json.loads(marker.read_text()).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _holds_anything(out: Path) -> bool:
+    """Whether the folder holds anything besides resume state, leftovers of an interrupted write and
+    empty folders: a build that failed before finishing a shard leaves nothing that needs protecting."""
+    for path in out.iterdir():
+        if path.name == STATE_DIR or (path.is_file() and path.name.startswith(".") and path.suffix == ".tmp"):
+            continue
+        if path.is_dir() and not path.is_symlink() and all(p.is_dir() for p in path.rglob("*")):
+            continue
+        return True
+    return False
+
+
 def prepare_output(out: Path, spec: Spec, overwrite: bool) -> None:
     """Make `out` ready: create it, resume the same spec, or refuse other output."""
     if out.exists() and not out.is_dir():
@@ -50,21 +90,26 @@ def prepare_output(out: Path, spec: Spec, overwrite: bool) -> None:
         raise OutputError(f"cannot write to output folder {str(out)!r}: {exc.strerror or exc}") from None
     marker = out / STATE_DIR / "spec.json"
     fingerprint = spec.fingerprint()
-    existing = [p for p in out.iterdir()]
-    if existing:
-        same = marker.exists() and json.loads(marker.read_text()).get("fingerprint") == fingerprint
-        if not same:
+    if _recorded_fingerprint(marker) != fingerprint:
+        if _holds_anything(out):
             if not overwrite:
                 raise OutputError(
                     f"{str(out)!r} already holds other output; pass --overwrite to replace it or choose another -o"
                 )
-            for path in existing:
+            for path in out.iterdir():
                 if path.name in _OURS or _is_our_data_dir(path):
                     shutil.rmtree(path) if path.is_dir() else path.unlink()
-    for stale in stale_temporaries(out):
-        stale.unlink()
-    state = {"fingerprint": fingerprint, "spec": spec.to_dict()}
-    write_bytes_atomically(marker, json.dumps(state, indent=2).encode())
+        shutil.rmtree(out / STATE_DIR, ignore_errors=True)  # another spec's resume state
+    for task in spec.tasks:
+        if (out / task).exists() and not (out / task).is_dir():
+            raise OutputError(
+                f"{str(out / task)!r} is a file where the {task} shards go; move it away or choose another -o"
+            )
+    with writing_into(out):
+        for stale in stale_temporaries(out):
+            stale.unlink()
+        state = {"fingerprint": fingerprint, "spec": spec.to_dict()}
+        write_bytes_atomically(marker, json.dumps(state, indent=2).encode())
 
 
 def _record_path(shard: Path) -> Path:
@@ -95,6 +140,11 @@ def write_shard(
 ) -> dict:
     """Write one shard (and its jsonl twin) and its record; the Parquet file lands last, as the
     completion mark, after the record of its size and sha256 (so a finished shard always has one)."""
+    with writing_into(path.parent.parent):
+        return _write_shard(path, rows, split, formats, first_index, stats, input_ids)
+
+
+def _write_shard(path, rows, split, formats, first_index, stats, input_ids) -> dict:
     out = path.parent.parent
     info = {"rows": len(rows), "attempts": stats.attempts, "refits": stats.refits, "dropped": stats.dropped}
     lengths = [r["length"] for r in rows]
@@ -139,6 +189,11 @@ def finish_build(
 ) -> None:
     """Write the dataset card, then the manifest with the sha256 of every file: the shards' from
     their verified records (never a hash of whatever lies in the folder), and the card's."""
+    with writing_into(out):
+        _finish_build(out, spec, generator, shard_stats, shard_files)
+
+
+def _finish_build(out, spec, generator, shard_stats, shard_files) -> None:
     counts = {task: sum(s["rows"] for s in stats) for task, stats in shard_stats.items()}
     card = render_card(spec, generator, shard_stats, out)
     write_bytes_atomically(out / "README.md", card.encode("utf-8"))
