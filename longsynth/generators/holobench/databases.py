@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import functools
 import random
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import yaml
 
 from ...cache import cached_json
 from ...errors import CorpusError, SpecError
 from ...text.vocabulary import CITIES, MAJORS, name_pools
 from ...text.words import ADJECTIVES, NOUNS
+from .sandbox import first_line, locked_duckdb, quote_name, read_only
 
 ROWS_PER_TABLE = 5000
 
@@ -232,47 +235,51 @@ def _link_foreign_keys(db: Database) -> None:
         ]
 
 
+def _read_folder(source: Path, db: Database) -> None:
+    files = sorted(p for p in source.iterdir() if p.suffix in (".csv", ".parquet"))
+    if not files:
+        raise CorpusError(f"database folder {str(source)!r} holds no .csv or .parquet files")
+    for file in files:
+        try:
+            frame = pl.read_csv(file) if file.suffix == ".csv" else pl.read_parquet(file)
+        except Exception as exc:  # polars raises several kinds, with many lines of hints
+            raise CorpusError(f"database table {str(file)!r} could not be read: {first_line(exc)}") from None
+        db.tables[file.stem] = _table_from_records(file.stem, frame.columns, frame.rows())
+
+
+def _read_duckdb(source: Path, db: Database) -> None:
+    with locked_duckdb(str(source), read_only=True) as con:
+        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        for name in sorted(names):
+            result = con.execute(f"SELECT * FROM {quote_name(name)}")
+            db.tables[name] = _table_from_records(name, [d[0] for d in result.description], result.fetchall())
+
+
+def _read_sqlite(source: Path, db: Database) -> None:
+    con = read_only(sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True))
+    try:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        for name in names:
+            cursor = con.execute(f"SELECT * FROM {quote_name(name)}")
+            db.tables[name] = _table_from_records(name, [d[0] for d in cursor.description], cursor.fetchall())
+    finally:
+        con.close()
+
+
 def load_user_database(path: str) -> Database:
-    """A SQLite file, a DuckDB file, or a folder of .csv / .parquet tables."""
+    """A SQLite file, a DuckDB file, or a folder of .csv / .parquet tables, read without running
+    anything the file holds beyond reading its tables (see `engines`)."""
     source = Path(path)
     if not source.exists():
         raise CorpusError(f"database {path!r} does not exist; give a .sqlite/.db/.duckdb file or a folder of CSV files")
     db = Database(source.stem)
+    reader = _read_folder if source.is_dir() else _read_duckdb if source.suffix == ".duckdb" else _read_sqlite
     try:
-        if source.is_dir():
-            import polars as pl
-
-            files = sorted(p for p in source.iterdir() if p.suffix in (".csv", ".parquet"))
-            if not files:
-                raise CorpusError(f"database folder {path!r} holds no .csv or .parquet files")
-            for file in files:
-                frame = pl.read_csv(file) if file.suffix == ".csv" else pl.read_parquet(file)
-                db.tables[file.stem] = _table_from_records(file.stem, frame.columns, frame.rows())
-        elif source.suffix == ".duckdb":
-            import duckdb
-
-            with duckdb.connect(str(source), read_only=True) as con:
-                names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
-                for name in sorted(names):
-                    result = con.execute(f'SELECT * FROM "{name}"')
-                    columns = [d[0] for d in result.description]
-                    db.tables[name] = _table_from_records(name, columns, result.fetchall())
-        else:
-            import sqlite3
-
-            con = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-            try:
-                names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-                for name in names:
-                    cursor = con.execute(f'SELECT * FROM "{name}"')
-                    columns = [d[0] for d in cursor.description]
-                    db.tables[name] = _table_from_records(name, columns, cursor.fetchall())
-            finally:
-                con.close()
+        reader(source, db)
     except CorpusError:
         raise
     except Exception as exc:
-        raise CorpusError(f"database {path!r} could not be read: {type(exc).__name__}: {exc}") from None
+        raise CorpusError(f"database {path!r} could not be read: {type(exc).__name__}: {first_line(exc)}") from None
     if not db.tables:
         raise CorpusError(f"database {path!r} holds no tables")
     _link_foreign_keys(db)

@@ -1,5 +1,6 @@
 """The two SQL engines holobench runs every query in: DuckDB computes gold answers, sqlite3 screens
-candidate queries and re-runs the SQL in the oracle over rows parsed back from the text.
+candidate queries and re-runs the SQL in the oracle over rows parsed back from the text. Both run
+locked down (`sandbox.py`): SQL can come from a user, and databases from someone else.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import polars as pl
 
 from ...errors import SpecError
 from .databases import Column
+from .sandbox import first_line, locked_duckdb, quote_name, read_only
 
 _TYPES = {"int": "BIGINT", "float": "DOUBLE", "str": "VARCHAR"}
 
@@ -20,14 +22,8 @@ _LOCAL = threading.local()  # one DuckDB connection per thread (a connection is 
 
 
 def _duckdb_connection():
-    import duckdb  # imported on first use: most commands never run SQL
-
     if getattr(_LOCAL, "duckdb", None) is None:
-        # A sample's tables hold hundreds of rows: one thread, and no query optimizer, whose
-        # rewrites cost a fifth of each query's time here and cannot change a result.
-        con = duckdb.connect(":memory:", config={"threads": 1})
-        con.execute("PRAGMA disable_optimizer")
-        _LOCAL.duckdb = con
+        _LOCAL.duckdb = locked_duckdb()
     return _LOCAL.duckdb
 
 
@@ -35,11 +31,6 @@ def polars_frame(columns: list[Column], rows: list[tuple]):
     """Rows as a polars DataFrame with the columns' types."""
     kinds = {"int": pl.Int64, "float": pl.Float64, "str": pl.String}
     return pl.DataFrame(rows, schema={c.name: kinds[c.kind] for c in columns}, orient="row")
-
-
-_DUCKDB_CALL = compile(
-    "__longsynth_result = __longsynth_connection.execute(__longsynth_sql).fetchall()", "<longsynth duckdb>", "exec"
-)
 
 
 class _ArrowStream:
@@ -58,21 +49,26 @@ def run_duckdb(sql: str, tables: dict[str, Any]) -> list[tuple]:
     """Execute `sql` with DuckDB (the gold engine) over tables given as polars DataFrames, or as
     (columns, rows) pairs.
 
-    DuckDB resolves a table name it does not know to a Python variable of that name in the
-    calling frame (its "replacement scan"), so the query runs in a frame whose namespace holds
-    exactly this sample's tables: nothing is registered on the connection, nothing outlives the
-    call, and it costs about half as much as register/unregister. Frames reach DuckDB as Arrow
-    C streams (the PyCapsule interface), with no pyarrow in between: pyarrow's conversion would
-    cost a fifth more per call, and building Arrow arrays from Python objects makes pyarrow
+    The tables are registered on the locked connection for this call only (DuckDB's replacement
+    scans of Python variables would be faster, but need external access). Frames reach DuckDB as
+    Arrow C streams (the PyCapsule interface), with no pyarrow in between: pyarrow's conversion
+    would cost a fifth more per call, and building Arrow arrays from Python objects makes pyarrow
     import pandas (a quarter of a second per process).
     """
-    namespace: dict[str, Any] = {}
-    for name, table in tables.items():
-        namespace[name] = _ArrowStream(polars_frame(*table) if isinstance(table, tuple) else table)
-    namespace["__longsynth_connection"] = _duckdb_connection()
-    namespace["__longsynth_sql"] = sql
-    exec(_DUCKDB_CALL, namespace)
-    return [tuple(r) for r in namespace["__longsynth_result"]]
+    import duckdb
+
+    con = _duckdb_connection()
+    names = list(tables)
+    try:
+        for name in names:
+            table = tables[name]
+            con.register(name, _ArrowStream(polars_frame(*table) if isinstance(table, tuple) else table))
+        return [tuple(r) for r in con.execute(sql).fetchall()]
+    except duckdb.Error as exc:
+        raise SpecError(f"DuckDB could not run the SQL: {first_line(exc)}") from None
+    finally:
+        for name in names:
+            con.unregister(name)
 
 
 class SqliteTables:
@@ -81,9 +77,10 @@ class SqliteTables:
     def __init__(self, tables: dict[str, tuple[list[Column], list[tuple]]]):
         self.con = sqlite3.connect(":memory:")
         for name, (columns, rows) in tables.items():
-            cols = ", ".join(f'"{c.name}" {_TYPES[c.kind]}' for c in columns)
-            self.con.execute(f'CREATE TABLE "{name}" ({cols})')
-            self.con.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" * len(columns))})', rows)
+            cols = ", ".join(f"{quote_name(c.name)} {_TYPES[c.kind]}" for c in columns)
+            self.con.execute(f"CREATE TABLE {quote_name(name)} ({cols})")
+            self.con.executemany(f"INSERT INTO {quote_name(name)} VALUES ({', '.join('?' * len(columns))})", rows)
+        read_only(self.con)
 
     def run(self, sql: str) -> list[tuple]:
         return [tuple(r) for r in self.con.execute(sql).fetchall()]
@@ -103,17 +100,21 @@ class SqliteSubsets(SqliteTables):
 
     def select(self, picked: dict[str, list[int]]) -> None:
         """Make TEMP tables of the rows at these indices (0-based, in the full table's order)."""
-        for name in self._selected:
-            self.con.execute(f'DROP TABLE temp."{name}"')
-        self._selected = []
-        for name, indices in picked.items():
-            rowids = json.dumps([i + 1 for i in indices])  # a fresh table's rowids count from 1
-            self.con.execute(
-                f'CREATE TEMP TABLE "{name}" AS SELECT * FROM main."{name}" '
-                "WHERE rowid IN (SELECT value FROM json_each(?))",
-                (rowids,),
-            )
-            self._selected.append(name)
+        self.con.set_authorizer(None)  # our own statements; the authorizer is back before any query
+        try:
+            for name in self._selected:
+                self.con.execute(f"DROP TABLE temp.{quote_name(name)}")
+            self._selected = []
+            for name, indices in picked.items():
+                rowids = json.dumps([i + 1 for i in indices])  # a fresh table's rowids count from 1
+                self.con.execute(
+                    f"CREATE TEMP TABLE {quote_name(name)} AS SELECT * FROM main.{quote_name(name)} "
+                    "WHERE rowid IN (SELECT value FROM json_each(?))",
+                    (rowids,),
+                )
+                self._selected.append(name)
+        finally:
+            read_only(self.con)
 
 
 def run_sqlite(sql: str, tables: dict[str, tuple[list[Column], list[tuple]]]) -> list[tuple]:
@@ -131,5 +132,5 @@ def tables_read(sql: str) -> list[str]:
 
     try:
         return sorted(duckdb.get_table_names(sql))
-    except Exception as exc:
-        raise SpecError(f"the SQL {sql!r} could not be parsed: {exc}") from None
+    except duckdb.Error as exc:
+        raise SpecError(f"the SQL could not be parsed: {first_line(exc)}") from None

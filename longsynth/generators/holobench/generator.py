@@ -30,6 +30,7 @@ from .metrics import row_recall_metric
 from .options import HoloBenchOptions
 from .oracle import VALIDATORS, same_answers
 from .queries import FAMILIES, Query, acceptable, format_rows, generate_query, has_order, without_limit
+from .sandbox import check_user_sql
 from .verbal import VerbalizedTable, verbalized
 
 _QUERY_TRIES = 60
@@ -102,7 +103,13 @@ class HoloBenchGenerator(Generator):
         self._local = threading.local()  # per-thread sqlite3 copy of the database (see SqliteSubsets)
         self.db = get_database(options.database)
         if options.sql:
-            unknown = [t for t in tables_read(options.sql) if t not in self.db.tables]
+            check_user_sql(options.sql)
+            read = tables_read(options.sql)
+            if not read:
+                raise SpecError(
+                    f"the SQL reads no table; it must select from the database's: {', '.join(self.db.tables)}"
+                )
+            unknown = [t for t in read if t not in self.db.tables]
             if unknown:
                 raise SpecError(f"the SQL reads tables {unknown} that the database does not have")
 
