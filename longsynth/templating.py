@@ -26,10 +26,22 @@ SHARED_TEMPLATES = Path(__file__).parent / "templates"
 CONTEXT = "\x00CONTEXT\x00"  # what a prompt template receives as `context`, split out by `split_around`
 
 
+class _ContainedLoader(jinja2.FileSystemLoader):
+    """Templates from the search folders only: a link inside a user's folder that points elsewhere
+    (`evil.j2 -> /etc/passwd`) is not a template."""
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        real = Path(filename).resolve()
+        if not any(real.is_relative_to(Path(folder).resolve()) for folder in self.searchpath):
+            raise jinja2.TemplateNotFound(template)
+        return source, filename, uptodate
+
+
 @functools.lru_cache(maxsize=32)
 def _environment(folders: tuple[str, ...]) -> SandboxedEnvironment:
     return SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(list(folders)),
+        loader=_ContainedLoader(list(folders)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
@@ -77,9 +89,14 @@ class Templates:
         try:
             return _environment(self.folders).get_template(name).render(**variables).strip("\n")
         except jinja2.TemplateNotFound as exc:
-            raise SpecError(f"template {name!r} not found in {self.where}") from exc
-        except jinja2.TemplateError as exc:
-            raise SpecError(f"template {name!r} failed to render: {exc}") from exc
+            if exc.name != name:  # an include or import inside the template
+                raise SpecError(
+                    f"template {name!r} includes {exc.name!r}, which is not a template in {self.where} "
+                    "(a template can only include templates from the template folders)"
+                ) from None
+            raise SpecError(f"template {name!r} not found in {self.where}") from None
+        except jinja2.TemplateError as exc:  # syntax errors, undefined variables, sandbox refusals
+            raise SpecError(f"template {name!r} failed to render: {exc}") from None
 
     def has(self, name: str) -> bool:
         return any((Path(folder) / name).is_file() for folder in self.folders)

@@ -24,6 +24,7 @@ import numpy as np
 
 from .cache import cache_dir, store_bytes
 from .errors import TokenizerError
+from .network import hub_unreachable
 
 DEFAULT_TOKENIZER = "cl100k_base"
 
@@ -271,10 +272,7 @@ class HFTokenizer:
                 except Exception as exc:
                     tried.append(f"file {cand} ({exc})")
         if tok is None and not path.exists():
-            try:
-                tok = tokenizers.Tokenizer.from_pretrained(spec)
-            except Exception as exc:
-                tried.append(f"Hub id {spec!r} ({type(exc).__name__})")
+            tok = _from_hub(spec, tried)
         if tok is None:
             if path.exists() and not tried:
                 tried.append(f"{path} has no tokenizer.json")
@@ -302,6 +300,29 @@ class HFTokenizer:
     def char_ends(self, text: str, ids) -> np.ndarray:
         offsets = self._tok.encode(text, add_special_tokens=False).offsets
         return np.maximum.accumulate(np.array([end for _, end in offsets] or [0], dtype=np.int64))[: len(ids)]
+
+
+def _from_hub(repo_id: str, tried: list[str]):
+    """A Hub tokenizer: from the local Hub cache if it is there, else downloaded if the Hub answers
+    (checked first, so no network means one error within seconds, not half a minute of retries)."""
+    import huggingface_hub  # heavy, and needed only for Hub ids
+    import tokenizers
+
+    try:
+        cached = huggingface_hub.try_to_load_from_cache(repo_id, "tokenizer.json")
+    except Exception:  # not a valid repo id
+        cached = None
+    if isinstance(cached, str):
+        return tokenizers.Tokenizer.from_file(cached)
+    reason = hub_unreachable()
+    if reason:
+        tried.append(f"Hub id {repo_id!r}: not in the local Hub cache, and {reason}")
+        return None
+    try:
+        return tokenizers.Tokenizer.from_pretrained(repo_id)
+    except Exception as exc:
+        tried.append(f"Hub id {repo_id!r} ({type(exc).__name__})")
+        return None
 
 
 @functools.lru_cache(maxsize=8)

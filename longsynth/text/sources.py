@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CorpusError
+from ..network import hub_offline_by_choice, hub_unreachable
 from ..tokenizers import get_tokenizer
 from .prose import prose_sentences
 from .units import UnitPool, normalize, split_sentences
@@ -69,7 +70,8 @@ def iter_corpus_documents(
         raise CorpusError(
             f"corpus {corpus!r} does not exist; give a .txt, .jsonl or .parquet file, a folder, or hf:<dataset>"
         )
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    # A folder's files, not what its links point to: a corpus reads nothing outside what it names.
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()) if path.is_dir() else [path]
     files = [f for f in files if f.suffix in (".txt", ".jsonl", ".parquet")]
     if not files:
         raise CorpusError(f"corpus {corpus!r} holds no .txt, .jsonl or .parquet files")
@@ -86,7 +88,12 @@ def _iter_file(file: Path, text_field: str, id_field: str | None) -> Iterator[tu
                 for line_no, line in enumerate(handle, 1):
                     if not line.strip():
                         continue
-                    record = json.loads(line)
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise CorpusError(
+                            f"corpus file {file} line {line_no}: not valid JSON ({exc.msg}, column {exc.colno})"
+                        ) from None
                     yield _record(record, text_field, id_field, f"{file.stem}:{line_no}", f"{file}:{line_no}")
         else:
             import pyarrow.parquet as pq
@@ -94,8 +101,8 @@ def _iter_file(file: Path, text_field: str, id_field: str | None) -> Iterator[tu
             table = pq.read_table(file)
             for n, record in enumerate(table.to_pylist()):
                 yield _record(record, text_field, id_field, f"{file.stem}:{n}", f"{file} row {n}")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorpusError(f"corpus file {file} is unreadable: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"corpus file {file} is unreadable: {exc}") from None
     except Exception as exc:  # pyarrow raises its own types for broken files
         if isinstance(exc, CorpusError):
             raise
@@ -110,12 +117,16 @@ def _record(record: dict, text_field: str, id_field: str | None, default_id: str
 
 
 def _iter_hub(name: str, text_field: str, id_field: str | None, config: str | None, split: str):
+    if not Path(name).exists() and not hub_offline_by_choice():
+        reason = hub_unreachable()  # fail in seconds rather than after half a minute of retries
+        if reason:
+            raise CorpusError(f"Hugging Face dataset {name!r} cannot be fetched: {reason}; give a local path")
     try:
-        import datasets
+        import datasets  # heavy, and needed only for hf: corpora
 
         stream = datasets.load_dataset(name, config, split=split, streaming=True)
     except Exception as exc:
-        raise CorpusError(f"Hugging Face dataset {name!r} could not be opened ({type(exc).__name__}: {exc})") from exc
+        raise CorpusError(f"Hugging Face dataset {name!r} could not be opened ({type(exc).__name__}: {exc})") from None
     for n, record in enumerate(stream):
         yield _record(record, text_field, id_field, f"{name}:{n}", f"{name} row {n}")
 

@@ -1,0 +1,47 @@
+"""Whether the Hugging Face Hub can be reached, asked once with a short timeout.
+
+The Hub clients retry a connection that cannot succeed for half a minute, printing a line per retry.
+A tokenizer or corpus named by Hub id is first looked up in the local cache; if it is not there, this
+check turns "no network" into one error line within seconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import threading
+from urllib.parse import urlparse
+
+PROBE_SECONDS = 3.0
+
+
+def hub_offline_by_choice() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@functools.lru_cache(maxsize=1)
+def hub_unreachable(timeout: float = PROBE_SECONDS) -> str | None:
+    """Why the Hub cannot be reached now, or None if a connection opens within `timeout` seconds
+    (the name lookup included, which a socket timeout does not bound: it runs on a helper thread)."""
+    if hub_offline_by_choice():
+        return "HF_HUB_OFFLINE is set"
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = endpoint.hostname or "huggingface.co", endpoint.port or (443 if endpoint.scheme != "http" else 80)
+    outcome: list[BaseException | None] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(exc)
+
+    probe = threading.Thread(target=connect, name="longsynth-hub-probe", daemon=True)
+    probe.start()
+    probe.join(timeout)
+    if not outcome:
+        return f"{host} did not answer within {timeout:g} s"
+    if outcome[0] is not None:
+        return f"{host} cannot be reached ({outcome[0].strerror or outcome[0]})"
+    return None
