@@ -217,8 +217,11 @@ def build(
         template_dir=template_dir,
     )
     generator = make_generator(spec)  # unknown tokenizers and bad options fail before any work
+    generator.prepare()  # so do unreadable corpora (a corpus index is built here, once)
     total = sum(len(cells) for cells in plan(spec).values())
-    with click.progressbar(length=total, label=f"building {total} samples", file=sys.stderr) as bar:
+    # The bar is for a person at a terminal; a script's stderr holds nothing but a failure's one line.
+    hidden = not sys.stderr.isatty()
+    with click.progressbar(length=total, label=f"building {total} samples", file=sys.stderr, hidden=hidden) as bar:
         out = run_build(
             spec,
             output,

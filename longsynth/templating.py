@@ -73,7 +73,7 @@ class Templates:
         if user_dir:
             if not Path(user_dir).is_dir():
                 raise SpecError(f"template_dir {user_dir!r} is not a folder; point it at a folder of .j2 files")
-            folders.append(str(Path(user_dir) / family))
+            folders.append(str(Path(user_dir).resolve() / family))
         if own is not None:
             folders.append(str(own))
         folders.append(str(SHARED_TEMPLATES))
@@ -82,7 +82,7 @@ class Templates:
     @classmethod
     def folder(cls, path: str) -> Templates:
         """Only the templates of one user folder (a user database's row templates)."""
-        return cls((str(path),), str(path))
+        return cls((str(Path(path).resolve()),), str(path))
 
     def render(self, name: str, /, **variables: object) -> str:
         """Render one template; template mistakes become a one-line SpecError."""

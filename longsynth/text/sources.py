@@ -54,6 +54,14 @@ def prose_pool(tokenizer_name: str, min_tokens: int) -> UnitPool:
 # --------------------------------------------------------------------------- user corpora
 
 
+def check_corpus(corpus: str) -> None:
+    """Fail now, with one line, if a local corpus does not exist (a Hub corpus is checked when read)."""
+    if not corpus.startswith("hf:") and not Path(corpus).exists():
+        raise CorpusError(
+            f"corpus {corpus!r} does not exist; give a .txt, .jsonl or .parquet file, a folder, or hf:<dataset>"
+        )
+
+
 def iter_corpus_documents(
     corpus: str,
     text_field: str = "text",
@@ -131,6 +139,16 @@ def _iter_hub(name: str, text_field: str, id_field: str | None, config: str | No
         yield _record(record, text_field, id_field, f"{name}:{n}", f"{name} row {n}")
 
 
+def corpus_identity(corpus: str) -> str:
+    """What identifies a corpus's content, for in-process caches: a Hub name, or the absolute paths of
+    its files with their sizes and modification times."""
+    if corpus.startswith("hf:"):
+        return corpus
+    path = Path(corpus).resolve()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return json.dumps([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.exists()])
+
+
 @functools.lru_cache(maxsize=4)
 def corpus_pool(
     tokenizer_name: str,
@@ -139,8 +157,10 @@ def corpus_pool(
     text_field: str = "text",
     config: str | None = None,
     split: str = "train",
+    identity: str = "",
 ) -> UnitPool:
-    """Sentence units of a user corpus, read (streamed) until `min_tokens` are held."""
+    """Sentence units of a user corpus, read (streamed) until `min_tokens` are held; cached per
+    process under the corpus's `identity` too (see `corpus_identity`)."""
     tokenizer = get_tokenizer(tokenizer_name)
     texts: list[str] = []
     counts: list[int] = []

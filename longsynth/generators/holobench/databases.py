@@ -286,8 +286,21 @@ def load_user_database(path: str) -> Database:
     return db
 
 
-@functools.lru_cache(maxsize=4)
-def get_database(name_or_path: str) -> Database:
+def database_key(name_or_path: str) -> tuple:
+    """What identifies a database's content: a built-in's name, or a user database's absolute path
+    with the size and modification time of its files (a cache keyed by the bare name would serve
+    another folder's `db.sqlite`, or yesterday's)."""
     if name_or_path in built_in_names():
-        return built_in_database(name_or_path)
-    return load_user_database(name_or_path)
+        return ("builtin", name_or_path)
+    path = Path(name_or_path).resolve()
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path] if path.exists() else []
+    return ("user", str(path), tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+
+
+@functools.lru_cache(maxsize=4)
+def database_for(key: tuple) -> Database:
+    return built_in_database(key[1]) if key[0] == "builtin" else load_user_database(key[1])
+
+
+def get_database(name_or_path: str) -> Database:
+    return database_for(database_key(name_or_path))

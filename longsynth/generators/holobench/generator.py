@@ -24,7 +24,7 @@ import numpy as np
 from ...errors import BudgetError, CorpusError, SpecError
 from ...fitting import Insert, take
 from ..base import Cell, Generator, Sample, Task
-from .databases import get_database
+from .databases import database_for, database_key
 from .engines import SqliteSubsets, run_duckdb, tables_read
 from .metrics import row_recall_metric
 from .options import HoloBenchOptions
@@ -97,11 +97,16 @@ class HoloBenchGenerator(Generator):
         options = self.options
         if bool(options.sql) != bool(options.question):
             raise SpecError("--set sql and --set question go together")
+        if options.row_templates and not Path(options.row_templates).is_dir():
+            raise SpecError(
+                f"row_templates {options.row_templates!r} is not a folder; give a folder of <table>.j2 files"
+            )
         self._fillers: dict[tuple[str, ...], tuple[list[str], np.ndarray]] = {}
         self._refs: dict[tuple[str, tuple[str, ...]], list[tuple[str, np.ndarray]]] = {}
         self._prefix: str | None = None
         self._local = threading.local()  # per-thread sqlite3 copy of the database (see SqliteSubsets)
-        self.db = get_database(options.database)
+        self.database_key = database_key(options.database)
+        self.db = database_for(self.database_key)
         if options.sql:
             check_user_sql(options.sql)
             read = tables_read(options.sql)
@@ -116,7 +121,8 @@ class HoloBenchGenerator(Generator):
     def verbalized(self) -> dict[str, VerbalizedTable]:
         """Every row of the database as its sentence, with token counts (once per process)."""
         options = self.options
-        return verbalized(self.tokenizer.name, options.database, self.templates, options.row_templates or None)
+        row_templates = str(Path(options.row_templates).resolve()) if options.row_templates else None
+        return verbalized(self.tokenizer.name, self.database_key, self.templates, row_templates)
 
     def _filler_pool(self, tables: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
         """Rows of the given tables, concatenated once per process and table set."""

@@ -116,6 +116,8 @@ def _condition(
 
 def _conditions(table, rows, rng, count, qualify=False, exclude=(), selective=False):
     columns = [c for c in _attributes(table) if c.name not in exclude]
+    if count > 0 and not columns:  # a user's table of keys and labels only: another table is tried
+        raise LookupError(f"table {table.name} has no attribute column to filter on")
     if not selective:
         chosen = rng.sample(columns, min(count, len(columns)))
         parts = [_condition(table, rows, rng, c, qualify) for c in chosen]

@@ -17,7 +17,7 @@ from ...errors import SpecError
 from ...templating import Templates
 from ...text.units import count_units
 from ...tokenizers import get_tokenizer
-from .databases import Column, Database, Table, get_database, text_value
+from .databases import Column, Database, Table, database_for, text_value
 from .engines import polars_frame
 
 _GROUP = {"int": r"-?\d+", "float": r"-?\d+\.\d\d", "str": r"[^\n]+?"}
@@ -97,11 +97,11 @@ def _row_shape(db: Database, table: Table, templates: Templates, row_templates: 
 
 @functools.lru_cache(maxsize=4)
 def verbalized(
-    tokenizer_name: str, database: str, templates: Templates, row_templates: str | None
+    tokenizer_name: str, database: tuple, templates: Templates, row_templates: str | None
 ) -> dict[str, VerbalizedTable]:
     """Every row of every table as a sentence, tokenized once per process."""
     tokenizer = get_tokenizer(tokenizer_name)
-    db = get_database(database)
+    db = database_for(database)
     out = {}
     for table in db.tables.values():
         shape = _row_shape(db, table, templates, row_templates)

@@ -103,6 +103,7 @@ class NeedleGenerator(Generator):
 
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)
+        self._corpora: dict[str, str] = {}  # corpus -> its identity (the pool cache's key)
         for task in spec.tasks:
             options = self.task_options(task)
             if options.num_queries > options.num_keys:
@@ -115,6 +116,9 @@ class NeedleGenerator(Generator):
                 )
             if options.haystack == "corpus" and not options.corpus:
                 raise SpecError(f"{task}: haystack=corpus needs --set corpus=PATH (a file, folder or hf:<dataset>)")
+            if options.haystack == "corpus":
+                sources.check_corpus(options.corpus)
+                self._corpora[options.corpus] = sources.corpus_identity(options.corpus)
         needle = self.templates.render("needle.j2", kind="number", key=KEY, value=VALUE)
         if needle.count(KEY) != 1 or needle.count(VALUE) != 1 or "\n" in needle:
             raise SpecError("needle template must print {{ key }} and {{ value }} once each, unchanged, on one line")
@@ -144,6 +148,7 @@ class NeedleGenerator(Generator):
                 options.corpus_text_field,
                 options.corpus_config or None,
                 options.corpus_split,
+                self._corpora[options.corpus],
             )
             start = rng.randrange(pool.latest_start(target) + 1)
         return pool.run(start, target)

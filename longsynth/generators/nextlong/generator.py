@@ -39,8 +39,9 @@ TASKS = {
 
 
 @functools.lru_cache(maxsize=4)
-def _index(spec: IndexSpec, tokenizer_name: str, cache_folder: str) -> ChunkIndex:
-    """One index per process and cache folder (a different cache folder must get its own copy on disk)."""
+def _index(spec: IndexSpec, tokenizer_name: str, cache_folder: str, key: str) -> ChunkIndex:
+    """One index per process, cache folder and corpus content (`key`: the same relative corpus path in
+    another folder, or an edited file, is another index)."""
     return build_index(spec, get_tokenizer(tokenizer_name))
 
 
@@ -73,10 +74,11 @@ class NextLongGenerator(Generator):
             tokenizer=tokenizer.name,
         )
         self._eligible: dict[int, np.ndarray] = {}
+        self._index_key = self.index_spec.key()  # reads the corpus files' sizes and times once
 
     @property
     def index(self) -> ChunkIndex:
-        return _index(self.index_spec, self.tokenizer.name, str(cache_root()))
+        return _index(self.index_spec, self.tokenizer.name, str(cache_root()), self._index_key)
 
     def eligible(self, target: int) -> np.ndarray:
         """Documents shorter than the target, in a seeded order (distinct sources across samples)."""

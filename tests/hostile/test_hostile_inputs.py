@@ -1,0 +1,664 @@
+"""Hostile input, table-driven: specs, flags, files, corpora, templates, databases, SQL, output
+paths and tampered folders, over every subcommand and family.
+
+Each case runs the real command line (in process) from a scratch folder, with the cache in that
+folder, and asserts: the exit code; on exit 2, exactly one `error:` line on stderr naming the cause;
+no traceback; a bounded time; and no file created or changed outside the output folder and the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from longsynth.cli import cli
+
+SECONDS = 60  # far above any case; a hang or minutes of work is the defect this catches
+SMALL = ["--lengths", "1k", "--samples", "1"]
+
+
+@dataclass
+class Case:
+    name: str
+    args: list[str]
+    code: int
+    says: str = ""  # a fragment of the error line (exit 2) or of the output (exit 1)
+    prepare: Callable[[Path], None] | None = None  # writes inputs into the scratch folder
+    built: Callable[[Path], None] | None = None  # tampers with a copy of a small build at ./built
+    env: dict[str, str] = field(default_factory=dict)
+    absent: tuple[str, ...] = ()  # absolute paths that must not exist afterwards
+
+
+def write(name: str, text: str) -> Callable[[Path], None]:
+    def prepare(root: Path) -> None:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+    return prepare
+
+
+def sqlite_db(root: Path) -> None:
+    con = sqlite3.connect(root / "db.sqlite")
+    con.execute("CREATE TABLE pets (pet_id INTEGER, name TEXT, age INTEGER)")
+    con.executemany("INSERT INTO pets VALUES (?, ?, ?)", [(i, f"pet{i}", i % 13) for i in range(400)])
+    con.execute("CREATE TABLE owners (owner_id INTEGER, name TEXT)")
+    con.executemany("INSERT INTO owners VALUES (?, ?)", [(i, f"owner{i}") for i in range(400)])
+    con.commit()
+    con.close()
+
+
+def duckdb_with_a_leaking_view(root: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(root / "db.duckdb"))
+    con.execute("CREATE TABLE pets AS SELECT range AS pet_id, 'pet' || range AS name FROM range(300)")
+    con.execute("CREATE VIEW leak AS SELECT * FROM read_csv('/etc/hostname')")
+    con.close()
+
+
+def rewrite_manifest(change: Callable[[dict], None]) -> Callable[[Path], None]:
+    def tamper(folder: Path) -> None:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        change(manifest)
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    return tamper
+
+
+def first_shard(folder: Path) -> Path:
+    return sorted(folder.glob("*/*.parquet"))[0]
+
+
+def truncate_first_shard(folder: Path) -> None:
+    shard = first_shard(folder)
+    shard.write_bytes(shard.read_bytes()[:500])
+
+
+def drop_a_row_and_refix_its_hash(folder: Path) -> None:
+    import polars as pl
+
+    shard = first_shard(folder)
+    pl.read_parquet(shard).head(-1).write_parquet(shard)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    name = str(shard.relative_to(folder))
+    manifest["files"][name] = hashlib.sha256(shard.read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def list_outside_file(name: str) -> Callable[[Path], None]:
+    return rewrite_manifest(lambda m: m["files"].update({name: "0" * 64}))
+
+
+SQL = ["--generator", "holobench", "--lengths", "2k", "--samples", "1", "--set", "database=db.sqlite"]
+QUESTION = ["--set", "question=Which pets?"]
+
+
+def sql_case(name: str, sql: str, says: str, absent: tuple[str, ...] = ()) -> Case:
+    return Case(name, ["build", *SQL, "--set", f"sql={sql}", *QUESTION, "-o", "out"], 2, says, sqlite_db, absent=absent)
+
+
+CASES = [
+    # --- build flags: lengths, depths, samples, seeds, tasks, generators, tokenizers
+    Case("huge length", ["build", "--lengths", "999999999", "-o", "out"], 2, "the most longsynth builds"),
+    Case("zero length", ["build", "--lengths", "0", "-o", "out"], 2, "must be positive"),
+    Case("negative length", ["build", "--lengths=-5", "-o", "out"], 2, "not a whole number"),
+    Case("length with unit q", ["build", "--lengths", "4q", "-o", "out"], 2, "not a whole number"),
+    Case("empty lengths", ["build", "--lengths", ",", "-o", "out"], 2, "lengths is empty"),
+    Case("length twice", ["build", "--lengths", "4k,4096", "-o", "out"], 2, "lists 4096 twice"),
+    Case(
+        "too many lengths",
+        ["build", "--lengths", ",".join(str(n) for n in range(500, 565)), "-o", "out"],
+        2,
+        "at most 64",
+    ),
+    Case("hundred million depths", ["build", "--depths", "linspace:0,100,100000000", "-o", "out"], 2, "at most 1001"),
+    Case("depth twice", ["build", "--depths", "50,50", "-o", "out"], 2, "lists 50 twice"),
+    Case("depths equal in ids", ["build", "--depths", "50,50.0000001", "-o", "out"], 2, "twice"),
+    Case("depth over 100", ["build", "--depths", "0,150", "-o", "out"], 2, "outside 0..100"),
+    Case("depth nan", ["build", "--depths", "nan", "-o", "out"], 2, "outside 0..100"),
+    Case("linspace past 100", ["build", "--depths", "linspace:0,200,5", "-o", "out"], 2, "outside 0..100"),
+    Case("linspace without count", ["build", "--depths", "sigmoid:0,100", "-o", "out"], 2, "START,END,COUNT"),
+    Case("linspace zero count", ["build", "--depths", "linspace:0,100,0", "-o", "out"], 2, "COUNT must be"),
+    Case("unknown spacing", ["build", "--depths", "cubic:0,100,5", "-o", "out"], 2, "unknown spacing"),
+    Case("samples not a number", ["build", "--samples", "abc", "-o", "out"], 2, "not a valid integer"),
+    Case("zero samples", ["build", "--samples", "0", "-o", "out"], 2, "at least 1"),
+    Case("ten million samples", ["build", "--samples", "10000000", "-o", "out"], 2, "at most 1000000"),
+    Case(
+        "too many cells",
+        ["build", "--depths", "linspace:0,100,1001", "--samples", "100000", "-o", "out"],
+        2,
+        "split the build",
+    ),
+    Case("negative seed", ["build", "--seed", "-1", "-o", "out"], 2, "at least 0"),
+    Case("seed beyond 63 bits", ["build", "--seed", "99999999999999999999999", "-o", "out"], 2, "at most"),
+    Case("task list of commas", ["build", "--task", ",", "-o", "out"], 2, "names no task"),
+    Case("unknown task", ["build", "--task", "niah_nope", "-o", "out"], 2, "unknown task 'niah_nope'"),
+    Case("task twice", ["build", "--task", "niah_single_1,niah_single_1", "-o", "out"], 2, "a task twice"),
+    Case("unknown generator", ["build", "--generator", "haystacker", "-o", "out"], 2, "unknown generator"),
+    Case("unknown tokenizer", ["build", "--tokenizer", "gpt9", "-o", "out"], 2, "unknown tokenizer 'gpt9'"),
+    Case(
+        "hf tokenizer offline",
+        ["build", "--tokenizer", "hf:someone/no-such-tokenizer", "-o", "out"],
+        2,
+        "could not be loaded",
+    ),
+    Case(
+        "hf tokenizer missing path", ["build", "--tokenizer", "hf:/no/such/dir", "-o", "out"], 2, "could not be loaded"
+    ),
+    Case("bad threads", ["build", "--threads", "0", "-o", "out"], 2, "--threads"),
+    Case("bad workers", ["build", "--workers", "0", "-o", "out"], 2, "--workers"),
+    Case("unknown backend", ["build", "--backend", "spark", "-o", "out"], 2, "--backend"),
+    Case("unknown format flag", ["build", "--format", "xml", "-o", "out"], 2, "--format"),
+    # --- --set: spec fields and options
+    Case("negative keys", ["build", "--set", "num_keys=-1", "-o", "out"], 2, "num_keys must be at least 1"),
+    Case("unknown option", ["build", "--set", "colour=blue", "-o", "out"], 2, "unknown spec field 'colour'"),
+    Case("billion values", ["build", "--set", "num_values=1000000000", "-o", "out"], 2, "num_values must be at most"),
+    Case("queries over keys", ["build", "--set", "num_queries=3", "-o", "out"], 2, "exceeds num_keys"),
+    Case("needles cannot fit", ["build", "--lengths", "4k", "--set", "num_keys=5000", "-o", "out"], 2, "cannot fit"),
+    Case("corpus haystack without corpus", ["build", "--set", "haystack=corpus", "-o", "out"], 2, "needs --set corpus"),
+    Case(
+        "missing corpus",
+        ["build", "--set", "haystack=corpus", "--set", "corpus=nope.jsonl", "-o", "out"],
+        2,
+        "does not exist",
+    ),
+    Case("unknown haystack", ["build", "--set", "haystack=lava", "-o", "out"], 2, "haystack must be one of"),
+    Case("unknown key type", ["build", "--set", "key_type=emoji", "-o", "out"], 2, "key_type must be one of"),
+    Case("zero rows per shard", ["build", "--set", "rows_per_shard=0", "-o", "out"], 2, "at least 1"),
+    Case("negative shard bytes", ["build", "--set", "max_shard_bytes=-1", "-o", "out"], 2, "at least 0"),
+    Case("thousand attempts", ["build", "--set", "max_attempts=1000", "-o", "out"], 2, "at most 100"),
+    Case("negative tolerance", ["build", "--set", "length_tolerance=-3", "-o", "out"], 2, "at least 0"),
+    Case("unknown format field", ["build", "--set", "formats=xml", "-o", "out"], 2, "unknown format 'xml'"),
+    Case("version as a list", ["build", "--set", "version=[1, 2]", "-o", "out"], 2, "version must be text"),
+    Case("set without a key", ["build", "--set", "=x", "-o", "out"], 2, "expected key=value"),
+    Case("set without a value", ["build", "--set", "novalue", "-o", "out"], 2, "expected key=value"),
+    Case(
+        "boolean option not boolean",
+        ["build", "--generator", "nextlong", "--set", "input_ids=maybe", "-o", "out"],
+        2,
+        "true or false",
+    ),
+    # --- spec files
+    Case("missing spec file", ["build", "nope.yaml", "-o", "out"], 2, "does not exist"),
+    Case("invalid yaml", ["build", "s.yaml", "-o", "out"], 2, "not valid YAML", write("s.yaml", "tasks: [a\n")),
+    Case("yaml list", ["build", "s.yaml", "-o", "out"], 2, "must be a mapping", write("s.yaml", "- a\n- b\n")),
+    Case("yaml task numbers", ["build", "s.yaml", "-o", "out"], 2, "unknown task '1'", write("s.yaml", "tasks: [1]\n")),
+    Case(
+        "yaml options scalar",
+        ["build", "s.yaml", "-o", "out"],
+        2,
+        "options must be a mapping",
+        write("s.yaml", "options: 5\n"),
+    ),
+    Case(
+        "yaml lengths mapping",
+        ["build", "s.yaml", "-o", "out"],
+        2,
+        "lengths must be a list",
+        write("s.yaml", "lengths: {a: 1}\n"),
+    ),
+    Case(
+        "yaml nested depths",
+        ["build", "s.yaml", "-o", "out"],
+        2,
+        "not a plain value",
+        write("s.yaml", "depths: [[1]]\n"),
+    ),
+    Case(
+        "yaml fractional samples",
+        ["build", "s.yaml", "-o", "out"],
+        2,
+        "whole number",
+        write("s.yaml", "samples: 1.5\n"),
+    ),
+    Case("yaml boolean seed", ["build", "s.yaml", "-o", "out"], 2, "whole number", write("s.yaml", "seed: true\n")),
+    Case(
+        "yaml generator list",
+        ["build", "s.yaml", "-o", "out"],
+        2,
+        "generator must be text",
+        write("s.yaml", "generator: [needle]\n"),
+    ),
+    Case("yaml non-text key", ["build", "s.yaml", "-o", "out"], 2, "field names are text", write("s.yaml", "1: 2\n")),
+    Case(
+        "yaml python tag runs nothing",
+        ["build", "s.yaml", "-o", "out"],
+        2,
+        "not valid YAML",
+        write("s.yaml", '!!python/object/apply:os.system ["touch pwned"]\n'),
+    ),
+    Case(
+        "yaml alias bomb",
+        ["build", "s.yaml", "-o", "out"],
+        2,
+        "not a plain value",
+        write(
+            "s.yaml",
+            "a: &a [x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\n"
+            "c: &c [*b,*b,*b,*b,*b,*b,*b,*b]\ntasks: [*c,*c]\n",
+        ),
+    ),
+    # --- longbio
+    Case(
+        "longbio density",
+        ["build", "--generator", "longbio", "--set", "density=1.5", "-o", "out"],
+        2,
+        "density must be at most 1",
+    ),
+    Case(
+        "longbio people",
+        ["build", "--generator", "longbio", "--set", "num_people=3", "-o", "out"],
+        2,
+        "num_people must be one of",
+    ),
+    Case(
+        "longbio shots",
+        ["build", "--generator", "longbio", "--set", "shots=1000", "-o", "out"],
+        2,
+        "shots must be at most 50",
+    ),
+    Case(
+        "longbio attribute",
+        ["build", "--generator", "longbio", "--set", "attribute=shoe", "-o", "out"],
+        2,
+        "attribute must be one of",
+    ),
+    Case(
+        "longbio depth range",
+        ["build", "--generator", "longbio", "--set", "depth_min=80", "--set", "depth_max=20", "-o", "out"],
+        2,
+        "depth_min and depth_max",
+    ),
+    Case(
+        "longbio idk shots",
+        ["build", "--generator", "longbio", "--task", "bio_idk", "--set", "shots=1", "-o", "out"],
+        2,
+        "does not support shots",
+    ),
+    # --- holobench: databases and SQL
+    Case(
+        "missing database",
+        ["build", "--generator", "holobench", "--set", "database=none.sqlite", "-o", "out"],
+        2,
+        "does not exist",
+    ),
+    sql_case("sql copy overwrites nothing", "COPY pets TO 'victim.txt'", "not a SELECT (it is COPY)"),
+    sql_case("sql copy query writes nothing", "COPY (SELECT * FROM pets) TO 'leak.csv'", "not a SELECT (it is COPY)"),
+    sql_case("sql reads no file", "SELECT * FROM read_csv('/etc/hostname')", "reads no table"),
+    sql_case(
+        "sql join with a file",
+        "SELECT p.name FROM pets p, read_csv('/etc/hostname') h",
+        "file system operations are disabled",
+    ),
+    sql_case("sql attach", "ATTACH 'other.db' AS other", "not a SELECT (it is ATTACH)"),
+    sql_case("sql pragma", "PRAGMA database_list", "not a SELECT (it is PRAGMA)"),
+    sql_case("sql drop", "DROP TABLE pets", "not a SELECT (it is DROP)"),
+    sql_case("sql two statements", "SELECT name FROM pets; SELECT 1", "2 statements"),
+    sql_case("sql syntax", "SELEC name FROM pets", "could not be parsed"),
+    sql_case("sql unknown table", "SELECT name FROM dogs", "does not have"),
+    sql_case(
+        "sql export to absolute path",
+        "COPY pets TO '/tmp/longsynth-hostile-leak.csv'",
+        "it is COPY",
+        ("/tmp/longsynth-hostile-leak.csv",),
+    ),
+    Case(
+        "sql without question",
+        ["build", *SQL, "--set", "sql=SELECT name FROM pets", "-o", "out"],
+        2,
+        "go together",
+        sqlite_db,
+    ),
+    Case(
+        "malformed csv database",
+        ["build", "--generator", "holobench", "--set", "database=db", "-o", "out"],
+        2,
+        "could not be read",
+        write("db/pets.csv", 'id,name\n1,"a\n2,b,c,d\n'),
+    ),
+    Case(
+        "empty database folder",
+        ["build", "--generator", "holobench", "--set", "database=db", "-o", "out"],
+        2,
+        "holds no .csv",
+        write("db/readme.md", "x"),
+    ),
+    Case(
+        "garbage sqlite file",
+        ["build", "--generator", "holobench", "--set", "database=db.sqlite", "-o", "out"],
+        2,
+        "could not be read",
+        write("db.sqlite", "not a database" * 100),
+    ),
+    Case(
+        "duckdb view reading a file",
+        ["build", "--generator", "holobench", "--set", "database=db.duckdb", "-o", "out"],
+        2,
+        "file system operations are disabled",
+        duckdb_with_a_leaking_view,
+    ),
+    Case(
+        "zero info density",
+        ["build", "--generator", "holobench", "--set", "info_density=0", "-o", "out"],
+        2,
+        "greater than 0",
+    ),
+    Case(
+        "huge info amount",
+        ["build", "--generator", "holobench", "--set", "info_amount=99999999", "-o", "out"],
+        2,
+        "info_amount must be at most",
+    ),
+    Case(
+        "unknown placement",
+        ["build", "--generator", "holobench", "--set", "placement=sideways", "-o", "out"],
+        2,
+        "placement must be one of",
+    ),
+    Case(
+        "missing row templates",
+        ["build", "--generator", "holobench", "--set", "row_templates=nope", "-o", "out"],
+        2,
+        "is not a folder",
+    ),
+    # --- nextlong: corpora
+    Case(
+        "trillion documents",
+        ["build", "--generator", "nextlong", "--set", "corpus=builtin:999999999999", "-o", "out"],
+        2,
+        "at most 1,000,000",
+    ),
+    Case(
+        "builtin without a size",
+        ["build", "--generator", "nextlong", "--set", "corpus=builtin:lots", "-o", "out"],
+        2,
+        "builtin:<number",
+    ),
+    Case(
+        "missing nextlong corpus",
+        ["build", "--generator", "nextlong", "--set", "corpus=none.jsonl", "-o", "out"],
+        2,
+        "does not exist",
+    ),
+    Case(
+        "bad jsonl line 51",
+        ["build", "--generator", "nextlong", "--set", "corpus=c.jsonl", "-o", "out"],
+        2,
+        "line 51: not valid JSON",
+        write("c.jsonl", '{"text": "a b c"}\n' * 50 + "{oops}\n"),
+    ),
+    Case(
+        "tiny chunks",
+        ["build", "--generator", "nextlong", "--set", "chunk_size=5", "-o", "out"],
+        2,
+        "chunk_size must be at least 16",
+    ),
+    Case(
+        "low overgeneration",
+        ["build", "--generator", "nextlong", "--set", "overgeneration=0.5", "-o", "out"],
+        2,
+        "at least 1",
+    ),
+    Case(
+        "hub corpus offline",
+        ["build", "--generator", "nextlong", "--set", "corpus=hf:someone/no-such-set", "-o", "out"],
+        2,
+        "could not be opened",
+    ),
+    # --- templates
+    Case("missing template folder", ["build", "--template-dir", "nope", "-o", "out"], 2, "not a folder"),
+    Case(
+        "template includes /etc/passwd",
+        ["build", *SMALL, "--template-dir", "tpl", "-o", "out"],
+        2,
+        "includes '/etc/passwd'",
+        write("tpl/needle/needle.j2", "{% include '/etc/passwd' %}{{ key }} {{ value }}"),
+    ),
+    Case(
+        "template includes ../",
+        ["build", *SMALL, "--template-dir", "tpl", "-o", "out"],
+        2,
+        "includes '../../secret.j2'",
+        write("tpl/needle/needle.j2", "{% include '../../secret.j2' %}{{ key }} {{ value }}"),
+    ),
+    Case(
+        "template reaches python",
+        ["build", *SMALL, "--template-dir", "tpl", "-o", "out"],
+        2,
+        "unsafe",
+        write("tpl/needle/needle.j2", "{{ key.__class__.__mro__ }} {{ key }} {{ value }}"),
+    ),
+    Case(
+        "template without value",
+        ["build", *SMALL, "--template-dir", "tpl", "-o", "out"],
+        2,
+        "needle template must print",
+        write("tpl/needle/needle.j2", "{{ key }} only"),
+    ),
+    Case(
+        "template syntax",
+        ["build", *SMALL, "--template-dir", "tpl", "-o", "out"],
+        2,
+        "failed to render",
+        write("tpl/needle/needle.j2", "{% if %}"),
+    ),
+    Case(
+        "template undefined variable",
+        ["build", *SMALL, "--template-dir", "tpl", "-o", "out"],
+        2,
+        "failed to render",
+        write("tpl/needle/question.j2", "{{ nothing }}"),
+    ),
+    # --- output folders and the cache
+    Case("output is a file", ["build", *SMALL, "-o", "out"], 2, "is a file", write("out", "x")),
+    Case("output under /proc", ["build", *SMALL, "-o", "/proc/longsynth-out"], 2, "cannot write to output folder"),
+    Case(
+        "output holds other files",
+        ["build", *SMALL, "-o", "out"],
+        2,
+        "already holds other output",
+        write("out/notes.txt", "mine"),
+    ),
+    Case(
+        "task folder is a file",
+        ["build", *SMALL, "--overwrite", "-o", "out"],
+        2,
+        "is a file where",
+        write("out/niah_single_1", "x"),
+    ),
+    Case(
+        "cache is a file",
+        ["build", *SMALL, "-o", "out"],
+        2,
+        "cache folder",
+        write("cachefile", "x"),
+        env={"LONGSYNTH_CACHE": "cachefile"},
+    ),
+    Case(
+        "cache under /proc",
+        ["build", *SMALL, "-o", "out"],
+        2,
+        "cache folder",
+        env={"LONGSYNTH_CACHE": "/proc/longsynth-cache"},
+    ),
+    Case("a small build works", ["build", *SMALL, "-o", "out"], 0),
+    # --- validate, inspect, push on damaged or tampered folders
+    Case("validate a missing folder", ["validate", "nope"], 2, "is not a folder"),
+    Case("validate a file", ["validate", "f.txt"], 2, "is a file", write("f.txt", "x")),
+    Case(
+        "validate without manifest",
+        ["validate", "built"],
+        2,
+        "has no manifest.json",
+        built=lambda f: (f / "manifest.json").unlink(),
+    ),
+    Case(
+        "validate a list manifest",
+        ["validate", "built"],
+        2,
+        "not a longsynth manifest",
+        built=lambda f: (f / "manifest.json").write_text("[1, 2]"),
+    ),
+    Case(
+        "validate broken json",
+        ["validate", "built"],
+        2,
+        "not valid JSON",
+        built=lambda f: (f / "manifest.json").write_text("{"),
+    ),
+    Case("validate a clean build", ["validate", "built"], 0, "0 failed", built=lambda f: None),
+    Case(
+        "validate a truncated shard",
+        ["validate", "built"],
+        1,
+        "not a readable Parquet file",
+        built=truncate_first_shard,
+    ),
+    Case(
+        "validate an empty shard",
+        ["validate", "built"],
+        1,
+        "not a readable Parquet file",
+        built=lambda f: first_shard(f).write_bytes(b""),
+    ),
+    Case(
+        "validate edited counts",
+        ["validate", "built"],
+        1,
+        "the manifest counts",
+        built=rewrite_manifest(lambda m: m["counts"].update({k: 99 for k in m["counts"]})),
+    ),
+    Case(
+        "validate edited lengths",
+        ["validate", "built"],
+        1,
+        "fingerprint",
+        built=rewrite_manifest(lambda m: m["spec"].update(lengths=[2048])),
+    ),
+    Case(
+        "validate a dropped row",
+        ["validate", "built"],
+        1,
+        "planned samples are absent",
+        built=drop_a_row_and_refix_its_hash,
+    ),
+    Case(
+        "validate a parent path",
+        ["validate", "built"],
+        1,
+        "not a file inside the folder",
+        built=list_outside_file("../../etc/hostname"),
+    ),
+    Case(
+        "validate an absolute path",
+        ["validate", "built"],
+        1,
+        "not a file inside the folder",
+        built=list_outside_file("/etc/hostname"),
+    ),
+    Case(
+        "validate an extra file",
+        ["validate", "built"],
+        1,
+        "not listed in the manifest",
+        built=lambda f: (f / "extra.sh").write_text("x"),
+    ),
+    Case(
+        "validate an edited answer",
+        ["validate", "built"],
+        1,
+        "sha256 differs",
+        built=lambda f: first_shard(f).write_bytes(first_shard(f).read_bytes()[:-9] + b"PAR1xxxxx"),
+    ),
+    Case(
+        "push a parent path",
+        ["push", "built", "me/x", "--dry-run"],
+        2,
+        "does not match its manifest",
+        built=list_outside_file("../../etc/hostname"),
+    ),
+    Case(
+        "push an extra file",
+        ["push", "built", "me/x", "--dry-run"],
+        2,
+        "not listed",
+        built=lambda f: (f / "extra.sh").write_text("x"),
+    ),
+    Case(
+        "push a truncated shard",
+        ["push", "built", "me/x", "--dry-run"],
+        2,
+        "sha256 differs",
+        built=truncate_first_shard,
+    ),
+    Case(
+        "inspect a truncated shard", ["inspect", "built"], 1, "not a readable Parquet file", built=truncate_first_shard
+    ),
+    Case(
+        "inspect an unknown task", ["inspect", "built", "--task", "nope"], 2, "not in this build", built=lambda f: None
+    ),
+    Case("inspect out of range", ["inspect", "built", "--index", "999"], 2, "out of range", built=lambda f: None),
+    # --- the command line itself
+    Case("list with an argument", ["list", "extra"], 2, "unexpected extra argument"),
+    Case("unknown command", ["frobnicate"], 2, "No such command"),
+    Case("validate without a folder", ["validate"], 2, "Missing argument"),
+]
+
+
+def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
+    found = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if relative.parts[0] in skip or not path.is_file():
+            continue
+        found[str(relative)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+@pytest.fixture(scope="module")
+def small_build(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile") / "built"
+    result = CliRunner().invoke(cli, ["build", *SMALL, "--depths", "0,100", "--samples", "2", "-o", str(folder)])
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hostile_input(case, tmp_path, monkeypatch, small_build):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "victim.txt").write_text("untouched")
+    if case.prepare:
+        case.prepare(tmp_path)
+    if case.built:
+        shutil.copytree(small_build, tmp_path / "built")
+        case.built(tmp_path / "built")
+    before = _snapshot(tmp_path, {"out", "cache"})
+    start = time.monotonic()
+    result = CliRunner().invoke(cli, case.args)
+    elapsed = time.monotonic() - start
+    assert isinstance(result.exception, SystemExit | None), f"crashed: {result.exception!r}"
+    assert "Traceback" not in result.output
+    assert result.exit_code == case.code, result.output
+    errors = result.stderr.strip().splitlines()
+    if case.code == 2:
+        assert len(errors) == 1 and errors[0].startswith("error: "), result.stderr
+        assert case.says in errors[0], errors[0]
+    elif case.says:
+        assert case.says in result.output, result.output
+    assert elapsed < SECONDS
+    assert _snapshot(tmp_path, {"out", "cache"}) == before, "a file outside the output folder and the cache changed"
+    assert not (tmp_path / "pwned").exists()
+    for path in case.absent:
+        assert not Path(path).exists(), f"{path} was written"
