@@ -20,13 +20,17 @@ def hub_offline_by_choice() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-@functools.lru_cache(maxsize=1)
 def hub_unreachable(timeout: float = PROBE_SECONDS) -> str | None:
     """Why the Hub cannot be reached now, or None if a connection opens within `timeout` seconds
     (the name lookup included, which a socket timeout does not bound: it runs on a helper thread)."""
     if hub_offline_by_choice():
         return "HF_HUB_OFFLINE is set"
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    return _probe(os.environ.get("HF_ENDPOINT") or "https://huggingface.co", timeout)
+
+
+@functools.lru_cache(maxsize=4)
+def _probe(url: str, timeout: float) -> str | None:
+    endpoint = urlparse(url)
     host, port = endpoint.hostname or "huggingface.co", endpoint.port or (443 if endpoint.scheme != "http" else 80)
     outcome: list[BaseException | None] = []
 

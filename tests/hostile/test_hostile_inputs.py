@@ -154,6 +154,13 @@ CASES = [
     Case(
         "hf tokenizer missing path", ["build", "--tokenizer", "hf:/no/such/dir", "-o", "out"], 2, "could not be loaded"
     ),
+    Case(
+        "hf tokenizer, no network",
+        ["build", "--tokenizer", "hf:someone/no-such-tokenizer", "-o", "out"],
+        2,
+        "127.0.0.1 cannot be reached",
+        env={"HF_HUB_OFFLINE": "", "HF_ENDPOINT": "http://127.0.0.1:9"},
+    ),
     Case("bad threads", ["build", "--threads", "0", "-o", "out"], 2, "--threads"),
     Case("bad workers", ["build", "--workers", "0", "-o", "out"], 2, "--workers"),
     Case("unknown backend", ["build", "--backend", "spark", "-o", "out"], 2, "--backend"),
@@ -395,6 +402,13 @@ CASES = [
         2,
         "line 51: not valid JSON",
         write("c.jsonl", '{"text": "a b c"}\n' * 50 + "{oops}\n"),
+    ),
+    Case(
+        "hub corpus, no network",
+        ["build", "--generator", "nextlong", "--set", "corpus=hf:someone/no-such-set", "-o", "out"],
+        2,
+        "cannot be fetched: 127.0.0.1 cannot be reached",
+        env={"HF_HUB_OFFLINE": "", "HF_ENDPOINT": "http://127.0.0.1:9"},
     ),
     Case(
         "tiny chunks",

@@ -1,0 +1,128 @@
+"""Faults and tampering that a table row cannot express: damaged shards on resume, a full disk, a
+build that failed half way, and the SQL engines' locks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from longsynth.cli import cli
+from longsynth.errors import SpecError
+from longsynth.generators.holobench.databases import Column
+from longsynth.generators.holobench.engines import SqliteTables, run_duckdb
+from longsynth.generators.holobench.sandbox import locked_duckdb
+
+BUILD = ["build", "--task", "niah_single_2", "--lengths", "2k", "--depths", "0,50,100", "--samples", "4"]
+BUILD += ["--set", "rows_per_shard=4", "--format", "jsonl"]
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".longsynth" not in p.parts
+    }
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    out = tmp_path_factory.mktemp("clean") / "out"
+    assert _run(*BUILD, "-o", str(out)).exit_code == 0
+    return out
+
+
+def test_resume_rebuilds_a_truncated_shard(clean, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(clean, out)
+    shard = sorted(out.glob("*/*.parquet"))[1]
+    shard.write_bytes(shard.read_bytes()[:500])
+    result = _run(*BUILD, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert _hashes(out) == _hashes(clean)  # the damaged shard was rebuilt, byte for byte
+    assert _run("validate", str(out)).exit_code == 0
+
+
+def test_resume_rebuilds_a_tampered_shard_after_the_manifest_is_deleted(clean, tmp_path):
+    import polars as pl
+
+    out = tmp_path / "out"
+    shutil.copytree(clean, out)
+    (out / "manifest.json").unlink()
+    shard = sorted(out.glob("*/*.parquet"))[0]
+    frame = pl.read_parquet(shard)
+    frame.with_columns(pl.lit(["0000000"]).alias("answers")).write_parquet(shard)
+    twin = shard.with_suffix(".jsonl")
+    twin.write_text(twin.read_text().replace('"outputs"', '"outputz"'))
+    assert _run(*BUILD, "-o", str(out)).exit_code == 0
+    assert _hashes(out) == _hashes(clean)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["files"][str(shard.relative_to(out))] == hashlib.sha256(shard.read_bytes()).hexdigest()
+
+
+def test_a_build_that_failed_before_any_shard_does_not_lock_its_folder(tmp_path):
+    out = tmp_path / "out"
+    failed = _run("build", "--lengths", "32", "-o", str(out))  # too short for the prompt: fails
+    assert failed.exit_code == 2
+    assert (out / ".longsynth").exists()
+    corrected = _run("build", "--lengths", "1k", "--samples", "1", "-o", str(out))
+    assert corrected.exit_code == 0, corrected.output
+
+
+def _mount_tmpfs(folder: Path, size: str) -> bool:
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+    return mounted.returncode == 0
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_line_and_the_same_command_finishes_later(clean, tmp_path):
+    disk = tmp_path / "disk"
+    if shutil.which("mount") is None or not _mount_tmpfs(disk, "700k"):
+        pytest.skip("needs permission to mount a small tmpfs")
+    try:
+        (disk / "ballast").write_bytes(b"\0" * 660_000)
+        out = disk / "out"
+        full = _run(*BUILD, "-o", str(out))
+        assert full.exit_code == 2
+        errors = full.stderr.strip().splitlines()
+        assert len(errors) == 1 and "cannot write to output folder" in errors[0] and str(out) in errors[0]
+        assert "No space left on device" in errors[0]
+        assert not list(out.rglob("*.tmp")), "a temporary file was left behind"
+        (disk / "ballast").unlink()
+        assert _run(*BUILD, "-o", str(out)).exit_code == 0
+        assert _hashes(out) == _hashes(clean)
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_sqlite_answers_reads_only():
+    engine = SqliteTables({"pets": ([Column("id", "int"), Column("name", "str")], [(1, "a"), (2, "b")])})
+    try:
+        assert engine.run("SELECT name FROM pets WHERE id = 2") == [("b",)]
+        for statement in ("DELETE FROM pets", "DROP TABLE pets", "ATTACH ':memory:' AS x", "PRAGMA writable_schema=1"):
+            with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
+                engine.run(statement)
+    finally:
+        engine.close()
+
+
+def test_duckdb_touches_no_file_and_cannot_be_unlocked(tmp_path):
+    with pytest.raises(SpecError, match="file system operations are disabled"):
+        run_duckdb(f"SELECT * FROM read_csv('{tmp_path / 'x.csv'}')", {})
+    with pytest.raises(SpecError, match="file system operations are disabled"):
+        run_duckdb(f"COPY (SELECT 1) TO '{tmp_path / 'leak.csv'}'", {})
+    assert not (tmp_path / "leak.csv").exists()
+    con = locked_duckdb()
+    with pytest.raises(Exception, match="locked"):
+        con.execute("SET enable_external_access = true")
