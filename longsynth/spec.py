@@ -125,7 +125,7 @@ def parse_depths(value: Any) -> list[float]:
         if not (count >= 1 and count == int(count)):
             raise SpecError(f"depths {value!r}: COUNT must be a whole number >= 1")
         if count > MAX_DEPTHS:
-            raise SpecError(f"depths {value!r}: COUNT is {count:g}; at most {MAX_DEPTHS} depths are allowed")
+            raise SpecError(f"depths {value!r}: COUNT is {count:,.0f}; at most {MAX_DEPTHS} depths are allowed")
         if kind not in _SPACINGS:
             raise SpecError(f"depths {value!r}: unknown spacing {kind!r}; use linspace or sigmoid")
         for end in (low, high):
