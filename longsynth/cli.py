@@ -158,10 +158,10 @@ def list_cmd() -> None:
 @click.option("--overwrite", is_flag=True, help="Replace another build's output in the folder.")
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1024),
     default=1,
     show_default=True,
-    help="Shards built in parallel (processes, or Ray tasks); the output bytes do not change.",
+    help="Shards built in parallel (processes, or Ray tasks; at most 1024); the output bytes do not change.",
 )
 @click.option(
     "--backend",

@@ -163,6 +163,7 @@ CASES = [
     ),
     Case("bad threads", ["build", "--threads", "0", "-o", "out"], 2, "--threads"),
     Case("bad workers", ["build", "--workers", "0", "-o", "out"], 2, "--workers"),
+    Case("a million workers", ["build", "--workers", "1000000", "-o", "out"], 2, "--workers"),
     Case("unknown backend", ["build", "--backend", "spark", "-o", "out"], 2, "--backend"),
     Case("unknown format flag", ["build", "--format", "xml", "-o", "out"], 2, "--format"),
     # --- --set: spec fields and options
