@@ -80,9 +80,13 @@ class UnitPool:
         end = min(max(end, start) + 1, len(self.texts))
         return self.texts[start:end], self.tokens[start:end]
 
-    def latest_start(self, min_tokens: int) -> int:
-        """The last start index from which a run still holds `min_tokens` (0 if none does)."""
-        idx = int(np.searchsorted(self.cumulative, self.total_tokens - min_tokens, side="right")) - 1
+    def latest_start(self, min_tokens: int, within: int | None = None) -> int:
+        """The last start index from which a run still holds `min_tokens` (0 if none does), among the
+        units of the pool's first `within` tokens. Pools grow as prefixes of one stream, so a sample
+        that draws its start below `latest_start(target, within=f(target))` draws the same haystack
+        whatever pool size the other lengths of its spec asked for."""
+        end = self.total_tokens if within is None else min(within, self.total_tokens)
+        idx = int(np.searchsorted(self.cumulative, end - min_tokens, side="right")) - 1
         return max(0, idx)
 
 

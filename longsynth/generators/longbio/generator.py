@@ -67,6 +67,11 @@ class BioPool:
 POOL_VERSION = 1  # bump when the pool's construction changes
 
 
+def bio_reach(target: int) -> int:
+    """Tokens of the bio stream a sample of `target` tokens draws from (its own length's function)."""
+    return 2 * target + 8192
+
+
 @functools.lru_cache(maxsize=8)
 def bio_pool(tokenizer_name: str, style_name: str, ages: bool, templates: Templates, min_tokens: int) -> BioPool:
     """Distractor bios for a style, rendered and counted once per machine (cached by every input)."""
@@ -153,7 +158,7 @@ class LongBioGenerator(Generator):
         return load_style(name, self.templates)
 
     def _pool(self, rules: BioTask) -> BioPool:
-        return bio_pool(self.tokenizer.name, rules.style, rules.ages, self.templates, 2 * self._max_length + 8192)
+        return bio_pool(self.tokenizer.name, rules.style, rules.ages, self.templates, bio_reach(self._max_length))
 
     def _ask_attribute(self, rules: BioTask, rng: random.Random) -> str:
         if self.options.attribute:
@@ -214,9 +219,12 @@ class LongBioGenerator(Generator):
         pool = self._pool(rules)
         attribute = self._ask_attribute(rules, rng)
         target = cell.target_length
-        start = rng.randrange(int(np.searchsorted(pool.cumulative, pool.cumulative[-1] - target, side="right")))
+        # The bios this sample may use are those of the pool's first bio_reach(target) tokens: a prefix
+        # that depends on its own length alone (the pool is one stream, grown for the longest length).
+        reach = int(np.searchsorted(pool.cumulative, bio_reach(target), side="right"))
+        start = rng.randrange(int(np.searchsorted(pool.cumulative, pool.cumulative[reach - 1] - target, side="right")))
         end = min(len(pool.texts), int(np.searchsorted(pool.cumulative, pool.cumulative[start] + target)) + 1)
-        taken = set(pool.names)
+        taken = {person.name for person in pool.people[:reach]}
         # Name sharing draws on the people surely inside the context (the run's first 80 %).
         sharing = pool.people[start : start + max(1, (end - start) * 4 // 5)]
         people, extra = self._people(rules, rng, taken, sharing, attribute)

@@ -25,6 +25,18 @@ from ..base import Cell, Generator, Sample, Task
 from .options import KIND, REPORTED, NeedleOptions
 from .oracle import KEY, VALIDATORS, VALUE
 
+
+def prose_reach(target: int) -> int:
+    """How far into the prose stream a sample of `target` tokens may start its haystack: a function of
+    its own length only, so a row never depends on the other lengths of its spec."""
+    return 2 * target + 4096
+
+
+def corpus_reach(target: int) -> int:
+    """The same for a user corpus (read only as far as the longest length needs)."""
+    return target + 256
+
+
 MIN_NEEDLE_TOKENS = 8  # no needle sentence is shorter: the cap on needles per sample follows from it
 
 
@@ -138,19 +150,19 @@ class NeedleGenerator(Generator):
             pool = sources.noise_pool(self.tokenizer.name, self._max_length + 64)
             start = rng.randrange(len(sources.NOISE_SENTENCES))
         elif options.haystack == "prose":
-            pool = sources.prose_pool(self.tokenizer.name, 2 * self._max_length + 4096)
-            start = rng.randrange(pool.latest_start(target) + 1)
+            pool = sources.prose_pool(self.tokenizer.name, prose_reach(self._max_length))
+            start = rng.randrange(pool.latest_start(target, within=prose_reach(target)) + 1)
         else:
             pool = sources.corpus_pool(
                 self.tokenizer.name,
-                self._max_length + 256,
+                corpus_reach(self._max_length),
                 options.corpus,
                 options.corpus_text_field,
                 options.corpus_config or None,
                 options.corpus_split,
                 self._corpora[options.corpus],
             )
-            start = rng.randrange(pool.latest_start(target) + 1)
+            start = rng.randrange(pool.latest_start(target, within=corpus_reach(target)) + 1)
         return pool.run(start, target)
 
     def _distractor_needles(self, options: NeedleOptions, target, rng, make, taken):

@@ -108,7 +108,10 @@ class ToyGenerator(Generator):
             for label, colour, depth in zip(labels, colours, depths, strict=True)
         ]
         pool = sources.prose_pool(self.tokenizer.name, self._haystack)
-        texts, tokens = pool.run(rng.randrange(pool.latest_start(cell.target_length) + 1), cell.target_length)
+        # Start within a reach that depends on this sample's length only, never on its spec's other lengths.
+        reach = 2 * cell.target_length + 4096
+        start = rng.randrange(pool.latest_start(cell.target_length, within=reach) + 1)
+        texts, tokens = pool.run(start, cell.target_length)
         question = self.templates.render("question.j2", label=labels[0])
         fitted = self.fit_prompt(
             "prompt.j2",
