@@ -59,17 +59,19 @@ def to_hf_dataset(spec_or_dir: Spec | str | Path):
 
     if not isinstance(spec_or_dir, Spec) and Path(spec_or_dir).is_dir():
         folder = Path(spec_or_dir)
-        manifest = read_manifest(folder)
+        spec = spec_from_dict(read_manifest(folder)["spec"])
+        features = _spec_features(spec)  # the same features as from the spec (Parquet says large_string)
         return datasets.DatasetDict(
             {
-                task: datasets.Dataset.from_parquet(sorted(str(p) for p in (folder / task).glob("*.parquet")))
-                for task in manifest["spec"]["tasks"]
+                task: datasets.Dataset.from_parquet(
+                    sorted(str(p) for p in (folder / task).glob("*.parquet")), features=features
+                )
+                for task in spec.tasks
             }
         )
     spec = _as_spec(spec_or_dir)
-    family = get_generator_class(spec.generator)
-    split = family.split
-    features = _features(schema_for(split, family.writes_input_ids(spec)))
+    split = get_generator_class(spec.generator).split
+    features = _spec_features(spec)
     return datasets.DatasetDict(
         {
             task: datasets.Dataset.from_generator(
@@ -82,6 +84,11 @@ def to_hf_dataset(spec_or_dir: Spec | str | Path):
             for task in spec.tasks
         }
     )
+
+
+def _spec_features(spec: Spec):
+    family = get_generator_class(spec.generator)
+    return _features(schema_for(family.split, family.writes_input_ids(spec)))
 
 
 def _features(schema: dict[str, Any]):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from .fitting import Placements
 from .generators.base import Cell, Generator, Sample
 from .items import item_columns, item_records
 from .metadata_json import encode_metadata
@@ -46,10 +49,14 @@ def make_row(
     """A row whose numbers (length, offsets, depths) all come from `measurement`, and its metadata."""
     fitted = sample.fitted
     span = (fitted.context_start, fitted.context_end)
-    placed = fitted.placements
+    placed, inserts = fitted.placements, fitted.inserts
+    if sample.item_order is not None:
+        order = np.asarray(sample.item_order, dtype=np.int64)
+        placed = Placements(*(getattr(placed, f.name)[order] for f in dataclasses.fields(Placements)))
+        inserts = [inserts[i] for i in sample.item_order]
     before, depths = measured_depths(measurement, span, placed.start, placed.end)
     layout = item_columns if sample.columnar_items else item_records
-    items = layout(fitted.inserts, placed, before, depths)
+    items = layout(inserts, placed, before, depths)
     metadata = {
         **sample.metadata,
         "item_key": sample.item_key,

@@ -2,7 +2,7 @@
 
 The folder is checked against its manifest first (every listed file present
 with its sha256), so a half-built or edited folder is never published. The
-token comes from `--token`, `HF_TOKEN` or the stored `huggingface-cli login`;
+token comes from `--token`, `HF_TOKEN` or the stored `hf auth login`;
 it is passed to `huggingface_hub` only, and scrubbed from any error text, so
 it never reaches a file, a log or a message.
 """
@@ -61,7 +61,7 @@ def push(
     plan = plan_upload(folder)
     token = token or huggingface_hub.get_token()
     if not token:
-        raise PushError("no Hugging Face token: pass --token, set HF_TOKEN, or run `huggingface-cli login`")
+        raise PushError("no Hugging Face token: pass --token, set HF_TOKEN, or run `hf auth login`")
     manifest = read_manifest(plan.folder)
     version = manifest.get("spec", {}).get("version", "")
     api = HfApi(token=token)

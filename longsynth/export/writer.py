@@ -117,15 +117,25 @@ def _record_path(shard: Path) -> Path:
     return shard.parent.parent / STATE_DIR / "stats" / shard.parent.name / (shard.name + ".json")
 
 
-def _ruler_line(index: int, row: dict[str, Any]) -> str:
-    """A row as RULER's scripts read it (their `validation.jsonl` fields)."""
-    fields = {
-        "index": index,
-        "input": row["input"],
-        "outputs": row["answers"],
-        "length": row["length"],
-        "answer_prefix": row["answer_prefix"],
-    }
+def _jsonl_line(index: int, row: dict[str, Any]) -> str:
+    """An evaluation row as RULER's scripts read it (their `validation.jsonl` fields); a training row
+    as its text, source and length."""
+    if "input" in row:
+        fields = {
+            "index": index,
+            "input": row["input"],
+            "outputs": row["answers"],
+            "length": row["length"],
+            "answer_prefix": row["answer_prefix"],
+        }
+    else:
+        fields = {
+            "index": index,
+            "id": row["id"],
+            "text": row["text"],
+            "source_id": row["source_id"],
+            "length": row["length"],
+        }
     return json.dumps(fields, ensure_ascii=False)
 
 
@@ -150,9 +160,9 @@ def _write_shard(path, rows, split, formats, first_index, stats, input_ids) -> d
     lengths = [r["length"] for r in rows]
     info.update(min_length=min(lengths, default=0), max_length=max(lengths, default=0), lengths=sorted(lengths))
     files: dict[str, dict] = {}
-    if "jsonl" in formats and split == "test":
+    if "jsonl" in formats:
         twin = path.with_suffix(".jsonl")
-        lines = [_ruler_line(first_index + n, r) for n, r in enumerate(rows)]
+        lines = [_jsonl_line(first_index + n, r) for n, r in enumerate(rows)]
         write_bytes_atomically(twin, ("\n".join(lines) + "\n").encode("utf-8"))
         files[str(twin.relative_to(out))] = file_record(twin)
     frame = pl.DataFrame(rows, schema=schema_for(split, input_ids))

@@ -72,6 +72,9 @@ class Sample:
     item_key: str = "items"
     source_id: str = ""
     columnar_items: bool = False  # items as columns rather than records (see `longsynth.items`)
+    # The order items are recorded in (metadata and `depths`), as indices into `fitted.inserts`; by
+    # default the inserts' own order. Where each answer has one item, the answers' order.
+    item_order: list[int] | None = None
 
 
 class Generator:

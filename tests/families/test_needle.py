@@ -270,3 +270,29 @@ def test_a_retried_sample_records_its_attempt(tmp_path, monkeypatch):
     spec = load_spec(None, tasks="niah_single_1", lengths="1k", depths="50", samples=1)
     row = _rows(build(spec, tmp_path / "r"))[0]
     assert json.loads(row["metadata"])["attempt"] == 1
+
+
+def test_depths_follow_the_answers_order(tmp_path):
+    """`depths[i]` is the depth of the needle stating `answers[i]` (multi-value: answers in text order)."""
+    spec = load_spec(None, tasks="niah_multivalue,niah_multiquery", lengths="2k", depths="20,80", samples=3)
+    rows = _rows(build(spec, tmp_path / "o"))
+    for row in rows:
+        needles = json.loads(row["metadata"])["needles"]
+        assert [n["value"] for n in needles[: len(row["answers"])]] == list(row["answers"])
+        assert row["depths"][: len(row["answers"])] == [n["depth"] for n in needles[: len(row["answers"])]]
+
+
+def test_question_and_answer_prefix_list_the_keys_alike(tmp_path):
+    spec = load_spec(None, tasks="niah_multiquery", lengths="2k", depths="50", samples=1)
+    row = _rows(build(spec, tmp_path / "o"))[0]
+    keys = json.loads(row["metadata"])["queries"]
+    listed = ", ".join(keys[:-1]) + " and " + keys[-1]
+    assert listed in row["question"] and listed in row["answer_prefix"]
+
+
+def test_a_corpus_without_the_corpus_haystack_is_refused(tmp_path):
+    from longsynth.errors import SpecError
+
+    (tmp_path / "c.txt").write_text("Some text. " * 200)
+    with pytest.raises(SpecError, match="corpus is set but the haystack is 'noise'"):
+        make_generator(load_spec(None, tasks="niah_single_1", corpus=str(tmp_path / "c.txt")))

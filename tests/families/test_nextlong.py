@@ -248,3 +248,15 @@ def test_hugging_face_dataset_corpus_streamed(tmp_path):
     out = build(spec, tmp_path / "out")
     assert validate_directory(out).problems == []
     assert all(r["source_id"].startswith("d") for r in _rows(out, "nextlong"))
+
+
+def test_jsonl_format_writes_the_training_rows_too(tmp_path):
+    spec = load_spec(
+        None, generator="nextlong", tasks="nextlong", lengths="1k", samples=2, corpus="builtin:200", formats="jsonl"
+    )
+    out = build(spec, tmp_path / "o")
+    lines = [json.loads(x) for p in sorted(out.glob("*/*.jsonl")) for x in p.read_text().split("\n") if x]
+    rows = _rows(out, "nextlong")
+    assert [x["text"] for x in lines] == [r["text"] for r in rows] and len(rows) == 2
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert all(str(p.relative_to(out)) in manifest["files"] for p in out.glob("*/*.jsonl"))

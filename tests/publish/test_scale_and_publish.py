@@ -257,6 +257,12 @@ def test_to_hf_dataset_from_folder_and_from_spec(one_worker, tmp_path, monkeypat
     import polars as pl
 
     assert first.to_list() == pl.read_parquet(built / "niah_single_1" / "*.parquet").to_dicts()
+    # A folder and a spec give the same features, so the two concatenate.
+    read_back = longsynth.to_hf_dataset(built)["niah_single_1"]
+    assert read_back.features == first.features
+    import datasets
+
+    assert datasets.concatenate_datasets([first, read_back]).num_rows == 2 * first.num_rows
 
 
 @pytest.mark.slow

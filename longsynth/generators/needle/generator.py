@@ -128,6 +128,11 @@ class NeedleGenerator(Generator):
                 )
             if options.haystack == "corpus" and not options.corpus:
                 raise SpecError(f"{task}: haystack=corpus needs --set corpus=PATH (a file, folder or hf:<dataset>)")
+            if options.corpus and options.haystack != "corpus":
+                raise SpecError(
+                    f"{task}: corpus is set but the haystack is {options.haystack!r}; add --set haystack=corpus "
+                    "to build the haystack from it"
+                )
             if options.haystack == "corpus":
                 sources.check_corpus(options.corpus)
                 self._corpora[options.corpus] = sources.corpus_identity(options.corpus)
@@ -216,7 +221,13 @@ class NeedleGenerator(Generator):
             filler_tokens=filler_tokens,
             inserts=inserts,
         )
-        by_position = sorted(fitted.placed, key=lambda p: p.char_start)
-        answers = [p.insert.payload["value"] for q in queried for p in by_position if p.insert.payload["key"] == q]
+        # Answers: each queried key's values in text order. Needles are recorded in that order (then the
+        # needles of keys not asked about), so `depths[i]` is the depth of `answers[i]`.
+        starts = fitted.placements.start
+        by_position = sorted(range(len(inserts)), key=lambda n: int(starts[n]))
+        order = [n for q in queried for n in by_position if inserts[n].payload["key"] == q]
+        asked = set(order)
+        order += [n for n in range(len(inserts)) if n not in asked]
+        answers = [inserts[n].payload["value"] for n in order[: len(queried) * options.num_values]]
         metadata = {"params": {k: getattr(options, k) for k in REPORTED}, "queries": queried}
-        return Sample(fitted, question, answers, answer_prefix, metadata, item_key="needles")
+        return Sample(fitted, question, answers, answer_prefix, metadata, item_key="needles", item_order=order)
