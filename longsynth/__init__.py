@@ -21,7 +21,7 @@ from .export.manifest import read_manifest
 from .generators.registry import REGISTRY, get_generator_class
 from .rows import schema_for
 from .spec import Spec, load_spec, spec_from_dict
-from .version import __version__
+from .version import __version__, code_digest
 
 
 def _as_spec(spec: Spec | str | Path) -> Spec:
@@ -52,8 +52,8 @@ def to_hf_dataset(spec_or_dir: Spec | str | Path):
     """A `datasets.DatasetDict` with one entry per task (config), for training pipelines.
 
     From a built folder, the Parquet shards are read. From a spec (or a YAML path), rows are
-    generated on the fly with `Dataset.from_generator`, fingerprinted by the spec, so the
-    datasets cache is reused for the same spec and never for another.
+    generated on the fly with `Dataset.from_generator`, fingerprinted by the spec and by this
+    package's code, so the datasets cache is reused for the same spec and code, never for another.
     """
     import datasets  # heavy: imported only when asked for
 
@@ -78,7 +78,7 @@ def to_hf_dataset(spec_or_dir: Spec | str | Path):
                 _task_rows,
                 features=features,
                 gen_kwargs={"spec": spec.to_dict(), "task": task},
-                fingerprint=f"longsynth-{spec.fingerprint()[:32]}-{task}",
+                fingerprint=f"longsynth-{spec.fingerprint()[:24]}-{code_digest()[:8]}-{task}",
                 split=split,
             )
             for task in spec.tasks

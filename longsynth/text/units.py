@@ -90,6 +90,7 @@ class UnitPool:
         return max(0, idx)
 
 
-def count_units(texts: list[str], tokenizer: Tokenizer) -> list[int]:
-    """Token counts of units as they appear inside a joined context (space-led)."""
-    return tokenizer.count_many([SEPARATOR + t for t in texts])
+def count_units(texts: list[str], tokenizer: Tokenizer, separator: str = SEPARATOR) -> list[int]:
+    """Token counts of units as they appear inside a context joined with `separator` (space-led by
+    default; units that end in a newline are joined with nothing)."""
+    return tokenizer.count_many([separator + t for t in texts])

@@ -58,7 +58,7 @@ def test_every_needle_sits_at_its_recorded_offsets(show_build):
         assert len(meta["needles"]) == len(row["depths"])
         for needle in meta["needles"]:
             sentence = row["input"][needle["char_offset"] : needle["char_end"]]
-            assert needle["key"] in sentence and sentence.endswith(f"{needle['value']}.")
+            assert needle["key"] in sentence and sentence.rstrip("\n").endswith(f"{needle['value']}.")
             # tokens before the needle, counted independently on the text before it
             before = len(enc.encode_ordinary(row["input"][: needle["char_offset"]]))
             assert abs(before - needle["token_offset"]) <= 1  # the leading space may merge either way

@@ -19,7 +19,7 @@ from ...errors import SpecError
 from ...fitting import Insert
 from ...scoring import share_of_answers
 from ...text import sources
-from ...text.units import count_units
+from ...text.units import SEPARATOR, count_units
 from ...text.words import ADJECTIVES, NOUNS
 from ..base import Cell, Generator, Sample, Task
 from .options import KIND, REPORTED, NeedleOptions
@@ -32,9 +32,17 @@ def prose_reach(target: int) -> int:
     return 2 * target + 4096
 
 
+def spare_tokens(target: int) -> int:
+    """Haystack drawn beyond the target, from which the fitter picks whole units to close the gap."""
+    return max(256, target // 16)
+
+
 def corpus_reach(target: int) -> int:
     """The same for a user corpus (read only as far as the longest length needs)."""
-    return target + 256
+    return target + spare_tokens(target) + 256
+
+
+LINE_END = "\n"
 
 
 MIN_NEEDLE_TOKENS = 8  # no needle sentence is shorter: the cap on needles per sample follows from it
@@ -148,15 +156,17 @@ class NeedleGenerator(Generator):
         return lambda key, value: rendered.replace(KEY, key).replace(VALUE, value)
 
     def _filler(self, options: NeedleOptions, target: int, rng: random.Random, make, taken: set[str]):
-        """Filler units (texts, space-led token counts) enough for `target` tokens."""
+        """Filler units (texts, token counts as joined) enough for `target` tokens, and some more: the
+        fitter closes the last gap with whole units that still fit, never a cut sentence."""
+        held = target + spare_tokens(target)
         if options.haystack == "needle":
-            return self._distractor_needles(options, target, rng, make, taken)
+            return self._distractor_needles(options, held, rng, make, taken)
         if options.haystack == "noise":
-            pool = sources.noise_pool(self.tokenizer.name, self._max_length + 64)
+            pool = sources.noise_pool(self.tokenizer.name, self._max_length + spare_tokens(self._max_length) + 64)
             start = rng.randrange(len(sources.NOISE_SENTENCES))
         elif options.haystack == "prose":
             pool = sources.prose_pool(self.tokenizer.name, prose_reach(self._max_length))
-            start = rng.randrange(pool.latest_start(target, within=prose_reach(target)) + 1)
+            start = rng.randrange(pool.latest_start(held, within=prose_reach(target)) + 1)
         else:
             pool = sources.corpus_pool(
                 self.tokenizer.name,
@@ -167,11 +177,11 @@ class NeedleGenerator(Generator):
                 options.corpus_split,
                 self._corpora[options.corpus],
             )
-            start = rng.randrange(pool.latest_start(target, within=corpus_reach(target)) + 1)
-        return pool.run(start, target)
+            start = rng.randrange(pool.latest_start(held, within=corpus_reach(target)) + 1)
+        return pool.run(start, held)
 
     def _distractor_needles(self, options: NeedleOptions, target, rng, make, taken):
-        """A haystack made only of needles whose keys are never asked about."""
+        """A haystack made only of needles whose keys are never asked about, one per line (as RULER's)."""
         texts: list[str] = []
         counts: list[int] = []
         held = 0
@@ -181,8 +191,8 @@ class NeedleGenerator(Generator):
             taken.update(keys)
             values = draw_tokens(options.value_type, rng, batch, taken)
             taken.update(values)
-            new = [make(k, v) for k, v in zip(keys, values, strict=True)]
-            new_counts = count_units(new, self.tokenizer)
+            new = [make(k, v) + LINE_END for k, v in zip(keys, values, strict=True)]
+            new_counts = count_units(new, self.tokenizer, separator="")
             texts.extend(new)
             counts.extend(new_counts)
             held += sum(new_counts)
@@ -199,13 +209,16 @@ class NeedleGenerator(Generator):
         values = draw_tokens(options.value_type, rng, options.num_keys * options.num_values, set(keys))
         queried = keys[: options.num_queries]
 
+        # Distractor needles stand one per line, and so do the needles among them; other haystacks are
+        # sentences joined by spaces.
+        line_end, separator = (LINE_END, "") if options.haystack == "needle" else ("", SEPARATOR)
         inserts: list[Insert] = []
         for k, key in enumerate(keys):
             for v in range(options.num_values):
                 primary = k == 0 and v == 0
                 depth = float(cell.depth) if primary else round(rng.uniform(0.0, 100.0), 1)
                 value = values[k * options.num_values + v]
-                inserts.append(Insert(make(key, value), depth, {"key": key, "value": value}))
+                inserts.append(Insert(make(key, value) + line_end, depth, {"key": key, "value": value}))
 
         variables = dict(kind=kind, kind_plural=kind_plural, keys=queried, values_per_key=options.num_values)
         question = self.templates.render("question.j2", **variables)
@@ -220,6 +233,8 @@ class NeedleGenerator(Generator):
             filler_texts=filler_texts,
             filler_tokens=filler_tokens,
             inserts=inserts,
+            whole_units_only=True,
+            separator=separator,
         )
         # Answers: each queried key's values in text order. Needles are recorded in that order (then the
         # needles of keys not asked about), so `depths[i]` is the depth of `answers[i]`.
