@@ -117,6 +117,9 @@ class FittedPrompt:
     predicted_length: int
     filler_units: int
     partial_unit: bool
+    # Where the input sits in `text` when `text` is a whole prompt (chat template and answer prefix
+    # around it); None: `text` is the input.
+    input_span: tuple[int, int] | None = None
 
     @property
     def placed(self) -> list[Placed]:
@@ -195,10 +198,44 @@ def _fill_whole_units(filler_texts, filler_tokens, whole, texts, tokens, gap, to
                     break
             if swapped:
                 break
+    if gap > tolerance:
+        texts, tokens, used, gap = _exchange_units(texts, tokens, used, sizes_in_window, window.start, gap, tolerance)
     used.sort()
     texts = texts + [filler_texts[j] for j in used]
     tokens = np.concatenate([tokens, np.asarray([filler_tokens[j] for j in used], dtype=np.int64)])
     return texts, tokens, gap
+
+
+def _exchange_units(texts, tokens, used, sizes, offset, gap, tolerance, last=32, most=6):
+    """Close a gap that no one- or two-unit swap closes: units of nearly one size (table rows,
+    distractor needles) can only reach some totals. Remove k of the last units and add k to k + 2
+    later ones, with k up to `most`, so the net gain lands in [gap - tolerance, gap]. Sizes are sorted
+    once, so each k is a binary search over sums of consecutive sorted units."""
+    free = np.ones(len(sizes), dtype=bool)
+    free[[j - offset for j in used]] = False
+    adds = np.flatnonzero(free)
+    add_order = adds[np.argsort(sizes[adds], kind="stable")]
+    add_sums = np.concatenate([[0], np.cumsum(sizes[add_order])])
+    first = max(0, len(tokens) - last)
+    removable = np.arange(first, len(tokens))
+    remove_order = removable[np.argsort(-np.asarray(tokens)[removable], kind="stable")]
+    remove_sums = np.concatenate([[0], np.cumsum(np.asarray(tokens)[remove_order])])
+    for k in range(1, most + 1):
+        for extra in (0, 1, 2):
+            n = k + extra
+            if k > len(remove_order) or n > len(add_order):
+                continue
+            windows = add_sums[n:] - add_sums[:-n]  # sums of n consecutive sorted additions, ascending
+            for t in range(len(remove_order) - k + 1):
+                removed = int(remove_sums[t + k] - remove_sums[t])
+                s = int(np.searchsorted(windows, gap - tolerance + removed, side="left"))
+                if s < len(windows) and windows[s] <= gap + removed:
+                    gone = set(remove_order[t : t + k].tolist())
+                    keep = [i for i in range(len(tokens)) if i not in gone]
+                    picks = add_order[s : s + n]
+                    gap = gap + removed - int(sizes[picks].sum())
+                    return take(texts, keep), np.asarray(tokens)[keep], used + (offset + picks).tolist(), gap
+    return texts, tokens, used, gap
 
 
 def take(items: list, indices: list[int]) -> list:

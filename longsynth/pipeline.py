@@ -98,18 +98,19 @@ def generate_row(
         seed = attempt_seed(spec, cell, attempt)
         adjust = 0
         slack = length_tolerance(cell.target_length, spec.length_tolerance)
+        budget = cell.target_length - (generator.reserve_for(cell.task) if generator.split == "test" else 0)
         for refit in range(MAX_REFITS):
             if first is not None and attempt == 0 and refit == 0:
                 sample, measurement = first
             else:
                 sample = generator.sample(cell, rng_for(seed), budget_adjust=adjust)
                 measurement = measure(generator.tokenizer, sample.fitted.text)
-            over = measurement.length - cell.target_length
-            if over <= 0 and measurement.length >= cell.target_length - slack:
+            over = measurement.length - budget
+            if over <= 0 and measurement.length >= budget - slack:
                 break
             # The prediction missed (a tokenizer that merges across units): re-fit with the
             # budget moved by the miss. Bounded; the length validator has the last word.
-            adjust += over if over > 0 else -(cell.target_length - measurement.length) // 2
+            adjust += over if over > 0 else -(budget - measurement.length) // 2
             if stats:
                 stats.refits += 1
         row, metadata = make_row(generator, cell, sample, measurement, seed, attempt)

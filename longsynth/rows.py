@@ -12,7 +12,7 @@ from .fitting import Placements
 from .generators.base import Cell, Generator, Sample
 from .items import item_columns, item_records
 from .metadata_json import encode_metadata
-from .tokenizers import Measurement
+from .tokenizers import Measurement, Tokenizer
 from .validators.depth import measured_depths
 
 COMMON_SCHEMA = {
@@ -31,6 +31,9 @@ EVAL_SCHEMA = {
     "answers": pl.List(pl.String),
     "answer_prefix": pl.String,
     "depths": pl.List(pl.Float64),
+    "prompt": pl.String,
+    "prompt_length": pl.Int64,
+    "reserve": pl.Int64,
     "metadata": pl.String,
 }
 TRAIN_SCHEMA = {**COMMON_SCHEMA, "text": pl.String, "source_id": pl.String, "metadata": pl.String}
@@ -43,11 +46,32 @@ def schema_for(split: str, input_ids: bool = False) -> dict[str, Any]:
     return schema
 
 
+def input_length(tokenizer: Tokenizer, measurement: Measurement, prompt: str, span: tuple[int, int]) -> int:
+    """Tokens of the input alone, from the prompt's one encode where the input starts and ends on
+    token boundaries (tiktoken keeps such text's tokens as they are alone); else one more encode."""
+    if getattr(tokenizer, "encodes_outside_gil", False):  # tiktoken
+        between = measurement.tokens_between(*span)
+        if between is not None:
+            return between
+    return tokenizer.count(prompt[span[0] : span[1]])
+
+
+def _shifted(placed: Placements, by: int) -> Placements:
+    """Placements moved by `by` characters (spans of -1, meaning none, stay)."""
+    moved = [np.where(a >= 0, a + by, a) for a in (placed.before, placed.after, placed.run)]
+    return Placements(placed.start + by, placed.end + by, *moved)
+
+
 def make_row(
     generator: Generator, cell: Cell, sample: Sample, measurement: Measurement, seed: int, attempt: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A row whose numbers (length, offsets, depths) all come from `measurement`, and its metadata."""
+    """A row whose numbers (lengths, offsets, depths) all come from `measurement`, and its metadata.
+
+    For evaluation rows `fitted.text` is the whole prompt; tokens and depths are measured in it, and
+    character offsets are recorded in the input (the prompt from `metadata.input_span[0]` on)."""
     fitted = sample.fitted
+    text = fitted.text
+    start, end = fitted.input_span or (0, len(text))
     span = (fitted.context_start, fitted.context_end)
     placed, inserts = fitted.placements, fitted.inserts
     if sample.item_order is not None:
@@ -56,12 +80,12 @@ def make_row(
         inserts = [inserts[i] for i in sample.item_order]
     before, depths = measured_depths(measurement, span, placed.start, placed.end)
     layout = item_columns if sample.columnar_items else item_records
-    items = layout(inserts, placed, before, depths)
+    items = layout(inserts, _shifted(placed, -start) if start else placed, before, depths)
     metadata = {
         **sample.metadata,
         "item_key": sample.item_key,
         sample.item_key: items,
-        "context_span": list(span),
+        "context_span": [span[0] - start, span[1] - start],
         "attempt": attempt,
         "filler_units": fitted.filler_units,
         "partial_unit": fitted.partial_unit,
@@ -76,15 +100,20 @@ def make_row(
         "seed": seed,
     }
     if generator.split == "test":
+        metadata["input_span"] = [start, end]
         row.update(
-            input=fitted.text,
+            length=input_length(generator.tokenizer, measurement, text, (start, end)),
+            input=text[start:end],
             question=sample.question,
             answers=list(sample.answers),
             answer_prefix=sample.answer_prefix,
             depths=depths.tolist(),
+            prompt=text,
+            prompt_length=measurement.length,
+            reserve=generator.reserve_for(cell.task),
         )
     else:
-        row.update(text=fitted.text, source_id=sample.source_id)
+        row.update(text=text, source_id=sample.source_id)
     if generator.writes_input_ids(generator.spec) and measurement.ids is not None:
         row["input_ids"] = measurement.ids.tolist()
     row["metadata"] = encode_metadata(metadata)

@@ -42,6 +42,7 @@ MAX_ATTEMPTS = 100
 MAX_ROWS_PER_SHARD = 1_000_000
 MAX_SHARD_BYTES = 2**40
 MAX_TOLERANCE = MAX_LENGTH
+MAX_RESERVE = 65536  # tokens kept for an answer
 
 
 def parse_length(value: Any) -> int:
@@ -226,6 +227,13 @@ class Spec:
         lambda: ["parquet"], "parquet, plus jsonl for RULER's scripts", _named(parse_formats), "--format"
     )
     template_dir: str | None = spec_field(None, "folder of .j2 templates overriding ours", _text, skip_empty=True)
+    reserve: int | None = spec_field(
+        None,
+        "tokens kept for the answer (default: the task's; 128 for needle tasks)",
+        whole_number(0, MAX_RESERVE),
+        skip_empty=True,
+    )
+    chat_template: str = spec_field("none", "none, hf:<folder or Hub id>, or a .jinja file", _text)
     version: str = spec_field("1.0.0", "dataset version written to the card", _text)
     license: str = spec_field("cc-by-4.0", "dataset license written to the card", _text)
     options: dict[str, Any] = spec_field(dict, "the generator's options (anything not listed here)", None)

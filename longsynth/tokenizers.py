@@ -112,6 +112,21 @@ class Measurement:
         """Number of tokens that end at or before `char_offset`."""
         return int(np.searchsorted(self._char_ends, char_offset, side="right"))
 
+    def is_boundary(self, char_offset: int) -> bool:
+        """Whether a token ends exactly at `char_offset` (or it is the start of the text)."""
+        if char_offset == 0:
+            return True
+        at = int(np.searchsorted(self._char_ends, char_offset, side="left"))
+        return at < len(self._char_ends) and int(self._char_ends[at]) == char_offset
+
+    def tokens_between(self, start: int, end: int) -> int | None:
+        """Tokens of the text between two token boundaries, or None if either is not one. For
+        tiktoken, whose tokens never merge across a boundary that the encoding kept, this is exactly
+        the count of that text encoded alone."""
+        if not (self.is_boundary(start) and self.is_boundary(end)):
+            return None
+        return self.tokens_before(end) - self.tokens_before(start)
+
     def tokens_before_many(self, char_offsets) -> np.ndarray:
         """`tokens_before` for many offsets in one vectorised call."""
         return np.searchsorted(self._char_ends, np.asarray(char_offsets, dtype=np.int64), side="right")

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..chat import ChatTemplate, load_chat_template
+from ..errors import BudgetError, SpecError
 from ..fitting import FittedPrompt, fit_prompt, length_tolerance
 from ..items import item_spans
 from ..templating import CONTEXT, Templates, split_around
@@ -29,6 +31,18 @@ if TYPE_CHECKING:  # annotations only: the spec module imports the registry, whi
     from ..spec import Spec
 
 Metric = Callable[[dict[str, Any], str], float]  # (row, prediction) -> score in [0, 1]
+INPUT_END = "\n"  # the input ends a line, so `input + answer_prefix` reads as two lines (RULER's client sends that)
+
+
+@dataclass(frozen=True)
+class Wrapped:
+    """A prompt's text around its context: `head` and `tail` include the chat template's text and the
+    answer prefix; the input is everything but the first `before` and the last `after` characters."""
+
+    head: str
+    tail: str
+    before: int
+    after: int
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,7 @@ class Task:
     help: str
     preset: dict[str, Any] = field(default_factory=dict)
     metric: Metric | None = None
+    reserve: int = 0  # tokens kept for the answer by default (the length contract); 0 for training data
 
 
 @dataclass
@@ -77,6 +92,13 @@ class Sample:
     item_order: list[int] | None = None
 
 
+def _template_key(name: str) -> str:
+    """A chat template file by its absolute path (a cache must not serve another folder's file)."""
+    if name in ("", "none") or name.startswith("hf:"):
+        return name or "none"
+    return str(Path(name).resolve())
+
+
 class Generator:
     """Base class: a family sets the class attributes and implements `sample`."""
 
@@ -97,6 +119,9 @@ class Generator:
         self.options = resolve_options(self.Options, spec.options)
         self.templates = Templates.for_family(self.name, self.template_folder, spec.template_dir)
         self._task_options: dict[str, Any] = {}
+        if self.split == "train" and (spec.chat_template != "none" or spec.reserve):
+            raise SpecError(f"{self.name} builds training text, not prompts: drop chat_template and reserve")
+        self.chat: ChatTemplate = load_chat_template(_template_key(spec.chat_template))
 
     @classmethod
     def check_options(cls, given: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +133,10 @@ class Generator:
         if task not in self._task_options:
             self._task_options[task] = resolve_options(self.Options, self.tasks[task].preset, self.spec.options)
         return self._task_options[task]
+
+    def reserve_for(self, task: str) -> int:
+        """Tokens kept for the answer: the spec's `reserve`, else the task's own default."""
+        return self.spec.reserve if self.spec.reserve is not None else self.tasks[task].reserve
 
     def fit(self, target: int, budget_adjust: int = 0, **layout: Any) -> FittedPrompt:
         """The shared fitter, with this build's tokenizer and length tolerance."""
@@ -125,12 +154,43 @@ class Generator:
         rendered = self.templates.render(template, context=CONTEXT, **variables)
         return split_around(rendered, CONTEXT, template)
 
-    def fit_prompt(
-        self, template: str, variables: dict[str, Any], target: int, budget_adjust: int = 0, **layout: Any
+    def wrap(self, head: str, tail: str, answer_prefix: str) -> Wrapped:
+        """The prompt around the context: the chat template's text, the input's halves, the input's
+        line end, then the answer prefix (what a model is sent, and what the length contract counts)."""
+        after = self.chat.after + answer_prefix
+        return Wrapped(self.chat.before + head, tail + INPUT_END + after, len(self.chat.before), len(after))
+
+    def fit_wrapped(
+        self, wrapped: Wrapped, task: str, target: int, budget_adjust: int = 0, **layout: Any
     ) -> FittedPrompt:
-        """Render the prompt template, then fit the context into the token budget between its halves."""
+        """Fit a prompt so that its tokens plus the task's reserve land within the target (the length
+        contract), and record where the input sits in it."""
+        reserve = self.reserve_for(task)
+        budget = target - reserve
+        if budget <= 0:
+            raise BudgetError(
+                f"a {target}-token row keeps {reserve} tokens for the answer, which leaves no room for the prompt; "
+                "ask for a longer length or a smaller reserve"
+            )
+        fitted = self.fit(budget, budget_adjust, head=wrapped.head, tail=wrapped.tail, **layout)
+        fitted.input_span = (wrapped.before, len(fitted.text) - wrapped.after)
+        return fitted
+
+    def fit_prompt(
+        self,
+        template: str,
+        variables: dict[str, Any],
+        cell: Cell,
+        budget_adjust: int = 0,
+        *,
+        answer_prefix: str,
+        **layout: Any,
+    ) -> FittedPrompt:
+        """Render the prompt template, wrap it (chat template, answer prefix), and fit the context into
+        the token budget between the halves."""
         head, tail = self.prompt_halves(template, variables)
-        return self.fit(target, budget_adjust, head=head, tail=tail, **layout)
+        wrapped = self.wrap(head, tail, answer_prefix)
+        return self.fit_wrapped(wrapped, cell.task, cell.target_length, budget_adjust, **layout)
 
     def sample(self, cell: Cell, rng, budget_adjust: int = 0) -> Sample:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -36,12 +36,19 @@ def validate_row(
     The build passes the measurement and the metadata it just made, so neither the text nor the
     metadata JSON is processed twice; `longsynth validate` passes the row alone.
     """
-    text = row.get("input") if "input" in row else row.get("text")
-    if measurement is None:
+    text = row["prompt"] if "prompt" in row else row.get("text")
+    input_tokens = None
+    if measurement is None:  # a written row: both counts measured afresh
         measurement = measure(tokenizer, text)
+        if "prompt" in row:
+            input_tokens = tokenizer.count(row["input"])
     if metadata is None:
         metadata = decode_metadata(row["metadata"])
-    problems = check_length(row, measurement, generator.spec.length_tolerance)
+    problems = check_length(row, measurement, generator.spec.length_tolerance, input_tokens)
+    if "prompt" in row:
+        start, end = metadata.get("input_span", (0, len(row["input"])))
+        if text[start:end] != row["input"] or not text.endswith(row["answer_prefix"]):
+            problems.append("the prompt is not the input wrapped by the chat template, then the answer prefix")
     if metadata.get(metadata.get("item_key", "items")):
         problems += check_depths(row, metadata, measurement)
     for validator in generator.validators:

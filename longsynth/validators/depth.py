@@ -74,8 +74,11 @@ def depth_allowance(
 
 
 def check_depths(row: dict[str, Any], metadata: dict[str, Any], measurement: Measurement) -> list[str]:
+    """Re-measure every item's depth in the prompt (character offsets are recorded in the input,
+    which starts at `metadata.input_span[0]` in the prompt)."""
     problems = []
-    span = tuple(metadata["context_span"])
+    shift = int(metadata.get("input_span", [0])[0])
+    span = tuple(int(x) + shift for x in metadata["context_span"])
     items = metadata.get(metadata.get("item_key", "items"), [])
     count = item_count(items)
     recorded = list(row.get("depths") or [])
@@ -84,6 +87,7 @@ def check_depths(row: dict[str, Any], metadata: dict[str, Any], measurement: Mea
     if not count:
         return problems
     table = item_table(items)
+    table[:, :8] += shift
     before, depths = measured_depths(measurement, span, table[:, 0].astype(np.int64), table[:, 1].astype(np.int64))
     allowed = depth_allowances(measurement, span, items, table)
     offsets = table[:, 8].astype(np.int64)

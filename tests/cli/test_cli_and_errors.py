@@ -34,7 +34,7 @@ def _one_line_error(result, needle: str):
         (["--samples", "-3"], "samples must be at least 1"),
         (["--set", "num_keys=-1"], "num_keys must be at least 1"),
         (["--set", "colour=blue"], "unknown spec field 'colour'"),
-        (["--lengths", "32"], "target is 32"),
+        (["--lengths", "32"], "keeps 128 tokens for the answer"),
         (["--lengths", "4q"], "length '4q' is not a whole number"),
         (["--depths", "linspace:0,100"], "expected linspace:START,END,COUNT"),
         (["--set", "haystack=corpus", "--set", "corpus=/nonexistent/file.jsonl"], "does not exist"),

@@ -39,7 +39,9 @@ def test_build_with_local_hf_tokenizer(hf_tokenizer_dir, tmp_path, task):
     rows = pl.read_parquet(out / task / "*.parquet").to_dicts()
     for row in rows:
         n = len(reference.encode(row["input"], add_special_tokens=False).ids)
-        assert n == row["length"] and 2048 - 16 <= n <= 2048
+        p = len(reference.encode(row["prompt"], add_special_tokens=False).ids)
+        assert n == row["length"] and p == row["prompt_length"]
+        assert 2048 - 16 <= p + row["reserve"] <= 2048
         assert json.loads(row["metadata"])["needles"]
     assert validate_directory(out).problems == []
 

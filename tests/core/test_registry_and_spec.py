@@ -116,6 +116,8 @@ def test_the_rebuild_command_round_trips_every_spec_field(tmp_path):
         max_shard_bytes=12345678,
         formats="jsonl",
         template_dir=str(tmp_path / "my templates"),
+        reserve=64,
+        chat_template=str(tmp_path / "chat.jinja"),
         version="007",
         license="yes",
         attribute="hobby",

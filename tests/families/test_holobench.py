@@ -98,7 +98,7 @@ def test_no_row_is_duplicated_and_no_overshoot(holo):
         for table in verbal.values():
             parsed = table.parse(row["input"])
             assert len(parsed) == len(set(parsed))
-        assert row["target_length"] - 16 <= row["length"] <= row["target_length"]
+        assert row["target_length"] - 16 <= row["prompt_length"] + row["reserve"] <= row["target_length"]
 
 
 def test_oracle_rejects_missing_row(holo):
@@ -281,6 +281,9 @@ def test_user_database_files(tmp_path, kind):
         samples=1,
         database=str(path),
         info_density=0.4,
+        # Rows of these tables verbalize to nearly one size (21 tokens), so whole rows reach only some
+        # totals: a wider tolerance than 16 tokens keeps every sample fittable.
+        length_tolerance=32,
     )
     out = build(spec, tmp_path / "out")
     assert validate_directory(out).problems == []

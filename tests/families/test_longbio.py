@@ -42,7 +42,8 @@ def test_show_build_validates_with_exact_lengths(bio_build):
     enc = get_tokenizer("cl100k_base")._enc
     for row in _rows(out):
         assert len(enc.encode_ordinary(row["input"])) == row["length"]
-        assert 8192 - 16 <= row["length"] <= 8192
+        assert len(enc.encode_ordinary(row["prompt"])) == row["prompt_length"]
+        assert 8192 - 16 <= row["prompt_length"] + row["reserve"] <= 8192
 
 
 def test_asked_bios_sit_at_their_depths_and_regenerate(bio_build):

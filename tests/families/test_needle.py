@@ -46,8 +46,11 @@ def test_lengths_are_exact_under_an_independent_count(show_build):
     assert len(rows) == 6 * 2 * 3 * 2
     for row in rows:
         n = len(enc.encode_ordinary(row["input"]))
-        assert n == row["length"]
-        assert row["target_length"] - max(16, int(0.002 * row["target_length"])) <= n <= row["target_length"]
+        p = len(enc.encode_ordinary(row["prompt"]))
+        assert n == row["length"] and p == row["prompt_length"] and row["reserve"] == 128
+        # the length contract: the prompt plus the tokens kept for the answer fit the target
+        assert row["target_length"] - max(16, int(0.002 * row["target_length"])) <= p + 128 <= row["target_length"]
+        assert row["prompt"] == row["input"] + row["answer_prefix"]
 
 
 def test_every_needle_sits_at_its_recorded_offsets(show_build):

@@ -42,9 +42,11 @@ _HELP = {
     "extreme": "MAX / MIN, ORDER BY ... LIMIT k",
     "join": "two tables joined on a key",
 }
+REPLY_TOKENS = 512  # tokens kept for the answer: up to 25 result rows, one per line
 QUERY_FAMILY = {f"holo_{family}": family for family in FAMILIES}  # each task asks one family of queries
 TASKS = {
-    task: Task(f"{_HELP[family]} ({family} queries)", metric=row_recall_metric) for task, family in QUERY_FAMILY.items()
+    task: Task(f"{_HELP[family]} ({family} queries)", metric=row_recall_metric, reserve=REPLY_TOKENS)
+    for task, family in QUERY_FAMILY.items()
 }
 
 
@@ -318,15 +320,16 @@ class HoloBenchGenerator(Generator):
         chosen = self._choose_query(cell, rng, budget)
         query = chosen.query
         question = self.templates.render("question.j2", family=query.family, q=query.question)
-        head, tail = self.prompt_halves("prompt.j2", {"question": question})
-        context_tokens = max(1, target - self.tokenizer.count(head) - self.tokenizer.count(tail))
+        wrapped = self.wrap(*self.prompt_halves("prompt.j2", {"question": question}), self._answer_prefix())
+        room = target - self.reserve_for(cell.task)
+        context_tokens = max(1, room - self.tokenizer.count(wrapped.head) - self.tokenizer.count(wrapped.tail))
         inserts, insert_tokens, share = self._relevant_inserts(chosen, rng, context_tokens)
         filler_texts, filler_tokens = self._filler(cell, query.tables, share, rng)
-        fitted = self.fit(
+        fitted = self.fit_wrapped(
+            wrapped,
+            cell.task,
             target,
             budget_adjust,
-            head=head,
-            tail=tail,
             filler_texts=filler_texts,
             filler_tokens=filler_tokens,
             inserts=inserts,

@@ -37,17 +37,26 @@ from .oracle import VALIDATORS
 from .people import ARITHMETIC_ATTRIBUTES, ATTRIBUTE_WORDS, ATTRIBUTES, random_person
 from .tasks import BIO_TASKS, BioTask
 
+REPLY_TOKENS = 128  # tokens kept for the answer (a value, a few names, a citation)
 TASKS = {
-    "bio_standard": Task("one attribute of one person", metric=answers_in_order),
-    "bio_multi_standard": Task("the same attribute of n people, in order", metric=answers_in_order),
-    "bio_paraphrase": Task("as standard, with paraphrased bios", metric=answers_in_order),
-    "bio_pronoun": Task("as standard, with first-person bios", metric=answers_in_order),
-    "bio_calculation": Task("age difference of two people", metric=integer_answer),
-    "bio_rank": Task("order n people from youngest to oldest", metric=answers_in_order),
-    "bio_multihop": Task("follow 'the same X as' links to the first person's value", metric=answers_in_order),
-    "bio_twodiff": Task("name two people whose ages differ by d", metric=two_diff_metric),
-    "bio_citation": Task("the answer plus the number of the bio it came from", metric=citation_metric),
-    "bio_idk": Task("the asked attribute is missing: the right answer is a refusal", metric=refusal_metric),
+    "bio_standard": Task("one attribute of one person", metric=answers_in_order, reserve=REPLY_TOKENS),
+    "bio_multi_standard": Task(
+        "the same attribute of n people, in order", metric=answers_in_order, reserve=REPLY_TOKENS
+    ),
+    "bio_paraphrase": Task("as standard, with paraphrased bios", metric=answers_in_order, reserve=REPLY_TOKENS),
+    "bio_pronoun": Task("as standard, with first-person bios", metric=answers_in_order, reserve=REPLY_TOKENS),
+    "bio_calculation": Task("age difference of two people", metric=integer_answer, reserve=REPLY_TOKENS),
+    "bio_rank": Task("order n people from youngest to oldest", metric=answers_in_order, reserve=REPLY_TOKENS),
+    "bio_multihop": Task(
+        "follow 'the same X as' links to the first person's value", metric=answers_in_order, reserve=REPLY_TOKENS
+    ),
+    "bio_twodiff": Task("name two people whose ages differ by d", metric=two_diff_metric, reserve=REPLY_TOKENS),
+    "bio_citation": Task(
+        "the answer plus the number of the bio it came from", metric=citation_metric, reserve=REPLY_TOKENS
+    ),
+    "bio_idk": Task(
+        "the asked attribute is missing: the right answer is a refusal", metric=refusal_metric, reserve=REPLY_TOKENS
+    ),
 }
 
 
@@ -248,11 +257,13 @@ class LongBioGenerator(Generator):
             shots.append({"question": shot_question, "answer": ", ".join(shot_answers)})
 
         texts, tokens = self._distractors(pool, style, start, end, attribute, rng)
+        answer_prefix = self.templates.render("answer_prefix.j2")
         fitted = self.fit_prompt(
             "prompt.j2",
             {"shots": shots, "question": question},
-            target,
+            cell,
             budget_adjust,
+            answer_prefix=answer_prefix,
             filler_texts=texts,
             filler_tokens=tokens,
             inserts=inserts,
@@ -276,7 +287,6 @@ class LongBioGenerator(Generator):
         }
         if rules.twin:
             metadata["twin_id"] = Cell(rules.twin, cell.target_length, cell.depth, cell.index).id
-        answer_prefix = self.templates.render("answer_prefix.j2")
         return Sample(fitted, question, answers, answer_prefix, metadata, item_key="bios")
 
     def _distractors(self, pool: BioPool, style: BioStyle, start: int, end: int, attribute: str, rng: random.Random):

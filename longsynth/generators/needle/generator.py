@@ -48,8 +48,11 @@ LINE_END = "\n"
 MIN_NEEDLE_TOKENS = 8  # no needle sentence is shorter: the cap on needles per sample follows from it
 
 
+REPLY_TOKENS = 128  # tokens kept for the answer, as RULER's needle tasks generate
+
+
 def _task(help: str, **preset) -> Task:
-    return Task(help, preset, share_of_answers)
+    return Task(help, preset, share_of_answers, REPLY_TOKENS)
 
 
 TASKS = {
@@ -228,8 +231,9 @@ class NeedleGenerator(Generator):
         fitted = self.fit_prompt(
             "prompt.j2",
             {"question": question, **variables},
-            cell.target_length,
+            cell,
             budget_adjust,
+            answer_prefix=answer_prefix,
             filler_texts=filler_texts,
             filler_tokens=filler_tokens,
             inserts=inserts,

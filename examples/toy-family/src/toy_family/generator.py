@@ -79,7 +79,7 @@ class ToyGenerator(Generator):
     split = "test"
     uses_depth = True
     Options = ToyOptions
-    tasks = {"toy_colour": Task("the colour of one labelled box among a few", metric=colour_named)}
+    tasks = {"toy_colour": Task("the colour of one labelled box among a few", metric=colour_named, reserve=16)}
     default_tasks = ["toy_colour"]
     paper = "none: an example family for developers"
     template_folder = Path(__file__).parent / "templates"
@@ -113,14 +113,15 @@ class ToyGenerator(Generator):
         start = rng.randrange(pool.latest_start(cell.target_length, within=reach) + 1)
         texts, tokens = pool.run(start, cell.target_length)
         question = self.templates.render("question.j2", label=labels[0])
+        prefix = self.templates.render("answer_prefix.j2", label=labels[0])
         fitted = self.fit_prompt(
             "prompt.j2",
             {"question": question},
-            cell.target_length,
+            cell,
             budget_adjust,
+            answer_prefix=prefix,
             filler_texts=texts,
             filler_tokens=tokens,
             inserts=inserts,
         )
-        prefix = self.templates.render("answer_prefix.j2", label=labels[0])
         return Sample(fitted, question, [colours[0]], prefix, {"asked": labels[0]}, item_key="boxes")
