@@ -22,7 +22,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from .errors import SpecError
 from .network import hub_unreachable
 
-MESSAGE = "\x00LONGSYNTH_INPUT\x00"
+MESSAGE = "\x00LongSynth-Message\x00"  # mixed case: a template that changes case is caught
 FIXED_DATE = "26 Jul 2024"  # what `strftime_now` gives: a template's date must not change the bytes
 
 

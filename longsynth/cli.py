@@ -19,6 +19,7 @@ import click
 from .errors import LongsynthError
 from .export.hub import plan_upload
 from .export.hub import push as run_push
+from .export.ruler import export_ruler
 from .generators.options import options_of
 from .generators.registry import REGISTRY
 from .inspect import load_row, render_row, validate_directory
@@ -301,6 +302,27 @@ def push(directory, repo_id, private, revision, token, message, dry_run) -> None
         return
     url = run_push(directory, repo_id, token=token, private=private, revision=revision, message=message)
     click.echo(f"pushed {directory} to {repo_id}: {url}")
+
+
+@cli.group()
+def export() -> None:
+    """Write a build in another tool's layout."""
+
+
+@export.command("ruler")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("out", type=click.Path(file_okay=False))
+@_debug_option
+@_friendly
+def export_ruler_cmd(directory, out) -> None:
+    """Write OUT/<task>/validation.jsonl from a built DIRECTORY, as RULER's scripts read them.
+
+    `input` is the chat-templated input (RULER's client sends input + answer_prefix, which is the
+    row's prompt); `length` is the prompt's tokens plus the tokens kept for the answer.
+    """
+    written = export_ruler(Path(directory), Path(out))
+    for task, count in written.items():
+        click.echo(f"{Path(out) / task / 'validation.jsonl'}: {count} rows")
 
 
 def spec_from_cli(spec_file: str | None, assignments: tuple[str, ...], formats: tuple[str, ...], **flags: Any) -> Spec:

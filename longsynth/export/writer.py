@@ -31,6 +31,7 @@ from ..version import __version__
 from .card import render_card
 from .layout import STATE_DIR, shard_path
 from .manifest import MANIFEST
+from .ruler import ruler_line
 
 _OURS = {"README.md", MANIFEST, STATE_DIR}
 
@@ -118,24 +119,17 @@ def _record_path(shard: Path) -> Path:
 
 
 def _jsonl_line(index: int, row: dict[str, Any]) -> str:
-    """An evaluation row as RULER's scripts read it (their `validation.jsonl` fields); a training row
-    as its text, source and length."""
-    if "input" in row:
-        fields = {
-            "index": index,
-            "input": row["input"],
-            "outputs": row["answers"],
-            "length": row["length"],
-            "answer_prefix": row["answer_prefix"],
-        }
-    else:
-        fields = {
-            "index": index,
-            "id": row["id"],
-            "text": row["text"],
-            "source_id": row["source_id"],
-            "length": row["length"],
-        }
+    """An evaluation row as RULER's scripts read it (see `ruler.py`); a training row as its text,
+    source and length."""
+    if "prompt" in row:
+        return ruler_line(index, row)
+    fields = {
+        "index": index,
+        "id": row["id"],
+        "text": row["text"],
+        "source_id": row["source_id"],
+        "length": row["length"],
+    }
     return json.dumps(fields, ensure_ascii=False)
 
 

@@ -223,9 +223,12 @@ def test_user_templates_are_used_and_parsed(tmp_path):
 def test_jsonl_format_is_ruler_style(tmp_path):
     spec = load_spec(None, tasks="niah_single_1", lengths="1k", depths="0,100", samples=1, formats=["jsonl"])
     out = build(spec, tmp_path / "j")
-    lines = [json.loads(x) for x in (out / "niah_single_1" / "test-00000-of-00001.jsonl").read_text().splitlines()]
+    text = (out / "niah_single_1" / "test-00000-of-00001.jsonl").read_text()
+    lines = [json.loads(x) for x in text.split("\n") if x]
     assert [x["index"] for x in lines] == [0, 1]
-    assert set(lines[0]) == {"index", "input", "outputs", "length", "answer_prefix"}
+    assert set(lines[0]) == {"index", "input", "outputs", "length", "answer_prefix", "others"}
+    rows = {r["id"]: r for r in _rows(out)}
+    assert all(x["input"] + x["answer_prefix"] == rows[x["others"]["id"]]["prompt"] for x in lines)
 
 
 def test_o200k_build_counts_with_o200k(tmp_path):
