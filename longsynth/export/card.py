@@ -91,6 +91,11 @@ def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: 
         configs=[_config_row(task, spec, shard_stats.get(task, [])) for task in spec.tasks],
         depths=", ".join(f"{d:g}" for d in spec.depths),
         rebuild=rebuild_command(spec, "OUTPUT_DIR"),
+        tolerance=(
+            f"{spec.length_tolerance} tokens"
+            if spec.length_tolerance is not None
+            else "max(16, 0.2% of the target) tokens"
+        ),
         resolved=yaml.safe_dump(spec.to_dict(), sort_keys=True).rstrip(),
     )
     return text + "\n"

@@ -151,7 +151,8 @@ def write_shard(
 def _write_shard(path, rows, split, formats, first_index, stats, input_ids) -> dict:
     out = path.parent.parent
     info = {"rows": len(rows), "attempts": stats.attempts, "refits": stats.refits, "dropped": stats.dropped}
-    lengths = [r["length"] for r in rows]
+    # The length the contract bounds: prompt plus reserve for evaluation rows, the text for training rows.
+    lengths = [r["prompt_length"] + r["reserve"] if "prompt" in r else r["length"] for r in rows]
     info.update(min_length=min(lengths, default=0), max_length=max(lengths, default=0), lengths=sorted(lengths))
     files: dict[str, dict] = {}
     if "jsonl" in formats:
