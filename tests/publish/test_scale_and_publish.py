@@ -110,7 +110,11 @@ def test_versioned_card_and_manifest(tmp_path):
     out = build(spec, tmp_path / "v")
     card = (out / "README.md").read_text()
     assert "version 2.1.0" in card and "license: mit" in card
-    assert "| niah_single_1 | 18 | 2048, 4096 |" in card and "prompt + reserve: range" in card and "Length contract" in card
+    assert (
+        "| niah_single_1 | 18 | 2048, 4096 |" in card
+        and "prompt + reserve: range" in card
+        and "Length contract" in card
+    )
     assert "Hsieh et al., RULER" in card and "longsynth build --generator needle" in card
     assert "rows_per_shard: 8" in card  # the embedded spec
     manifest = json.loads((out / "manifest.json").read_text())
