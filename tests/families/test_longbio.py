@@ -282,3 +282,65 @@ def test_user_template_folder_keeps_the_family_names(tmp_path):
         name = json.loads(row["metadata"])["asked"][0]
         assert f"In spare hours {name} is fond of {row['answers'][0]}." in row["input"]
         assert "in their free time" not in row["input"]
+
+
+def _natural(row: dict) -> str:
+    """A natural phrasing of the gold answer, as a model would write it."""
+    answers, task = row["answers"], row["task"]
+    if task == "bio_calculation":
+        return f"They are {int(answers[0]) + 3} and 3 years old apart... so the difference is {answers[0]}."
+    if task == "bio_idk":
+        return "The biographies do not state it."
+    if task == "bio_citation":
+        pairs = zip(answers[0::2], answers[1::2], strict=True)
+        return " and ".join(f"{value.lower()} {label}." for value, label in pairs)
+    if task == "bio_twodiff":
+        return f"{answers[0]}, whose ages differ as asked."
+    return "The answer is " + ", then ".join(f"{a}." for a in answers)
+
+
+def test_natural_answers_score_1_in_every_task(bio_build):
+    _, out = bio_build
+    rows = _rows(out)
+    assert {r["task"] for r in rows} == set(ALL.split(","))
+    for row in rows:
+        assert scoring.score(row, _natural(row)) == 1.0, (row["task"], row["answers"])
+        assert scoring.score(row, "zzz") == 0.0
+
+
+def test_gold_values_carry_no_article_and_the_text_keeps_it(tmp_path):
+    spec = load_spec(
+        None, generator="longbio", tasks="bio_standard", lengths="4k", depths="50", samples=8, attribute="university"
+    )
+    rows = _rows(build(spec, tmp_path / "u"))
+    universities = [r for r in rows if r["answers"][0].startswith("University of")]
+    assert universities, "no University of ... drawn"
+    for row in universities:
+        assert f"the {row['answers'][0]}" in row["input"] or f"The {row['answers'][0]}" in row["input"]
+        assert scoring.score(row, row["answers"][0]) == 1.0
+        assert scoring.score(row, f"the {row['answers'][0].lower()}!") == 1.0
+
+
+def test_calculation_never_asks_for_a_zero_difference(tmp_path):
+    spec = load_spec(None, generator="longbio", tasks="bio_calculation", lengths="2k", depths="50", samples=40)
+    assert all(int(r["answers"][0]) > 0 for r in _rows(build(spec, tmp_path / "c")))
+
+
+def test_twodiff_is_scored_with_the_rows_own_templates(tmp_path):
+    folder = tmp_path / "tpl" / "longbio" / "standard"
+    folder.mkdir(parents=True)
+    (folder / "age.j2").write_text("{{ name }} has lived for {{ value }} years.\n")
+    spec = load_spec(
+        None,
+        generator="longbio",
+        tasks="bio_twodiff",
+        lengths="2k",
+        depths="50",
+        samples=2,
+        template_dir=str(tmp_path / "tpl"),
+    )
+    out = build(spec, tmp_path / "t")
+    assert validate_directory(out).problems == []
+    for row in _rows(out):
+        assert "has lived for" in row["input"]
+        assert scoring.score(row, row["answers"][0]) == 1.0

@@ -22,7 +22,7 @@ from ...errors import SpecError
 from ...fitting import LABEL_REGEX
 from ...templating import Templates
 from ...text.units import SEPARATOR
-from .people import ARITHMETIC_ATTRIBUTES, ATTRIBUTES, Person, value_pools
+from .people import ARITHMETIC_ATTRIBUTES, ATTRIBUTES, Person, stated, unstated, value_pools
 
 TEMPLATE_FOLDER = Path(__file__).parent / "templates"
 NAME, VALUE, OTHER = "\x00NAME\x00", "\x00VALUE\x00", "\x00OTHER\x00"
@@ -131,7 +131,12 @@ class BioStyle:
                 out.append((attribute, self.same_as[attribute].render(person.name, other=same_as[attribute])))
             else:
                 shape = rng.choice(self.shapes[attribute])
-                out.append((attribute, shape.render(person.name, person.attributes[attribute])))
+                value = person.attributes[attribute]
+                text = stated(attribute, value)
+                sentence = shape.render(person.name, text)
+                if text != value and sentence.startswith(text):  # an added article opens the sentence
+                    sentence = sentence[:1].upper() + sentence[1:]
+                out.append((attribute, sentence))
         return out
 
     def parse_sentence(self, sentence: str, bio_name: str) -> tuple[str, str, bool] | None:
@@ -151,8 +156,9 @@ class BioStyle:
                 if re.fullmatch(_NAME_PATTERN, groups["other"]):
                     return shape.attribute, groups["other"], True
                 continue
-            if valid_value(shape.attribute, groups["value"]):
-                return shape.attribute, groups["value"], False
+            value = unstated(shape.attribute, groups["value"])
+            if valid_value(shape.attribute, value):
+                return shape.attribute, value, False
         return None
 
 
@@ -237,6 +243,11 @@ def parse_bios(text: str, style: BioStyle, read: bool = True) -> list[ParsedBio]
     """Every biography in `text`, in order; with `read`, also the values its sentences state."""
     headers = find_bios(text, style)
     return [bio_at(text, headers, n, style, read) for n in range(len(headers))]
+
+
+def stated_ages(text: str, style: BioStyle) -> dict[str, int]:
+    """The age every bio in `text` states, by name (bios that state none are left out)."""
+    return {bio.name: int(bio.values["age"]) for bio in parse_bios(text, style) if "age" in bio.values}
 
 
 def bio_texts(style: BioStyle, person: Person, sentences: list[tuple[str, str]]) -> list[str]:

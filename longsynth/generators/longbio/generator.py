@@ -24,14 +24,13 @@ import numpy as np
 from ...cache import cached_json
 from ...errors import SpecError
 from ...fitting import LABEL_REGEX, Insert, Labeler
-from ...scoring import answers_in_order, integer_answer
 from ...seeding import derive_seed, rng_for
 from ...templating import Templates
 from ...text.units import count_units
 from ...tokenizers import get_tokenizer
 from ..base import Cell, Generator, Sample, Task
-from .bios import TEMPLATE_FOLDER, BioStyle, Person, bio_texts, load_style
-from .metrics import citation_metric, refusal_metric, two_diff_metric
+from .bios import TEMPLATE_FOLDER, BioStyle, Person, bio_texts, load_style, stated_ages
+from .metrics import answers_metric, citation_metric, integer_metric, refusal_metric, two_diff_metric
 from .options import LongBioOptions
 from .oracle import VALIDATORS
 from .people import ARITHMETIC_ATTRIBUTES, ATTRIBUTE_WORDS, ATTRIBUTES, random_person
@@ -39,16 +38,14 @@ from .tasks import BIO_TASKS, BioTask
 
 REPLY_TOKENS = 128  # tokens kept for the answer (a value, a few names, a citation)
 TASKS = {
-    "bio_standard": Task("one attribute of one person", metric=answers_in_order, reserve=REPLY_TOKENS),
-    "bio_multi_standard": Task(
-        "the same attribute of n people, in order", metric=answers_in_order, reserve=REPLY_TOKENS
-    ),
-    "bio_paraphrase": Task("as standard, with paraphrased bios", metric=answers_in_order, reserve=REPLY_TOKENS),
-    "bio_pronoun": Task("as standard, with first-person bios", metric=answers_in_order, reserve=REPLY_TOKENS),
-    "bio_calculation": Task("age difference of two people", metric=integer_answer, reserve=REPLY_TOKENS),
-    "bio_rank": Task("order n people from youngest to oldest", metric=answers_in_order, reserve=REPLY_TOKENS),
+    "bio_standard": Task("one attribute of one person", metric=answers_metric, reserve=REPLY_TOKENS),
+    "bio_multi_standard": Task("the same attribute of n people, in order", metric=answers_metric, reserve=REPLY_TOKENS),
+    "bio_paraphrase": Task("as standard, with paraphrased bios", metric=answers_metric, reserve=REPLY_TOKENS),
+    "bio_pronoun": Task("as standard, with first-person bios", metric=answers_metric, reserve=REPLY_TOKENS),
+    "bio_calculation": Task("age difference of two people", metric=integer_metric, reserve=REPLY_TOKENS),
+    "bio_rank": Task("order n people from youngest to oldest", metric=answers_metric, reserve=REPLY_TOKENS),
     "bio_multihop": Task(
-        "follow 'the same X as' links to the first person's value", metric=answers_in_order, reserve=REPLY_TOKENS
+        "follow 'the same X as' links to the first person's value", metric=answers_metric, reserve=REPLY_TOKENS
     ),
     "bio_twodiff": Task("name two people whose ages differ by d", metric=two_diff_metric, reserve=REPLY_TOKENS),
     "bio_citation": Task(
@@ -73,7 +70,7 @@ class BioPool:
     cumulative: np.ndarray
 
 
-POOL_VERSION = 1  # bump when the pool's construction changes
+POOL_VERSION = 2  # bump when the pool's construction changes (2: values stated with their article)
 
 
 def bio_reach(target: int) -> int:
@@ -285,6 +282,8 @@ class LongBioGenerator(Generator):
             "asked": [p.name for p in people],
             **extra,
         }
+        if rules.ages_map:  # every stated age, for scoring any valid pair (the oracle checks the map)
+            metadata["ages"] = stated_ages(fitted.text, style)
         if rules.twin:
             metadata["twin_id"] = Cell(rules.twin, cell.target_length, cell.depth, cell.index).id
         return Sample(fitted, question, answers, answer_prefix, metadata, item_key="bios")

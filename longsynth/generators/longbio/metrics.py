@@ -1,4 +1,10 @@
-"""LongBioBench's metrics that no other family shares: refusals, citations, and any valid age pair."""
+"""LongBioBench's metrics: answers matched after normalisation, refusals, citations, and any valid
+age pair.
+
+Answers are compared as LongBioBench's evaluator and SQuAD-style scorers do: case, punctuation and
+articles do not count, so "University of Oslo", "the university of Oslo." and "University of Oslo
+[27]" all state the gold "University of Oslo".
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,27 @@ import re
 from typing import Any
 
 from ...metadata_json import decode_metadata
-from ...scoring import all_in_order
-from .bios import load_style, package_templates, parse_bios
+from ...scoring import all_in_order, last_integer
 
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _REFUSAL = re.compile(
     r"\b(not (?:explicitly )?(?:provided|mentioned|stated|given|specified|available|included|known|in the)"
     r"|no (?:information|mention|record)|does(?:n't| not) (?:say|mention|state|provide|include)"
-    r"|do(?:n't| not) (?:know|say|mention|provide)|unknown|cannot (?:be )?(?:determined|answer|tell|find)"
+    r"|do(?:n't| not) (?:know|say|mention|provide|state)|unknown|cannot (?:be )?(?:determined|answer|tell|find)"
     r"|can't (?:determine|answer|tell|find)|unable to (?:determine|answer|find))\b",
     re.IGNORECASE,
 )
+
+
+def normalized(text: str) -> str:
+    """Lower case, punctuation as spaces, no articles, single spaces."""
+    text = "".join(ch if ch.isalnum() or ch.isspace() else " " for ch in text.lower())
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def values_in_order(prediction: str, values: list[str]) -> float:
+    """Every value appears in the prediction, in order, after normalisation."""
+    return all_in_order(normalized(prediction), [normalized(v) for v in values])
 
 
 def is_refusal(prediction: str) -> float:
@@ -26,7 +43,7 @@ def is_refusal(prediction: str) -> float:
 def citation_parts(prediction: str, answers: list[str]) -> tuple[float, float]:
     """(answer score, citation score): answers hold value, "[k]" pairs."""
     values, labels = answers[0::2], answers[1::2]
-    return all_in_order(prediction, values), float(all(label in prediction for label in labels))
+    return values_in_order(prediction, values), float(all(label in prediction for label in labels))
 
 
 def citation(prediction: str, answers: list[str]) -> float:
@@ -35,10 +52,9 @@ def citation(prediction: str, answers: list[str]) -> float:
     return answer * cited
 
 
-def two_diff(prediction: str, context: str, difference: int, style: str = "standard") -> float:
-    """Any two people named in the output whose stated ages (read from the context) differ by `difference`."""
-    ages = {bio.name: bio.values.get("age") for bio in parse_bios(context, load_style(style, package_templates()))}
-    named = sorted((prediction.find(name), name) for name in ages if ages[name] is not None and name in prediction)
+def two_diff(prediction: str, ages: dict[str, int], difference: int) -> float:
+    """Any two people named in the output whose ages (as the context states them) differ by `difference`."""
+    named = sorted((prediction.find(name), name) for name in ages if name in prediction)
     # A name inside a longer named name ("Ann Lee" in "Mary Ann Lee") is not a separate mention.
     names = [n for _, n in named if not any(n != m and n in m for _, m in named)]
     if len(names) < 2:
@@ -50,6 +66,14 @@ def two_diff(prediction: str, context: str, difference: int, style: str = "stand
 # Task metrics: (row, prediction) -> score.
 
 
+def answers_metric(row: dict[str, Any], prediction: str) -> float:
+    return values_in_order(prediction, list(row["answers"]))
+
+
+def integer_metric(row: dict[str, Any], prediction: str) -> float:
+    return last_integer(prediction, row["answers"][0])
+
+
 def refusal_metric(row: dict[str, Any], prediction: str) -> float:
     return is_refusal(prediction)
 
@@ -59,5 +83,7 @@ def citation_metric(row: dict[str, Any], prediction: str) -> float:
 
 
 def two_diff_metric(row: dict[str, Any], prediction: str) -> float:
+    """Scored with the ages the row's own text states (recorded at build time and checked by the
+    oracle), so a row built with other templates is scored as it reads."""
     metadata = decode_metadata(row["metadata"])
-    return two_diff(prediction, row["input"], metadata["difference"], metadata["params"]["style"])
+    return two_diff(prediction, metadata["ages"], metadata["difference"])

@@ -17,7 +17,7 @@ from ...fitting import LABEL_FORMAT
 from ...metadata_json import decode_metadata
 from ...validators.base import Validator
 from ...validators.plants import state_first_item_twice
-from .bios import ParsedBio, bio_at, find_bios, load_style, package_templates
+from .bios import ParsedBio, bio_at, find_bios, load_style, package_templates, stated_ages
 from .tasks import REFUSAL
 
 
@@ -150,6 +150,8 @@ def _the_pair(reading, asked, attribute, metadata, problems) -> list[str]:
     a, b = (reading.value(n, "age") for n in asked)
     if not (a and b and abs(int(a) - int(b)) == difference):
         problems.append(f"the named pair's ages {a}, {b} do not differ by {difference}")
+    if metadata.get("ages") != stated_ages(reading.text, reading.style):
+        problems.append("the recorded ages differ from those the biographies state")
     return [f"{asked[0]} and {asked[1]}"]
 
 

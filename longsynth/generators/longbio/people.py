@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ...text.vocabulary import CITIES, MAJORS, name_pools
 
-UNIVERSITIES = [f"the University of {c}" for c in CITIES[::3]] + [
+UNIVERSITIES = [f"University of {c}" for c in CITIES[::3]] + [
     "Northfield Institute of Technology",
     "Westbrook College",
     "Harrowgate University",
@@ -59,6 +59,19 @@ ATTRIBUTE_WORDS = {
 }
 AGE_RANGE = (20, 80)
 _BIRTH_RANGE = (dt.date(1950, 1, 1), dt.date(2001, 12, 31))
+
+
+def stated(attribute: str, value: str) -> str:
+    """A value as a sentence states it: "the University of Oslo". Answers hold the bare value
+    ("University of Oslo"), so a natural answer matches; the article lives in the text only."""
+    return f"the {value}" if attribute == "university" and value.startswith("University of ") else value
+
+
+def unstated(attribute: str, text: str) -> str:
+    """The bare value of a stated one (the inverse of `stated`, whatever the article's case)."""
+    if attribute == "university" and text[:18].lower() == "the university of ":
+        return text[4:]
+    return text
 
 
 def value_pools() -> dict[str, list[str]]:

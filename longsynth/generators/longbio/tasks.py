@@ -15,7 +15,7 @@ from typing import Any
 
 from .people import Person
 
-REFUSAL = "The biographies do not provide this information."
+REFUSAL = "not stated"  # what the prompt asks for when the biographies lack the answer (the reference's phrase)
 
 
 def no_constraint(people: list[Person], attribute: str, rng: random.Random) -> dict[str, Any]:
@@ -81,6 +81,7 @@ class BioTask:
     drop_asked: bool = False  # the asked attribute is removed from the asked bio (idk)
     twin: str | None = None  # the task whose sample this one is, minus the asked sentence
     cites: bool = False  # units are numbered and the answer cites the asked bios' numbers
+    ages_map: bool = False  # record every stated age (any pair with the asked difference scores)
 
 
 BIO_TASKS = {
@@ -88,10 +89,10 @@ BIO_TASKS = {
     "bio_multi_standard": BioTask("standard", False, 2, (2, 5, 10)),
     "bio_paraphrase": BioTask("paraphrase", False, 1),
     "bio_pronoun": BioTask("pronoun", False, 1),
-    "bio_calculation": BioTask("standard", True, 2, (2,), answer=age_difference),
+    "bio_calculation": BioTask("standard", True, 2, (2,), constrain=distinct_ages, answer=age_difference),
     "bio_rank": BioTask("standard", True, 2, (2, 5), constrain=distinct_ages, answer=youngest_first),
     "bio_multihop": BioTask("standard", False, 2, (2, 5), constrain=shared_value, answer=first_value, chain=True),
-    "bio_twodiff": BioTask("standard", True, 2, (2,), False, ages_apart, the_pair),
+    "bio_twodiff": BioTask("standard", True, 2, (2,), False, ages_apart, the_pair, ages_map=True),
     "bio_citation": BioTask("standard", False, 1, (1, 2), False, cites=True),
     "bio_idk": BioTask("standard", False, 1, shots=False, answer=refusal, drop_asked=True, twin="bio_standard"),
 }
