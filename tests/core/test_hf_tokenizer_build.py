@@ -7,11 +7,11 @@ import json
 import polars as pl
 import pytest
 
+from longsynth.generators.needle.keys import key_words
 from longsynth.inspect import validate_directory
 from longsynth.pipeline import build
 from longsynth.spec import load_spec
 from longsynth.text.prose import prose_sentences
-from longsynth.text.words import ADJECTIVES, NOUNS
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,8 @@ def hf_tokenizer_dir(tmp_path_factory):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Metaspace()  # sentencepiece-style: spaces become part of tokens
     tok.decoder = decoders.Metaspace()
-    corpus = prose_sentences(3000) + [" ".join(ADJECTIVES), " ".join(NOUNS), "0123456789 - . ? !"]
+    adjectives, nouns = key_words()
+    corpus = prose_sentences(3000) + [" ".join(adjectives), " ".join(nouns), "0123456789 - . ? !"]
     trainer = trainers.BpeTrainer(vocab_size=1500, initial_alphabet=list("abcdefghijklmnopqrstuvwxyz0123456789"))
     tok.train_from_iterator(corpus, trainer)
     tok.save(str(folder / "tokenizer.json"))

@@ -302,3 +302,18 @@ def test_a_corpus_without_the_corpus_haystack_is_refused(tmp_path):
     (tmp_path / "c.txt").write_text("Some text. " * 200)
     with pytest.raises(SpecError, match="corpus is set but the haystack is 'noise'"):
         make_generator(load_spec(None, tasks="niah_single_1", corpus=str(tmp_path / "c.txt")))
+
+
+def test_keys_come_from_a_vocabulary_of_rulers_size_and_never_repeat_as_distractors(tmp_path):
+    from longsynth.generators.needle.keys import key_words
+
+    adjectives, nouns = key_words()
+    assert len(adjectives) > 850 and len(nouns) > 6500  # RULER's lists: 912 x 6,782
+    spec = load_spec(None, tasks="niah_multikey_2", lengths="16k", depths="50", samples=2)
+    for row in _rows(build(spec, tmp_path / "k")):
+        key = json.loads(row["metadata"])["queries"][0]
+        keys = re.findall(r"hidden number for ([a-z]+-[a-z]+) is", row["input"])
+        assert keys.count(key) == 1 and len(keys) > 500
+        first, second = key.split("-")
+        near = sum(k.split("-")[0] == first or k.split("-")[1] == second for k in keys if k != key)
+        assert near < 20  # about 2 per 1,000 distractors, as in RULER (ours were 117 per 7,000 at 128K)

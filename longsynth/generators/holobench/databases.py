@@ -23,8 +23,8 @@ import yaml
 from ...cache import cached_json
 from ...errors import CorpusError, SpecError
 from ...text.vocabulary import CITIES, MAJORS, name_pools
-from ...text.words import ADJECTIVES, NOUNS
 from .sandbox import first_line, locked_duckdb, quote_name, read_only
+from .words import ADJECTIVES, NOUNS
 
 ROWS_PER_TABLE = 5000
 

@@ -20,8 +20,8 @@ from ...fitting import Insert
 from ...scoring import share_of_answers
 from ...text import sources
 from ...text.units import SEPARATOR, count_units
-from ...text.words import ADJECTIVES, NOUNS
 from ..base import Cell, Generator, Sample, Task
+from .keys import key_words
 from .options import KIND, REPORTED, NeedleOptions
 from .oracle import KEY, VALIDATORS, VALUE
 
@@ -93,15 +93,16 @@ TASKS = {
 
 def draw_tokens(kind: str, rng: random.Random, count: int, exclude: set[str]) -> list[str]:
     """`count` distinct keys or values of a type, none of them in `exclude`."""
+    adjectives, nouns = key_words()
     if kind == "words":
-        space = len(ADJECTIVES) * len(NOUNS)
+        space = len(adjectives) * len(nouns)
         if count + len(exclude) > space:
             raise SpecError(f"{count} distinct word keys/values asked for, but only {space} exist; use uuids")
     out: list[str] = []
     seen = set(exclude)
     while len(out) < count:
         if kind == "words":
-            token = f"{rng.choice(ADJECTIVES)}-{rng.choice(NOUNS)}"
+            token = f"{rng.choice(adjectives)}-{rng.choice(nouns)}"
         elif kind == "numbers":
             token = str(rng.randrange(1_000_000, 10_000_000))
         else:

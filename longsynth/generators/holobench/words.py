@@ -1,8 +1,6 @@
-"""Word lists written for longsynth (keys, values and prose vocabulary).
-
-Needle keys are adjective-noun pairs ("amber-falcon"): 120 x 120 = 14,400
-distinct keys, enough for a 128K haystack made only of distractor needles.
-"""
+"""Word lists written for longsynth: 133 adjectives and 122 nouns, for the titles of holobench's
+built-in databases ("Amber Falcon Harbor"). Needle keys use a far larger vocabulary
+(`generators/needle/keys.py`)."""
 
 ADJECTIVES = """
 able amber ancient angry arctic autumn awake bold brave breezy bright brisk

@@ -1,0 +1,29 @@
+"""The vocabulary of needle keys and word values: adjective-noun pairs ("fierce-lagoon").
+
+RULER draws its keys from the adjective and noun lists of the `wonderwords` package (912 x 6,782
+words). We read the same lists from the installed package (never a copy), keep the words that are
+plain lower-case letters and not in its profanity list, and sort them, so the keys do not depend on
+file order: 900 adjectives x 6,663 nouns, about 6 million keys. With a vocabulary this size, a 128K
+haystack of distractor needles holds about as few near misses (distractors sharing a word with the
+asked key) as RULER's.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def _words(name: str, banned: frozenset[str] = frozenset()) -> list[str]:
+    text = (resources.files("wonderwords") / "assets" / name).read_text(encoding="utf-8")
+    return sorted({w.strip() for w in text.split("\n") if _WORD.fullmatch(w.strip()) and w.strip() not in banned})
+
+
+@functools.lru_cache(maxsize=1)
+def key_words() -> tuple[list[str], list[str]]:
+    """(adjectives, nouns)."""
+    banned = frozenset(_words("profanitylist.txt"))
+    return _words("adjectivelist.txt", banned), _words("nounlist.txt", banned)
