@@ -9,8 +9,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from longsynth import scoring
 from longsynth.generators.holobench.databases import format_value
-from longsynth.generators.holobench.metrics import row_recall
+from longsynth.generators.holobench.metrics import holobench_scores
 from longsynth.inspect import validate_directory
 from longsynth.pipeline import build, make_generator
 from longsynth.spec import load_spec
@@ -236,12 +237,20 @@ def test_128k_build(tmp_path):
     assert validate_directory(build(spec, tmp_path / "big")).problems == []
 
 
-def test_row_recall_scoring():
+def test_answer_rows_are_matched_as_tuples():
     answers = ["Lyon | 20", "Oslo | 91.50"]
-    assert row_recall("Lyon | 20\nOslo | 91.5", answers) == 1.0
-    assert row_recall("Lyon: 20.0", answers) == 0.5
-    assert row_recall("Lyon | 21\nnothing", answers) == pytest.approx(0.25)
-    assert row_recall("", answers) == 0.0
+
+    def f1(prediction, ordered=False):
+        return holobench_scores(prediction, answers, ordered)["f1"]
+
+    assert f1("Lyon | 20\nOslo | 91.5") == 1.0
+    assert f1("Let me list them.\nAnswer:\nlyon | 20.0\n- Oslo | 91.500") == 1.0
+    assert f1("Lyon | 20") == pytest.approx(2 / 3)  # precision 1, recall 1/2
+    assert f1("Lyon | 20\nOslo | 91.4\nRome | 3") == pytest.approx(0.4)
+    assert f1("Oslo | 91.50\nLyon | 20", ordered=True) == pytest.approx(0.5)
+    assert f1("Lyon 20") == 0.0 and f1("") == 0.0 and f1("none") == 0.0
+    assert holobench_scores("No answer.", [], False)["f1"] == 1.0
+    assert holobench_scores("Lyon | 20", [], False)["f1"] == 0.0
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "duckdb"])
@@ -384,3 +393,25 @@ def test_user_template_folder_overrides_a_built_in_row_template(tmp_path):
     assert validate_directory(out).problems == []
     text = "".join(t for p in sorted(out.rglob("*.parquet")) for t in pl.read_parquet(p)["input"].to_list())
     assert "Client " in text and "Customer number" not in text
+
+
+@pytest.mark.parametrize("database", ["retail", "university", "films"])
+def test_scores_cannot_be_gamed_and_correct_answers_score_1(database, tmp_path):
+    tasks = "holo_filter,holo_aggregate,holo_group,holo_extreme,holo_join"
+    spec = load_spec(None, generator="holobench", tasks=tasks, lengths="4k", samples=2, database=database)
+    rows = _rows(build(spec, tmp_path / database))
+    assert {r["task"] for r in rows} == set(tasks.split(","))
+    for row in rows:
+        gold = "\n".join(row["answers"])
+        metadata = json.loads(row["metadata"])
+        records = " ".join(row["input"][start:end] for start, end in zip(*_spans(metadata), strict=True))
+        assert scoring.score(row, gold) == 1.0
+        assert scoring.score(row, f"First I find the matching records.\nAnswer:\n{gold}") == 1.0
+        assert scoring.score(row, row["input"]) <= 0.1  # echoing the context
+        assert scoring.score(row, " ".join(str(n) for n in range(301))) <= 0.1  # number spam
+        assert scoring.score(row, f"{records}\nAnswer: none") <= 0.1  # the right records, then no answer
+
+
+def _spans(metadata):
+    rows = metadata["relevant_rows"]
+    return rows["char_offset"], rows["char_end"]

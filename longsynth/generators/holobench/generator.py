@@ -26,7 +26,7 @@ from ...fitting import Insert, take
 from ..base import Cell, Generator, Sample, Task
 from .databases import database_for, database_key
 from .engines import SqliteSubsets, run_duckdb, tables_read
-from .metrics import row_recall_metric
+from .metrics import f1_metric
 from .options import HoloBenchOptions
 from .oracle import VALIDATORS, same_answers
 from .queries import FAMILIES, Query, acceptable, format_rows, generate_query, has_order, without_limit
@@ -45,7 +45,7 @@ _HELP = {
 REPLY_TOKENS = 512  # tokens kept for the answer: up to 25 result rows, one per line
 QUERY_FAMILY = {f"holo_{family}": family for family in FAMILIES}  # each task asks one family of queries
 TASKS = {
-    task: Task(f"{_HELP[family]} ({family} queries)", metric=row_recall_metric, reserve=REPLY_TOKENS)
+    task: Task(f"{_HELP[family]} ({family} queries)", metric=f1_metric, reserve=REPLY_TOKENS)
     for task, family in QUERY_FAMILY.items()
 }
 
