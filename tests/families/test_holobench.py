@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import numpy as np
@@ -415,3 +416,31 @@ def test_scores_cannot_be_gamed_and_correct_answers_score_1(database, tmp_path):
 def _spans(metadata):
     rows = metadata["relevant_rows"]
     return rows["char_offset"], rows["char_end"]
+
+
+def test_questions_say_what_is_true(tmp_path):
+    """Tie orders name the real order, no column repeats its table's name, no sum of a GPA or a
+    price, and no row states "1 units" (plurals that numbers cannot agree with are avoided)."""
+    tasks = "holo_filter,holo_aggregate,holo_group,holo_extreme,holo_join"
+    questions, texts = [], []
+    for database in ("retail", "university", "films"):
+        for difficulty in ("medium", "hard"):
+            spec = load_spec(
+                None,
+                generator="holobench",
+                tasks=tasks,
+                lengths="4k",
+                samples=2,
+                database=database,
+                difficulty=difficulty,
+            )
+            for row in _rows(build(spec, tmp_path / f"{database}-{difficulty}")):
+                questions.append(row["question"])
+                texts.append(row["input"])
+                if "ORDER BY" in json.loads(row["metadata"])["sql"] and "_id ASC" in json.loads(row["metadata"])["sql"]:
+                    assert "alphabetical order of" not in row["question"] or "id" not in row["question"]
+    for question in questions:
+        assert not re.search(r"\b(\w+)'s \1\b", question), question
+        assert not re.search(r"total (GPA|price|age|grade|rating|score)", question), question
+        assert "alphabetical order of order id" not in question
+    assert not any(re.search(r"\b1 (units|credits|awards)\b", text) for text in texts)

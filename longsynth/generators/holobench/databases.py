@@ -36,6 +36,14 @@ class Column:
     role: str = "attribute"  # "key" (primary key), "ref" (foreign key), "label" (names a row), "attribute"
     ref: str | None = None  # table a foreign key points to
     label: str = ""  # words for questions ("age", "unit price")
+    # Aggregates that make sense over the column ("SUM", "AVG"): a schema declares them; None lets
+    # longsynth infer them (a user database: numeric attributes but years may be summed and averaged).
+    aggregates: tuple[str, ...] | None = None
+
+    def allows(self, aggregate: str) -> bool:
+        if self.aggregates is not None:
+            return aggregate in self.aggregates
+        return self.kind in ("int", "float") and self.role == "attribute" and not self.name.endswith("year")
 
     @property
     def words(self) -> str:
@@ -160,7 +168,14 @@ def _database_from_schema(name: str, rng: random.Random | None, rows: int) -> Da
             lists[pool] = _draw_pool(kind, rng, rows)
     for spec in schema["tables"]:
         columns = [
-            Column(c["name"], c["kind"], c.get("role", "attribute"), c.get("ref"), c.get("label", ""))
+            Column(
+                c["name"],
+                c["kind"],
+                c.get("role", "attribute"),
+                c.get("ref"),
+                c.get("label", ""),
+                tuple(c.get("aggregates", [])),
+            )
             for c in spec["columns"]
         ]
         data = []

@@ -62,9 +62,10 @@ def _attributes(table: Table, kinds: tuple[str, ...] = ("int", "float", "str")) 
     return [c for c in table.columns if c.role == "attribute" and c.kind in kinds]
 
 
-def _measures(table: Table) -> list[Column]:
-    """Numeric columns that make sense to add up or average (not years)."""
-    return [c for c in _attributes(table, ("int", "float")) if not c.name.endswith("year")]
+def _measures(table: Table, aggregate: str | None = None) -> list[Column]:
+    """Numeric columns the schema lets a question add up or average (`aggregate`: one of them)."""
+    kinds = (aggregate,) if aggregate else ("SUM", "AVG")
+    return [c for c in _attributes(table, ("int", "float")) if any(c.allows(k) for k in kinds)]
 
 
 def _categorical(table: Table, rows: list[tuple], limit: int = 15) -> list[Column]:
@@ -173,6 +174,7 @@ def filter_query(d: Draft) -> Query:
         "conditions": where_q,
         "entity": table.entity,
         "sort": label.words if ordered else "",
+        "sort_numeric": label.kind != "str",
     }
     return Query("filter", sql, [d.main], question, ordered)
 
@@ -181,9 +183,8 @@ def aggregate_query(d: Draft) -> Query:
     """COUNT, SUM or AVG over the rows meeting 0 to 2 conditions."""
     table = d.table
     where_sql, where_q = _conditions(table, d.data, d.rng, d.level - 1)
-    measures = _measures(table)
-    kind = d.rng.choice(["COUNT", "SUM", "AVG"] if measures else ["COUNT"])
-    measure = d.rng.choice(measures) if kind != "COUNT" else None
+    kind = d.rng.choice(["COUNT"] + [k for k in ("SUM", "AVG") if _measures(table, k)])
+    measure = d.rng.choice(_measures(table, kind)) if kind != "COUNT" else None
     expr = "COUNT(*)" if kind == "COUNT" else f"{kind}({measure.name})"
     sql = f"SELECT {expr} FROM {d.main}" + _where(where_sql)
     question = {
@@ -202,9 +203,9 @@ def group_query(d: Draft) -> Query:
     if not groups:
         raise LookupError(f"table {d.main} has no column with 2 to 15 distinct values to group by")
     group = d.rng.choice(groups)
-    measures = [c for c in _measures(table) if c.name != group.name]
-    kind = "COUNT" if d.level == 1 or not measures else d.rng.choice(["AVG", "SUM"])
-    measure = d.rng.choice(measures) if kind != "COUNT" else None
+    kinds = [k for k in ("AVG", "SUM") if any(c.name != group.name for c in _measures(table, k))]
+    kind = "COUNT" if d.level == 1 or not kinds else d.rng.choice(kinds)
+    measure = d.rng.choice([c for c in _measures(table, kind) if c.name != group.name]) if kind != "COUNT" else None
     expr = "COUNT(*)" if kind == "COUNT" else f"{kind}({measure.name})"
     where_sql, where_q = _conditions(table, d.data, d.rng, 1, exclude=(group.name,)) if d.level == 3 else ([], [])
     sql = f"SELECT {group.name}, {expr} FROM {d.main}" + _where(where_sql) + f" GROUP BY {group.name}"
@@ -218,6 +219,7 @@ def group_query(d: Draft) -> Query:
         "conditions": where_q,
         "entity": table.entity,
         "ordered": ordered,
+        "group_numeric": group.kind != "str",
     }
     return Query("group", sql, [d.main], question, ordered)
 
@@ -247,6 +249,7 @@ def extreme_query(d: Draft) -> Query:
         "direction": direction,
         "limit": limit,
         "label": label.words,
+        "label_numeric": label.kind != "str",
         "conditions": where_q,
         "entity": table.entity,
     }
@@ -274,6 +277,7 @@ def join_query(d: Draft) -> Query:
         "entity": table.entity,
         "other": other.entity,
         "other_label": other.label_column.words,
+        "other_numeric": other.label_column.kind != "str",
         "measure": measure.words if measure else "",
         "conditions": where_q + extra_q,
         "sort": ordered,
