@@ -147,7 +147,7 @@ def test_oracle_rejects_tie_at_limit_cut_off(holo):
         10**6 if c.role == "key" else ("Zz" + v if n == label else v)
         for n, (c, v) in enumerate(zip(columns, kth, strict=True))
     )
-    text = verbal.shape
+    text = verbal.shapes[0]
     for n, (c, v) in enumerate(zip(columns, twin, strict=True)):
         text = text.replace(f"\x00C{n}\x00", text_value(v, c.kind))
     start = meta["context_span"][0]
@@ -189,8 +189,9 @@ def test_user_csv_database_with_template(tmp_path):
     ).write_parquet(folder / "visits.parquet")
     templates = tmp_path / "tpl"
     templates.mkdir()
-    (templates / "animals.j2").write_text(
-        "Animal {{ animal_id }} is {{ name }}, a {{ species }} weighing {{ weight }} kilograms."
+    (templates / "animals.j2").write_text(  # two frames: each row is stated in one, chosen from the seed
+        "Animal {{ animal_id }} is {{ name }}, a {{ species }} weighing {{ weight }} kilograms.\n"
+        "Weighing {{ weight }} kg, the {{ species }} {{ name }} is animal number {{ animal_id }}.\n"
     )
     spec = load_spec(
         None,
@@ -205,7 +206,7 @@ def test_user_csv_database_with_template(tmp_path):
     out = build(spec, tmp_path / "out")
     assert validate_directory(out).problems == []
     text = " ".join(r["input"] for r in _rows(out))
-    assert "kilograms" in text  # the user's template
+    assert "kilograms" in text and "kg, the" in text  # both of the user's frames
     assert "A row of the keepers table has" in text  # the default template for the other table
 
 

@@ -124,7 +124,7 @@ class HoloBenchGenerator(Generator):
         """Every row of the database as its sentence, with token counts (once per process)."""
         options = self.options
         row_templates = str(Path(options.row_templates).resolve()) if options.row_templates else None
-        return verbalized(self.tokenizer.name, self.database_key, self.templates, row_templates)
+        return verbalized(self.tokenizer.name, self.database_key, self.templates, row_templates, self.spec.seed)
 
     def _filler_pool(self, tables: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
         """Rows of the given tables, concatenated once per process and table set."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from ...cache import cached_json
 from ...errors import SpecError
+from ...seeding import derive_seed
 from ...templating import Templates
 from ...text.units import count_units
 from ...tokenizers import get_tokenizer
@@ -29,13 +30,19 @@ def _sentinel(n: int) -> str:
 
 @dataclass
 class VerbalizedTable:
-    """A table's rows as sentences, their token counts, and the regex that reads them back."""
+    """A table's rows as sentences, their token counts, and the regex that reads them back.
+
+    A table has one or more frames (sentence shapes); each row is stated in one of them, chosen
+    from the build's seed. `regex` is every frame's regex as one alternation, so the text is scanned
+    once; `positions[b][n]` is where frame b's match holds column n.
+    """
 
     table: Table
-    shape: str
+    shapes: list[str]
     texts: list[str]
     tokens: np.ndarray
     regex: re.Pattern[str]
+    positions: list[list[int]]
     key_regex: re.Pattern[str] | None = None  # see `identities`
     _frame: Any = None
 
@@ -47,9 +54,16 @@ class VerbalizedTable:
         return self._frame
 
     def matches(self, text: str) -> list[tuple[str, ...]]:
-        """Every sentence of this table in `text`, as its column values in text form."""
+        """Every sentence of this table in `text`, as its column values in text form, in column order."""
+        width = len(self.table.columns)
         found = self.regex.findall(text)
-        return [(m,) for m in found] if len(self.table.columns) == 1 else found
+        if len(self.shapes) == 1:
+            return [(m,) for m in found] if width == 1 else [tuple(m[p] for p in self.positions[0]) for m in found]
+        out = []
+        for m in found:
+            b = next(b for b in range(len(self.shapes)) if m[b * width])
+            out.append(tuple(m[b * width + p] for p in self.positions[b]))
+        return out
 
     def identities(self, text: str) -> list:
         """One value per sentence of this table in `text` that tells its rows apart: the first
@@ -64,9 +78,8 @@ class VerbalizedTable:
         found = self.matches(text)
         if not found:
             return []
-        texts = list(zip(*found, strict=True))  # in the order the template states the columns
-        group = self.regex.groupindex
-        columns = [_cast_all(texts[group[f"c{n}"] - 1], c) for n, c in enumerate(self.table.columns)]
+        texts = list(zip(*found, strict=True))
+        columns = [_cast_all(texts[n], c) for n, c in enumerate(self.table.columns)]
         return list(zip(*columns, strict=True))
 
 
@@ -79,9 +92,9 @@ def _cast_all(values: tuple[str, ...], column: Column) -> list[Any] | tuple[str,
     return list(map(int if column.kind == "int" else float, values))
 
 
-def _row_shape(db: Database, table: Table, templates: Templates, row_templates: str | None) -> str:
-    """A table's sentence with a placeholder per column: the user's `<table>.j2` in `row_templates`,
-    else the family's template for a built-in database, else the default sentence."""
+def _row_shapes(db: Database, table: Table, templates: Templates, row_templates: str | None) -> list[str]:
+    """A table's sentence frames, one per line, with a placeholder per column: the user's `<table>.j2`
+    in `row_templates`, else the family's template for a built-in database, else the default sentence."""
     variables = {c.name: _sentinel(n) for n, c in enumerate(table.columns)}
     candidates = []
     if row_templates:
@@ -90,33 +103,44 @@ def _row_shape(db: Database, table: Table, templates: Templates, row_templates: 
         candidates.append((templates, f"{db.template_folder}/{table.name}.j2"))
     for source, name in candidates:
         if source.has(name):
-            return source.render(name, **variables).strip()
+            return [line.strip() for line in source.render(name, **variables).splitlines() if line.strip()]
     cells = [(c.words, _sentinel(n)) for n, c in enumerate(table.columns)]
-    return templates.render("default_row.j2", table=table.name, cells=cells).strip()
+    return [templates.render("default_row.j2", table=table.name, cells=cells).strip()]
+
+
+def _branch(table: Table, shape: str, frame: int, name: str) -> tuple[str, list[int]]:
+    """A frame's regex (plain groups, in the order the frame states the columns) and, per column,
+    the position of its group."""
+    for n in range(len(table.columns)):
+        if shape.count(_sentinel(n)) != 1:
+            raise SpecError(
+                f"frame {frame + 1} of the row template of table {name!r} must state column "
+                f"{table.columns[n].name!r} exactly once so rows can be parsed back"
+            )
+    stated = sorted(range(len(table.columns)), key=lambda n: shape.index(_sentinel(n)))
+    regex = re.escape(shape)
+    for n, c in enumerate(table.columns):
+        regex = regex.replace(re.escape(_sentinel(n)), f"({_GROUP[c.kind]}|unknown)")
+    return regex, [stated.index(n) for n in range(len(table.columns))]
 
 
 @functools.lru_cache(maxsize=4)
 def verbalized(
-    tokenizer_name: str, database: tuple, templates: Templates, row_templates: str | None
+    tokenizer_name: str, database: tuple, templates: Templates, row_templates: str | None, seed: int = 0
 ) -> dict[str, VerbalizedTable]:
-    """Every row of every table as a sentence, tokenized once per process."""
+    """Every row of every table as a sentence in one of its table's frames (chosen from the build's
+    seed), tokenized once per machine."""
     tokenizer = get_tokenizer(tokenizer_name)
     db = database_for(database)
     out = {}
     for table in db.tables.values():
-        shape = _row_shape(db, table, templates, row_templates)
-        for n in range(len(table.columns)):
-            if shape.count(_sentinel(n)) != 1:
-                raise SpecError(
-                    f"the row template of table {table.name!r} must state column "
-                    f"{table.columns[n].name!r} exactly once so rows can be parsed back"
-                )
-        if "\n" in shape:
-            raise SpecError(f"the row template of table {table.name!r} must be a single line")
-        regex = re.escape(shape)
-        for n, c in enumerate(table.columns):
-            regex = regex.replace(re.escape(_sentinel(n)), f"(?P<c{n}>{_GROUP[c.kind]}|unknown)")
-        texts = _render_rows(shape, table)
+        shapes = _row_shapes(db, table, templates, row_templates)
+        branches = [_branch(table, shape, f, table.name) for f, shape in enumerate(shapes)]
+        choice = np.random.default_rng(derive_seed(seed, "holobench-frames", table.name)).integers(
+            0, len(shapes), len(table.rows)
+        )
+        rendered = [_render_rows(shape, table) for shape in shapes]
+        texts = [rendered[int(f)][i] for i, f in enumerate(choice.tolist())] if len(shapes) > 1 else rendered[0]
         # Token counts are cached per machine under a hash of the texts themselves.
         digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
         counts = cached_json(
@@ -124,16 +148,18 @@ def verbalized(
             {"texts": digest, "tokenizer": tokenizer_name},
             lambda texts=texts: count_units(texts, tokenizer),
         )
-        tokens = np.asarray(counts, dtype=np.int64)
-        key = _leading_key(table, shape, regex)
-        out[table.name] = VerbalizedTable(table, shape, texts, tokens, re.compile(regex), key)
+        regex = "|".join(f"(?:{r})" for r, _ in branches) if len(branches) > 1 else branches[0][0]
+        key = _leading_key(table, shapes[0]) if len(shapes) == 1 else None
+        out[table.name] = VerbalizedTable(
+            table, shapes, texts, np.asarray(counts, dtype=np.int64), re.compile(regex), [p for _, p in branches], key
+        )
     return out
 
 
-def _leading_key(table: Table, shape: str, regex: str) -> re.Pattern[str] | None:
-    """The row regex up to the second value the sentence states (the text after the first value
-    ends it), if the first value's column is unique in the table: then two sentences with the
-    same first value are the same row."""
+def _leading_key(table: Table, shape: str) -> re.Pattern[str] | None:
+    """For a one-frame table: the sentence's text up to its second value, with a group for the
+    first, if the first value's column is unique in the table: then two sentences with the same first
+    value are the same row. (With several frames, rows are told apart by all their values.)"""
     stated = sorted((shape.index(_sentinel(n)), n) for n in range(len(table.columns)))
     if len(stated) < 2:
         return None
@@ -141,7 +167,8 @@ def _leading_key(table: Table, shape: str, regex: str) -> re.Pattern[str] | None
     values = [row[first] for row in table.rows]
     if None in values or len(set(values)) != len(values):
         return None
-    return re.compile(regex[: regex.index(f"(?P<c{second}>")])
+    head = re.escape(shape[: shape.index(_sentinel(second))])
+    return re.compile(head.replace(re.escape(_sentinel(first)), f"({_GROUP[table.columns[first].kind]}|unknown)"))
 
 
 def _render_rows(shape: str, table: Table) -> list[str]:
