@@ -351,6 +351,7 @@ class HoloBenchGenerator(Generator):
         answers = format_rows(chosen.result)
         if not has_order(query.sql):  # engines return unordered results in any order: fix one
             answers.sort()
+        metadata["answer_rows"] = len(answers)
         prefix = self._answer_prefix()
         return Sample(fitted, question, answers, prefix, metadata, item_key="relevant_rows", columnar_items=True)
 

@@ -97,6 +97,8 @@ def answers_from_sqlite(generator, row: dict[str, Any], metadata: dict[str, Any]
             problems.append(f"a tie at the LIMIT {limit} cut-off makes the answer ambiguous")
     if not derived:
         problems.append("the query returns nothing")
+    if metadata.get("answer_rows", len(answers)) != len(derived):
+        problems.append(f"answer_rows is {metadata.get('answer_rows')} but the query returns {len(derived)} rows")
     return problems
 
 
