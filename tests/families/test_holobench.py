@@ -445,3 +445,15 @@ def test_questions_say_what_is_true(tmp_path):
         assert not re.search(r"total (GPA|price|age|grade|rating|score)", question), question
         assert "alphabetical order of order id" not in question
     assert not any(re.search(r"\b1 (units|credits|awards)\b", text) for text in texts)
+
+
+def test_every_built_in_table_states_its_rows_in_five_frames(tmp_path):
+    spec = load_spec(None, generator="holobench", tasks="holo_filter", lengths="16k", samples=2, database="films")
+    out = build(spec, tmp_path / "f")
+    assert validate_directory(out).problems == []
+    gen = make_generator(spec)
+    text = " ".join(r["input"] for r in _rows(out))
+    for name, table in gen.verbalized().items():
+        assert len(table.shapes) >= 5, name
+        frames_seen = {b for b, shape in enumerate(table.shapes) if shape.split("\x00")[0] in text}
+        assert len(frames_seen) == len(table.shapes), (name, frames_seen)

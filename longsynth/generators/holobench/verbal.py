@@ -56,14 +56,19 @@ class VerbalizedTable:
     def matches(self, text: str) -> list[tuple[str, ...]]:
         """Every sentence of this table in `text`, as its column values in text form, in column order."""
         width = len(self.table.columns)
-        found = self.regex.findall(text)
         if len(self.shapes) == 1:
-            return [(m,) for m in found] if width == 1 else [tuple(m[p] for p in self.positions[0]) for m in found]
-        out = []
-        for m in found:
-            b = next(b for b in range(len(self.shapes)) if m[b * width])
-            out.append(tuple(m[b * width + p] for p in self.positions[b]))
-        return out
+            found = self.regex.findall(text)
+            if width == 1:
+                return [(m,) for m in found]
+            if not found or self.positions[0] == list(range(width)):
+                return found
+            stated = list(zip(*found, strict=True))  # reorder whole columns, not row by row
+            return list(zip(*(stated[p] for p in self.positions[0]), strict=True))
+        # Several frames: the last group a match closes tells its frame (each frame's groups are
+        # numbered together), and one call reads that frame's groups in column order.
+        groups = [tuple(b * width + p + 1 for p in positions) for b, positions in enumerate(self.positions)]
+        found = [m.group(*groups[(m.lastindex - 1) // width]) for m in self.regex.finditer(text)]
+        return [(v,) for v in found] if width == 1 else found
 
     def identities(self, text: str) -> list:
         """One value per sentence of this table in `text` that tells its rows apart: the first
@@ -139,8 +144,7 @@ def verbalized(
         choice = np.random.default_rng(derive_seed(seed, "holobench-frames", table.name)).integers(
             0, len(shapes), len(table.rows)
         )
-        rendered = [_render_rows(shape, table) for shape in shapes]
-        texts = [rendered[int(f)][i] for i, f in enumerate(choice.tolist())] if len(shapes) > 1 else rendered[0]
+        texts = _render_rows(shapes, table, choice.tolist())
         # Token counts are cached per machine under a hash of the texts themselves.
         digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
         counts = cached_json(
@@ -149,42 +153,51 @@ def verbalized(
             lambda texts=texts: count_units(texts, tokenizer),
         )
         regex = "|".join(f"(?:{r})" for r, _ in branches) if len(branches) > 1 else branches[0][0]
-        key = _leading_key(table, shapes[0]) if len(shapes) == 1 else None
+        key = _leading_key(table, shapes)
         out[table.name] = VerbalizedTable(
             table, shapes, texts, np.asarray(counts, dtype=np.int64), re.compile(regex), [p for _, p in branches], key
         )
     return out
 
 
-def _leading_key(table: Table, shape: str) -> re.Pattern[str] | None:
-    """For a one-frame table: the sentence's text up to its second value, with a group for the
-    first, if the first value's column is unique in the table: then two sentences with the same first
-    value are the same row. (With several frames, rows are told apart by all their values.)"""
-    stated = sorted((shape.index(_sentinel(n)), n) for n in range(len(table.columns)))
-    if len(stated) < 2:
-        return None
-    first, second = stated[0][1], stated[1][1]
-    values = [row[first] for row in table.rows]
+def _leading_key(table: Table, shapes: list[str]) -> re.Pattern[str] | None:
+    """Each frame's text up to its second value, with a group for its first, if every frame states
+    the same column first and that column is unique in the table: then two sentences with the same
+    first value (in the same frame) are the same row, and a scan can stop there."""
+    heads = []
+    for shape in shapes:
+        stated = sorted((shape.index(_sentinel(n)), n) for n in range(len(table.columns)))
+        if (
+            len(stated) < 2
+            or stated[0][1] != sorted((shapes[0].index(_sentinel(n)), n) for n in range(len(table.columns)))[0][1]
+        ):
+            return None
+        first, second = stated[0][1], stated[1][1]
+        head = re.escape(shape[: shape.index(_sentinel(second))])
+        heads.append(head.replace(re.escape(_sentinel(first)), f"({_GROUP[table.columns[first].kind]}|unknown)"))
+    values = [row[stated[0][1]] for row in table.rows]
     if None in values or len(set(values)) != len(values):
         return None
-    head = re.escape(shape[: shape.index(_sentinel(second))])
-    return re.compile(head.replace(re.escape(_sentinel(first)), f"({_GROUP[table.columns[first].kind]}|unknown)"))
+    return re.compile("|".join(f"(?:{h})" for h in heads) if len(heads) > 1 else heads[0])
 
 
-def _render_rows(shape: str, table: Table) -> list[str]:
-    """Every row as its sentence: the shape becomes one format string ("{3:.2f}" for a float
-    column), so a 5,000-row table renders in one pass of str.format instead of a replace per cell.
-    Rows with a missing value take the cell-by-cell path ("unknown")."""
-    fmt = shape.replace("{", "{{").replace("}", "}}")
-    for n, c in enumerate(table.columns):
-        fmt = fmt.replace(_sentinel(n), "{" + str(n) + (":.2f" if c.kind == "float" else "") + "}")
+def _render_rows(shapes: list[str], table: Table, frames: list[int]) -> list[str]:
+    """Every row as its sentence, in its frame: each shape becomes one format string ("{3:.2f}" for a
+    float column), so a 5,000-row table renders in one pass of str.format instead of a replace per
+    cell. Rows with a missing value take the cell-by-cell path ("unknown")."""
+    formats = []
+    for shape in shapes:
+        fmt = shape.replace("{", "{{").replace("}", "}}")
+        for n, c in enumerate(table.columns):
+            fmt = fmt.replace(_sentinel(n), "{" + str(n) + (":.2f" if c.kind == "float" else "") + "}")
+        formats.append(fmt)
     texts = []
-    for row in table.rows:
+    for row, frame in zip(table.rows, frames, strict=True):
         if None in row:
-            text = shape
+            text = shapes[frame]
             for n, (c, v) in enumerate(zip(table.columns, row, strict=True)):
                 text = text.replace(_sentinel(n), text_value(v, c.kind))
             texts.append(text)
         else:
-            texts.append(fmt.format(*row))
+            texts.append(formats[frame].format(*row))
     return texts
