@@ -457,3 +457,21 @@ def test_every_built_in_table_states_its_rows_in_five_frames(tmp_path):
         assert len(table.shapes) >= 5, name
         frames_seen = {b for b, shape in enumerate(table.shapes) if shape.split("\x00")[0] in text}
         assert len(frames_seen) == len(table.shapes), (name, frames_seen)
+
+
+def test_answer_regime_knobs(tmp_path):
+    """`empty_share` asks filter and join questions with no answer; `max_answer_rows` caps the rest."""
+    spec = load_spec(
+        None, generator="holobench", tasks="holo_filter,holo_join", lengths="4k", samples=3, empty_share=1.0
+    )
+    out = build(spec, tmp_path / "empty")
+    assert validate_directory(out).problems == []
+    for row in _rows(out):
+        metadata = json.loads(row["metadata"])
+        assert row["answers"] == [] and metadata["answer_rows"] == 0 and metadata["empty_by_design"]
+        assert scoring.score(row, "none") == 1.0 and scoring.score(row, "Lyon | 20") == 0.0
+    capped = load_spec(
+        None, generator="holobench", tasks="holo_filter,holo_join", lengths="8k", samples=3, max_answer_rows=4
+    )
+    rows = _rows(build(capped, tmp_path / "capped"))
+    assert all(1 <= len(r["answers"]) <= 4 for r in rows)

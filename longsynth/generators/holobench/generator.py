@@ -59,6 +59,7 @@ class Chosen:
     picked: dict[str, list[int]]
     frames: dict[str, Any]
     result: list[tuple]
+    empty_by_design: bool = False  # a question meant to have no answer (`empty_share`)
 
 
 def placement_depths(placement: str, count: int, share: float) -> np.ndarray:
@@ -234,6 +235,9 @@ class HoloBenchGenerator(Generator):
         """
         options, verbal = self.options, self.verbalized()
         family = QUERY_FAMILY[cell.task]
+        # A question with no answer, for this share of samples (drawn only when asked for: the default
+        # build draws nothing more). Aggregates and top-k questions always have an answer.
+        want_empty = options.empty_share > 0 and family in ("filter", "join") and rng.random() < options.empty_share
         for _ in range(_QUERY_TRIES):
             tables = tables_read(options.sql) if options.sql else self._pick_tables(family, rng)
             picked = self._relevant_rows(tables, budget, rng, verbal)
@@ -242,7 +246,7 @@ class HoloBenchGenerator(Generator):
             if options.sql:
                 query = Query("custom", options.sql, tables, {"text": options.question}, has_order(options.sql))
                 return Chosen(query, picked, frames, run_duckdb(query.sql, frames))
-            chosen = self._query_over(family, tables, picked, rows, frames, rng)
+            chosen = self._query_over(family, tables, picked, rows, frames, rng, want_empty)
             if chosen is not None:
                 return chosen
         raise BudgetError(
@@ -250,30 +254,40 @@ class HoloBenchGenerator(Generator):
             f"{_QUERY_TRIES} tries at {cell.target_length} tokens; try another difficulty, length or database"
         )
 
-    def _query_over(self, family, tables, picked, rows, frames, rng: random.Random) -> Chosen | None:
+    def _query_over(self, family, tables, picked, rows, frames, rng: random.Random, want_empty: bool) -> Chosen | None:
         """Up to 8 candidate queries over one set of rows: the first acceptable one, or None."""
         screen = None
         joined = tables[1] if len(tables) > 1 else None
         for tried in range(8):
             try:
-                candidate = generate_query(family, self.options.difficulty, self.db, rows, rng, tables[0], joined)
+                candidate = generate_query(
+                    family,
+                    self.options.difficulty,
+                    self.db,
+                    rows,
+                    rng,
+                    tables[0],
+                    joined,
+                    self.options.max_answer_rows,
+                    want_empty,
+                )
             except LookupError:
                 return None
             if tried == 0 and candidate.limit is None:
                 result = run_duckdb(candidate.sql, frames)
-                if acceptable(candidate, result, None) is None:
-                    return Chosen(candidate, picked, frames, result)
+                if acceptable(candidate, result, None, self.options.max_answer_rows, want_empty) is None:
+                    return Chosen(candidate, picked, frames, result, want_empty)
                 continue
             if screen is None:
                 screen = self._screen()
                 screen.select(picked)
             screened = screen.run(candidate.sql)
             full = screen.run(without_limit(candidate.sql)) if candidate.limit else None
-            if acceptable(candidate, screened, full) is not None:
+            if acceptable(candidate, screened, full, self.options.max_answer_rows, want_empty) is not None:
                 continue
             result = run_duckdb(candidate.sql, frames)
             if same_answers(format_rows(result), format_rows(screened), has_order(candidate.sql)):
-                return Chosen(candidate, picked, frames, result)
+                return Chosen(candidate, picked, frames, result, want_empty)
         return None
 
     def _relevant_inserts(self, chosen: Chosen, rng: random.Random, context_tokens: int):
@@ -352,6 +366,8 @@ class HoloBenchGenerator(Generator):
         if not has_order(query.sql):  # engines return unordered results in any order: fix one
             answers.sort()
         metadata["answer_rows"] = len(answers)
+        if chosen.empty_by_design:
+            metadata["empty_by_design"] = True
         prefix = self._answer_prefix()
         return Sample(fitted, question, answers, prefix, metadata, item_key="relevant_rows", columnar_items=True)
 

@@ -21,5 +21,14 @@ class HoloBenchOptions:
     info_amount: int = option(0, "tokens of relevant rows (0: use info_density)", minimum=0, maximum=2 * 1024 * 1024)
     info_density: float = option(0.5, "share of the context taken by relevant rows", above=0.0, maximum=1.0)
     placement: str = option("uniform", "where relevant rows go", choices=PLACEMENTS)
+    max_answer_rows: int = option(
+        25,
+        "the most result rows an answer may have (the paper sets none; the answer must fit the reserve)",
+        minimum=1,
+        maximum=1000,
+    )
+    empty_share: float = option(
+        0.0, "share of filter and join questions whose answer is empty ('none')", minimum=0.0, maximum=1.0
+    )
     sql: str = option("", "your own query (tasks then only label the config)")
     question: str = option("", "the question text for --set sql")

@@ -95,8 +95,10 @@ def answers_from_sqlite(generator, row: dict[str, Any], metadata: dict[str, Any]
         index = metadata["order_index"]
         if len(full) > limit and full[limit - 1][index] == full[limit][index]:
             problems.append(f"a tie at the LIMIT {limit} cut-off makes the answer ambiguous")
-    if not derived:
+    if not derived and not metadata.get("empty_by_design"):
         problems.append("the query returns nothing")
+    if derived and metadata.get("empty_by_design"):
+        problems.append("a question meant to have no answer has one")
     if metadata.get("answer_rows", len(answers)) != len(derived):
         problems.append(f"answer_rows is {metadata.get('answer_rows')} but the query returns {len(derived)} rows")
     return problems

@@ -79,7 +79,13 @@ def _categorical(table: Table, rows: list[tuple], limit: int = 15) -> list[Colum
 
 
 def _condition(
-    table: Table, rows: list[tuple], rng: random.Random, column: Column, qualify: bool, selective: bool = False
+    table: Table,
+    rows: list[tuple],
+    rng: random.Random,
+    column: Column,
+    qualify: bool,
+    selective: bool = False,
+    max_rows: int = MAX_RESULT_ROWS,
 ) -> tuple[str, dict] | None:
     """`column op value` with a value some row has. A `selective` condition takes a value that
     selects at most MAX_RESULT_ROWS rows, so a lone condition asks for a question-sized answer
@@ -93,11 +99,11 @@ def _condition(
         counts = Counter(v for v in (r[idx] for r in rows) if v is not None)
         candidates, kept = [], 0
         if op == "=":
-            candidates = [v for v in counts if counts[v] <= MAX_RESULT_ROWS]
+            candidates = [v for v in counts if counts[v] <= max_rows]
         for v in sorted(counts, reverse=op.startswith(">")) if op != "=" else ():
             selected = kept + counts[v] if len(op) == 2 else kept  # >= and <= keep v's rows too
             kept += counts[v]
-            if selected > MAX_RESULT_ROWS:
+            if selected > max_rows:
                 break
             if selected:
                 candidates.append(v)
@@ -115,7 +121,7 @@ def _condition(
     }
 
 
-def _conditions(table, rows, rng, count, qualify=False, exclude=(), selective=False):
+def _conditions(table, rows, rng, count, qualify=False, exclude=(), selective=False, max_rows=MAX_RESULT_ROWS):
     columns = [c for c in _attributes(table) if c.name not in exclude]
     if count > 0 and not columns:  # a user's table of keys and labels only: another table is tried
         raise LookupError(f"table {table.name} has no attribute column to filter on")
@@ -125,13 +131,13 @@ def _conditions(table, rows, rng, count, qualify=False, exclude=(), selective=Fa
     else:  # columns in random order, keeping those with a selective value
         parts = []
         for c in rng.sample(columns, len(columns)):
-            part = _condition(table, rows, rng, c, qualify, selective=True)
+            part = _condition(table, rows, rng, c, qualify, selective=True, max_rows=max_rows)
             if part is not None:
                 parts.append(part)
             if len(parts) == count:
                 break
         if len(parts) < min(count, len(columns)):
-            raise LookupError(f"table {table.name} has no column with a value selecting at most {MAX_RESULT_ROWS} rows")
+            raise LookupError(f"table {table.name} has no column with a value selecting at most {max_rows} rows")
     return [p[0] for p in parts], [p[1] for p in parts]
 
 
@@ -146,6 +152,8 @@ class Draft:
     rng: random.Random
     main: str
     joined: str | None
+    max_rows: int = MAX_RESULT_ROWS  # the largest answer a query may have
+    want_empty: bool = False  # a question with no answer: conditions take values from the whole table
 
     @property
     def table(self) -> Table:
@@ -163,7 +171,10 @@ def _where(conditions: list[str]) -> str:
 def filter_query(d: Draft) -> Query:
     """Rows meeting 1 to 3 conditions (a lone condition selects a question-sized answer); sorted when hard."""
     table, label = d.table, d.table.label_column
-    where_sql, where_q = _conditions(table, d.data, d.rng, d.level, selective=d.level == 1)
+    source = table.rows if d.want_empty else d.data
+    where_sql, where_q = _conditions(
+        table, source, d.rng, d.level, selective=d.level == 1 and not d.want_empty, max_rows=d.max_rows
+    )
     select = [label] + [table.column(c.split(" ")[0]) for c in where_sql if c.split(" ")[0] != label.name]
     sql = f"SELECT {', '.join(c.name for c in select)} FROM {d.main} WHERE {' AND '.join(where_sql)}"
     ordered = d.level == 3
@@ -264,7 +275,14 @@ def join_query(d: Draft) -> Query:
     key = other.key
     on = f"{d.main}.{ref.name} = {joined}.{key.name}"
     where_sql, where_q = _conditions(
-        other, d.rows[joined], d.rng, 1, qualify=True, exclude=(key.name,), selective=d.level == 1
+        other,
+        other.rows if d.want_empty else d.rows[joined],
+        d.rng,
+        1,
+        qualify=True,
+        exclude=(key.name,),
+        selective=d.level == 1 and not d.want_empty,
+        max_rows=d.max_rows,
     )
     extra_sql, extra_q = _conditions(table, d.data, d.rng, d.level - 1, qualify=True)
     measure = next(iter(_measures(table)), None)
@@ -303,11 +321,13 @@ def generate_query(
     rng: random.Random,
     main: str,
     joined: str | None = None,
+    max_rows: int = MAX_RESULT_ROWS,
+    want_empty: bool = False,
 ) -> Query:
     """One candidate query of a family over `main` (and `joined` for joins); the caller validates it."""
     if family not in QUERY_FAMILIES:
         raise SpecError(f"unknown query family {family!r}")
-    return QUERY_FAMILIES[family](Draft(DIFFICULTY[difficulty], db, rows, rng, main, joined))
+    return QUERY_FAMILIES[family](Draft(DIFFICULTY[difficulty], db, rows, rng, main, joined, max_rows, want_empty))
 
 
 def _tied_at(rows: list[tuple], index: int, direction: str, limit: int) -> bool:
@@ -316,11 +336,20 @@ def _tied_at(rows: list[tuple], index: int, direction: str, limit: int) -> bool:
     return len(values) > limit and values[limit - 1] == values[limit]
 
 
-def acceptable(query: Query, result: list[tuple], full: list[tuple] | None) -> str | None:
-    """Why a query's result is not a good question (None if it is)."""
+def acceptable(
+    query: Query,
+    result: list[tuple],
+    full: list[tuple] | None,
+    max_rows: int = MAX_RESULT_ROWS,
+    want_empty: bool = False,
+) -> str | None:
+    """Why a query's result is not a good question (None if it is). A question meant to have no
+    answer must return nothing; any other must return 1 to `max_rows` rows."""
+    if want_empty:
+        return None if not result else "not empty"
     if not result:
         return "empty result"
-    if len(result) > MAX_RESULT_ROWS:  # first: a rejected result can be thousands of rows
+    if len(result) > max_rows:  # first: a rejected result can be thousands of rows
         return f"{len(result)} result rows"
     if any(v is None for row in result for v in row) and query.family in ("aggregate", "extreme"):
         return "NULL aggregate"
