@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from longsynth import regenerate, scoring
-from longsynth.generators.longbio.bios import load_style, package_templates, parse_bios
+from longsynth.generators.longbio.bios import load_style, package_templates, parse_bios, stated_ages
 from longsynth.generators.longbio.metrics import citation_parts
 from longsynth.inspect import validate_directory
 from longsynth.pipeline import build, make_generator
@@ -185,6 +185,42 @@ def test_num_people_density_and_shots(tmp_path):
     assert sum(r == "shot" for r in roles.values()) == 2 * 5
     for bio in bios:  # density 0: only asked and shot bios state the asked attribute
         assert ("hobby" in bio.values) == (bio.name in roles)
+
+
+def test_default_shots_follow_the_paper_and_shot_answers_are_right(tmp_path):
+    """Calculation, rank and multihop are two-shot by default, as in LongBioBench's headline setting; each
+    demonstration's answer is re-derived from the ages its bios state in the context."""
+    tasks = "bio_calculation,bio_rank,bio_multihop,bio_standard"
+    spec = load_spec(None, generator="longbio", tasks=tasks, lengths="4k", depths="50", samples=2)
+    out = build(spec, tmp_path / "s")
+    assert validate_directory(out).problems == []
+    style = load_style("standard", package_templates())
+    for row in _rows(out):
+        meta = json.loads(row["metadata"])
+        shots = 0 if row["task"] == "bio_standard" else 2
+        assert meta["params"]["shots"] == shots
+        demos = re.findall(r"^Question: (.*)\nAnswer: (.*)$", row["input"], flags=re.M)
+        assert len(demos) == shots
+        shot_names = [b["name"] for b in meta["bios"] if b["role"] == "shot"]
+        ages = stated_ages(row["input"], style)
+        for question, answer in demos:
+            named = sorted((n for n in shot_names if n in question), key=question.index)
+            assert named and not any(n in question for n in meta["asked"])
+            if row["task"] == "bio_calculation":
+                assert answer == str(abs(ages[named[0]] - ages[named[1]]))
+            if row["task"] == "bio_rank":
+                assert answer == ", ".join(sorted(named, key=ages.__getitem__))
+
+
+def test_shots_can_be_turned_off_and_are_refused_where_unsupported(tmp_path):
+    from longsynth.errors import SpecError
+
+    spec = load_spec(None, generator="longbio", tasks="bio_calculation", lengths="2k", depths="50", shots=0)
+    row = _rows(build(spec, tmp_path / "z"))[0]
+    assert json.loads(row["metadata"])["params"]["shots"] == 0 and "Answer:" not in row["input"]
+    for task in ("bio_twodiff", "bio_citation", "bio_idk"):
+        with pytest.raises(SpecError, match="does not support shots"):
+            make_generator(load_spec(None, generator="longbio", tasks=task, shots=1))
 
 
 @pytest.mark.parametrize("task, n", [("bio_rank", 5), ("bio_multihop", 5), ("bio_citation", 2)])

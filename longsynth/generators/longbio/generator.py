@@ -153,7 +153,7 @@ class LongBioGenerator(Generator):
             if options.num_people and options.num_people not in rules.allowed:
                 allowed = ", ".join(map(str, rules.allowed))
                 raise SpecError(f"{task}: num_people must be one of {allowed}, got {options.num_people}")
-            if options.shots and not rules.shots:
+            if options.shots > 0 and not rules.takes_shots:
                 raise SpecError(f"{task} does not support shots; drop --set shots")
         self._max_length = max(spec.lengths)
         self._labeler = Labeler(tokenizer)  # caches label sizes across samples
@@ -165,6 +165,10 @@ class LongBioGenerator(Generator):
 
     def _pool(self, rules: BioTask) -> BioPool:
         return bio_pool(self.tokenizer.name, rules.style, rules.ages, self.templates, bio_reach(self._max_length))
+
+    def _shots(self, rules: BioTask) -> int:
+        """Demonstrations for this task: the option if set, else the paper's headline setting for the task."""
+        return rules.shots if self.options.shots < 0 else self.options.shots
 
     def _ask_attribute(self, rules: BioTask, rng: random.Random) -> str:
         if self.options.attribute:
@@ -244,7 +248,7 @@ class LongBioGenerator(Generator):
 
         inserts = self._bio_inserts(rules, style, people, attribute, rng, asked_depth)
         shots = []
-        for _ in range(options.shots):
+        for _ in range(self._shots(rules)):
             shot_people, shot_extra = self._people(rules, rng, taken, [], attribute)
             shot_question = self._question(task, shot_people, attribute, shot_extra)
             shot_answers = rules.answer(shot_people, attribute, shot_extra)
@@ -276,7 +280,7 @@ class LongBioGenerator(Generator):
                 "ages": rules.ages,
                 "people": options.num_people or rules.people,
                 "density": options.density,
-                "shots": options.shots,
+                "shots": self._shots(rules),
             },
             "attribute": attribute,
             "asked": [p.name for p in people],

@@ -20,5 +20,9 @@ class LongBioOptions:
     depth_min: float = option(0.0, "lowest depth for asked bios after the first", minimum=0.0, maximum=100.0)
     depth_max: float = option(100.0, "highest depth for asked bios after the first", minimum=0.0, maximum=100.0)
     shots: int = option(
-        0, "solved demonstrations in the prompt (their bios are in the haystack)", minimum=0, maximum=50
+        -1,
+        "solved demonstrations in the prompt, their bios in the haystack (-1: the paper's setting,"
+        " 2 for calculation, rank and multihop, 0 otherwise)",
+        minimum=-1,
+        maximum=50,
     )

@@ -74,7 +74,8 @@ class BioTask:
     ages: bool  # people have ages (arithmetic tasks) instead of birthdates
     people: int  # people asked about by default
     allowed: tuple[int, ...] = (1,)  # people counts `num_people` may choose
-    shots: bool = True  # solved demonstrations can be prepended
+    takes_shots: bool = True  # solved demonstrations can be prepended
+    shots: int = 0  # demonstrations by default: the paper's headline setting (two-shot reasoning tasks)
     constrain: Callable[[list[Person], str, random.Random], dict[str, Any]] = no_constraint
     answer: Callable[[list[Person], str, dict[str, Any]], list[str]] = each_value
     chain: bool = False  # each asked bio after the first says "the same X as" the previous person
@@ -89,10 +90,16 @@ BIO_TASKS = {
     "bio_multi_standard": BioTask("standard", False, 2, (2, 5, 10)),
     "bio_paraphrase": BioTask("paraphrase", False, 1),
     "bio_pronoun": BioTask("pronoun", False, 1),
-    "bio_calculation": BioTask("standard", True, 2, (2,), constrain=distinct_ages, answer=age_difference),
-    "bio_rank": BioTask("standard", True, 2, (2, 5), constrain=distinct_ages, answer=youngest_first),
-    "bio_multihop": BioTask("standard", False, 2, (2, 5), constrain=shared_value, answer=first_value, chain=True),
-    "bio_twodiff": BioTask("standard", True, 2, (2,), False, ages_apart, the_pair, ages_map=True),
-    "bio_citation": BioTask("standard", False, 1, (1, 2), False, cites=True),
-    "bio_idk": BioTask("standard", False, 1, shots=False, answer=refusal, drop_asked=True, twin="bio_standard"),
+    "bio_calculation": BioTask("standard", True, 2, (2,), shots=2, constrain=distinct_ages, answer=age_difference),
+    "bio_rank": BioTask("standard", True, 2, (2, 5), shots=2, constrain=distinct_ages, answer=youngest_first),
+    "bio_multihop": BioTask(
+        "standard", False, 2, (2, 5), shots=2, constrain=shared_value, answer=first_value, chain=True
+    ),
+    # twodiff and citation are two-shot in the paper; ours take no demonstrations yet (a shot's ages would add
+    # pairs to the asked difference, and a citation shot's bio number is known only after fitting).
+    "bio_twodiff": BioTask(
+        "standard", True, 2, (2,), takes_shots=False, constrain=ages_apart, answer=the_pair, ages_map=True
+    ),
+    "bio_citation": BioTask("standard", False, 1, (1, 2), takes_shots=False, cites=True),
+    "bio_idk": BioTask("standard", False, 1, takes_shots=False, answer=refusal, drop_asked=True, twin="bio_standard"),
 }
