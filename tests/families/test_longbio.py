@@ -203,6 +203,7 @@ def test_default_shots_follow_the_paper_and_shot_answers_are_right(tmp_path):
         assert len(demos) == shots
         shot_names = [b["name"] for b in meta["bios"] if b["role"] == "shot"]
         ages = stated_ages(row["input"], style)
+        bios = {b.name: b for b in parse_bios(row["input"], style)}
         for question, answer in demos:
             named = sorted((n for n in shot_names if n in question), key=question.index)
             assert named and not any(n in question for n in meta["asked"])
@@ -210,6 +211,11 @@ def test_default_shots_follow_the_paper_and_shot_answers_are_right(tmp_path):
                 assert answer == str(abs(ages[named[0]] - ages[named[1]]))
             if row["task"] == "bio_rank":
                 assert answer == ", ".join(sorted(named, key=ages.__getitem__))
+            if row["task"] == "bio_multihop":  # follow "the same X as" links to the bio that states the value
+                bio, hops = bios[named[-1]], 0
+                while meta["attribute"] not in bio.values:
+                    bio, hops = bios[bio.same_as[meta["attribute"]]], hops + 1
+                assert hops >= 1 and bio.values[meta["attribute"]] == answer
 
 
 def test_shots_can_be_turned_off_and_are_refused_where_unsupported(tmp_path):
