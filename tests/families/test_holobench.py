@@ -475,3 +475,41 @@ def test_answer_regime_knobs(tmp_path):
     )
     rows = _rows(build(capped, tmp_path / "capped"))
     assert all(1 <= len(r["answers"]) <= 4 for r in rows)
+
+
+def test_large_answers_must_fit_the_reserve(tmp_path):
+    """With the cap raised, a query whose answer outgrows the reply reserve is not asked, and the oracle
+    flags a row whose answer does not fit (answer tokens re-measured here)."""
+    spec = load_spec(
+        None,
+        generator="holobench",
+        tasks="holo_filter",
+        lengths="32k",
+        samples=4,
+        max_answer_rows=400,
+        reserve=256,
+    )
+    out = build(spec, tmp_path / "big")
+    assert validate_directory(out).problems == []
+    gen = make_generator(spec)
+    rows = _rows(out)
+    sizes = [gen.tokenizer.count("\n".join(r["answers"])) for r in rows]
+    assert all(size <= 256 for size in sizes) and max(len(r["answers"]) for r in rows) > 25
+    tight = {**rows[0], "reserve": sizes[0] - 1}
+    assert any("reserved for it" in p for p in validate_row(tight, gen, gen.tokenizer))
+
+
+def test_custom_sql_answer_longer_than_the_reserve_is_refused(tmp_path):
+    from longsynth.errors import BudgetError
+
+    spec = load_spec(
+        None,
+        generator="holobench",
+        lengths="8k",
+        samples=1,
+        reserve=8,
+        sql="SELECT name, city FROM customers",
+        question="List every customer and city.",
+    )
+    with pytest.raises(BudgetError, match="--set reserve=N"):
+        build(spec, tmp_path / "sql")

@@ -29,7 +29,7 @@ from .engines import SqliteSubsets, run_duckdb, tables_read
 from .metrics import f1_metric
 from .options import HoloBenchOptions
 from .oracle import VALIDATORS, same_answers
-from .queries import FAMILIES, Query, acceptable, format_rows, generate_query, has_order, without_limit
+from .queries import FAMILIES, Query, acceptable, answer_tokens, format_rows, generate_query, has_order, without_limit
 from .sandbox import check_user_sql
 from .verbal import VerbalizedTable, verbalized
 
@@ -245,14 +245,25 @@ class HoloBenchGenerator(Generator):
             frames = {t: verbal[t].frame[idx] for t, idx in picked.items()}  # the same rows, for DuckDB
             if options.sql:
                 query = Query("custom", options.sql, tables, {"text": options.question}, has_order(options.sql))
-                return Chosen(query, picked, frames, run_duckdb(query.sql, frames))
+                chosen = Chosen(query, picked, frames, run_duckdb(query.sql, frames))
+                if not self._answer_fits(chosen, cell.task):
+                    raise BudgetError(
+                        f"the answer to --set sql is longer than the {self.reserve_for(cell.task)} tokens "
+                        "reserved for it; raise it with --set reserve=N"
+                    )
+                return chosen
             chosen = self._query_over(family, tables, picked, rows, frames, rng, want_empty)
-            if chosen is not None:
+            if chosen is not None and self._answer_fits(chosen, cell.task):
                 return chosen
         raise BudgetError(
             f"could not generate an answerable {cell.task} query for database {self.db.name!r} in "
             f"{_QUERY_TRIES} tries at {cell.target_length} tokens; try another difficulty, length or database"
         )
+
+    def _answer_fits(self, chosen: Chosen, task: str) -> bool:
+        """Whether the gold answer, one result row per line, fits the tokens reserved for the reply: a
+        large `max_answer_rows` must not produce rows no model could answer within the length contract."""
+        return answer_tokens(self.tokenizer, format_rows(chosen.result)) <= self.reserve_for(task)
 
     def _query_over(self, family, tables, picked, rows, frames, rng: random.Random, want_empty: bool) -> Chosen | None:
         """Up to 8 candidate queries over one set of rows: the first acceptable one, or None."""

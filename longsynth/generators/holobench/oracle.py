@@ -17,7 +17,7 @@ from ...validators.base import Validator
 from ...validators.plants import state_first_item_twice
 from .databases import Column
 from .engines import SqliteTables
-from .queries import format_rows, has_order, without_limit
+from .queries import answer_tokens, format_rows, has_order, without_limit
 
 _LAST = threading.local()  # the last parse, per thread: (text, tables, parsed rows)
 
@@ -99,6 +99,9 @@ def answers_from_sqlite(generator, row: dict[str, Any], metadata: dict[str, Any]
         problems.append("the query returns nothing")
     if derived and metadata.get("empty_by_design"):
         problems.append("a question meant to have no answer has one")
+    reserve = row.get("reserve")
+    if reserve is not None and answer_tokens(generator.tokenizer, answers) > reserve:
+        problems.append(f"the answer is longer than the {reserve} tokens reserved for it")
     if metadata.get("answer_rows", len(answers)) != len(derived):
         problems.append(f"answer_rows is {metadata.get('answer_rows')} but the query returns {len(derived)} rows")
     return problems

@@ -55,6 +55,11 @@ def format_rows(rows: list[tuple]) -> list[str]:
     return [" | ".join(format_value(v) for v in row) for row in rows]
 
 
+def answer_tokens(tokenizer, answers: list[str]) -> int:
+    """Tokens of the gold answer written one result row per line, as the prompt asks for it."""
+    return tokenizer.count("\n".join(answers))
+
+
 # --------------------------------------------------------------------------- generation
 
 
