@@ -188,9 +188,9 @@ def test_num_people_density_and_shots(tmp_path):
 
 
 def test_default_shots_follow_the_paper_and_shot_answers_are_right(tmp_path):
-    """Calculation, rank and multihop are two-shot by default, as in LongBioBench's headline setting; each
+    """Calculation, rank, multihop and twodiff are two-shot by default, as in LongBioBench's headline setting; each
     demonstration's answer is re-derived from the ages its bios state in the context."""
-    tasks = "bio_calculation,bio_rank,bio_multihop,bio_standard"
+    tasks = "bio_calculation,bio_rank,bio_multihop,bio_twodiff,bio_standard"
     spec = load_spec(None, generator="longbio", tasks=tasks, lengths="4k", depths="50", samples=2)
     out = build(spec, tmp_path / "s")
     assert validate_directory(out).problems == []
@@ -205,12 +205,17 @@ def test_default_shots_follow_the_paper_and_shot_answers_are_right(tmp_path):
         ages = stated_ages(row["input"], style)
         bios = {b.name: b for b in parse_bios(row["input"], style)}
         for question, answer in demos:
-            named = sorted((n for n in shot_names if n in question), key=question.index)
-            assert named and not any(n in question for n in meta["asked"])
+            asks = answer if row["task"] == "bio_twodiff" else question  # twodiff names the pair in its answer
+            named = sorted((n for n in shot_names if n in asks), key=asks.index)
+            assert named and not any(n in question + answer for n in meta["asked"])
             if row["task"] == "bio_calculation":
                 assert answer == str(abs(ages[named[0]] - ages[named[1]]))
             if row["task"] == "bio_rank":
                 assert answer == ", ".join(sorted(named, key=ages.__getitem__))
+            if row["task"] == "bio_twodiff":  # the named pair's stated ages differ as the question asks
+                difference = int(re.search(r"\d+", question).group(0))
+                assert len(named) == 2 and abs(ages[named[0]] - ages[named[1]]) == difference
+                assert answer == f"{named[0]} and {named[1]}" and difference != meta["difference"]
             if row["task"] == "bio_multihop":  # follow "the same X as" links to the bio that states the value
                 bio, hops = bios[named[-1]], 0
                 while meta["attribute"] not in bio.values:
@@ -224,7 +229,7 @@ def test_shots_can_be_turned_off_and_are_refused_where_unsupported(tmp_path):
     spec = load_spec(None, generator="longbio", tasks="bio_calculation", lengths="2k", depths="50", shots=0)
     row = _rows(build(spec, tmp_path / "z"))[0]
     assert json.loads(row["metadata"])["params"]["shots"] == 0 and "Answer:" not in row["input"]
-    for task in ("bio_twodiff", "bio_citation", "bio_idk"):
+    for task in ("bio_citation", "bio_idk"):
         with pytest.raises(SpecError, match="does not support shots"):
             make_generator(load_spec(None, generator="longbio", tasks=task, shots=1))
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ...cache import cached_json
-from ...errors import SpecError
+from ...errors import BudgetError, SpecError
 from ...fitting import LABEL_REGEX, Insert, Labeler
 from ...seeding import derive_seed, rng_for
 from ...templating import Templates
@@ -166,6 +166,17 @@ class LongBioGenerator(Generator):
     def _pool(self, rules: BioTask) -> BioPool:
         return bio_pool(self.tokenizer.name, rules.style, rules.ages, self.templates, bio_reach(self._max_length))
 
+    def _demonstration_people(
+        self, rules: BioTask, rng: random.Random, taken: set[str], attribute: str, asked: dict[str, Any]
+    ) -> tuple[list[Person], dict[str, Any]]:
+        """People for one solved demonstration. A twodiff demonstration must not ask the asked difference:
+        its pair would then answer the real question (redrawn; 1 in 30 draws, so 50 tries never run out)."""
+        for _ in range(50):
+            people, extra = self._people(rules, rng, taken, [], attribute)
+            if "difference" not in extra or extra["difference"] != asked.get("difference"):
+                return people, extra
+        raise BudgetError("could not draw a demonstration whose age difference differs from the question's")
+
     def _shots(self, rules: BioTask) -> int:
         """Demonstrations for this task: the option if set, else the paper's headline setting for the task."""
         return rules.shots if self.options.shots < 0 else self.options.shots
@@ -249,7 +260,7 @@ class LongBioGenerator(Generator):
         inserts = self._bio_inserts(rules, style, people, attribute, rng, asked_depth)
         shots = []
         for _ in range(self._shots(rules)):
-            shot_people, shot_extra = self._people(rules, rng, taken, [], attribute)
+            shot_people, shot_extra = self._demonstration_people(rules, rng, taken, attribute, extra)
             shot_question = self._question(task, shot_people, attribute, shot_extra)
             shot_answers = rules.answer(shot_people, attribute, shot_extra)
             inserts += self._bio_inserts(

@@ -95,11 +95,8 @@ BIO_TASKS = {
     "bio_multihop": BioTask(
         "standard", False, 2, (2, 5), shots=2, constrain=shared_value, answer=first_value, chain=True
     ),
-    # twodiff and citation are two-shot in the paper; ours take no demonstrations yet (a shot's ages would add
-    # pairs to the asked difference, and a citation shot's bio number is known only after fitting).
-    "bio_twodiff": BioTask(
-        "standard", True, 2, (2,), takes_shots=False, constrain=ages_apart, answer=the_pair, ages_map=True
-    ),
+    "bio_twodiff": BioTask("standard", True, 2, (2,), shots=2, constrain=ages_apart, answer=the_pair, ages_map=True),
+    # Two-shot in the paper; ours takes no demonstrations: a shot's bio number is known only after fitting.
     "bio_citation": BioTask("standard", False, 1, (1, 2), takes_shots=False, cites=True),
     "bio_idk": BioTask("standard", False, 1, takes_shots=False, answer=refusal, drop_asked=True, twin="bio_standard"),
 }
