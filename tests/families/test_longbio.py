@@ -205,6 +205,7 @@ def test_default_shots_follow_the_paper_and_shot_answers_are_right(tmp_path):
         ages = stated_ages(row["input"], style)
         bios = {b.name: b for b in parse_bios(row["input"], style)}
         for question, answer in demos:
+            assert scoring.score(row, answer) < 1.0  # copying a demonstration never scores
             asks = answer if row["task"] == "bio_twodiff" else question  # twodiff names the pair in its answer
             named = sorted((n for n in shot_names if n in asks), key=asks.index)
             assert named and not any(n in question + answer for n in meta["asked"])

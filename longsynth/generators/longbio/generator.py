@@ -167,15 +167,23 @@ class LongBioGenerator(Generator):
         return bio_pool(self.tokenizer.name, rules.style, rules.ages, self.templates, bio_reach(self._max_length))
 
     def _demonstration_people(
-        self, rules: BioTask, rng: random.Random, taken: set[str], attribute: str, asked: dict[str, Any]
-    ) -> tuple[list[Person], dict[str, Any]]:
-        """People for one solved demonstration. A twodiff demonstration must not ask the asked difference:
-        its pair would then answer the real question (redrawn; 1 in 30 draws, so 50 tries never run out)."""
+        self,
+        rules: BioTask,
+        rng: random.Random,
+        taken: set[str],
+        attribute: str,
+        asked: dict[str, Any],
+        answers: list[str],
+    ) -> tuple[list[Person], dict[str, Any], list[str]]:
+        """People for one solved demonstration, with its answer. A demonstration never shares the
+        question's answer, nor (twodiff) its asked difference, so copying it never scores. A clash is
+        redrawn: at most about 1 draw in 30 clashes, so 50 tries do not run out."""
         for _ in range(50):
             people, extra = self._people(rules, rng, taken, [], attribute)
-            if "difference" not in extra or extra["difference"] != asked.get("difference"):
-                return people, extra
-        raise BudgetError("could not draw a demonstration whose age difference differs from the question's")
+            shown = rules.answer(people, attribute, extra)
+            if shown != answers and ("difference" not in extra or extra["difference"] != asked.get("difference")):
+                return people, extra, shown
+        raise BudgetError("could not draw a demonstration whose answer differs from the question's")
 
     def _shots(self, rules: BioTask) -> int:
         """Demonstrations for this task: the option if set, else the paper's headline setting for the task."""
@@ -260,9 +268,10 @@ class LongBioGenerator(Generator):
         inserts = self._bio_inserts(rules, style, people, attribute, rng, asked_depth)
         shots = []
         for _ in range(self._shots(rules)):
-            shot_people, shot_extra = self._demonstration_people(rules, rng, taken, attribute, extra)
+            shot_people, shot_extra, shot_answers = self._demonstration_people(
+                rules, rng, taken, attribute, extra, answers
+            )
             shot_question = self._question(task, shot_people, attribute, shot_extra)
-            shot_answers = rules.answer(shot_people, attribute, shot_extra)
             inserts += self._bio_inserts(
                 rules, style, shot_people, attribute, rng, lambda k: (round(rng.uniform(0, 100), 1), "shot")
             )
