@@ -188,9 +188,9 @@ def test_num_people_density_and_shots(tmp_path):
 
 
 def test_default_shots_follow_the_paper_and_shot_answers_are_right(tmp_path):
-    """Calculation, rank, multihop and twodiff are two-shot by default, as in LongBioBench's headline setting; each
-    demonstration's answer is re-derived from the ages its bios state in the context."""
-    tasks = "bio_calculation,bio_rank,bio_multihop,bio_twodiff,bio_standard"
+    """Calculation, rank, multihop, twodiff and citation are two-shot by default, as in LongBioBench's
+    headline setting; each demonstration's answer is re-derived from the bios the context states."""
+    tasks = "bio_calculation,bio_rank,bio_multihop,bio_twodiff,bio_citation,bio_standard"
     spec = load_spec(None, generator="longbio", tasks=tasks, lengths="4k", depths="50", samples=2)
     out = build(spec, tmp_path / "s")
     assert validate_directory(out).problems == []
@@ -217,6 +217,9 @@ def test_default_shots_follow_the_paper_and_shot_answers_are_right(tmp_path):
                 difference = int(re.search(r"\d+", question).group(0))
                 assert len(named) == 2 and abs(ages[named[0]] - ages[named[1]]) == difference
                 assert answer == f"{named[0]} and {named[1]}" and difference != meta["difference"]
+            if row["task"] == "bio_citation":  # the value its bio states, then that bio's number in the text
+                bio = bios[named[0]]
+                assert answer == f"{bio.values[meta['attribute']]} [{bio.label}]"
             if row["task"] == "bio_multihop":  # follow "the same X as" links to the bio that states the value
                 bio, hops = bios[named[-1]], 0
                 while meta["attribute"] not in bio.values:
@@ -230,7 +233,7 @@ def test_shots_can_be_turned_off_and_are_refused_where_unsupported(tmp_path):
     spec = load_spec(None, generator="longbio", tasks="bio_calculation", lengths="2k", depths="50", shots=0)
     row = _rows(build(spec, tmp_path / "z"))[0]
     assert json.loads(row["metadata"])["params"]["shots"] == 0 and "Answer:" not in row["input"]
-    for task in ("bio_citation", "bio_idk"):
+    for task in ("bio_idk",):
         with pytest.raises(SpecError, match="does not support shots"):
             make_generator(load_spec(None, generator="longbio", tasks=task, shots=1))
 

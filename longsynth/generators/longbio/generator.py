@@ -14,6 +14,7 @@ only full encode of a sample is its measurement.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import random
 from dataclasses import dataclass
@@ -23,12 +24,12 @@ import numpy as np
 
 from ...cache import cached_json
 from ...errors import BudgetError, SpecError
-from ...fitting import LABEL_REGEX, Insert, Labeler
+from ...fitting import LABEL_REGEX, FittedPrompt, Insert, Labeler
 from ...seeding import derive_seed, rng_for
 from ...templating import Templates
 from ...text.units import count_units
 from ...tokenizers import get_tokenizer
-from ..base import Cell, Generator, Sample, Task
+from ..base import Cell, Generator, Sample, Task, Wrapped
 from .bios import TEMPLATE_FOLDER, BioStyle, Person, bio_texts, load_style, stated_ages
 from .metrics import answers_metric, citation_metric, integer_metric, refusal_metric, two_diff_metric
 from .options import LongBioOptions
@@ -185,6 +186,27 @@ class LongBioGenerator(Generator):
                 return people, extra, shown
         raise BudgetError("could not draw a demonstration whose answer differs from the question's")
 
+    def _cite_demonstrations(
+        self,
+        fitted: FittedPrompt,
+        wrapped: Wrapped,
+        variables: dict[str, Any],
+        shot_values: list[list[str]],
+        asked: int,
+        answer_prefix: str,
+    ) -> FittedPrompt:
+        """Citation demonstrations answer with the numbers their bios got when the context was fitted:
+        the prompt's tail is rendered again with them (the pipeline re-measures the text, and re-fits if
+        a label changed its length)."""
+        labels = iter(LABEL_REGEX.match(fitted.text, p.char_start).group(0) for p in fitted.placed[asked:])
+        for shot, values in zip(variables["shots"], shot_values, strict=True):
+            shot["answer"] = ", ".join(f"{value} {next(labels)}" for value in values)
+        labelled = self.wrap(*self.prompt_halves("prompt.j2", variables), answer_prefix)
+        if labelled.head != wrapped.head or not fitted.text.endswith(wrapped.tail):
+            raise SpecError("longbio/prompt.j2 must render the demonstrations after {{ context }}")
+        text = fitted.text[: len(fitted.text) - len(wrapped.tail)] + labelled.tail
+        return dataclasses.replace(fitted, text=text, input_span=(labelled.before, len(text) - labelled.after))
+
     def _shots(self, rules: BioTask) -> int:
         """Demonstrations for this task: the option if set, else the paper's headline setting for the task."""
         return rules.shots if self.options.shots < 0 else self.options.shots
@@ -266,7 +288,7 @@ class LongBioGenerator(Generator):
             ), "asked"
 
         inserts = self._bio_inserts(rules, style, people, attribute, rng, asked_depth)
-        shots = []
+        shots, shot_values = [], []
         for _ in range(self._shots(rules)):
             shot_people, shot_extra, shot_answers = self._demonstration_people(
                 rules, rng, taken, attribute, extra, answers
@@ -275,21 +297,27 @@ class LongBioGenerator(Generator):
             inserts += self._bio_inserts(
                 rules, style, shot_people, attribute, rng, lambda k: (round(rng.uniform(0, 100), 1), "shot")
             )
+            if rules.cites:  # labelled once the bios are numbered; "[0]" holds a label's place while fitting
+                shot_values.append(shot_answers)
+                shot_answers = [f"{value} [0]" for value in shot_answers]
             shots.append({"question": shot_question, "answer": ", ".join(shot_answers)})
 
         texts, tokens = self._distractors(pool, style, start, end, attribute, rng)
         answer_prefix = self.templates.render("answer_prefix.j2")
-        fitted = self.fit_prompt(
-            "prompt.j2",
-            {"shots": shots, "question": question},
-            cell,
+        variables = {"shots": shots, "question": question}
+        wrapped = self.wrap(*self.prompt_halves("prompt.j2", variables), answer_prefix)
+        fitted = self.fit_wrapped(
+            wrapped,
+            task,
+            target,
             budget_adjust,
-            answer_prefix=answer_prefix,
             filler_texts=texts,
             filler_tokens=tokens,
             inserts=inserts,
             labeler=self._labeler if rules.cites else None,
         )
+        if shot_values:
+            fitted = self._cite_demonstrations(fitted, wrapped, variables, shot_values, len(people), answer_prefix)
         if rules.cites:  # each asked value, then the number of the bio it is stated in
             answers = []
             for person, placed in zip(people, fitted.placed, strict=False):

@@ -22,7 +22,7 @@ class LongBioOptions:
     shots: int = option(
         -1,
         "solved demonstrations in the prompt, their bios in the haystack (-1: the paper's setting,"
-        " 2 for calculation, rank, multihop and twodiff, 0 otherwise)",
+        " 2 for calculation, rank, multihop, twodiff and citation, 0 otherwise)",
         minimum=-1,
         maximum=50,
     )

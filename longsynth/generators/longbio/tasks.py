@@ -96,7 +96,6 @@ BIO_TASKS = {
         "standard", False, 2, (2, 5), shots=2, constrain=shared_value, answer=first_value, chain=True
     ),
     "bio_twodiff": BioTask("standard", True, 2, (2,), shots=2, constrain=ages_apart, answer=the_pair, ages_map=True),
-    # Two-shot in the paper; ours takes no demonstrations: a shot's bio number is known only after fitting.
-    "bio_citation": BioTask("standard", False, 1, (1, 2), takes_shots=False, cites=True),
+    "bio_citation": BioTask("standard", False, 1, (1, 2), shots=2, cites=True),
     "bio_idk": BioTask("standard", False, 1, takes_shots=False, answer=refusal, drop_asked=True, twin="bio_standard"),
 }
