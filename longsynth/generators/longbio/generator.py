@@ -300,7 +300,14 @@ class LongBioGenerator(Generator):
             if rules.cites:  # labelled once the bios are numbered; "[0]" holds a label's place while fitting
                 shot_values.append(shot_answers)
                 shot_answers = [f"{value} [0]" for value in shot_answers]
-            shots.append({"question": shot_question, "answer": ", ".join(shot_answers)})
+            shots.append(
+                {
+                    "question": shot_question,
+                    "answer": ", ".join(shot_answers),
+                    "people": [p.name for p in shot_people],
+                    **shot_extra,
+                }
+            )
 
         texts, tokens = self._distractors(pool, style, start, end, attribute, rng)
         answer_prefix = self.templates.render("answer_prefix.j2")
@@ -334,6 +341,8 @@ class LongBioGenerator(Generator):
             "asked": [p.name for p in people],
             **extra,
         }
+        if shots:  # what each demonstration asks and answers (the oracle re-derives the answers)
+            metadata["demonstrations"] = shots
         if rules.ages_map:  # every stated age, for scoring any valid pair (the oracle checks the map)
             metadata["ages"] = stated_ages(fitted.text, style)
         if rules.twin:

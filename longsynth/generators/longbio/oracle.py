@@ -1,13 +1,15 @@
 """The longbio oracle: find every biography in the text with the style's own templates, read the
 asked people's bios, and re-derive the answer from what they state.
 
-Three validators, so a failure says which promise broke: each asked person has exactly one bio and
+Four validators, so a failure says which promise broke: each asked person has exactly one bio and
 is named in the question; nothing in another bio contradicts an asked person's; the answer read from
-the text is the row's answer. `DERIVE` holds one small function per task.
+the text is the row's answer; each solved demonstration's answer is what its own bios state (and is
+not the question's). `DERIVE` holds one small function per task, used for both.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -188,6 +190,36 @@ def answers_from_text(generator, row: dict[str, Any], metadata: dict[str, Any]) 
     return problems
 
 
+def _as_answer(task: str, derived: list[str]) -> str:
+    """A demonstration's answer as the prompt shows it: citation pairs each value with its number."""
+    if task == "bio_citation":
+        return ", ".join(f"{value} {label}" for value, label in zip(derived[::2], derived[1::2], strict=True))
+    return ", ".join(derived)
+
+
+def demonstrations_from_text(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+    """Each solved demonstration is in the prompt, its answer is what its people's bios state, and it
+    does not answer the row's own question."""
+    demonstrations = metadata.get("demonstrations", [])
+    if not demonstrations:
+        return []
+    reading, problems = Reading(generator, row, metadata), []
+    derive = DERIVE.get(row["task"], _values)
+    for n, demo in enumerate(demonstrations, 1):
+        if not reading.unique(demo["people"]):
+            problems.append(f"demonstration {n}: its people do not have one bio each")
+            continue
+        asked_at = row["input"].find(demo["question"])  # any prompt.j2 layout: the answer follows the question
+        if asked_at < 0 or row["input"].find(demo["answer"], asked_at + len(demo["question"])) < 0:
+            problems.append(f"demonstration {n} is not in the prompt as recorded")
+        derived = derive(reading, demo["people"], metadata["attribute"], {**metadata, **demo}, problems)
+        if _as_answer(row["task"], derived) != demo["answer"]:
+            problems.append(f"demonstration {n} answers {demo['answer']!r}; its bios say {derived}")
+        if derived == list(row["answers"]):
+            problems.append(f"demonstration {n} has the question's own answer")
+    return problems
+
+
 # --------------------------------------------------------------------------- planted defects (contract tests)
 
 
@@ -205,8 +237,24 @@ def _wrong_answer(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "answers": ["Narnia", *row["answers"][1:]]}
 
 
+def _wrong_demonstration(row: dict[str, Any]) -> dict[str, Any]:
+    """The first demonstration answers wrongly, in the prompt and in the metadata alike."""
+    metadata = decode_metadata(row["metadata"])
+    demo = metadata["demonstrations"][0]
+    wrong = "Narnia [1]" if row["task"] == "bio_citation" else "Narnia"
+    text = row["input"].replace(f"Answer: {demo['answer']}\n", f"Answer: {wrong}\n", 1)
+    demo["answer"] = wrong
+    return {**row, "input": text, "metadata": json.dumps(metadata)}
+
+
 VALIDATORS = (
     Validator("one bio per person", one_bio_each, state_first_item_twice("bios")),
     Validator("no contradicting mention", no_contradiction, _mention_in_a_distractor),
     Validator("answers from the text", answers_from_text, _wrong_answer),
+    Validator(
+        "demonstrations from the text",
+        demonstrations_from_text,
+        _wrong_demonstration,
+        tasks=("bio_calculation", "bio_rank", "bio_multihop", "bio_twodiff", "bio_citation"),
+    ),
 )
