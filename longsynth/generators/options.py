@@ -71,7 +71,9 @@ class OptionInfo:
         try:
             value = self.kind(value)
         except (TypeError, ValueError):
-            raise SpecError(f"{self.name} must be a {self.kind.__name__}, got {value!r}") from None
+            kind = self.kind.__name__
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise SpecError(f"{self.name} must be {article} {kind}, got {value!r}") from None
         if self.choices and value not in self.choices:
             raise SpecError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
         if self.minimum is not None and value < self.minimum:

@@ -432,6 +432,19 @@ CASES = [
     # --- templates
     Case("missing template folder", ["build", "--template-dir", "nope", "-o", "out"], 2, "not a folder"),
     Case(
+        "longbio prompt without the demonstrations",
+        ["build", "--generator", "longbio", "--task", "bio_calculation", "--template-dir", "tpl", "-o", "out"],
+        2,
+        "does not show the solved demonstrations",
+        write("tpl/longbio/prompt.j2", "Read.\n\n{{ context }}\n\nQuestion: {{ question }}\n"),
+    ),
+    Case(
+        "text where an int is needed",
+        ["build", "--generator", "longbio", "--set", "shots=two", "-o", "out"],
+        2,
+        "shots must be an int, got 'two'",
+    ),
+    Case(
         "template includes /etc/passwd",
         ["build", *SMALL, "--template-dir", "tpl", "-o", "out"],
         2,

@@ -156,6 +156,8 @@ class LongBioGenerator(Generator):
                 raise SpecError(f"{task}: num_people must be one of {allowed}, got {options.num_people}")
             if options.shots > 0 and not rules.takes_shots:
                 raise SpecError(f"{task} does not support shots; drop --set shots")
+        if any(self._shots(BIO_TASKS[task]) for task in spec.tasks):
+            self._check_prompt_shows_demonstrations()
         self._max_length = max(spec.lengths)
         self._labeler = Labeler(tokenizer)  # caches label sizes across samples
 
@@ -206,6 +208,16 @@ class LongBioGenerator(Generator):
             raise SpecError("longbio/prompt.j2 must render the demonstrations after {{ context }}")
         text = fitted.text[: len(fitted.text) - len(wrapped.tail)] + labelled.tail
         return dataclasses.replace(fitted, text=text, input_span=(labelled.before, len(text) - labelled.after))
+
+    def _check_prompt_shows_demonstrations(self) -> None:
+        """A prompt.j2 (a user's own) that drops `shots` would fail every sample's check; say so once."""
+        probe = {"question": "\x00q", "answer": "\x00a", "people": []}
+        head, tail = self.prompt_halves("prompt.j2", {"shots": [probe], "question": "?"})
+        if probe["question"] not in head + tail or probe["answer"] not in head + tail:
+            raise SpecError(
+                "longbio/prompt.j2 does not show the solved demonstrations (each shot's question and answer); "
+                "render `shots` or add --set shots=0"
+            )
 
     def _shots(self, rules: BioTask) -> int:
         """Demonstrations for this task: the option if set, else the paper's headline setting for the task."""
