@@ -395,3 +395,16 @@ def test_twodiff_is_scored_with_the_rows_own_templates(tmp_path):
     for row in _rows(out):
         assert "has lived for" in row["input"]
         assert scoring.score(row, row["answers"][0]) == 1.0
+
+
+def test_a_tampered_ages_map_is_found(tmp_path):
+    """twodiff scores any pair from the recorded ages; the oracle checks that map against the text."""
+    spec = load_spec(None, generator="longbio", tasks="bio_twodiff", lengths="2k", depths="50", samples=1)
+    row = _rows(build(spec, tmp_path / "t"))[0]
+    generator = make_generator(spec)
+    assert validate_row(row, generator, generator.tokenizer) == []
+    metadata = json.loads(row["metadata"])
+    name = next(iter(metadata["ages"]))
+    metadata["ages"][name] += 1
+    problems = validate_row({**row, "metadata": json.dumps(metadata)}, generator, generator.tokenizer)
+    assert any("recorded ages differ" in p for p in problems)
