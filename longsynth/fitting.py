@@ -61,9 +61,12 @@ class Labeler:
     label sizes (cached per number) and applies them once the order is known.
     """
 
-    def __init__(self, tokenizer: Tokenizer, template: str = LABEL_FORMAT):
+    def __init__(self, tokenizer: Tokenizer, template: str = LABEL_FORMAT, separator: str = SEPARATOR):
+        """`separator` is the text between units in the context ("\n\n" between RULER's documents):
+        a label is counted with it, and its unit with the space that follows the label."""
         self.tokenizer = tokenizer
         self.template = template
+        self.separator = separator
         self._array = np.zeros(1, dtype=np.int64)
 
     def label(self, n: int) -> str:
@@ -79,7 +82,7 @@ class Labeler:
         """Label sizes indexed by number (entry 0 unused), computed once per number."""
         have = len(self._array)
         if upto >= have:
-            extra = [self.tokenizer.count(SEPARATOR + self.label(n)) for n in range(have, 2 * upto + 16)]
+            extra = [self.tokenizer.count(self.separator + self.label(n)) for n in range(have, 2 * upto + 16)]
             self._array = np.concatenate([self._array, np.asarray(extra, dtype=np.int64)])
         return self._array
 

@@ -33,7 +33,7 @@ from .generators.base import Cell, Generator, Sample
 from .generators.registry import get_generator_class
 from .rows import make_row
 from .seeding import derive_seed, rng_for
-from .spec import Spec, spec_from_dict
+from .spec import Spec, spec_from_dict, task_depths
 from .tokenizers import Measurement, Tokenizer, get_tokenizer, measure
 from .validators import validate_row
 
@@ -48,13 +48,14 @@ def make_generator(spec: Spec) -> Generator:
 
 
 def plan(spec: Spec) -> dict[str, list[Cell]]:
-    """Cells per task (one config each), in a fixed order: length, depth, index."""
-    depths: list[float | None] = list(spec.depths) if spec.depths else [None]
+    """Cells per task (one config each), in a fixed order: length, depth, index. A task that places
+    its items itself has one cell per length and index, with no depth."""
+    tasks = get_generator_class(spec.generator).tasks
     return {
         task: [
             Cell(task, length, depth, index)
             for length in spec.lengths
-            for depth in depths
+            for depth in task_depths(spec, tasks[task])
             for index in range(spec.samples)
         ]
         for task in spec.tasks

@@ -326,13 +326,19 @@ def resolve(raw: dict[str, Any]) -> Spec:
     if not generator_cls.uses_depth:
         spec.depths = []  # placement, not a depth grid, positions this family's items
     spec.options = generator_cls.check_options(options)
-    cells = len(spec.tasks) * len(spec.lengths) * max(1, len(spec.depths)) * spec.samples
+    cells = sum(len(task_depths(spec, generator_cls.tasks[t])) for t in spec.tasks) * len(spec.lengths) * spec.samples
     if cells > MAX_CELLS:
         raise SpecError(
             f"the spec asks for {cells:,} samples; at most {MAX_CELLS:,} per spec are allowed "
             "(split the build into several specs with different seeds)"
         )
     return spec
+
+
+def task_depths(spec: Spec, task: Any) -> list[float | None]:
+    """The depths a task's cells take: the spec's grid, or one depth-less cell for a task that places
+    its items itself (`Task.uses_depth`)."""
+    return list(spec.depths) if spec.depths and task.uses_depth else [None]
 
 
 def load_spec(path: str | Path | None = None, **overrides: Any) -> Spec:

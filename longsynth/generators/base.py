@@ -69,6 +69,9 @@ class Task:
     preset: dict[str, Any] = field(default_factory=dict)
     metric: Metric | None = None
     reserve: int = 0  # tokens kept for the answer by default (the length contract); 0 for training data
+    # False: the task places its items itself (RULER's variable chains, word lists), so its cells have
+    # no depth even when the family's other tasks sit on the spec's depth grid.
+    uses_depth: bool = True
 
 
 @dataclass

@@ -10,6 +10,7 @@ import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,8 +71,20 @@ def iter_corpus_documents(
     split: str = "train",
 ) -> Iterator[tuple[str, str]]:
     """Yield (doc_id, text) from a local .txt/.jsonl/.parquet file or folder, or `hf:<dataset>` (streamed)."""
+    for default_id, where, record in iter_records(corpus, config, split, text_files=True):
+        if isinstance(record, str):  # a .txt file is one document
+            yield default_id, record
+        else:
+            yield _record(record, text_field, id_field, default_id, where)
+
+
+def iter_records(
+    corpus: str, config: str | None = None, split: str = "train", text_files: bool = False
+) -> Iterator[tuple[str, str, Any]]:
+    """Yield (default id, where, record) from a .jsonl/.parquet file or folder (and .txt files, as
+    one string each, with `text_files`), or `hf:<dataset>` (streamed): the records of a user's data."""
     if corpus.startswith("hf:"):
-        yield from _iter_hub(corpus[3:], text_field, id_field, config, split)
+        yield from _iter_hub(corpus[3:], config, split)
         return
     path = Path(corpus)
     if not path.exists():
@@ -80,17 +93,18 @@ def iter_corpus_documents(
         )
     # A folder's files, not what its links point to: a corpus reads nothing outside what it names.
     files = sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()) if path.is_dir() else [path]
-    files = [f for f in files if f.suffix in (".txt", ".jsonl", ".parquet")]
+    kinds = (".txt", ".jsonl", ".parquet") if text_files else (".jsonl", ".parquet")
+    files = [f for f in files if f.suffix in kinds]
     if not files:
-        raise CorpusError(f"corpus {corpus!r} holds no .txt, .jsonl or .parquet files")
+        raise CorpusError(f"corpus {corpus!r} holds no {', '.join(kinds)} files")
     for file in files:
-        yield from _iter_file(file, text_field, id_field)
+        yield from _iter_file(file)
 
 
-def _iter_file(file: Path, text_field: str, id_field: str | None) -> Iterator[tuple[str, str]]:
+def _iter_file(file: Path) -> Iterator[tuple[str, str, Any]]:
     try:
         if file.suffix == ".txt":
-            yield file.stem, file.read_text(encoding="utf-8")
+            yield file.stem, str(file), file.read_text(encoding="utf-8")
         elif file.suffix == ".jsonl":
             with file.open(encoding="utf-8") as handle:
                 for line_no, line in enumerate(handle, 1):
@@ -102,13 +116,13 @@ def _iter_file(file: Path, text_field: str, id_field: str | None) -> Iterator[tu
                         raise CorpusError(
                             f"corpus file {file} line {line_no}: not valid JSON ({exc.msg}, column {exc.colno})"
                         ) from None
-                    yield _record(record, text_field, id_field, f"{file.stem}:{line_no}", f"{file}:{line_no}")
+                    yield f"{file.stem}:{line_no}", f"{file}:{line_no}", record
         else:
             import pyarrow.parquet as pq
 
             table = pq.read_table(file)
             for n, record in enumerate(table.to_pylist()):
-                yield _record(record, text_field, id_field, f"{file.stem}:{n}", f"{file} row {n}")
+                yield f"{file.stem}:{n}", f"{file} row {n}", record
     except (OSError, UnicodeDecodeError) as exc:
         raise CorpusError(f"corpus file {file} is unreadable: {exc}") from None
     except Exception as exc:  # pyarrow raises its own types for broken files
@@ -124,7 +138,7 @@ def _record(record: dict, text_field: str, id_field: str | None, default_id: str
     return doc_id, str(record[text_field] or "")
 
 
-def _iter_hub(name: str, text_field: str, id_field: str | None, config: str | None, split: str):
+def _iter_hub(name: str, config: str | None, split: str) -> Iterator[tuple[str, str, Any]]:
     if not Path(name).exists() and not hub_offline_by_choice():
         reason = hub_unreachable()  # fail in seconds rather than after half a minute of retries
         if reason:
@@ -136,7 +150,7 @@ def _iter_hub(name: str, text_field: str, id_field: str | None, config: str | No
     except Exception as exc:
         raise CorpusError(f"Hugging Face dataset {name!r} could not be opened ({type(exc).__name__}: {exc})") from None
     for n, record in enumerate(stream):
-        yield _record(record, text_field, id_field, f"{name}:{n}", f"{name} row {n}")
+        yield f"{name}:{n}", f"{name} row {n}", record
 
 
 def corpus_identity(corpus: str) -> str:

@@ -159,7 +159,7 @@ class NeedleGenerator(Generator):
         rendered = self.templates.render("needle.j2", kind=kind, key=KEY, value=VALUE)
         return lambda key, value: rendered.replace(KEY, key).replace(VALUE, value)
 
-    def _filler(self, options: NeedleOptions, target: int, rng: random.Random, make, taken: set[str]):
+    def haystack_units(self, options: NeedleOptions, target: int, rng: random.Random, make, taken: set[str]):
         """Filler units (texts, token counts as joined) enough for `target` tokens, and some more: the
         fitter closes the last gap with whole units that still fit, never a cut sentence."""
         held = target + spare_tokens(target)
@@ -228,7 +228,7 @@ class NeedleGenerator(Generator):
         question = self.templates.render("question.j2", **variables)
         answer_prefix = self.templates.render("answer_prefix.j2", **variables)
         taken = set(keys) | set(values)
-        filler_texts, filler_tokens = self._filler(options, cell.target_length, rng, make, taken)
+        filler_texts, filler_tokens = self.haystack_units(options, cell.target_length, rng, make, taken)
         fitted = self.fit_prompt(
             "prompt.j2",
             {"question": question, **variables},

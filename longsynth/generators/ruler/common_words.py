@@ -1,0 +1,145 @@
+"""RULER's common words extraction (`cwe`): a numbered list of words in which `num_cw` words appear
+`freq_cw` times each and every other word `freq_ucw` times; the answer is the common words.
+
+As in RULER, the list's length is the free variable: as many other words as the length holds, each
+at its full count, shuffled. RULER lowers the frequencies for short contexts, not long ones: below
+4096 tokens it uses 6 and 1 (its defaults are 30 and 3), and a smaller solved example (10 common
+words x 3 and 10 others x 1, against 10 x 10 and 30 x 3); we do the same. The list is one line,
+numbered in reading order ("1. apple 2. quiet ..."); the fitter numbers it (the shared `Labeler`).
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import random
+import re
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...fitting import Labeler
+from ..base import Cell, Sample
+from .words import common_word_vocabulary, real_words
+
+if TYPE_CHECKING:
+    from .generator import RulerGenerator
+
+SHORT = 4096  # below this target RULER uses the short-context frequencies and example
+LIST_LABEL = "{n}."
+ENTRY = re.compile(r"(\d+)\. (\S+)")
+GAP_CLOSERS = 64  # extra words (once each) after the shuffled list, for the fitter to close the last gap
+
+
+def frequencies(options: Any, target: int) -> tuple[int, int]:
+    return (options.short_freq_cw, options.short_freq_ucw) if target < SHORT else (options.freq_cw, options.freq_ucw)
+
+
+@functools.lru_cache(maxsize=8)
+def word_tokens(tokenizer_name: str, size: int) -> tuple[tuple[str, ...], np.ndarray]:
+    """The vocabulary (at least `size` words) and each word's tokens inside the list, counted once."""
+    from ...tokenizers import get_tokenizer
+
+    words = common_word_vocabulary(size)
+    return words, np.asarray(get_tokenizer(tokenizer_name).count_many([" " + w for w in words]), dtype=np.int64)
+
+
+def vocabulary_size(length: int, options: Any) -> int:
+    """Words enough for a list of `length` tokens, each entry being at least two tokens."""
+    return max(len(real_words()), length // (2 * min(options.freq_ucw, options.short_freq_ucw)) + options.num_cw)
+
+
+def numbered(words: list[str]) -> str:
+    return " ".join(f"{LIST_LABEL.format(n=n)} {w}" for n, w in enumerate(words, 1))
+
+
+def read_list(line: str) -> list[str] | None:
+    """The words of a numbered list line, or None when its numbers are not 1, 2, 3, ... in order."""
+    entries = ENTRY.findall(line)
+    if not entries or [int(n) for n, _ in entries] != list(range(1, len(entries) + 1)):
+        return None
+    return [w for _, w in entries]
+
+
+def most_common(words: list[str], count: int) -> tuple[list[str] | None, collections.Counter]:
+    """The `count` most frequent words in order of first appearance, or None when the count-th and
+    the next are tied (the answer would not be determined)."""
+    counts = collections.Counter(words)
+    ranked = counts.most_common()
+    if len(ranked) < count or (len(ranked) > count and ranked[count - 1][1] == ranked[count][1]):
+        return None, counts
+    top = {w for w, _ in ranked[:count]}
+    first = {}
+    for w in words:
+        if w in top and w not in first:
+            first[w] = len(first)
+    return sorted(top, key=first.__getitem__), counts
+
+
+def _example(rng: random.Random, vocabulary: tuple[str, ...], options: Any, short: bool) -> list[str]:
+    others, common_times, other_times = (10, 3, 1) if short else (30, 10, 3)
+    chosen = rng.sample(vocabulary, options.num_cw + others)
+    words = chosen[: options.num_cw] * common_times + chosen[options.num_cw :] * other_times
+    rng.shuffle(words)
+    return words
+
+
+def sample(generator: RulerGenerator, cell: Cell, rng: random.Random, options: Any, budget_adjust: int) -> Sample:
+    tokenizer = generator.tokenizer
+    vocabulary, tokens = word_tokens(tokenizer.name, vocabulary_size(generator.max_length, options))
+    # Draw from the words a list of this length may need: the same words whatever the spec's longest length.
+    vocabulary = vocabulary[: vocabulary_size(cell.target_length, options)]
+    common_times, other_times = frequencies(options, cell.target_length)
+    variables = {"num_cw": options.num_cw}
+    question = generator.templates.render("cwe_question.j2", **variables)
+    answer_prefix = generator.templates.render("cwe_answer_prefix.j2", **variables)
+    examples = []
+    for _ in range(generator.shots(cell.task, options)):
+        words = _example(rng, vocabulary, options, cell.target_length < SHORT)
+        answer, _ = most_common(words, options.num_cw)
+        examples.append(
+            {"context": numbered(words), "question": question, "answer": answer_prefix + " " + ", ".join(answer or [])}
+        )
+    wrapped, room = generator.room("cwe_prompt.j2", {"question": question, "examples": examples}, cell, answer_prefix)
+    room -= budget_adjust
+
+    # Choose the common words, then as many other words (each `other_times`) as the room holds.
+    labeler = Labeler(tokenizer, LIST_LABEL)
+    upper = min(len(vocabulary) - options.num_cw, max(0, room) // (2 * other_times) + GAP_CLOSERS)
+    picked = rng.sample(range(len(vocabulary)), options.num_cw + upper)
+    common, others = picked[: options.num_cw], picked[options.num_cw :]
+    fixed_entries = options.num_cw * common_times
+    other_cumulative = np.concatenate([[0], np.cumsum(tokens[others])]) * other_times
+    entries = fixed_entries + other_times * np.arange(len(others) + 1)
+    labels = np.concatenate([[0], np.cumsum(labeler.token_array(int(entries[-1]) + 1)[1:])])
+    total = labels[entries] + common_times * int(tokens[common].sum()) + other_cumulative
+    kept = max(0, min(int(np.searchsorted(total, room, side="right")) - 1, len(others) - GAP_CLOSERS))
+    units = [i for i in common for _ in range(common_times)] + [i for i in others[:kept] for _ in range(other_times)]
+    rng.shuffle(units)
+    units += others[kept : kept + GAP_CLOSERS]  # once each, never common: they only close the gap
+    fitted = generator.fit_wrapped(
+        wrapped,
+        cell.task,
+        cell.target_length,
+        budget_adjust,
+        filler_texts=[vocabulary[i] for i in units],
+        filler_tokens=tokens[units],
+        inserts=[],
+        labeler=labeler,
+        whole_units_only=True,
+    )
+    words = read_list(fitted.text[fitted.context_start : fitted.context_end]) or []
+    answer, counts = most_common(words, options.num_cw)
+    expected = sorted(vocabulary[i] for i in common)
+    if answer is None or sorted(answer) != expected:  # the cut at the end of the list tipped a count
+        answer = []
+    others_most = max((c for w, c in counts.items() if w not in expected), default=0)
+    metadata = {
+        "params": {"num_cw": options.num_cw, "freq_cw": common_times, "freq_ucw": other_times},
+        "list_words": len(words),
+        "distinct_words": len(counts),
+        "common_counts": [counts[w] for w in (answer or expected)],
+        "most_other_count": others_most,
+        "shots": len(examples),
+    }
+    return Sample(fitted, question, answer or expected, answer_prefix, metadata, item_key="words")

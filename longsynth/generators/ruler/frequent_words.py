@@ -1,0 +1,98 @@
+"""RULER's frequent words extraction (`fwe`): coded words drawn from a Zipf distribution; the answer
+is the three most frequent, the most frequent of all being "..." (noise the prompt says to ignore).
+
+As in RULER: the vocabulary holds (length - reserve) // 50 coded words of six letters, word k of it
+appears floor(N * k^-alpha / zeta(alpha)) times with alpha 2, and N is as large as the length
+allows. The counts are fixed by rank, so the third and fourth words are never tied at the lengths
+RULER uses; the oracle counts the words in the text and refuses a tie for third place anyway.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import random
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..base import Cell, Sample
+from .words import coded_words
+
+if TYPE_CHECKING:
+    from .generator import RulerGenerator
+
+NOISE = "..."
+ANSWERS = 3
+GAP_CLOSERS = 64  # extra noise words after the shuffled list, for the fitter to close the last gap
+
+
+def zeta(alpha: float) -> float:
+    """Riemann zeta for alpha > 1: a partial sum and its Euler-Maclaurin tail (error below 1e-12)."""
+    terms = 10_000
+    head = math.fsum(k**-alpha for k in range(1, terms))
+    return head + terms ** (1 - alpha) / (alpha - 1) + 0.5 * terms**-alpha
+
+
+def zipf_counts(total: int, size: int, alpha: float) -> np.ndarray:
+    """How often word k (1-based rank) appears among `total` words: floor(total * k^-alpha / zeta)."""
+    ranks = np.arange(1, size + 1, dtype=np.float64)
+    return np.floor(total * ranks**-alpha / zeta(alpha)).astype(np.int64)
+
+
+def vocabulary_size(options: Any, target: int, reserve: int) -> int:
+    return options.vocab_size or max(ANSWERS + 2, (target - reserve) // 50)
+
+
+def most_frequent(words: list[str]) -> tuple[list[str] | None, collections.Counter]:
+    """The three most frequent words other than the noise, most frequent first, or None when the
+    third is tied with the fourth."""
+    counts = collections.Counter(w for w in words if w != NOISE)
+    ranked = counts.most_common()
+    if len(ranked) < ANSWERS or (len(ranked) > ANSWERS and ranked[ANSWERS - 1][1] == ranked[ANSWERS][1]):
+        return None, counts
+    return [w for w, _ in ranked[:ANSWERS]], counts
+
+
+def sample(generator: RulerGenerator, cell: Cell, rng: random.Random, options: Any, budget_adjust: int) -> Sample:
+    tokenizer = generator.tokenizer
+    size = vocabulary_size(options, cell.target_length, generator.reserve_for(cell.task))
+    vocabulary = [NOISE, *coded_words(rng, size - 1, options.coded_wordlen)]
+    tokens = np.asarray(tokenizer.count_many([" " + w for w in vocabulary]), dtype=np.int64)
+    question = generator.templates.render("fwe_question.j2", count=ANSWERS)
+    answer_prefix = generator.templates.render("fwe_answer_prefix.j2", count=ANSWERS)
+    wrapped, room = generator.room("fwe_prompt.j2", {"question": question, "noise": NOISE}, cell, answer_prefix)
+    room -= budget_adjust
+
+    # The largest N whose words fit: tokens grow with N, so a binary search over N.
+    low, high = 1, max(2, room * 2)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if int(zipf_counts(middle, size, options.alpha) @ tokens) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    counts = zipf_counts(low, size, options.alpha)
+    units = np.repeat(np.arange(size), counts).tolist()
+    rng.shuffle(units)
+    units += [0] * GAP_CLOSERS
+    fitted = generator.fit_wrapped(
+        wrapped,
+        cell.task,
+        cell.target_length,
+        budget_adjust,
+        filler_texts=[vocabulary[i] for i in units],
+        filler_tokens=tokens[units],
+        inserts=[],
+        whole_units_only=True,
+    )
+    words = fitted.text[fitted.context_start : fitted.context_end].split()
+    answer, measured = most_frequent(words)
+    metadata = {
+        "params": {"alpha": options.alpha, "vocab_size": size, "coded_wordlen": options.coded_wordlen},
+        "total_words": len(words),
+        "noise_count": words.count(NOISE),
+        "answer_counts": [measured[w] for w in answer or vocabulary[1 : 1 + ANSWERS]],
+        "fourth_count": measured.most_common(ANSWERS + 1)[-1][1] if len(measured) > ANSWERS else 0,
+    }
+    return Sample(fitted, question, answer or vocabulary[1 : 1 + ANSWERS], answer_prefix, metadata, item_key="words")

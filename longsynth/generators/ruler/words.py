@@ -1,0 +1,62 @@
+"""Word lists for RULER's aggregation tasks.
+
+`cwe` lists real English words: the noun, adjective and verb lists of the `wonderwords` package, as
+RULER draws them (read from the installed package, never copied), lower-case letters only, without
+its profanity list, sorted so nothing depends on file order: 8,034 words. A 128K list needs
+about 10,000 distinct words; RULER then switches to a larger English list, and we extend ours with
+pronounceable made-up words (consonant-vowel syllables), used only once the real words run out.
+
+`fwe` uses coded words: random strings of lower-case letters, drawn per sample.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import random
+import string
+
+from ..needle.keys import _words
+
+_CONSONANTS = "bdfgklmnprstvz"
+_VOWELS = "aeiou"
+
+
+@functools.lru_cache(maxsize=1)
+def real_words() -> tuple[str, ...]:
+    banned = frozenset(_words("profanitylist.txt"))
+    found = set()
+    for name in ("nounlist.txt", "adjectivelist.txt", "verblist.txt"):
+        found.update(_words(name, banned))
+    return tuple(sorted(found))
+
+
+@functools.lru_cache(maxsize=4)
+def common_word_vocabulary(size: int) -> tuple[str, ...]:
+    """At least `size` distinct words: the real ones, then made-up three-syllable words."""
+    words = list(real_words())
+    if size > len(words):
+        taken = set(words)
+        syllables = [c + v for c in _CONSONANTS for v in _VOWELS]
+        for parts in itertools.product(syllables, repeat=3):
+            word = "".join(parts)
+            if word not in taken:
+                words.append(word)
+                if len(words) >= size:
+                    break
+    return tuple(words)
+
+
+def coded_words(rng: random.Random, count: int, letters: int) -> list[str]:
+    """`count` distinct random strings of `letters` lower-case letters, in the order drawn."""
+    space = 26**letters
+    if count > space // 2:
+        raise ValueError(f"{count} coded words of {letters} letters asked for; use longer words")
+    seen: set[str] = set()
+    out: list[str] = []
+    while len(out) < count:
+        word = "".join(rng.choices(string.ascii_lowercase, k=letters))
+        if word not in seen:
+            seen.add(word)
+            out.append(word)
+    return out
