@@ -115,6 +115,9 @@ class Generator:
     template_folder: ClassVar[Path | None] = None  # the family's own templates
     validators: ClassVar[tuple[Validator, ...]] = ()  # run after the generic length and depth checks
     example: ClassVar[dict[str, Any]] = {}  # spec fields for a small, quick build (the contract tests use it)
+    # Families whose tasks this one includes and builds with their own generator (RULER's suite holds
+    # the needle family's NIAH tasks): the only other families its modules may import.
+    builds_on: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, spec: Spec, tokenizer: Tokenizer):
         self.spec = spec

@@ -9,6 +9,8 @@ neighbours unambiguously.
 from __future__ import annotations
 
 import functools
+import re
+from importlib import resources
 from importlib.metadata import version
 
 from ..cache import cached_json
@@ -67,3 +69,20 @@ def name_pools() -> tuple[list[str], list[str]]:
 
     firsts, lasts = cached_json("names", {"faker": version("faker"), "slice": [400, 300]}, build)
     return list(firsts), list(lasts)
+
+
+_PLAIN_WORD = re.compile(r"[a-z]+")
+
+
+def wonderwords_list(name: str, banned: frozenset[str] = frozenset()) -> list[str]:
+    """One word list of the installed `wonderwords` package (RULER draws its keys and words from
+    them; we read the package's files, never a copy): plain lower-case words, minus `banned`, sorted
+    so that nothing depends on file order."""
+    text = (resources.files("wonderwords") / "assets" / name).read_text(encoding="utf-8")
+    words = {w.strip() for w in text.split("\n")}
+    return sorted(w for w in words if _PLAIN_WORD.fullmatch(w) and w not in banned)
+
+
+@functools.lru_cache(maxsize=1)
+def profanity() -> frozenset[str]:
+    return frozenset(wonderwords_list("profanitylist.txt"))

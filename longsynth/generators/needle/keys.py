@@ -11,19 +11,11 @@ asked key) as RULER's.
 from __future__ import annotations
 
 import functools
-import re
-from importlib import resources
 
-_WORD = re.compile(r"[a-z]+")
-
-
-def _words(name: str, banned: frozenset[str] = frozenset()) -> list[str]:
-    text = (resources.files("wonderwords") / "assets" / name).read_text(encoding="utf-8")
-    return sorted({w.strip() for w in text.split("\n") if _WORD.fullmatch(w.strip()) and w.strip() not in banned})
+from ...text.vocabulary import profanity, wonderwords_list
 
 
 @functools.lru_cache(maxsize=1)
 def key_words() -> tuple[list[str], list[str]]:
     """(adjectives, nouns)."""
-    banned = frozenset(_words("profanitylist.txt"))
-    return _words("adjectivelist.txt", banned), _words("nounlist.txt", banned)
+    return wonderwords_list("adjectivelist.txt", profanity()), wonderwords_list("nounlist.txt", profanity())

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...fitting import Labeler
+from ...tokenizers import get_tokenizer
 from ..base import Cell, Sample
 from .words import common_word_vocabulary, real_words
 
@@ -38,8 +39,6 @@ def frequencies(options: Any, target: int) -> tuple[int, int]:
 @functools.lru_cache(maxsize=8)
 def word_tokens(tokenizer_name: str, size: int) -> tuple[tuple[str, ...], np.ndarray]:
     """The vocabulary (at least `size` words) and each word's tokens inside the list, counted once."""
-    from ...tokenizers import get_tokenizer
-
     words = common_word_vocabulary(size)
     return words, np.asarray(get_tokenizer(tokenizer_name).count_many([" " + w for w in words]), dtype=np.int64)
 

@@ -73,6 +73,7 @@ class RulerGenerator(Generator):
     paper = "Hsieh et al., RULER: What's the Real Context Size of Your Long-Context Language Models? (arXiv:2404.06654)"
     template_folder = Path(__file__).parent / "templates"
     validators = VALIDATORS
+    builds_on = ("needle",)
     example = {"tasks": "vt,cwe,fwe,qa_1,qa_2,niah_single_1", "lengths": "1k", "depths": "0,100"}
 
     def __init__(self, spec, tokenizer):

@@ -16,7 +16,7 @@ import itertools
 import random
 import string
 
-from ..needle.keys import _words
+from ...text.vocabulary import profanity, wonderwords_list
 
 _CONSONANTS = "bdfgklmnprstvz"
 _VOWELS = "aeiou"
@@ -24,10 +24,9 @@ _VOWELS = "aeiou"
 
 @functools.lru_cache(maxsize=1)
 def real_words() -> tuple[str, ...]:
-    banned = frozenset(_words("profanitylist.txt"))
-    found = set()
+    found: set[str] = set()
     for name in ("nounlist.txt", "adjectivelist.txt", "verblist.txt"):
-        found.update(_words(name, banned))
+        found.update(wonderwords_list(name, profanity()))
     return tuple(sorted(found))
 
 
