@@ -283,8 +283,12 @@ def fit_prompt(
     labeler: Labeler | None = None,
     whole_units_only: bool = False,
     separator: str = SEPARATOR,
+    fill: bool = True,
 ) -> FittedPrompt:
     """Build `head + context + tail` whose token count lands in [target - tolerance, target].
+
+    With `fill` False the inserts alone are the context (NeedleBench's needles-only ATC): there is no
+    filler, and the target is only an upper bound.
 
     The last gap is closed with words of one more unit, or, with
     `whole_units_only` (records that must not be cut, like table rows), with
@@ -316,7 +320,7 @@ def fit_prompt(
         avail = goal - slack - fixed - need
         whole = int(np.searchsorted(cumulative, avail, side="right")) - 1
         gap = avail - int(cumulative[whole])
-        if whole == len(filler_texts) and gap > tolerance:
+        if fill and whole == len(filler_texts) and gap > tolerance:
             raise CorpusError(
                 f"the haystack holds {int(cumulative[-1])} tokens but {avail} are needed; "
                 "use a larger corpus or a shorter length"

@@ -99,6 +99,8 @@ def generate_row(
         seed = attempt_seed(spec, cell, attempt)
         adjust = 0
         slack = length_tolerance(cell.target_length, spec.length_tolerance)
+        if not generator.fills_target(cell.task):
+            slack = cell.target_length  # the context is the items alone: the target is an upper bound
         budget = cell.target_length - (generator.reserve_for(cell.task) if generator.split == "test" else 0)
         for refit in range(MAX_REFITS):
             if first is not None and attempt == 0 and refit == 0:

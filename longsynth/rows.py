@@ -90,6 +90,8 @@ def make_row(
         "filler_units": fitted.filler_units,
         "partial_unit": fitted.partial_unit,
     }
+    if not generator.fills_target(cell.task):
+        metadata["fills_target"] = False  # the target is an upper bound (the family's items are the context)
     row: dict[str, Any] = {
         "id": cell.id,
         "generator": generator.name,

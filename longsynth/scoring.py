@@ -12,6 +12,7 @@ from typing import Any
 
 from .errors import SpecError
 from .generators.registry import get_generator_class
+from .tokenizers import get_tokenizer
 
 
 def contains(prediction: str, answer: str) -> float:
@@ -40,6 +41,18 @@ def last_integer(prediction: str, answer: str | int) -> float:
     """The last integer in the output equals the answer (arithmetic tasks)."""
     numbers = re.findall(r"-?\d+", prediction)
     return float(bool(numbers) and int(numbers[-1]) == int(answer))
+
+
+def within_reply(row: dict[str, Any], prediction: str) -> str:
+    """The prediction cut to the tokens the row reserves for the reply: what a model could have
+    generated under the length contract. Containment metrics read only this, so an output that
+    echoes the context cannot contain every answer."""
+    reserve = int(row.get("reserve") or 0)
+    if reserve <= 0 or len(prediction) <= reserve:  # a token holds at least one character
+        return prediction
+    tokenizer = get_tokenizer(row["tokenizer"])
+    ids = tokenizer.encode(prediction)
+    return prediction if len(ids) <= reserve else tokenizer.decode(ids[:reserve])
 
 
 def answers_in_order(row: dict[str, Any], prediction: str) -> float:

@@ -201,6 +201,12 @@ class Generator:
     def sample(self, cell: Cell, rng, budget_adjust: int = 0) -> Sample:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def fills_target(self, task: str) -> bool:
+        """Whether this task's rows fill their target length (the length contract's lower bound). A
+        task whose context is its items alone (NeedleBench's needles-only ATC) does not: its target is
+        only an upper bound, and the row says so in `metadata.fills_target`."""
+        return True
+
     def prepare(self) -> None:
         """Build shared resources that workers must not build concurrently (a corpus index); none by default."""
 

@@ -25,6 +25,7 @@ BUILT_IN = {
     "holobench": "longsynth.generators.holobench:HoloBenchGenerator",
     "longbio": "longsynth.generators.longbio:LongBioGenerator",
     "needle": "longsynth.generators.needle:NeedleGenerator",
+    "needlebench": "longsynth.generators.needlebench:NeedleBenchGenerator",
     "ruler": "longsynth.generators.ruler:RulerGenerator",
     "nextlong": "longsynth.generators.nextlong:NextLongGenerator",
 }

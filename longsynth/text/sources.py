@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -197,4 +199,73 @@ def corpus_pool(
     return UnitPool(texts, np.asarray(counts, dtype=np.int64))
 
 
-__all__ = ["NOISE_SENTENCES", "corpus_pool", "iter_corpus_documents", "noise_pool", "normalize", "prose_pool"]
+# --------------------------------------------------------------------------- a sample's haystack
+
+
+def prose_reach(target: int) -> int:
+    """How far into the prose stream a sample of `target` tokens may start its haystack: a function of
+    its own length only, so a row never depends on the other lengths of its spec."""
+    return 2 * target + 4096
+
+
+def spare_tokens(target: int) -> int:
+    """Haystack drawn beyond the target, from which the fitter picks whole units to close the gap."""
+    return max(256, target // 16)
+
+
+def corpus_reach(target: int) -> int:
+    """The same for a user corpus (read only as far as the longest length needs)."""
+    return target + spare_tokens(target) + 256
+
+
+@dataclass(frozen=True)
+class Haystack:
+    """Where a sample's filler sentences come from: `kind` is noise, prose or corpus; a corpus is
+    named with its field, Hub config and split, and its `identity` (see `corpus_identity`)."""
+
+    kind: str
+    corpus: str = ""
+    text_field: str = "text"
+    config: str | None = None
+    split: str = "train"
+    identity: str = ""
+
+
+def haystack_run(
+    haystack: Haystack, tokenizer_name: str, target: int, max_length: int, rng: random.Random
+) -> tuple[list[str], np.ndarray]:
+    """Filler units (texts, token counts as joined) enough for `target` tokens, and some more: the
+    fitter closes the last gap with whole units that still fit, never a cut sentence. The pools are
+    sized for the spec's `max_length` once per process; where a sample starts depends on its own
+    target only."""
+    held = target + spare_tokens(target)
+    if haystack.kind == "noise":
+        pool = noise_pool(tokenizer_name, max_length + spare_tokens(max_length) + 64)
+        start = rng.randrange(len(NOISE_SENTENCES))
+    elif haystack.kind == "prose":
+        pool = prose_pool(tokenizer_name, prose_reach(max_length))
+        start = rng.randrange(pool.latest_start(held, within=prose_reach(target)) + 1)
+    else:
+        pool = corpus_pool(
+            tokenizer_name,
+            corpus_reach(max_length),
+            haystack.corpus,
+            haystack.text_field,
+            haystack.config,
+            haystack.split,
+            haystack.identity,
+        )
+        start = rng.randrange(pool.latest_start(held, within=corpus_reach(target)) + 1)
+    return pool.run(start, held)
+
+
+__all__ = [
+    "NOISE_SENTENCES",
+    "Haystack",
+    "corpus_pool",
+    "haystack_run",
+    "iter_corpus_documents",
+    "noise_pool",
+    "normalize",
+    "prose_pool",
+]

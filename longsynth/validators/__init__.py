@@ -44,7 +44,10 @@ def validate_row(
             input_tokens = tokenizer.count(row["input"])
     if metadata is None:
         metadata = decode_metadata(row["metadata"])
-    problems = check_length(row, measurement, generator.spec.length_tolerance, input_tokens)
+    fills = generator.fills_target(row["task"])
+    problems = check_length(row, measurement, generator.spec.length_tolerance, input_tokens, fills)
+    if metadata.get("fills_target", True) != fills:
+        problems.append(f"metadata.fills_target is {metadata.get('fills_target', True)}, but the spec says {fills}")
     if "prompt" in row:
         start, end = metadata.get("input_span", (0, len(row["input"])))
         if text[start:end] != row["input"] or not text.endswith(row["answer_prefix"]):

@@ -15,12 +15,17 @@ from ..tokenizers import Measurement
 
 
 def check_length(
-    row: dict[str, Any], measurement: Measurement, tolerance: int | None, input_tokens: int | None = None
+    row: dict[str, Any],
+    measurement: Measurement,
+    tolerance: int | None,
+    input_tokens: int | None = None,
+    fills: bool = True,
 ) -> list[str]:
     """`measurement` is of the prompt (evaluation rows) or the text (training rows); `input_tokens`,
-    when given, is a count of the input alone to hold `length` to."""
+    when given, is a count of the input alone to hold `length` to. `fills` False (the family says
+    the task's context is its items alone): the target is an upper bound only."""
     target = int(row["target_length"])
-    slack = length_tolerance(target, tolerance)
+    slack = length_tolerance(target, tolerance) if fills else target
     problems = []
     if "prompt" in row:
         if int(row["prompt_length"]) != measurement.length:

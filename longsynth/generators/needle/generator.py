@@ -25,23 +25,6 @@ from .keys import key_words
 from .options import KIND, REPORTED, NeedleOptions
 from .oracle import KEY, VALIDATORS, VALUE
 
-
-def prose_reach(target: int) -> int:
-    """How far into the prose stream a sample of `target` tokens may start its haystack: a function of
-    its own length only, so a row never depends on the other lengths of its spec."""
-    return 2 * target + 4096
-
-
-def spare_tokens(target: int) -> int:
-    """Haystack drawn beyond the target, from which the fitter picks whole units to close the gap."""
-    return max(256, target // 16)
-
-
-def corpus_reach(target: int) -> int:
-    """The same for a user corpus (read only as far as the longest length needs)."""
-    return target + spare_tokens(target) + 256
-
-
 LINE_END = "\n"
 
 
@@ -162,27 +145,19 @@ class NeedleGenerator(Generator):
     def haystack_units(self, options: NeedleOptions, target: int, rng: random.Random, make, taken: set[str]):
         """Filler units (texts, token counts as joined) enough for `target` tokens, and some more: the
         fitter closes the last gap with whole units that still fit, never a cut sentence."""
-        held = target + spare_tokens(target)
         if options.haystack == "needle":
-            return self._distractor_needles(options, held, rng, make, taken)
-        if options.haystack == "noise":
-            pool = sources.noise_pool(self.tokenizer.name, self._max_length + spare_tokens(self._max_length) + 64)
-            start = rng.randrange(len(sources.NOISE_SENTENCES))
-        elif options.haystack == "prose":
-            pool = sources.prose_pool(self.tokenizer.name, prose_reach(self._max_length))
-            start = rng.randrange(pool.latest_start(held, within=prose_reach(target)) + 1)
-        else:
-            pool = sources.corpus_pool(
-                self.tokenizer.name,
-                corpus_reach(self._max_length),
+            return self._distractor_needles(options, target + sources.spare_tokens(target), rng, make, taken)
+        haystack = sources.Haystack(options.haystack)
+        if options.haystack == "corpus":
+            haystack = sources.Haystack(
+                "corpus",
                 options.corpus,
                 options.corpus_text_field,
                 options.corpus_config or None,
                 options.corpus_split,
                 self._corpora[options.corpus],
             )
-            start = rng.randrange(pool.latest_start(held, within=corpus_reach(target)) + 1)
-        return pool.run(start, held)
+        return sources.haystack_run(haystack, self.tokenizer.name, target, self._max_length, rng)
 
     def _distractor_needles(self, options: NeedleOptions, target, rng, make, taken):
         """A haystack made only of needles whose keys are never asked about, one per line (as RULER's)."""

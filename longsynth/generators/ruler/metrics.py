@@ -4,7 +4,7 @@ RULER scores `string_match_all` (the share of gold answers the output contains) 
 and fwe, and `string_match_part` (1 if the output contains any gold answer) for QA. Both are
 containment checks, so an output that echoes the context would contain every answer. RULER never
 sees such an output because it generates at most `tokens_to_generate` tokens; we score the same
-way: only the first `reserve` tokens of a prediction count (the row's tokenizer; a prediction
+way: only the first `reserve` tokens of a prediction count (`scoring.within_reply`; a prediction
 within its reserve scores exactly as RULER scores it).
 """
 
@@ -12,18 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...scoring import contains, fraction
-from ...tokenizers import get_tokenizer
-
-
-def within_reply(row: dict[str, Any], prediction: str) -> str:
-    """The prediction cut to the tokens the row reserves for the reply."""
-    reserve = int(row.get("reserve") or 0)
-    if reserve <= 0 or len(prediction) <= reserve:  # a token holds at least one character
-        return prediction
-    tokenizer = get_tokenizer(row["tokenizer"])
-    ids = tokenizer.encode(prediction)
-    return prediction if len(ids) <= reserve else tokenizer.decode(ids[:reserve])
+from ...scoring import contains, fraction, within_reply
 
 
 def string_match_all(row: dict[str, Any], prediction: str) -> float:

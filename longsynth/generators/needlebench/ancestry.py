@@ -1,0 +1,77 @@
+"""The Ancestral Trace Challenge (NeedleBench's ATC): kinship statements that form one chain, in
+shuffled order; the question asks for the eldest ancestor of the last person in the chain.
+
+As in NeedleBench: `num_needles` statements link `num_needles + 1` people (names from Faker), each
+statement in one of several wordings and with a relation term (father, mother, grandfather,
+grandmother) that says who is the elder. With `haystack=none` (the default, as NeedleBench v2) the
+statements are the whole context, and a row's target length is only an upper bound (its
+`metadata.fills_target` is false). With a haystack they sit at seeded depths in it.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...fitting import Insert
+from ...templating import Templates, pattern_from
+from ..base import Cell, Sample
+from .names import PERSON, people
+from .options import RELATIONS
+
+if TYPE_CHECKING:
+    from .generator import NeedleBenchGenerator
+
+FORMS = 4  # wordings in kinship.j2
+ELDER, YOUNGER, RELATION = "\x00ELDER\x00", "\x00YOUNGER\x00", "\x00RELATION\x00"
+
+
+def statement_patterns(generator: NeedleBenchGenerator) -> tuple[re.Pattern[str], ...]:
+    return _statement_patterns(generator.templates)
+
+
+@functools.lru_cache(maxsize=16)
+def _statement_patterns(templates: Templates) -> tuple[re.Pattern[str], ...]:
+    relation = "|".join(re.escape(r) for r in sorted(RELATIONS, key=len, reverse=True))
+    groups = {ELDER: ("elder", PERSON), YOUNGER: ("younger", PERSON), RELATION: ("relation", relation)}
+    return tuple(
+        pattern_from(templates.render("kinship.j2", form=form, elder=ELDER, younger=YOUNGER, relation=RELATION), groups)
+        for form in range(FORMS)
+    )
+
+
+def sample(generator: NeedleBenchGenerator, cell: Cell, rng: random.Random, options: Any, budget_adjust: int) -> Sample:
+    names = people(rng, options.num_needles + 1, set())  # names[0] is the eldest, names[-1] the last
+    texts = [
+        generator.templates.render(
+            "kinship.j2",
+            form=rng.randrange(FORMS),
+            elder=names[k],
+            younger=names[k + 1],
+            relation=rng.choice(RELATIONS),
+        )
+        for k in range(options.num_needles)
+    ]
+    order = list(range(options.num_needles))
+    rng.shuffle(order)
+    if options.haystack == "none":
+        # The statements are the context, in shuffled order: each one's depth is its share of the
+        # tokens before it, known from its own count.
+        tokens = np.asarray(generator.tokenizer.count_many([" " + texts[k] for k in order]), dtype=np.float64)
+        before = np.concatenate([[0.0], np.cumsum(tokens)[:-1]])
+        share = 100.0 * before / np.maximum(1.0, tokens.sum() - tokens)
+        depths = dict(zip(order, np.round(share, 1).tolist(), strict=True))
+    else:
+        depths = {k: round(rng.uniform(0.0, 100.0), 1) for k in order}
+    inserts = [Insert(texts[k], depths[k], {"elder": names[k], "younger": names[k + 1]}) for k in order]
+    question = generator.templates.render("ancestry_question.j2", person=names[-1])
+    metadata = {
+        "params": {"num_needles": options.num_needles, "haystack": options.haystack},
+        "person": names[-1],
+        "names": names,
+    }
+    return generator.place(cell, rng, options, budget_adjust, inserts, question, [names[0]], metadata)

@@ -1,0 +1,107 @@
+"""The needlebench family: NeedleBench's multi-needle tasks (Li et al., NeedleBench, arXiv:2407.11963).
+
+- `multi_retrieval` (M-RT): several independent needles, all asked;
+- `multi_reasoning` (M-RS): 2 to 5 needles forming one chain of facts;
+- `ancestral_trace` (ATC): a shuffled chain of kinship statements, with or without a haystack.
+
+Needles sit at the cell's depth and at seeded depths; every needle's depth is measured and recorded.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from ...errors import SpecError
+from ...fitting import Insert
+from ...text import sources
+from ..base import Cell, Generator, Sample, Task
+from . import ancestry, reasoning, retrieval
+from .metrics import final_answer, share_of_needles
+from .options import NeedleBenchOptions
+from .oracle import VALIDATORS
+
+TASKS = {
+    "multi_retrieval": Task("M-RT: several independent needles, all asked", {"num_needles": 5}, share_of_needles, 128),
+    "multi_reasoning": Task("M-RS: 2 to 5 needles chained into one answer", {"num_needles": 2}, final_answer, 256),
+    "ancestral_trace": Task(
+        "ATC: the eldest ancestor through a shuffled chain of kinship statements (no haystack by default)",
+        {"num_needles": 8, "haystack": "none"},
+        final_answer,
+        256,
+        uses_depth=False,
+    ),
+}
+SAMPLERS = {
+    "multi_retrieval": retrieval.sample,
+    "multi_reasoning": reasoning.sample,
+    "ancestral_trace": ancestry.sample,
+}
+NEEDLE_RANGE = {"multi_retrieval": (1, 100), "multi_reasoning": (2, reasoning.MAX_HOPS), "ancestral_trace": (2, 512)}
+
+
+class NeedleBenchGenerator(Generator):
+    name = "needlebench"
+    split = "test"
+    uses_depth = True
+    Options = NeedleBenchOptions
+    tasks = TASKS
+    default_tasks = ["multi_retrieval"]
+    paper = (
+        "Li et al., NeedleBench: Can LLMs Do Retrieval and Reasoning in Information-Dense Context? (arXiv:2407.11963)"
+    )
+    template_folder = Path(__file__).parent / "templates"
+    validators = VALIDATORS
+    example = {"tasks": "multi_retrieval,multi_reasoning,ancestral_trace", "lengths": "1k", "depths": "0,100"}
+
+    def __init__(self, spec, tokenizer):
+        super().__init__(spec, tokenizer)
+        self.max_length = max(spec.lengths)
+        for task in spec.tasks:
+            options = self.task_options(task)
+            low, high = NEEDLE_RANGE[task]
+            if not low <= options.num_needles <= high:
+                raise SpecError(f"{task}: num_needles must be from {low} to {high}, got {options.num_needles}")
+            if options.haystack == "none" and task != "ancestral_trace":
+                raise SpecError(f"{task}: haystack=none is for ancestral_trace only; use prose or noise")
+
+    def fills_target(self, task: str) -> bool:
+        return self.task_options(task).haystack != "none"
+
+    def place(
+        self,
+        cell: Cell,
+        rng: random.Random,
+        options: Any,
+        budget_adjust: int,
+        inserts: list[Insert],
+        question: str,
+        answers: list[str],
+        metadata: dict[str, Any],
+    ) -> Sample:
+        """Fit the needles into the haystack (or alone, with haystack=none) under the prompt."""
+        answer_prefix = self.templates.render("answer_prefix.j2")
+        if options.haystack == "none":
+            texts, tokens = [], []
+        else:
+            haystack = sources.Haystack(options.haystack)
+            texts, tokens = sources.haystack_run(
+                haystack, self.tokenizer.name, cell.target_length, self.max_length, rng
+            )
+        fitted = self.fit_prompt(
+            "prompt.j2",
+            {"question": question, "task": cell.task},
+            cell,
+            budget_adjust,
+            answer_prefix=answer_prefix,
+            filler_texts=texts,
+            filler_tokens=tokens,
+            inserts=inserts,
+            whole_units_only=True,
+            fill=options.haystack != "none",
+        )
+        return Sample(fitted, question, answers, answer_prefix, metadata, item_key="needles")
+
+    def sample(self, cell: Cell, rng: random.Random, budget_adjust: int = 0) -> Sample:
+        return SAMPLERS[cell.task](self, cell, rng, self.task_options(cell.task), budget_adjust)

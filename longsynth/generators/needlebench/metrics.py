@@ -1,0 +1,42 @@
+"""NeedleBench's metrics.
+
+Retrieval: the share of needles' answers in the reply (as NeedleBench scores multi-needle
+retrieval). Reasoning and ATC: NeedleBench v2 takes the answer in `\\boxed{}` and compares it with the
+gold name; we take the last `\\boxed{...}` of the reply or, when there is none, its last non-empty
+line, and score 1 when that holds the gold name and no other name of the sample (so a line listing
+every person does not score). Replies are read within the row's reserve (`scoring.within_reply`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ...metadata_json import decode_metadata
+from ...scoring import fraction, within_reply
+
+_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+
+
+def final_answer_text(reply: str) -> str:
+    """The last boxed answer, else the last non-empty line."""
+    boxed = _BOXED.findall(reply)
+    if boxed:
+        return boxed[-1]
+    lines = [line for line in reply.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _names(text: str, name: str) -> bool:
+    return re.search(rf"(?<![A-Za-z]){re.escape(name.lower())}(?![A-Za-z])", text.lower()) is not None
+
+
+def share_of_needles(row: dict[str, Any], prediction: str) -> float:
+    return fraction(within_reply(row, prediction), list(row["answers"]))
+
+
+def final_answer(row: dict[str, Any], prediction: str) -> float:
+    answer = final_answer_text(within_reply(row, prediction))
+    gold = row["answers"][0]
+    others = [n for n in decode_metadata(row["metadata"]).get("names", []) if n != gold]
+    return float(_names(answer, gold) and not any(_names(answer, other) for other in others))

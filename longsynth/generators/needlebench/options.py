@@ -1,0 +1,25 @@
+"""The needlebench family's options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..options import option
+
+HAYSTACKS = ("prose", "noise", "none")
+RELATIONS = ("father", "mother", "grandfather", "grandmother")  # ATC: each states who is the elder
+
+
+@dataclass(frozen=True)
+class NeedleBenchOptions:
+    haystack: str = option(
+        "prose",
+        "filler around the needles; none (ancestral_trace only): the needles are the context",
+        choices=HAYSTACKS,
+    )
+    num_needles: int = option(
+        5,
+        "needles per sample: multi_retrieval 5; multi_reasoning 2 to 5 (default 2); ancestral_trace 2 to 512 (8)",
+        minimum=1,
+        maximum=512,
+    )

@@ -1,0 +1,68 @@
+"""Multi-needle reasoning (NeedleBench's M-RS): 2 to 5 needles that form one chain of facts, and a
+question answerable only by following all of them.
+
+The chain runs person -> town of birth -> lake -> river -> mountains -> the person who mapped them;
+with n needles the question asks for link n ("the river that feeds the lake on whose shore lies the
+town where Ann Lee was born"). NeedleBench v1 took its chains from a multi-hop QA set and v2 from
+fictional kinship; ours are fictional facts of our own, so no model knows them beforehand. The first
+link sits at the cell's depth and the others at seeded depths, in any order.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+from typing import TYPE_CHECKING, Any
+
+from ...fitting import Insert
+from ...templating import Templates, pattern_from
+from ..base import Cell, Sample
+from .names import PERSON, PLACE, people, places, towns
+
+if TYPE_CHECKING:
+    from .generator import NeedleBenchGenerator
+
+MAX_HOPS = 5
+A_SLOT, B_SLOT = "\x00A\x00", "\x00B\x00"
+# What each link's two ends are: link k ties entity k - 1 to entity k.
+ENTITY_PATTERNS = (PERSON, PLACE, r"[A-Z][a-z]+", r"[A-Z][a-z]+", r"[A-Z][a-z]+", PERSON)
+
+
+def link_pattern(generator: NeedleBenchGenerator, hop: int) -> re.Pattern[str]:
+    return _link_pattern(generator.templates, hop)
+
+
+@functools.lru_cache(maxsize=64)
+def _link_pattern(templates: Templates, hop: int) -> re.Pattern[str]:
+    rendered = templates.render("reasoning_needle.j2", hop=hop, a=A_SLOT, b=B_SLOT)
+    return pattern_from(rendered, {A_SLOT: ("a", ENTITY_PATTERNS[hop - 1]), B_SLOT: ("b", ENTITY_PATTERNS[hop])})
+
+
+def chain_entities(rng: random.Random, hops: int) -> list[str]:
+    taken: set[str] = set()
+    person = people(rng, 1, taken)
+    town = towns(rng, 1, taken)
+    features = places(rng, 3, taken)
+    mapper = people(rng, 1, taken)
+    return (person + town + features + mapper)[: hops + 1]
+
+
+def sample(generator: NeedleBenchGenerator, cell: Cell, rng: random.Random, options: Any, budget_adjust: int) -> Sample:
+    hops = options.num_needles
+    entities = chain_entities(rng, hops)
+    inserts = [
+        Insert(
+            generator.templates.render("reasoning_needle.j2", hop=hop, a=entities[hop - 1], b=entities[hop]),
+            float(cell.depth) if hop == 1 else round(rng.uniform(0.0, 100.0), 1),
+            {"hop": hop},
+        )
+        for hop in range(1, hops + 1)
+    ]
+    question = generator.templates.render("reasoning_question.j2", person=entities[0], hops=hops)
+    metadata = {
+        "params": {"num_needles": hops, "haystack": options.haystack},
+        "person": entities[0],
+        "names": entities,
+    }
+    return generator.place(cell, rng, options, budget_adjust, inserts, question, [entities[-1]], metadata)
