@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from .errors import LongsynthError
+from .errors import LongsynthError, SpecError
 from .export.hub import plan_upload
 from .export.hub import push as run_push
 from .export.ruler import export_ruler
@@ -26,6 +26,7 @@ from .inspect import load_row, render_row, validate_directory
 from .pipeline import build as run_build
 from .pipeline import make_generator, plan
 from .spec import Spec, load_spec, parse_set
+from .suites import describe, load_suite, suite_names
 
 
 def one_line(text: str) -> str:
@@ -95,6 +96,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
       longsynth build --task niah_single_1,niah_multikey_1 --lengths 4k,16k \\
                       --depths 0,50,100 --samples 5 -o outputs/niah
       longsynth validate outputs/niah                  re-check every row
+      longsynth build --suite ruler --lengths 4k,16k --samples 2 -o outputs/ruler
+                                                       RULER's 13 tasks
       longsynth inspect outputs/niah --task niah_single_1 --index 0
     """
     ctx.ensure_object(dict)
@@ -121,6 +124,9 @@ def list_cmd() -> None:
         click.echo("  options (--set NAME=VALUE):")
         for opt_name, info in options_of(gen.Options).items():
             click.echo(f"    {opt_name:<18} {info.describe()}")
+    click.echo("\nsuites (longsynth build --suite NAME):")
+    for suite in suite_names():
+        click.echo(f"    {suite:<18} {describe(suite)}")
     click.echo("\ncommon spec fields (YAML, or --set NAME=VALUE):")
     defaults = Spec()
     for field in dataclasses.fields(Spec):
@@ -132,6 +138,10 @@ def list_cmd() -> None:
 
 @cli.command()
 @click.argument("spec_file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--suite",
+    help="A named suite (see `longsynth list`; ruler: RULER's 13 tasks) or a suite .yaml; flags override it.",
+)
 @click.option("--generator", help="Generator family (see `longsynth list`). Default: needle.")
 @click.option("--task", "tasks", help="Task name(s), comma separated. Default: the generator's default task.")
 @click.option("--lengths", help="Target lengths in tokens, comma separated; 4k = 4096. Default: 4k.")
@@ -182,6 +192,7 @@ def list_cmd() -> None:
 @_friendly
 def build(
     spec_file,
+    suite,
     tasks,
     lengths,
     depths,
@@ -204,10 +215,13 @@ def build(
     Re-running the same command into the same folder keeps finished shards and
     completes the rest.
     """
+    if suite and spec_file:
+        raise SpecError("give a spec file or --suite, not both")
     spec = spec_from_cli(
         spec_file,
         assignments,
         formats,
+        suite=suite,
         generator=generator,
         tasks=tasks,
         lengths=lengths,
@@ -325,9 +339,16 @@ def export_ruler_cmd(directory, out) -> None:
         click.echo(f"{Path(out) / task / 'validation.jsonl'}: {count} rows")
 
 
-def spec_from_cli(spec_file: str | None, assignments: tuple[str, ...], formats: tuple[str, ...], **flags: Any) -> Spec:
-    """The spec a `build` command line describes: the YAML file, then `--set`, then the flags."""
-    overrides = parse_set(assignments)
+def spec_from_cli(
+    spec_file: str | None,
+    assignments: tuple[str, ...],
+    formats: tuple[str, ...],
+    suite: str | None = None,
+    **flags: Any,
+) -> Spec:
+    """The spec a `build` command line describes: the YAML file (or the suite), then `--set`, then the flags."""
+    overrides = load_suite(suite) if suite else {}
+    overrides.update(parse_set(assignments))
     overrides.update({k: v for k, v in flags.items() if v is not None})
     if formats:
         overrides["formats"] = list(formats)
