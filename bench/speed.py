@@ -1,7 +1,10 @@
 """Whole-build time over the time of one encode of the built texts (limit 1.5).
 
-Defaults: 100 niah_single_1 samples at 128K (issue 2). Other families:
+Defaults: 100 niah_single_1 samples at 128K. Other families:
   python bench/speed.py --generator longbio --task bio_standard --length 32k
+RULER's and NeedleBench's tasks at 32K, one after the other (`--set` applies to the case before it):
+  python bench/speed.py --length 32k --cases ruler:vt,ruler:cwe,ruler:fwe,ruler:qa_1,needlebench:ancestral_trace \
+      --set needlebench:ancestral_trace:haystack=prose,num_needles=64
 """
 
 from __future__ import annotations
@@ -27,8 +30,18 @@ def main() -> None:
     parser.add_argument("--tokenizer", default="cl100k_base")
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes to run; the median is reported")
     parser.add_argument("--threads", type=int, default=0, help="threads per build (0: the build's default)")
+    parser.add_argument("--cases", default="", help="generator:task,... to measure one after the other")
+    parser.add_argument("--set", dest="sets", action="append", default=[], help="generator:task:key=value,...")
+    parser.add_argument("--options", default="", help=argparse.SUPPRESS)  # key=value,... for one case
     parser.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.cases:
+        options = {case.rsplit(":", 1)[0]: case.rsplit(":", 1)[1] for case in args.sets}
+        for case in args.cases.split(","):
+            args.generator, args.task = case.split(":")
+            args.options = options.get(case, "")
+            _repeat(args)
+        return
     if not args.once:
         _repeat(args)
         return
@@ -45,6 +58,7 @@ def main() -> None:
         depths=args.depths,
         samples=args.samples,
         tokenizer=args.tokenizer,
+        **dict(pair.split("=", 1) for pair in args.options.split(",") if pair),
     )
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
@@ -59,7 +73,7 @@ def main() -> None:
     ratio = build_seconds / encode_seconds
     print(
         f"generator={args.generator} task={args.task} samples={len(inputs)} length={args.length} "
-        f"threads={args.threads or 'default'} "
+        f"threads={args.threads or 'default'} {args.options} "
         f"build={build_seconds:.2f}s encode={encode_seconds:.2f}s ratio={ratio:.2f} (goal 1.2, limit 1.5)"
     )
 
@@ -90,11 +104,16 @@ def _repeat(args) -> None:
             args.tokenizer,
             "--threads",
             str(args.threads),
+            "--options",
+            args.options,
         ]
         lines.append(subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip())
         print(lines[-1])
     ratios = [float(line.split("ratio=")[1].split()[0]) for line in lines]
-    print(f"median ratio over {len(ratios)} fresh runs: {statistics.median(ratios):.2f} (goal 1.2, limit 1.5)")
+    print(
+        f"{args.generator}:{args.task} median ratio over {len(ratios)} fresh runs: "
+        f"{statistics.median(ratios):.2f} (goal 1.2, limit 1.5)"
+    )
 
 
 if __name__ == "__main__":

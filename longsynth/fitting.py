@@ -67,7 +67,7 @@ class Labeler:
         self.tokenizer = tokenizer
         self.template = template
         self.separator = separator
-        self._array = np.zeros(1, dtype=np.int64)
+        self._key = (tokenizer.name, template, separator)
 
     def label(self, n: int) -> str:
         return self.template.format(n=n)
@@ -75,16 +75,38 @@ class Labeler:
     def text(self, n: int, piece: str) -> str:
         return f"{self.label(n)}{SEPARATOR}{piece}"
 
+    def prefixes(self, upto: int) -> list[str]:
+        """Each number's label with the space after it, indexed by number (entry 0 unused)."""
+        return label_texts(self.template, upto, SEPARATOR)
+
     def tokens(self, n: int) -> int:
         return int(self.token_array(n)[n])
 
     def token_array(self, upto: int) -> np.ndarray:
-        """Label sizes indexed by number (entry 0 unused), computed once per number."""
-        have = len(self._array)
+        """Label sizes indexed by number (entry 0 unused), computed once per number and process (a
+        RULER word list numbers tens of thousands of entries in every sample)."""
+        sizes = _LABEL_SIZES.get(self._key, _NO_LABELS)
+        have = len(sizes)
         if upto >= have:
-            extra = [self.tokenizer.count(self.separator + self.label(n)) for n in range(have, 2 * upto + 16)]
-            self._array = np.concatenate([self._array, np.asarray(extra, dtype=np.int64)])
-        return self._array
+            labels = [self.separator + self.label(n) for n in range(have, 2 * upto + 16)]
+            sizes = np.concatenate([sizes, np.asarray(self.tokenizer.count_many(labels), dtype=np.int64)])
+            _LABEL_SIZES[self._key] = sizes
+        return sizes
+
+
+_NO_LABELS = np.zeros(1, dtype=np.int64)
+_LABEL_SIZES: dict[tuple[str, str, str], np.ndarray] = {}  # (tokenizer, template, separator) -> sizes
+_LABEL_TEXTS: dict[tuple[str, str], list[str]] = {}  # (template, text after) -> labels by number
+
+
+def label_texts(template: str, upto: int, after: str = "") -> list[str]:
+    """Labels 0..upto (at least) of a template, each followed by `after`, indexed by number (entry 0
+    empty); made once per process and number, since a RULER word list numbers tens of thousands of
+    entries in every sample."""
+    made = _LABEL_TEXTS.setdefault((template, after), [""])
+    if upto >= len(made):
+        made.extend(template.format(n=n) + after for n in range(len(made), 2 * upto + 16))
+    return made
 
 
 @dataclass
@@ -379,7 +401,8 @@ def _apply_labels(
     # Reading-order numbers: filler unit j follows j units and the items placed at or before it.
     placed_before = np.searchsorted(np.sort([b for b, _ in chosen]), np.arange(len(texts)), side="right")
     numbers = np.arange(1, len(texts) + 1) + placed_before
-    labelled = [labeler.text(n, t) for n, t in zip(numbers.tolist(), texts, strict=True)]
+    prefixes = labeler.prefixes(len(texts) + len(chosen) + 1)
+    labelled = [prefixes[n] + t for n, t in zip(numbers.tolist(), texts, strict=True)]
     label_tokens = int(labeler.token_array(len(texts) + len(chosen) + 1)[numbers].sum())
     for rank, (b, i) in enumerate(chosen):
         n = b + 1 + rank  # b filler units and `rank` earlier items precede it

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...errors import SpecError
 from ...fitting import Insert
 from ...templating import Templates, pattern_from
 from ..base import Cell, Sample
@@ -42,6 +43,39 @@ def _statement_patterns(templates: Templates) -> tuple[re.Pattern[str], ...]:
         pattern_from(templates.render("kinship.j2", form=form, elder=ELDER, younger=YOUNGER, relation=RELATION), groups)
         for form in range(FORMS)
     )
+
+
+# Every wording says "<younger>'s <relation>": the oracle finds those first (one fast scan), then reads
+# the statement around each with the wordings' patterns, instead of running every pattern over a
+# whole 128K haystack.
+_MARK = re.compile("'s (?:" + "|".join(sorted(RELATIONS, key=len, reverse=True)) + ")")
+_REACH = 200  # characters a statement can extend on either side of its mark
+
+
+def check_wordings(generator: NeedleBenchGenerator) -> None:
+    """Every wording of kinship.j2 names the younger person's relation ("Ann Lee's father"): the
+    oracle finds statements by it."""
+    for form in range(FORMS):
+        rendered = generator.templates.render(
+            "kinship.j2", form=form, elder="Ann Lee", younger="Bo Hart", relation="father"
+        )
+        if "Bo Hart's father" not in rendered or "Ann Lee" not in rendered:
+            raise SpecError(
+                f"kinship.j2 form {form} must name both people and say {{{{ younger }}}}'s {{{{ relation }}}}"
+            )
+
+
+def read_statements(generator: NeedleBenchGenerator, text: str) -> list[tuple[str, str]]:
+    """(younger, elder) of every kinship statement in the text, in reading order."""
+    patterns = statement_patterns(generator)
+    found: dict[tuple[int, int], tuple[str, str]] = {}
+    for mark in _MARK.finditer(text):
+        start, end = max(0, mark.start() - _REACH), min(len(text), mark.end() + _REACH)
+        for pattern in patterns:
+            for match in pattern.finditer(text, start, end):
+                if match.start() <= mark.start() < match.end():
+                    found[match.span()] = (match.group("younger"), match.group("elder"))
+    return [found[span] for span in sorted(found)]
 
 
 def sample(generator: NeedleBenchGenerator, cell: Cell, rng: random.Random, options: Any, budget_adjust: int) -> Sample:

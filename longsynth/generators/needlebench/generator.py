@@ -65,6 +65,8 @@ class NeedleBenchGenerator(Generator):
                 raise SpecError(f"{task}: num_needles must be from {low} to {high}, got {options.num_needles}")
             if options.haystack == "none" and task != "ancestral_trace":
                 raise SpecError(f"{task}: haystack=none is for ancestral_trace only; use prose or noise")
+        if "ancestral_trace" in spec.tasks:
+            ancestry.check_wordings(self)
 
     def fills_target(self, task: str) -> bool:
         return self.task_options(task).haystack != "none"

@@ -1,7 +1,8 @@
-"""Names for needles: people, towns and landscape features from Faker, seeded per sample.
+"""Names for needles: people, towns and landscape features from Faker's lists, seeded per sample.
 
-Names are kept to plain two-word "First Last" forms (letters only), so that the oracle can read
-every needle back with one pattern, and are distinct within a sample.
+People are "First Last" from the en_US first and last names longsynth's families share (letters
+only, so the oracle reads every needle back with one pattern); towns and landscape names come from
+Faker itself. All names are distinct within a sample.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import random
 import re
 
 from faker import Faker
+
+from ...text.vocabulary import name_pools
 
 PERSON = r"[A-Z][a-z]+ [A-Z][a-z]+"
 PLACE = r"[A-Z][a-z]+(?: [A-Z][a-z]+)*"
@@ -36,10 +39,18 @@ def _distinct(make, count: int, check: re.Pattern[str], taken: set[str]) -> list
 
 
 def people(rng: random.Random, count: int, taken: set[str]) -> list[str]:
-    """`count` distinct people, none a part of another name in `taken` (which grows)."""
-    fake = _faker()
-    fake.seed_instance(rng.getrandbits(64))
-    return _distinct(lambda: f"{fake.first_name()} {fake.last_name()}", count, _PERSON, taken)
+    """`count` distinct people, none in `taken` (which grows). Every name is two words, and every
+    reader of them (patterns, metrics) matches whole words, so "Ann Lee" never hides in "Joann Lee"."""
+    firsts, lasts = name_pools()
+    if count > len(firsts) * len(lasts) // 2:
+        raise ValueError(f"{count} distinct names asked for")
+    out: list[str] = []
+    while len(out) < count:
+        name = f"{rng.choice(firsts)} {rng.choice(lasts)}"
+        if name not in taken and _PERSON.fullmatch(name):
+            taken.add(name)
+            out.append(name)
+    return out
 
 
 def places(rng: random.Random, count: int, taken: set[str]) -> list[str]:

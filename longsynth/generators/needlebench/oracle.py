@@ -61,9 +61,7 @@ def _reasoning(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list
 def _ancestry(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
     text, person = row["input"], metadata["person"]
     problems = _question_problems(row, person)
-    edges = [
-        (m.group("younger"), m.group("elder")) for p in ancestry.statement_patterns(generator) for m in p.finditer(text)
-    ]
+    edges = ancestry.read_statements(generator, text)
     expected = metadata["params"]["num_needles"]
     if len(edges) != expected:
         problems.append(f"{len(edges)} kinship statements read in the text, expected {expected}")
@@ -123,9 +121,7 @@ def needles_in_place(generator, row: dict[str, Any], metadata: dict[str, Any]) -
         stated = text[needle["char_offset"] : needle["char_end"]]
         if not _stated_as_recorded(generator, row["task"], needle, stated):
             problems.append(f"needle {n} is not at its recorded offsets {needle['char_offset']}..{needle['char_end']}")
-        elif text.count(stated) != 1:
-            problems.append(f"needle {n} is stated {text.count(stated)} times, expected once")
-    return problems
+    return problems  # a needle stated twice: the answers check counts every needle it reads
 
 
 VALIDATORS = (

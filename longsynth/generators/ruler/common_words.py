@@ -13,22 +13,20 @@ from __future__ import annotations
 import collections
 import functools
 import random
-import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...fitting import Labeler
+from ...fitting import Labeler, label_texts
 from ...tokenizers import get_tokenizer
 from ..base import Cell, Sample
-from .words import common_word_vocabulary, real_words
+from .words import common_word_vocabulary, real_words, shuffled
 
 if TYPE_CHECKING:
     from .generator import RulerGenerator
 
 SHORT = 4096  # below this target RULER uses the short-context frequencies and example
 LIST_LABEL = "{n}."
-ENTRY = re.compile(r"(\d+)\. (\S+)")
 GAP_CLOSERS = 64  # extra words (once each) after the shuffled list, for the fitter to close the last gap
 
 
@@ -53,11 +51,15 @@ def numbered(words: list[str]) -> str:
 
 
 def read_list(line: str) -> list[str] | None:
-    """The words of a numbered list line, or None when its numbers are not 1, 2, 3, ... in order."""
-    entries = ENTRY.findall(line)
-    if not entries or [int(n) for n, _ in entries] != list(range(1, len(entries) + 1)):
+    """The words of a numbered list line ("1. apple 2. quiet ..."), or None when it is not one, with
+    numbers 1, 2, 3, ... in order."""
+    parts = line.split(" ")
+    numbers, words = parts[0::2], parts[1::2]
+    if not words or len(numbers) != len(words):
         return None
-    return [w for _, w in entries]
+    if numbers != label_texts(LIST_LABEL, len(words))[1 : len(words) + 1]:  # "1.", "2.", ...
+        return None
+    return words
 
 
 def most_common(words: list[str], count: int) -> tuple[list[str] | None, collections.Counter]:
@@ -105,7 +107,8 @@ def sample(generator: RulerGenerator, cell: Cell, rng: random.Random, options: A
     # Choose the common words, then as many other words (each `other_times`) as the room holds.
     labeler = Labeler(tokenizer, LIST_LABEL)
     upper = min(len(vocabulary) - options.num_cw, max(0, room) // (2 * other_times) + GAP_CLOSERS)
-    picked = rng.sample(range(len(vocabulary)), options.num_cw + upper)
+    draw = np.random.default_rng(rng.getrandbits(64))  # thousands of words: numpy draws them
+    picked = draw.choice(len(vocabulary), options.num_cw + upper, replace=False)
     common, others = picked[: options.num_cw], picked[options.num_cw :]
     fixed_entries = options.num_cw * common_times
     other_cumulative = np.concatenate([[0], np.cumsum(tokens[others])]) * other_times
@@ -113,15 +116,15 @@ def sample(generator: RulerGenerator, cell: Cell, rng: random.Random, options: A
     labels = np.concatenate([[0], np.cumsum(labeler.token_array(int(entries[-1]) + 1)[1:])])
     total = labels[entries] + common_times * int(tokens[common].sum()) + other_cumulative
     kept = max(0, min(int(np.searchsorted(total, room, side="right")) - 1, len(others) - GAP_CLOSERS))
-    units = [i for i in common for _ in range(common_times)] + [i for i in others[:kept] for _ in range(other_times)]
-    rng.shuffle(units)
-    units += others[kept : kept + GAP_CLOSERS]  # once each, never common: they only close the gap
+    units = np.concatenate([np.repeat(common, common_times), np.repeat(others[:kept], other_times)])
+    # The extra words come once each, never common: they only close the gap.
+    units = np.concatenate([shuffled(rng, units), np.asarray(others[kept : kept + GAP_CLOSERS], dtype=np.int64)])
     fitted = generator.fit_wrapped(
         wrapped,
         cell.task,
         cell.target_length,
         budget_adjust,
-        filler_texts=[vocabulary[i] for i in units],
+        filler_texts=np.asarray(vocabulary, dtype=object)[units].tolist(),
         filler_tokens=tokens[units],
         inserts=[],
         labeler=labeler,

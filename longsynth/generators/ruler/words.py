@@ -14,7 +14,8 @@ from __future__ import annotations
 import functools
 import itertools
 import random
-import string
+
+import numpy as np
 
 from ...text.vocabulary import profanity, wonderwords_list
 
@@ -48,14 +49,18 @@ def common_word_vocabulary(size: int) -> tuple[str, ...]:
 
 def coded_words(rng: random.Random, count: int, letters: int) -> list[str]:
     """`count` distinct random strings of `letters` lower-case letters, in the order drawn."""
-    space = 26**letters
-    if count > space // 2:
+    if count > 26**letters // 2:
         raise ValueError(f"{count} coded words of {letters} letters asked for; use longer words")
-    seen: set[str] = set()
-    out: list[str] = []
+    draw = np.random.default_rng(rng.getrandbits(64))
+    out: dict[str, None] = {}
     while len(out) < count:
-        word = "".join(rng.choices(string.ascii_lowercase, k=letters))
-        if word not in seen:
-            seen.add(word)
-            out.append(word)
-    return out
+        codes = draw.integers(0, 26, size=(count - len(out) + 16, letters), dtype=np.uint8) + ord("a")
+        for word in codes.view(f"S{letters}").ravel().tolist():
+            out.setdefault(word.decode(), None)
+    return list(out)[:count]
+
+
+def shuffled(rng: random.Random, items: np.ndarray) -> np.ndarray:
+    """`items` in a random order drawn from `rng` (numpy's permutation, seeded from it: a word list
+    holds tens of thousands of entries, too many to shuffle in Python per sample)."""
+    return items[np.random.default_rng(rng.getrandbits(64)).permutation(len(items))]
