@@ -55,6 +55,26 @@ def within_reply(row: dict[str, Any], prediction: str) -> str:
     return prediction if len(ids) <= reserve else tokenizer.decode(ids[:reserve])
 
 
+COPIED_WORDS = 20  # a reply repeating this many consecutive words of the input is an echo
+
+
+def copies_input(row: dict[str, Any], reply: str, words: int = COPIED_WORDS) -> bool:
+    """Whether the reply repeats `words` consecutive words of the input (whitespace aside). A right
+    answer quoting a needle or naming ten words never does; an echo of the prompt does."""
+    said = reply.split()
+    if len(said) < words:
+        return False
+    text = " " + " ".join(row["input"].split()) + " "
+    return any(f" {' '.join(said[k : k + words])} " in text for k in range(len(said) - words + 1))
+
+
+def reply_text(row: dict[str, Any], prediction: str) -> str:
+    """What containment metrics read: the reply within its reserve (`within_reply`), or nothing if
+    it echoes the input (`copies_input`): an echo of the context must not score."""
+    reply = within_reply(row, prediction)
+    return "" if copies_input(row, reply) else reply
+
+
 def answers_in_order(row: dict[str, Any], prediction: str) -> float:
     """Task metric: every gold answer appears, in order."""
     return all_in_order(prediction, list(row["answers"]))

@@ -27,6 +27,10 @@ SPECS = {
     "longbio": dict(generator="longbio", tasks="bio_standard,bio_citation", lengths="1k,2k", depths="0,100"),
     "holobench": dict(generator="holobench", tasks="holo_filter,holo_join", lengths="2k,4k"),
     "nextlong": dict(generator="nextlong", tasks="nextlong,concat_random", lengths="1k,2k", corpus="builtin:200"),
+    "ruler": dict(generator="ruler", tasks="vt,cwe,fwe,qa_1,qa_2,niah_single_2", lengths="1k,2k", depths="0,100"),
+    "needlebench": dict(
+        generator="needlebench", tasks="multi_retrieval,multi_reasoning,ancestral_trace", lengths="1k,2k", depths="0,100"
+    ),
 }
 VERSION_FIELDS = ("longsynth_version", "versions")
 

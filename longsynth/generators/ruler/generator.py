@@ -27,7 +27,9 @@ from .qa_data import QASet, builtin_entities_for, builtin_set, user_set
 
 # RULER's tokens_to_generate per task: the reply each row keeps room for.
 TASKS = {
-    **NEEDLE_TASKS,
+    # The needle family's NIAH tasks, scored like the rest of this suite (RULER's string_match_all,
+    # read within the reply budget, an echo scoring 0).
+    **{name: dataclasses.replace(task, metric=string_match_all) for name, task in NEEDLE_TASKS.items()},
     "vt": Task(
         "variable tracking: every variable a value is passed to along chains of assignments",
         {"haystack": "noise"},

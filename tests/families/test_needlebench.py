@@ -1,0 +1,168 @@
+"""NeedleBench's M-RT, M-RS and ATC: answers re-derived here from the text with our own parsing,
+needles at their depths, ATC with and without a haystack, the metric, and bad settings."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from longsynth.cli import cli
+from longsynth.inspect import validate_directory
+from longsynth.pipeline import build
+from longsynth.scoring import score
+from longsynth.spec import load_spec
+
+NAME = r"[A-Z][a-z]+ [A-Z][a-z]+"
+# Our reading of the four kinship wordings: (pattern, which group is the elder).
+KINSHIP = [
+    (rf"({NAME}) is ({NAME})'s (?:grandfather|grandmother|father|mother)\.", 1),
+    (rf"({NAME})'s (?:grandfather|grandmother|father|mother) is ({NAME})\.", 2),
+    (rf"As ({NAME})'s (?:grandfather|grandmother|father|mother), ({NAME}) shaped", 2),
+    (rf"({NAME}) grew up close to ({NAME}), who is", 2),
+]
+
+
+def _rows(out: Path, task: str | None = None) -> list[dict]:
+    rows = pl.read_parquet(sorted(out.glob("*/*.parquet"))).to_dicts()
+    return [r for r in rows if task is None or r["task"] == task]
+
+
+def _eldest(text: str, person: str) -> tuple[str, int]:
+    """Walk up the kinship statements from `person`: (the eldest, statements read)."""
+    elder = {}
+    count = 0
+    for pattern, elder_group in KINSHIP:
+        for match in re.finditer(pattern, text):
+            younger = match.group(3 - elder_group)
+            assert younger not in elder
+            elder[younger] = match.group(elder_group)
+            count += 1
+    while person in elder:
+        person = elder[person]
+    return person, count
+
+
+@pytest.fixture(scope="module")
+def bench_build(tmp_path_factory):
+    spec = load_spec(
+        None,
+        generator="needlebench",
+        tasks="multi_retrieval,multi_reasoning,ancestral_trace",
+        lengths="2k,8k",
+        depths="0,50,100",
+        samples=2,
+    )
+    return build(spec, tmp_path_factory.mktemp("nb") / "ds")
+
+
+def test_builds_and_validates(bench_build):
+    assert validate_directory(bench_build).problems == []
+
+
+def test_retrieval_needles_read_back_at_their_depths(bench_build):
+    for row in _rows(bench_build, "multi_retrieval"):
+        found = dict(re.findall(rf"The drawer of ({NAME})'s desk holds one box, marked \"([a-z]+)\"\.", row["input"]))
+        people = re.findall(NAME, row["question"].split(":", 2)[-1])
+        assert len(found) == 5 and sorted(people) == sorted(found)  # NeedleBench's 5 needles, all asked
+        assert [found[p] for p in people] == row["answers"]
+        requested = float(row["id"].split("-d")[1].split("-")[0])
+        assert abs(row["depths"][0] - requested) <= max(1.0, 100 * 60 / row["length"])  # the first at the cell depth
+        assert len(row["depths"]) == 5
+
+
+def test_reasoning_chain_followed_in_the_text(tmp_path):
+    for hops in (2, 3, 4, 5):
+        out = build(
+            load_spec(
+                None,
+                generator="needlebench",
+                tasks="multi_reasoning",
+                lengths="2k",
+                depths="50",
+                samples=2,
+                num_needles=hops,
+            ),
+            tmp_path / f"h{hops}",
+        )
+        for row in _rows(out):
+            text = row["input"]
+            current = re.search(rf"where ({NAME}) was born", row["question"]).group(1)
+            links = [
+                r"{} was born in the town of ([A-Z][a-z]+(?: [A-Z][a-z]+)*)\.",
+                r"The town of {} lies on the shore of Lake ([A-Z][a-z]+)\.",
+                r"Lake {} is fed by the ([A-Z][a-z]+) River\.",
+                r"The {} River rises in the ([A-Z][a-z]+) Mountains\.",
+                r"The {} Mountains were first mapped by (" + NAME + r")\.",
+            ]
+            for link in links[:hops]:
+                (current,) = re.findall(link.format(re.escape(current)), text)
+            assert row["answers"] == [current]
+            assert current not in row["question"]  # answerable only through every link
+            assert len(row["depths"]) == hops
+
+
+def test_atc_without_a_haystack_is_the_chain_alone(bench_build):
+    for row in _rows(bench_build, "ancestral_trace"):
+        meta = json.loads(row["metadata"])
+        person = re.search(rf"ancestor of ({NAME})", row["question"]).group(1)
+        eldest, count = _eldest(row["input"], person)
+        assert row["answers"] == [eldest] and count == 8  # 8 needles by default
+        body = row["input"].split("\n\n")[1]  # instructions, the statements, the question
+        assert len(re.findall(r"\.(?: |$)", body)) == 8  # nothing but the statements
+        assert meta["fills_target"] is False and row["prompt_length"] + row["reserve"] <= row["target_length"]
+        assert "-d" not in row["id"]  # no depth grid: the statements place themselves
+
+
+def test_atc_with_a_haystack_and_many_needles(tmp_path):
+    spec = load_spec(
+        None,
+        generator="needlebench",
+        tasks="ancestral_trace",
+        lengths="8k",
+        samples=2,
+        num_needles=64,
+        haystack="prose",
+    )
+    out = build(spec, tmp_path / "ds")
+    assert validate_directory(out).problems == []
+    for row in _rows(out):
+        person = re.search(rf"ancestor of ({NAME})", row["question"]).group(1)
+        eldest, count = _eldest(row["input"], person)
+        assert row["answers"] == [eldest] and count == 64
+        assert "fills_target" not in json.loads(row["metadata"])
+        assert row["target_length"] - 16 <= row["prompt_length"] + row["reserve"] <= row["target_length"]
+        assert len(row["depths"]) == 64 and max(row["depths"]) - min(row["depths"]) > 50
+
+
+def test_final_answer_metric(bench_build):
+    for row in _rows(bench_build, "ancestral_trace") + _rows(bench_build, "multi_reasoning"):
+        gold = row["answers"][0]
+        names = json.loads(row["metadata"])["names"]
+        wrong = next(n for n in names if n != gold)
+        assert score(row, f"Following the chain step by step.\nSo the answer is \\boxed{{{gold}}}.") == 1.0
+        assert score(row, f"Let me think.\n{gold}") == 1.0  # the answer on the last line
+        assert score(row, f"\\boxed{{{wrong}}}") == 0.0
+        assert score(row, ", ".join(names)) == 0.0  # listing every name does not score
+        assert score(row, row["input"]) == 0.0  # nor does echoing the context
+    for row in _rows(bench_build, "multi_retrieval"):
+        assert score(row, "The boxes are marked " + ", ".join(row["answers"])) == 1.0
+        assert score(row, row["answers"][0]) == 0.2
+        assert score(row, row["input"]) <= 0.1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--task", "multi_reasoning", "--set", "num_needles=6"], "num_needles must be from 2 to 5"),
+        (["--task", "multi_retrieval", "--set", "haystack=none"], "haystack=none is for ancestral_trace only"),
+        (["--task", "ancestral_trace", "--set", "num_needles=512", "--lengths", "2k"], "ask for a longer length"),
+    ],
+)
+def test_bad_settings_are_one_clear_error(tmp_path, args, message):
+    result = CliRunner().invoke(cli, ["build", "--generator", "needlebench", *args, "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and result.output.startswith("error:") and message in result.output, result.output

@@ -1,0 +1,274 @@
+"""RULER's vt, cwe, fwe, qa_1 and qa_2: each answer re-derived here from the text with our own
+parsing (not the family's oracle), RULER's settings checked in the text, the metrics, user QA data,
+and the `ruler` suite."""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from longsynth.cli import cli
+from longsynth.inspect import validate_directory
+from longsynth.pipeline import build
+from longsynth.scoring import score
+from longsynth.spec import load_spec
+
+
+def _rows(out: Path, task: str | None = None) -> list[dict]:
+    rows = pl.read_parquet(sorted(out.glob("*/*.parquet"))).to_dicts()
+    return [r for r in rows if task is None or r["task"] == task]
+
+
+@pytest.fixture(scope="module")
+def ruler_build(tmp_path_factory):
+    spec = load_spec(
+        None,
+        generator="ruler",
+        tasks="vt,cwe,fwe,qa_1,qa_2",
+        lengths="2k,8k",
+        depths="0,50,100",
+        samples=2,
+    )
+    out = build(spec, tmp_path_factory.mktemp("ruler") / "ds")
+    return spec, out
+
+
+def test_builds_and_validates_with_ruler_reply_budgets(ruler_build):
+    _, out = ruler_build
+    assert validate_directory(out).problems == []
+    reserves = {r["task"]: r["reserve"] for r in _rows(out)}
+    assert reserves == {"vt": 30, "cwe": 120, "fwe": 50, "qa_1": 32, "qa_2": 32}  # RULER's tokens_to_generate
+    counts = collections.Counter(r["task"] for r in _rows(out))
+    # vt, cwe and fwe place their items themselves: one cell per length; qa sits on the depth grid
+    assert counts == {"vt": 4, "cwe": 4, "fwe": 4, "qa_1": 12, "qa_2": 12}
+
+
+def test_vt_chain_followed_in_the_text(ruler_build):
+    _, out = ruler_build
+    statement = re.compile(r"VAR ([A-Z]{5}) = (VAR [A-Z]{5}|\d{5})\.")
+    for row in _rows(out, "vt"):
+        value = re.search(r"value (\d{5})", row["question"]).group(1)
+        example_end = row["input"].index("Now the text:")  # the solved example comes first
+        held: list[str] = []
+        for name, source in statement.findall(row["input"][example_end:]):
+            if source == value or source.removeprefix("VAR ") in held:
+                held.append(name)
+        assert held == row["answers"] and len(held) == 5  # RULER: 1 chain, 4 hops
+        assert row["input"][:example_end].count("VAR ") == 2 * 5 - 1  # one solved example, its own chain
+        depths = row["depths"][:5]
+        assert depths == sorted(depths)  # the chain reads in order
+
+
+def test_vt_chains_and_hops_are_options(tmp_path):
+    spec = load_spec(None, generator="ruler", tasks="vt", lengths="4k", samples=2, num_chains=3, num_hops=2, shots=0)
+    out = build(spec, tmp_path / "ds")
+    for row in _rows(out):
+        meta = json.loads(row["metadata"])
+        assert len(meta["chains"]) == 3 and len(row["answers"]) == 3 and meta["shots"] == 0
+        assert row["input"].count("VAR ") == 3 * 3 + 2 * 3  # 3 chains of 3 statements, 2 of them copies
+        assert "For example" not in row["input"]
+
+
+def _numbered_lists(text: str) -> list[list[str]]:
+    lists = []
+    for line in text.split("\n"):
+        entries = re.findall(r"(\d+)\. ([a-z]+)", line)
+        if entries and [int(n) for n, _ in entries] == list(range(1, len(entries) + 1)):
+            lists.append([w for _, w in entries])
+    return lists
+
+
+def test_cwe_counts_in_the_text_follow_ruler(ruler_build):
+    _, out = ruler_build
+    for row in _rows(out, "cwe"):
+        lists = _numbered_lists(row["input"])
+        example, main = lists[0], lists[-1]  # RULER's one solved example, then the list asked about
+        counts = collections.Counter(main)
+        top = counts.most_common()
+        common, other = (30, 3) if row["target_length"] >= 4096 else (6, 1)  # RULER lowers both below 4096
+        assert sorted(w for w, _ in top[:10]) == sorted(row["answers"])
+        assert all(common - 1 <= c <= common for _, c in top[:10])  # the list's end may cut one
+        assert top[10][1] <= other
+        example_counts = collections.Counter(example).most_common()
+        assert example_counts[0][1] == (10 if row["target_length"] >= 4096 else 3)
+        assert len(main) > 4 * len(example)
+
+
+def test_fwe_follows_a_zipf_distribution(ruler_build):
+    _, out = ruler_build
+    for row in _rows(out, "fwe"):
+        line = max(row["input"].split("\n"), key=len)
+        counts = collections.Counter(line.split())
+        ranked = [c for w, c in counts.most_common() if w != "..."]
+        assert counts.most_common(1)[0][0] == "..."  # rank 1 is noise, as in RULER
+        assert {w for w, _ in counts.most_common(4)} - {"..."} == set(row["answers"])
+        assert ranked[2] > ranked[3]  # no tie for third place
+        # alpha 2: rank k appears about N / k^2 / zeta(2) times, so rank 2 over rank 3 is about 9/4
+        assert 1.9 < ranked[0] / ranked[1] < 2.6
+        assert all(re.fullmatch(r"[a-z]{6}", w) for w in counts if w != "...")
+
+
+def test_qa_gold_documents_at_the_cell_depth(ruler_build):
+    _, out = ruler_build
+    for row in _rows(out, "qa_1") + _rows(out, "qa_2"):
+        meta = json.loads(row["metadata"])
+        docs = re.findall(
+            r"Document (\d+): (.*?)(?=\n\nDocument \d+: |\n\nUse the documents above)", row["input"], re.S
+        )
+        assert [int(n) for n, _ in docs] == list(range(1, len(docs) + 1))
+        gold = [row["input"][g["char_offset"] : g["char_end"]].split(": ", 1)[1] for g in meta["gold"]]
+        texts = [t for _, t in docs]
+        assert all(texts.count(g) == 1 for g in gold)
+        assert any(a in g for a in row["answers"] for g in gold)
+        assert len(gold) == (1 if row["task"] == "qa_1" else 2)
+        limit = max(1.0, 100.0 * 60 / row["length"])  # one document either way
+        requested = float(row["id"].split("-d")[1].split("-")[0])
+        assert abs(row["depths"][0] - requested) <= limit
+    two_hop = _rows(out, "qa_2")[0]
+    assert "founder of" in two_hop["question"]
+
+
+def test_metrics_score_gold_and_not_an_echo(ruler_build):
+    _, out = ruler_build
+    for row in _rows(out):
+        natural = "They are: " + ", ".join(row["answers"]) + "."
+        assert score(row, natural) == 1.0, row["id"]
+        assert score(row, row["input"]) <= 0.1, row["id"]  # echoing the context does not score
+        assert score(row, "I do not know.") == 0.0
+    row = _rows(out, "cwe")[0]
+    assert score(row, ", ".join(row["answers"][:5])) == 0.5  # string_match_all: the share found
+    qa = _rows(out, "qa_1")[0]
+    assert score(qa, f"The answer is {qa['answers'][0]}") == 1.0  # string_match_part
+
+
+def _write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_user_squad_and_hotpot_sets(tmp_path):
+    squad = [
+        {
+            "context": f"The river Alna{i} flows through the valley of Tesk{i} before it meets the sea at Varo{i}.",
+            "question": f"Where does the river Alna{i} meet the sea?",
+            "answers": {"text": [f"Varo{i}"], "answer_start": [0]},
+        }
+        for i in range(200)
+    ] + [{"context": "Nothing here.", "question": "Unanswerable?", "answers": {"text": []}}]
+    squad_file = _write_jsonl(tmp_path / "squad.jsonl", squad)
+    hotpot = [
+        {
+            "question": f"Which city is the home of the club that Pela{i} played for?",
+            "answer": f"Ormsby{i}",
+            "context": {
+                "title": [f"Pela{i}", f"Club{i}", f"Other{i}"],
+                "sentences": [[f"Pela{i} played for Club{i}."], [f"Club{i} is based in Ormsby{i}."], ["Unrelated."]],
+            },
+            "supporting_facts": {"title": [f"Pela{i}", f"Club{i}"], "sent_id": [0, 0]},
+        }
+        for i in range(80)
+    ]
+    folder = tmp_path / "hotpot"
+    folder.mkdir()
+    pl.DataFrame(hotpot).write_parquet(folder / "dev.parquet")  # the Hub's shape
+    original = [  # HotpotQA's own json shape: [title, sentences] pairs
+        {
+            "question": "Are both clubs old?",
+            "answer": "yes",
+            "context": [["A", ["A is old."]], ["B", ["B is old."]]],
+            "supporting_facts": [["A", 0], ["B", 0]],
+        },
+        {
+            "question": "Which city is the home of the club that Pela99 played for?",
+            "answer": "Ormsby99",
+            "context": [["Pela99", ["Pela99 played for Club99."]], ["Club99", ["Club99 is based in Ormsby99."]]],
+            "supporting_facts": [["Pela99", 0], ["Club99", 0]],
+        },
+    ]
+    _write_jsonl(folder / "more.jsonl", original)
+    out = build(
+        load_spec(None, generator="ruler", tasks="qa_1", lengths="2k", depths="50", samples=3, qa_data=str(squad_file)),
+        tmp_path / "squad",
+    )
+    assert validate_directory(out).problems == []
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["generator_stats"] == {"qa_questions_skipped": {"qa_1": 1}}  # the unanswerable one
+    for row in _rows(out):
+        assert re.fullmatch(r"Varo\d+", row["answers"][0])
+        assert row["question"].startswith("Where does the river")
+    out = build(
+        load_spec(
+            None,
+            generator="ruler",
+            tasks="qa_2",
+            lengths="2k",
+            depths="50",
+            samples=3,
+            qa_data=str(folder),
+        ),
+        tmp_path / "hotpot-build",
+    )
+    assert validate_directory(out).problems == []
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["generator_stats"] == {"qa_questions_skipped": {"qa_2": 1}}  # the yes/no one
+    for row in _rows(out):
+        meta = json.loads(row["metadata"])
+        gold = [row["input"][g["char_offset"] : g["char_end"]] for g in meta["gold"]]
+        n = row["answers"][0].removeprefix("Ormsby")
+        assert gold[0].endswith(f"Pela{n}: Pela{n} played for Club{n}.")
+        assert gold[1].endswith(f"Club{n}: Club{n} is based in Ormsby{n}.")
+        assert row["answers"] != ["yes"]  # a yes/no answer is in no paragraph: not asked
+
+
+def test_bad_qa_data_is_one_clear_error(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "x"\n', encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["build", "--generator", "ruler", "--task", "qa_1", "--set", f"qa_data={bad}", "-o", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2 and result.output.startswith("error:") and "not valid JSON" in result.output
+    result = runner.invoke(
+        cli,
+        [
+            "build",
+            "--generator",
+            "ruler",
+            "--task",
+            "qa_1",
+            "--set",
+            "qa_data=/nonexistent.jsonl",
+            "-o",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_the_ruler_suite_builds_13_configs(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "suite"
+    result = runner.invoke(cli, ["build", "--suite", "ruler", "--lengths", "4k", "--samples", "1", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    configs = sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert len(configs) == 13 and {"vt", "cwe", "fwe", "qa_1", "qa_2", "niah_multiquery"} <= set(configs)
+    assert validate_directory(out).problems == []
+    card = (out / "README.md").read_text()
+    assert "config_name: qa_2" in card
+    result = runner.invoke(cli, ["build", "--suite", "nope", "-o", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "unknown suite 'nope'" in result.output
+
+
+def test_a_user_suite_file(tmp_path):
+    suite = tmp_path / "mine.yaml"
+    suite.write_text("description: two tasks\ngenerator: ruler\ntasks: [vt, fwe]\nlengths: [2048]\nsamples: 1\n")
+    out = tmp_path / "mine"
+    result = CliRunner().invoke(cli, ["build", "--suite", str(suite), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(r["task"] for r in _rows(out)) == ["fwe", "vt"]
