@@ -46,6 +46,8 @@ def _environment(folders: tuple[str, ...]) -> SandboxedEnvironment:
         autoescape=False,
         keep_trailing_newline=False,
         bytecode_cache=_bytecode_cache(),
+        # A loaded template is not re-checked on disk at every render (a stat per needle otherwise).
+        auto_reload=False,
     )
 
 

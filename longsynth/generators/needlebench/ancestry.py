@@ -31,6 +31,14 @@ FORMS = 4  # wordings in kinship.j2
 ELDER, YOUNGER, RELATION = "\x00ELDER\x00", "\x00YOUNGER\x00", "\x00RELATION\x00"
 
 
+@functools.lru_cache(maxsize=16)
+def _rendered_forms(templates: Templates) -> tuple[str, ...]:
+    return tuple(
+        templates.render("kinship.j2", form=form, elder=ELDER, younger=YOUNGER, relation=RELATION)
+        for form in range(FORMS)
+    )
+
+
 def statement_patterns(generator: NeedleBenchGenerator) -> tuple[re.Pattern[str], ...]:
     return _statement_patterns(generator.templates)
 
@@ -39,10 +47,7 @@ def statement_patterns(generator: NeedleBenchGenerator) -> tuple[re.Pattern[str]
 def _statement_patterns(templates: Templates) -> tuple[re.Pattern[str], ...]:
     relation = "|".join(re.escape(r) for r in sorted(RELATIONS, key=len, reverse=True))
     groups = {ELDER: ("elder", PERSON), YOUNGER: ("younger", PERSON), RELATION: ("relation", relation)}
-    return tuple(
-        pattern_from(templates.render("kinship.j2", form=form, elder=ELDER, younger=YOUNGER, relation=RELATION), groups)
-        for form in range(FORMS)
-    )
+    return tuple(pattern_from(rendered, groups) for rendered in _rendered_forms(templates))
 
 
 # Every wording says "<younger>'s <relation>": the oracle finds those first (one fast scan), then reads
@@ -80,14 +85,12 @@ def read_statements(generator: NeedleBenchGenerator, text: str) -> list[tuple[st
 
 def sample(generator: NeedleBenchGenerator, cell: Cell, rng: random.Random, options: Any, budget_adjust: int) -> Sample:
     names = people(rng, options.num_needles + 1, set())  # names[0] is the eldest, names[-1] the last
+    forms = _rendered_forms(generator.templates)  # rendered once; filled in per statement
     texts = [
-        generator.templates.render(
-            "kinship.j2",
-            form=rng.randrange(FORMS),
-            elder=names[k],
-            younger=names[k + 1],
-            relation=rng.choice(RELATIONS),
-        )
+        forms[rng.randrange(FORMS)]
+        .replace(RELATION, rng.choice(RELATIONS))
+        .replace(ELDER, names[k])
+        .replace(YOUNGER, names[k + 1])
         for k in range(options.num_needles)
     ]
     order = list(range(options.num_needles))
