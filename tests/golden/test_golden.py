@@ -29,7 +29,10 @@ SPECS = {
     "nextlong": dict(generator="nextlong", tasks="nextlong,concat_random", lengths="1k,2k", corpus="builtin:200"),
     "ruler": dict(generator="ruler", tasks="vt,cwe,fwe,qa_1,qa_2,niah_single_2", lengths="1k,2k", depths="0,100"),
     "needlebench": dict(
-        generator="needlebench", tasks="multi_retrieval,multi_reasoning,ancestral_trace", lengths="1k,2k", depths="0,100"
+        generator="needlebench",
+        tasks="multi_retrieval,multi_reasoning,ancestral_trace",
+        lengths="1k,2k",
+        depths="0,100",
     ),
 }
 VERSION_FIELDS = ("longsynth_version", "versions")

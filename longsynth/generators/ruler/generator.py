@@ -100,6 +100,8 @@ class RulerGenerator(Generator):
                 raise SpecError("cwe: common words must appear more often than the others (freq_cw > freq_ucw)")
             if task in ("qa_1", "qa_2") and options.qa_data:
                 sources.check_corpus(options.qa_data)
+        if "vt" in spec.tasks:
+            variable_tracking.statement_pattern(self)  # a statement template that cannot be read back fails here
 
     def shots(self, task: str, options: Any) -> int:
         return options.shots if options.shots >= 0 else RULER_SHOTS.get(task, 0)

@@ -10,13 +10,15 @@ chain after the other), and the statements sit at seeded depths that are measure
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import string
 from typing import TYPE_CHECKING, Any
 
+from ...errors import SpecError
 from ...fitting import Insert
-from ...templating import pattern_from
+from ...templating import Templates, pattern_from
 from ...text import sources
 from ..base import Cell, Sample
 
@@ -33,7 +35,14 @@ EXAMPLE_NOISE = 2  # haystack sentences between an example's statements
 
 def statement_pattern(generator: RulerGenerator) -> re.Pattern[str]:
     """The assignment template as a regex: what the oracle reads every statement back with."""
-    rendered = generator.templates.render("vt_statement.j2", name=NAME, value=VALUE)
+    return _statement_pattern(generator.templates)
+
+
+@functools.lru_cache(maxsize=16)
+def _statement_pattern(templates: Templates) -> re.Pattern[str]:
+    rendered = templates.render("vt_statement.j2", name=NAME, value=VALUE)
+    if rendered.count(NAME) != 1 or rendered.count(VALUE) != 1 or "\n" in rendered:
+        raise SpecError("vt_statement.j2 must print {{ name }} and {{ value }} once each, on one line")
     return pattern_from(rendered, {NAME: ("name", NAME_PATTERN), VALUE: ("value", VALUE_PATTERN)})
 
 
