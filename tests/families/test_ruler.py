@@ -100,6 +100,25 @@ def test_cwe_counts_in_the_text_follow_ruler(ruler_build):
         assert len(main) > 4 * len(example)
 
 
+def test_cwe_words_are_real_words_until_they_run_out():
+    from longsynth.generators.ruler.words import common_word_vocabulary, real_words
+
+    real = real_words()
+    assert len(real) == len(set(real)) > 8000 and all(re.fullmatch(r"[a-z]+", w) for w in real)
+    more = common_word_vocabulary(len(real) + 500)
+    assert more[: len(real)] == real and len(set(more)) == len(more) == len(real) + 500
+    assert all(re.fullmatch(r"([bdfgklmnprstvz][aeiou]){3}", w) for w in more[len(real) :])
+
+
+def test_cwe_lists_draw_real_words_first(tmp_path):
+    from longsynth.generators.ruler.words import real_words
+
+    out = build(load_spec(None, generator="ruler", tasks="cwe", lengths="16k", samples=1), tmp_path / "ds")
+    (row,) = _rows(out)
+    words = set(_numbered_lists(row["input"])[-1])
+    assert len(words) > 900 and words <= set(real_words())
+
+
 def test_fwe_follows_a_zipf_distribution(ruler_build):
     _, out = ruler_build
     for row in _rows(out, "fwe"):

@@ -107,8 +107,11 @@ def sample(generator: RulerGenerator, cell: Cell, rng: random.Random, options: A
     # Choose the common words, then as many other words (each `other_times`) as the room holds.
     labeler = Labeler(tokenizer, LIST_LABEL)
     upper = min(len(vocabulary) - options.num_cw, max(0, room) // (2 * other_times) + GAP_CLOSERS)
+    # Real words first, in a random order; made-up ones only after them, for lists that need more.
     draw = np.random.default_rng(rng.getrandbits(64))  # thousands of words: numpy draws them
-    picked = draw.choice(len(vocabulary), options.num_cw + upper, replace=False)
+    real = len(real_words())
+    picked = np.concatenate([draw.permutation(real), real + draw.permutation(len(vocabulary) - real)])
+    picked = picked[: options.num_cw + upper]
     common, others = picked[: options.num_cw], picked[options.num_cw :]
     fixed_entries = options.num_cw * common_times
     other_cumulative = np.concatenate([[0], np.cumsum(tokens[others])]) * other_times

@@ -2,9 +2,10 @@
 
 `cwe` lists real English words: the noun, adjective and verb lists of the `wonderwords` package, as
 RULER draws them (read from the installed package, never copied), lower-case letters only, without
-its profanity list, sorted so nothing depends on file order: 8,034 words. A 128K list needs
-about 10,000 distinct words; RULER then switches to a larger English list, and we extend ours with
-pronounceable made-up words (consonant-vowel syllables), used only once the real words run out.
+its profanity list, sorted so nothing depends on file order: 8,034 words. A 128K list uses about
+8,000 of them (each other word three times). RULER switches to a larger English list when its words
+run out; ours continue with pronounceable made-up words (consonant-vowel syllables), drawn only after
+every real word, which happens for lists beyond about 130K tokens.
 
 `fwe` uses coded words: random strings of lower-case letters, drawn per sample.
 """
