@@ -236,6 +236,12 @@ def test_user_squad_and_hotpot_sets(tmp_path):
     assert validate_directory(out).problems == []
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["generator_stats"] == {"qa_questions_skipped": {"qa_2": 1}}  # the yes/no one
+    hub = tmp_path / "hub"  # a local dataset folder read through `datasets`, as hf:<id> is
+    (hub / "data").mkdir(parents=True)
+    pl.DataFrame(hotpot).write_parquet(hub / "data" / "validation-00000-of-00001.parquet")
+    spec = load_spec(None, generator="ruler", tasks="qa_2", lengths="2k", depths="50", samples=2, qa_data=f"hf:{hub}")
+    hub_rows = _rows(build(spec, tmp_path / "hub-build"))
+    assert len(hub_rows) == 2 and all(re.fullmatch(r"Ormsby\d+", r["answers"][0]) for r in hub_rows)
     for row in _rows(out):
         meta = json.loads(row["metadata"])
         gold = [row["input"][g["char_offset"] : g["char_end"]] for g in meta["gold"]]
