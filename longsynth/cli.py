@@ -11,14 +11,21 @@ import functools
 import json
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .errors import LongsynthError, SpecError
+from .eval.report import build_report
+from .eval.run import RunSettings
+from .eval.run import run as run_predictions
+from .eval.score import score_run
+from .eval.score import table as score_table
 from .export.hub import plan_upload
 from .export.hub import push as run_push
+from .export.lm_eval import export_lm_eval
 from .export.ruler import export_ruler
 from .generators.options import options_of
 from .generators.registry import REGISTRY
@@ -337,6 +344,154 @@ def export_ruler_cmd(directory, out) -> None:
     written = export_ruler(Path(directory), Path(out))
     for task, count in written.items():
         click.echo(f"{Path(out) / task / 'validation.jsonl'}: {count} rows")
+
+
+@export.command("lm-eval")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("out", type=click.Path(file_okay=False))
+@_debug_option
+@_friendly
+def export_lm_eval_cmd(directory, out) -> None:
+    """Write an lm-evaluation-harness task folder OUT for a built DIRECTORY: one YAML per config
+    (reading the Parquet shards), scored by longsynth's metrics.
+
+    Then: lm_eval --model ... --include_path OUT --tasks longsynth_<task>
+    """
+    for task, path in export_lm_eval(Path(directory), Path(out)).items():
+        click.echo(f"{path}: task longsynth_{task}")
+
+
+@cli.command("run")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--endpoint", required=True, help="Base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--model", required=True, help="Model name the server knows.")
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False), help="Predictions folder.")
+@click.option(
+    "--api",
+    type=click.Choice(["chat", "completions"]),
+    default="chat",
+    show_default=True,
+    help="chat: the prompt as one user message; completions: the raw prompt.",
+)
+@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Requests in flight.")
+@click.option("--max-tokens", type=click.IntRange(1), help="Reply budget [default: each row's reserve].")
+@click.option("--temperature", type=float, default=0.0, show_default=True)
+@click.option("--api-key-env", metavar="VAR", help="Environment variable holding the API key (never a flag).")
+@click.option("--limit", type=click.IntRange(1), help="At most N rows per task.")
+@click.option("--task", "tasks", help="Only these tasks, comma separated.")
+@click.option("--timeout", type=click.FloatRange(0.1), default=120.0, show_default=True, help="Seconds per request.")
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=4,
+    show_default=True,
+    help="Retries of a request that got 429/5xx, timed out or lost its connection.",
+)
+@click.option(
+    "--backoff",
+    type=click.FloatRange(0.0, 60.0),
+    default=0.5,
+    show_default=True,
+    help="Seconds before the first retry, doubled for each next one, with random jitter.",
+)
+@_debug_option
+@_friendly
+def run_cmd(
+    directory,
+    endpoint,
+    model,
+    out,
+    api,
+    concurrency,
+    max_tokens,
+    temperature,
+    api_key_env,
+    limit,
+    tasks,
+    timeout,
+    retries,
+    backoff,
+) -> None:
+    """Send every row's prompt in DIRECTORY to an OpenAI-compatible server; save the replies in OUTPUT.
+
+    Replies are saved as they arrive: after Ctrl-C or a crash, the same command continues with the
+    rows still missing (and retries failed ones); a finished run re-run does nothing.
+    """
+    settings = RunSettings(
+        endpoint=endpoint,
+        model=model,
+        api=api,
+        concurrency=concurrency,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        api_key_env=api_key_env,
+        limit=limit,
+        tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else None,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+    )
+    hidden = not sys.stderr.isatty()
+    bar = click.progressbar(
+        length=1, label="asking", file=sys.stderr, hidden=hidden, show_eta=True, item_show_func=lambda rate: rate
+    )
+    started = time.perf_counter()
+
+    def progress(finished: int, todo: int, total: int) -> None:
+        if bar.length != todo:
+            bar.length = todo
+        rate = finished / max(1e-9, time.perf_counter() - started)
+        bar.update(1, f"{rate:.1f} rows/s")
+
+    with bar:
+        try:
+            counts = run_predictions(Path(directory), Path(out), settings, progress=progress)
+        except KeyboardInterrupt:
+            click.echo("interrupted: the replies so far are saved; run the same command to continue", err=True)
+            sys.exit(130)
+    if counts["asked"] == 0:
+        click.echo(f"nothing to do: all {counts['rows']} rows have a reply in {out}")
+        return
+    rate = counts["asked"] / max(1e-9, counts["seconds"])
+    click.echo(
+        f"{counts['asked']} rows asked in {counts['seconds']:.1f} s ({rate:.1f} rows/s); "
+        f"{counts['answered']} of {counts['rows']} answered, {counts['errors']} errors "
+        f"-> {Path(out) / 'predictions.parquet'}"
+    )
+
+
+@cli.command("score")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("pred", type=click.Path())
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(file_okay=False),
+    help="Where scores.parquet and summary.json go [default: PRED, or a jsonl's folder].",
+)
+@_debug_option
+@_friendly
+def score_cmd(directory, pred, out) -> None:
+    """Score the predictions PRED (a `longsynth run` folder, a jsonl of {"id", "prediction"}, or
+    RULER's prediction jsonl) against DIRECTORY with each task's metric."""
+    _, summary, where = score_run(Path(directory), Path(pred), Path(out) if out else None)
+    click.echo(score_table(summary))
+    click.echo(f"-> {where / 'scores.parquet'}, {where / 'summary.json'}")
+
+
+@cli.command("report")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("preds", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The HTML file.")
+@click.option("--png", type=click.Path(file_okay=False), help="Also write one PNG per task into this folder.")
+@_debug_option
+@_friendly
+def report_cmd(directory, preds, out, png) -> None:
+    """Write a self-contained HTML report: per task, the depth x length heatmap of each PRED (several
+    models side by side, one colour scale), the score-by-length curve and a table with intervals."""
+    tasks = build_report(Path(directory), [Path(p) for p in preds], Path(out), Path(png) if png else None)
+    click.echo(f"{out}: {len(tasks)} tasks, {len(preds)} prediction set(s)")
 
 
 def spec_from_cli(

@@ -12,11 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
-from ..errors import OutputError, SpecError
+from ..errors import OutputError
 from ..files import write_bytes_atomically
-from .manifest import file_problems, read_manifest
+from .manifest import evaluation_build, task_rows
 
 
 def ruler_record(index: int, row: dict[str, Any]) -> dict[str, Any]:
@@ -38,16 +36,10 @@ def ruler_line(index: int, row: dict[str, Any]) -> str:
 def export_ruler(directory: Path, out: Path) -> dict[str, int]:
     """Write `out/<task>/validation.jsonl` for every task of a verified build; rows per task."""
     directory, out = Path(directory), Path(out)
-    manifest = read_manifest(directory)
-    problems = file_problems(directory, manifest)
-    if problems:
-        raise OutputError(f"{str(directory)!r} does not match its manifest ({problems[0]}); rebuild it first")
-    if manifest.get("split") != "test":
-        raise SpecError("RULER's scripts read evaluation rows; this build holds training text")
+    manifest = evaluation_build(directory)
     written = {}
     for task in manifest["spec"]["tasks"]:
-        shards = sorted((directory / task).glob("*.parquet"))
-        rows = pl.concat([pl.read_parquet(p) for p in shards]).to_dicts() if shards else []
+        rows = task_rows(directory, task)
         lines = [ruler_line(n, row) for n, row in enumerate(rows)]
         try:
             write_bytes_atomically(out / task / "validation.jsonl", ("\n".join(lines) + "\n").encode("utf-8"))

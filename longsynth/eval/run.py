@@ -1,0 +1,319 @@
+"""`longsynth run`: send every row's prompt to an OpenAI-compatible server and keep the replies.
+
+What is sent is the row's `prompt` (the length contract's: the chat-templated input and the answer
+prefix), as one user message (`--api chat`) or as the raw prompt (`--api completions`), as RULER's
+clients do, with `max_tokens` the row's `reserve` unless set.
+
+Replies are appended to `PRED/predictions.partial.jsonl` as they arrive, one whole line each; a line
+cut by a crash is ignored when read. Running the same command again sends only the rows with no
+reply yet (or whose request failed), and writes `PRED/predictions.parquet` (atomically) when every
+selected row has one. 429 and 5xx answers, timeouts and dropped connections are retried with
+exponential backoff and jitter, a bounded number of times; a row that still fails is recorded with
+its `error` and the run goes on.
+
+The API key is read from the environment variable `--api-key-env` names: it is sent in the
+`Authorization` header and never written, logged or echoed; `run.json` keeps only the variable's name.
+Without it, a user and password in the endpoint URL are sent as HTTP basic authentication; run.json
+records the endpoint without them (and without its query).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import polars as pl
+
+from ..errors import OutputError, SpecError
+from ..export.manifest import evaluation_build, task_rows
+from ..files import sha256_file, write_bytes_atomically
+from ..version import __version__
+
+PREDICTIONS = "predictions.parquet"
+PARTIAL = "predictions.partial.jsonl"
+RUN = "run.json"
+SCHEMA = {
+    "id": pl.String,
+    "task": pl.String,
+    "prediction": pl.String,
+    "error": pl.String,
+    "latency_s": pl.Float64,
+    "prompt_tokens": pl.Int64,
+    "completion_tokens": pl.Int64,
+}
+RETRIED = (429, 500, 502, 503, 504)
+
+
+class EndpointError(SpecError):
+    """The endpoint cannot be reached or answers nothing usable (a one-line error, exit 2)."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    endpoint: str
+    model: str
+    api: str = "chat"  # or "completions"
+    concurrency: int = 8
+    max_tokens: int | None = None  # None: each row's reserve
+    temperature: float = 0.0
+    api_key_env: str | None = None
+    limit: int | None = None  # rows per task
+    tasks: tuple[str, ...] | None = None
+    timeout: float = 120.0  # seconds per request
+    retries: int = 4  # after the first attempt
+    backoff: float = 0.5  # seconds before the first retry; doubled each time, with jitter
+
+
+def public_endpoint(url: str) -> str:
+    """The endpoint as it may be written down: no user, password, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+def endpoint_url(base: str, path: str, keep_user: bool = True) -> str:
+    """`base` with `path` appended to its path (its query, as Azure's `api-version`, kept); with
+    `keep_user` False, without the user and password a URL may carry (a key from the environment
+    is sent instead)."""
+    parts = urlsplit(base)
+    netloc = parts.netloc if keep_user else parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + path, parts.query, ""))
+
+
+def _api_key(settings: RunSettings) -> str | None:
+    if not settings.api_key_env:
+        return None
+    key = os.environ.get(settings.api_key_env)
+    if not key:
+        raise SpecError(f"--api-key-env names {settings.api_key_env}, which is not set in the environment")
+    return key
+
+
+def selected_rows(directory: Path, manifest: dict[str, Any], settings: RunSettings) -> list[dict[str, Any]]:
+    """The rows to ask about, in task then shard order: the chosen tasks, at most `limit` each."""
+    tasks = list(manifest["spec"]["tasks"])
+    if settings.tasks:
+        unknown = [t for t in settings.tasks if t not in tasks]
+        if unknown:
+            raise SpecError(f"task {unknown[0]!r} is not in this build; it holds {', '.join(tasks)}")
+        tasks = [t for t in tasks if t in settings.tasks]
+    rows = []
+    for task in tasks:
+        found = task_rows(directory, task)
+        rows += found[: settings.limit] if settings.limit else found
+    return rows
+
+
+def read_partial(path: Path) -> dict[str, dict[str, Any]]:
+    """Records saved so far, by id (the last one of an id wins; a line cut by a crash is skipped)."""
+    records: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return records
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("id"), str):
+            records[record["id"]] = record
+    return records
+
+
+def _check_run_file(out: Path, expected: dict[str, Any]) -> None:
+    """A folder holding another run (another model, endpoint, API or dataset) is not continued."""
+    path = out / RUN
+    if not path.exists():
+        return
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        raise OutputError(f"{str(path)!r} is not valid JSON; use another -o folder") from None
+    for key in ("model", "endpoint", "dataset_manifest_sha256"):
+        if recorded.get(key) != expected[key]:
+            raise OutputError(
+                f"{str(out)!r} holds a run with another {key.replace('_', ' ')} ({recorded.get(key)!r}); "
+                "use another -o folder"
+            )
+    if recorded.get("settings", {}).get("api") != expected["settings"]["api"]:
+        raise OutputError(f"{str(out)!r} holds a run with another --api; use another -o folder")
+
+
+def _payload(settings: RunSettings, row: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": settings.model,
+        "max_tokens": settings.max_tokens or int(row["reserve"]),
+        "temperature": settings.temperature,
+    }
+    if settings.api == "chat":
+        body["messages"] = [{"role": "user", "content": row["prompt"]}]
+    else:
+        body["prompt"] = row["prompt"]
+    return body
+
+
+def _reply(settings: RunSettings, data: Any) -> tuple[str, int | None, int | None]:
+    choice = data["choices"][0]
+    text = choice["message"]["content"] if settings.api == "chat" else choice["text"]
+    usage = data.get("usage") or {}
+    return str(text or ""), usage.get("prompt_tokens"), usage.get("completion_tokens")
+
+
+async def _ask(
+    client: httpx.AsyncClient, url: str, settings: RunSettings, row: dict[str, Any], headers: dict[str, str]
+) -> dict[str, Any]:
+    """One row's request, retried on 429/5xx, timeouts and dropped connections; never raises."""
+    record: dict[str, Any] = {"id": row["id"], "task": row["task"], "prediction": None, "error": None}
+    started = time.perf_counter()
+    for attempt in range(settings.retries + 1):
+        retry_after = None
+        try:
+            response = await client.post(url, json=_payload(settings, row), headers=headers, timeout=settings.timeout)
+        except httpx.TimeoutException:
+            record["error"] = f"timed out after {settings.timeout:g} s"
+        except httpx.TransportError as exc:
+            record["error"] = f"connection failed: {type(exc).__name__}"
+        else:
+            if response.status_code in RETRIED:
+                record["error"] = f"HTTP {response.status_code}"
+                retry_after = response.headers.get("retry-after")
+            elif response.status_code >= 400:
+                record["error"] = f"HTTP {response.status_code}: {response.text[:200]}"
+                break
+            else:
+                try:
+                    text, prompt_tokens, completion_tokens = _reply(settings, response.json())
+                except (ValueError, KeyError, IndexError, TypeError):
+                    record["error"] = "the reply is not an OpenAI-style completion"
+                    break
+                record.update(
+                    prediction=text, error=None, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+                )
+                break
+        if attempt < settings.retries:
+            wait = settings.backoff * 2**attempt * (0.5 + random.random())  # jitter spreads the retries
+            if retry_after and retry_after.replace(".", "", 1).isdigit():
+                wait = max(wait, min(float(retry_after), 60.0))
+            await asyncio.sleep(min(wait, 60.0))
+    record["latency_s"] = round(time.perf_counter() - started, 4)
+    return record
+
+
+def check_endpoint(endpoint: str, headers: dict[str, str], seconds: float = 5.0) -> None:
+    """Fail in seconds when nothing answers at the endpoint (any HTTP answer will do)."""
+    try:
+        httpx.get(endpoint_url(endpoint, "/models", keep_user=not headers), headers=headers, timeout=seconds)
+    except httpx.HTTPError as exc:
+        raise EndpointError(
+            f"the endpoint {public_endpoint(endpoint)} cannot be reached ({type(exc).__name__}); is the server running?"
+        ) from None
+
+
+def run(
+    directory: Path,
+    out: Path,
+    settings: RunSettings,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Ask about every selected row that has no reply yet; write the predictions when all have one.
+    Returns counts: rows, asked (this time), answered, errors, seconds."""
+    directory, out = Path(directory), Path(out)
+    if settings.api not in ("chat", "completions"):
+        raise SpecError(f"--api must be chat or completions, got {settings.api!r}")
+    manifest = evaluation_build(directory)
+    rows = selected_rows(directory, manifest, settings)
+    key = _api_key(settings)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    about = {
+        "model": settings.model,
+        "endpoint": public_endpoint(settings.endpoint),
+        "dataset": str(directory.resolve()),
+        "dataset_manifest_sha256": sha256_file(directory / "manifest.json"),
+        "settings": {k: v for k, v in asdict(settings).items() if k not in ("endpoint", "model")},
+        "longsynth_version": __version__,
+    }
+    about["settings"]["tasks"] = list(settings.tasks) if settings.tasks else None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {str(out)!r}: {exc.strerror or exc}") from None
+    _check_run_file(out, about)
+    done = read_partial(out / PARTIAL)
+    if (out / PREDICTIONS).exists() and not done:
+        done = {r["id"]: r for r in pl.read_parquet(out / PREDICTIONS).to_dicts()}
+    todo = [r for r in rows if r["id"] not in done or done[r["id"]].get("error")]
+    started = time.perf_counter()
+    asked = 0
+    if todo:
+        check_endpoint(settings.endpoint, headers)
+        write_bytes_atomically(out / RUN, (json.dumps(about, indent=1) + "\n").encode())
+        asked = asyncio.run(_ask_all(out, settings, todo, headers, done, progress, len(rows)))
+    records = [done.get(r["id"]) or {"id": r["id"], "task": r["task"], "error": "no reply"} for r in rows]
+    frame = pl.DataFrame([{k: rec.get(k) for k in SCHEMA} for rec in records], schema=SCHEMA)
+    if todo or not (out / PREDICTIONS).exists():
+        write_bytes_atomically(out / PREDICTIONS, _parquet_bytes(frame))
+        (out / PARTIAL).unlink(missing_ok=True)
+    errors = int(frame["error"].is_not_null().sum())
+    return {
+        "rows": len(rows),
+        "asked": asked,
+        "answered": len(rows) - errors,
+        "errors": errors,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _parquet_bytes(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    return buffer.getvalue()
+
+
+async def _ask_all(
+    out: Path,
+    settings: RunSettings,
+    todo: list[dict[str, Any]],
+    headers: dict[str, str],
+    done: dict[str, dict[str, Any]],
+    progress: Callable[[int, int, int], None] | None,
+    total: int,
+) -> int:
+    """Ask `todo` with at most `concurrency` requests in flight, saving each reply as it arrives."""
+    path = "/chat/completions" if settings.api == "chat" else "/completions"
+    url = endpoint_url(settings.endpoint, path, keep_user=not headers)  # a key from the environment wins
+    limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for row in todo:
+        queue.put_nowait(row)
+    handle = os.open(out / PARTIAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    finished = 0
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal finished
+        while not queue.empty():
+            row = queue.get_nowait()
+            record = await _ask(client, url, settings, row, headers)
+            os.write(handle, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))  # one whole line
+            done[row["id"]] = record
+            finished += 1
+            if progress:
+                progress(finished, len(todo), total)
+
+    try:
+        async with httpx.AsyncClient(limits=limits, timeout=settings.timeout) as client:
+            await asyncio.gather(*(worker(client) for _ in range(min(settings.concurrency, len(todo)))))
+    finally:
+        os.fsync(handle)
+        os.close(handle)
+    return finished

@@ -1,0 +1,186 @@
+"""`longsynth score`: every prediction scored with its task's metric, per row and per cell.
+
+Predictions come from `longsynth run` (a folder with `predictions.parquet`, or its partial file
+while a run is unfinished), from a jsonl of `{"id", "prediction"}`, or from RULER's prediction
+jsonl (`pred`, with our id in `others.id`, as `longsynth export ruler` writes it), so results of
+other harnesses score the same way. A row with no prediction (none given, or its request failed)
+scores 0 and is counted as missing in every total it enters: never dropped.
+
+Each cell (task, target length, depth) gets its mean and a 95% interval over its rows: Wilson's
+score interval when every score is 0 or 1, else a percentile bootstrap (2,000 resamples, seeded,
+so the same scores always give the same interval).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ..errors import OutputError, SpecError
+from ..export.manifest import evaluation_build, task_rows
+from ..files import write_bytes_atomically
+from ..scoring import score
+from .run import PARTIAL, PREDICTIONS, _parquet_bytes, read_partial
+
+SCORES = "scores.parquet"
+SUMMARY = "summary.json"
+_DEPTH = re.compile(r"-d([0-9.]+)-\d+$")
+Z = 1.959963984540054  # the normal quantile of a two-sided 95% interval
+
+
+def cell_depth(row_id: str) -> float | None:
+    """The depth a row's cell asked for (its id says `-d<depth>`), or None for a task with no grid."""
+    found = _DEPTH.search(row_id)
+    return float(found.group(1)) if found else None
+
+
+def read_predictions(pred: Path) -> dict[str, str | None]:
+    """Prediction text by row id (None where a request failed) from any of the accepted forms."""
+    pred = Path(pred)
+    if pred.is_dir():
+        if (pred / PREDICTIONS).exists():
+            records = pl.read_parquet(pred / PREDICTIONS).to_dicts()
+        elif (pred / PARTIAL).exists():
+            records = list(read_partial(pred / PARTIAL).values())
+        else:
+            raise OutputError(f"{str(pred)!r} holds no {PREDICTIONS}; run `longsynth run` into it first")
+        return {r["id"]: (None if r.get("error") else r.get("prediction")) for r in records}
+    if not pred.is_file():
+        raise OutputError(f"{str(pred)!r} is neither a predictions folder nor a jsonl file")
+    found: dict[str, str | None] = {}
+    for number, line in enumerate(pred.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise SpecError(f"{pred}:{number} is not valid JSON") from None
+        row_id = record.get("id") if isinstance(record, dict) else None
+        text = record.get("prediction") if isinstance(record, dict) else None
+        if row_id is None and isinstance(record, dict) and isinstance(record.get("others"), dict):
+            row_id, text = record["others"].get("id"), record.get("pred")  # RULER's prediction file
+        if not isinstance(row_id, str) or not (text is None or isinstance(text, str)):
+            raise SpecError(f'{pred}:{number} needs "id" and "prediction" (or RULER\'s "pred" and "others.id")')
+        found[row_id] = text
+    return found
+
+
+def wilson(successes: float, n: int) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 0.0
+    p = successes / n
+    centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
+    half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def interval(scores: np.ndarray) -> tuple[float, float]:
+    """A 95% interval for the mean of `scores` (Wilson's for 0/1 scores, else a seeded bootstrap)."""
+    if len(scores) == 0:
+        return 0.0, 0.0
+    if np.isin(scores, (0.0, 1.0)).all():
+        return wilson(float(scores.sum()), len(scores))
+    draws = np.random.default_rng(0).integers(0, len(scores), size=(2000, len(scores)))
+    means = scores[draws].mean(axis=1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def score_rows(directory: Path, predictions: dict[str, str | None]) -> pl.DataFrame:
+    """One row per dataset row: id, task, target_length, depth, score, missing."""
+    manifest = evaluation_build(directory)
+    records = []
+    for task in manifest["spec"]["tasks"]:
+        for row in task_rows(directory, task):
+            text = predictions.get(row["id"])
+            records.append(
+                {
+                    "id": row["id"],
+                    "task": task,
+                    "target_length": int(row["target_length"]),
+                    "depth": cell_depth(row["id"]),
+                    "score": 0.0 if text is None else float(score(row, text)),
+                    "missing": text is None,
+                }
+            )
+    schema = {
+        "id": pl.String,
+        "task": pl.String,
+        "target_length": pl.Int64,
+        "depth": pl.Float64,
+        "score": pl.Float64,
+        "missing": pl.Boolean,
+    }
+    return pl.DataFrame(records, schema=schema)
+
+
+def summarize(scores: pl.DataFrame) -> dict[str, Any]:
+    """Overall and per-task means, and each cell's mean with its interval and missing count."""
+    cells = []
+    keys = ["task", "target_length", "depth"]
+    for (task, length, depth), group in scores.group_by(keys, maintain_order=True):
+        values = group["score"].to_numpy()
+        low, high = interval(values)
+        cells.append(
+            {
+                "task": task,
+                "target_length": int(length),
+                "depth": depth,
+                "n": len(values),
+                "score": round(float(values.mean()), 4),
+                "ci_low": round(low, 4),
+                "ci_high": round(high, 4),
+                "missing": int(group["missing"].sum()),
+            }
+        )
+    cells.sort(key=lambda c: (c["task"], c["target_length"], -1.0 if c["depth"] is None else c["depth"]))
+    tasks = {
+        task: round(float(group["score"].mean()), 4)
+        for (task,), group in scores.group_by(["task"], maintain_order=True)
+    }
+    return {
+        "overall": round(float(scores["score"].mean()), 4) if len(scores) else 0.0,
+        "tasks": tasks,
+        "missing": int(scores["missing"].sum()),
+        "rows": len(scores),
+        "cells": cells,
+    }
+
+
+def score_run(directory: Path, pred: Path, out: Path | None = None) -> tuple[pl.DataFrame, dict[str, Any], Path]:
+    """Score `pred` against the build in `directory`; write scores.parquet and summary.json into
+    `out` (default: PRED when it is a folder, else the jsonl's folder)."""
+    pred = Path(pred)
+    scores = score_rows(Path(directory), read_predictions(pred))
+    summary = summarize(scores)
+    out = Path(out) if out else (pred if pred.is_dir() else pred.parent)
+    write_bytes_atomically(out / SCORES, _parquet_bytes(scores.drop("missing")))
+    write_bytes_atomically(out / SUMMARY, (json.dumps(summary, indent=1) + "\n").encode())
+    return scores, summary, out
+
+
+def table(summary: dict[str, Any]) -> str:
+    """A compact text table: one line per task, the mean at each length, and the missing count."""
+    lengths = sorted({c["target_length"] for c in summary["cells"]})
+    width = max([len("task"), *(len(t) for t in summary["tasks"])])
+    lines = [f"{'task':<{width}}  " + "  ".join(f"{_short(n):>6}" for n in lengths) + "     all  missing"]
+    for task, mean in summary["tasks"].items():
+        cells = [c for c in summary["cells"] if c["task"] == task]
+        by_length = []
+        for n in lengths:
+            group = [c for c in cells if c["target_length"] == n]
+            total = sum(c["n"] for c in group)
+            by_length.append(f"{sum(c['score'] * c['n'] for c in group) / total:6.3f}" if total else "     -")
+        missing = sum(c["missing"] for c in cells)
+        lines.append(f"{task:<{width}}  " + "  ".join(by_length) + f"  {mean:6.3f}  {missing:7d}")
+    lines.append(f"overall {summary['overall']:.3f} over {summary['rows']} rows ({summary['missing']} missing)")
+    return "\n".join(lines)
+
+
+def _short(length: int) -> str:
+    return f"{length // 1024}K" if length % 1024 == 0 else str(length)

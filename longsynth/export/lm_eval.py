@@ -1,0 +1,79 @@
+"""`longsynth export lm-eval DIR OUT`: an lm-evaluation-harness task folder over a build.
+
+One YAML per config (`longsynth_<task>.yaml`), reading the build's Parquet shards through
+`data_files` (absolute paths, so OUT can live anywhere), plus `longsynth_utils.py`, whose
+`process_results` scores each generation with `longsynth.scoring` (the task's own metric). The model
+is given the row's `prompt` (the length contract's, answer prefix included) and generates at most the
+row's `reserve` tokens, greedily. Run it with `lm_eval --include_path OUT --tasks longsynth_<task>`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from ..errors import OutputError
+from ..files import write_bytes_atomically
+from .manifest import evaluation_build
+
+UTILS = "longsynth_utils.py"
+UTILS_TEXT = '''"""Scoring for the longsynth tasks in this folder (written by `longsynth export lm-eval`)."""
+
+from longsynth.scoring import score
+
+
+def doc_to_target(doc):
+    return doc["answers"][0] if len(doc["answers"]) else ""
+
+
+def process_results(doc, results):
+    """The row's own metric (`longsynth.scoring.score`) on the generated text."""
+    return {"score": score(doc, results[0])}
+'''
+
+
+def task_config(task: str, shards: list[Path], reserve: int) -> dict:
+    return {
+        "task": f"longsynth_{task}",
+        "tag": ["longsynth"],
+        "dataset_path": "parquet",
+        "dataset_kwargs": {"data_files": {"test": [str(p) for p in shards]}},
+        "test_split": "test",
+        "output_type": "generate_until",
+        "doc_to_text": "{{prompt}}",
+        "doc_to_target": "!function longsynth_utils.doc_to_target",
+        "process_results": "!function longsynth_utils.process_results",
+        "generation_kwargs": {"until": [], "max_gen_toks": reserve, "do_sample": False, "temperature": 0.0},
+        "metric_list": [{"metric": "score", "aggregation": "mean", "higher_is_better": True}],
+        "metadata": {"version": 1.0},
+    }
+
+
+def _dump(config: dict) -> str:
+    """YAML with lm-eval's `!function` tags written as tags, not as quoted strings."""
+    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    return (
+        text.replace("'!function ", "!function ")
+        .replace("process_results'", "process_results")
+        .replace("doc_to_target'", "doc_to_target")
+    )
+
+
+def export_lm_eval(directory: Path, out: Path) -> dict[str, Path]:
+    """Write one task YAML per config and the scoring module; the YAML path of each task."""
+    directory, out = Path(directory).resolve(), Path(out)
+    manifest = evaluation_build(directory)
+    written = {}
+    try:
+        for task in manifest["spec"]["tasks"]:
+            shards = sorted((directory / task).glob("*.parquet"))
+            reserve = int(pl.read_parquet(shards, columns=["reserve"])["reserve"].max()) if shards else 128
+            path = out / f"longsynth_{task}.yaml"
+            write_bytes_atomically(path, _dump(task_config(task, shards, reserve)).encode("utf-8"))
+            written[task] = path
+        write_bytes_atomically(out / UTILS, UTILS_TEXT.encode("utf-8"))
+    except OSError as exc:
+        raise OutputError(f"cannot write to {str(out)!r}: {exc.strerror or exc}") from None
+    return written
