@@ -57,7 +57,7 @@ def task_figure(task: str, runs: list[tuple[str, dict[str, Any]]]) -> Any:
     matplotlib Figure, made without pyplot: no display, no global state)."""
     from matplotlib.figure import Figure  # imported when a report is drawn, not with the CLI
 
-    figure = Figure(figsize=(4.2 * (len(runs) + 1), 3.6))
+    figure = Figure(figsize=(4.6 * (len(runs) + 1), 3.8), layout="constrained")
     axes = figure.subplots(1, len(runs) + 1, squeeze=False)
     image = None
     for ax, (name, summary) in zip(axes[0], runs, strict=False):
@@ -132,9 +132,11 @@ svg { max-width: 100%; height: auto; }
 def build_report(directory: Path, preds: list[Path], out: Path, png: Path | None = None) -> list[str]:
     """Write the HTML report (and PNGs); return the tasks shown."""
     runs = []
-    for pred in preds:
+    names = [model_name(Path(pred)) for pred in preds]
+    for pred, name in zip(preds, names, strict=True):
         summary = summarize(score_rows(Path(directory), read_predictions(Path(pred))))
-        runs.append((model_name(Path(pred)), summary))
+        # Two runs of one model are told apart by their folders.
+        runs.append((f"{name} ({Path(pred).name})" if names.count(name) > 1 else name, summary))
     tasks = list(runs[0][1]["tasks"])
     overall = "".join(
         f"<tr><th>{html.escape(name)}</th><td>{s['overall']:.3f}</td><td>{s['rows']}</td><td>{s['missing']}</td></tr>"
