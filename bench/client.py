@@ -48,6 +48,8 @@ def main() -> None:
             spec = load_spec(None, generator="needle", lengths=args.length, samples=args.rows, depths="50")
             data = build(spec, Path(folder) / "ds")
             results = {}
+            warm = RunSettings(endpoint=endpoint, model="m", limit=5)
+            run(data, Path(folder) / "warm-up", warm)  # imports, first connections: not measured
             for concurrency in (args.concurrency, 1):
                 settings = RunSettings(endpoint=endpoint, model="m", concurrency=concurrency)
                 start = time.perf_counter()

@@ -54,6 +54,7 @@ class State:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
     state: State  # set on the class the server is made with
 
     def log_message(self, *args) -> None:  # quiet
