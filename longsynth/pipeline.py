@@ -82,6 +82,13 @@ def attempt_seed(spec: Spec, cell: Cell, attempt: int = 0) -> int:
     return derive_seed(spec.seed, spec.generator, cell.task, cell.target_length, cell.depth, cell.index, attempt)
 
 
+def row_reserve(generator: Generator, cell: Cell, sample: Sample) -> int:
+    """Tokens a row keeps for its answer: the sample's own, else its task's; none for training rows."""
+    if generator.split != "test":
+        return 0
+    return sample.reserve if sample.reserve is not None else generator.reserve_for(cell.task)
+
+
 def generate_row(
     generator: Generator,
     cell: Cell,
@@ -101,13 +108,13 @@ def generate_row(
         slack = length_tolerance(cell.target_length, spec.length_tolerance)
         if not generator.fills_target(cell.task):
             slack = cell.target_length  # the context is the items alone: the target is an upper bound
-        budget = cell.target_length - (generator.reserve_for(cell.task) if generator.split == "test" else 0)
         for refit in range(MAX_REFITS):
             if first is not None and attempt == 0 and refit == 0:
                 sample, measurement = first
             else:
                 sample = generator.sample(cell, rng_for(seed), budget_adjust=adjust)
                 measurement = measure(generator.tokenizer, sample.fitted.text)
+            budget = cell.target_length - row_reserve(generator, cell, sample)
             over = measurement.length - budget
             if over <= 0 and measurement.length >= budget - slack:
                 break

@@ -112,7 +112,7 @@ def make_row(
             depths=depths.tolist(),
             prompt=text,
             prompt_length=measurement.length,
-            reserve=generator.reserve_for(cell.task),
+            reserve=generator.reserve_for(cell.task) if sample.reserve is None else sample.reserve,
         )
     else:
         row.update(text=text, source_id=sample.source_id)

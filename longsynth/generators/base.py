@@ -93,6 +93,9 @@ class Sample:
     # The order items are recorded in (metadata and `depths`), as indices into `fitted.inserts`; by
     # default the inserts' own order. Where each answer has one item, the answers' order.
     item_order: list[int] | None = None
+    # Tokens kept for this row's answer when the family sizes it per row (holobench, whose answers
+    # list result rows); None: the task's reserve (`Generator.reserve_for`).
+    reserve: int | None = None
 
 
 def _template_key(name: str) -> str:
@@ -141,7 +144,8 @@ class Generator:
         return self._task_options[task]
 
     def reserve_for(self, task: str) -> int:
-        """Tokens kept for the answer: the spec's `reserve`, else the task's own default."""
+        """Tokens kept for the answer: the spec's `reserve`, else the task's own default (a family
+        that sizes the reserve per row says so in its `Sample.reserve`)."""
         return self.spec.reserve if self.spec.reserve is not None else self.tasks[task].reserve
 
     def fit(self, target: int, budget_adjust: int = 0, **layout: Any) -> FittedPrompt:
@@ -167,11 +171,17 @@ class Generator:
         return Wrapped(self.chat.before + head, tail + INPUT_END + after, len(self.chat.before), len(after))
 
     def fit_wrapped(
-        self, wrapped: Wrapped, task: str, target: int, budget_adjust: int = 0, **layout: Any
+        self,
+        wrapped: Wrapped,
+        task: str,
+        target: int,
+        budget_adjust: int = 0,
+        reserve: int | None = None,
+        **layout: Any,
     ) -> FittedPrompt:
-        """Fit a prompt so that its tokens plus the task's reserve land within the target (the length
-        contract), and record where the input sits in it."""
-        reserve = self.reserve_for(task)
+        """Fit a prompt so that its tokens plus the reserve (the row's own, else the task's) land
+        within the target (the length contract), and record where the input sits in it."""
+        reserve = self.reserve_for(task) if reserve is None else reserve
         budget = target - reserve
         if budget <= 0:
             raise BudgetError(

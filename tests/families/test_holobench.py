@@ -477,6 +477,24 @@ def test_answer_regime_knobs(tmp_path):
     assert all(1 <= len(r["answers"]) <= 4 for r in rows)
 
 
+def test_by_default_answers_grow_and_each_row_reserves_room_for_its_own(tmp_path):
+    """No cap on answers (as in the paper): at 16K filter and join answers reach beyond the former
+    25 rows, and such a row keeps its answer's tokens (re-measured here) and more for the reply,
+    within the length contract."""
+    spec = load_spec(None, generator="holobench", tasks="holo_filter,holo_join", lengths="16k", samples=4)
+    out = build(spec, tmp_path / "grown")
+    assert validate_directory(out).problems == []
+    gen = make_generator(spec)
+    rows = _rows(out)
+    assert max(len(r["answers"]) for r in rows) > 25
+    for row in rows:
+        answer = gen.tokenizer.count("\n".join(row["answers"]))
+        assert row["reserve"] == max(512, answer + 64)
+        assert json.loads(row["metadata"])["answer_rows"] == len(row["answers"])
+        assert row["target_length"] - 32 <= row["prompt_length"] + row["reserve"] <= row["target_length"]
+    assert any(r["reserve"] > 512 for r in rows)
+
+
 def test_large_answers_must_fit_the_reserve(tmp_path):
     """With the cap raised, a query whose answer outgrows the reply reserve is not asked, and the oracle
     flags a row whose answer does not fit (answer tokens re-measured here)."""

@@ -42,7 +42,10 @@ _HELP = {
     "extreme": "MAX / MIN, ORDER BY ... LIMIT k",
     "join": "two tables joined on a key",
 }
-REPLY_TOKENS = 512  # tokens kept for the answer: up to 25 result rows, one per line
+REPLY_TOKENS = 512  # the least a row keeps for its answer (about 60 result rows, one per line)
+ANSWER_SLACK = 64  # kept beyond a long answer's own tokens (the answer marker, a closing word)
+PROMPT_ALLOWANCE = 256  # instructions and question, besides the relevant rows, when sizing a reserve
+NO_CAP = 1_000_000_000  # max_answer_rows 0: answers as large as the query makes them
 QUERY_FAMILY = {f"holo_{family}": family for family in FAMILIES}  # each task asks one family of queries
 TASKS = {
     task: Task(f"{_HELP[family]} ({family} queries)", metric=f1_metric, reserve=REPLY_TOKENS)
@@ -246,24 +249,43 @@ class HoloBenchGenerator(Generator):
             if options.sql:
                 query = Query("custom", options.sql, tables, {"text": options.question}, has_order(options.sql))
                 chosen = Chosen(query, picked, frames, run_duckdb(query.sql, frames))
-                if not self._answer_fits(chosen, cell.task):
+                if self.answer_reserve(chosen, cell, budget) is None:
+                    if self.spec.reserve is not None:
+                        raise BudgetError(
+                            f"the answer to --set sql is longer than the {self.spec.reserve} tokens reserved "
+                            "for it; raise --set reserve=N, or drop it to size the reserve to the answer"
+                        )
                     raise BudgetError(
-                        f"the answer to --set sql is longer than the {self.reserve_for(cell.task)} tokens "
-                        "reserved for it; raise it with --set reserve=N"
+                        f"the answer to --set sql does not fit a {cell.target_length}-token row beside its "
+                        "relevant rows; ask for a longer length"
                     )
                 return chosen
             chosen = self._query_over(family, tables, picked, rows, frames, rng, want_empty)
-            if chosen is not None and self._answer_fits(chosen, cell.task):
+            if chosen is not None and self.answer_reserve(chosen, cell, budget) is not None:
                 return chosen
         raise BudgetError(
             f"could not generate an answerable {cell.task} query for database {self.db.name!r} in "
             f"{_QUERY_TRIES} tries at {cell.target_length} tokens; try another difficulty, length or database"
         )
 
-    def _answer_fits(self, chosen: Chosen, task: str) -> bool:
-        """Whether the gold answer, one result row per line, fits the tokens reserved for the reply: a
-        large `max_answer_rows` must not produce rows no model could answer within the length contract."""
-        return answer_tokens(self.tokenizer, format_rows(chosen.result)) <= self.reserve_for(task)
+    def answer_reserve(self, chosen: Chosen, cell: Cell, budget: int) -> int | None:
+        """The tokens this row keeps for its answer, or None if the answer cannot fit the row.
+
+        With `reserve` set in the spec, every row keeps that many and an answer (one result row per
+        line) must fit in it. Otherwise the reserve grows with the answer, as the paper's answers
+        grow with the information in the context: at least 512, else the answer's tokens and a
+        little more, as long as the relevant rows, the prompt and the reserve fit the target."""
+        tokens = answer_tokens(self.tokenizer, format_rows(chosen.result))
+        if self.spec.reserve is not None:
+            return self.spec.reserve if tokens <= self.spec.reserve else None
+        least = self.tasks[cell.task].reserve
+        if tokens <= least:
+            return least
+        reserve = tokens + ANSWER_SLACK
+        return reserve if budget + PROMPT_ALLOWANCE + reserve <= cell.target_length else None
+
+    def _max_rows(self) -> int:
+        return self.options.max_answer_rows or NO_CAP
 
     def _query_over(self, family, tables, picked, rows, frames, rng: random.Random, want_empty: bool) -> Chosen | None:
         """Up to 8 candidate queries over one set of rows: the first acceptable one, or None."""
@@ -279,14 +301,14 @@ class HoloBenchGenerator(Generator):
                     rng,
                     tables[0],
                     joined,
-                    self.options.max_answer_rows,
+                    self._max_rows(),
                     want_empty,
                 )
             except LookupError:
                 return None
             if tried == 0 and candidate.limit is None:
                 result = run_duckdb(candidate.sql, frames)
-                if acceptable(candidate, result, None, self.options.max_answer_rows, want_empty) is None:
+                if acceptable(candidate, result, None, self._max_rows(), want_empty) is None:
                     return Chosen(candidate, picked, frames, result, want_empty)
                 continue
             if screen is None:
@@ -294,7 +316,7 @@ class HoloBenchGenerator(Generator):
                 screen.select(picked)
             screened = screen.run(candidate.sql)
             full = screen.run(without_limit(candidate.sql)) if candidate.limit else None
-            if acceptable(candidate, screened, full, self.options.max_answer_rows, want_empty) is not None:
+            if acceptable(candidate, screened, full, self._max_rows(), want_empty) is not None:
                 continue
             result = run_duckdb(candidate.sql, frames)
             if same_answers(format_rows(result), format_rows(screened), has_order(candidate.sql)):
@@ -346,7 +368,8 @@ class HoloBenchGenerator(Generator):
         query = chosen.query
         question = self.templates.render("question.j2", family=query.family, q=query.question)
         wrapped = self.wrap(*self.prompt_halves("prompt.j2", {"question": question}), self._answer_prefix())
-        room = target - self.reserve_for(cell.task)
+        reserve = self.answer_reserve(chosen, cell, budget)  # not None: the query was chosen so
+        room = target - reserve
         context_tokens = max(1, room - self.tokenizer.count(wrapped.head) - self.tokenizer.count(wrapped.tail))
         inserts, insert_tokens, share = self._relevant_inserts(chosen, rng, context_tokens)
         filler_texts, filler_tokens = self._filler(cell, query.tables, share, rng)
@@ -355,6 +378,7 @@ class HoloBenchGenerator(Generator):
             cell.task,
             target,
             budget_adjust,
+            reserve=reserve,
             filler_texts=filler_texts,
             filler_tokens=filler_tokens,
             inserts=inserts,
@@ -380,7 +404,9 @@ class HoloBenchGenerator(Generator):
         if chosen.empty_by_design:
             metadata["empty_by_design"] = True
         prefix = self._answer_prefix()
-        return Sample(fitted, question, answers, prefix, metadata, item_key="relevant_rows", columnar_items=True)
+        return Sample(
+            fitted, question, answers, prefix, metadata, item_key="relevant_rows", columnar_items=True, reserve=reserve
+        )
 
     def _answer_prefix(self) -> str:
         """Rendered once per generator: the template takes no variables."""

@@ -22,10 +22,10 @@ class HoloBenchOptions:
     info_density: float = option(0.5, "share of the context taken by relevant rows", above=0.0, maximum=1.0)
     placement: str = option("uniform", "where relevant rows go", choices=PLACEMENTS)
     max_answer_rows: int = option(
-        25,
-        "the most result rows an answer may have (the paper sets none; the answer must fit the reserve)",
-        minimum=1,
-        maximum=1000,
+        0,
+        "the most result rows an answer may have (0: no cap, as in the paper; each row's reserve then "
+        "grows with its answer unless reserve is set)",
+        minimum=0,
     )
     empty_share: float = option(
         0.0, "share of filter and join questions whose answer is empty ('none')", minimum=0.0, maximum=1.0
