@@ -19,6 +19,7 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--length", default="32k")
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
         os.environ["LONGSYNTH_CACHE"] = cache

@@ -297,6 +297,7 @@ def run_shard(
         first_index=job.lo,
         stats=stats,
         input_ids=generator.writes_input_ids(spec),
+        family=generator.shard_stats(rows),
     )
 
 

@@ -97,6 +97,9 @@ def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: 
             else "max(16, 0.2% of the target) tokens"
         ),
         resolved=yaml.safe_dump(spec.to_dict(), sort_keys=True).rstrip(),
+        notes=generator.card_notes(
+            [s["family"] for task in spec.tasks for s in shard_stats.get(task, []) if "family" in s]
+        ),
     )
     return text + "\n"
 

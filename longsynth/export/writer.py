@@ -141,16 +141,20 @@ def write_shard(
     first_index: int,
     stats,
     input_ids: bool = False,
+    family: dict[str, Any] | None = None,
 ) -> dict:
     """Write one shard (and its jsonl twin) and its record; the Parquet file lands last, as the
-    completion mark, after the record of its size and sha256 (so a finished shard always has one)."""
+    completion mark, after the record of its size and sha256 (so a finished shard always has one).
+    `family` holds the family's own facts about the rows (`Generator.shard_stats`)."""
     with writing_into(path.parent.parent):
-        return _write_shard(path, rows, split, formats, first_index, stats, input_ids)
+        return _write_shard(path, rows, split, formats, first_index, stats, input_ids, family or {})
 
 
-def _write_shard(path, rows, split, formats, first_index, stats, input_ids) -> dict:
+def _write_shard(path, rows, split, formats, first_index, stats, input_ids, family) -> dict:
     out = path.parent.parent
     info = {"rows": len(rows), "attempts": stats.attempts, "refits": stats.refits, "dropped": stats.dropped}
+    if family:
+        info["family"] = family
     # The length the contract bounds: prompt plus reserve for evaluation rows, the text for training rows.
     lengths = [r["prompt_length"] + r["reserve"] if "prompt" in r else r["length"] for r in rows]
     info.update(min_length=min(lengths, default=0), max_length=max(lengths, default=0), lengths=sorted(lengths))

@@ -224,6 +224,15 @@ class Generator:
         """Facts about the build for the manifest (what was skipped, corpus sizes); none by default."""
         return {}
 
+    def shard_stats(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Family facts about one shard's rows for the dataset card (kept in the shard's record, so a
+        resumed or distributed build has them too); none by default."""
+        return {}
+
+    def card_notes(self, stats: list[dict[str, Any]]) -> list[str]:
+        """Lines for the dataset card from every shard's `shard_stats`; none by default."""
+        return []
+
     @classmethod
     def writes_input_ids(cls, spec: Spec) -> bool:
         """Whether this spec's rows carry the token ids of their text (an `input_ids` column)."""

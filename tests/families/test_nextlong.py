@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -260,3 +261,38 @@ def test_jsonl_format_writes_the_training_rows_too(tmp_path):
     assert [x["text"] for x in lines] == [r["text"] for r in rows] and len(rows) == 2
     manifest = json.loads((out / "manifest.json").read_text())
     assert all(str(p.relative_to(out)) in manifest["files"] for p in out.glob("*/*.jsonl"))
+
+
+def test_every_negative_records_its_retriever_rank_and_score(tmp_path):
+    """Re-derived: each recorded (rank, score) is what the index gives that chunk for one of the
+    source document's meta-chunks; the card reports their distribution."""
+    from longsynth.generators.nextlong.generator import SCORE_BINS, score_quantile
+
+    spec = load_spec(
+        None, generator="nextlong", tasks="nextlong,concat_random", lengths="2k", samples=3, corpus="builtin:600"
+    )
+    out = build(spec, tmp_path / "ds")
+    index = make_generator(spec).index
+    recorded = 0
+    for row in pl.read_parquet(sorted(out.glob("nextlong/*.parquet"))).to_dicts():
+        chunks = json.loads(row["metadata"])["chunks"]
+        metas = [c["chunk"] for c in chunks if c["role"] == "meta"]
+        seen = {}
+        for found in index.search_many([index.chunk_texts[m] for m in metas], 400):
+            for chunk, rank, score in found:
+                seen.setdefault(chunk, set()).add((rank, round(score, 4)))
+        for c in chunks:
+            if c["role"] == "negative":
+                assert c["retriever"] == "bm25" and c["rank"] >= 1 and c["score"] > 0
+                assert (c["rank"], c["score"]) in seen[c["chunk"]]
+                recorded += 1
+    assert recorded > 0
+    for row in pl.read_parquet(sorted(out.glob("concat_random/*.parquet"))).to_dicts():
+        negatives = [c for c in json.loads(row["metadata"])["chunks"] if c["role"] == "negative"]
+        assert negatives and all(c["retriever"] == "random" and "rank" not in c for c in negatives)
+    card = (out / "README.md").read_text()
+    assert "`nextlong` (bm25): " in card and "from ranks 1 to 10" in card
+    values = np.random.default_rng(0).lognormal(3, 1, 5000)
+    histogram = np.histogram(values, bins=SCORE_BINS)[0]
+    for q in (0.1, 0.5, 0.9):
+        assert abs(score_quantile(histogram, q) / np.quantile(values, q) - 1) < 0.025

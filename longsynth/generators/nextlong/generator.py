@@ -23,6 +23,7 @@ import numpy as np
 from ...errors import CorpusError, SampleDropped
 from ...fitting import length_tolerance
 from ...items import item_spans
+from ...metadata_json import decode_metadata
 from ...seeding import derive_seed
 from ...tokenizers import get_tokenizer
 from ..base import Cell, Generator, Sample, Task
@@ -30,6 +31,20 @@ from ..options import resolve_options
 from .options import NextLongOptions
 from .oracle import VALIDATORS
 from .retrieval import UNIT_END, ChunkIndex, IndexSpec, build_index, builtin_size, cache_root
+
+SCORE_BINS = np.logspace(-3, 4, 701)  # retrieval scores (BM25's or cosine), in 2.3%-wide bins
+
+
+def score_quantile(histogram: np.ndarray, q: float) -> float:
+    """The q-quantile of scores kept as a histogram over SCORE_BINS (a bin's geometric middle)."""
+    cumulative = np.cumsum(histogram)
+    k = int(np.searchsorted(cumulative, q * cumulative[-1], side="left"))
+    return float(np.sqrt(SCORE_BINS[k] * SCORE_BINS[k + 1]))
+
+
+Hit = tuple[int, int, float]  # (chunk id, rank in the index for its query, retrieval score)
+# Who picks a task's negatives: None for the index's retriever (bm25 or dense).
+RETRIEVED_BY = {"nextlong": None, "concat_knn": None, "concat_random": "random"}
 
 TASKS = {
     "nextlong": Task("meta-chunks of a short document, each followed by hard negatives"),
@@ -110,62 +125,72 @@ class NextLongGenerator(Generator):
 
     # ------------------------------------------------------------------ sampling
 
-    def _negatives(self, meta: list[int], doc: int, need: int, rng: random.Random) -> list[list[int]]:
-        """Hard negatives per meta-chunk, each group within an equal share of the token need."""
+    def _negatives(self, meta: list[int], doc: int, need: int, rng: random.Random) -> list[list[Hit]]:
+        """Hard negatives per meta-chunk, each group within an equal share of the token need, as
+        (chunk, rank, score) hits; the last list holds spare candidates. All the meta-chunks are
+        searched in one batch; a meta-chunk whose candidates were taken by earlier ones searches again."""
         index = self.index
         n = len(meta)
-        mean_chars = max(1.0, float(np.mean([len(t) for t in index.chunk_texts[: min(5000, len(index.chunk_texts))]])))
-        k = max(1, math.ceil(self.options.overgeneration * need * index.chars_per_token / (n * mean_chars)))
+        k = max(1, math.ceil(self.options.overgeneration * need * index.chars_per_token / (n * index.mean_chunk_chars)))
         own = set(index.chunks_of(doc))
         used: set[int] = set()
         groups = []
         share = need / n
-        for m in meta:
-            found = index.search(index.chunk_texts[m], k, lambda c: c in own or c in used)
+        fetch = 2 * k + 16
+        batch = index.search_many([index.chunk_texts[m] for m in meta], fetch)
+        for m, found in zip(meta, batch, strict=True):
+            kept = [hit for hit in found if hit[0] not in own and hit[0] not in used]
+            if len(kept) < k and len(found) == fetch:
+                kept = index.search(index.chunk_texts[m], k, lambda c: c in own or c in used)
+            kept = kept[:k]
             group, held = [], 0
-            for c in found:
-                cost = int(index.chunk_tokens[c])
+            for hit in kept:
+                cost = int(index.chunk_tokens[hit[0]])
                 if held + cost > share:
                     continue
-                group.append(c)
+                group.append(hit)
                 held += cost
-            used.update(group)
-            groups.append((group, [c for c in found if c not in group and c not in used]))
+            used.update(c for c, _, _ in group)
+            groups.append((group, [hit for hit in kept if hit[0] not in used]))
         # Spare candidates of the last meta-chunk go after everything: the cut to the exact length falls there.
-        spare = [c for c in groups[-1][1] if c not in used]
+        spare = [hit for hit in groups[-1][1] if hit[0] not in used]
         return [g for g, _ in groups] + [spare]
 
-    def _sequence(self, task: str, doc: int, target: int, rng: random.Random) -> list[tuple[int, str]]:
-        """(chunk id, role) in text order, somewhat longer than the target."""
+    def _sequence(self, task: str, doc: int, target: int, rng: random.Random) -> list[tuple[int, str, Hit | None]]:
+        """(chunk id, role, its retrieval hit or None) in text order, somewhat longer than the target."""
         index = self.index
         meta = list(index.chunks_of(doc))
         need = max(0, target - int(index.doc_tokens[doc]))
         if task == "nextlong":
             *groups, spare = self._negatives(meta, doc, need, rng)
-            sequence: list[tuple[int, str]] = []
+            sequence: list[tuple[int, str, Hit | None]] = []
             for m, group in zip(meta, groups, strict=True):
-                negatives = [(c, "negative") for c in group]
+                negatives = [(hit[0], "negative", hit) for hit in group]
                 if self.options.placement == "head":
-                    sequence += [(m, "meta")] + negatives
+                    sequence += [(m, "meta", None)] + negatives
                 elif self.options.placement == "tail":
-                    sequence += negatives + [(m, "meta")]
+                    sequence += negatives + [(m, "meta", None)]
                 else:
                     at = rng.randint(0, len(negatives))
-                    sequence += negatives[:at] + [(m, "meta")] + negatives[at:]
-            return sequence + [(c, "negative") for c in spare]
-        sequence = [(m, "meta") for m in meta]
+                    sequence += negatives[:at] + [(m, "meta", None)] + negatives[at:]
+            return sequence + [(hit[0], "negative", hit) for hit in spare]
+        sequence = [(m, "meta", None) for m in meta]
         held = int(index.doc_tokens[doc])
         if task == "concat_random":
-            others = np.random.default_rng(rng.getrandbits(64)).permutation(len(index.doc_ids))
+            order = np.random.default_rng(rng.getrandbits(64)).permutation(len(index.doc_ids))
+            others = ((int(d), None) for d in order)  # read only until the length is reached
         else:  # concat_knn: documents in the order their chunks rank for the source document
             query = index.chunk_texts[meta[0]]
             ranked = index.search(query, 256, lambda c: index.chunk_doc[c] == doc)
-            others = list(dict.fromkeys(int(index.chunk_doc[c]) for c in ranked))
-        for other in others:
+            best: dict[int, Hit] = {}
+            for hit in ranked:
+                best.setdefault(int(index.chunk_doc[hit[0]]), hit)
+            others = list(best.items())
+        for other, hit in others:
             if other == doc:
                 continue
-            chunks = list(index.chunks_of(int(other)))
-            sequence += [(c, "negative") for c in chunks]
+            chunks = list(index.chunks_of(other))
+            sequence += [(c, "negative", hit) for c in chunks]
             held += int(index.chunk_tokens[chunks].sum())
             if held > target + 64:
                 break
@@ -176,7 +201,7 @@ class NextLongGenerator(Generator):
         sources = self.eligible(cell.target_length)
         doc = int(sources[cell.index % len(sources)])
         sequence = self._sequence(cell.task, doc, cell.target_length, rng)
-        ids = [c for c, _ in sequence]
+        ids = [c for c, _, _ in sequence]
         tolerance = length_tolerance(cell.target_length, self.spec.length_tolerance)
         held = int(index.chunk_tokens[ids].sum()) if ids else 0
         if held < cell.target_length - tolerance:
@@ -192,20 +217,24 @@ class NextLongGenerator(Generator):
             separator="",
         )
         chunks, offset = [], 0
-        for n, (c, role) in enumerate(sequence[: fitted.filler_units]):
+        retriever = RETRIEVED_BY[cell.task] or self.options.retriever
+        for n, (c, role, hit) in enumerate(sequence[: fitted.filler_units]):
             whole = index.chunk_texts[c]
             partial = n == fitted.filler_units - 1 and fitted.partial_unit
             length = len(fitted.text) - offset if partial else len(whole)
-            chunks.append(
-                {
-                    "doc_id": index.doc_ids[int(index.chunk_doc[c])],
-                    "role": role,
-                    "char_start": offset,
-                    "char_end": offset + length,
-                    "chunk": int(c),
-                    **({"cut": True} if partial else {}),
-                }
-            )
+            record = {
+                "doc_id": index.doc_ids[int(index.chunk_doc[c])],
+                "role": role,
+                "char_start": offset,
+                "char_end": offset + length,
+                "chunk": int(c),
+                **({"cut": True} if partial else {}),
+            }
+            if role == "negative":  # how hard it is: who found it, at which rank, with which score
+                record["retriever"] = retriever
+                if hit is not None:
+                    record["rank"], record["score"] = hit[1], round(hit[2], 4)
+            chunks.append(record)
             offset += length + (0 if partial else len(UNIT_END))
         metas = [c for c in chunks if c["role"] == "meta"]
         if len(metas) != len(index.chunks_of(doc)):
@@ -218,6 +247,41 @@ class NextLongGenerator(Generator):
             "index": self.index_spec.key(),
         }
         return Sample(fitted, metadata=metadata, item_key="items", source_id=index.doc_ids[doc])
+
+    def shard_stats(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """How hard the shard's negatives are: a histogram of their retrieval scores (log-spaced bins)
+        and how many came from ranks 1 to 10."""
+        scores, ranks = [], []
+        for row in rows:
+            for chunk in decode_metadata(row["metadata"])["chunks"]:
+                if "score" in chunk:
+                    scores.append(chunk["score"])
+                    ranks.append(chunk["rank"])
+        if not scores:
+            return {}
+        histogram = np.histogram(np.clip(scores, SCORE_BINS[0], SCORE_BINS[-1]), bins=SCORE_BINS)[0]
+        top10 = int(np.sum(np.asarray(ranks) <= 10))
+        return {"task": rows[0]["task"], "negatives": len(scores), "top10": top10, "scores": histogram.tolist()}
+
+    def card_notes(self, stats: list[dict[str, Any]]) -> list[str]:
+        """Per task, the distribution of its negatives' retrieval scores and the share from ranks 1-10."""
+        notes = []
+        for task in self.spec.tasks:
+            shards = [s for s in stats if s.get("task") == task and s.get("negatives")]
+            if not shards:
+                continue
+            total = sum(s["negatives"] for s in shards)
+            histogram = np.sum([s["scores"] for s in shards], axis=0)
+            p10, median, p90 = (score_quantile(histogram, q) for q in (0.1, 0.5, 0.9))
+            top10 = sum(s["top10"] for s in shards) / total
+            what = "negative chunks" if task == "nextlong" else "chunks of retrieved documents"
+            notes.append(
+                f"`{task}` ({self.options.retriever}): {total:,} {what}; retrieval score median {median:.3g} "
+                f"(10th percentile {p10:.3g}, 90th {p90:.3g}, read from 2.3%-wide bins); {100 * top10:.1f}% "
+                "from ranks 1 to 10 of their search. Every row records each one's retriever, rank and score "
+                "in `metadata.chunks`."
+            )
+        return notes
 
     @classmethod
     def writes_input_ids(cls, spec) -> bool:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-VERSION = 2  # part of index cache keys: bump when the generated text changes
+import numpy as np
+
+VERSION = 3  # part of index cache keys: bump when the generated text changes (3: drawn in bulk)
 
 TOPICS: dict[str, list[str]] = {
     "astronomy": "telescope orbit comet nebula galaxy asteroid eclipse planet moonlight observatory star "
@@ -85,28 +87,55 @@ _ENDINGS = [
 ]
 
 
-def _sentence(rng: random.Random, words: list[str]) -> str:
-    a, b, c = rng.sample(words, 3)
-    shape = rng.randrange(4)
-    if shape == 0:
-        text = f"{rng.choice(_OPENERS)}, the {a} {rng.choice(_VERBS)} the {b}, {rng.choice(_ENDINGS)}."
-    elif shape == 1:
-        text = f"The {a} and the {b} were discussed at length, along with the {c}."
-    elif shape == 2:
-        text = f"A good {a} {rng.choice(_VERBS)} a steady {b}, {rng.choice(_ENDINGS)}."
-    else:
-        text = f"{rng.choice(_OPENERS)}, nobody forgets the {a}, the {b} or the {c}."
-    return text[0].upper() + text[1:]
+_TOPIC_NAMES = sorted(TOPICS)
+# The four sentence shapes, filled from the draws: opener, verb, ending and three topic words.
+_SHAPES = (
+    "{o}, the {a} {v} the {b}, {e}.",
+    "The {a} and the {b} were discussed at length, along with the {c}.",
+    "A good {a} {v} a steady {b}, {e}.",
+    "{o}, nobody forgets the {a}, the {b} or the {c}.",
+)
+_MAX_SENTENCES = 16 * 8  # paragraphs x sentences per paragraph, at most
+_DRAWS = 7  # random numbers per sentence: shape, opener, verb, ending, three words
 
 
 def synthetic_document(n: int, seed: int = 0) -> tuple[str, str]:
-    """(doc_id, text) of document n: a title line and 3 to 16 paragraphs on one topic."""
+    """(doc_id, text) of document n: a title line and 3 to 16 paragraphs on one topic.
+
+    All of a document's random numbers come from one draw of its own generator (a Python loop of
+    random calls per word cost most of a 100,000-document index's build)."""
     rng = random.Random(f"corpus-{seed}-{n}")
-    topic = rng.choice(sorted(TOPICS))
+    raw = rng.getrandbits(32 * (2 + 16 + _MAX_SENTENCES * _DRAWS)).to_bytes(
+        4 * (2 + 16 + _MAX_SENTENCES * _DRAWS), "little"
+    )
+    draws = np.frombuffer(raw, dtype=np.uint32)
+    topic = _TOPIC_NAMES[draws[0] % len(_TOPIC_NAMES)]
     words = TOPICS[topic]
+    paragraphs = 3 + int(draws[1] % 14)
+    sizes = 2 + draws[2 : 2 + paragraphs] % 7
+    sentence = draws[18:].reshape(_MAX_SENTENCES, _DRAWS)[: int(sizes.sum())]
+    count = len(words)
+    first = sentence[:, 4] % count  # three distinct words: the 2nd and 3rd skip the ones before
+    second = (first + 1 + sentence[:, 5] % (count - 1)) % count
+    third = sentence[:, 6] % (count - 2)
+    third = np.where(third >= np.minimum(first, second), third + 1, third)
+    third = np.where(third >= np.maximum(first, second), third + 1, third)
+    texts = []
+    for row, a, b, c in zip(sentence.tolist(), first.tolist(), second.tolist(), third.tolist(), strict=True):
+        text = _SHAPES[row[0] % 4].format(
+            o=_OPENERS[row[1] % len(_OPENERS)],
+            v=_VERBS[row[2] % len(_VERBS)],
+            e=_ENDINGS[row[3] % len(_ENDINGS)],
+            a=words[a],
+            b=words[b],
+            c=words[c],
+        )
+        texts.append(text[0].upper() + text[1:])
     lines = [f"Notes on {topic}, part {n}"]
-    for _ in range(rng.randint(3, 16)):
-        lines.append(" ".join(_sentence(rng, words) for _ in range(rng.randint(2, 8))))
+    start = 0
+    for size in sizes.tolist():
+        lines.append(" ".join(texts[start : start + size]))
+        start += size
     return f"synthetic-{n}", "\n".join(lines)
 
 
