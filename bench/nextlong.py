@@ -19,7 +19,6 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--length", default="32k")
-    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
         os.environ["LONGSYNTH_CACHE"] = cache
@@ -45,12 +44,19 @@ def main() -> None:
         build_seconds = time.perf_counter() - start
         import polars as pl
 
-        tokens = int(pl.read_parquet(f"{out}/nextlong/*.parquet")["length"].sum())
+        frame = pl.read_parquet(f"{out}/nextlong/*.parquet")
+        tokens = int(frame["length"].sum())
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        tokenizer = get_tokenizer("cl100k_base")
+        start = time.perf_counter()
+        for text in frame["text"].to_list():
+            tokenizer.encode(text)
+        encode_seconds = time.perf_counter() - start
         print(
             f"documents={len(index.doc_ids)} chunks={len(index.chunk_texts)} index_build={index_seconds:.1f}s "
             f"samples={args.samples} length={args.length} build={build_seconds:.1f}s "
-            f"throughput={tokens / build_seconds:,.0f} tokens/s peak_rss={peak:,.0f} MiB"
+            f"throughput={tokens / build_seconds:,.0f} tokens/s peak_rss={peak:,.0f} MiB "
+            f"ratio_to_one_encode={build_seconds / encode_seconds:.2f}"
         )
 
 

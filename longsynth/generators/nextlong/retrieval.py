@@ -2,7 +2,7 @@
 
 Building it reads the corpus (streamed), cuts every document into
 meta-chunks, counts each chunk's tokens once, and indexes the chunks with
-BM25 (`bm25s`) or, optionally, dense embeddings (a sentence-transformers
+BM25 (`bm25.py`) or, optionally, dense embeddings (a sentence-transformers
 model from a local path, searched with faiss when installed). The index is
 saved under the cache folder, keyed by corpus, chunking, retriever and
 tokenizer, so later builds load it instead of rebuilding.
@@ -27,11 +27,12 @@ from ...errors import CorpusError, SpecError
 from ...files import write_folder_atomically
 from ...text.sources import iter_corpus_documents
 from ...tokenizers import Tokenizer
+from .bm25 import BATCH, Bm25, top_k
 from .chunking import chunk_document
 from .synthetic_corpus import VERSION as SYNTHETIC_VERSION
 from .synthetic_corpus import synthetic_corpus
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: our own BM25 arrays (polars + scipy), memory-mapped
 UNIT_END = "\n"  # a chunk is a unit "chunk\n" in a training sample
 
 
@@ -93,96 +94,6 @@ def _documents(spec: IndexSpec):
         yield from synthetic_corpus(builtin_size(spec.corpus))
         return
     yield from iter_corpus_documents(spec.corpus, spec.text_field, spec.id_field, spec.config, spec.split)
-
-
-def _bm25_tokens(texts: list[str]):
-    import bm25s
-
-    return bm25s.tokenize(texts, stopwords="en", show_progress=False, return_ids=False)
-
-
-QUERY_TERMS = 24  # a query keeps its rarest terms (a meta-chunk holds a few hundred)
-
-
-def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best (ids, scores), best first; ties go to the lower id (deterministic)."""
-    if len(scores) > k:
-        keep = np.argpartition(-scores, k - 1)[:k]
-        scores, ids = scores[keep], ids[keep]
-    order = np.lexsort((ids, -scores))
-    return ids[order], scores[order]
-
-
-class _Bm25:
-    """BM25 with bm25s's index (its per-term score lists), searched in batches.
-
-    bm25s scores one query at a time, adding each posting into a score array; a sample asks for a
-    dozen meta-chunks at once. Here the queries become one sparse matrix (queries x terms) multiplied
-    by the index (terms x chunks), so every posting is read once per batch, in C. Each query keeps
-    its `QUERY_TERMS` rarest terms (highest idf): the common ones have the longest postings and the
-    least say in the ranking (in the built-in corpus a whole meta-chunk reads 6.6 million postings).
-    """
-
-    def __init__(self, retriever):
-        self.retriever = retriever
-        self._matrix = None
-
-    @classmethod
-    def build(cls, texts: list[str]) -> _Bm25:
-        import bm25s
-
-        tokens = bm25s.tokenize(texts, stopwords="en", show_progress=sys.stderr.isatty())
-        retriever = bm25s.BM25()
-        retriever.index(tokens, show_progress=sys.stderr.isatty())
-        return cls(retriever)
-
-    def save(self, folder: Path) -> None:
-        self.retriever.save(str(folder), show_progress=False)
-
-    @classmethod
-    def load(cls, folder: Path) -> _Bm25:
-        import bm25s
-
-        return cls(bm25s.BM25.load(str(folder), show_progress=False))
-
-    def matrix(self):
-        """The index as a sparse (terms x chunks) matrix of BM25 scores (bm25s's arrays, not copied)."""
-        if self._matrix is None:
-            from scipy.sparse import csr_matrix
-
-            scores = self.retriever.scores
-            shape = (len(scores["indptr"]) - 1, scores["num_docs"])
-            self._matrix = csr_matrix((scores["data"], scores["indices"], scores["indptr"]), shape=shape)
-        return self._matrix
-
-    def search_many(self, queries: list[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """For each query, up to k (chunk ids, scores) with a positive score, best first."""
-        from scipy.sparse import csr_matrix
-
-        matrix, vocab = self.matrix(), self.retriever.vocab_dict
-        postings = np.diff(matrix.indptr)
-        rows, cols, counts = [], [], []
-        for n, tokens in enumerate(_bm25_tokens(queries)):
-            ids = np.fromiter((vocab[t] for t in tokens if t in vocab), dtype=np.int64)
-            terms, times = np.unique(ids, return_counts=True)
-            keep = np.lexsort((terms, postings[terms]))[:QUERY_TERMS]  # the rarest terms
-            rows.append(np.full(len(keep), n))
-            cols.append(terms[keep])
-            counts.append(times[keep])
-        if not rows:
-            return []
-        query = csr_matrix(
-            (np.concatenate(counts).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(len(queries), matrix.shape[0]),
-        )
-        scored = query @ matrix
-        found = []
-        for n in range(len(queries)):
-            start, end = scored.indptr[n], scored.indptr[n + 1]
-            scores, ids = scored.data[start:end], scored.indices[start:end].astype(np.int64)
-            positive = scores > 0
-            found.append(top_k(scores[positive], ids[positive], k))
-        return found
 
 
 def load_encoder(path: str):
@@ -322,7 +233,7 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer) -> ChunkIndex:
         raise CorpusError(f"corpus {spec.corpus!r} holds no text")
     tokens = np.asarray(tokenizer.count_many([t + UNIT_END for t in texts]), dtype=np.int64)
     if spec.retriever == "bm25":
-        retriever = _Bm25.build(texts)
+        retriever = Bm25.build(texts[i : i + BATCH] for i in range(0, len(texts), BATCH))
     elif spec.retriever == "dense":
         retriever = _Dense.build(texts, spec.dense_model)
     else:
@@ -368,7 +279,7 @@ def _load(folder: Path, spec: IndexSpec) -> ChunkIndex:
     docs = pl.read_parquet(folder / "docs.parquet")
     first = np.append(docs["first"].to_numpy(), len(chunks)).astype(np.int64)
     if spec.retriever == "bm25":
-        retriever = _Bm25.load(folder / "retriever")
+        retriever = Bm25.load(folder / "retriever")
     else:
         retriever = _Dense.load(folder / "retriever", spec.dense_model)
     return ChunkIndex(
