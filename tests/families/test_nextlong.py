@@ -164,7 +164,7 @@ def test_input_ids_column(tmp_path):
         assert row["input_ids"] == tok.encode(row["text"]) and len(row["input_ids"]) == row["length"]
 
 
-def test_dense_retriever_needs_its_extra(tmp_path):
+def test_dense_encoder_must_be_wordllama_or_a_local_folder(tmp_path):
     from longsynth.errors import SpecError
 
     spec = load_spec(
@@ -175,42 +175,58 @@ def test_dense_retriever_needs_its_extra(tmp_path):
         samples=1,
         retriever="dense",
         corpus="builtin:50",
-        dense_model=str(tmp_path),
+        encoder=str(tmp_path / "no-such-model"),
     )
-    with pytest.raises(SpecError, match="dense"):
+    with pytest.raises(SpecError, match="not wordllama or a local model folder|sentence-transformers"):
         build(spec, tmp_path / "d")
 
 
-def test_dense_retriever_with_a_local_encoder(tmp_path, monkeypatch):
-    """The dense path end to end, with a small deterministic encoder standing in for the model."""
-    import numpy as np
+def _similarities(out, encode) -> tuple[float, float]:
+    """Mean cosine similarity of each meta-chunk to the negatives after it, and to random chunks of
+    the same rows (the real encoder's vectors)."""
+    negatives, randoms = [], []
+    rng = np.random.default_rng(0)
+    for row in _rows(out, "nextlong"):
+        text = row["text"]
+        chunks = json.loads(row["metadata"])["chunks"]
+        meta = None
+        for c in chunks:
+            piece = text[c["char_start"] : c["char_end"]]
+            if c["role"] == "meta":
+                meta = encode([piece])[0]
+            elif meta is not None:
+                negatives.append(float(encode([piece])[0] @ meta))
+        others = [text[c["char_start"] : c["char_end"]] for c in chunks]
+        picks = rng.choice(len(others), size=min(10, len(others)), replace=False)
+        randoms += [float(v @ meta) for v in encode([others[i] for i in picks])]
+    return float(np.mean(negatives)), float(np.mean(randoms))
 
-    import longsynth.generators.nextlong.retrieval as retrieval
 
-    def hashing_encoder(path):
-        def encode(texts):
-            out = np.zeros((len(texts), 256), dtype=np.float32)
-            for n, text in enumerate(texts):
-                for word in text.lower().split():
-                    out[n, hash(word.strip(".,")) % 256] += 1.0
-            return out / np.maximum(1e-9, np.linalg.norm(out, axis=1, keepdims=True))
+def test_dense_retriever_with_the_real_model(tmp_path):
+    """wordllama's model (shipped in its wheel, no download): dense negatives are closer to their
+    meta-chunk than random chunks of the corpus are; BM25's are measured the same way."""
+    from longsynth.generators.nextlong.retrieval import load_encoder
 
-        return encode
-
-    monkeypatch.setattr(retrieval, "load_encoder", hashing_encoder)
-    monkeypatch.setenv("PYTHONHASHSEED", "0")
-    spec = load_spec(
-        None,
-        generator="nextlong",
-        tasks="nextlong",
-        lengths="4k",
-        samples=2,
-        retriever="dense",
-        corpus="builtin:300",
-        dense_model="local-model",
-    )
-    out = build(spec, tmp_path / "dense")
+    encode = load_encoder("wordllama")
+    base = dict(generator="nextlong", tasks="nextlong", lengths="4k", samples=4, corpus="builtin:400")
+    dense_spec = load_spec(None, retriever="dense", **base)
+    out = build(dense_spec, tmp_path / "dense")
     assert validate_directory(out).problems == []
+    for row in _rows(out, "nextlong"):
+        negatives = [c for c in json.loads(row["metadata"])["chunks"] if c["role"] == "negative"]
+        assert negatives and all(c["retriever"] == "dense" and -1 <= c["score"] <= 1 for c in negatives)
+    dense, _ = _similarities(out, encode)
+    random_chunks = np.random.default_rng(1).choice(make_generator(dense_spec).index.chunk_texts, 200).tolist()
+    vectors = encode(random_chunks)
+    baseline = float(np.mean(vectors[:100] @ vectors[100:].T))  # two random chunks of the corpus
+    bm25, _ = _similarities(build(load_spec(None, **base), tmp_path / "bm25"), encode)
+    print(f"mean cosine: dense negatives {dense:.3f}, bm25 negatives {bm25:.3f}, random chunks {baseline:.3f}")
+    assert dense > baseline + 0.1 and bm25 > baseline
+    from longsynth.generators.nextlong.retrieval import build_index
+
+    generator = make_generator(dense_spec)  # the index is cached on disk (its key covers the encoder)
+    assert build_index(generator.index_spec, generator.tokenizer).built is False
+    assert generator.index_spec.encoder == "wordllama"
 
 
 def test_token_budget_chunks(tmp_path):

@@ -85,7 +85,7 @@ class NextLongGenerator(Generator):
             chunk_size=o.chunk_size,
             chunk_tokens=o.chunk_tokens,
             retriever=o.retriever,
-            dense_model=o.dense_model,
+            encoder=o.encoder,
             tokenizer=tokenizer.name,
         )
         self._eligible: dict[int, np.ndarray] = {}

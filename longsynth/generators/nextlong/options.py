@@ -17,7 +17,9 @@ class NextLongOptions:
     chunk_size: int = option(2048, "meta-chunk size in characters", minimum=16, maximum=1_000_000)
     chunk_tokens: int = option(0, "meta-chunk size in tokens instead (0: use chunk_size)", minimum=0, maximum=1_000_000)
     retriever: str = option("bm25", "negative retriever", choices=("bm25", "dense"))
-    dense_model: str = option("", "retriever=dense: local sentence-transformers model folder")
+    encoder: str = option(
+        "wordllama", "retriever=dense: wordllama (shipped with the dense extra) or a local sentence-transformers folder"
+    )
     placement: str = option("head", "meta-chunk position among its negatives", choices=("head", "tail", "random"))
     overgeneration: float = option(
         1.5, "negatives retrieved per meta-chunk, as a factor over the need", minimum=1.0, maximum=100.0

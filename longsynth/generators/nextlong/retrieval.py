@@ -3,7 +3,8 @@
 Building it reads the corpus (streamed), cuts every document into
 meta-chunks, counts each chunk's tokens once, and indexes the chunks with
 BM25 (`bm25.py`) or, optionally, dense embeddings (a sentence-transformers
-model from a local path, searched with faiss when installed). The index is
+wordllama's static model, shipped in its wheel, or a local sentence-transformers folder;
+searched exactly with numpy, or with faiss for large indexes). The index is
 saved under the cache folder, keyed by corpus, chunking, retriever and
 tokenizer, so later builds load it instead of rebuilding.
 """
@@ -32,6 +33,7 @@ from .chunking import chunk_document
 from .synthetic_corpus import VERSION as SYNTHETIC_VERSION
 from .synthetic_corpus import synthetic_corpus
 
+WORDLLAMA = "wordllama"  # the default dense encoder: a static embedding model shipped inside its wheel
 INDEX_FORMAT = 2  # 2: our own BM25 arrays (polars + scipy), memory-mapped
 UNIT_END = "\n"  # a chunk is a unit "chunk\n" in a training sample
 
@@ -50,7 +52,7 @@ class IndexSpec:
     chunk_size: int = 2048
     chunk_tokens: int = 0  # a token budget per meta-chunk instead of chunk_size characters
     retriever: str = "bm25"
-    dense_model: str = ""
+    encoder: str = WORDLLAMA  # retriever=dense: wordllama or a local sentence-transformers folder
     tokenizer: str = "cl100k_base"
 
     def corpus_identity(self) -> dict[str, Any]:
@@ -70,6 +72,8 @@ class IndexSpec:
 
     def key(self) -> str:
         payload = {**self.__dict__, "identity": self.corpus_identity(), "format": INDEX_FORMAT}
+        if self.retriever == "dense":
+            payload["encoder_identity"] = encoder_identity(self.encoder)
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
@@ -96,15 +100,45 @@ def _documents(spec: IndexSpec):
     yield from iter_corpus_documents(spec.corpus, spec.text_field, spec.id_field, spec.config, spec.split)
 
 
-def load_encoder(path: str):
-    """A sentence-transformers model from a local path (the `dense` retriever's encoder)."""
+EXACT_SEARCH_LIMIT = 50_000  # up to this many vectors, numpy's exact search; beyond, faiss's index
+
+
+def encoder_identity(encoder: str) -> dict[str, Any]:
+    """What identifies an encoder's vectors, for the index cache key: its name and version, or a
+    local model folder with its files' sizes and times."""
+    if encoder == WORDLLAMA:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return {"encoder": WORDLLAMA, "version": version("wordllama")}
+        except PackageNotFoundError:
+            return {"encoder": WORDLLAMA, "version": None}
+    path = Path(encoder)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
+    return {"encoder": str(path.resolve()), "files": [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]}
+
+
+def load_encoder(encoder: str):
+    """The dense retriever's encoder: texts -> unit vectors (float32). `wordllama` loads the model
+    its wheel ships, with downloads off (offline, about 0.1 s); anything else must be a local
+    sentence-transformers folder. No model is ever fetched from a hub."""
+    if encoder == WORDLLAMA:
+        try:
+            import wordllama
+            from wordllama import WordLlama
+        except ImportError:
+            raise SpecError("retriever=dense needs the dense extra: pip install 'longsynth[dense]'") from None
+        model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+        return lambda texts: np.asarray(model.embed(list(texts), norm=True), dtype=np.float32)
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
-        raise SpecError("retriever=dense needs the dense extra: pip install 'longsynth[dense]'") from None
-    if not path or not Path(path).exists():
-        raise SpecError(f"dense_model {path!r} is not a local model folder; dense retrieval loads no model from a hub")
-    model = SentenceTransformer(path, device="cpu")
+        raise SpecError(
+            "encoder=<folder> needs sentence-transformers: pip install 'longsynth[sentence-transformers]'"
+        ) from None
+    if not encoder or not Path(encoder).is_dir():
+        raise SpecError(f"encoder {encoder!r} is not wordllama or a local model folder; no model is fetched from a hub")
+    model = SentenceTransformer(encoder, device="cpu")
     return lambda texts: np.asarray(model.encode(texts, normalize_embeddings=True), dtype=np.float32)
 
 
@@ -113,13 +147,14 @@ class _Dense:
         self.vectors = vectors
         self.encoder = encoder
         self._faiss = None
-        try:
-            import faiss
+        if len(vectors) > EXACT_SEARCH_LIMIT:
+            try:
+                import faiss
 
-            self._faiss = faiss.IndexFlatIP(vectors.shape[1])
-            self._faiss.add(vectors)
-        except ImportError:
-            pass
+                self._faiss = faiss.IndexFlatIP(vectors.shape[1])
+                self._faiss.add(np.ascontiguousarray(vectors))
+            except ImportError:  # numpy's exact search is slower, never wrong
+                pass
 
     @classmethod
     def build(cls, texts: list[str], model: str) -> _Dense:
@@ -133,7 +168,7 @@ class _Dense:
 
     @classmethod
     def load(cls, folder: Path, model: str) -> _Dense:
-        return cls(np.load(folder / "vectors.npy"), load_encoder(model))
+        return cls(np.load(folder / "vectors.npy", mmap_mode="r"), load_encoder(model))
 
     def search_many(self, queries: list[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each query, the k nearest (chunk ids, cosine similarities), best first."""
@@ -235,7 +270,7 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer) -> ChunkIndex:
     if spec.retriever == "bm25":
         retriever = Bm25.build(texts[i : i + BATCH] for i in range(0, len(texts), BATCH))
     elif spec.retriever == "dense":
-        retriever = _Dense.build(texts, spec.dense_model)
+        retriever = _Dense.build(texts, spec.encoder)
     else:
         raise SpecError(f"unknown retriever {spec.retriever!r}; use bm25 or dense")
     index = ChunkIndex(
@@ -281,7 +316,7 @@ def _load(folder: Path, spec: IndexSpec) -> ChunkIndex:
     if spec.retriever == "bm25":
         retriever = Bm25.load(folder / "retriever")
     else:
-        retriever = _Dense.load(folder / "retriever", spec.dense_model)
+        retriever = _Dense.load(folder / "retriever", spec.encoder)
     return ChunkIndex(
         spec,
         docs["doc_id"].to_list(),
