@@ -88,7 +88,7 @@ def to_hf_dataset(spec_or_dir: Spec | str | Path):
 
 def _spec_features(spec: Spec):
     family = get_generator_class(spec.generator)
-    return _features(schema_for(family.split, family.writes_input_ids(spec)))
+    return _features(schema_for(family.split, family.token_columns(spec)))
 
 
 def _features(schema: dict[str, Any]):

@@ -296,7 +296,7 @@ def run_shard(
         spec.formats,
         first_index=job.lo,
         stats=stats,
-        input_ids=generator.writes_input_ids(spec),
+        token_columns=generator.token_columns(spec),
         family=generator.shard_stats(rows),
     )
 

@@ -39,10 +39,16 @@ EVAL_SCHEMA = {
 TRAIN_SCHEMA = {**COMMON_SCHEMA, "text": pl.String, "source_id": pl.String, "metadata": pl.String}
 
 
-def schema_for(split: str, input_ids: bool = False) -> dict[str, Any]:
+# Token-level columns a family may add for trainers, in this order: the text's token ids, where
+# each document (source chunk) starts, and positions restarting at each document.
+TOKEN_COLUMNS = ("input_ids", "doc_boundaries", "position_ids")
+
+
+def schema_for(split: str, token_columns: tuple[str, ...] = ()) -> dict[str, Any]:
     schema = dict(EVAL_SCHEMA if split == "test" else TRAIN_SCHEMA)
-    if input_ids:
-        schema["input_ids"] = pl.List(pl.Int32)
+    for name in TOKEN_COLUMNS:
+        if name in token_columns:
+            schema[name] = pl.List(pl.Int32)
     return schema
 
 
@@ -116,9 +122,9 @@ def make_row(
         )
     else:
         row.update(text=text, source_id=sample.source_id)
-    if generator.writes_input_ids(generator.spec) and measurement.ids is not None:
-        row["input_ids"] = measurement.ids.tolist()
+    columns = generator.token_columns(generator.spec)
     row["metadata"] = encode_metadata(metadata)
-    if "input_ids" in row:  # keep the schema's column order
-        row["input_ids"] = row.pop("input_ids")
+    if columns and measurement.ids is not None:
+        values = {"input_ids": measurement.ids.tolist(), **generator.token_layout(metadata, measurement)}
+        row.update({name: values[name] for name in TOKEN_COLUMNS if name in columns})  # the schema's order
     return row, metadata

@@ -140,17 +140,17 @@ def write_shard(
     formats: list[str],
     first_index: int,
     stats,
-    input_ids: bool = False,
+    token_columns: tuple[str, ...] = (),
     family: dict[str, Any] | None = None,
 ) -> dict:
     """Write one shard (and its jsonl twin) and its record; the Parquet file lands last, as the
     completion mark, after the record of its size and sha256 (so a finished shard always has one).
     `family` holds the family's own facts about the rows (`Generator.shard_stats`)."""
     with writing_into(path.parent.parent):
-        return _write_shard(path, rows, split, formats, first_index, stats, input_ids, family or {})
+        return _write_shard(path, rows, split, formats, first_index, stats, token_columns, family or {})
 
 
-def _write_shard(path, rows, split, formats, first_index, stats, input_ids, family) -> dict:
+def _write_shard(path, rows, split, formats, first_index, stats, token_columns, family) -> dict:
     out = path.parent.parent
     info = {"rows": len(rows), "attempts": stats.attempts, "refits": stats.refits, "dropped": stats.dropped}
     if family:
@@ -164,7 +164,7 @@ def _write_shard(path, rows, split, formats, first_index, stats, input_ids, fami
         lines = [_jsonl_line(first_index + n, r) for n, r in enumerate(rows)]
         write_bytes_atomically(twin, ("\n".join(lines) + "\n").encode("utf-8"))
         files[str(twin.relative_to(out))] = file_record(twin)
-    frame = pl.DataFrame(rows, schema=schema_for(split, input_ids))
+    frame = pl.DataFrame(rows, schema=schema_for(split, token_columns))
     record = {"stats": info, "files": files}
 
     def record_then_finish(tmp: Path) -> None:

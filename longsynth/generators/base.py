@@ -234,9 +234,13 @@ class Generator:
         return []
 
     @classmethod
-    def writes_input_ids(cls, spec: Spec) -> bool:
-        """Whether this spec's rows carry the token ids of their text (an `input_ids` column)."""
-        return False
+    def token_columns(cls, spec: Spec) -> tuple[str, ...]:
+        """The token-level columns (`rows.TOKEN_COLUMNS`) this spec's rows carry; none by default."""
+        return ()
+
+    def token_layout(self, metadata: dict[str, Any], measurement: Any) -> dict[str, list[int]]:
+        """The family's token-level columns other than `input_ids`, from the row's one encode."""
+        return {}
 
     @classmethod
     def marked_spans(cls, metadata: dict[str, Any]) -> list[tuple[int, int]]:

@@ -312,3 +312,36 @@ def test_every_negative_records_its_retriever_rank_and_score(tmp_path):
     histogram = np.histogram(values, bins=SCORE_BINS)[0]
     for q in (0.1, 0.5, 0.9):
         assert abs(score_quantile(histogram, q) / np.quantile(values, q) - 1) < 0.025
+
+
+def test_packing_columns_for_document_masked_training(tmp_path):
+    """doc_boundaries and position_ids, checked against an independent re-encode: each segment
+    between boundaries decodes to exactly one chunk (and its line end), positions restart there."""
+    spec = load_spec(
+        None,
+        generator="nextlong",
+        tasks="nextlong",
+        lengths="4k",
+        samples=2,
+        corpus="builtin:300",
+        input_ids=True,
+        doc_boundaries=True,
+        position_ids=True,
+    )
+    out = build(spec, tmp_path / "packed")
+    assert validate_directory(out).problems == []
+    tok = get_tokenizer("cl100k_base")
+    for row in _rows(out, "nextlong"):
+        ids = tok.encode(row["text"])
+        assert row["input_ids"] == ids
+        bounds = row["doc_boundaries"]
+        chunks = json.loads(row["metadata"])["chunks"]
+        assert len(bounds) == len(chunks) and bounds[0] == 0 and bounds == sorted(bounds)
+        for n, chunk in enumerate(chunks):
+            end = bounds[n + 1] if n + 1 < len(bounds) else len(ids)
+            segment = tok.decode(ids[bounds[n] : end])
+            assert segment.rstrip("\n") == row["text"][chunk["char_start"] : chunk["char_end"]].rstrip("\n")
+        expected = [p - max(b for b in bounds if b <= p) for p in range(len(ids))]
+        assert row["position_ids"] == expected
+    plain = load_spec(None, generator="nextlong", tasks="nextlong", lengths="4k", samples=1, corpus="builtin:300")
+    assert "doc_boundaries" not in _rows(build(plain, tmp_path / "plain"), "nextlong")[0]

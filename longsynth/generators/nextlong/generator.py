@@ -42,6 +42,19 @@ def score_quantile(histogram: np.ndarray, q: float) -> float:
     return float(np.sqrt(SCORE_BINS[k] * SCORE_BINS[k + 1]))
 
 
+def chunk_token_starts(chunks: list[dict[str, Any]], measurement) -> np.ndarray:
+    """Token offset of each chunk's first token (tokens ending at or before its first character
+    come before it)."""
+    return measurement.tokens_before_many([c["char_start"] for c in chunks]).astype(np.int64)
+
+
+def positions_from(starts: np.ndarray, length: int) -> np.ndarray:
+    """0, 1, 2, ... restarting at every start offset."""
+    positions = np.arange(length, dtype=np.int64)
+    segment = np.searchsorted(starts, positions, side="right") - 1
+    return positions - starts[np.maximum(segment, 0)]
+
+
 Hit = tuple[int, int, float]  # (chunk id, rank in the index for its query, retrieval score)
 # Who picks a task's negatives: None for the index's retriever (bm25 or dense).
 RETRIEVED_BY = {"nextlong": None, "concat_knn": None, "concat_random": "random"}
@@ -284,8 +297,16 @@ class NextLongGenerator(Generator):
         return notes
 
     @classmethod
-    def writes_input_ids(cls, spec) -> bool:
-        return resolve_options(cls.Options, spec.options).input_ids
+    def token_columns(cls, spec) -> tuple[str, ...]:
+        options = resolve_options(cls.Options, spec.options)
+        return tuple(name for name in ("input_ids", "doc_boundaries", "position_ids") if getattr(options, name))
+
+    def token_layout(self, metadata: dict[str, Any], measurement) -> dict[str, list[int]]:
+        """Where each chunk starts in the text's tokens, and positions restarting there (the layout
+        document-masked attention needs, as ProLong trains). A chunk starts at the first token that
+        begins at or after its first character."""
+        starts = chunk_token_starts(metadata["chunks"], measurement)
+        return {"doc_boundaries": starts.tolist(), "position_ids": positions_from(starts, measurement.length).tolist()}
 
     @classmethod
     def marked_spans(cls, metadata: dict[str, Any]) -> list[tuple[int, int]]:

@@ -25,3 +25,7 @@ class NextLongOptions:
         1.5, "negatives retrieved per meta-chunk, as a factor over the need", minimum=1.0, maximum=100.0
     )
     input_ids: bool = option(False, "also write the token ids of `text`")
+    doc_boundaries: bool = option(
+        False, "also write the token offset where each chunk (a document's piece) starts, for document masking"
+    )
+    position_ids: bool = option(False, "also write position ids that restart at each chunk")

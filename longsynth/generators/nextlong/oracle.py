@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ...metadata_json import decode_metadata, encode_metadata
 from ...validators.base import Validator
 from .retrieval import UNIT_END
@@ -83,8 +85,49 @@ def _reuse_first_chunk(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "metadata": encode_metadata(metadata)}
 
 
+def token_columns_from_text(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+    """`input_ids`, `doc_boundaries` and `position_ids`, where present, equal what a re-encode of
+    `text` gives; every boundary is a token boundary (masking a document masks all of it)."""
+    present = [name for name in ("input_ids", "doc_boundaries", "position_ids") if row.get(name) is not None]
+    if not present:
+        return []
+    text = row["text"]
+    ids = generator.tokenizer.encode_array(text)
+    ends = generator.tokenizer.char_ends(text, ids)
+    problems = []
+    if "input_ids" in present and list(row["input_ids"]) != ids.tolist():
+        problems.append("input_ids differ from a re-encode of the text")
+    starts = np.searchsorted(ends, [c["char_start"] for c in metadata["chunks"]], side="right")
+    if "doc_boundaries" in present:
+        if list(row["doc_boundaries"]) != starts.tolist():
+            problems.append("doc_boundaries differ from the chunk starts in a re-encode of the text")
+        token_starts = np.concatenate([[0], ends[:-1]])
+        misaligned = [
+            c["char_start"]
+            for c, b in zip(metadata["chunks"], starts.tolist(), strict=True)
+            if b < len(ids) and token_starts[b] != c["char_start"]
+        ]
+        if misaligned:
+            problems.append(f"a token straddles the chunk start at character {misaligned[0]}")
+    if "position_ids" in present:
+        positions = (
+            np.arange(len(ids)) - starts[np.maximum(np.searchsorted(starts, np.arange(len(ids)), side="right") - 1, 0)]
+        )
+        if list(row["position_ids"]) != positions.tolist():
+            problems.append("position_ids do not restart at every chunk start of a re-encode")
+    return problems
+
+
+def _shift_a_boundary(row: dict[str, Any]) -> dict[str, Any]:
+    boundaries = list(row.get("doc_boundaries") or [])
+    if len(boundaries) > 1:
+        boundaries[1] += 1
+    return {**row, "doc_boundaries": boundaries, "input_ids": (row.get("input_ids") or [0])[1:] or [1]}
+
+
 VALIDATORS = (
     Validator("chunks tile the text", chunks_tile_the_text, _change_first_character),
     Validator("source document rebuilt", source_rebuilt, _unknown_source),
     Validator("negatives foreign and unique", negatives_foreign_and_unique, _reuse_first_chunk),
+    Validator("token columns from a re-encode", token_columns_from_text, _shift_a_boundary),
 )
