@@ -345,3 +345,23 @@ def test_packing_columns_for_document_masked_training(tmp_path):
         assert row["position_ids"] == expected
     plain = load_spec(None, generator="nextlong", tasks="nextlong", lengths="4k", samples=1, corpus="builtin:300")
     assert "doc_boundaries" not in _rows(build(plain, tmp_path / "plain"), "nextlong")[0]
+
+
+def test_quest_groups_documents_that_share_a_keyword(tmp_path):
+    """Quest's baseline: a keyword drawn from the source document; every other document of the
+    sample states it (read in the text), and the rows validate like the other tasks."""
+    spec = load_spec(None, generator="nextlong", tasks="concat_quest", lengths="4k", samples=3, corpus="builtin:600")
+    out = build(spec, tmp_path / "quest")
+    assert validate_directory(out).problems == []
+    for row in _rows(out, "concat_quest"):
+        meta = json.loads(row["metadata"])
+        keyword = meta["keyword"]
+        source = "".join(row["text"][c["char_start"] : c["char_end"]] for c in meta["chunks"] if c["role"] == "meta")
+        assert keyword in source.lower()
+        others = {}
+        for c in meta["chunks"]:
+            if c["role"] == "negative":
+                others.setdefault(c["doc_id"], []).append(row["text"][c["char_start"] : c["char_end"]].lower())
+                assert c["retriever"] == "bm25" and c["rank"] >= 1
+        whole = [d for d in others if not any(c.get("cut") and c["doc_id"] == d for c in meta["chunks"])]
+        assert others and all(keyword in " ".join(others[d]) for d in whole)

@@ -57,12 +57,14 @@ def positions_from(starts: np.ndarray, length: int) -> np.ndarray:
 
 Hit = tuple[int, int, float]  # (chunk id, rank in the index for its query, retrieval score)
 # Who picks a task's negatives: None for the index's retriever (bm25 or dense).
-RETRIEVED_BY = {"nextlong": None, "concat_knn": None, "concat_random": "random"}
+RETRIEVED_BY = {"nextlong": None, "concat_knn": None, "concat_quest": None, "concat_random": "random"}
+KEYWORDS = 5  # Quest: the source's candidate keywords, one drawn per sample
 
 TASKS = {
     "nextlong": Task("meta-chunks of a short document, each followed by hard negatives"),
     "concat_random": Task("baseline: the document followed by random documents"),
     "concat_knn": Task("baseline: the document followed by its nearest documents"),
+    "concat_quest": Task("baseline (Quest): documents retrieved by a keyword of the source, grouped"),
 }
 
 
@@ -169,8 +171,11 @@ class NextLongGenerator(Generator):
         spare = [hit for hit in groups[-1][1] if hit[0] not in used]
         return [g for g, _ in groups] + [spare]
 
-    def _sequence(self, task: str, doc: int, target: int, rng: random.Random) -> list[tuple[int, str, Hit | None]]:
-        """(chunk id, role, its retrieval hit or None) in text order, somewhat longer than the target."""
+    def _sequence(
+        self, task: str, doc: int, target: int, rng: random.Random, facts: dict[str, Any]
+    ) -> list[tuple[int, str, Hit | None]]:
+        """(chunk id, role, its retrieval hit or None) in text order, somewhat longer than the target;
+        what was drawn on the way (Quest's keyword) goes into `facts`."""
         index = self.index
         meta = list(index.chunks_of(doc))
         need = max(0, target - int(index.doc_tokens[doc]))
@@ -192,8 +197,10 @@ class NextLongGenerator(Generator):
         if task == "concat_random":
             order = np.random.default_rng(rng.getrandbits(64)).permutation(len(index.doc_ids))
             others = ((int(d), None) for d in order)  # read only until the length is reached
-        else:  # concat_knn: documents in the order their chunks rank for the source document
+        else:  # documents in the order their chunks rank for the source document (knn) or its keyword (quest)
             query = index.chunk_texts[meta[0]]
+            if task == "concat_quest":
+                query = facts["keyword"] = rng.choice(index.keywords(doc, KEYWORDS))
             ranked = index.search(query, 256, lambda c: index.chunk_doc[c] == doc)
             best: dict[int, Hit] = {}
             for hit in ranked:
@@ -213,7 +220,8 @@ class NextLongGenerator(Generator):
         index = self.index
         sources = self.eligible(cell.target_length)
         doc = int(sources[cell.index % len(sources)])
-        sequence = self._sequence(cell.task, doc, cell.target_length, rng)
+        facts: dict[str, Any] = {}
+        sequence = self._sequence(cell.task, doc, cell.target_length, rng, facts)
         ids = [c for c, _, _ in sequence]
         tolerance = length_tolerance(cell.target_length, self.spec.length_tolerance)
         held = int(index.chunk_tokens[ids].sum()) if ids else 0
@@ -254,6 +262,7 @@ class NextLongGenerator(Generator):
             raise SampleDropped(f"{cell.id}: only {len(metas)} of the document's meta-chunks fit the length")
         metadata = {
             "task": cell.task,
+            **facts,
             "placement": self.options.placement,
             "chunks": chunks,
             "corpus": self.options.corpus,

@@ -28,7 +28,7 @@ from ...errors import CorpusError, SpecError
 from ...files import write_folder_atomically
 from ...text.sources import iter_corpus_documents
 from ...tokenizers import Tokenizer
-from .bm25 import BATCH, Bm25, top_k
+from .bm25 import BATCH, Bm25, tokens, top_k
 from .chunking import chunk_document
 from .synthetic_corpus import VERSION as SYNTHETIC_VERSION
 from .synthetic_corpus import synthetic_corpus
@@ -207,6 +207,22 @@ class ChunkIndex:
     def mean_chunk_chars(self) -> float:
         """Mean characters of the first 5,000 chunks (sizes the candidate count; computed once)."""
         return max(1.0, float(np.mean([len(t) for t in self.chunk_texts[:5000]])))
+
+    def keywords(self, doc: int, count: int) -> list[str]:
+        """A document's `count` most telling words, as Quest draws its queries: by term frequency in
+        the document times rarity in the corpus (BM25's idf when the index has one), ties by word."""
+        found = tokens([self.chunk_texts[c] for c in self.chunks_of(doc)])
+        counted = found.group_by("term").len()
+        terms, times = counted["term"].to_list(), counted["len"].to_numpy().astype(np.float64)
+        weight = times
+        if isinstance(self.retriever, Bm25):
+            chunks = self.retriever.matrix.shape[1]
+            postings = np.array(
+                [self.retriever.postings[self.retriever.vocabulary[t]] for t in terms], dtype=np.float64
+            )
+            weight = times * np.log(1.0 + (chunks - postings + 0.5) / (postings + 0.5))
+        order = sorted(range(len(terms)), key=lambda n: (-weight[n], terms[n]))
+        return [terms[n] for n in order[:count]] or [self.chunk_texts[self.chunks_of(doc)[0]]]
 
     def chunks_of(self, doc: int) -> range:
         return range(int(self.doc_first_chunk[doc]), int(self.doc_first_chunk[doc + 1]))
