@@ -245,6 +245,15 @@ def rows_per_shard(spec: Spec) -> int:
     return max(1, min(spec.rows_per_shard, spec.max_shard_bytes // row_bytes))
 
 
+GROUP_BYTES = 2 * 1024 * 1024  # text per Parquet row group: what a shard's writer holds at once
+
+
+def rows_per_group(spec: Spec) -> int:
+    """Rows per Parquet row group, from the spec alone (so the bytes are too): about 2 MB of text,
+    between 1 and 64 rows (evaluation rows hold their text twice, as `input` and `prompt`)."""
+    return max(1, min(64, GROUP_BYTES // (max(spec.lengths) * BYTES_PER_TOKEN * 2)))
+
+
 @dataclass(frozen=True)
 class ShardJob:
     """One shard: which config, which cells; everything a worker needs besides the spec."""
@@ -283,21 +292,24 @@ def run_shard(
             progress(job.hi - job.lo)
         return record
     stats = RowStats()
-    rows = []
-    for row in generate_rows(generator, plan(spec)[job.task][job.lo : job.hi], stats, threads):
-        if row is not None:
-            rows.append(row)
-        if progress:
-            progress(1)
+
+    def rows() -> Iterator[dict[str, Any]]:  # consumed by the writer as they come
+        for row in generate_rows(generator, plan(spec)[job.task][job.lo : job.hi], stats, threads):
+            if progress:
+                progress(1)
+            if row is not None:
+                yield row
+
     return write_shard(
         path,
-        rows,
+        rows(),
         generator.split,
         spec.formats,
         first_index=job.lo,
         stats=stats,
         token_columns=generator.token_columns(spec),
-        family=generator.shard_stats(rows),
+        family=generator.shard_stats,
+        group_rows=rows_per_group(spec),
     )
 
 

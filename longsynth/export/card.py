@@ -98,7 +98,7 @@ def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: 
         ),
         resolved=yaml.safe_dump(spec.to_dict(), sort_keys=True).rstrip(),
         notes=generator.card_notes(
-            [s["family"] for task in spec.tasks for s in shard_stats.get(task, []) if "family" in s]
+            [facts for task in spec.tasks for s in shard_stats.get(task, []) for facts in s.get("family", [])]
         ),
     )
     return text + "\n"

@@ -8,8 +8,9 @@ same spec keeps it. A folder holding other output is refused unless `--overwrite
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from ..files import (
     matches_record,
     sha256_file,
     stale_temporaries,
+    temporary_name,
     write_atomically,
     write_bytes_atomically,
 )
@@ -135,48 +137,103 @@ def _jsonl_line(index: int, row: dict[str, Any]) -> str:
 
 def write_shard(
     path: Path,
-    rows: list[dict[str, Any]],
+    rows: Iterable[dict[str, Any]],
     split: str,
     formats: list[str],
     first_index: int,
     stats,
     token_columns: tuple[str, ...] = (),
-    family: dict[str, Any] | None = None,
+    family: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None,
+    group_rows: int = 64,
 ) -> dict:
     """Write one shard (and its jsonl twin) and its record; the Parquet file lands last, as the
     completion mark, after the record of its size and sha256 (so a finished shard always has one).
-    `family` holds the family's own facts about the rows (`Generator.shard_stats`)."""
+
+    Rows are consumed as they come and written `group_rows` at a time (a Parquet row group), so
+    memory holds one row group, not the shard (a 128K needle shard of 256 rows is 300 MB of text).
+    `stats` is read once the rows are consumed; `family` (`Generator.shard_stats`) sees each group."""
     with writing_into(path.parent.parent):
-        return _write_shard(path, rows, split, formats, first_index, stats, token_columns, family or {})
+        return _write_shard(path, rows, split, formats, first_index, stats, token_columns, family, group_rows)
 
 
-def _write_shard(path, rows, split, formats, first_index, stats, token_columns, family) -> dict:
+def _write_shard(path, rows, split, formats, first_index, stats, token_columns, family, group_rows) -> dict:
+    import pyarrow.parquet as pq
+
     out = path.parent.parent
-    info = {"rows": len(rows), "attempts": stats.attempts, "refits": stats.refits, "dropped": stats.dropped}
-    if family:
-        info["family"] = family
-    # The length the contract bounds: prompt plus reserve for evaluation rows, the text for training rows.
-    lengths = [r["prompt_length"] + r["reserve"] if "prompt" in r else r["length"] for r in rows]
-    info.update(min_length=min(lengths, default=0), max_length=max(lengths, default=0), lengths=sorted(lengths))
     files: dict[str, dict] = {}
-    if "jsonl" in formats:
-        twin = path.with_suffix(".jsonl")
-        lines = [_jsonl_line(first_index + n, r) for n, r in enumerate(rows)]
-        write_bytes_atomically(twin, ("\n".join(lines) + "\n").encode("utf-8"))
-        files[str(twin.relative_to(out))] = file_record(twin)
-    frame = pl.DataFrame(rows, schema=schema_for(split, token_columns))
+    lengths: list[int] = []
+    facts: list[dict[str, Any]] = []
+    schema = schema_for(split, token_columns)
+    twin = path.with_suffix(".jsonl") if "jsonl" in formats else None
+
+    def write(tmp: Path) -> None:
+        twin_tmp = temporary_name(twin) if twin else None
+        handle = open(twin_tmp, "w", encoding="utf-8") if twin_tmp else None
+        writer = None
+        written = 0
+        try:
+            for batch in _groups(rows, group_rows):
+                table = pl.DataFrame(batch, schema=schema).to_arrow()
+                if writer is None:
+                    writer = pq.ParquetWriter(
+                        tmp, table.schema, compression="zstd", compression_level=3, write_statistics=False
+                    )
+                writer.write_table(table)
+                # The length the contract bounds: prompt plus reserve for evaluation rows, the text for training rows.
+                lengths.extend(r["prompt_length"] + r["reserve"] if "prompt" in r else r["length"] for r in batch)
+                if handle:
+                    handle.write("".join(_jsonl_line(first_index + written + n, r) + "\n" for n, r in enumerate(batch)))
+                if family:
+                    found = family(batch)
+                    if found:
+                        facts.append(found)
+                written += len(batch)
+            if writer is None:  # every sample dropped: an empty shard, with the schema
+                pl.DataFrame([], schema=schema).write_parquet(
+                    tmp, compression="zstd", compression_level=3, statistics=False
+                )
+            if twin and twin_tmp:
+                handle.close()
+                if not written:
+                    twin_tmp.write_text("\n", encoding="utf-8")
+                with open(twin_tmp, "rb") as fsynced:
+                    os.fsync(fsynced.fileno())
+                os.replace(twin_tmp, twin)
+                files[str(twin.relative_to(out))] = file_record(twin)
+        finally:
+            if writer is not None:
+                writer.close()
+            if handle:
+                handle.close()
+            if twin_tmp and twin_tmp.exists():  # a failed write leaves nothing behind
+                twin_tmp.unlink()
+
+    info: dict[str, Any] = {}
     record = {"stats": info, "files": files}
 
     def record_then_finish(tmp: Path) -> None:
+        info.update(
+            {"rows": len(lengths), "attempts": stats.attempts, "refits": stats.refits, "dropped": stats.dropped}
+        )
+        info.update(min_length=min(lengths, default=0), max_length=max(lengths, default=0), lengths=sorted(lengths))
+        if facts:
+            info["family"] = facts
         files[str(path.relative_to(out))] = file_record(tmp)
         write_bytes_atomically(_record_path(path), json.dumps(record, sort_keys=True).encode())
 
-    write_atomically(
-        path,
-        lambda tmp: frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=False),
-        before_rename=record_then_finish,
-    )
+    write_atomically(path, write, before_rename=record_then_finish)
     return record
+
+
+def _groups(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def kept_shard(path: Path) -> dict | None:

@@ -225,8 +225,9 @@ class Generator:
         return {}
 
     def shard_stats(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
-        """Family facts about one shard's rows for the dataset card (kept in the shard's record, so a
-        resumed or distributed build has them too); none by default."""
+        """Family facts about a group of a shard's rows for the dataset card (kept in the shard's
+        record, so a resumed or distributed build has them too; `card_notes` sums them); none by
+        default."""
         return {}
 
     def card_notes(self, stats: list[dict[str, Any]]) -> list[str]:
