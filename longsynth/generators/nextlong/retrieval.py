@@ -16,6 +16,7 @@ import hashlib
 import json
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from .synthetic_corpus import VERSION as SYNTHETIC_VERSION
 from .synthetic_corpus import synthetic_corpus
 
 WORDLLAMA = "wordllama"  # the default dense encoder: a static embedding model shipped inside its wheel
-INDEX_FORMAT = 2  # 2: our own BM25 arrays (polars + scipy), memory-mapped
+INDEX_FORMAT = 3  # 3: texts in a memory-mapped Arrow file, streamed at build time
 UNIT_END = "\n"  # a chunk is a unit "chunk\n" in a training sample
 
 
@@ -157,10 +158,11 @@ class _Dense:
                 pass
 
     @classmethod
-    def build(cls, texts: list[str], model: str) -> _Dense:
+    def build(cls, batches, model: str) -> _Dense:
+        """Vectors of every chunk of `batches`, embedded 256 at a time."""
         encoder = load_encoder(model)
-        vectors = np.concatenate([encoder(texts[i : i + 256]) for i in range(0, len(texts), 256)])
-        return cls(vectors, encoder)
+        vectors = [encoder(texts[i : i + 256]) for texts in batches for i in range(0, len(texts), 256)]
+        return cls(np.concatenate(vectors), encoder)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -249,85 +251,123 @@ class ChunkIndex:
             fetch *= 4
 
 
+class TextColumn(Sequence):
+    """Chunk texts read from an uncompressed Arrow file that stays memory-mapped: a process holds the
+    pages its samples touch, not the corpus (450 MB of text for 100,000 documents)."""
+
+    def __init__(self, array):
+        self._array = array
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    def __getitem__(self, item):
+        if isinstance(item, slice):
+            return self._array[item].to_pylist()
+        return self._array[int(item)].as_py()
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, TextColumn) and self._array.equals(other._array)
+
+    __hash__ = None
+
+
 def build_index(spec: IndexSpec, tokenizer: Tokenizer) -> ChunkIndex:
-    """Load the cached index for `spec`, or build and cache it (with progress on a terminal)."""
+    """Load the cached index for `spec`, or build and cache it, then load it (with progress on a terminal).
+
+    The build streams: documents are chunked, counted and indexed `BATCH` chunks at a time, and each
+    batch's texts go to disk at once, so memory never holds the corpus."""
     folder = cache_root() / spec.key()
     if (folder / "meta.json").exists():
         try:
             return _load(folder, spec)
         except Exception:  # a damaged cache entry is rebuilt
             shutil.rmtree(folder, ignore_errors=True)
+    if spec.retriever not in ("bm25", "dense"):
+        raise SpecError(f"unknown retriever {spec.retriever!r}; use bm25 or dense")
+    write_folder_atomically(folder, lambda tmp: _build(tmp, spec, tokenizer))
+    index = _load(folder, spec)
+    index.built = True
+    return index
+
+
+def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer) -> None:
+    import pyarrow as pa
     from tqdm import tqdm
 
     doc_ids: list[str] = []
     first = [0]
-    texts: list[str] = []
     joiners: list[str] = []
     owners: list[int] = []
-    chars = 0
-    for doc_id, text in tqdm(_documents(spec), desc="indexing corpus", unit=" docs", disable=None, file=sys.stderr):
-        if not text.strip():
-            continue
-        if spec.chunk_tokens:
-            chunks = chunk_document(text, spec.chunk_tokens, tokenizer.count)
+    counts: list[np.ndarray] = []
+    totals = {"chars": 0, "chunks": 0}
+    schema = pa.schema([("text", pa.large_string())])
+    sink = pa.OSFile(str(tmp / "texts.arrow"), "wb")
+    writer = pa.ipc.new_file(sink, schema)  # uncompressed: read back memory-mapped
+
+    def flush(texts: list[str]) -> list[str]:
+        counts.append(np.asarray(tokenizer.count_many([t + UNIT_END for t in texts]), dtype=np.int64))
+        writer.write_batch(pa.record_batch([pa.array(texts, type=pa.large_string())], schema=schema))
+        return texts
+
+    def batches():
+        texts: list[str] = []
+        documents = tqdm(_documents(spec), desc="indexing corpus", unit=" docs", disable=None, file=sys.stderr)
+        for doc_id, text in documents:
+            if not text.strip():
+                continue
+            if spec.chunk_tokens:
+                chunks = chunk_document(text, spec.chunk_tokens, tokenizer.count)
+            else:
+                chunks = chunk_document(text, spec.chunk_size)
+            doc = len(doc_ids)
+            doc_ids.append(doc_id)
+            for chunk in chunks:
+                texts.append(chunk.text)
+                joiners.append(chunk.joiner)
+                owners.append(doc)
+            totals["chunks"] += len(chunks)
+            first.append(totals["chunks"])
+            totals["chars"] += len(text)
+            if len(texts) >= BATCH:
+                yield flush(texts)
+                texts = []
+        if texts:
+            yield flush(texts)
+
+    try:
+        if spec.retriever == "bm25":
+            retriever = Bm25.build(batches())
         else:
-            chunks = chunk_document(text, spec.chunk_size)
-        doc = len(doc_ids)
-        doc_ids.append(doc_id)
-        for chunk in chunks:
-            texts.append(chunk.text)
-            joiners.append(chunk.joiner)
-            owners.append(doc)
-        first.append(len(texts))
-        chars += len(text)
-    if not texts:
+            retriever = _Dense.build(batches(), spec.encoder)
+    finally:
+        writer.close()
+        sink.close()
+    if not totals["chunks"]:
         raise CorpusError(f"corpus {spec.corpus!r} holds no text")
-    tokens = np.asarray(tokenizer.count_many([t + UNIT_END for t in texts]), dtype=np.int64)
-    if spec.retriever == "bm25":
-        retriever = Bm25.build(texts[i : i + BATCH] for i in range(0, len(texts), BATCH))
-    elif spec.retriever == "dense":
-        retriever = _Dense.build(texts, spec.encoder)
-    else:
-        raise SpecError(f"unknown retriever {spec.retriever!r}; use bm25 or dense")
-    index = ChunkIndex(
-        spec,
-        doc_ids,
-        np.asarray(first, dtype=np.int64),
-        texts,
-        joiners,
-        np.asarray(owners, dtype=np.int64),
-        tokens,
-        chars / max(1, int(tokens.sum())),
-        retriever,
-        True,
+    tokens = np.concatenate(counts)
+    pl.DataFrame({"joiner": joiners, "doc": np.asarray(owners, dtype=np.int64), "tokens": tokens}).write_parquet(
+        tmp / "chunks.parquet"
     )
-    _save(folder, index)
-    return index
-
-
-def _save(folder: Path, index: ChunkIndex) -> None:
-    """Write the index whole or not at all (several processes may build the same index at once)."""
-
-    def write(tmp: Path) -> None:
-        chunks = {
-            "text": index.chunk_texts,
-            "joiner": index.chunk_joiners,
-            "doc": index.chunk_doc,
-            "tokens": index.chunk_tokens,
-        }
-        pl.DataFrame(chunks).write_parquet(tmp / "chunks.parquet")
-        pl.DataFrame({"doc_id": index.doc_ids, "first": index.doc_first_chunk[:-1]}).write_parquet(tmp / "docs.parquet")
-        index.retriever.save(tmp / "retriever")
-        meta = {"spec": index.spec.__dict__, "chars_per_token": index.chars_per_token, "chunks": len(index.chunk_texts)}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-
-    write_folder_atomically(folder, write)
+    pl.DataFrame({"doc_id": doc_ids, "first": np.asarray(first[:-1], dtype=np.int64)}).write_parquet(
+        tmp / "docs.parquet"
+    )
+    retriever.save(tmp / "retriever")
+    meta = {
+        "spec": spec.__dict__,
+        "chars_per_token": totals["chars"] / max(1, int(tokens.sum())),
+        "chunks": len(tokens),
+    }
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
 
 
 def _load(folder: Path, spec: IndexSpec) -> ChunkIndex:
+    import pyarrow as pa
+
     meta = json.loads((folder / "meta.json").read_text())
     chunks = pl.read_parquet(folder / "chunks.parquet")
     docs = pl.read_parquet(folder / "docs.parquet")
+    texts = pa.ipc.open_file(pa.memory_map(str(folder / "texts.arrow"), "r")).read_all().column("text")
     first = np.append(docs["first"].to_numpy(), len(chunks)).astype(np.int64)
     if spec.retriever == "bm25":
         retriever = Bm25.load(folder / "retriever")
@@ -337,7 +377,7 @@ def _load(folder: Path, spec: IndexSpec) -> ChunkIndex:
         spec,
         docs["doc_id"].to_list(),
         first,
-        chunks["text"].to_list(),
+        TextColumn(texts),  # a chunked array over the mapped file: never copied
         chunks["joiner"].to_list(),
         chunks["doc"].to_numpy().astype(np.int64),
         chunks["tokens"].to_numpy().astype(np.int64),
