@@ -20,7 +20,7 @@ import numpy as np
 from ...fitting import Labeler, label_texts
 from ...tokenizers import get_tokenizer
 from ..base import Cell, Sample
-from .words import common_word_vocabulary, real_words, shuffled
+from .words import common_word_vocabulary, fit_word_list, real_words, shuffled
 
 if TYPE_CHECKING:
     from .generator import RulerGenerator
@@ -122,17 +122,7 @@ def sample(generator: RulerGenerator, cell: Cell, rng: random.Random, options: A
     units = np.concatenate([np.repeat(common, common_times), np.repeat(others[:kept], other_times)])
     # The extra words come once each, never common: they only close the gap.
     units = np.concatenate([shuffled(rng, units), np.asarray(others[kept : kept + GAP_CLOSERS], dtype=np.int64)])
-    fitted = generator.fit_wrapped(
-        wrapped,
-        cell.task,
-        cell.target_length,
-        budget_adjust,
-        filler_texts=np.asarray(vocabulary, dtype=object)[units].tolist(),
-        filler_tokens=tokens[units],
-        inserts=[],
-        labeler=labeler,
-        whole_units_only=True,
-    )
+    fitted = fit_word_list(generator, wrapped, cell, budget_adjust, vocabulary, tokens, units, labeler)
     words = read_list(fitted.text[fitted.context_start : fitted.context_end]) or []
     answer, counts = most_common(words, options.num_cw)
     expected = sorted(vocabulary[i] for i in common)

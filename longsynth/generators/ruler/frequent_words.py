@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..base import Cell, Sample
-from .words import coded_words, shuffled
+from .words import coded_words, fit_word_list, shuffled
 
 if TYPE_CHECKING:
     from .generator import RulerGenerator
@@ -78,16 +78,7 @@ def sample(generator: RulerGenerator, cell: Cell, rng: random.Random, options: A
     counts = zipf_counts(low, size, options.alpha)
     units = np.repeat(np.arange(size), counts)
     units = np.concatenate([shuffled(rng, units), np.zeros(GAP_CLOSERS, dtype=np.int64)])
-    fitted = generator.fit_wrapped(
-        wrapped,
-        cell.task,
-        cell.target_length,
-        budget_adjust,
-        filler_texts=np.asarray(vocabulary, dtype=object)[units].tolist(),
-        filler_tokens=tokens[units],
-        inserts=[],
-        whole_units_only=True,
-    )
+    fitted = fit_word_list(generator, wrapped, cell, budget_adjust, vocabulary, tokens, units)
     # The answer by rank, its counts measured in the text. Words past rank 5 are drawn far less often
     # (rank 6 a third as often as rank 3), so the oracle's full count agrees; it refuses any tie.
     # Every coded word has the same length and the noise has no letters, so " word" occurs once per use.

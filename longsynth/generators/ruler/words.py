@@ -65,3 +65,19 @@ def shuffled(rng: random.Random, items: np.ndarray) -> np.ndarray:
     """`items` in a random order drawn from `rng` (numpy's permutation, seeded from it: a word list
     holds tens of thousands of entries, too many to shuffle in Python per sample)."""
     return items[np.random.default_rng(rng.getrandbits(64)).permutation(len(items))]
+
+
+def fit_word_list(generator, wrapped, cell, budget_adjust: int, vocabulary, tokens: np.ndarray, units, labeler=None):
+    """Fit a word list (vocabulary indices `units`, in order) as the context of `wrapped`: every
+    word a whole unit, the last gap closed with the list's trailing gap-closers (cwe and fwe)."""
+    return generator.fit_wrapped(
+        wrapped,
+        cell.task,
+        cell.target_length,
+        budget_adjust,
+        filler_texts=np.asarray(vocabulary, dtype=object)[units].tolist(),
+        filler_tokens=tokens[units],
+        inserts=[],
+        labeler=labeler,
+        whole_units_only=True,
+    )
