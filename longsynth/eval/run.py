@@ -231,6 +231,8 @@ def run(
     directory, out = Path(directory), Path(out)
     if settings.api not in ("chat", "completions"):
         raise SpecError(f"--api must be chat or completions, got {settings.api!r}")
+    if urlsplit(settings.endpoint).scheme not in ("http", "https") or not urlsplit(settings.endpoint).hostname:
+        raise SpecError(f"--endpoint must be an http:// or https:// URL, got {public_endpoint(settings.endpoint)!r}")
     manifest = evaluation_build(directory)
     rows = selected_rows(directory, manifest, settings)
     key = _api_key(settings)

@@ -698,6 +698,36 @@ CASES = [
         "not both",
         write("spec.yaml", "generator: ruler\n"),
     ),
+    # --- the loop after a build
+    Case(
+        "run with an endpoint that is no URL",
+        ["run", "built", "--endpoint", "notaurl", "--model", "m", "-o", "out"],
+        2,
+        "--endpoint must be an http:// or https:// URL",
+        built=lambda f: None,
+    ),
+    Case(
+        "score a folder with no predictions",
+        ["score", "built", "built"],
+        2,
+        "holds no predictions.parquet",
+        built=lambda f: None,
+    ),
+    Case(
+        "score a jsonl that is not JSON",
+        ["score", "built", "preds.jsonl"],
+        2,
+        "preds.jsonl:1 is not valid JSON",
+        write("preds.jsonl", "{oops\n"),
+        built=lambda f: None,
+    ),
+    Case(
+        "export lm-eval of a tampered build",
+        ["export", "lm-eval", "built", "lm"],
+        2,
+        "does not match its manifest",
+        built=truncate_first_shard,
+    ),
     # --- the command line itself
     Case("list with an argument", ["list", "extra"], 2, "unexpected extra argument"),
     Case("unknown command", ["frobnicate"], 2, "No such command"),
