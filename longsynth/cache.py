@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from .errors import CacheError
-from .files import write_bytes_atomically
+from .files import write_bytes_atomically, write_folder_atomically
 
 
 def cache_dir(*parts: str) -> Path:
@@ -66,3 +66,27 @@ def store_bytes(path: Path, blob: bytes) -> None:
         write_bytes_atomically(path, blob, durable=False)
     except OSError:
         pass
+
+
+def pack_folders(folders: dict[str, Path]) -> dict[str, dict[str, bytes]]:
+    """Cache folders as {path under the cache: {file path in the folder: bytes}}: what a build ships to
+    workers that do not share its disk (Ray's object store)."""
+    return {
+        relative: {str(f.relative_to(folder)): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()}
+        for relative, folder in folders.items()
+    }
+
+
+def unpack_folders(packed: dict[str, dict[str, bytes]]) -> None:
+    """Write shipped cache folders into this process's cache, each whole (a folder already there is kept)."""
+    for relative, files in packed.items():
+        folder = cache_dir(*Path(relative).parts)
+        if folder.exists():
+            continue
+
+        def write(tmp: Path, files: dict[str, bytes] = files) -> None:
+            for name, data in files.items():
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / name).write_bytes(data)
+
+        write_folder_atomically(folder, write)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cache import check_cache
+from .cache import check_cache, pack_folders, unpack_folders
 from .encoding import Encoders
 from .errors import LongsynthError, OutputError, SampleDropped, SpecError, ValidationFailed
 from .export.layout import shard_path
@@ -316,9 +316,14 @@ def run_shard(
 _WORKER_GENERATOR: Generator | None = None
 
 
-def _worker_run(spec_dict: dict, out: str, job: ShardJob, threads: int | None = 1) -> dict:
-    """Entry point in a worker process (local pool or Ray): one generator per process, reused."""
+def _worker_run(
+    spec_dict: dict, out: str, job: ShardJob, threads: int | None = 1, shared: dict[str, dict[str, bytes]] | None = None
+) -> dict:
+    """Entry point in a worker process (local pool or Ray): one generator per process, reused. `shared`
+    holds the cache folders the build made once (an index), for a worker whose disk lacks them."""
     global _WORKER_GENERATOR
+    if shared:
+        unpack_folders(shared)
     if _WORKER_GENERATOR is None or _WORKER_GENERATOR.spec.to_dict() != spec_dict:
         _WORKER_GENERATOR = make_generator(spec_from_dict(spec_dict))
     return run_shard(_WORKER_GENERATOR, Path(out), job, threads=threads)
@@ -347,7 +352,7 @@ def build(
     generator.prepare()  # shared resources (e.g. a corpus index) are built once, before any worker starts
     jobs = shard_jobs(spec)
     if backend == "ray":
-        results = _run_ray(spec, out, jobs, workers, ray_address, progress, threads or 1)
+        results = _run_ray(spec, out, jobs, workers, ray_address, progress, threads or 1, generator.shared_folders())
     elif workers > 1:
         per_worker = threads or generation_threads(generator.tokenizer, workers)
         results = _run_pool(spec, out, jobs, workers, progress, per_worker)
@@ -410,7 +415,14 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
 
 
 def _run_ray(
-    spec: Spec, out: Path, jobs: list[ShardJob], workers: int, address: str | None, progress, threads: int
+    spec: Spec,
+    out: Path,
+    jobs: list[ShardJob],
+    workers: int,
+    address: str | None,
+    progress,
+    threads: int,
+    shared_folders: dict[str, Path] | None = None,
 ) -> list[dict]:
     try:
         import ray  # optional extra, and slow to import
@@ -424,7 +436,10 @@ def _run_ray(
         ray.init(include_dashboard=False, log_to_driver=False, **options)
     try:
         remote = ray.remote(num_cpus=1)(_worker_run)
-        pending = [remote.remote(spec.to_dict(), str(out.resolve()), job, threads) for job in jobs]
+        # What the driver built once (a corpus index) goes to the object store once, for every node.
+        packed = pack_folders(shared_folders) if shared_folders else None
+        shared = ray.put(packed) if packed else None
+        pending = [remote.remote(spec.to_dict(), str(out.resolve()), job, threads, shared) for job in jobs]
         results = []
         for job, ref in zip(jobs, pending, strict=True):
             results.append(ray.get(ref))

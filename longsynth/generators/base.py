@@ -220,6 +220,11 @@ class Generator:
     def prepare(self) -> None:
         """Build shared resources that workers must not build concurrently (a corpus index); none by default."""
 
+    def shared_folders(self) -> dict[str, Path]:
+        """Cache folders that `prepare` built and every worker needs ({path under the cache: folder}):
+        a Ray build ships them to workers on other machines instead of letting each build its own."""
+        return {}
+
     def report(self) -> dict[str, Any]:
         """Facts about the build for the manifest (what was skipped, corpus sizes); none by default."""
         return {}

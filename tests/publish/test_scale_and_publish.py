@@ -311,3 +311,34 @@ def test_threads_change_speed_not_bytes(tmp_path, monkeypatch, generator, tasks)
     spec = load_spec(None, generator=generator, tasks=tasks, lengths="2k,4k", samples=5, rows_per_shard=6, **extra)
     one = build(spec, tmp_path / "one", threads=1)
     assert _hashes(build(spec, tmp_path / "two", threads=2)) == _hashes(one)
+
+
+def test_ray_ships_the_index_to_workers_instead_of_building_it_again(tmp_path, monkeypatch):
+    """Workers whose cache lacks the index (as on another machine) get it from Ray's object store:
+    one index build in all, and the same bytes as a one-process build."""
+    ray = pytest.importorskip("ray")
+    driver, workers = tmp_path / "driver-cache", tmp_path / "worker-cache"
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(driver))
+    spec = load_spec(
+        None, generator="nextlong", tasks="nextlong", lengths="2k", samples=4, corpus="builtin:300", rows_per_shard=1
+    )
+    one = build(spec, tmp_path / "one")
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"LONGSYNTH_CACHE": str(workers)}},
+    )
+    try:
+        shipped = build(spec, tmp_path / "ray", workers=2, backend="ray")
+    finally:
+        ray.shutdown()
+    assert _hashes(shipped) == _hashes(one)
+    assert len((driver / "index" / "builds.log").read_text().splitlines()) == 1
+    assert not (workers / "index" / "builds.log").exists()  # no worker built an index
+    [folder] = [p for p in (driver / "index").iterdir() if p.is_dir()]
+    copy = workers / "index" / folder.name
+    assert sorted(p.name for p in copy.rglob("*")) == sorted(p.name for p in folder.rglob("*"))
+    for f in folder.rglob("*"):
+        if f.is_file():
+            assert (copy / f.relative_to(folder)).read_bytes() == f.read_bytes()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import random
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -128,6 +129,10 @@ class NextLongGenerator(Generator):
 
     def prepare(self) -> None:
         self.index  # noqa: B018  (build or load the cached index once, in the parent process)
+
+    def shared_folders(self) -> dict[str, Path]:
+        folder = cache_root() / self.index_spec.key()
+        return {str(folder.relative_to(cache_root().parent)): folder} if folder.exists() else {}
 
     def report(self) -> dict[str, Any]:
         index = self.index

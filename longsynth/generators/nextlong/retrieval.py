@@ -39,6 +39,9 @@ INDEX_FORMAT = 3  # 3: texts in a memory-mapped Arrow file, streamed at build ti
 UNIT_END = "\n"  # a chunk is a unit "chunk\n" in a training sample
 
 
+BUILDS = "builds.log"  # one line per index this cache built (key, corpus, retriever)
+
+
 def cache_root() -> Path:
     return cache_dir("index")
 
@@ -286,6 +289,8 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer) -> ChunkIndex:
     if spec.retriever not in ("bm25", "dense"):
         raise SpecError(f"unknown retriever {spec.retriever!r}; use bm25 or dense")
     write_folder_atomically(folder, lambda tmp: _build(tmp, spec, tokenizer))
+    with open(cache_root() / BUILDS, "a", encoding="utf-8") as log:  # which indexes this cache built
+        log.write(f"{spec.key()} {spec.corpus} {spec.retriever}\n")
     index = _load(folder, spec)
     index.built = True
     return index
