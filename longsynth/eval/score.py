@@ -108,6 +108,11 @@ def score_rows(directory: Path, predictions: dict[str, str | None]) -> pl.DataFr
                     "missing": text is None,
                 }
             )
+    if predictions and not any(predictions.keys() & {r["id"] for r in records}):
+        raise SpecError(
+            f"none of the {len(predictions)} predictions names a row of this dataset (ids such as "
+            f"{next(iter(predictions))!r}); are they for another build?"
+        )
     schema = {
         "id": pl.String,
         "task": pl.String,

@@ -722,6 +722,14 @@ CASES = [
         built=lambda f: None,
     ),
     Case(
+        "score predictions of another build",
+        ["score", "built", "other.jsonl"],
+        2,
+        "none of the 1 predictions names a row of this dataset",
+        write("other.jsonl", '{"id": "niah_single_1-65536-d50-00000", "prediction": "7"}\n'),
+        built=lambda f: None,
+    ),
+    Case(
         "export lm-eval of a tampered build",
         ["export", "lm-eval", "built", "lm"],
         2,

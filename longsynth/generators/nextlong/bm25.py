@@ -14,6 +14,7 @@ meta-chunk would read 6.6 million postings).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,17 +29,18 @@ TOKEN = r"\b\w\w+\b"
 BATCH = 20_000  # chunks tokenized at once (bounds the memory of the exploded tokens)
 
 
-def stop_words() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def stop_words() -> tuple[str, ...]:
     from bm25s.stopwords import STOPWORDS_EN  # bm25s's list, read from the installed package
 
-    return sorted(STOPWORDS_EN)
+    return tuple(sorted(STOPWORDS_EN))
 
 
 def tokens(texts: list[str]) -> pl.DataFrame:
     """(row, term) of every kept token of `texts`, in order."""
     frame = pl.DataFrame({"row": np.arange(len(texts), dtype=np.int32), "term": pl.Series(texts, dtype=pl.String)})
     frame = frame.with_columns(pl.col("term").str.to_lowercase().str.extract_all(TOKEN)).explode("term")
-    return frame.filter(pl.col("term").is_not_null() & ~pl.col("term").is_in(stop_words()))
+    return frame.filter(pl.col("term").is_not_null() & ~pl.col("term").is_in(list(stop_words())))
 
 
 def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ import numpy as np
 from ...fitting import Labeler, label_texts
 from ...tokenizers import get_tokenizer
 from ..base import Cell, Sample
-from .words import common_word_vocabulary, fit_word_list, real_words, shuffled
+from .words import common_word_vocabulary, fit_word_list, real_words, shuffled, top_words
 
 if TYPE_CHECKING:
     from .generator import RulerGenerator
@@ -65,14 +65,12 @@ def read_list(line: str) -> list[str] | None:
 def most_common(words: list[str], count: int) -> tuple[list[str] | None, collections.Counter]:
     """The `count` most frequent words in order of first appearance, or None when the count-th and
     the next are tied (the answer would not be determined)."""
-    counts = collections.Counter(words)
-    ranked = counts.most_common()
-    if len(ranked) < count or (len(ranked) > count and ranked[count - 1][1] == ranked[count][1]):
+    top, counts = top_words(words, count)
+    if top is None:
         return None, counts
-    top = {w for w, _ in ranked[:count]}
-    first = {}
+    wanted, first = set(top), {}
     for w in words:
-        if w in top and w not in first:
+        if w in wanted and w not in first:
             first[w] = len(first)
     return sorted(top, key=first.__getitem__), counts
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..base import Cell, Sample
-from .words import coded_words, fit_word_list, shuffled
+from .words import coded_words, fit_word_list, shuffled, top_words
 
 if TYPE_CHECKING:
     from .generator import RulerGenerator
@@ -49,12 +49,7 @@ def vocabulary_size(options: Any, target: int, reserve: int) -> int:
 def most_frequent(words: list[str]) -> tuple[list[str] | None, collections.Counter]:
     """The three most frequent words other than the noise, most frequent first, or None when the
     third is tied with the fourth."""
-    counts = collections.Counter(words)
-    counts.pop(NOISE, None)
-    ranked = counts.most_common()
-    if len(ranked) < ANSWERS or (len(ranked) > ANSWERS and ranked[ANSWERS - 1][1] == ranked[ANSWERS][1]):
-        return None, counts
-    return [w for w, _ in ranked[:ANSWERS]], counts
+    return top_words(words, ANSWERS, ignore=NOISE)
 
 
 def sample(generator: RulerGenerator, cell: Cell, rng: random.Random, options: Any, budget_adjust: int) -> Sample:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import random
+from collections import Counter
 
 import numpy as np
 
@@ -81,3 +82,16 @@ def fit_word_list(generator, wrapped, cell, budget_adjust: int, vocabulary, toke
         labeler=labeler,
         whole_units_only=True,
     )
+
+
+def top_words(words: list[str], count: int, ignore: str | None = None) -> tuple[list[str] | None, Counter]:
+    """The `count` most frequent words (most frequent first) and every word's count, or None for the
+    words when the count-th is tied with the next (the answer would not be determined): how the cwe
+    and fwe oracles count a list."""
+    counts = Counter(words)
+    if ignore is not None:
+        counts.pop(ignore, None)
+    ranked = counts.most_common()
+    if len(ranked) < count or (len(ranked) > count and ranked[count - 1][1] == ranked[count][1]):
+        return None, counts
+    return [w for w, _ in ranked[:count]], counts
