@@ -16,6 +16,7 @@ import functools
 import hashlib
 import os
 import struct
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -174,6 +175,16 @@ def _packaged_tiktoken_file(facts: _EncodingFacts) -> bytes:
     return blob
 
 
+def _quicktok_encoding(name: str):
+    """quicktok's tokenizer for the same encoding (a counting fast path), or None without it."""
+    try:
+        import quicktok
+
+        return quicktok.get_encoding(name)
+    except Exception:  # an older wheel or a missing encoding: tiktoken counts alone
+        return None
+
+
 def _cache_dir() -> Path:
     return cache_dir("tiktoken")
 
@@ -210,6 +221,11 @@ def _load_tiktoken(name: str):
 
 
 PARALLEL_COUNT = 20_000  # texts from which count_many uses every core
+CHECK_EVERY = 50  # count_many re-counts every 50th text with tiktoken itself (see `_quick_counts`)
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class TiktokenTokenizer:
@@ -224,6 +240,7 @@ class TiktokenTokenizer:
         self.version = f"tiktoken {tiktoken.__version__}"
         self._enc = _load_tiktoken(name)
         self._token_bytes: np.ndarray | None = None
+        self._quick = _quicktok_encoding(name)
 
     def encode(self, text: str) -> list[int]:
         return self._enc.encode_ordinary(text)
@@ -237,10 +254,16 @@ class TiktokenTokenizer:
         return self._enc.encode_to_numpy(text, allowed_special=set(), disallowed_special=())
 
     def count_many(self, texts: list[str]) -> list[int]:
+        """Token counts of many units (haystack sentences, corpus chunks). Samples are still measured
+        by tiktoken (`measure`); these counts only plan them."""
+        if self._quick is not None and texts:
+            counts = self._quick_counts(texts)
+            if counts is not None:
+                return counts
         # Units are short: a plain loop beats tiktoken's batch, which starts a thread pool per call.
         # A corpus's worth (an index's chunks) is split over the cores: encodes run outside the GIL.
         encode = self._enc.encode_ordinary
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cores = _cores()
         if len(texts) < PARALLEL_COUNT or cores < 2:
             return [len(encode(t)) for t in texts]
         step = -(-len(texts) // cores)
@@ -248,6 +271,23 @@ class TiktokenTokenizer:
         with ThreadPoolExecutor(max_workers=len(parts)) as pool:
             counted = pool.map(lambda part: [len(encode(t)) for t in part], parts)
         return [n for part in counted for n in part]
+
+    def _quick_counts(self, texts: list[str]) -> list[int] | None:
+        """Counts from quicktok, an exact BPE in Rust that counts without building id lists, about
+        ten times faster than tiktoken here (an index's 227,000 chunks: 1.5 s instead of 14 s).
+        It gave tiktoken's ids on every one of 36,000 adversarial texts (tests/core/test_tokenizers.py
+        keeps a sample of them), and every `CHECK_EVERY`-th text of each call is re-counted by
+        tiktoken: one disagreement and this process counts with tiktoken alone from then on."""
+        import quicktok
+
+        threads = _cores() if len(texts) >= PARALLEL_COUNT else 1
+        counts = quicktok.count_batch(self._quick, texts, threads=threads).tolist()
+        encode = self._enc.encode_ordinary
+        if all(len(encode(texts[i])) == counts[i] for i in range(0, len(texts), CHECK_EVERY)):
+            return counts
+        self._quick = None
+        warnings.warn(f"quicktok disagreed with tiktoken on {self.name}; counting with tiktoken only", stacklevel=3)
+        return None
 
     def decode(self, ids: list[int]) -> str:
         return self._enc.decode(ids)

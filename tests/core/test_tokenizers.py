@@ -83,3 +83,42 @@ def _valid(data: bytes) -> bool:
         return True
     except UnicodeDecodeError:
         return False
+
+
+def _adversarial_texts(count: int) -> list[str]:
+    """Texts that stress a BPE: scripts, emoji sequences, combining marks, digit and space runs,
+    special-token strings, CRLF, zero-width characters."""
+    import random
+
+    pieces = [" ", "  ", "\n", "\n\n", "\t", "\r\n", "'s", "'LL", "123", "4567", "Zebra", "über", "naïve",
+              "日本語", "中文字符", "한국어", "русский", "العربية", "हिन्दी", "😀", "👨‍👩‍👧", "🇫🇷", "!!", "...",
+              "—", "“quoted”", "def f(x):", "    return", "{}", "\\", "\u200b", "\u00a0", "x" * 50, "0" * 40,
+              "ab" * 30, "\ufffd", "𝔘𝔫𝔦", "e\u0301", "ǅ", "ß", "İ", "<|endoftext|>", "<|fim_prefix|>"]  # fmt: skip
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 60))) for _ in range(count)]
+    texts += ["".join(chr(rng.choice([rng.randint(32, 0xD7FF), rng.randint(0xE000, 0x2FFFF)])) for _ in range(40))]
+    return texts
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_fast_counts_equal_tiktoken_on_adversarial_text(name):
+    tokenizer = tk.get_tokenizer(name)
+    assert tokenizer._quick is not None  # the fast path is really taken
+    texts = _adversarial_texts(4000)
+    expected = [len(tokenizer._enc.encode_ordinary(t)) for t in texts]
+    assert tokenizer._quick_counts(texts) == expected
+    assert tokenizer.count_many(texts) == expected
+    big = texts * 6  # past PARALLEL_COUNT: counted on every core
+    assert len(big) >= tk.PARALLEL_COUNT and tokenizer.count_many(big) == expected * 6
+
+
+def test_a_fast_count_that_disagrees_turns_the_fast_path_off(monkeypatch):
+    import quicktok
+
+    tokenizer = tk.TiktokenTokenizer("cl100k_base")
+    monkeypatch.setattr(quicktok, "count_batch", lambda enc, texts, threads=0: np.ones(len(texts), dtype=np.int64))
+    texts = ["hello world, twice over"] * 120
+    with pytest.warns(UserWarning, match="quicktok disagreed"):
+        assert tokenizer.count_many(texts) == [len(tokenizer.encode(texts[0]))] * 120
+    assert tokenizer._quick is None
+    assert tokenizer.count_many(["two words"]) == [2]
