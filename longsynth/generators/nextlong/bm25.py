@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse import csr_matrix
 
 QUERY_TERMS = 24
 K1, B = 1.5, 0.75
 TOKEN = r"\b\w\w+\b"
-BATCH = 20_000  # chunks tokenized at once (bounds the memory of the exploded tokens)
+BATCH = 5_000  # chunks tokenized at once (bounds the memory of their exploded tokens)
 
 
 @functools.lru_cache(maxsize=1)
@@ -59,10 +59,22 @@ class Bm25:
         self.postings = np.diff(matrix.indptr)
 
     @classmethod
-    def build(cls, batches: Iterable[list[str]]) -> Bm25:
-        """The index of every chunk of `batches` (chunk ids count on across batches)."""
+    def build(cls, batches: Iterable[list[str]], folder: Path) -> Bm25:
+        """Index every chunk of `batches` (chunk ids count on across batches) into `folder`, and load it.
+
+        Two passes, so memory holds one batch, never the corpus's postings (13 million for 100,000
+        documents): the first tokenizes each batch and writes its (chunk, term, count) triples to a
+        scratch file, counting each term's chunks and each chunk's tokens; the second, once idf and
+        the mean length are known, scores each batch's triples and writes them straight to their
+        places in the memory-mapped matrix (each term's chunks in order, as one sparse row)."""
+        from numpy.lib.format import open_memmap
+
+        folder.mkdir(parents=True, exist_ok=True)
+        scratch = folder / "postings"
+        scratch.mkdir()
         vocabulary = pl.DataFrame(schema={"term": pl.String, "id": pl.Int32})
-        rows, terms, counts, lengths = [], [], [], []
+        frequency = np.zeros(0, dtype=np.int64)  # chunks holding each term
+        lengths, parts = [], []
         offset = 0
         for batch in batches:
             found = tokens(batch)
@@ -71,32 +83,52 @@ class Bm25:
                 pl.int_range(len(vocabulary), len(vocabulary) + len(new), dtype=pl.Int32).alias("id")
             )
             vocabulary = pl.concat([vocabulary, new])
-            counted = found.join(vocabulary, on="term").group_by(["row", "id"]).len()
-            rows.append(counted["row"].to_numpy().astype(np.int32) + offset)
-            terms.append(counted["id"].to_numpy().astype(np.int32))
-            counts.append(counted["len"].to_numpy().astype(np.float32))
+            counted = found.join(vocabulary, on="term").group_by(["id", "row"]).len().sort(["id", "row"])
+            triples = np.stack(
+                [counted["row"].to_numpy() + offset, counted["id"].to_numpy(), counted["len"].to_numpy()]
+            ).astype(np.int32)
+            np.save(scratch / f"{len(parts)}.npy", triples)
+            parts.append(scratch / f"{len(parts)}.npy")
+            frequency = np.pad(frequency, (0, len(vocabulary) - len(frequency)))
+            frequency += np.bincount(triples[1], minlength=len(vocabulary))
             lengths.append(np.bincount(found["row"].to_numpy(), minlength=len(batch)))
             offset += len(batch)
-        del found, counted  # the last batch's tokens
-        row, term, tf = np.concatenate(rows), np.concatenate(terms), np.concatenate(counts)
-        del rows, terms, counts  # each array once, not twice (a 100K-document corpus has 13M postings)
-        length = np.concatenate(lengths).astype(np.float32)
-        frequency = np.bincount(term, minlength=len(vocabulary)).astype(np.float32)
-        idf = np.log(1.0 + (offset - frequency + 0.5) / (frequency + 0.5)).astype(np.float32)
-        norm = (K1 * (1.0 - B + B * length / max(1e-9, float(length.mean())))).astype(np.float32)
-        tf *= (K1 + 1.0) / (tf + norm[row])  # in place: the score, term by term
-        tf *= idf[term]
-        matrix = coo_matrix((tf, (term, row)), shape=(len(vocabulary), offset)).tocsr()
-        del row, term, tf
-        ids = dict(zip(vocabulary["term"].to_list(), vocabulary["id"].to_list(), strict=True))
-        return cls(matrix, ids)
-
-    def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in ("data", "indices", "indptr"):
-            np.save(folder / f"{name}.npy", getattr(self.matrix, name))
-        terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
-        (folder / "vocabulary.json").write_text(json.dumps({"chunks": self.matrix.shape[1], "terms": terms}))
+            del found, counted, triples
+        length = np.concatenate(lengths).astype(np.float32) if lengths else np.zeros(0, np.float32)
+        idf = np.log(1.0 + (offset - frequency.astype(np.float32) + 0.5) / (frequency.astype(np.float32) + 0.5))
+        idf = idf.astype(np.float32)
+        mean = max(1e-9, float(length.mean())) if len(length) else 1.0
+        norm = (K1 * (1.0 - B + B * length / mean)).astype(np.float32)
+        indptr = np.concatenate([[0], np.cumsum(frequency)]).astype(np.int64)
+        size = int(indptr[-1])
+        if size:  # the matrix is filled on disk (an empty one cannot be mapped)
+            data = open_memmap(folder / "data.npy", mode="w+", dtype=np.float32, shape=(size,))
+            indices = open_memmap(folder / "indices.npy", mode="w+", dtype=np.int32, shape=(size,))
+        else:
+            data, indices = np.zeros(0, np.float32), np.zeros(0, np.int32)
+        free = indptr[:-1].copy()  # each term's next free place
+        for part in parts:
+            row, term, count = np.load(part)  # sorted by term, then chunk
+            first = np.searchsorted(term, term, side="left")
+            place = free[term] + np.arange(len(term)) - first
+            score = count.astype(np.float32)
+            score *= (K1 + 1.0) / (score + norm[row])  # the score, term by term
+            score *= idf[term]
+            data[place], indices[place] = score, row
+            free += np.bincount(term, minlength=len(free))
+            part.unlink()
+        scratch.rmdir()
+        if size:
+            data.flush()
+            indices.flush()
+        else:
+            np.save(folder / "data.npy", data)
+            np.save(folder / "indices.npy", indices)
+        del data, indices
+        np.save(folder / "indptr.npy", indptr)
+        meta = {"chunks": offset, "terms": vocabulary["term"].to_list()}
+        (folder / "vocabulary.json").write_text(json.dumps(meta))
+        return cls.load(folder)
 
     @classmethod
     def load(cls, folder: Path) -> Bm25:
