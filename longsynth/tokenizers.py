@@ -222,6 +222,7 @@ def _load_tiktoken(name: str):
 
 PARALLEL_COUNT = 20_000  # texts from which count_many uses every core
 CHECK_EVERY = 50  # count_many re-counts every 50th text with tiktoken itself (see `_quick_counts`)
+QUICK_FROM = 1_000  # texts from which count_many counts with quicktok (loading it costs 37 MiB)
 
 
 def _cores() -> int:
@@ -240,7 +241,8 @@ class TiktokenTokenizer:
         self.version = f"tiktoken {tiktoken.__version__}"
         self._enc = _load_tiktoken(name)
         self._token_bytes: np.ndarray | None = None
-        self._quick = _quicktok_encoding(name)
+        self._quick = None  # quicktok's encoding, loaded by the first count_many that uses it
+        self._quick_off = False  # quicktok is missing, or disagreed with tiktoken once
 
     def encode(self, text: str) -> list[int]:
         return self._enc.encode_ordinary(text)
@@ -256,7 +258,7 @@ class TiktokenTokenizer:
     def count_many(self, texts: list[str]) -> list[int]:
         """Token counts of many units (haystack sentences, corpus chunks). Samples are still measured
         by tiktoken (`measure`); these counts only plan them."""
-        if self._quick is not None and texts:
+        if len(texts) >= QUICK_FROM and not self._quick_off:
             counts = self._quick_counts(texts)
             if counts is not None:
                 return counts
@@ -278,6 +280,11 @@ class TiktokenTokenizer:
         It gave tiktoken's ids on every one of 36,000 adversarial texts (tests/core/test_tokenizers.py
         keeps a sample of them), and every `CHECK_EVERY`-th text of each call is re-counted by
         tiktoken: one disagreement and this process counts with tiktoken alone from then on."""
+        if self._quick is None:
+            self._quick = _quicktok_encoding(self.name)
+            if self._quick is None:
+                self._quick_off = True
+                return None
         import quicktok
 
         threads = _cores() if len(texts) >= PARALLEL_COUNT else 1
@@ -285,7 +292,7 @@ class TiktokenTokenizer:
         encode = self._enc.encode_ordinary
         if all(len(encode(texts[i])) == counts[i] for i in range(0, len(texts), CHECK_EVERY)):
             return counts
-        self._quick = None
+        self._quick, self._quick_off = None, True
         warnings.warn(f"quicktok disagreed with tiktoken on {self.name}; counting with tiktoken only", stacklevel=3)
         return None
 

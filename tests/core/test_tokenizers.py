@@ -103,10 +103,10 @@ def _adversarial_texts(count: int) -> list[str]:
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
 def test_fast_counts_equal_tiktoken_on_adversarial_text(name):
     tokenizer = tk.get_tokenizer(name)
-    assert tokenizer._quick is not None  # the fast path is really taken
     texts = _adversarial_texts(4000)
     expected = [len(tokenizer._enc.encode_ordinary(t)) for t in texts]
     assert tokenizer._quick_counts(texts) == expected
+    assert tokenizer._quick is not None  # the fast path was really taken
     assert tokenizer.count_many(texts) == expected
     big = texts * 6  # past PARALLEL_COUNT: counted on every core
     assert len(big) >= tk.PARALLEL_COUNT and tokenizer.count_many(big) == expected * 6
@@ -117,8 +117,14 @@ def test_a_fast_count_that_disagrees_turns_the_fast_path_off(monkeypatch):
 
     tokenizer = tk.TiktokenTokenizer("cl100k_base")
     monkeypatch.setattr(quicktok, "count_batch", lambda enc, texts, threads=0: np.ones(len(texts), dtype=np.int64))
-    texts = ["hello world, twice over"] * 120
+    texts = ["hello world, twice over"] * tk.QUICK_FROM
     with pytest.warns(UserWarning, match="quicktok disagreed"):
-        assert tokenizer.count_many(texts) == [len(tokenizer.encode(texts[0]))] * 120
-    assert tokenizer._quick is None
-    assert tokenizer.count_many(["two words"]) == [2]
+        assert tokenizer.count_many(texts) == [len(tokenizer.encode(texts[0]))] * tk.QUICK_FROM
+    assert tokenizer._quick is None and tokenizer._quick_off
+    assert tokenizer.count_many(["two words"] * tk.QUICK_FROM) == [2] * tk.QUICK_FROM
+
+
+def test_small_counts_do_not_load_the_fast_counter():
+    tokenizer = tk.TiktokenTokenizer("cl100k_base")
+    assert tokenizer.count_many(["a few words"] * 10) == [3] * 10
+    assert tokenizer._quick is None and not tokenizer._quick_off
