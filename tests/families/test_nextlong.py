@@ -119,6 +119,49 @@ def test_index_is_cached_and_reused(corpus, tmp_path):
     assert other.built and len(other.chunk_texts) > len(first.chunk_texts)
 
 
+def _flip_a_byte(path, at: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x20
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_index_is_never_used(tmp_path, monkeypatch):
+    """An index file edited after its build is found out: the matrix, counts and offsets by their
+    sha256 when loaded (the index is rebuilt), a chunk's text by its checksum when read (one error,
+    the entry removed, and the next build rebuilds it). Every build that finishes writes the bytes of
+    a clean one."""
+    from click.testing import CliRunner
+
+    import longsynth.generators.nextlong.generator as nl
+    from longsynth.cli import cli
+
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    args = ["build", "--generator", "nextlong", "--task", "nextlong", "--lengths", "2k", "--samples", "3"]
+    args += ["--set", "corpus=builtin:300", "--overwrite"]
+
+    def run(name: str) -> tuple[int, str, dict[str, bytes]]:
+        nl._index.cache_clear()
+        result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / name)], obj={})
+        files = {str(f.relative_to(tmp_path / name)): f.read_bytes() for f in (tmp_path / name).rglob("*.parquet")}
+        return result.exit_code, result.output, files
+
+    code, _, clean = run("clean")
+    assert code == 0 and clean
+    (entry,) = (tmp_path / "cache" / "index").glob("*/meta.json")
+    entry = entry.parent
+    _flip_a_byte(entry / "retriever" / "data.npy", -5)  # a score
+    code, _, files = run("after_matrix")
+    assert code == 0 and files == clean
+    builds = (tmp_path / "cache" / "index" / "builds.log").read_text().splitlines()
+    assert len(builds) == 2  # found out at load, and rebuilt
+    _flip_a_byte(entry / "texts.bin", 10)  # a letter of the first chunk, which the first sample uses
+    code, output, _ = run("after_text")
+    assert code == 2 and "is damaged" in output and "Traceback" not in output
+    assert not entry.exists()
+    code, _, files = run("rebuilt")
+    assert code == 0 and files == clean
+
+
 def test_long_documents_are_skipped_and_counted(corpus, tmp_path):
     spec = load_spec(None, generator="nextlong", tasks="nextlong", lengths="16k", samples=8, corpus=str(corpus))
     out = build(spec, tmp_path / "skip")

@@ -19,6 +19,7 @@ import operator
 import os
 import shutil
 import sys
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ import polars as pl
 
 from ...cache import cache_dir
 from ...errors import CorpusError, SpecError
-from ...files import write_folder_atomically
+from ...files import sha256_file, write_folder_atomically
 from ...read_ahead import read_ahead
 from ...text.sources import iter_corpus_documents
 from ...tokenizers import Tokenizer
@@ -266,7 +267,10 @@ class TextColumn(Sequence):
     def __init__(self, folder: Path):
         self._folder = folder
         self._offsets = np.load(folder / "offsets.npy")
+        self._checksums = np.load(folder / "checksums.npy")  # each text's CRC-32, checked at each read
         self._fd = os.open(folder / "texts.bin", os.O_RDONLY)
+        if os.fstat(self._fd).st_size != int(self._offsets[-1]) or len(self._checksums) != len(self):
+            raise ValueError(f"{folder / 'texts.bin'} does not match its offsets")
 
     def __del__(self) -> None:
         if getattr(self, "_fd", None) is not None:
@@ -287,7 +291,14 @@ class TextColumn(Sequence):
         if not 0 <= n < len(self):
             raise IndexError(f"chunk {item} out of range")
         start, end = int(self._offsets[n]), int(self._offsets[n + 1])
-        return os.pread(self._fd, end - start, start).decode("utf-8")
+        data = os.pread(self._fd, end - start, start)
+        if zlib.crc32(data) != int(self._checksums[n]):
+            shutil.rmtree(self._folder, ignore_errors=True)  # the next build makes it anew
+            raise CorpusError(
+                f"the cached corpus index {self._folder} is damaged (chunk {n} does not match its checksum); "
+                "it was removed: run the build again to rebuild it"
+            )
+        return data.decode("utf-8")
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, TextColumn) or len(self) != len(other):
@@ -328,11 +339,13 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer) -> None:
     counts: list[np.ndarray] = []
     totals = {"chars": 0, "chunks": 0}
     sizes: list[np.ndarray] = []  # each chunk's UTF-8 bytes
+    checksums: list[np.ndarray] = []  # and their CRC-32
 
     def flush(texts: list[str]) -> list[str]:
         counts.append(np.asarray(tokenizer.count_many([t + UNIT_END for t in texts]), dtype=np.int64))
         encoded = [t.encode("utf-8") for t in texts]
         sizes.append(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+        checksums.append(np.fromiter(map(zlib.crc32, encoded), dtype=np.uint32, count=len(encoded)))
         sink.write(b"".join(encoded))
         return texts
 
@@ -372,6 +385,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer) -> None:
         raise CorpusError(f"corpus {spec.corpus!r} holds no text")
     tokens = np.concatenate(counts)
     np.save(tmp / "offsets.npy", np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64))
+    np.save(tmp / "checksums.npy", np.concatenate(checksums))
     pl.DataFrame({"joiner": joiners, "doc": np.asarray(owners, dtype=np.int64), "tokens": tokens}).write_parquet(
         tmp / "chunks.parquet"
     )
@@ -382,12 +396,25 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer) -> None:
         "spec": spec.__dict__,
         "chars_per_token": totals["chars"] / max(1, int(tokens.sum())),
         "chunks": len(tokens),
+        "sha256": {name: sha256_file(tmp / name) for name in _checked_files(tmp)},
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
 
 
+def _checked_files(folder: Path) -> list[str]:
+    """The index files whose sha256 a load checks: all but the texts (each checked as it is read)."""
+    files = [p for p in folder.rglob("*") if p.is_file() and p.name not in ("meta.json", "texts.bin")]
+    return sorted(str(p.relative_to(folder)) for p in files)
+
+
 def _load(folder: Path, spec: IndexSpec) -> ChunkIndex:
+    """The index in `folder`, after checking every file against the sha256 its build recorded (about
+    0.1 s per 100,000 documents): a damaged or edited entry raises, and is rebuilt."""
     meta = json.loads((folder / "meta.json").read_text())
+    if _checked_files(folder) != sorted(meta["sha256"]) or any(
+        sha256_file(folder / name) != digest for name, digest in meta["sha256"].items()
+    ):
+        raise ValueError(f"{folder}: a file does not match its recorded sha256")
     chunks = pl.read_parquet(folder / "chunks.parquet")
     docs = pl.read_parquet(folder / "docs.parquet")
     first = np.append(docs["first"].to_numpy(), len(chunks)).astype(np.int64)
