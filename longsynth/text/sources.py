@@ -118,6 +118,8 @@ def _iter_file(file: Path) -> Iterator[tuple[str, str, Any]]:
                         raise CorpusError(
                             f"corpus file {file} line {line_no}: not valid JSON ({exc.msg}, column {exc.colno})"
                         ) from None
+                    if "\\ud" in line or "\\uD" in line:  # an escaped surrogate: only JSON can make one
+                        _check_unicode(record, f"corpus file {file} line {line_no}")
                     yield f"{file.stem}:{line_no}", f"{file}:{line_no}", record
         else:
             import pyarrow.parquet as pq
@@ -138,6 +140,25 @@ def _record(record: dict, text_field: str, id_field: str | None, default_id: str
         raise CorpusError(f"{where} has no field {text_field!r}; set corpus_text_field to the text column")
     doc_id = str(record[id_field]) if id_field and id_field in record else default_id
     return doc_id, str(record[text_field] or "")
+
+
+def _check_unicode(value: Any, where: str) -> None:
+    """Refuse a JSON record holding text no tokenizer or file can hold: `\\ud800`-style escapes
+    decode to lone surrogates, which are not Unicode text."""
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_unicode(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _check_unicode(item, where)
+    elif isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise CorpusError(
+                f"{where}: not valid Unicode (a lone surrogate, {value[exc.start]!r}, at character {exc.start}); "
+                "fix or drop that record"
+            ) from None
 
 
 def _iter_hub(name: str, config: str | None, split: str) -> Iterator[tuple[str, str, Any]]:

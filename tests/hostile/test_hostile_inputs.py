@@ -405,6 +405,20 @@ CASES = [
         write("c.jsonl", '{"text": "a b c"}\n' * 50 + "{oops}\n"),
     ),
     Case(
+        "lone surrogate in a corpus",
+        ["build", "--generator", "nextlong", "--set", "corpus=c.jsonl", "-o", "out"],
+        2,
+        "line 51: not valid Unicode (a lone surrogate",
+        write("c.jsonl", '{"text": "a b c"}\n' * 50 + '{"text": "broken \\ud800 text"}\n'),
+    ),
+    Case(
+        "lone surrogate in qa data",
+        ["build", "--generator", "ruler", "--task", "qa_1", "--set", "qa_data=qa.jsonl", *SMALL, "-o", "out"],
+        2,
+        "line 1: not valid Unicode (a lone surrogate",
+        write("qa.jsonl", '{"question": "Who \\udc80?", "context": "Ann did it.", "answers": {"text": ["Ann"]}}\n'),
+    ),
+    Case(
         "hub corpus, no network",
         ["build", "--generator", "nextlong", "--set", "corpus=hf:someone/no-such-set", "-o", "out"],
         2,
