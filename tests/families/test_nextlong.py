@@ -408,3 +408,16 @@ def test_quest_groups_documents_that_share_a_keyword(tmp_path):
                 assert c["retriever"] == "bm25" and c["rank"] >= 1
         whole = [d for d in others if not any(c.get("cut") and c["doc_id"] == d for c in meta["chunks"])]
         assert others and all(keyword in " ".join(others[d]) for d in whole)
+
+
+def test_top_k_breaks_ties_by_id_whatever_the_order():
+    from longsynth.generators.nextlong.bm25 import top_k
+
+    scores = np.array([5.0, 3.0, 3.0, 3.0, 3.0, 1.0, 3.0], dtype=np.float32)
+    ids = np.arange(len(scores))
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        order = rng.permutation(len(scores))
+        best, kept = top_k(scores[order], ids[order], 3)
+        assert best.tolist() == [0, 1, 2] and kept.tolist() == [5.0, 3.0, 3.0]
+    assert top_k(scores, ids, 10)[0].tolist() == [0, 1, 2, 3, 4, 6, 5]

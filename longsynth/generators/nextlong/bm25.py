@@ -44,11 +44,13 @@ def tokens(texts: list[str]) -> pl.DataFrame:
 
 
 def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best (ids, scores), best first; ties go to the lower id (deterministic)."""
+    """The k best (ids, scores), best first; ties go to the lower id, whatever order they came in
+    (a partition alone would pick among the chunks tied with the k-th by their position)."""
     if len(scores) > k:
-        keep = np.argpartition(-scores, k - 1)[:k]
+        kth = np.partition(-scores, k - 1)[k - 1]  # minus the k-th best score
+        keep = np.flatnonzero(-scores <= kth)  # the k best and every chunk tied with the k-th
         scores, ids = scores[keep], ids[keep]
-    order = np.lexsort((ids, -scores))
+    order = np.lexsort((ids, -scores))[:k]
     return ids[order], scores[order]
 
 
