@@ -1,12 +1,13 @@
 """A chunk-level retrieval index over a corpus, built once and cached on disk (NExtLong).
 
-Building it reads the corpus (streamed), cuts every document into
-meta-chunks, counts each chunk's tokens once, and indexes the chunks with
-BM25 (`bm25.py`) or, optionally, dense embeddings (a sentence-transformers
-wordllama's static model, shipped in its wheel, or a local sentence-transformers folder;
+Building it reads the corpus (streamed, on a thread of its own), cuts every
+document into meta-chunks, counts each chunk's tokens once, and indexes the
+chunks with BM25 (`bm25.py`) or, optionally, dense embeddings (wordllama's
+static model, shipped in its wheel, or a local sentence-transformers folder;
 searched exactly with numpy, or with faiss for large indexes). The index is
 saved under the cache folder, keyed by corpus, chunking, retriever and
-tokenizer, so later builds load it instead of rebuilding.
+tokenizer, so later builds load it instead of rebuilding; a load checks every
+file against the digest its build recorded.
 """
 
 from __future__ import annotations
