@@ -13,6 +13,7 @@ re-runs the SQL in sqlite3.
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 from dataclasses import dataclass
@@ -63,6 +64,12 @@ class Chosen:
     frames: dict[str, Any]
     result: list[tuple]
     empty_by_design: bool = False  # a question meant to have no answer (`empty_share`)
+    reserve: int = 0  # the tokens its row keeps for the answer (set once the query is accepted)
+
+    @functools.cached_property
+    def answers(self) -> list[str]:
+        """The result as the row's answers state it, one string per result row (formatted once)."""
+        return format_rows(self.result)
 
 
 def placement_depths(placement: str, count: int, share: float) -> np.ndarray:
@@ -249,7 +256,8 @@ class HoloBenchGenerator(Generator):
             if options.sql:
                 query = Query("custom", options.sql, tables, {"text": options.question}, has_order(options.sql))
                 chosen = Chosen(query, picked, frames, run_duckdb(query.sql, frames))
-                if self.answer_reserve(chosen, cell, budget) is None:
+                chosen.reserve = self.answer_reserve(chosen, cell, budget)
+                if chosen.reserve is None:
                     if self.spec.reserve is not None:
                         raise BudgetError(
                             f"the answer to --set sql is longer than the {self.spec.reserve} tokens reserved "
@@ -261,8 +269,10 @@ class HoloBenchGenerator(Generator):
                     )
                 return chosen
             chosen = self._query_over(family, tables, picked, rows, frames, rng, want_empty)
-            if chosen is not None and self.answer_reserve(chosen, cell, budget) is not None:
-                return chosen
+            if chosen is not None:
+                chosen.reserve = self.answer_reserve(chosen, cell, budget)
+                if chosen.reserve is not None:
+                    return chosen
         raise BudgetError(
             f"could not generate an answerable {cell.task} query for database {self.db.name!r} in "
             f"{_QUERY_TRIES} tries at {cell.target_length} tokens; try another difficulty, length or database"
@@ -275,7 +285,7 @@ class HoloBenchGenerator(Generator):
         line) must fit in it. Otherwise the reserve grows with the answer, as the paper's answers
         grow with the information in the context: at least 512, else the answer's tokens and a
         little more, as long as the relevant rows, the prompt and the reserve fit the target."""
-        tokens = answer_tokens(self.tokenizer, format_rows(chosen.result))
+        tokens = answer_tokens(self.tokenizer, chosen.answers)
         if self.spec.reserve is not None:
             return self.spec.reserve if tokens <= self.spec.reserve else None
         least = self.tasks[cell.task].reserve
@@ -368,7 +378,7 @@ class HoloBenchGenerator(Generator):
         query = chosen.query
         question = self.templates.render("question.j2", family=query.family, q=query.question)
         wrapped = self.wrap(*self.prompt_halves("prompt.j2", {"question": question}), self._answer_prefix())
-        reserve = self.answer_reserve(chosen, cell, budget)  # not None: the query was chosen so
+        reserve = chosen.reserve
         room = target - reserve
         context_tokens = max(1, room - self.tokenizer.count(wrapped.head) - self.tokenizer.count(wrapped.tail))
         inserts, insert_tokens, share = self._relevant_inserts(chosen, rng, context_tokens)
@@ -397,7 +407,7 @@ class HoloBenchGenerator(Generator):
             "limit": query.limit,
             "order_index": query.order_index,
         }
-        answers = format_rows(chosen.result)
+        answers = list(chosen.answers)
         if not has_order(query.sql):  # engines return unordered results in any order: fix one
             answers.sort()
         metadata["answer_rows"] = len(answers)
