@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -172,10 +171,6 @@ def _write_shard(path, rows, split, formats, first_index, stats, token_columns, 
         handle = open(twin_tmp, "w", encoding="utf-8") if twin_tmp else None
         writer = None
         written = 0
-        # A row group is compressed and written on a thread of its own (pyarrow does it without the
-        # GIL) while the next group's rows are made: one write in flight, so memory holds two groups.
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="longsynth-parquet")
-        pending = None
         try:
             for batch in _groups(rows, group_rows):
                 table = pl.DataFrame(batch, schema=schema).to_arrow()
@@ -183,9 +178,7 @@ def _write_shard(path, rows, split, formats, first_index, stats, token_columns, 
                     writer = pq.ParquetWriter(
                         tmp, table.schema, compression="zstd", compression_level=3, write_statistics=False
                     )
-                if pending is not None:
-                    pending.result()  # raises what the write raised (a full disk, say)
-                pending = pool.submit(writer.write_table, table)
+                writer.write_table(table)
                 # The length the contract bounds: prompt plus reserve for evaluation rows, the text for training rows.
                 lengths.extend(r["prompt_length"] + r["reserve"] if "prompt" in r else r["length"] for r in batch)
                 if handle:
@@ -195,8 +188,6 @@ def _write_shard(path, rows, split, formats, first_index, stats, token_columns, 
                     if found:
                         facts.append(found)
                 written += len(batch)
-            if pending is not None:
-                pending.result()
             if writer is None:  # every sample dropped: an empty shard, with the schema
                 pl.DataFrame([], schema=schema).write_parquet(
                     tmp, compression="zstd", compression_level=3, statistics=False
@@ -210,7 +201,6 @@ def _write_shard(path, rows, split, formats, first_index, stats, token_columns, 
                 os.replace(twin_tmp, twin)
                 files[str(twin.relative_to(out))] = file_record(twin)
         finally:
-            pool.shutdown(wait=True)  # no write is left running when the file closes
             if writer is not None:
                 writer.close()
             if handle:
