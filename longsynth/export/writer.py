@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +157,7 @@ def write_shard(
 
 
 def _write_shard(path, rows, split, formats, first_index, stats, token_columns, family, group_rows) -> dict:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     out = path.parent.parent
@@ -169,14 +170,17 @@ def _write_shard(path, rows, split, formats, first_index, stats, token_columns, 
     def write(tmp: Path) -> None:
         twin_tmp = temporary_name(twin) if twin else None
         handle = open(twin_tmp, "w", encoding="utf-8") if twin_tmp else None
-        writer = None
+        writer = sink = None
         written = 0
         try:
             for batch in _groups(rows, group_rows):
                 table = pl.DataFrame(batch, schema=schema).to_arrow()
                 if writer is None:
+                    # The file is ours to close: pyarrow leaves it open when closing the writer fails
+                    # (a full disk), which would hold a deleted file's space for the life of the process.
+                    sink = pa.OSFile(str(tmp), "wb")
                     writer = pq.ParquetWriter(
-                        tmp, table.schema, compression="zstd", compression_level=3, write_statistics=False
+                        sink, table.schema, compression="zstd", compression_level=3, write_statistics=False
                     )
                 writer.write_table(table)
                 # The length the contract bounds: prompt plus reserve for evaluation rows, the text for training rows.
@@ -201,10 +205,10 @@ def _write_shard(path, rows, split, formats, first_index, stats, token_columns, 
                 os.replace(twin_tmp, twin)
                 files[str(twin.relative_to(out))] = file_record(twin)
         finally:
-            if writer is not None:
-                writer.close()
-            if handle:
-                handle.close()
+            with ExitStack() as closing:  # each one closed even if closing another fails; the writer first
+                for opened in (handle, sink, writer):
+                    if opened is not None:
+                        closing.callback(opened.close)
             if twin_tmp and twin_tmp.exists():  # a failed write leaves nothing behind
                 twin_tmp.unlink()
 

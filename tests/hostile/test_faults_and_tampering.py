@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -99,11 +100,26 @@ def test_a_full_disk_is_one_line_and_the_same_command_finishes_later(clean, tmp_
         assert len(errors) == 1 and "cannot write to output folder" in errors[0] and str(out) in errors[0]
         assert "No space left on device" in errors[0]
         assert not list(out.rglob("*.tmp")), "a temporary file was left behind"
+        assert not _open_under(disk), "a file on the full disk is still open (its space is never freed)"
         (disk / "ballast").unlink()
         assert _run(*BUILD, "-o", str(out)).exit_code == 0
         assert _hashes(out) == _hashes(clean)
+        assert not _open_under(disk)
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def _open_under(folder: Path) -> list[str]:
+    """Files under `folder` this process holds open (deleted ones too)."""
+    held = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith(str(folder)):
+            held.append(target)
+    return held
 
 
 def test_sqlite_answers_reads_only():
