@@ -9,6 +9,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,32 @@ def test_a_full_disk_is_one_line_and_the_same_command_finishes_later(clean, tmp_
         (disk / "ballast").unlink()
         assert _run(*BUILD, "-o", str(out)).exit_code == 0
         assert _hashes(out) == _hashes(clean)
+        assert not _open_under(disk)
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_full_cache_disk_is_one_line_not_a_crash(tmp_path):
+    """The corpus index fills its matrix through a memory map; on a full disk that must be an error,
+    not a SIGBUS, and the half-built index must go."""
+    disk = tmp_path / "disk"
+    if shutil.which("mount") is None or not _mount_tmpfs(disk, "12m"):
+        pytest.skip("needs permission to mount a small tmpfs")
+    try:
+        args = ["build", "--generator", "nextlong", "--lengths", "1k", "--samples", "1"]
+        args += ["--set", "corpus=builtin:2000", "-o", str(tmp_path / "out")]
+        done = subprocess.run(
+            [sys.executable, "-m", "longsynth.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "LONGSYNTH_CACHE": str(disk / "cache")},
+        )
+        assert done.returncode == 2, done.stderr[-2000:]
+        errors = done.stderr.strip().splitlines()
+        assert len(errors) == 1 and "cannot write the corpus index to cache folder" in errors[0]
+        assert not [p for p in (disk / "cache" / "index").iterdir() if p.name != "builds.log"]
         assert not _open_under(disk)
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,6 +42,23 @@ def tokens(texts: list[str]) -> pl.DataFrame:
     frame = pl.DataFrame({"row": np.arange(len(texts), dtype=np.int32), "term": pl.Series(texts, dtype=pl.String)})
     frame = frame.with_columns(pl.col("term").str.to_lowercase().str.extract_all(TOKEN)).explode("term")
     return frame.filter(pl.col("term").is_not_null() & ~pl.col("term").is_in(list(stop_words())))
+
+
+def _mapped(path: Path, dtype, size: int) -> np.ndarray:
+    """A new .npy file of `size` values, memory-mapped for writing, with its disk space reserved
+    first: a write through a mapping of a sparse file on a full disk kills the process (SIGBUS),
+    where reserving the space fails with an error that can be reported."""
+    from numpy.lib.format import open_memmap
+
+    array = open_memmap(path, mode="w+", dtype=dtype, shape=(size,))
+    with open(path, "r+b") as handle:
+        length = os.fstat(handle.fileno()).st_size
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(handle.fileno(), 0, length)
+        else:  # no fallocate (macOS): write the zeros
+            for start in range(0, length, 1 << 20):
+                handle.write(bytes(min(1 << 20, length - start)))
+    return array
 
 
 def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,8 +87,6 @@ class Bm25:
         scratch file, counting each term's chunks and each chunk's tokens; the second, once idf and
         the mean length are known, scores each batch's triples and writes them straight to their
         places in the memory-mapped matrix (each term's chunks in order, as one sparse row)."""
-        from numpy.lib.format import open_memmap
-
         folder.mkdir(parents=True, exist_ok=True)
         scratch = folder / "postings"
         scratch.mkdir()
@@ -104,8 +120,8 @@ class Bm25:
         indptr = np.concatenate([[0], np.cumsum(frequency)]).astype(np.int64)
         size = int(indptr[-1])
         if size:  # the matrix is filled on disk (an empty one cannot be mapped)
-            data = open_memmap(folder / "data.npy", mode="w+", dtype=np.float32, shape=(size,))
-            indices = open_memmap(folder / "indices.npy", mode="w+", dtype=np.int32, shape=(size,))
+            data = _mapped(folder / "data.npy", np.float32, size)
+            indices = _mapped(folder / "indices.npy", np.int32, size)
         else:
             data, indices = np.zeros(0, np.float32), np.zeros(0, np.int32)
         free = indptr[:-1].copy()  # each term's next free place

@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from ...cache import cache_dir
-from ...errors import CorpusError, SpecError
+from ...errors import CacheError, CorpusError, SpecError
 from ...files import sha256_file, write_folder_atomically
 from ...read_ahead import read_ahead
 from ...text.sources import iter_corpus_documents
@@ -322,7 +322,14 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer) -> ChunkIndex:
             shutil.rmtree(folder, ignore_errors=True)
     if spec.retriever not in ("bm25", "dense"):
         raise SpecError(f"unknown retriever {spec.retriever!r}; use bm25 or dense")
-    write_folder_atomically(folder, lambda tmp: _build(tmp, spec, tokenizer))
+    try:
+        write_folder_atomically(folder, lambda tmp: _build(tmp, spec, tokenizer))
+    except OSError as exc:  # a full or failing disk under the cache
+        raise CacheError(
+            f"cannot write the corpus index to cache folder {str(cache_root())!r} "
+            f"({exc.strerror or f'{exc}: the disk is probably full'}); "
+            "free some space there or point LONGSYNTH_CACHE at another folder"
+        ) from None
     with open(cache_root() / BUILDS, "a", encoding="utf-8") as log:  # which indexes this cache built
         log.write(f"{spec.key()} {spec.corpus} {spec.retriever}\n")
     index = _load(folder, spec)
