@@ -7,6 +7,7 @@ shows the traceback). `validate` exits 1 when any row fails.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import json
 import sys
@@ -57,8 +58,23 @@ def _friendly(func):
         except KeyboardInterrupt:
             click.echo("error: interrupted; run the same command again to finish the missing shards", err=True)
             sys.exit(130)
+        except OSError as exc:
+            if debug or exc.errno not in STORAGE_ERRORS:
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(
+                f"error: {exc.strerror}{where}; free space or fix the folder's permissions, then run the same "
+                "command again",
+                err=True,
+            )
+            sys.exit(2)
 
     return wrapper
+
+
+# A full disk, a quota, a read-only folder, no permission: the machine's state, not a bug, so one
+# line. (`build` names its output folder itself; run, score, report and export end up here.)
+STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM}
 
 
 _debug_option = click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")

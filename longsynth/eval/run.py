@@ -131,6 +131,14 @@ def read_partial(path: Path) -> dict[str, dict[str, Any]]:
     return records
 
 
+def _ends_mid_line(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        if handle.seek(0, os.SEEK_END) == 0:
+            return False
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) != b"\n"
+
+
 def _check_run_file(out: Path, expected: dict[str, Any]) -> None:
     """A folder holding another run (another model, endpoint, API or dataset) is not continued."""
     path = out / RUN
@@ -299,6 +307,8 @@ async def _ask_all(
     for row in todo:
         queue.put_nowait(row)
     handle = os.open(out / PARTIAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    if _ends_mid_line(out / PARTIAL):  # a line cut by a crash or a full disk: the next record starts afresh
+        os.write(handle, b"\n")
     finished = 0
 
     async def worker(client: httpx.AsyncClient) -> None:

@@ -194,6 +194,40 @@ def test_resume_after_sigkill_gives_the_same_predictions(dataset, tmp_path, plug
     assert not partial.exists()
 
 
+def test_a_line_cut_by_a_crash_is_not_joined_to_the_next_reply(dataset, tmp_path):
+    """A partial file whose last line was cut (a crash or a full disk mid-write): the resumed run
+    starts its first reply on a fresh line, so no saved reply is lost to a merged line."""
+    from longsynth.eval.run import PARTIAL, RunSettings, read_partial
+    from longsynth.eval.run import run as run_predictions
+
+    pred = tmp_path / "pred"
+    with Loopback() as server:
+        settings = RunSettings(endpoint=server.url, model="m", concurrency=1, timeout=2, backoff=0.01)
+
+        def stop_after_five(finished: int, todo: int, total: int) -> None:
+            if finished == 5:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            run_predictions(dataset, pred, settings, progress=stop_after_five)
+        partial = pred / PARTIAL
+        saved = partial.read_bytes()
+        assert saved.count(b"\n") == 5
+        partial.write_bytes(saved + b'{"id": "cut-by-a-cra')  # the sixth line, cut mid-write
+
+        def stop_after_three(finished: int, todo: int, total: int) -> None:
+            if finished == 3:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            run_predictions(dataset, pred, settings, progress=stop_after_three)
+    lines = partial.read_text().splitlines()
+    assert lines[5] == '{"id": "cut-by-a-cra' and len(lines) == 9
+    for line in lines[:5] + lines[6:]:
+        json.loads(line)  # every whole reply is still a whole line
+    assert len(read_partial(partial)) == 8
+
+
 def test_score_reads_jsonl_and_ruler_predictions(dataset, tmp_path):
     rows = pl.concat([pl.read_parquet(p) for p in sorted(dataset.glob("*/*.parquet"))]).to_dicts()
     ours = tmp_path / "ours.jsonl"

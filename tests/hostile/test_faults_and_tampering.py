@@ -136,6 +136,34 @@ def test_a_full_cache_disk_is_one_line_not_a_crash(tmp_path):
         subprocess.run(["umount", str(disk)], capture_output=True)
 
 
+@pytest.mark.slow
+def test_run_and_report_on_a_full_disk_are_one_line(clean, tmp_path):
+    """`run` saving replies and `report` writing its page onto a full disk: one error line each, and
+    the same `run` finishes once there is room."""
+    from loopback import Loopback
+
+    disk = tmp_path / "disk"
+    if shutil.which("mount") is None or not _mount_tmpfs(disk, "40k"):
+        pytest.skip("needs permission to mount a small tmpfs")
+    try:
+        (disk / "ballast").write_bytes(b"\0" * 32_000)
+        with Loopback() as server:
+            run = ["run", str(clean), "--endpoint", server.url, "--model", "m", "-o", str(disk / "pred")]
+            full = _run(*run)
+            assert full.exit_code == 2
+            errors = full.stderr.strip().splitlines()
+            assert len(errors) == 1 and "No space left on device" in errors[0], full.stderr[-2000:]
+            (disk / "ballast").unlink()
+            assert _run(*run).exit_code == 0
+        (disk / "ballast").write_bytes(b"\0" * 30_000)
+        report = _run("report", str(clean), str(disk / "pred"), "-o", str(disk / "report.html"))
+        assert report.exit_code == 2 and len(report.stderr.strip().splitlines()) == 1
+        assert "No space left on device" in report.stderr
+        assert not _open_under(disk)
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
 def _open_under(folder: Path) -> list[str]:
     """Files under `folder` this process holds open (deleted ones too)."""
     held = []
