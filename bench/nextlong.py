@@ -1,7 +1,8 @@
 """NExtLong at scale: index build time, build throughput (tokens written per second), peak memory.
 
-Default: the built-in synthetic corpus with 100,000 documents, 32K samples.
-Run: python bench/nextlong.py [--documents N] [--samples N] [--length 32k]
+Default: the built-in synthetic corpus with 100,000 documents, 32K samples; `--corpus` reads your
+own files instead (a .jsonl or .parquet file or folder), e.g. the same documents written out.
+Run: python bench/nextlong.py [--documents N | --corpus PATH] [--samples N] [--length 32k]
 Uses a fresh cache folder, so the index is really built; a second build reuses it.
 """
 
@@ -19,6 +20,7 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--length", default="32k")
+    parser.add_argument("--corpus", default="", help="a corpus file or folder instead of builtin:<documents>")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
         os.environ["LONGSYNTH_CACHE"] = cache
@@ -33,7 +35,7 @@ def main() -> None:
             tasks="nextlong",
             lengths=args.length,
             samples=args.samples,
-            corpus=f"builtin:{args.documents}",
+            corpus=args.corpus or f"builtin:{args.documents}",
         )
         start = time.perf_counter()
         generator = make_generator(spec)

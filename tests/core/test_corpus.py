@@ -84,3 +84,19 @@ def test_corpus_too_small(corpus_files, tmp_path):
     )
     with pytest.raises(CorpusError, match="holds .* tokens but a sample needs"):
         build(spec, tmp_path / "small")
+
+
+def test_parquet_corpus_is_read_in_batches_with_ids_in_order(tmp_path, monkeypatch):
+    """A parquet corpus of several row groups and more rows than one read batch: every document,
+    in order, numbered across batches; read batch by batch (never the whole table at once)."""
+    import pyarrow.parquet as pq
+
+    texts = [f"Document {n} is about tide number {n % 7}." for n in range(3000)]
+    path = tmp_path / "docs.parquet"
+    pl.DataFrame({"text": texts}).write_parquet(path, row_group_size=700)
+    assert pq.ParquetFile(path).metadata.num_row_groups > 1
+    read = list(iter_corpus_documents(str(path)))
+    assert [t for _, t in read] == texts
+    assert [i for i, _ in read] == [f"docs:{n}" for n in range(3000)]
+    monkeypatch.setattr(pq, "read_table", lambda *a, **k: pytest.fail("the whole table was read at once"))
+    assert len(list(iter_corpus_documents(str(path)))) == 3000
