@@ -52,18 +52,18 @@ def write_bytes_atomically(path: Path, data: bytes, durable: bool = True) -> Non
 
 
 def write_folder_atomically(folder: Path, write: Callable[[Path], None]) -> None:
-    """Let `write` fill a temporary folder, then rename it to `folder` (replacing a damaged one). When
-    another process finished the same folder first, theirs is kept: both hold the same derived data."""
+    """Let `write` fill a temporary folder, then rename it to `folder`. When another process finished
+    the same folder first, theirs is kept (both hold the same derived data, and theirs may be in use);
+    a caller replacing a damaged folder removes it first."""
     tmp = temporary_name(folder)
     tmp.mkdir(parents=True)
     try:
         write(tmp)
-        if folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
         try:
             os.rename(tmp, folder)
         except OSError:
-            pass
+            if not folder.exists():  # not a lost race: a real failure
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -320,6 +320,8 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer) -> ChunkIndex:
             return _load(folder, spec)
         except Exception:  # a damaged cache entry is rebuilt
             shutil.rmtree(folder, ignore_errors=True)
+    elif folder.exists():  # entries appear whole: one without its meta.json lost files since
+        shutil.rmtree(folder, ignore_errors=True)
     if spec.retriever not in ("bm25", "dense"):
         raise SpecError(f"unknown retriever {spec.retriever!r}; use bm25 or dense")
     try:
