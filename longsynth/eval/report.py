@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..export.manifest import refuse_inside
 from ..files import write_bytes_atomically
 from .run import RUN
 from .score import read_predictions, score_rows, summarize
@@ -131,6 +132,9 @@ svg { max-width: 100%; height: auto; }
 
 def build_report(directory: Path, preds: list[Path], out: Path, png: Path | None = None) -> list[str]:
     """Write the HTML report (and PNGs); return the tasks shown."""
+    refuse_inside(directory, out, "the report")
+    if png:
+        refuse_inside(directory, png, "the PNG folder")
     runs = []
     names = [model_name(Path(pred)) for pred in preds]
     for pred, name in zip(preds, names, strict=True):

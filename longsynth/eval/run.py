@@ -35,7 +35,7 @@ import httpx
 import polars as pl
 
 from ..errors import OutputError, SpecError
-from ..export.manifest import evaluation_build, task_rows
+from ..export.manifest import evaluation_build, refuse_inside, task_rows
 from ..files import sha256_file, write_bytes_atomically
 from ..version import __version__
 
@@ -237,6 +237,7 @@ def run(
     """Ask about every selected row that has no reply yet; write the predictions when all have one.
     Returns counts: rows, asked (this time), answered, errors, seconds."""
     directory, out = Path(directory), Path(out)
+    refuse_inside(directory, out, "the predictions folder")
     if settings.api not in ("chat", "completions"):
         raise SpecError(f"--api must be chat or completions, got {settings.api!r}")
     if urlsplit(settings.endpoint).scheme not in ("http", "https") or not urlsplit(settings.endpoint).hostname:

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from ..errors import OutputError, SpecError
-from ..export.manifest import evaluation_build, task_rows
+from ..export.manifest import evaluation_build, refuse_inside, task_rows
 from ..files import write_bytes_atomically
 from ..scoring import score
 from .run import PARTIAL, PREDICTIONS, _parquet_bytes, read_partial
@@ -161,9 +161,10 @@ def score_run(directory: Path, pred: Path, out: Path | None = None) -> tuple[pl.
     """Score `pred` against the build in `directory`; write scores.parquet and summary.json into
     `out` (default: PRED when it is a folder, else the jsonl's folder)."""
     pred = Path(pred)
+    out = Path(out) if out else (pred if pred.is_dir() else pred.parent)
+    refuse_inside(directory, out, "the scores folder (-o, or the predictions' folder)")
     scores = score_rows(Path(directory), read_predictions(pred))
     summary = summarize(scores)
-    out = Path(out) if out else (pred if pred.is_dir() else pred.parent)
     write_bytes_atomically(out / SCORES, _parquet_bytes(scores.drop("missing")))
     write_bytes_atomically(out / SUMMARY, (json.dumps(summary, indent=1) + "\n").encode())
     return scores, summary, out

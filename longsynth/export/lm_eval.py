@@ -16,7 +16,7 @@ import yaml
 
 from ..errors import OutputError
 from ..files import write_bytes_atomically
-from .manifest import evaluation_build
+from .manifest import evaluation_build, refuse_inside
 
 UTILS = "longsynth_utils.py"
 UTILS_TEXT = '''"""Scoring for the longsynth tasks in this folder (written by `longsynth export lm-eval`)."""
@@ -64,6 +64,7 @@ def _dump(config: dict) -> str:
 def export_lm_eval(directory: Path, out: Path) -> dict[str, Path]:
     """Write one task YAML per config and the scoring module; the YAML path of each task."""
     directory, out = Path(directory).resolve(), Path(out)
+    refuse_inside(directory, out, "the export folder")
     manifest = evaluation_build(directory)
     written = {}
     try:

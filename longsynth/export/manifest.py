@@ -23,6 +23,17 @@ CARD = "README.md"
 _REQUIRED = {"spec": dict, "files": dict, "counts": dict}
 
 
+def refuse_inside(dataset: Path, out: Path, what: str) -> None:
+    """Refuse to write `out` (predictions, scores, a report, an export) into a built dataset folder:
+    files its manifest does not list would make the dataset fail `validate`, `score` and `push`."""
+    folder, target = Path(dataset).resolve(), Path(out).resolve()
+    if target == folder or target.is_relative_to(folder):
+        raise OutputError(
+            f"{what} {str(out)!r} is inside the dataset folder {str(dataset)!r}, whose manifest would no longer "
+            "match it; write it to another folder"
+        )
+
+
 def read_manifest(directory: Path) -> dict[str, Any]:
     """The folder's manifest, checked to have the shape longsynth writes (else a one-line error)."""
     directory = Path(directory)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import OutputError
 from ..files import write_bytes_atomically
-from .manifest import evaluation_build, task_rows
+from .manifest import evaluation_build, refuse_inside, task_rows
 
 
 def ruler_record(index: int, row: dict[str, Any]) -> dict[str, Any]:
@@ -36,6 +36,7 @@ def ruler_line(index: int, row: dict[str, Any]) -> str:
 def export_ruler(directory: Path, out: Path) -> dict[str, int]:
     """Write `out/<task>/validation.jsonl` for every task of a verified build; rows per task."""
     directory, out = Path(directory), Path(out)
+    refuse_inside(directory, out, "the export folder")
     manifest = evaluation_build(directory)
     written = {}
     for task in manifest["spec"]["tasks"]:
