@@ -2,13 +2,15 @@
 
 Every file is written under a temporary name and renamed into place (`files.write_atomically`), so
 an interrupted build never leaves half a file; a shard that exists is complete and a rebuild of the
-same spec keeps it. A folder holding other output is refused unless `--overwrite`.
+same spec keeps it. A folder holding other output is refused unless `--overwrite`, which replaces
+only a longsynth build: it deletes the files a build writes and refuses a folder holding any other.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -35,11 +37,41 @@ from .layout import STATE_DIR, shard_path
 from .manifest import MANIFEST
 from .ruler import ruler_line
 
-_OURS = {"README.md", MANIFEST, STATE_DIR}
+_SHARD = re.compile(r"(train|test|validation)-\d{5}-of-\d{5}\.(parquet|jsonl)")  # see layout.shard_path
 
 
-def _is_our_data_dir(path: Path) -> bool:
-    return path.is_dir() and all(p.is_file() and p.suffix in (".parquet", ".jsonl", ".tmp") for p in path.iterdir())
+def _is_longsynth_build(out: Path) -> bool:
+    """Whether `out` holds a longsynth build, finished (a manifest of our shape) or not (our resume state)."""
+    if (out / STATE_DIR / "spec.json").is_file():
+        return True
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and all(isinstance(manifest.get(k), dict) for k in ("spec", "files", "counts"))
+
+
+def _build_files(out: Path) -> tuple[list[Path], list[Path]]:
+    """(the files of a previous build that `--overwrite` may delete, the files it must not): the card
+    and manifest of a longsynth build, shards named as we name them one folder down, and our
+    temporaries; anything else (a user's README, notes, a folder of their own data, a link) is not
+    ours, whatever its name."""
+    build = _is_longsynth_build(out)
+    ours, foreign = [], []
+    for path in sorted(out.rglob("*")):
+        relative = path.relative_to(out)
+        if relative.parts[0] == STATE_DIR or (path.is_dir() and not path.is_symlink()):
+            continue
+        temporary = path.name.startswith(".") and path.name.endswith(".tmp") and not path.is_symlink()
+        if path.is_symlink() or not path.is_file():
+            foreign.append(relative)
+        elif temporary or (build and len(relative.parts) == 1 and path.name in ("README.md", MANIFEST)):
+            ours.append(path)
+        elif len(relative.parts) == 2 and _SHARD.fullmatch(path.name):
+            ours.append(path)
+        else:
+            foreign.append(relative)
+    return ours, foreign
 
 
 @contextmanager
@@ -99,9 +131,18 @@ def prepare_output(out: Path, spec: Spec, overwrite: bool) -> None:
                 raise OutputError(
                     f"{str(out)!r} already holds other output; pass --overwrite to replace it or choose another -o"
                 )
-            for path in out.iterdir():
-                if path.name in _OURS or _is_our_data_dir(path):
-                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+            ours, foreign = _build_files(out)
+            if foreign:
+                named = ", ".join(str(p) for p in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+                raise OutputError(
+                    f"{str(out)!r} holds files longsynth did not write ({named}); --overwrite replaces only a "
+                    "longsynth build: move them away or choose another -o"
+                )
+            for path in ours:
+                path.unlink()
+            for folder in sorted((p for p in out.iterdir() if p.is_dir() and p.name != STATE_DIR), reverse=True):
+                if not any(folder.rglob("*")):
+                    folder.rmdir()
         shutil.rmtree(out / STATE_DIR, ignore_errors=True)  # another spec's resume state
     for task in spec.tasks:
         if (out / task).exists() and not (out / task).is_dir():

@@ -101,6 +101,29 @@ def test_other_spec_refused_then_overwritten(tmp_path):
     assert json.loads((out / "manifest.json").read_text())["spec"]["seed"] == 3
 
 
+def test_overwrite_replaces_only_a_longsynth_build(tmp_path):
+    """--overwrite into a folder of someone's own files (a README, notes, a folder of .jsonl data)
+    deletes nothing and says which files are not ours; into a build, it replaces the build, and a file
+    a user added to a build stops it too."""
+    project = tmp_path / "project"
+    (project / "mydata").mkdir(parents=True)
+    mine = {"README.md": "my notes\n", "notes.txt": "keep\n", "mydata/corpus.jsonl": '{"text": "precious"}\n'}
+    for name, text in mine.items():
+        (project / name).write_text(text)
+    _one_line_error(run("build", "--lengths", "1k", "-o", str(project), "--overwrite"), "did not write")
+    assert {str(p.relative_to(project)): p.read_text() for p in project.rglob("*") if p.is_file()} == mine
+
+    out = tmp_path / "build"
+    assert run("build", "--task", "niah_single_1,niah_multikey_1", "--lengths", "1k", "-o", str(out)).exit_code == 0
+    assert run("build", "--task", "niah_single_1", "--lengths", "1k", "-o", str(out), "--overwrite").exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == [".longsynth", "README.md", "manifest.json", "niah_single_1"]
+    assert run("validate", str(out)).exit_code == 0
+    (out / "notes.txt").write_text("mine\n")
+    result = run("build", "--task", "niah_single_1", "--lengths", "1k", "--seed", "9", "-o", str(out), "--overwrite")
+    _one_line_error(result, "notes.txt")
+    assert (out / "notes.txt").read_text() == "mine\n" and (out / "manifest.json").exists()
+
+
 def test_resume_finishes_missing_shards_byte_identically(tmp_path):
     args = ["build", "--task", "niah_single_1", "--lengths", "1k", "--samples", "4", "--set", "rows_per_shard=4"]
     out = tmp_path / "o"

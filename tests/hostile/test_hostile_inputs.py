@@ -514,8 +514,15 @@ CASES = [
         "task folder is a file",
         ["build", *SMALL, "--overwrite", "-o", "out"],
         2,
-        "is a file where",
+        "holds files longsynth did not write (niah_single_1)",
         write("out/niah_single_1", "x"),
+    ),
+    Case(
+        "overwrite a folder of someone's data",
+        ["build", *SMALL, "--overwrite", "-o", "out"],
+        2,
+        "holds files longsynth did not write (README.md, data/corpus.jsonl)",
+        lambda root: (write("out/README.md", "mine")(root), write("out/data/corpus.jsonl", '{"text": "x"}')(root)),
     ),
     Case(
         "cache is a file",
