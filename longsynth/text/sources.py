@@ -144,7 +144,13 @@ def _record(record: dict, text_field: str, id_field: str | None, default_id: str
     if not isinstance(record, dict) or text_field not in record:
         raise CorpusError(f"{where} has no field {text_field!r}; set corpus_text_field to the text column")
     doc_id = str(record[id_field]) if id_field and id_field in record else default_id
-    return doc_id, str(record[text_field] or "")
+    text = record[text_field]
+    if text is not None and not isinstance(text, str):  # a list or a number read as text would be its repr
+        raise CorpusError(
+            f"{where}: field {text_field!r} holds a {type(text).__name__}, not text; "
+            "set corpus_text_field to a text column"
+        )
+    return doc_id, text or ""
 
 
 def _check_unicode(value: Any, where: str) -> None:

@@ -405,6 +405,13 @@ CASES = [
         write("c.jsonl", '{"text": "a b c"}\n' * 50 + "{oops}\n"),
     ),
     Case(
+        "corpus text that is a list",
+        ["build", "--generator", "nextlong", "--set", "corpus=c.jsonl", "-o", "out"],
+        2,
+        "c.jsonl:3: field 'text' holds a list, not text",
+        write("c.jsonl", '{"text": "a b c"}\n' * 2 + '{"text": ["a", "b"]}\n'),
+    ),
+    Case(
         "lone surrogate in a corpus",
         ["build", "--generator", "nextlong", "--set", "corpus=c.jsonl", "-o", "out"],
         2,
