@@ -6,17 +6,25 @@ Each family keeps its templates in its own folder (`generators/<family>/template
 in the family's folder, then in the shared `longsynth/templates/` (the dataset card).
 
 Templates render in a `SandboxedEnvironment` with `StrictUndefined`, so a user template cannot reach
-Python internals and a misspelt variable is an error instead of silently empty text.
+Python internals and a misspelt variable is an error instead of silently empty text. A template from
+a user's folder is also bounded: repeating a string or list, or raising to a power, may not make
+more than `MAX_REPEAT` items, a render may take at most `RENDER_SECONDS` (nested loops over `range`
+would otherwise run for hours) and make at most `MAX_RENDERED` characters. A template may come from
+someone else.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import signal
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .cache import cache_dir
@@ -38,9 +46,59 @@ class _ContainedLoader(jinja2.FileSystemLoader):
         return source, filename, uptodate
 
 
+MAX_REPEAT = 1_000_000  # items a template's `*` may make (characters of a string, items of a list)
+RENDER_SECONDS = 5.0  # a user template's render, at most (a needle sentence takes microseconds)
+MAX_RENDERED = 1_000_000  # characters a user template may render (filters like `center` can pad)
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """The sandbox, with the operators that can build huge values from small ones checked first."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator: str, left, right):
+        if operator == "**" and isinstance(left, int) and isinstance(right, int):
+            if right > 0 and abs(left) > 1 and right * max(1, abs(left).bit_length()) > 4096:
+                raise SecurityError(f"{left} ** {right} is too large a number for a template")
+        if operator == "*":
+            for sequence, count in ((left, right), (right, left)):
+                if isinstance(sequence, str | list | tuple) and isinstance(count, int):
+                    if len(sequence) * count > MAX_REPEAT:
+                        raise SecurityError(f"a repetition of more than {MAX_REPEAT:,} items")
+        return super().call_binop(context, operator, left, right)
+
+
+class _TooSlow(Exception):
+    pass
+
+
+def _timed(render, name: str) -> str:
+    """`render()` stopped after RENDER_SECONDS (on the main thread, where a timer signal can stop it)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        return render()
+
+    def stop(signum, frame):
+        raise _TooSlow
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    started = time.monotonic()
+    theirs = signal.setitimer(signal.ITIMER_REAL, RENDER_SECONDS)  # a timer the host program had set
+    try:
+        return render()
+    except _TooSlow:
+        raise SpecError(
+            f"template {name!r} took more than {RENDER_SECONDS:g} s to render; does it loop without end?"
+        ) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if theirs[0] > 0:  # put the host's timer back, less the time this render took
+            signal.setitimer(signal.ITIMER_REAL, max(1e-6, theirs[0] - (time.monotonic() - started)), theirs[1])
+
+
 @functools.lru_cache(maxsize=32)
 def _environment(folders: tuple[str, ...]) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    return _BoundedSandbox(
         loader=_ContainedLoader(list(folders)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -68,6 +126,7 @@ class Templates:
 
     folders: tuple[str, ...]
     where: str = "the package templates"  # for error messages
+    users: bool = False  # the folders include a user's: renders are timed (see `RENDER_SECONDS`)
 
     @classmethod
     def for_family(cls, family: str, own: Path | None, user_dir: str | None = None) -> Templates:
@@ -79,17 +138,25 @@ class Templates:
         if own is not None:
             folders.append(str(own))
         folders.append(str(SHARED_TEMPLATES))
-        return cls(tuple(folders), f"{user_dir}/{family}" if user_dir else "the package templates")
+        return cls(tuple(folders), f"{user_dir}/{family}" if user_dir else "the package templates", bool(user_dir))
 
     @classmethod
     def folder(cls, path: str) -> Templates:
         """Only the templates of one user folder (a user database's row templates)."""
-        return cls((str(Path(path).resolve()),), str(path))
+        return cls((str(Path(path).resolve()),), str(path), True)
 
     def render(self, name: str, /, **variables: object) -> str:
         """Render one template; template mistakes become a one-line SpecError."""
         try:
-            return _environment(self.folders).get_template(name).render(**variables).strip("\n")
+            template = _environment(self.folders).get_template(name)
+            if not self.users:
+                return template.render(**variables).strip("\n")
+            rendered = _timed(lambda: template.render(**variables), name)
+            if len(rendered) > MAX_RENDERED:
+                raise SpecError(f"template {name!r} rendered {len(rendered):,} characters; at most {MAX_RENDERED:,}")
+            return rendered.strip("\n")
+        except MemoryError:
+            raise SpecError(f"template {name!r} ran out of memory while rendering") from None
         except jinja2.TemplateNotFound as exc:
             if exc.name != name:  # an include or import inside the template
                 raise SpecError(

@@ -700,6 +700,20 @@ CASES = [
         write("tpl/ruler/vt_statement.j2", "VAR {{ name }} is set."),
     ),
     Case(
+        "template repeating a string ten billion times",
+        ["build", *SMALL, "--template-dir", "tpl", "-o", "out"],
+        2,
+        "a repetition of more than 1,000,000 items",
+        write("tpl/needle/needle.j2", '{{ "x" * 10**10 }} one hidden {{ kind }} for {{ key }} is {{ value }}.'),
+    ),
+    Case(
+        "template padding to ten million characters",
+        ["build", *SMALL, "--template-dir", "tpl", "-o", "out"],
+        2,
+        "rendered 10,000,0",
+        write("tpl/needle/needle.j2", '{{ "x"|center(10**7) }} one hidden {{ kind }} for {{ key }} is {{ value }}.'),
+    ),
+    Case(
         "kinship wording without the relation",
         ["build", "--generator", "needlebench", "--task", "ancestral_trace", "--template-dir", "tpl", "-o", "out"],
         2,
@@ -856,3 +870,21 @@ def test_hostile_input(case, tmp_path, monkeypatch, small_build):
     assert not (tmp_path / "pwned").exists()
     for path in case.absent:
         assert not Path(path).exists(), f"{path} was written"
+
+
+def test_a_template_that_loops_for_hours_is_stopped(tmp_path, monkeypatch):
+    """Nested loops over range (10^10 steps) in someone's template: one error line after the render
+    budget, not a build that never ends. Packaged templates are not timed."""
+    import longsynth.templating as templating
+    from longsynth.generators.needle.generator import NeedleGenerator
+
+    monkeypatch.setattr(templating, "RENDER_SECONDS", 0.5)
+    monkeypatch.chdir(tmp_path)
+    loop = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"
+    write("tpl/needle/needle.j2", loop + "One hidden {{ kind }} for {{ key }} is {{ value }}.")(tmp_path)
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["build", *SMALL, "--template-dir", "tpl", "-o", "out"], obj={})
+    assert time.monotonic() - started < 30
+    assert result.exit_code == 2 and "took more than 0.5 s to render" in result.output
+    assert "Traceback" not in result.output
+    assert not templating.Templates.for_family("needle", NeedleGenerator.template_folder, None).users
