@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,23 @@ def test_duckdb_touches_no_file_and_cannot_be_unlocked(tmp_path):
     con = locked_duckdb()
     with pytest.raises(Exception, match="locked"):
         con.execute("SET enable_external_access = true")
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "sqlite3"])
+def test_a_query_with_no_end_is_stopped(engine, monkeypatch):
+    """A recursive CTE with no end (in a user's --set sql): both engines stop it at the time limit
+    with one clear error, instead of running for good."""
+    import longsynth.generators.holobench.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "QUERY_SECONDS", 0.5)
+    forever = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM pets, r"
+    columns = [Column("id", "int"), Column("name", "str")]
+    started = time.monotonic()
+    with pytest.raises(SpecError, match="ran for more than 0.5 s and was stopped"):
+        if engine == "duckdb":
+            run_duckdb(forever, {"pets": (columns, [(1, "a"), (2, "b")])})
+        else:
+            SqliteTables({"pets": (columns, [(1, "a"), (2, "b")])}).run(forever)
+    assert time.monotonic() - started < 10
+    # The engine still answers the next query.
+    assert run_duckdb("SELECT count(*) FROM pets", {"pets": (columns, [(1, "a")])}) == [(1,)]

@@ -14,7 +14,7 @@ import polars as pl
 
 from ...errors import SpecError
 from .databases import Column
-from .sandbox import first_line, locked_duckdb, quote_name, read_only
+from .sandbox import first_line, locked_duckdb, quote_name, read_only, time_limited
 
 _TYPES = {"int": "BIGINT", "float": "DOUBLE", "str": "VARCHAR"}
 
@@ -63,7 +63,8 @@ def run_duckdb(sql: str, tables: dict[str, Any]) -> list[tuple]:
         for name in names:
             table = tables[name]
             con.register(name, _ArrowStream(polars_frame(*table) if isinstance(table, tuple) else table))
-        return [tuple(r) for r in con.execute(sql).fetchall()]
+        with time_limited(con.interrupt):
+            return [tuple(r) for r in con.execute(sql).fetchall()]
     except duckdb.Error as exc:
         raise SpecError(f"DuckDB could not run the SQL: {first_line(exc)}") from None
     finally:
@@ -83,7 +84,8 @@ class SqliteTables:
         read_only(self.con)
 
     def run(self, sql: str) -> list[tuple]:
-        return [tuple(r) for r in self.con.execute(sql).fetchall()]
+        with time_limited(self.con.interrupt):
+            return [tuple(r) for r in self.con.execute(sql).fetchall()]
 
     def close(self) -> None:
         self.con.close()
