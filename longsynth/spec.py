@@ -250,6 +250,23 @@ class Spec:
 FIELDS = {f.name: f for f in dataclasses.fields(Spec)}
 
 
+class _SpecLoader(yaml.SafeLoader):
+    """YAML without aliases: a spec may come from someone else, and nested aliases (`*a`, repeated
+    and nested ten deep: "a billion laughs") expand to billions of values once read."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.events.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise SpecError(
+                f"YAML aliases (*name) are not allowed in a spec (line {mark.line + 1}); write the value out"
+            )
+        return super().compose_node(parent, index)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_SpecLoader)  # noqa: S506 (a SafeLoader, without aliases)
+
+
 def parse_set(assignments: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """`key=value` pairs from `--set`; values are read as YAML scalars (numbers, true, lists)."""
     result: dict[str, Any] = {}
@@ -258,7 +275,7 @@ def parse_set(assignments: tuple[str, ...] | list[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise SpecError(f"--set {item!r}: expected key=value")
         try:
-            result[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+            result[key.strip()] = _load_yaml(raw) if raw.strip() else ""
         except yaml.YAMLError:
             result[key.strip()] = raw
     return result
@@ -267,7 +284,7 @@ def parse_set(assignments: tuple[str, ...] | list[str]) -> dict[str, Any]:
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SpecError(f"spec file {str(path)!r} does not exist") from None
     except OSError as exc:

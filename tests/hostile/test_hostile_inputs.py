@@ -24,6 +24,10 @@ from longsynth.cli import cli
 
 SECONDS = 60  # far above any case; a hang or minutes of work is the defect this catches
 SMALL = ["--lengths", "1k", "--samples", "1"]
+# Ten nested levels of ten aliases each: 10^10 values once expanded (a spec that hung the build).
+LAUGHS = "&a [x, x, x, x, x, x, x, x, x, x]"
+for _prev, _level in zip("abcdefgh", "bcdefghi", strict=True):
+    LAUGHS = f"&{_level} [{LAUGHS}" + f", *{_prev}" * 9 + "]"
 
 
 @dataclass
@@ -248,7 +252,7 @@ CASES = [
         "yaml alias bomb",
         ["build", "s.yaml", "-o", "out"],
         2,
-        "not a plain value",
+        "YAML aliases (*name) are not allowed in a spec (line 2)",
         write(
             "s.yaml",
             "a: &a [x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\n"
@@ -739,6 +743,19 @@ CASES = [
         2,
         "not both",
         write("spec.yaml", "generator: ruler\n"),
+    ),
+    Case(
+        "a billion laughs in a spec (ten levels, 10^10 values)",
+        ["build", "spec.yaml", "-o", "out"],
+        2,
+        "YAML aliases (*name) are not allowed in a spec (line 3)",
+        write("spec.yaml", "generator: needle\nlengths: [1024]\ntasks: " + LAUGHS + "\n"),
+    ),
+    Case(
+        "a self-referencing --set value",
+        ["build", *SMALL, "--set", "haystack=&a [*a]", "-o", "out"],
+        2,
+        "YAML aliases (*name) are not allowed",
     ),
     # --- the loop after a build
     Case(
