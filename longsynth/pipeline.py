@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import check_cache, pack_folders, unpack_folders
+from .cores import available_cores
 from .encoding import Encoders
 from .errors import LongsynthError, OutputError, SampleDropped, SpecError, ValidationFailed
 from .export.layout import shard_path
@@ -131,13 +132,6 @@ def generate_row(
             return row
         failures.append(f"attempt {attempt}: {'; '.join(problems[:3])}")
     raise ValidationFailed(f"sample {cell.id} failed validation {spec.max_attempts} times; last: {failures[-1]}")
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def generation_threads(tokenizer: Tokenizer, processes: int = 1) -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import os
 import struct
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from .cache import cache_dir, store_bytes
+from .cores import available_cores
 from .errors import TokenizerError
 from .network import hub_unreachable
 
@@ -225,10 +225,6 @@ CHECK_EVERY = 50  # count_many re-counts every 50th text with tiktoken itself (s
 QUICK_FROM = 1_000  # texts from which count_many counts with quicktok (loading it costs 37 MiB)
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 class TiktokenTokenizer:
     """A tiktoken encoding; special-token strings in text are encoded as plain text."""
 
@@ -265,7 +261,7 @@ class TiktokenTokenizer:
         # Units are short: a plain loop beats tiktoken's batch, which starts a thread pool per call.
         # A corpus's worth (an index's chunks) is split over the cores: encodes run outside the GIL.
         encode = self._enc.encode_ordinary
-        cores = _cores()
+        cores = available_cores()
         if len(texts) < PARALLEL_COUNT or cores < 2:
             return [len(encode(t)) for t in texts]
         step = -(-len(texts) // cores)
@@ -287,7 +283,7 @@ class TiktokenTokenizer:
                 return None
         import quicktok
 
-        threads = _cores() if len(texts) >= PARALLEL_COUNT else 1
+        threads = available_cores() if len(texts) >= PARALLEL_COUNT else 1
         counts = quicktok.count_batch(self._quick, texts, threads=threads).tolist()
         encode = self._enc.encode_ordinary
         if all(len(encode(texts[i])) == counts[i] for i in range(0, len(texts), CHECK_EVERY)):
