@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 STATE_DIR = ".longsynth"  # resume state: the spec's fingerprint and per-shard stats; never published
@@ -9,6 +10,9 @@ STATE_DIR = ".longsynth"  # resume state: the spec's fingerprint and per-shard s
 
 def shard_path(out: Path, config: str, split: str, index: int, count: int) -> Path:
     return out / config / f"{split}-{index:05d}-of-{count:05d}.parquet"
+
+
+SHARD_NAME = re.compile(r"(train|test|validation)-\d{5}-of-\d{5}\.(parquet|jsonl)")  # a shard or its jsonl twin
 
 
 def data_files(out: Path) -> list[Path]:

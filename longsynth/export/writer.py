@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -33,11 +32,9 @@ from ..rows import schema_for
 from ..spec import Spec
 from ..version import __version__
 from .card import render_card
-from .layout import STATE_DIR, shard_path
-from .manifest import MANIFEST
+from .layout import SHARD_NAME, STATE_DIR, shard_path
+from .manifest import MANIFEST, read_manifest
 from .ruler import ruler_line
-
-_SHARD = re.compile(r"(train|test|validation)-\d{5}-of-\d{5}\.(parquet|jsonl)")  # see layout.shard_path
 
 
 def _is_longsynth_build(out: Path) -> bool:
@@ -45,10 +42,10 @@ def _is_longsynth_build(out: Path) -> bool:
     if (out / STATE_DIR / "spec.json").is_file():
         return True
     try:
-        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        read_manifest(out)
+    except OutputError:
         return False
-    return isinstance(manifest, dict) and all(isinstance(manifest.get(k), dict) for k in ("spec", "files", "counts"))
+    return True
 
 
 def _build_files(out: Path) -> tuple[list[Path], list[Path]]:
@@ -67,7 +64,7 @@ def _build_files(out: Path) -> tuple[list[Path], list[Path]]:
             foreign.append(relative)
         elif temporary or (build and len(relative.parts) == 1 and path.name in ("README.md", MANIFEST)):
             ours.append(path)
-        elif len(relative.parts) == 2 and _SHARD.fullmatch(path.name):
+        elif len(relative.parts) == 2 and SHARD_NAME.fullmatch(path.name):
             ours.append(path)
         else:
             foreign.append(relative)
