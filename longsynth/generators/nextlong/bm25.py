@@ -79,8 +79,8 @@ class Bm25:
         self.postings = np.diff(matrix.indptr)
 
     @classmethod
-    def build(cls, batches: Iterable[list[str]], folder: Path) -> Bm25:
-        """Index every chunk of `batches` (chunk ids count on across batches) into `folder`, and load it.
+    def write(cls, batches: Iterable[list[str]], folder: Path) -> None:
+        """Index every chunk of `batches` (chunk ids count on across batches) into `folder` (`load` reads it).
 
         Two passes, so memory holds one batch, never the corpus's postings (13 million for 100,000
         documents): the first tokenizes each batch and writes its (chunk, term, count) triples to a
@@ -146,7 +146,6 @@ class Bm25:
         np.save(folder / "indptr.npy", indptr)
         meta = {"chunks": offset, "terms": vocabulary["term"].to_list()}
         (folder / "vocabulary.json").write_text(json.dumps(meta))
-        return cls.load(folder)
 
     @classmethod
     def load(cls, folder: Path) -> Bm25:
