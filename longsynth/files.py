@@ -68,6 +68,15 @@ def write_folder_atomically(folder: Path, write: Callable[[Path], None]) -> None
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def input_files(path: Path) -> list[Path]:
+    """The files an input path names: itself if it is a regular file (a link the user gave is fine),
+    else a folder's regular files below it, sorted, without links (their targets may lie outside
+    the input). A FIFO, socket or device is never read: opening one can block forever."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+    return [path] if path.is_file() else []
+
+
 def stale_temporaries(folder: Path) -> Iterator[Path]:
     """Temporary files an interrupted writer left below `folder`."""
     return folder.rglob(TEMPORARY_GLOB)

@@ -283,6 +283,8 @@ def parse_set(assignments: tuple[str, ...] | list[str]) -> dict[str, Any]:
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, or a pipe that would block the read for good
+        raise SpecError(f"spec file {str(path)!r} is not a regular file")
     try:
         data = _load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

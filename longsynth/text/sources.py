@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CorpusError
+from ..files import input_files
 from ..network import hub_offline_by_choice, hub_unreachable
 from ..tokenizers import get_tokenizer
 from .prose import prose_sentences
@@ -93,8 +94,10 @@ def iter_records(
         raise CorpusError(
             f"corpus {corpus!r} does not exist; give a .txt, .jsonl or .parquet file, a folder, or hf:<dataset>"
         )
+    if not path.is_dir() and not path.is_file():
+        raise CorpusError(f"corpus {corpus!r} is not a regular file or a folder (a pipe or a device is never read)")
     # A folder's files, not what its links point to: a corpus reads nothing outside what it names.
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()) if path.is_dir() else [path]
+    files = input_files(path)
     kinds = (".txt", ".jsonl", ".parquet") if text_files else (".jsonl", ".parquet")
     files = [f for f in files if f.suffix in kinds]
     if not files:
@@ -193,8 +196,7 @@ def corpus_identity(corpus: str) -> str:
     if corpus.startswith("hf:"):
         return corpus
     path = Path(corpus).resolve()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    return json.dumps([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.exists()])
+    return json.dumps([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in input_files(path)])
 
 
 @functools.lru_cache(maxsize=4)

@@ -531,3 +531,15 @@ def test_custom_sql_answer_longer_than_the_reserve_is_refused(tmp_path):
     )
     with pytest.raises(BudgetError, match="--set reserve=N"):
         build(spec, tmp_path / "sql")
+
+
+def test_a_database_folder_reads_its_own_files_not_links_out(tmp_path):
+    """A CSV folder from someone else: a link in it pointing outside (at a secret) is not a table."""
+    from longsynth.generators.holobench.databases import load_user_database
+
+    folder = tmp_path / "db"
+    folder.mkdir()
+    (folder / "pets.csv").write_text("pet_id,name\n1,rex\n2,tom\n")
+    (tmp_path / "outside.csv").write_text("secret_id,secret\n1,TOPSECRET\n")
+    (folder / "secrets.csv").symlink_to(tmp_path / "outside.csv")
+    assert sorted(load_user_database(str(folder)).tables) == ["pets"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import time
@@ -407,6 +408,27 @@ CASES = [
         2,
         "line 51: not valid JSON",
         write("c.jsonl", '{"text": "a b c"}\n' * 50 + "{oops}\n"),
+    ),
+    Case(
+        "corpus that is a named pipe",
+        ["build", "--generator", "nextlong", "--set", "corpus=c.jsonl", "-o", "out"],
+        2,
+        "is not a regular file or a folder",
+        lambda root: os.mkfifo(root / "c.jsonl"),
+    ),
+    Case(
+        "spec file that is a named pipe",
+        ["build", "spec.yaml", "-o", "out"],
+        2,
+        "is not a regular file",
+        lambda root: os.mkfifo(root / "spec.yaml"),
+    ),
+    Case(
+        "database that is a named pipe",
+        ["build", "--generator", "holobench", *SMALL, "--set", "database=db.sqlite", "-o", "out"],
+        2,
+        "is not a regular file or a folder",
+        lambda root: os.mkfifo(root / "db.sqlite"),
     ),
     Case(
         "corpus text that is a list",

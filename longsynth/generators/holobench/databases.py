@@ -22,6 +22,7 @@ import yaml
 
 from ...cache import cached_json
 from ...errors import CorpusError, SpecError
+from ...files import input_files
 from ...text.vocabulary import CITIES, MAJORS, name_pools
 from .sandbox import first_line, locked_duckdb, quote_name, read_only
 from .words import ADJECTIVES, NOUNS
@@ -251,7 +252,8 @@ def _link_foreign_keys(db: Database) -> None:
 
 
 def _read_folder(source: Path, db: Database) -> None:
-    files = sorted(p for p in source.iterdir() if p.suffix in (".csv", ".parquet"))
+    # Its own files only: not what a link points to, never a pipe (see `input_files`).
+    files = [p for p in input_files(source) if p.parent == source and p.suffix in (".csv", ".parquet")]
     if not files:
         raise CorpusError(f"database folder {str(source)!r} holds no .csv or .parquet files")
     for file in files:
@@ -287,6 +289,8 @@ def load_user_database(path: str) -> Database:
     source = Path(path)
     if not source.exists():
         raise CorpusError(f"database {path!r} does not exist; give a .sqlite/.db/.duckdb file or a folder of CSV files")
+    if not source.is_dir() and not source.is_file():
+        raise CorpusError(f"database {path!r} is not a regular file or a folder (a pipe or a device is never read)")
     db = Database(source.stem)
     reader = _read_folder if source.is_dir() else _read_duckdb if source.suffix == ".duckdb" else _read_sqlite
     try:

@@ -31,7 +31,7 @@ import polars as pl
 
 from ...cache import cache_dir
 from ...errors import CacheError, CorpusError, SpecError
-from ...files import sha256_file, write_folder_atomically
+from ...files import input_files, sha256_file, write_folder_atomically
 from ...read_ahead import read_ahead
 from ...text.sources import iter_corpus_documents
 from ...tokenizers import Tokenizer
@@ -77,8 +77,7 @@ class IndexSpec:
                 f"corpus {self.corpus!r} does not exist; give a .txt, .jsonl or .parquet file, "
                 "a folder, hf:<dataset> or builtin:<documents>"
             )
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        return {"files": [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]}
+        return {"files": [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in input_files(path)]}
 
     def key(self) -> str:
         payload = {**self.__dict__, "identity": self.corpus_identity(), "format": INDEX_FORMAT}
