@@ -27,6 +27,7 @@ from .eval.score import table as score_table
 from .export.hub import plan_upload
 from .export.hub import push as run_push
 from .export.lm_eval import export_lm_eval
+from .export.manifest import read_manifest
 from .export.ruler import export_ruler
 from .generators.options import options_of
 from .generators.registry import REGISTRY
@@ -159,6 +160,17 @@ def list_cmd() -> None:
         click.echo(f"    {field.name:<18} {field.metadata['help']}{flag}{shown}")
 
 
+def _build_summary(manifest: dict[str, Any], out: Path) -> str:
+    """What a finished build wrote, and the draws it retried (each retry is a fresh seed, not a failure)."""
+    shards = [s for stats in manifest.get("shards", {}).values() for s in stats]
+    rows = sum(s.get("rows", 0) for s in shards)
+    unfit, invalid = (sum(s.get(key, 0) for s in shards) for key in ("unfit", "invalid"))
+    line = f"wrote {rows} rows to {out}"
+    if unfit or invalid:
+        line += f" ({unfit + invalid} draws retried: {unfit} could not be fitted, {invalid} refused by a validator)"
+    return line
+
+
 @cli.command()
 @click.argument("spec_file", required=False, type=click.Path(dir_okay=False))
 @click.option(
@@ -271,7 +283,7 @@ def build(
             ray_address=ray_address,
             threads=threads,
         )
-    click.echo(f"wrote {total} rows to {out}")
+    click.echo(_build_summary(read_manifest(out), out))
 
 
 @cli.command()

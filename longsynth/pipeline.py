@@ -26,7 +26,7 @@ from typing import Any
 from .cache import check_cache, pack_folders, unpack_folders
 from .cores import available_cores
 from .encoding import Encoders
-from .errors import LongsynthError, OutputError, SampleDropped, SpecError, ValidationFailed
+from .errors import BudgetError, LongsynthError, OutputError, SampleDropped, SpecError, ValidationFailed
 from .export.layout import shard_path
 from .export.writer import finish_build, kept_shard, prepare_output, write_shard
 from .fitting import length_tolerance
@@ -74,9 +74,20 @@ def cell_from_id(spec: Spec, row_id: str) -> Cell:
 
 @dataclass
 class RowStats:
+    """What building a group of rows took: every draw (attempt) made, the re-fits after a measured
+    miss, the draws retried (`unfit`: the fitter found no fit for them; `invalid`: a validator
+    refused them) and the samples dropped (a training corpus ran dry for them)."""
+
     attempts: int = 0
     refits: int = 0
     dropped: int = 0
+    unfit: int = 0
+    invalid: int = 0
+
+    def record(self) -> dict[str, int]:
+        """The counts a shard's record keeps (and the card and manifest sum)."""
+        return {"attempts": self.attempts, "refits": self.refits, "dropped": self.dropped,
+                "unfit": self.unfit, "invalid": self.invalid}
 
 
 def attempt_seed(spec: Spec, cell: Cell, attempt: int = 0) -> int:
@@ -94,44 +105,68 @@ def generate_row(
     generator: Generator,
     cell: Cell,
     stats: RowStats | None = None,
-    first: tuple[Sample, Measurement] | None = None,
+    first: tuple[Sample, Measurement] | Exception | None = None,
 ) -> dict[str, Any]:
     """One valid row for a cell: retried from the next attempt seed on failure, never unvalidated.
 
-    `first` is the first attempt's sample and its measurement when they were made ahead (the
-    pipelined build encodes one sample while the next is generated); the result is the same.
+    A draw fails when its sample cannot be fitted to the budget (a BudgetError from the generator: an
+    unlucky draw of unit sizes, or of a demonstration) or when a validator refuses the row; either way
+    the next attempt seed draws again. Only after `max_attempts` draws does the build stop, in one line
+    naming the cell, the seeds and the last reason.
+
+    `first` is the first attempt's sample and its measurement (or the error it raised) when they
+    were made ahead (the pipelined build encodes one sample while the next is generated); the result
+    is the same.
     """
     spec = generator.spec
-    failures: list[str] = []
+    stats = stats if stats is not None else RowStats()
+    failure: LongsynthError | None = None
     for attempt in range(spec.max_attempts):
         seed = attempt_seed(spec, cell, attempt)
-        adjust = 0
-        slack = length_tolerance(cell.target_length, spec.length_tolerance)
-        if not generator.fills_target(cell.task):
-            slack = cell.target_length  # the context is the items alone: the target is an upper bound
-        for refit in range(MAX_REFITS):
-            if first is not None and attempt == 0 and refit == 0:
-                sample, measurement = first
-            else:
-                sample = generator.sample(cell, rng_for(seed), budget_adjust=adjust)
-                measurement = measure(generator.tokenizer, sample.fitted.text)
-            budget = cell.target_length - row_reserve(generator, cell, sample)
-            over = measurement.length - budget
-            if over <= 0 and measurement.length >= budget - slack:
-                break
-            # The prediction missed (a tokenizer that merges across units): re-fit with the
-            # budget moved by the miss. Bounded; the length validator has the last word.
-            adjust += over if over > 0 else -(budget - measurement.length) // 2
-            if stats:
-                stats.refits += 1
-        row, metadata = make_row(generator, cell, sample, measurement, seed, attempt)
+        stats.attempts += 1
+        try:
+            row, metadata, measurement = _attempt(generator, cell, seed, attempt, stats, first if attempt == 0 else None)
+        except BudgetError as exc:
+            stats.unfit += 1
+            failure = exc
+            continue
         problems = validate_row(row, generator, generator.tokenizer, measurement, metadata)
-        if stats:
-            stats.attempts += 1
         if not problems:
             return row
-        failures.append(f"attempt {attempt}: {'; '.join(problems[:3])}")
-    raise ValidationFailed(f"sample {cell.id} failed validation {spec.max_attempts} times; last: {failures[-1]}")
+        stats.invalid += 1
+        failure = ValidationFailed(f"failed validation: {'; '.join(problems[:3])}")
+    # The last draw's error class (BudgetError or ValidationFailed), naming the cell and its seeds.
+    raise type(failure)(
+        f"sample {cell.id} failed all {spec.max_attempts} draws (max_attempts; build seed {spec.seed}, "
+        f"last draw's seed {seed}); last: {failure}"
+    )
+
+
+def _attempt(generator: Generator, cell: Cell, seed: int, attempt: int, stats: RowStats, first) -> tuple:
+    """One draw: the sample, fitted and re-fitted until its measured length keeps the contract (at
+    most MAX_REFITS times; the length validator has the last word), and its row."""
+    if isinstance(first, Exception):  # the first draw, made ahead, failed: as if it failed here
+        raise first
+    adjust = 0
+    slack = length_tolerance(cell.target_length, generator.spec.length_tolerance)
+    if not generator.fills_target(cell.task):
+        slack = cell.target_length  # the context is the items alone: the target is an upper bound
+    for refit in range(MAX_REFITS):
+        if first is not None and refit == 0:
+            sample, measurement = first
+        else:
+            sample = generator.sample(cell, rng_for(seed), budget_adjust=adjust)
+            measurement = measure(generator.tokenizer, sample.fitted.text)
+        budget = cell.target_length - row_reserve(generator, cell, sample)
+        over = measurement.length - budget
+        if over <= 0 and measurement.length >= budget - slack:
+            break
+        # The prediction missed (a tokenizer that merges across units): re-fit with the budget moved
+        # by the miss, decided by the measured encode.
+        adjust += over if over > 0 else -(budget - measurement.length) // 2
+        stats.refits += 1
+    row, metadata = make_row(generator, cell, sample, measurement, seed, attempt)
+    return row, metadata, measurement
 
 
 def generation_threads(tokenizer: Tokenizer, processes: int = 1) -> int:
@@ -194,16 +229,12 @@ def _pipelined(
                 try:
                     sample = generator.sample(cell, rng_for(attempt_seed(spec, cell)), budget_adjust=0)
                     ahead.append((cell, (sample, encoders.submit(sample.fitted.text))))
-                except Exception as exc:  # raised (or, if dropped, counted) in cell order
+                except Exception as exc:  # raised, retried or counted in cell order, as one thread does
                     ahead.append((cell, exc))
                 while ahead and (len(ahead) >= window or n == len(cells) - 1):
                     done, made = ahead.popleft()
-                    if isinstance(made, SampleDropped):
-                        if stats:
-                            stats.dropped += 1
-                        yield None
-                    elif isinstance(made, BaseException):
-                        raise made
+                    if isinstance(made, BaseException):  # raised (retried, or counted as dropped) in order
+                        yield _finish(generator, done, stats, made)
                     else:
                         yield _finish(generator, done, stats, (made[0], encoders.result(made[1])))
     finally:

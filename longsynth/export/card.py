@@ -72,6 +72,16 @@ def _config_row(task: str, spec: Spec, stats: list[dict]) -> dict[str, Any]:
     }
 
 
+def _effort(stats: list[dict]) -> str:
+    """One line of what the rows took: draws, re-fits after a measured miss, draws retried and why."""
+    total = {key: sum(s.get(key, 0) for s in stats) for key in ("rows", "attempts", "refits", "unfit", "invalid")}
+    return (
+        f"Building took {total['attempts']} draws for {total['rows']} rows: {total['refits']} re-fits after a "
+        f"measured length missed its budget; {total['unfit']} draws retried because they could not be fitted "
+        f"to the budget, {total['invalid']} because a validator refused them."
+    )
+
+
 def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: Path) -> str:
     split = generator.split
     front = {
@@ -97,6 +107,7 @@ def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: 
             else "max(16, 0.2% of the target) tokens"
         ),
         resolved=yaml.safe_dump(spec.to_dict(), sort_keys=True).rstrip(),
+        effort=_effort([s for task in spec.tasks for s in shard_stats.get(task, [])]),
         notes=generator.card_notes(
             [facts for task in spec.tasks for s in shard_stats.get(task, []) for facts in s.get("family", [])]
         ),

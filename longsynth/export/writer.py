@@ -254,9 +254,7 @@ def _write_shard(path, rows, split, formats, first_index, stats, token_columns, 
     record = {"stats": info, "files": files}
 
     def record_then_finish(tmp: Path) -> None:
-        info.update(
-            {"rows": len(lengths), "attempts": stats.attempts, "refits": stats.refits, "dropped": stats.dropped}
-        )
+        info.update({"rows": len(lengths), **stats.record()})
         info.update(min_length=min(lengths, default=0), max_length=max(lengths, default=0), lengths=sorted(lengths))
         if facts:
             info["family"] = facts

@@ -81,8 +81,8 @@ def test_an_encoding_error_is_raised_where_the_result_is_asked_for(tokenizer):
 
 
 def test_a_sample_error_stops_the_pipeline_in_cell_order(tokenizer):
-    """An error raised while making sample k comes out after rows 0..k-1, and no encoding thread
-    is left running."""
+    """An error raised while making sample k (here: every draw of it cannot be fitted) comes out after
+    rows 0..k-1, once its draws are spent, and no encoding thread is left running."""
     from longsynth.errors import BudgetError
     from longsynth.pipeline import generate_rows, make_generator, plan
     from longsynth.spec import load_spec
@@ -100,7 +100,7 @@ def test_a_sample_error_stops_the_pipeline_in_cell_order(tokenizer):
     generator.sample = sample
     before = threading.active_count()
     made = []
-    with pytest.raises(BudgetError, match="sample 5"):
+    with pytest.raises(BudgetError, match=f"{cells[5].id} failed all 5 draws.*no room for sample 5"):
         for row in generate_rows(generator, cells, threads=2):
             made.append(row["id"])
     assert made == [cell.id for cell in cells[:5]]
