@@ -86,8 +86,13 @@ class RowStats:
 
     def record(self) -> dict[str, int]:
         """The counts a shard's record keeps (and the card and manifest sum)."""
-        return {"attempts": self.attempts, "refits": self.refits, "dropped": self.dropped,
-                "unfit": self.unfit, "invalid": self.invalid}
+        return {
+            "attempts": self.attempts,
+            "refits": self.refits,
+            "dropped": self.dropped,
+            "unfit": self.unfit,
+            "invalid": self.invalid,
+        }
 
 
 def attempt_seed(spec: Spec, cell: Cell, attempt: int = 0) -> int:
@@ -125,7 +130,9 @@ def generate_row(
         seed = attempt_seed(spec, cell, attempt)
         stats.attempts += 1
         try:
-            row, metadata, measurement = _attempt(generator, cell, seed, attempt, stats, first if attempt == 0 else None)
+            row, metadata, measurement = _attempt(
+                generator, cell, seed, attempt, stats, first if attempt == 0 else None
+            )
         except BudgetError as exc:
             stats.unfit += 1
             failure = exc

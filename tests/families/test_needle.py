@@ -259,7 +259,9 @@ def test_a_sample_that_keeps_failing_is_never_written(tmp_path, monkeypatch):
 
     monkeypatch.setattr(NeedleGenerator, "validators", (Validator("always wrong", always_wrong, dict),))
     spec = load_spec(None, tasks="niah_single_1", lengths="1k", depths="50", samples=1, max_attempts=3)
-    with pytest.raises(ValidationFailed, match="niah_single_1-1024-d50-00000 failed all 3 draws.*failed validation: planted failure"):
+    with pytest.raises(
+        ValidationFailed, match="niah_single_1-1024-d50-00000 failed all 3 draws.*failed validation: planted failure"
+    ):
         build(spec, tmp_path / "f")
     assert calls == [0, 1, 2]
     assert not list((tmp_path / "f").rglob("*.parquet"))
