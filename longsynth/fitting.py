@@ -344,22 +344,25 @@ def fit_prompt(
             "ask for a longer length or fewer items"
         )
     cumulative = np.concatenate([[0], np.cumsum(filler_tokens, dtype=np.int64)])
-    # The fill counts units one by one; the assembled prompt can come out a few tokens above that count
-    # (labels numbered in reading order, merges where units meet). `margin` is the largest such excess
-    # seen: the next fill aims that much lower, and may land at most `tolerance - margin` under its aim,
-    # so a fill that meets its aim meets the contract. Each miss raises the margin, so this converges in
-    # a few fits; a fill that still misses is returned as the closest one, for the sample's one encode
-    # (the measurement, not this prediction) to decide: the pipeline re-fits or retries the draw.
-    margin = 0
-    closest: FittedPrompt | None = None
+    # The fill counts units one by one; the assembled prompt can come out a few tokens off that count
+    # (labels numbered in reading order, merges where whole units meet). `low` and `high` bound the
+    # excess (prediction minus count) seen so far: the fill aims at a count that keeps the contract for
+    # any excess in that range. A fit that misses widens the range past its own excess, so no fit is
+    # repeated and this converges in a few fits; a draw that still misses returns its closest fit, for
+    # the sample's one encode (the measurement, not this prediction) to decide: the pipeline re-fits or
+    # retries the draw.
+    low = high = 0
+    closest, distance = None, None
     for _ in range(MAX_FITS):
-        high = goal - margin - fixed - need  # what the fill may count, at most ...
-        room = max(0, tolerance - margin)  # ... and how far under that it may land
-        whole = int(np.searchsorted(cumulative, high, side="right")) - 1
-        gap = high - int(cumulative[whole])
+        most = goal - high - fixed - need  # what the fill may count, at most ...
+        room = tolerance - (high - low)  # ... and how far under that it may land
+        if room < 0:
+            break
+        whole = int(np.searchsorted(cumulative, most, side="right")) - 1
+        gap = most - int(cumulative[whole])
         if fill and whole == len(filler_texts) and gap > room:
             raise CorpusError(
-                f"the haystack holds {int(cumulative[-1])} tokens but {high} are needed; "
+                f"the haystack holds {int(cumulative[-1])} tokens but {most} are needed; "
                 "use a larger corpus or a shorter length"
             )
         texts = list(filler_texts[:whole])
@@ -382,13 +385,17 @@ def fit_prompt(
         )
         fitted.partial_unit = partial
         over = fitted.predicted_length - goal
-        if over <= 0:
+        short = goal - tolerance - fitted.predicted_length if fill else 0
+        if over <= 0 and short <= 0:
             return fitted
-        if closest is None or fitted.predicted_length < closest.predicted_length:
-            closest = fitted
-        counted = fixed + need + int(tokens.sum())
-        margin = max(margin + 1, fitted.predicted_length - counted)
-        if margin > tolerance:  # no fit of this draw's units within the contract: let the encode decide
+        if distance is None or max(over, short) < distance:
+            closest, distance = fitted, max(over, short)
+        excess = fitted.predicted_length - (fixed + need + int(tokens.sum()))
+        if over > 0:
+            high = max(high + 1, excess)
+        elif excess < low:
+            low = excess
+        else:  # the fill itself fell short (whole units no swap could close the gap with)
             break
     return closest
 

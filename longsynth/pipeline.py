@@ -158,7 +158,7 @@ def _attempt(generator: Generator, cell: Cell, seed: int, attempt: int, stats: R
     slack = length_tolerance(cell.target_length, generator.spec.length_tolerance)
     if not generator.fills_target(cell.task):
         slack = cell.target_length  # the context is the items alone: the target is an upper bound
-    for refit in range(MAX_REFITS):
+    for refit in range(MAX_REFITS + 1):
         if first is not None and refit == 0:
             sample, measurement = first
         else:
@@ -166,11 +166,17 @@ def _attempt(generator: Generator, cell: Cell, seed: int, attempt: int, stats: R
             measurement = measure(generator.tokenizer, sample.fitted.text)
         budget = cell.target_length - row_reserve(generator, cell, sample)
         over = measurement.length - budget
-        if over <= 0 and measurement.length >= budget - slack:
+        short = budget - slack - measurement.length
+        if over <= 0 and short <= 0 or refit == MAX_REFITS:
             break
-        # The prediction missed (a tokenizer that merges across units): re-fit with the budget moved
-        # by the miss, decided by the measured encode.
-        adjust += over if over > 0 else -(budget - measurement.length) // 2
+        # The prediction missed (merges where whole units meet, a tokenizer that merges across units):
+        # the measured encode decides. The next fit aims lower (or higher) by what the prediction
+        # missed by, and by at least one token more than the last, so it never repeats a fit that failed.
+        miss = measurement.length - sample.fitted.predicted_length
+        if over > 0:
+            adjust = max(adjust + 1, miss)
+        else:
+            adjust = min(adjust - 1, miss, adjust - short)
         stats.refits += 1
     row, metadata = make_row(generator, cell, sample, measurement, seed, attempt)
     return row, metadata, measurement
