@@ -408,3 +408,27 @@ def test_a_tampered_ages_map_is_found(tmp_path):
     metadata["ages"][name] += 1
     problems = validate_row({**row, "metadata": json.dumps(metadata)}, generator, generator.tokenizer)
     assert any("recorded ages differ" in p for p in problems)
+
+
+@pytest.mark.parametrize("style_name", ["standard", "paraphrase", "pronoun"])
+def test_every_sentence_shape_reads_back_its_value(style_name):
+    """Each shape, written with a real person's name and each attribute's values, parses back to that
+    value. A date holds a comma: "On February 18, 1972, Christina Dawn Carpenter was born." was read as
+    the name "1972, Christina Dawn Carpenter", so every draw using that shape for the asked birth date
+    was refused and retried."""
+    from longsynth.generators.longbio.people import stated, value_pools
+
+    style = load_style(style_name, package_templates())
+    name = "Christina Dawn Carpenter"
+    values = {**{a: pool[:3] + pool[-3:] for a, pool in value_pools().items()}}
+    values["birthdate"] = ["February 18, 1972", "May 1, 2001", "December 31, 1950"]
+    values["age"] = ["7", "42", "101"]
+    checked = 0
+    for attribute, shapes in style.shapes.items():
+        for shape in shapes:
+            for value in values[attribute]:
+                sentence = shape.render(name, stated(attribute, value))
+                bio_name = "" if style.first_person else name
+                assert style.parse_sentence(sentence, bio_name) == (attribute, value, False), sentence
+                checked += 1
+    assert checked > 30

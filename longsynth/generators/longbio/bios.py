@@ -64,8 +64,11 @@ def _shape(attribute: str, text: str, same_as: bool = False) -> Shape:
     if not text.endswith(".") or ". " in text:
         raise SpecError(f"longbio template line {text!r} must be one sentence ending with a period")
     regex = re.escape(text)
-    for sentinel, group in ((NAME, "name"), (VALUE, "value"), (OTHER, "other")):
-        regex = regex.replace(re.escape(sentinel), f"(?P<{group}>.+?)", 1)
+    # Names and dates have known shapes: matched as such, a date's comma ("On June 3, 1990, Ann Lee
+    # was born.") cannot end the value and start the name. Other values are any text.
+    value = _DATE.pattern if attribute == "birthdate" else ".+?"
+    for sentinel, group, pattern in ((NAME, "name", _NAME_PATTERN), (VALUE, "value", value), (OTHER, "other", ".+?")):
+        regex = regex.replace(re.escape(sentinel), f"(?P<{group}>{pattern})", 1)
     return Shape(attribute, text, re.compile(regex + r"\Z"), same_as)
 
 
