@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from . import pipeline
+from .dataset import open_dataset
 from .errors import LongsynthError
-from .export.manifest import read_manifest
 from .generators.registry import REGISTRY, get_generator_class
 from .rows import schema_for
 from .spec import Spec, load_spec, spec_from_dict
@@ -58,15 +58,12 @@ def to_hf_dataset(spec_or_dir: Spec | str | Path):
     import datasets  # heavy: imported only when asked for
 
     if not isinstance(spec_or_dir, Spec) and Path(spec_or_dir).is_dir():
-        folder = Path(spec_or_dir)
-        spec = spec_from_dict(read_manifest(folder)["spec"])
-        features = _spec_features(spec)  # the same features as from the spec (Parquet says large_string)
+        dataset = open_dataset(spec_or_dir)
+        features = _spec_features(dataset.spec())  # the features a spec gives (Parquet says large_string)
         return datasets.DatasetDict(
             {
-                task: datasets.Dataset.from_parquet(
-                    sorted(str(p) for p in (folder / task).glob("*.parquet")), features=features
-                )
-                for task in spec.tasks
+                task: datasets.Dataset.from_parquet([str(p) for p in dataset.shards[task]], features=features)
+                for task in dataset.tasks
             }
         )
     spec = _as_spec(spec_or_dir)

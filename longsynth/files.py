@@ -1,4 +1,5 @@
-"""Writing a file whole or not at all, and hashing one: the one place both are done.
+"""Writing a file whole or not at all, hashing one, and reading a Parquet file by its literal path:
+the one place each is done.
 
 Shards, cards, manifests, cache entries and resume state are all written to a temporary name in the
 same folder and renamed into place, so a crash leaves the old file or the new one, never half of
@@ -15,6 +16,8 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import polars as pl
 
 TEMPORARY_GLOB = ".*.tmp"
 
@@ -101,3 +104,9 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_parquet_file(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
+    """A Parquet file by its literal path: never expanded as a glob pattern (a folder named `o[1]` or
+    `ds*` is a name, not a pattern) nor as a Hive-partitioned folder."""
+    return pl.read_parquet(path, columns=columns, glob=False, hive_partitioning=False)

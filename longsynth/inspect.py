@@ -6,23 +6,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
+from .dataset import Dataset, known_valid, open_dataset, read_shard, record_valid
 from .errors import DamagedOutput, OutputError, SpecError
-from .export.manifest import file_problems, read_manifest, safe_name
+from .export.card import render_card
+from .export.manifest import CARD
 from .generators.registry import get_generator_class
 from .metadata_json import decode_metadata
 from .pipeline import attempt_seed, make_generator, plan
 from .rows import schema_for
-from .spec import Spec, spec_from_dict
+from .spec import Spec
 from .validators import validate_row
-
-
-def spec_from_manifest(manifest: dict[str, Any]) -> Spec:
-    try:
-        return spec_from_dict(manifest["spec"])
-    except (SpecError, TypeError, AttributeError) as exc:
-        raise OutputError(f"the manifest's spec is not usable: {exc}") from None
 
 
 @dataclass
@@ -32,14 +25,6 @@ class Report:
     failed_rows: int = 0
     file_problems: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-
-
-def read_shard(path: Path) -> pl.DataFrame:
-    """One Parquet shard; a file that is not one (truncated, empty, edited) is a one-line error."""
-    try:
-        return pl.read_parquet(path)
-    except Exception:  # polars raises several kinds for a damaged file
-        raise DamagedOutput(f"{path.name}: not a readable Parquet file") from None
 
 
 def _spec_problems(manifest: dict[str, Any], spec: Spec, generator) -> list[str]:
@@ -75,25 +60,49 @@ def _row_problems(row: dict[str, Any], task: str, spec: Spec, generator, cells: 
 
 def validate_directory(directory: Path) -> Report:
     """Re-check a build folder: every file against the manifest, the manifest against its spec, every
-    row against the spec (its cell, seed, counts) and with the validators (one re-encode each)."""
-    manifest = read_manifest(directory)
-    spec = spec_from_manifest(manifest)
+    row against the spec (its cell, seed, counts) and with the validators (one re-encode each). A clean
+    folder is recorded as valid in this machine's cache (see `require_valid`)."""
+    dataset = open_dataset(directory, verified=False)
+    report = validate_dataset(dataset)
+    if not report.problems:
+        record_valid(dataset.folder)
+    return report
+
+
+def require_valid(dataset: Dataset) -> None:
+    """Refuse to publish (push, export) a folder whose rows do not all pass validation: it is run now,
+    unless this machine's cache records that this very manifest's rows were found valid."""
+    if known_valid(dataset):
+        return
+    report = validate_dataset(dataset)
+    if report.problems:
+        raise OutputError(
+            f"{str(dataset.folder)!r} fails validation ({report.problems[0]}); only a folder whose rows all "
+            "pass `longsynth validate` is published or exported"
+        )
+    record_valid(dataset.folder)
+
+
+def validate_dataset(dataset: Dataset) -> Report:
+    """The checks of `validate_directory` on a folder opened through the door."""
+    manifest = dataset.manifest
+    spec = dataset.spec()
+    if tuple(spec.tasks) != dataset.tasks:
+        raise OutputError("the manifest's spec is not usable: its tasks changed when read")
     generator = make_generator(spec)
     report = Report()
-    report.file_problems = file_problems(directory, manifest) + _spec_problems(manifest, spec, generator)
+    report.file_problems = list(dataset.problems) + _spec_problems(manifest, spec, generator)
     report.problems.extend(report.file_problems)
     planned = {task: {cell.id: cell for cell in cells} for task, cells in plan(spec).items()}
     counts = dict.fromkeys(spec.tasks, 0)
+    lengths: dict[str, list[int]] = {task: [] for task in spec.tasks}
     seen_ids: set[str] = set()
-    for name in sorted(n for n in manifest["files"] if safe_name(n) and n.endswith(".parquet")):
-        task = Path(name).parts[0]
-        if task not in planned or len(Path(name).parts) != 2:
-            report.problems.append(f"{name}: not a shard of any task of this build")
-            continue
+    for task, path in ((task, path) for task, paths in dataset.shards.items() for path in paths):
+        name = f"{task}/{path.name}"
         try:
-            frame = read_shard(directory / name)
-        except (DamagedOutput, OSError) as exc:
-            report.problems.append(str(exc) if isinstance(exc, DamagedOutput) else f"{name}: cannot be read")
+            frame = read_shard(path)
+        except DamagedOutput as exc:
+            report.problems.append(str(exc))
             continue
         missing = sorted(set(schema_for(generator.split)) - set(frame.columns))
         if missing:
@@ -103,6 +112,7 @@ def validate_directory(directory: Path) -> Report:
         for row in frame.iter_rows(named=True):
             report.rows += 1
             counts[task] += 1
+            lengths[task].append(row["prompt_length"] + row["reserve"] if "prompt" in row else row["length"])
             problems = _row_problems(row, task, spec, generator, planned[task])
             problems += validate_row(row, generator, generator.tokenizer)
             if row["id"] in seen_ids:
@@ -122,17 +132,52 @@ def validate_directory(directory: Path) -> Report:
                 f"{task}: {absent} of its {len(planned[task])} planned samples are absent, "
                 f"but the manifest records {dropped.get(task, 0)} dropped"
             )
+    untrue = _stats_problems(manifest, spec, lengths) or _card_problems(dataset, spec, generator)
+    report.file_problems += untrue
+    report.problems += untrue
     return report
 
 
+def _stats_problems(manifest: dict[str, Any], spec: Spec, lengths: dict[str, list[int]]) -> list[str]:
+    """The manifest's shard statistics (the card's table is made from them) must be the rows' own."""
+    shards = manifest.get("shards")
+    problems = []
+    for task in spec.tasks:
+        stats = shards.get(task) if isinstance(shards, dict) else None
+        try:
+            recorded = sorted(n for s in stats for n in s["lengths"])
+            rows = sum(s["rows"] for s in stats)
+        except (TypeError, KeyError):
+            problems.append(f"manifest.json: {task}'s shard statistics are missing or malformed")
+            continue
+        if recorded != sorted(lengths[task]) or rows != len(lengths[task]):
+            problems.append(f"manifest.json: {task}'s shard statistics are not its rows' (lengths or counts differ)")
+    return problems
+
+
+def _card_problems(dataset: Dataset, spec: Spec, generator) -> list[str]:
+    """The card's front matter (README.md's YAML, which tells `load_dataset` which files each config
+    reads) must be the one this manifest renders: a replaced card whose hash was updated would
+    otherwise pass, and loading would fail. The prose below it may differ between versions."""
+    expected = _front_matter(render_card(spec, generator, dataset.manifest["shards"], dataset.folder))
+    try:
+        found = _front_matter((dataset.folder / CARD).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        found = None
+    return [] if found == expected else [f"{CARD}: its front matter is not the one this manifest renders (edited?)"]
+
+
+def _front_matter(card: str) -> str | None:
+    head, sep, _ = card.partition("\n---\n")
+    return head if card.startswith("---\n") and sep else None
+
+
 def load_row(directory: Path, task: str | None, index: int) -> dict[str, Any]:
-    manifest = read_manifest(directory)
-    tasks = manifest["spec"].get("tasks") or []
-    task = task or (tasks[0] if tasks else None)
-    if task not in tasks:
-        raise SpecError(f"task {task!r} is not in this build; it has: {', '.join(map(str, tasks))}")
-    files = sorted(p for p in (directory / task).glob("*.parquet"))
-    frame = pl.concat([read_shard(p) for p in files]) if files else pl.DataFrame()
+    dataset = open_dataset(directory)
+    task = task or dataset.tasks[0]
+    if task not in dataset.tasks:
+        raise SpecError(f"task {task!r} is not in this build; it has: {', '.join(dataset.tasks)}")
+    frame = dataset.frame(task)
     if not 0 <= index < frame.height:
         raise SpecError(f"--index {index} is out of range; {task} has {frame.height} rows")
     return frame.row(index, named=True)

@@ -25,6 +25,7 @@ from typing import Any
 
 from .cache import check_cache, pack_folders, unpack_folders
 from .cores import available_cores
+from .dataset import record_valid
 from .encoding import Encoders
 from .errors import BudgetError, LongsynthError, OutputError, SampleDropped, SpecError, ValidationFailed
 from .export.layout import shard_path
@@ -404,6 +405,7 @@ def build(
         shard_stats[job.task].append(record["stats"])
         shard_files.update(record["files"])
     finish_build(out, spec, generator, shard_stats, shard_files)
+    record_valid(out)  # every row was validated as it was made: publishing need not re-check
     return out
 
 

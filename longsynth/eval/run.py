@@ -34,9 +34,10 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import polars as pl
 
+from ..dataset import Dataset, open_dataset
 from ..errors import OutputError, SpecError
-from ..export.manifest import evaluation_build, refuse_inside, task_rows
-from ..files import sha256_file, write_bytes_atomically
+from ..export.manifest import refuse_inside
+from ..files import write_bytes_atomically
 from ..version import __version__
 
 PREDICTIONS = "predictions.parquet"
@@ -101,9 +102,9 @@ def _api_key(settings: RunSettings) -> str | None:
     return key
 
 
-def selected_rows(directory: Path, manifest: dict[str, Any], settings: RunSettings) -> list[dict[str, Any]]:
+def selected_rows(dataset: Dataset, settings: RunSettings) -> list[dict[str, Any]]:
     """The rows to ask about, in task then shard order: the chosen tasks, at most `limit` each."""
-    tasks = list(manifest["spec"]["tasks"])
+    tasks = list(dataset.tasks)
     if settings.tasks:
         unknown = [t for t in settings.tasks if t not in tasks]
         if unknown:
@@ -111,7 +112,7 @@ def selected_rows(directory: Path, manifest: dict[str, Any], settings: RunSettin
         tasks = [t for t in tasks if t in settings.tasks]
     rows = []
     for task in tasks:
-        found = task_rows(directory, task)
+        found = dataset.rows(task)
         rows += found[: settings.limit] if settings.limit else found
     return rows
 
@@ -242,15 +243,15 @@ def run(
         raise SpecError(f"--api must be chat or completions, got {settings.api!r}")
     if urlsplit(settings.endpoint).scheme not in ("http", "https") or not urlsplit(settings.endpoint).hostname:
         raise SpecError(f"--endpoint must be an http:// or https:// URL, got {public_endpoint(settings.endpoint)!r}")
-    manifest = evaluation_build(directory)
-    rows = selected_rows(directory, manifest, settings)
+    dataset = open_dataset(directory, evaluation=True)
+    rows = selected_rows(dataset, settings)
     key = _api_key(settings)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     about = {
         "model": settings.model,
         "endpoint": public_endpoint(settings.endpoint),
         "dataset": str(directory.resolve()),
-        "dataset_manifest_sha256": sha256_file(directory / "manifest.json"),
+        "dataset_manifest_sha256": dataset.manifest_sha256,
         "settings": {k: v for k, v in asdict(settings).items() if k not in ("endpoint", "model")},
         "longsynth_version": __version__,
     }

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..dataset import open_dataset
 from ..errors import OutputError, SpecError
-from ..export.manifest import evaluation_build, refuse_inside, task_rows
+from ..export.manifest import refuse_inside
 from ..files import write_bytes_atomically
 from ..scoring import score
 from .run import PARTIAL, PREDICTIONS, _parquet_bytes, read_partial
@@ -93,10 +94,10 @@ def interval(scores: np.ndarray) -> tuple[float, float]:
 
 def score_rows(directory: Path, predictions: dict[str, str | None]) -> pl.DataFrame:
     """One row per dataset row: id, task, target_length, depth, score, missing."""
-    manifest = evaluation_build(directory)
+    dataset = open_dataset(directory, evaluation=True)
     records = []
-    for task in manifest["spec"]["tasks"]:
-        for row in task_rows(directory, task):
+    for task in dataset.tasks:
+        for row in dataset.rows(task):
             text = predictions.get(row["id"])
             records.append(
                 {

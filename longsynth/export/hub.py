@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LongsynthError, OutputError
+from ..dataset import open_dataset
+from ..errors import LongsynthError
+from ..inspect import require_valid
 from .layout import STATE_DIR
-from .manifest import MANIFEST, file_problems, read_manifest
+from .manifest import MANIFEST
 
 
 class PushError(LongsynthError):
@@ -29,13 +31,12 @@ class UploadPlan:
 
 
 def plan_upload(folder: str | Path) -> UploadPlan:
-    """What a push sends: the card, the manifest and every data file it lists (never resume state)."""
+    """What a push sends: the card, the manifest and every data file it lists (never resume state), of
+    a folder that matches its manifest and whose rows pass validation."""
     root = Path(folder)
-    manifest = read_manifest(root)
-    problems = file_problems(root, manifest)
-    if problems:
-        raise OutputError(f"{str(root)!r} does not match its manifest ({'; '.join(problems[:3])}); rebuild it first")
-    files = sorted({*manifest.get("files", {}), MANIFEST})
+    dataset = open_dataset(root)
+    require_valid(dataset)
+    files = sorted({*dataset.manifest["files"], MANIFEST})
     return UploadPlan(root, files, sum((root / f).stat().st_size for f in files))
 
 
@@ -62,8 +63,7 @@ def push(
     token = token or huggingface_hub.get_token()
     if not token:
         raise PushError("no Hugging Face token: pass --token, set HF_TOKEN, or run `hf auth login`")
-    manifest = read_manifest(plan.folder)
-    version = manifest.get("spec", {}).get("version", "")
+    version = open_dataset(plan.folder).manifest["spec"].get("version", "")
     api = HfApi(token=token)
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)

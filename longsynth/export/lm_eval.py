@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
 import yaml
 
+from ..dataset import open_dataset
 from ..errors import OutputError
 from ..files import write_bytes_atomically
-from .manifest import evaluation_build, refuse_inside
+from ..inspect import require_valid
+from .manifest import refuse_inside
 
 UTILS = "longsynth_utils.py"
 UTILS_TEXT = '''"""Scoring for the longsynth tasks in this folder (written by `longsynth export lm-eval`)."""
@@ -65,12 +66,13 @@ def export_lm_eval(directory: Path, out: Path) -> dict[str, Path]:
     """Write one task YAML per config and the scoring module; the YAML path of each task."""
     directory, out = Path(directory).resolve(), Path(out)
     refuse_inside(directory, out, "the export folder")
-    manifest = evaluation_build(directory)
+    dataset = open_dataset(directory, evaluation=True)
+    require_valid(dataset)
     written = {}
     try:
-        for task in manifest["spec"]["tasks"]:
-            shards = sorted((directory / task).glob("*.parquet"))
-            reserve = int(pl.read_parquet(shards, columns=["reserve"])["reserve"].max()) if shards else 128
+        for task in dataset.tasks:
+            shards = list(dataset.shards[task])
+            reserve = int(dataset.frame(task, ["reserve"])["reserve"].max()) if shards else 128
             path = out / f"longsynth_{task}.yaml"
             write_bytes_atomically(path, _dump(task_config(task, shards, reserve)).encode("utf-8"))
             written[task] = path

@@ -12,9 +12,7 @@ import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import polars as pl
-
-from ..errors import OutputError, SpecError
+from ..errors import OutputError
 from ..files import sha256_file
 from .layout import STATE_DIR
 
@@ -88,22 +86,3 @@ def file_problems(directory: Path, manifest: dict[str, Any]) -> list[str]:
         if name not in listed and name != MANIFEST:
             problems.append(f"{name}: not listed in the manifest")
     return problems
-
-
-def evaluation_build(directory: Path) -> dict[str, Any]:
-    """The manifest of a build whose files match it and that holds evaluation rows: what exports and
-    the evaluation loop read (a tampered or training folder is one clear error)."""
-    directory = Path(directory)
-    manifest = read_manifest(directory)
-    problems = file_problems(directory, manifest)
-    if problems:
-        raise OutputError(f"{str(directory)!r} does not match its manifest ({problems[0]}); rebuild it first")
-    if manifest.get("split") != "test":
-        raise SpecError(f"{str(directory)!r} holds training text, not evaluation rows")
-    return manifest
-
-
-def task_rows(directory: Path, task: str) -> list[dict[str, Any]]:
-    """A verified build's rows of one task, in shard order."""
-    shards = sorted((Path(directory) / task).glob("*.parquet"))
-    return pl.concat([pl.read_parquet(p) for p in shards]).to_dicts() if shards else []

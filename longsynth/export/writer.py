@@ -34,7 +34,7 @@ from ..version import __version__
 from .card import render_card
 from .layout import SHARD_NAME, STATE_DIR, shard_path
 from .manifest import MANIFEST, read_manifest
-from .ruler import ruler_line
+from .ruler_jsonl import ruler_line
 
 
 def _is_longsynth_build(out: Path) -> bool:

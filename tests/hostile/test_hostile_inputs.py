@@ -683,7 +683,7 @@ CASES = [
         built=truncate_first_shard,
     ),
     Case(
-        "inspect a truncated shard", ["inspect", "built"], 1, "not a readable Parquet file", built=truncate_first_shard
+        "inspect a truncated shard", ["inspect", "built"], 2, "does not match its manifest", built=truncate_first_shard
     ),
     Case(
         "inspect an unknown task", ["inspect", "built", "--task", "nope"], 2, "not in this build", built=lambda f: None
