@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import pipeline
-from .dataset import open_dataset
+from .dataset import as_pattern, open_dataset
 from .errors import LongsynthError
 from .generators.registry import REGISTRY, get_generator_class
 from .rows import schema_for
@@ -62,7 +62,7 @@ def to_hf_dataset(spec_or_dir: Spec | str | Path):
         features = _spec_features(dataset.spec())  # the features a spec gives (Parquet says large_string)
         return datasets.DatasetDict(
             {
-                task: datasets.Dataset.from_parquet([str(p) for p in dataset.shards[task]], features=features)
+                task: datasets.Dataset.from_parquet([as_pattern(p) for p in dataset.shards[task]], features=features)
                 for task in dataset.tasks
             }
         )

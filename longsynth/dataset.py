@@ -20,6 +20,7 @@ their hashes, so an edited row or card has no record).
 
 from __future__ import annotations
 
+import glob
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -73,6 +74,12 @@ class Dataset:
 
     def rows(self, task: str) -> list[dict[str, Any]]:
         return self.frame(task).to_dicts()
+
+
+def as_pattern(path: Path) -> str:
+    """A literal path for a library that reads file names as glob patterns (`datasets`' `data_files`,
+    lm-eval's YAML): its pattern characters escaped, so `o[1]` names the folder `o[1]`."""
+    return glob.escape(str(path))
 
 
 def read_shard(path: Path, columns: list[str] | None = None) -> pl.DataFrame:

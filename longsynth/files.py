@@ -10,11 +10,13 @@ what an interrupted writer left.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -110,3 +112,24 @@ def read_parquet_file(path: Path, columns: list[str] | None = None) -> pl.DataFr
     """A Parquet file by its literal path: never expanded as a glob pattern (a folder named `o[1]` or
     `ds*` is a name, not a pattern) nor as a Hive-partitioned folder."""
     return pl.read_parquet(path, columns=columns, glob=False, hive_partitioning=False)
+
+
+class FolderBusy(OSError):
+    """Another process holds the folder's writer lock."""
+
+
+@contextmanager
+def locked_folder(folder: Path) -> Iterator[None]:
+    """Hold the one writer lock of an output folder while writing into it: a second writer (another
+    build or run into the same -o) is refused at once instead of mixing its files with the first's.
+    The lock is the folder's own flock (no lock file to publish or to clean up); the kernel releases
+    it when the process ends, however it ends."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderBusy(f"another longsynth process is writing into {str(folder)!r}") from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -29,7 +29,7 @@ from .dataset import record_valid
 from .encoding import Encoders
 from .errors import BudgetError, LongsynthError, OutputError, SampleDropped, SpecError, ValidationFailed
 from .export.layout import shard_path
-from .export.writer import finish_build, kept_shard, prepare_output, write_shard
+from .export.writer import building_into, finish_build, kept_shard, prepare_output, write_shard
 from .fitting import length_tolerance
 from .generators.base import Cell, Generator, Sample
 from .generators.registry import get_generator_class
@@ -387,6 +387,11 @@ def build(
     """
     out = Path(output)
     generator = generator or make_generator(spec)
+    with building_into(out):
+        return _build(spec, out, overwrite, progress, generator, workers, backend, ray_address, threads)
+
+
+def _build(spec, out, overwrite, progress, generator, workers, backend, ray_address, threads) -> Path:
     prepare_output(out, spec, overwrite)
     generator.prepare()  # shared resources (e.g. a corpus index) are built once, before any worker starts
     jobs = shard_jobs(spec)

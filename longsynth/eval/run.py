@@ -37,7 +37,7 @@ import polars as pl
 from ..dataset import Dataset, open_dataset
 from ..errors import OutputError, SpecError
 from ..export.manifest import refuse_inside
-from ..files import write_bytes_atomically
+from ..files import read_parquet_file, write_bytes_atomically
 from ..version import __version__
 
 PREDICTIONS = "predictions.parquet"
@@ -263,7 +263,7 @@ def run(
     _check_run_file(out, about)
     done = read_partial(out / PARTIAL)
     if (out / PREDICTIONS).exists() and not done:
-        done = {r["id"]: r for r in pl.read_parquet(out / PREDICTIONS).to_dicts()}
+        done = {r["id"]: r for r in read_parquet_file(out / PREDICTIONS).to_dicts()}
     todo = [r for r in rows if r["id"] not in done or done[r["id"]].get("error")]
     started = time.perf_counter()
     asked = 0

@@ -25,7 +25,7 @@ import polars as pl
 from ..dataset import open_dataset
 from ..errors import OutputError, SpecError
 from ..export.manifest import refuse_inside
-from ..files import write_bytes_atomically
+from ..files import read_parquet_file, write_bytes_atomically
 from ..scoring import score
 from .run import PARTIAL, PREDICTIONS, _parquet_bytes, read_partial
 
@@ -46,7 +46,7 @@ def read_predictions(pred: Path) -> dict[str, str | None]:
     pred = Path(pred)
     if pred.is_dir():
         if (pred / PREDICTIONS).exists():
-            records = pl.read_parquet(pred / PREDICTIONS).to_dicts()
+            records = read_parquet_file(pred / PREDICTIONS).to_dicts()
         elif (pred / PARTIAL).exists():
             records = list(read_partial(pred / PARTIAL).values())
         else:

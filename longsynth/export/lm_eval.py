@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from ..dataset import open_dataset
+from ..dataset import as_pattern, open_dataset
 from ..errors import OutputError
 from ..files import write_bytes_atomically
 from ..inspect import require_valid
@@ -40,26 +40,33 @@ def task_config(task: str, shards: list[Path], reserve: int) -> dict:
         "task": f"longsynth_{task}",
         "tag": ["longsynth"],
         "dataset_path": "parquet",
-        "dataset_kwargs": {"data_files": {"test": [str(p) for p in shards]}},
+        "dataset_kwargs": {"data_files": {"test": [as_pattern(p) for p in shards]}},
         "test_split": "test",
         "output_type": "generate_until",
         "doc_to_text": "{{prompt}}",
-        "doc_to_target": "!function longsynth_utils.doc_to_target",
-        "process_results": "!function longsynth_utils.process_results",
+        "doc_to_target": Function("longsynth_utils.doc_to_target"),
+        "process_results": Function("longsynth_utils.process_results"),
         "generation_kwargs": {"until": [], "max_gen_toks": reserve, "do_sample": False, "temperature": 0.0},
         "metric_list": [{"metric": "score", "aggregation": "mean", "higher_is_better": True}],
         "metadata": {"version": 1.0},
     }
 
 
+class Function(str):
+    """A `module.name` lm-eval imports: written with its `!function` tag."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(Function, lambda dumper, value: dumper.represent_scalar("!function", str(value)))
+
+
 def _dump(config: dict) -> str:
-    """YAML with lm-eval's `!function` tags written as tags, not as quoted strings."""
-    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
-    return (
-        text.replace("'!function ", "!function ")
-        .replace("process_results'", "process_results")
-        .replace("doc_to_target'", "doc_to_target")
-    )
+    """YAML with lm-eval's `!function` tags as tags (by a representer: editing the text would also
+    edit a folder name that happens to hold `'!function `)."""
+    return yaml.dump(config, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
 def export_lm_eval(directory: Path, out: Path) -> dict[str, Path]:

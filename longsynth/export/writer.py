@@ -20,7 +20,9 @@ import polars as pl
 
 from ..errors import OutputError
 from ..files import (
+    FolderBusy,
     file_record,
+    locked_folder,
     matches_record,
     sha256_file,
     stale_temporaries,
@@ -109,8 +111,10 @@ def _holds_anything(out: Path) -> bool:
     return False
 
 
-def prepare_output(out: Path, spec: Spec, overwrite: bool) -> None:
-    """Make `out` ready: create it, resume the same spec, or refuse other output."""
+@contextmanager
+def building_into(out: Path) -> Iterator[None]:
+    """Create the output folder and hold its writer lock for the whole build: a second build into the
+    same -o while this one runs is refused in one line (two at once mixed their shards)."""
     if out.exists() and not out.is_dir():
         raise OutputError(f"output {str(out)!r} is a file; give a folder with -o")
     try:
@@ -120,6 +124,18 @@ def prepare_output(out: Path, spec: Spec, overwrite: bool) -> None:
         probe.unlink()
     except OSError as exc:
         raise OutputError(f"cannot write to output folder {str(out)!r}: {exc.strerror or exc}") from None
+    try:
+        with locked_folder(out):
+            yield
+    except FolderBusy:
+        raise OutputError(
+            f"another longsynth build is writing into {str(out)!r}; wait for it to finish or choose another -o"
+        ) from None
+
+
+def prepare_output(out: Path, spec: Spec, overwrite: bool) -> None:
+    """Make `out` (created and locked by `building_into`) ready: resume the same spec, or refuse other
+    output."""
     marker = out / STATE_DIR / "spec.json"
     fingerprint = spec.fingerprint()
     if _recorded_fingerprint(marker) != fingerprint:
@@ -321,4 +337,4 @@ def _finish_build(out, spec, generator, shard_stats, shard_files) -> None:
     write_bytes_atomically(out / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
 
 
-__all__ = ["STATE_DIR", "finish_build", "kept_shard", "prepare_output", "shard_path", "write_shard"]
+__all__ = ["STATE_DIR", "building_into", "finish_build", "kept_shard", "prepare_output", "shard_path", "write_shard"]

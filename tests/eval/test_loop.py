@@ -341,3 +341,24 @@ def test_lm_eval_runs_the_exported_tasks(dataset, tmp_path):
     scored = results["results"]["longsynth_niah_single_1"]
     assert scored["score,none"] == 0.0  # the dummy model answers "lol"
     assert results["n-samples"]["longsynth_niah_single_1"]["effective"] == 3
+
+
+def test_lm_eval_export_of_a_folder_named_like_a_pattern_and_a_tag(dataset, tmp_path):
+    """A folder whose name holds glob characters and lm-eval's tag text: the YAML still names its
+    shards literally (escaped for `datasets`' pattern matching) and keeps its tags as tags."""
+    pytest.importorskip("lm_eval")
+    odd = tmp_path / "o[1] '!function doc_to_target' *"
+    shutil.copytree(dataset, odd)
+    out = tmp_path / "lm"
+    assert _invoke("export", "lm-eval", str(odd), str(out)).exit_code == 0
+    config = (out / "longsynth_niah_single_1.yaml").read_text()
+    assert "doc_to_target: !function " in config and "process_results: !function " in config
+    command = [
+        sys.executable, "-m", "lm_eval", "--model", "dummy", "--include_path", str(out),
+        "--tasks", "longsynth_niah_single_1", "--limit", "2", "--output_path", str(tmp_path / "results"),
+    ]  # fmt: skip
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(next((tmp_path / "results").rglob("results_*.json")).read_text())
+    assert results["n-samples"]["longsynth_niah_single_1"]["effective"] == 2

@@ -218,3 +218,31 @@ def test_a_query_with_no_end_is_stopped(engine, monkeypatch):
     assert time.monotonic() - started < 10
     # The engine still answers the next query.
     assert run_duckdb("SELECT count(*) FROM pets", {"pets": (columns, [(1, "a")])}) == [(1,)]
+
+
+@pytest.mark.slow
+def test_a_second_build_into_a_folder_being_built_is_refused(tmp_path):
+    """Two builds into one -o at once (seeds 1 and 2) both exited 0 and left a folder whose rows failed
+    validation. The first holds the folder's writer lock until it finishes; the second, of either
+    spec, is refused in one line while it runs, and the first's folder validates."""
+    out = tmp_path / "out"
+    command = ["build", "--task", "niah_single_2", "--lengths", "128k", "--depths", "50", "--samples", "12"]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "longsynth.cli", *command, "--seed", "1", "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / ".longsynth" / "spec.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for seed in ("2", "1"):
+            second = _run(*command, "--seed", seed, "-o", str(out))
+            assert first.poll() is None, "the first build ended before the second started; make it longer"
+            assert second.exit_code == 2
+            assert "another longsynth build is writing into" in second.stderr
+    finally:
+        stdout, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    assert _run("validate", str(out)).exit_code == 0

@@ -861,6 +861,132 @@ CASES = [
 ]
 
 
+# --- the dataset door: every command that reads a built folder, against one hand-edited manifest each
+PREDS = write("preds.jsonl", '{"id": "niah_single_1-1024-d0-00000", "prediction": "1234567"}\n')
+READERS = {  # command -> its arguments, with the built folder named FOLDER
+    "validate": ["validate", "FOLDER"],
+    "inspect": ["inspect", "FOLDER"],
+    "score": ["score", "FOLDER", "preds.jsonl", "-o", "out"],
+    "run": ["run", "FOLDER", "--endpoint", "http://127.0.0.1:9/v1", "--model", "m", "-o", "out"],
+    "report": ["report", "FOLDER", "preds.jsonl", "-o", "out/r.html", "--png", "out/png"],
+    "export ruler": ["export", "ruler", "FOLDER", "out"],
+    "export lm-eval": ["export", "lm-eval", "FOLDER", "out"],
+    "push": ["push", "FOLDER", "me/x", "--dry-run"],
+}
+ESCAPE = "/tmp/longsynth-escaped-task"
+BAD_TASKS = {
+    "a parent path": ["../escaped"],
+    "an absolute path": [ESCAPE],
+    "a separator": ["niah_single_1/../../x"],
+    "a number": 5,
+    "a list holding null": [None],
+    "an empty list": [],
+    "a task named twice": ["niah_single_1", "niah_single_1"],
+}
+
+
+def _set_tasks(tasks) -> Callable[[Path], None]:
+    def change(manifest: dict) -> None:
+        manifest["spec"]["tasks"] = tasks
+
+    return rewrite_manifest(change)
+
+
+def _drop_tasks(manifest: dict) -> None:
+    del manifest["spec"]["tasks"]
+
+
+def _args(command: str, folder: str = "built") -> list[str]:
+    return [folder if a == "FOLDER" else a for a in READERS[command]]
+
+
+for _command in READERS:
+    for _what, _tasks in BAD_TASKS.items():
+        CASES.append(
+            Case(
+                f"{_command}: manifest tasks are {_what}",
+                _args(_command),
+                2,
+                "tasks must be a list of plain names" if _what != "a task named twice" else "names a task twice",
+                PREDS,
+                built=_set_tasks(_tasks),
+                absent=(ESCAPE, ESCAPE + ".yaml"),
+            )
+        )
+    CASES.append(
+        Case(
+            f"{_command}: manifest has no tasks",
+            _args(_command),
+            2,
+            "tasks must be a list of plain names",
+            PREDS,
+            built=rewrite_manifest(_drop_tasks),
+        )
+    )
+
+
+def _renamed(name: str) -> Callable[[Path], None]:
+    """The build moved to a folder whose name is a glob pattern, beside a decoy the pattern matches."""
+
+    def tamper(folder: Path) -> None:
+        shutil.copytree(folder, folder.parent / "ds-decoy")
+        folder.rename(folder.parent / name)
+
+    return tamper
+
+
+for _name in ("o[1]", "ds*", "d?s{a,b}"):
+    for _command in ("validate", "inspect", "score", "report", "export ruler", "export lm-eval", "push"):
+        CASES.append(
+            Case(f"{_command} a folder named {_name}", _args(_command, _name), 0, "", PREDS, built=_renamed(_name))
+        )
+
+
+def _wrong_answer_rehashed(folder: Path) -> None:
+    """A row's answer changed, and the shard's sha256 in the manifest updated to match."""
+    import polars as pl
+
+    shard = first_shard(folder)
+    frame = pl.read_parquet(shard)
+    frame = frame.with_columns(pl.Series("answers", [["0000000"]] * frame.height, dtype=frame.schema["answers"]))
+    frame.write_parquet(shard)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"][str(shard.relative_to(folder))] = hashlib.sha256(shard.read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _card_replaced_rehashed(folder: Path) -> None:
+    card = folder / "README.md"
+    card.write_text(card.read_text().replace("config_name: niah_single_1", "config_name: other"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["README.md"] = hashlib.sha256(card.read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _untrue_stats(manifest: dict) -> None:
+    for stats in manifest["shards"].values():
+        stats[0]["lengths"] = [n - 100 for n in stats[0]["lengths"]]
+
+
+PUBLISHED = {  # what was tampered with -> (how, what validate says of it)
+    "wrong answers, hash updated": (_wrong_answer_rehashed, "differ"),
+    "a replaced card, hash updated": (_card_replaced_rehashed, "front matter"),
+    "untrue shard statistics": (rewrite_manifest(_untrue_stats), "shard statistics"),
+}
+for _what, (_tamper, _says) in PUBLISHED.items():
+    for _command in ("push", "export ruler", "export lm-eval"):
+        CASES.append(Case(f"{_command} of a build with {_what}", _args(_command), 2, "fails validation", built=_tamper))
+    CASES.append(
+        Case(
+            f"validate a build with {_what}",
+            _args("validate"),
+            1,
+            _says,
+            built=_tamper,
+        )
+    )
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):
