@@ -403,7 +403,7 @@ def export_lm_eval_cmd(directory, out) -> None:
 )
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Requests in flight.")
 @click.option("--max-tokens", type=click.IntRange(1), help="Reply budget [default: each row's reserve].")
-@click.option("--temperature", type=float, default=0.0, show_default=True)
+@click.option("--temperature", type=click.FloatRange(0.0, 2.0), default=0.0, show_default=True)
 @click.option("--api-key-env", metavar="VAR", help="Environment variable holding the API key (never a flag).")
 @click.option("--limit", type=click.IntRange(1), help="At most N rows per task.")
 @click.option("--task", "tasks", help="Only these tasks, comma separated.")
@@ -486,6 +486,9 @@ def run_cmd(
         f"{counts['answered']} of {counts['rows']} answered, {counts['errors']} errors "
         f"-> {Path(out) / 'predictions.parquet'}"
     )
+    if counts["rows"] and counts["answered"] == 0:
+        click.echo(f"error: no row got a reply; the first error: {counts['first_error']}", err=True)
+        sys.exit(1)
 
 
 @cli.command("score")

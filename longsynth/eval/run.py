@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import math
 import os
 import random
 import time
@@ -39,6 +40,7 @@ from ..errors import OutputError, SpecError
 from ..export.manifest import refuse_inside
 from ..files import read_parquet_file, write_bytes_atomically
 from ..version import __version__
+from .reply import MAX_TOKENS_FIELD, ReplyError, completion, error_text, post, scrub, secrets_of
 
 PREDICTIONS = "predictions.parquet"
 PARTIAL = "predictions.partial.jsonl"
@@ -74,6 +76,62 @@ class RunSettings:
     retries: int = 4  # after the first attempt
     backoff: float = 0.5  # seconds before the first retry; doubled each time, with jitter
 
+    def __post_init__(self) -> None:
+        """Settings are checked where they are made, for the library as for the command line: a
+        negative retry count recorded rows as answered with nothing; NaN or a huge timeout never ends."""
+        _check_text("endpoint", self.endpoint)
+        _check_text("model", self.model)
+        _check_number("concurrency", self.concurrency, 1, 256, whole=True)
+        _check_number("retries", self.retries, 0, 20, whole=True)
+        _check_number("timeout", self.timeout, 0.1, 3600)
+        _check_number("backoff", self.backoff, 0, 60)
+        _check_number("temperature", self.temperature, 0, 2)
+        if self.max_tokens is not None:
+            _check_number("max_tokens", self.max_tokens, 1, 1_000_000, whole=True)
+        if self.limit is not None:
+            _check_number("limit", self.limit, 1, 10**9, whole=True)
+        if self.api not in ("chat", "completions"):
+            raise SpecError(f"--api must be chat or completions, got {str(self.api)[:40]!r}")
+        try:
+            parts = urlsplit(self.endpoint)
+        except ValueError:  # an unclosed [ of an IPv6 address
+            raise SpecError("--endpoint must be an http:// or https:// URL (this one cannot be read)") from None
+        try:
+            parts.port  # noqa: B018 - a bad port raises here
+        except ValueError:
+            raise SpecError(f"--endpoint {public_endpoint_or_none(self.endpoint)!r} has a bad port") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SpecError(
+                f"--endpoint must be an http:// or https:// URL, got {public_endpoint_or_none(self.endpoint)!r}"
+            )
+
+
+def _check_text(name: str, value: Any) -> None:
+    if not isinstance(value, str) or not value or not value.isprintable() or len(value) > 2048:
+        raise SpecError(f"--{name.replace('_', '-')} must be printable text of at most 2,048 characters")
+    try:
+        value.encode("ascii" if name == "endpoint" else "utf-8")
+    except UnicodeEncodeError:
+        raise SpecError(
+            f"--{name.replace('_', '-')} must be {'ASCII' if name == 'endpoint' else 'UTF-8'} text"
+        ) from None
+
+
+def _check_number(name: str, value: Any, low: float, high: float, whole: bool = False) -> None:
+    kinds = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not (low <= value <= high):
+        raise SpecError(
+            f"--{name.replace('_', '-')} must be a {'whole ' if whole else ''}number from {low:g} to {high:g}"
+        )
+
+
+def public_endpoint_or_none(url: str) -> str:
+    """`public_endpoint`, or a placeholder when the URL cannot even be split."""
+    try:
+        return public_endpoint(url)
+    except ValueError:
+        return "(an unreadable URL)"
+
 
 def public_endpoint(url: str) -> str:
     """The endpoint as it may be written down: no user, password, query or fragment."""
@@ -99,6 +157,8 @@ def _api_key(settings: RunSettings) -> str | None:
     key = os.environ.get(settings.api_key_env)
     if not key:
         raise SpecError(f"--api-key-env names {settings.api_key_env}, which is not set in the environment")
+    if not key.isascii() or not key.isprintable() or len(key) > 8192:
+        raise SpecError(f"the key in {settings.api_key_env} is not printable ASCII (an HTTP header cannot hold it)")
     return key
 
 
@@ -127,9 +187,26 @@ def read_partial(path: Path) -> dict[str, dict[str, Any]]:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(record, dict) and isinstance(record.get("id"), str):
+        if _stored_record(record):
             records[record["id"]] = record
     return records
+
+
+def _stored_record(record: Any) -> bool:
+    """Whether a saved line is a record this module writes (a hand-edited or foreign line is asked
+    again, never trusted: a `prompt_tokens` of "abc" or NaN crashed every later run)."""
+    if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not isinstance(record.get("task"), str):
+        return False
+    if not all(record.get(k) is None or isinstance(record.get(k), str) for k in ("prediction", "error")):
+        return False
+    latency = record.get("latency_s")
+    if latency is not None and (isinstance(latency, bool) or not isinstance(latency, int | float)
+                                or not math.isfinite(latency) or latency < 0):  # fmt: skip
+        return False
+    return all(
+        record.get(k) is None or (type(record.get(k)) is int and 0 <= record[k] <= MAX_TOKENS_FIELD)
+        for k in ("prompt_tokens", "completion_tokens")
+    )
 
 
 def _ends_mid_line(path: Path) -> bool:
@@ -149,14 +226,20 @@ def _check_run_file(out: Path, expected: dict[str, Any]) -> None:
         recorded = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         raise OutputError(f"{str(path)!r} is not valid JSON; use another -o folder") from None
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("settings"), dict):
+        raise OutputError(f"{str(path)!r} is not a longsynth run record; use another -o folder")
     for key in ("model", "endpoint", "dataset_manifest_sha256"):
         if recorded.get(key) != expected[key]:
             raise OutputError(
-                f"{str(out)!r} holds a run with another {key.replace('_', ' ')} ({recorded.get(key)!r}); "
+                f"{str(out)!r} holds a run with another {key.replace('_', ' ')} ({str(recorded.get(key))[:80]!r}); "
                 "use another -o folder"
             )
-    if recorded.get("settings", {}).get("api") != expected["settings"]["api"]:
-        raise OutputError(f"{str(out)!r} holds a run with another --api; use another -o folder")
+    for key in ("api", "temperature", "max_tokens"):  # what shapes a reply: a resume must not change it
+        if recorded["settings"].get(key) != expected["settings"][key]:
+            raise OutputError(
+                f"{str(out)!r} holds a run made with --{key.replace('_', '-')} {recorded['settings'].get(key)!r}, "
+                f"not {expected['settings'][key]!r}; resume it with the same settings or use another -o folder"
+            )
 
 
 def _payload(settings: RunSettings, row: dict[str, Any]) -> dict[str, Any]:
@@ -172,42 +255,43 @@ def _payload(settings: RunSettings, row: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _reply(settings: RunSettings, data: Any) -> tuple[str, int | None, int | None]:
-    choice = data["choices"][0]
-    text = choice["message"]["content"] if settings.api == "chat" else choice["text"]
-    usage = data.get("usage") or {}
-    return str(text or ""), usage.get("prompt_tokens"), usage.get("completion_tokens")
-
-
 async def _ask(
     client: httpx.AsyncClient, url: str, settings: RunSettings, row: dict[str, Any], headers: dict[str, str]
 ) -> dict[str, Any]:
-    """One row's request, retried on 429/5xx, timeouts and dropped connections; never raises."""
+    """One row's request, retried on 429/5xx, timeouts and dropped connections; never raises. The reply
+    comes through `reply` (one deadline, a byte cap, checked fields, secrets scrubbed)."""
     record: dict[str, Any] = {"id": row["id"], "task": row["task"], "prediction": None, "error": None}
+    secrets = secrets_of(url, headers)
     started = time.perf_counter()
     for attempt in range(settings.retries + 1):
         retry_after = None
         try:
-            response = await client.post(url, json=_payload(settings, row), headers=headers, timeout=settings.timeout)
+            answer = await post(client, url, _payload(settings, row), headers, settings.timeout)
         except httpx.TimeoutException:
             record["error"] = f"timed out after {settings.timeout:g} s"
         except httpx.TransportError as exc:
             record["error"] = f"connection failed: {type(exc).__name__}"
+        except ReplyError as exc:
+            record["error"] = scrub(str(exc), secrets)
+            break
         else:
-            if response.status_code in RETRIED:
-                record["error"] = f"HTTP {response.status_code}"
-                retry_after = response.headers.get("retry-after")
-            elif response.status_code >= 400:
-                record["error"] = f"HTTP {response.status_code}: {response.text[:200]}"
+            if answer.status in RETRIED:
+                record["error"] = f"HTTP {answer.status}"
+                retry_after = answer.retry_after
+            elif answer.status >= 400 or answer.status < 200:
+                record["error"] = error_text(answer, secrets)
                 break
             else:
                 try:
-                    text, prompt_tokens, completion_tokens = _reply(settings, response.json())
-                except (ValueError, KeyError, IndexError, TypeError):
-                    record["error"] = "the reply is not an OpenAI-style completion"
+                    done = completion(answer.body, chat=settings.api == "chat")
+                except ValueError as exc:
+                    record["error"] = str(exc)
                     break
                 record.update(
-                    prediction=text, error=None, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+                    prediction=done.text,
+                    error=None,
+                    prompt_tokens=done.prompt_tokens,
+                    completion_tokens=done.completion_tokens,
                 )
                 break
         if attempt < settings.retries:
@@ -239,10 +323,6 @@ def run(
     Returns counts: rows, asked (this time), answered, errors, seconds."""
     directory, out = Path(directory), Path(out)
     refuse_inside(directory, out, "the predictions folder")
-    if settings.api not in ("chat", "completions"):
-        raise SpecError(f"--api must be chat or completions, got {settings.api!r}")
-    if urlsplit(settings.endpoint).scheme not in ("http", "https") or not urlsplit(settings.endpoint).hostname:
-        raise SpecError(f"--endpoint must be an http:// or https:// URL, got {public_endpoint(settings.endpoint)!r}")
     dataset = open_dataset(directory, evaluation=True)
     rows = selected_rows(dataset, settings)
     key = _api_key(settings)
@@ -277,7 +357,9 @@ def run(
         write_bytes_atomically(out / PREDICTIONS, _parquet_bytes(frame))
         (out / PARTIAL).unlink(missing_ok=True)
     errors = int(frame["error"].is_not_null().sum())
+    first_error = next((e for e in frame["error"].to_list() if e), None)
     return {
+        "first_error": first_error,
         "rows": len(rows),
         "asked": asked,
         "answered": len(rows) - errors,

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -40,6 +41,8 @@ class Faults:
     first: int = 0  # ... for the first `first` requests of each prompt
     always_marker: str = ""  # a prompt holding this text always gets the fault
     delay: float = 0.0  # every answer waits this long (a slow model)
+    # A hostile server: answers every request itself (handler, parsed body); see test_hostile_server.py.
+    raw: Callable[[BaseHTTPRequestHandler, dict], None] | None = None
 
 
 @dataclass
@@ -89,6 +92,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send(401, {"error": "bad key"})
             return
         faults = state.faults
+        if faults.raw is not None:
+            faults.raw(self, body)
+            return
         faulty = attempt <= faults.first or (faults.always_marker and faults.always_marker in prompt)
         if faulty and faults.drop:
             self.close_connection = True
