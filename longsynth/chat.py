@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import SpecError
 from .network import hub_unreachable
+from .templating import render_source
 
 MESSAGE = "\x00LongSynth-Message\x00"  # mixed case: a template that changes case is caught
 FIXED_DATE = "26 Jul 2024"  # what `strftime_now` gives: a template's date must not change the bytes
@@ -47,21 +47,47 @@ def _token_text(value: Any) -> str:
 
 
 def _render(source: str, config: dict[str, Any], where: str) -> ChatTemplate:
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(raise_exception=_raise, strftime_now=lambda fmt: FIXED_DATE)
-    try:
-        text = env.from_string(source).render(
-            messages=[{"role": "user", "content": MESSAGE}],
-            add_generation_prompt=True,
-            bos_token=_token_text(config.get("bos_token")),
-            eos_token=_token_text(config.get("eos_token")),
-        )
-    except jinja2.TemplateError as exc:
-        raise SpecError(f"chat template {where} failed to render: {exc}") from None
+    """The template rendered around a placeholder message, in the one bounded sandbox (someone else's
+    template: timed, its output counted as it grows, no includes)."""
+    variables = {
+        "messages": [{"role": "user", "content": MESSAGE}],
+        "add_generation_prompt": True,
+        "bos_token": _token_text(config.get("bos_token")),
+        "eos_token": _token_text(config.get("eos_token")),
+        "raise_exception": _raise,
+        "strftime_now": lambda fmt: FIXED_DATE,
+    }
+    text = render_source(source, variables, f"chat template {where}", trim_blocks=True, lstrip_blocks=True)
     if text.count(MESSAGE) != 1:
         raise SpecError(f"chat template {where} must place the user's message once, unchanged")
     before, after = text.split(MESSAGE)
     return ChatTemplate(where, before, after)
+
+
+MAX_TEMPLATE_BYTES = 1024 * 1024  # a chat template or tokenizer config, at most (real ones are a few KB)
+
+
+def _read(path: Path, what: str) -> str:
+    """A chat template's file: a regular file of at most MAX_TEMPLATE_BYTES, UTF-8 (else one line)."""
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_TEMPLATE_BYTES:
+            raise SpecError(f"{what} {str(path)!r} is not a file of at most {MAX_TEMPLATE_BYTES // 1024} KB")
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{what} {str(path)!r} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise SpecError(f"{what} {str(path)!r} cannot be read: {exc.strerror or exc}") from None
+
+
+def _config(text: str, where: str) -> dict[str, Any]:
+    """tokenizer_config.json as a dict (a list, a number or JSON nested past reading is one line)."""
+    try:
+        config = json.loads(text)
+    except (ValueError, RecursionError):
+        raise SpecError(f"the tokenizer_config.json of {where} is not JSON that can be read") from None
+    if not isinstance(config, dict):
+        raise SpecError(f"the tokenizer_config.json of {where} is not a JSON object")
+    return config
 
 
 def _hf_files(spec: str) -> tuple[str | None, dict[str, Any]]:
@@ -69,8 +95,8 @@ def _hf_files(spec: str) -> tuple[str | None, dict[str, Any]]:
     folder = Path(spec)
     if folder.is_dir():
         config_path, jinja_path = folder / "tokenizer_config.json", folder / "chat_template.jinja"
-        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
-        return (jinja_path.read_text(encoding="utf-8") if jinja_path.is_file() else None), config
+        config = _config(_read(config_path, "tokenizer config"), spec) if config_path.exists() else {}
+        return (_read(jinja_path, "chat template") if jinja_path.exists() else None), config
     import huggingface_hub  # heavy: only for Hub ids
 
     found = {}
@@ -80,7 +106,7 @@ def _hf_files(spec: str) -> tuple[str | None, dict[str, Any]]:
         except Exception:  # not a valid repo id
             cached = None
         if isinstance(cached, str):
-            found[name] = Path(cached).read_text(encoding="utf-8")
+            found[name] = _read(Path(cached), name)
     if "tokenizer_config.json" not in found:
         reason = hub_unreachable()
         if reason:
@@ -88,12 +114,14 @@ def _hf_files(spec: str) -> tuple[str | None, dict[str, Any]]:
         try:
             for name in ("tokenizer_config.json", "chat_template.jinja"):
                 try:
-                    found[name] = Path(huggingface_hub.hf_hub_download(spec, name)).read_text(encoding="utf-8")
+                    found[name] = _read(Path(huggingface_hub.hf_hub_download(spec, name)), name)
                 except huggingface_hub.errors.EntryNotFoundError:
                     continue
+        except SpecError:
+            raise
         except Exception as exc:
             raise SpecError(f"chat_template 'hf:{spec}' could not be fetched: {type(exc).__name__}") from None
-    return found.get("chat_template.jinja"), json.loads(found.get("tokenizer_config.json", "{}"))
+    return found.get("chat_template.jinja"), _config(found.get("tokenizer_config.json", "{}"), spec)
 
 
 @functools.lru_cache(maxsize=8)
@@ -109,11 +137,12 @@ def load_chat_template(name: str) -> ChatTemplate:
         if source is None:
             source = config.get("chat_template")
             if isinstance(source, list):  # named templates: the default one
-                source = next((t.get("template") for t in source if t.get("name") == "default"), None)
+                named = [t for t in source if isinstance(t, dict)]
+                source = next((t.get("template") for t in named if t.get("name") == "default"), None)
         if not isinstance(source, str):
             raise SpecError(f"chat_template {name!r}: the tokenizer has no chat template; use none or a .jinja file")
         return _render(source, config, repr(name))
     path = Path(name)
     if path.suffix != ".jinja" or not path.is_file():
         raise SpecError(f"chat_template {name!r} is not none, hf:<folder or Hub id>, or a .jinja file")
-    return _render(path.read_text(encoding="utf-8"), {}, repr(name))
+    return _render(_read(path, "chat template"), {}, repr(name))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .cache import cache_dir
 from .errors import SpecError
@@ -48,13 +48,48 @@ class _ContainedLoader(jinja2.FileSystemLoader):
 
 MAX_REPEAT = 1_000_000  # items a template's `*` may make (characters of a string, items of a list)
 RENDER_SECONDS = 5.0  # a user template's render, at most (a needle sentence takes microseconds)
-MAX_RENDERED = 1_000_000  # characters a user template may render (filters like `center` can pad)
+MAX_RENDERED = 1_000_000  # characters a user template may render, counted as the output grows
+MAX_WIDTH = MAX_RENDERED  # a width a filter, a str method or a format spec may pad to
+_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
+_NUMBERS = re.compile(r"\d+")
 
 
-class _BoundedSandbox(SandboxedEnvironment):
-    """The sandbox, with the operators that can build huge values from small ones checked first."""
+def _check_width(value: object, what: str) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_WIDTH:
+        raise SecurityError(f"{what} of {value:,} is too wide for a template (at most {MAX_WIDTH:,})")
 
-    intercepted_binops = frozenset({"*", "**"})
+
+def _check_format(spec: str, what: str) -> None:
+    """Widths and precisions in a `%` or `str.format` string: "%1000000000d" pads before we could count."""
+    for number in _NUMBERS.findall(spec):
+        if len(number) > 7 or int(number) > MAX_WIDTH:
+            raise SecurityError(f"{what} asks for a width of {number}; at most {MAX_WIDTH:,}")
+
+
+def _check_replace(text: str, old: str, new: str) -> None:
+    grown = len(text) + (text.count(old) if old else len(text) + 1) * max(0, len(new) - len(old))
+    if grown > MAX_RENDERED:
+        raise SecurityError(f"a replace that makes {grown:,} characters (at most {MAX_RENDERED:,})")
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The one sandbox every template renders in (family templates, a user's folder, chat templates):
+    jinja2's immutable sandbox, with everything that builds a huge value from a small one checked
+    before it runs: `*` and `**`, `%` and `str.format` widths, padding filters and str methods, and
+    `replace`. The output's size and the render's time are bounded by `render_bounded`."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        bounded = {
+            "center": lambda value, width=80: _padded(str(value).center, width, "center"),
+            "indent": _bounded_indent(self.filters["indent"]),
+            "wordwrap": _bounded_wordwrap(self.filters["wordwrap"]),
+            "format": _bounded_format(self.filters["format"]),
+            "replace": _bounded_replace(self.filters["replace"]),
+        }
+        self.filters.update(bounded)
 
     def call_binop(self, context, operator: str, left, right):
         if operator == "**" and isinstance(left, int) and isinstance(right, int):
@@ -65,7 +100,70 @@ class _BoundedSandbox(SandboxedEnvironment):
                 if isinstance(sequence, str | list | tuple) and isinstance(count, int):
                     if len(sequence) * count > MAX_REPEAT:
                         raise SecurityError(f"a repetition of more than {MAX_REPEAT:,} items")
+        if operator == "%" and isinstance(left, str):
+            _check_format(left, "a % format")
         return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - jinja2's own signature
+        owner, name = getattr(__obj, "__self__", None), getattr(__obj, "__name__", "")
+        if isinstance(owner, str):
+            if name in _PADDING_METHODS and args:
+                _check_width(args[0], f"str.{name}")
+            elif name == "expandtabs":
+                _check_width(owner.count("\t") * (args[0] if args and isinstance(args[0], int) else 8), "expandtabs")
+            elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+                _check_replace(owner, args[0], args[1])
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value):
+        """`str.format` and `format_map`, sandboxed by jinja2 when the method is looked up: the format
+        string's widths are checked then, before anything is padded."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            _check_format(value.__self__, "a format string")
+        return wrapped
+
+
+def _padded(pad, width, what: str) -> str:
+    _check_width(width, what)
+    return pad(width)
+
+
+def _bounded_indent(indent):
+    def bounded(value, width=4, *args, **kwargs):
+        _check_width(width if isinstance(width, int) else len(str(width)), "indent")
+        if isinstance(width, int) and width * (str(value).count("\n") + 1) > MAX_RENDERED:
+            raise SecurityError("an indent that makes more than a million characters")
+        return indent(value, width, *args, **kwargs)
+
+    return bounded
+
+
+def _bounded_wordwrap(wordwrap):
+    def bounded(environment, value, width=79, *args, **kwargs):
+        _check_width(width, "wordwrap")
+        return wordwrap(environment, value, width, *args, **kwargs)
+
+    bounded.jinja_pass_arg = wordwrap.jinja_pass_arg  # jinja2 passes the environment
+    return bounded
+
+
+def _bounded_format(format_filter):
+    def bounded(value, *args, **kwargs):
+        _check_format(str(value), "a format filter")
+        return format_filter(value, *args, **kwargs)
+
+    return bounded
+
+
+def _bounded_replace(replace):
+    def bounded(eval_ctx, value, old, new, count=None):
+        if isinstance(value, str) and isinstance(old, str) and isinstance(new, str):
+            _check_replace(value, old, new)
+        return replace(eval_ctx, value, old, new, count)
+
+    bounded.jinja_pass_arg = replace.jinja_pass_arg
+    return bounded
 
 
 class _TooSlow(Exception):
@@ -96,8 +194,51 @@ def _timed(render, name: str) -> str:
             signal.setitimer(signal.ITIMER_REAL, max(1e-6, theirs[0] - (time.monotonic() - started)), theirs[1])
 
 
+def _collect(pieces, name: str) -> str:
+    """A render's output, counted as it grows: past MAX_RENDERED characters it stops."""
+    out, size = [], 0
+    for piece in pieces:
+        size += len(piece)
+        if size > MAX_RENDERED:
+            raise SpecError(f"template {name!r} rendered more than {MAX_RENDERED:,} characters")
+        out.append(piece)
+    return "".join(out)
+
+
+def render_bounded(template: jinja2.Template, variables: dict[str, object], name: str) -> str:
+    """Render a template from someone else: timed, its output counted as it grows, its recursion and
+    memory failures one-line errors. Every untrusted render goes through here."""
+    try:
+        return _timed(lambda: _collect(template.generate(**variables), name), name)
+    except RecursionError:
+        raise SpecError(f"template {name!r} recursed too deeply (a macro that calls itself without end?)") from None
+    except MemoryError:
+        raise SpecError(f"template {name!r} ran out of memory while rendering") from None
+
+
+def render_source(source: str, variables: dict[str, object], name: str, **options) -> str:
+    """Render template text that has no folder (a chat template): the same sandbox and bounds, no
+    loader (so `{% include %}` and `{% import %}` are errors), `options` for jinja2's whitespace."""
+    try:
+        template = _source_environment(tuple(sorted(options.items()))).from_string(source)
+        return render_bounded(template, variables, name)
+    except jinja2.TemplateError as exc:
+        raise SpecError(f"template {name} failed to render: {' '.join(str(exc).split())[:200]}") from None
+    except RecursionError:
+        raise SpecError(f"template {name!r} is nested too deeply to read") from None
+    except TypeError as exc:  # jinja2: "no loader for this environment specified"
+        if "loader" in str(exc):
+            raise SpecError(f"template {name!r} includes or imports another template; it may not") from None
+        raise
+
+
+@functools.lru_cache(maxsize=8)
+def _source_environment(options: tuple[tuple[str, object], ...]) -> _BoundedSandbox:
+    return _BoundedSandbox(autoescape=False, **dict(options))
+
+
 @functools.lru_cache(maxsize=32)
-def _environment(folders: tuple[str, ...]) -> SandboxedEnvironment:
+def _environment(folders: tuple[str, ...]) -> _BoundedSandbox:
     return _BoundedSandbox(
         loader=_ContainedLoader(list(folders)),
         undefined=jinja2.StrictUndefined,
@@ -151,12 +292,7 @@ class Templates:
             template = _environment(self.folders).get_template(name)
             if not self.users:
                 return template.render(**variables).strip("\n")
-            rendered = _timed(lambda: template.render(**variables), name)
-            if len(rendered) > MAX_RENDERED:
-                raise SpecError(f"template {name!r} rendered {len(rendered):,} characters; at most {MAX_RENDERED:,}")
-            return rendered.strip("\n")
-        except MemoryError:
-            raise SpecError(f"template {name!r} ran out of memory while rendering") from None
+            return render_bounded(template, variables, name).strip("\n")
         except jinja2.TemplateNotFound as exc:
             if exc.name != name:  # an include or import inside the template
                 raise SpecError(
@@ -166,6 +302,8 @@ class Templates:
             raise SpecError(f"template {name!r} not found in {self.where}") from None
         except jinja2.TemplateError as exc:  # syntax errors, undefined variables, sandbox refusals
             raise SpecError(f"template {name!r} failed to render: {exc}") from None
+        except RecursionError:  # a template nested too deeply to compile
+            raise SpecError(f"template {name!r} is nested too deeply to read") from None
 
     def has(self, name: str) -> bool:
         return any((Path(folder) / name).is_file() for folder in self.folders)

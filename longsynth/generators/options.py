@@ -38,6 +38,11 @@ def option(
     return dataclasses.field(default=default, metadata=meta)
 
 
+def _number(value: float) -> str:
+    """A bound as a person reads it: 2,097,152, not 2.09715e+06."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
 @dataclass(frozen=True)
 class OptionInfo:
     name: str
@@ -53,11 +58,11 @@ class OptionInfo:
         """The help line `longsynth list` prints."""
         bounds = []
         if self.above is not None:
-            bounds.append(f"> {self.above:g}")
+            bounds.append(f"> {_number(self.above)}")
         if self.minimum is not None:
-            bounds.append(f">= {self.minimum:g}")
+            bounds.append(f">= {_number(self.minimum)}")
         if self.maximum is not None:
-            bounds.append(f"<= {self.maximum:g}")
+            bounds.append(f"<= {_number(self.maximum)}")
         allowed = f" [{'|'.join(map(str, self.choices))}]" if self.choices else ""
         allowed += f" ({', '.join(bounds)})" if bounds else ""
         return f"{self.help}{allowed}; default {self.default!r}"
@@ -77,11 +82,11 @@ class OptionInfo:
         if self.choices and value not in self.choices:
             raise SpecError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
         if self.minimum is not None and value < self.minimum:
-            raise SpecError(f"{self.name} must be at least {self.minimum:g}, got {value!r}")
+            raise SpecError(f"{self.name} must be at least {_number(self.minimum)}, got {value!r}")
         if self.maximum is not None and value > self.maximum:
-            raise SpecError(f"{self.name} must be at most {self.maximum:g}, got {value!r}")
+            raise SpecError(f"{self.name} must be at most {_number(self.maximum)}, got {value!r}")
         if self.above is not None and value <= self.above:
-            raise SpecError(f"{self.name} must be greater than {self.above:g}, got {value!r}")
+            raise SpecError(f"{self.name} must be greater than {_number(self.above)}, got {value!r}")
         return value
 
 

@@ -736,7 +736,7 @@ CASES = [
         "template padding to ten million characters",
         ["build", *SMALL, "--template-dir", "tpl", "-o", "out"],
         2,
-        "rendered 10,000,0",
+        "center of 10,000,000 is too wide",
         write("tpl/needle/needle.j2", '{{ "x"|center(10**7) }} one hidden {{ kind }} for {{ key }} is {{ value }}.'),
     ),
     Case(
@@ -853,6 +853,43 @@ CASES = [
         2,
         "does not match its manifest",
         built=truncate_first_shard,
+    ),
+    # --- numbers that meant work without end
+    Case(
+        "ruler freq_cw of a billion",
+        ["build", "--generator", "ruler", "--task", "cwe", *SMALL, "--set", "freq_cw=1000000000"],
+        2,
+        "freq_cw must be at most 1,000",
+    ),
+    Case(
+        "ruler vocab_size of 1e8",
+        ["build", "--generator", "ruler", "--task", "fwe", *SMALL, "--set", "vocab_size=100000000"],
+        2,
+        "vocab_size must be at most 200,000",
+    ),
+    Case(
+        "ruler vocab_size of 1e12",
+        ["build", "--generator", "ruler", "--task", "fwe", *SMALL, "--set", "vocab_size=1e12"],
+        2,
+        "vocab_size must be an int",
+    ),
+    Case(
+        "ruler short_freq_ucw of 99999",
+        ["build", "--generator", "ruler", "--task", "cwe", *SMALL, "--set", "short_freq_ucw=99999"],
+        2,
+        "short_freq_ucw must be at most 100",
+    ),
+    Case(
+        "holobench max_answer_rows of 1e9",
+        ["build", "--generator", "holobench", *SMALL, "--set", "max_answer_rows=1000000000"],
+        2,
+        "max_answer_rows must be at most 100,000",
+    ),
+    Case(
+        "longbio num_people of a million",
+        ["build", "--generator", "longbio", *SMALL, "--set", "num_people=1000000"],
+        2,
+        "num_people must be at most 100",
     ),
     # --- the command line itself
     Case("list with an argument", ["list", "extra"], 2, "unexpected extra argument"),

@@ -26,6 +26,7 @@ class HoloBenchOptions:
         "the most result rows an answer may have (0: no cap, as in the paper; each row's reserve then "
         "grows with its answer unless reserve is set)",
         minimum=0,
+        maximum=100_000,
     )
     empty_share: float = option(
         0.0, "share of filter and join questions whose answer is empty ('none')", minimum=0.0, maximum=1.0

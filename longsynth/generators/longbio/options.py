@@ -14,6 +14,7 @@ class LongBioOptions:
         0,
         "people asked about (0: the task's default; multi 2/5/10, rank 2/5, multihop 2/5, citation 1/2)",
         minimum=0,
+        maximum=100,
     )
     attribute: str = option("", "attribute to ask (empty: drawn per sample)", choices=("", *ATTRIBUTES))
     density: float = option(1.0, "probability a distractor bio keeps the asked attribute", minimum=0.0, maximum=1.0)
