@@ -421,3 +421,68 @@ def test_top_k_breaks_ties_by_id_whatever_the_order():
         best, kept = top_k(scores[order], ids[order], 3)
         assert best.tolist() == [0, 1, 2] and kept.tolist() == [5.0, 3.0, 3.0]
     assert top_k(scores, ids, 10)[0].tolist() == [0, 1, 2, 3, 4, 6, 5]
+
+
+def _reference_split(line: str, size: int) -> list[str]:
+    """The splitter's rule by characters, written the slow obvious way (re-slicing the rest): the
+    linear splitter must cut exactly where it does."""
+    import re
+
+    pieces, rest = [], line
+    while len(rest) > size:
+        window = rest[: size + 1]
+        cut = max((m.end() for m in re.finditer(r"(?<=[.!?])\s", window)), default=-1)
+        if cut < size // 4:
+            cut = window.rfind(" ") + 1
+        if cut <= 0:
+            nxt = rest.find(" ", size)
+            cut = len(rest) if nxt < 0 else nxt + 1
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_long_lines_split_where_the_obvious_rule_splits(seed):
+    import random
+
+    from longsynth.generators.nextlong.chunking import _split_long_line
+
+    rng = random.Random(seed)
+    words = ["a", "bb", "ccc.", "dddd", "Eeeee!", "f?", "x" * rng.randint(20, 90), ""]
+    line = " ".join(rng.choice(words) for _ in range(rng.randint(0, 3000)))
+    size = rng.randint(16, 400)
+    assert _split_long_line(line, size) == _reference_split(line, size)
+
+
+def test_token_split_pieces_fit_and_rebuild_the_line():
+    from longsynth.generators.nextlong.chunking import _split_long_line
+
+    tok = get_tokenizer("cl100k_base")
+    line = " ".join(synthetic_document(n)[1].replace("\n", " ") for n in range(40)) + " " + "z" * 3000
+    pieces = _split_long_line(line, 256, tok.count)
+    assert "".join(pieces) == line
+    assert all(tok.count(p) <= 257 or " " not in p.strip() for p in pieces)  # a cut keeps its space
+    assert all(p.endswith(" ") for p in pieces[:-1])  # cuts after a space: never inside a word
+
+
+def test_splitting_a_line_grows_linearly():
+    """A 2.8 MB line with no breaks ran past 120 s at chunk_tokens=256 (each cut re-counted the rest of
+    the line). Twice the line now costs about twice the counting: counted here in characters handed to
+    the tokenizer, not in seconds (bench/chunking.py times it)."""
+    from longsynth.generators.nextlong.chunking import chunk_document
+
+    tok = get_tokenizer("cl100k_base")
+    counted = []
+
+    def count(text: str) -> int:
+        counted[-1] += len(text)
+        return tok.count(text)
+
+    line = " ".join(synthetic_document(n)[1].replace("\n", " ") for n in range(200))
+    for size in (len(line) // 2, len(line)):
+        counted.append(0)
+        chunk_document(line[:size], 256, count)
+    assert counted[1] / counted[0] < 2.5, counted

@@ -27,32 +27,48 @@ class Chunk:
 
 def _split_long_line(line: str, size: int, length: Callable[[str], int] = len) -> list[str]:
     """Pieces of at most `size` (chars, or tokens with a token `length`); a word longer than that stays
-    whole. Cut after a sentence end if one is near, else after a space; pieces concatenate to the line."""
+    whole. Cut after a sentence end if one is near, else after a space; pieces concatenate to the line.
+
+    Linear in the line: the line is walked by offset (never re-sliced from the cut on), and a token
+    budget is searched for within a window just wider than one piece, never over the rest of the line
+    (a 0.7 MB line with no breaks took 57 s at 256 tokens, growing four-fold per doubling)."""
     pieces = []
-    rest = line
-    while length(rest) > size:
-        # The longest prefix within the budget, found on characters (a token budget is searched for).
-        fits = size if length is len else _longest_prefix(rest, size, length)
-        window = rest[: fits + 1]
+    pos, end = 0, len(line)
+    while pos < end:
+        fits = _longest_prefix(line, pos, size, length)
+        if pos + fits >= end:  # the rest fits
+            pieces.append(line[pos:])
+            break
+        window = line[pos : pos + fits + 1]
         cut = max((m.end() for m in _SENTENCE_END.finditer(window)), default=-1)
         if cut < fits // 4:
             cut = window.rfind(" ") + 1
         if cut <= 0:  # one enormous word: cut after it
-            nxt = rest.find(" ", fits)
-            cut = len(rest) if nxt < 0 else nxt + 1
-        pieces.append(rest[:cut])
-        rest = rest[cut:]
-    if rest or not pieces:
-        pieces.append(rest)
+            nxt = line.find(" ", pos + fits)
+            cut = (end if nxt < 0 else nxt + 1) - pos
+        pieces.append(line[pos : pos + cut])
+        pos += cut
+    if not pieces:
+        pieces.append(line)
     return pieces
 
 
-def _longest_prefix(text: str, size: int, length: Callable[[str], int]) -> int:
-    """The most characters of `text` whose `length` stays within `size` (binary search)."""
-    lo, hi = 1, len(text)
+def _longest_prefix(text: str, start: int, size: int, length: Callable[[str], int]) -> int:
+    """The most characters of `text` from `start` whose `length` stays within `size`: all that remain
+    if they fit. By characters directly; by tokens, a window doubled until it no longer fits (so each
+    count covers about one piece), then a binary search inside it."""
+    remaining = len(text) - start
+    if length is len:
+        return min(size, remaining)
+    width, fitting = min(remaining, 4 * size + 16), 0
+    while length(text[start : start + width]) <= size:
+        if width == remaining:
+            return remaining
+        width, fitting = min(remaining, 2 * width), width
+    lo, hi = max(1, fitting), width  # text[start:start + fitting] fits, text[start:start + width] does not
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if length(text[:mid]) <= size:
+        if length(text[start : start + mid]) <= size:
             lo = mid
         else:
             hi = mid - 1
