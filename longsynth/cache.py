@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from .errors import CacheError
+from .export.manifest import dataset_around
 from .files import write_bytes_atomically, write_folder_atomically
 
 
@@ -29,6 +30,12 @@ def check_cache() -> Path:
     """The cache folder, made if missing; a path that cannot be a writable folder (a regular file, a
     place under /proc, a read-only mount) is a one-line error before any work starts."""
     root = cache_dir()
+    dataset = dataset_around(root.resolve())
+    if dataset is not None:
+        raise CacheError(
+            f"cache folder {str(root)!r} is inside the dataset folder {str(dataset)!r}, whose manifest would no "
+            "longer match it; point LONGSYNTH_CACHE elsewhere"
+        )
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / f".write-test-{os.getpid()}"

@@ -115,6 +115,26 @@ async def post(client: httpx.AsyncClient, url: str, payload: dict[str, Any], hea
         raise httpx.TimeoutException(f"no whole reply within {seconds:g} s") from None
 
 
+TimeoutError = httpx.TimeoutException  # a request (or the whole reply) that took too long
+TransportError = httpx.TransportError  # a connection refused, dropped or reset
+
+
+def client(concurrency: int, seconds: float) -> httpx.AsyncClient:
+    """The one HTTP client of a run: at most `concurrency` connections."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    return httpx.AsyncClient(limits=limits, timeout=seconds)
+
+
+def reachable(url: str, headers: dict[str, str], seconds: float) -> str | None:
+    """None if anything answers at `url` within `seconds` (any HTTP answer will do), else why not."""
+    try:
+        with httpx.stream("GET", url, headers=headers, timeout=seconds) as response:
+            response.close()  # the status is enough: the body is not read
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+    return None
+
+
 def _count(value: Any) -> int | None:
     """A usage count as stored: a whole number in [0, MAX_TOKENS_FIELD], else unknown (None)."""
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..export.manifest import refuse_inside
-from ..files import write_bytes_atomically
+from ..outputs import OutputFolder
 from .run import RUN
 from .score import read_predictions, score_rows, summarize
 
@@ -132,9 +131,9 @@ svg { max-width: 100%; height: auto; }
 
 def build_report(directory: Path, preds: list[Path], out: Path, png: Path | None = None) -> list[str]:
     """Write the HTML report (and PNGs); return the tasks shown."""
-    refuse_inside(directory, out, "the report")
-    if png:
-        refuse_inside(directory, png, "the PNG folder")
+    out = Path(out)
+    page_folder = OutputFolder(out.parent, "the report's folder")
+    pngs = OutputFolder(png, "the PNG folder") if png is not None else None
     runs = []
     names = [model_name(Path(pred)) for pred in preds]
     for pred, name in zip(preds, names, strict=True):
@@ -149,9 +148,10 @@ def build_report(directory: Path, preds: list[Path], out: Path, png: Path | None
     sections = []
     for task in tasks:
         figure = task_figure(task, runs)
-        if png is not None:
-            png.mkdir(parents=True, exist_ok=True)
-            figure.savefig(png / f"{task}.png", dpi=150, bbox_inches="tight", metadata={"Software": None})
+        if pngs is not None:
+            drawn = io.BytesIO()
+            figure.savefig(drawn, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
+            pngs.write(f"{task}.png", drawn.getvalue())
         sections.append(
             f'<section id="{html.escape(task)}"><h2>{html.escape(task)}</h2>'
             f'<div class="figure">{_svg(figure)}</div>{_table(task, runs)}</section>'
@@ -163,5 +163,5 @@ def build_report(directory: Path, preds: list[Path], out: Path, png: Path | None
         '<table class="overall"><tr><th>model</th><th>overall</th><th>rows</th><th>missing</th></tr>'
         f"{overall}</table>{''.join(sections)}</body></html>\n"
     )
-    write_bytes_atomically(Path(out), page.encode("utf-8"))
+    page_folder.write(out.name, page.encode("utf-8"))
     return tasks

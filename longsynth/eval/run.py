@@ -32,15 +32,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import polars as pl
 
 from ..dataset import Dataset, open_dataset
 from ..errors import OutputError, SpecError
-from ..export.manifest import refuse_inside
-from ..files import read_parquet_file, write_bytes_atomically
+from ..files import read_parquet_file
+from ..outputs import OutputFolder
 from ..version import __version__
-from .reply import MAX_TOKENS_FIELD, ReplyError, completion, error_text, post, scrub, secrets_of
+from .reply import (
+    MAX_TOKENS_FIELD,
+    ReplyError,
+    TimeoutError,
+    TransportError,
+    client,
+    completion,
+    error_text,
+    post,
+    reachable,
+    scrub,
+    secrets_of,
+)
 
 PREDICTIONS = "predictions.parquet"
 PARTIAL = "predictions.partial.jsonl"
@@ -256,7 +267,7 @@ def _payload(settings: RunSettings, row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _ask(
-    client: httpx.AsyncClient, url: str, settings: RunSettings, row: dict[str, Any], headers: dict[str, str]
+    client: Any, url: str, settings: RunSettings, row: dict[str, Any], headers: dict[str, str]
 ) -> dict[str, Any]:
     """One row's request, retried on 429/5xx, timeouts and dropped connections; never raises. The reply
     comes through `reply` (one deadline, a byte cap, checked fields, secrets scrubbed)."""
@@ -267,9 +278,9 @@ async def _ask(
         retry_after = None
         try:
             answer = await post(client, url, _payload(settings, row), headers, settings.timeout)
-        except httpx.TimeoutException:
+        except TimeoutError:
             record["error"] = f"timed out after {settings.timeout:g} s"
-        except httpx.TransportError as exc:
+        except TransportError as exc:
             record["error"] = f"connection failed: {type(exc).__name__}"
         except ReplyError as exc:
             record["error"] = scrub(str(exc), secrets)
@@ -305,12 +316,11 @@ async def _ask(
 
 def check_endpoint(endpoint: str, headers: dict[str, str], seconds: float = 5.0) -> None:
     """Fail in seconds when nothing answers at the endpoint (any HTTP answer will do)."""
-    try:
-        httpx.get(endpoint_url(endpoint, "/models", keep_user=not headers), headers=headers, timeout=seconds)
-    except httpx.HTTPError as exc:
+    failure = reachable(endpoint_url(endpoint, "/models", keep_user=not headers), headers, seconds)
+    if failure:
         raise EndpointError(
-            f"the endpoint {public_endpoint(endpoint)} cannot be reached ({type(exc).__name__}); is the server running?"
-        ) from None
+            f"the endpoint {public_endpoint(endpoint)} cannot be reached ({failure}); is the server running?"
+        )
 
 
 def run(
@@ -322,7 +332,7 @@ def run(
     """Ask about every selected row that has no reply yet; write the predictions when all have one.
     Returns counts: rows, asked (this time), answered, errors, seconds."""
     directory, out = Path(directory), Path(out)
-    refuse_inside(directory, out, "the predictions folder")
+    folder = OutputFolder(out, "the predictions folder")
     dataset = open_dataset(directory, evaluation=True)
     rows = selected_rows(dataset, settings)
     key = _api_key(settings)
@@ -336,10 +346,7 @@ def run(
         "longsynth_version": __version__,
     }
     about["settings"]["tasks"] = list(settings.tasks) if settings.tasks else None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot write to {str(out)!r}: {exc.strerror or exc}") from None
+    folder.path(RUN)  # the folder is made (and checked) before anything is asked
     _check_run_file(out, about)
     done = read_partial(out / PARTIAL)
     if (out / PREDICTIONS).exists() and not done:
@@ -349,12 +356,12 @@ def run(
     asked = 0
     if todo:
         check_endpoint(settings.endpoint, headers)
-        write_bytes_atomically(out / RUN, (json.dumps(about, indent=1) + "\n").encode())
-        asked = asyncio.run(_ask_all(out, settings, todo, headers, done, progress, len(rows)))
+        folder.write(RUN, (json.dumps(about, indent=1) + "\n").encode())
+        asked = asyncio.run(_ask_all(folder, settings, todo, headers, done, progress, len(rows)))
     records = [done.get(r["id"]) or {"id": r["id"], "task": r["task"], "error": "no reply"} for r in rows]
     frame = pl.DataFrame([{k: rec.get(k) for k in SCHEMA} for rec in records], schema=SCHEMA)
     if todo or not (out / PREDICTIONS).exists():
-        write_bytes_atomically(out / PREDICTIONS, _parquet_bytes(frame))
+        folder.write(PREDICTIONS, _parquet_bytes(frame))
         (out / PARTIAL).unlink(missing_ok=True)
     errors = int(frame["error"].is_not_null().sum())
     first_error = next((e for e in frame["error"].to_list() if e), None)
@@ -375,7 +382,7 @@ def _parquet_bytes(frame: pl.DataFrame) -> bytes:
 
 
 async def _ask_all(
-    out: Path,
+    folder: OutputFolder,
     settings: RunSettings,
     todo: list[dict[str, Any]],
     headers: dict[str, str],
@@ -386,20 +393,19 @@ async def _ask_all(
     """Ask `todo` with at most `concurrency` requests in flight, saving each reply as it arrives."""
     path = "/chat/completions" if settings.api == "chat" else "/completions"
     url = endpoint_url(settings.endpoint, path, keep_user=not headers)  # a key from the environment wins
-    limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for row in todo:
         queue.put_nowait(row)
-    handle = os.open(out / PARTIAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    if _ends_mid_line(out / PARTIAL):  # a line cut by a crash or a full disk: the next record starts afresh
+    handle = folder.append(PARTIAL)
+    if _ends_mid_line(folder.path(PARTIAL)):  # a line cut by a crash or a full disk: the next record starts afresh
         os.write(handle, b"\n")
     finished = 0
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(session: Any) -> None:
         nonlocal finished
         while not queue.empty():
             row = queue.get_nowait()
-            record = await _ask(client, url, settings, row, headers)
+            record = await _ask(session, url, settings, row, headers)
             os.write(handle, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))  # one whole line
             done[row["id"]] = record
             finished += 1
@@ -407,8 +413,8 @@ async def _ask_all(
                 progress(finished, len(todo), total)
 
     try:
-        async with httpx.AsyncClient(limits=limits, timeout=settings.timeout) as client:
-            await asyncio.gather(*(worker(client) for _ in range(min(settings.concurrency, len(todo)))))
+        async with client(settings.concurrency, settings.timeout) as session:
+            await asyncio.gather(*(worker(session) for _ in range(min(settings.concurrency, len(todo)))))
     finally:
         os.fsync(handle)
         os.close(handle)

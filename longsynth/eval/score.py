@@ -24,8 +24,8 @@ import polars as pl
 
 from ..dataset import open_dataset
 from ..errors import OutputError, SpecError
-from ..export.manifest import refuse_inside
-from ..files import read_parquet_file, write_bytes_atomically
+from ..files import read_parquet_file
+from ..outputs import OutputFolder
 from ..scoring import score
 from .run import PARTIAL, PREDICTIONS, _parquet_bytes, read_partial
 
@@ -163,11 +163,11 @@ def score_run(directory: Path, pred: Path, out: Path | None = None) -> tuple[pl.
     `out` (default: PRED when it is a folder, else the jsonl's folder)."""
     pred = Path(pred)
     out = Path(out) if out else (pred if pred.is_dir() else pred.parent)
-    refuse_inside(directory, out, "the scores folder (-o, or the predictions' folder)")
+    folder = OutputFolder(out, "the scores folder (-o, or the predictions' folder)")
     scores = score_rows(Path(directory), read_predictions(pred))
     summary = summarize(scores)
-    write_bytes_atomically(out / SCORES, _parquet_bytes(scores.drop("missing")))
-    write_bytes_atomically(out / SUMMARY, (json.dumps(summary, indent=1) + "\n").encode())
+    folder.write(SCORES, _parquet_bytes(scores.drop("missing")))
+    folder.write(SUMMARY, (json.dumps(summary, indent=1) + "\n").encode())
     return scores, summary, out
 
 

@@ -14,10 +14,8 @@ from pathlib import Path
 import yaml
 
 from ..dataset import as_pattern, open_dataset
-from ..errors import OutputError
-from ..files import write_bytes_atomically
 from ..inspect import require_valid
-from .manifest import refuse_inside
+from ..outputs import OutputFolder
 
 UTILS = "longsynth_utils.py"
 UTILS_TEXT = '''"""Scoring for the longsynth tasks in this folder (written by `longsynth export lm-eval`)."""
@@ -72,18 +70,14 @@ def _dump(config: dict) -> str:
 def export_lm_eval(directory: Path, out: Path) -> dict[str, Path]:
     """Write one task YAML per config and the scoring module; the YAML path of each task."""
     directory, out = Path(directory).resolve(), Path(out)
-    refuse_inside(directory, out, "the export folder")
+    folder = OutputFolder(out, "the export folder")
     dataset = open_dataset(directory, evaluation=True)
     require_valid(dataset)
     written = {}
-    try:
-        for task in dataset.tasks:
-            shards = list(dataset.shards[task])
-            reserve = int(dataset.frame(task, ["reserve"])["reserve"].max()) if shards else 128
-            path = out / f"longsynth_{task}.yaml"
-            write_bytes_atomically(path, _dump(task_config(task, shards, reserve)).encode("utf-8"))
-            written[task] = path
-        write_bytes_atomically(out / UTILS, UTILS_TEXT.encode("utf-8"))
-    except OSError as exc:
-        raise OutputError(f"cannot write to {str(out)!r}: {exc.strerror or exc}") from None
+    for task in dataset.tasks:
+        shards = list(dataset.shards[task])
+        reserve = int(dataset.frame(task, ["reserve"])["reserve"].max()) if shards else 128
+        config = _dump(task_config(task, shards, reserve)).encode("utf-8")
+        written[task] = folder.write(f"longsynth_{task}.yaml", config)
+    folder.write(UTILS, UTILS_TEXT.encode("utf-8"))
     return written

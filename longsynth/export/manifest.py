@@ -21,17 +21,6 @@ CARD = "README.md"
 _REQUIRED = {"spec": dict, "files": dict, "counts": dict}
 
 
-def refuse_inside(dataset: Path, out: Path, what: str) -> None:
-    """Refuse to write `out` (predictions, scores, a report, an export) into a built dataset folder:
-    files its manifest does not list would make the dataset fail `validate`, `score` and `push`."""
-    folder, target = Path(dataset).resolve(), Path(out).resolve()
-    if target == folder or target.is_relative_to(folder):
-        raise OutputError(
-            f"{what} {str(out)!r} is inside the dataset folder {str(dataset)!r}, whose manifest would no longer "
-            "match it; write it to another folder"
-        )
-
-
 def read_manifest(directory: Path) -> dict[str, Any]:
     """The folder's manifest, checked to have the shape longsynth writes (else a one-line error)."""
     directory = Path(directory)
@@ -86,3 +75,16 @@ def file_problems(directory: Path, manifest: dict[str, Any]) -> list[str]:
         if name not in listed and name != MANIFEST:
             problems.append(f"{name}: not listed in the manifest")
     return problems
+
+
+def dataset_around(path: Path) -> Path | None:
+    """The longsynth dataset folder holding `path` (or `path` itself), if any: the nearest folder up the
+    resolved path with a manifest longsynth wrote (no output of another command may go there)."""
+    for folder in (path, *path.parents):
+        if (folder / MANIFEST).is_file():
+            try:
+                read_manifest(folder)
+            except OutputError:
+                continue
+            return folder
+    return None

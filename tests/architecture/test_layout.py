@@ -159,3 +159,99 @@ def test_every_family_is_one_folder_with_its_templates():
         if cls.template_folder is not None:
             assert Path(cls.template_folder).resolve().is_relative_to(folder)
             assert any(Path(cls.template_folder).rglob("*.j2"))
+
+
+# --- The doors: each surface someone else's input reaches has one module that checks it, and no other
+# module goes around it (a guard one command remembers and the next forgets is the bug this catches).
+# Writes: `files` (atomic writes), `outputs` (what run/score/report/export write under OUT); the build's
+# shard writer and the cache's index builders fill temporaries that `files` made and renames.
+WRITERS = {
+    "longsynth.files",
+    "longsynth.outputs",
+    "longsynth.export.writer",
+    "longsynth.cache",
+    "longsynth.generators.nextlong.retrieval",
+    "longsynth.generators.nextlong.bm25",
+}
+WRITE_CALLS = {"write_text", "write_bytes", "write_parquet", "write_csv", "OSFile", "savefig"}
+
+
+def _calls(tree: ast.Module):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            yield node, name, ast.unparse(func)
+
+
+def _opens_for_writing(node: ast.Call, name: str, full: str) -> bool:
+    if full == "open" and len(node.args) > 1:
+        mode = node.args[1]
+        return isinstance(mode, ast.Constant) and any(c in str(mode.value) for c in "wax+")
+    if full == "os.open":
+        return any(flag in ast.unparse(node) for flag in ("O_WRONLY", "O_RDWR", "O_CREAT"))
+    return False
+
+
+def test_files_are_written_only_through_the_write_doors():
+    offenders = []
+    for module, tree in MODULES.items():
+        if module in WRITERS:
+            continue
+        for node, name, full in _calls(tree):
+            to_memory = ast.unparse(node.args[0]) in ("buffer", "drawn") if node.args else False
+            if (name in WRITE_CALLS and not to_memory) or _opens_for_writing(node, name, full):
+                offenders.append(f"{module}: {ast.unparse(node)[:80]}")
+    assert offenders == []
+
+
+def test_parquet_is_read_only_by_literal_path():
+    """polars expands a path as a glob pattern unless told not to: `files.read_parquet_file` is the one
+    reader (a folder named `o[1]` stopped reading, `ds*` read other folders' rows)."""
+    offenders = [
+        f"{module}: {full}"
+        for module, tree in MODULES.items()
+        if module != "longsynth.files"
+        for _, name, full in _calls(tree)
+        if name in ("read_parquet", "scan_parquet", "read_parquet_schema")
+    ]
+    assert offenders == []
+
+
+def test_built_folders_are_read_only_through_the_dataset_door():
+    """Every command that reads a build opens it with `dataset.open_dataset`: no other module reads a
+    manifest, globs a task folder for shards, or checks a folder's files on its own."""
+    allowed = {"longsynth.dataset", "longsynth.export.manifest", "longsynth.export.writer", "longsynth.cli",
+               "longsynth.outputs"}  # fmt: skip
+    offenders = [
+        f"{module}: {full}"
+        for module, tree in MODULES.items()
+        if module not in allowed
+        for _, name, full in _calls(tree)
+        if name in ("read_manifest", "file_problems")
+    ]
+    assert offenders == []
+
+
+def test_templates_render_only_in_the_one_sandbox():
+    offenders = [
+        f"{module}: {full}"
+        for module, tree in MODULES.items()
+        if module != "longsynth.templating"
+        for _, name, full in _calls(tree)
+        if name.endswith("Environment") or name in ("from_string", "Template")
+    ]
+    assert offenders == []
+
+
+def test_http_only_in_the_reply_door():
+    offenders = [
+        f"{module}: imports httpx"
+        for module, tree in MODULES.items()
+        if module != "longsynth.eval.reply"
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.Import) and any(a.name.split(".")[0] in ("httpx", "requests", "urllib3")
+                                                 for a in node.names))
+        or (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("httpx", "requests"))
+    ]  # fmt: skip
+    assert offenders == []

@@ -1024,6 +1024,54 @@ for _what, (_tamper, _says) in PUBLISHED.items():
     )
 
 
+# --- the output door: nothing another command writes lands in a dataset folder or the cache
+def _second_dataset(folder: Path) -> None:
+    shutil.copytree(folder, folder.parent / "other")
+
+
+def _link_into_other(name: str) -> Callable[[Path], None]:
+    def tamper(folder: Path) -> None:
+        _second_dataset(folder)
+        (folder.parent / "out").mkdir()
+        (folder.parent / "out" / name).symlink_to(folder.parent / "other")
+
+    return tamper
+
+
+WRITERS = {  # command -> its arguments, writing into WHERE
+    "score": ["score", "built", "preds.jsonl", "-o", "WHERE"],
+    "run": ["run", "built", "--endpoint", "http://127.0.0.1:9/v1", "--model", "m", "-o", "WHERE"],
+    "report": ["report", "built", "preds.jsonl", "-o", "WHERE/r.html"],
+    "report --png": ["report", "built", "preds.jsonl", "-o", "r.html", "--png", "WHERE"],
+    "export ruler": ["export", "ruler", "built", "WHERE"],
+    "export lm-eval": ["export", "lm-eval", "built", "WHERE"],
+}
+for _command, _words in WRITERS.items():
+    for _where, _tamper, _says in (
+        ("other", _second_dataset, "is inside the dataset folder"),
+        ("other/sub", _second_dataset, "is inside the dataset folder"),
+        ("cache/x", lambda f: None, "is inside the cache folder"),
+    ):
+        CASES.append(
+            Case(
+                f"{_command} into {_where}",
+                [w.replace("WHERE", _where) for w in _words],
+                2,
+                _says,
+                PREDS,
+                built=_tamper,
+            )
+        )
+CASES += [
+    Case("export ruler through a link into a dataset", ["export", "ruler", "built", "out"], 2, "leads outside",
+         built=_link_into_other("niah_single_1")),
+    Case("score into a folder whose name is a file", ["score", "built", "preds.jsonl", "-o", "victim.txt/sub"], 2,
+         "cannot write to", PREDS, built=lambda f: None),
+    Case("build with the cache inside a dataset", ["build", *SMALL, "-o", "out"], 2, "is inside the dataset folder",
+         built=lambda f: None, env={"LONGSYNTH_CACHE": "built/cache"}),
+]  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):

@@ -22,7 +22,7 @@ import yaml
 
 from ...cache import cached_json
 from ...errors import CorpusError, SpecError
-from ...files import input_files
+from ...files import input_files, read_parquet_file
 from ...text.vocabulary import CITIES, MAJORS, name_pools
 from .sandbox import first_line, locked_duckdb, quote_name, read_only
 from .words import ADJECTIVES, NOUNS
@@ -258,7 +258,7 @@ def _read_folder(source: Path, db: Database) -> None:
         raise CorpusError(f"database folder {str(source)!r} holds no .csv or .parquet files")
     for file in files:
         try:
-            frame = pl.read_csv(file) if file.suffix == ".csv" else pl.read_parquet(file)
+            frame = pl.read_csv(file, glob=False) if file.suffix == ".csv" else read_parquet_file(file)
         except Exception as exc:  # polars raises several kinds, with many lines of hints
             raise CorpusError(f"database table {str(file)!r} could not be read: {first_line(exc)}") from None
         db.tables[file.stem] = _table_from_records(file.stem, frame.columns, frame.rows())

@@ -31,7 +31,7 @@ import polars as pl
 
 from ...cache import cache_dir
 from ...errors import CacheError, CorpusError, SpecError
-from ...files import input_files, sha256_file, write_folder_atomically
+from ...files import input_files, read_parquet_file, sha256_file, write_folder_atomically
 from ...read_ahead import read_ahead
 from ...text.sources import iter_corpus_documents
 from ...tokenizers import Tokenizer
@@ -436,8 +436,8 @@ def _load(folder: Path, spec: IndexSpec, verify: bool = True) -> ChunkIndex:
         or any(sha256_file(folder / name) != digest for name, digest in meta["sha256"].items())
     ):
         raise ValueError(f"{folder}: a file does not match its recorded sha256")
-    chunks = pl.read_parquet(folder / "chunks.parquet")
-    docs = pl.read_parquet(folder / "docs.parquet")
+    chunks = read_parquet_file(folder / "chunks.parquet")
+    docs = read_parquet_file(folder / "docs.parquet")
     first = np.append(docs["first"].to_numpy(), len(chunks)).astype(np.int64)
     if spec.retriever == "bm25":
         retriever = Bm25.load(folder / "retriever")
