@@ -26,6 +26,7 @@ import yaml
 
 from .errors import SpecError
 from .generators.registry import get_generator_class
+from .inputs import load_yaml, read_text
 
 ALIASES = {"task": "tasks", "length": "lengths", "depth": "depths", "format": "formats"}
 FORMATS = ("parquet", "jsonl")
@@ -250,21 +251,8 @@ class Spec:
 FIELDS = {f.name: f for f in dataclasses.fields(Spec)}
 
 
-class _SpecLoader(yaml.SafeLoader):
-    """YAML without aliases: a spec may come from someone else, and nested aliases (`*a`, repeated
-    and nested ten deep: "a billion laughs") expand to billions of values once read."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.events.AliasEvent):
-            mark = self.peek_event().start_mark
-            raise SpecError(
-                f"YAML aliases (*name) are not allowed in a spec (line {mark.line + 1}); write the value out"
-            )
-        return super().compose_node(parent, index)
-
-
 def _load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_SpecLoader)  # noqa: S506 (a SafeLoader, without aliases)
+    return load_yaml(text)
 
 
 def parse_set(assignments: tuple[str, ...] | list[str]) -> dict[str, Any]:
@@ -282,23 +270,25 @@ def parse_set(assignments: tuple[str, ...] | list[str]) -> dict[str, Any]:
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A spec or suite file: through the input door (a regular UTF-8 file of bounded size), as plain
+    YAML (no aliases, no tags, bounded depth)."""
     path = Path(path)
-    if path.exists() and not path.is_file():  # a folder, or a pipe that would block the read for good
-        raise SpecError(f"spec file {str(path)!r} is not a regular file")
+    text = read_text(path, "spec file")
     try:
-        data = _load_yaml(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"spec file {str(path)!r} does not exist") from None
-    except OSError as exc:
-        raise SpecError(f"spec file {str(path)!r} cannot be read: {exc.strerror}") from None
+        data = _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise SpecError(f"spec file {str(path)!r} is not valid YAML{where}") from None
+    except SpecError as exc:
+        raise SpecError(f"spec file {str(path)!r}: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise SpecError(f"spec file {str(path)!r} must be a mapping of fields (generator:, tasks:, ...)")
+    odd = next((key for key in data if not isinstance(key, str)), None)
+    if odd is not None:
+        raise SpecError(f"spec file {str(path)!r}: field names are text, got {str(odd)[:40]!r}")
     return data
 
 

@@ -25,6 +25,7 @@ import polars as pl
 from ..dataset import open_dataset
 from ..errors import OutputError, SpecError
 from ..files import read_parquet_file
+from ..inputs import json_lines
 from ..outputs import OutputFolder
 from ..scoring import score
 from .run import PARTIAL, PREDICTIONS, _parquet_bytes, read_partial
@@ -55,13 +56,7 @@ def read_predictions(pred: Path) -> dict[str, str | None]:
     if not pred.is_file():
         raise OutputError(f"{str(pred)!r} is neither a predictions folder nor a jsonl file")
     found: dict[str, str | None] = {}
-    for number, line in enumerate(pred.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            raise SpecError(f"{pred}:{number} is not valid JSON") from None
+    for number, record in json_lines(pred, "prediction file"):  # a line at a time, each bounded
         row_id = record.get("id") if isinstance(record, dict) else None
         text = record.get("prediction") if isinstance(record, dict) else None
         if row_id is None and isinstance(record, dict) and isinstance(record.get("others"), dict):

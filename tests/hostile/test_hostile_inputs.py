@@ -246,14 +246,14 @@ CASES = [
         "yaml python tag runs nothing",
         ["build", "s.yaml", "-o", "out"],
         2,
-        "not valid YAML",
+        "YAML tags (tag:yaml.org,2002:python/object/apply:os.system) are not allowed",
         write("s.yaml", '!!python/object/apply:os.system ["touch pwned"]\n'),
     ),
     Case(
         "yaml alias bomb",
         ["build", "s.yaml", "-o", "out"],
         2,
-        "YAML aliases (*name) are not allowed in a spec (line 2)",
+        "YAML aliases (*name) are not allowed (line 2)",
         write(
             "s.yaml",
             "a: &a [x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\n"
@@ -770,7 +770,7 @@ CASES = [
         "a billion laughs in a spec (ten levels, 10^10 values)",
         ["build", "spec.yaml", "-o", "out"],
         2,
-        "YAML aliases (*name) are not allowed in a spec (line 3)",
+        "YAML aliases (*name) are not allowed (line 3)",
         write("spec.yaml", "generator: needle\nlengths: [1024]\ntasks: " + LAUGHS + "\n"),
     ),
     Case(
@@ -1069,6 +1069,51 @@ CASES += [
          "cannot write to", PREDS, built=lambda f: None),
     Case("build with the cache inside a dataset", ["build", *SMALL, "-o", "out"], 2, "is inside the dataset folder",
          built=lambda f: None, env={"LONGSYNTH_CACHE": "built/cache"}),
+]  # fmt: skip
+
+
+# --- the input door: specs, suites and prediction files
+def write_bytes(name: str, data: bytes) -> Callable[[Path], None]:
+    def prepare(root: Path) -> None:
+        (root / name).write_bytes(data)
+
+    return prepare
+
+
+DEEP = "a: " + "[" * 10000 + "]" * 10000 + "\n"
+CASES += [
+    Case("a spec in Latin-1", ["build", "s.yaml", "-o", "out"], 2, "is not UTF-8 text (line 2)",
+         write_bytes("s.yaml", b"generator: needle\ntasks: [caf\xe9]\n")),
+    Case("a suite in Latin-1", ["build", "--suite", "s.yaml", "-o", "out"], 2, "is not UTF-8 text (line 1)",
+         write_bytes("s.yaml", b"description: caf\xe9\n")),
+    Case("a spec 10,000 levels deep", ["build", "s.yaml", "-o", "out"], 2, "nested more than 64 levels",
+         write("s.yaml", DEEP)),
+    Case("a suite 10,000 levels deep", ["build", "--suite", "s.yaml", "-o", "out"], 2, "nested more than 64 levels",
+         write("s.yaml", DEEP)),
+    Case("a spec with a binary key", ["build", "s.yaml", "-o", "out"], 2, "YAML tags",
+         write("s.yaml", "? !!binary aGVsbG8=\n: 1\n")),
+    Case("a suite with a binary value", ["build", "--suite", "s.yaml", "-o", "out"], 2, "YAML tags",
+         write("s.yaml", "tasks: !!binary aGVsbG8=\n")),
+    Case("a --set value with a tag", ["build", *SMALL, "--set", "samples=!!binary aGVsbG8=", "-o", "out"], 2,
+         "YAML tags"),
+    Case("an 18 MB suite", ["build", "--suite", "s.yaml", "-o", "out"], 2, "larger than 1,024 KB",
+         write("s.yaml", "description: x\n" + "# padding\n" * 1_800_000)),
+    Case("a suite that is a folder", ["build", "--suite", "s.yaml", "-o", "out"], 2, "unknown suite",
+         prepare=lambda root: (root / "s.yaml").mkdir()),
+    Case("score a Latin-1 prediction file", ["score", "built", "p.jsonl", "-o", "out"], 2, "p.jsonl:2 is not UTF-8",
+         write_bytes("p.jsonl", b'{"id": "a", "prediction": "x"}\n{"id": "b", "prediction": "caf\xe9"}\n'),
+         built=lambda f: None),
+    Case("score a prediction file nested 10,000 deep", ["score", "built", "p.jsonl", "-o", "out"], 2,
+         "p.jsonl:1 is nested more than 64 levels", write("p.jsonl", "[" * 10000 + "]" * 10000 + "\n"),
+         built=lambda f: None),
+    Case("score a prediction file nested 100 deep", ["score", "built", "p.jsonl", "-o", "out"], 2,
+         "p.jsonl:1 is nested more than 64 levels", write("p.jsonl", "[" * 100 + "]" * 100 + "\n"),
+         built=lambda f: None),
+    Case("score a prediction line of 20 MB", ["score", "built", "p.jsonl", "-o", "out"], 2,
+         "p.jsonl:1 is longer than 16 MB", write("p.jsonl", '{"id": "' + "x" * 20_000_000 + '"}\n'),
+         built=lambda f: None),
+    Case("score a prediction file that is a folder", ["score", "built", "p.jsonl", "-o", "out"], 2,
+         "holds no predictions.parquet", lambda root: (root / "p.jsonl").mkdir(), built=lambda f: None),
 ]  # fmt: skip
 
 
