@@ -14,15 +14,20 @@ from __future__ import annotations
 import html
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..cache import cache_dir
 from ..outputs import OutputFolder
 from .run import RUN
 from .score import read_predictions, score_rows, summarize
 
+# matplotlib keeps a font cache in MPLCONFIGDIR (else ~/.cache/matplotlib, outside the output folder and
+# our cache): point it into our cache unless the user chose a folder. Set before matplotlib is imported.
+os.environ.setdefault("MPLCONFIGDIR", str(cache_dir("matplotlib")))
 COLOURS = "RdYlGn"
 # SVG text stays text (the DOM holds every number shown); element ids are stable (same scores, same page).
 SVG_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "longsynth"}
@@ -34,9 +39,16 @@ def model_name(pred: Path) -> str:
     if run_file.is_file():
         try:
             return str(json.loads(run_file.read_text(encoding="utf-8"))["model"])
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):  # not a run record (a list, a number, ...)
             pass
     return Path(pred).stem
+
+
+def _plain(text: str, most: int = 80) -> str:
+    """A name as matplotlib should draw it: `$` is not the start of mathtext (a model named `gpt$\\foo$`
+    crashed the report), and one line of at most `most` characters."""
+    line = " ".join(str(text).split())
+    return (line[: most - 1] + "…" if len(line) > most else line).replace("$", r"\$")
 
 
 def _grid(cells: list[dict[str, Any]]) -> tuple[list[float | None], list[int], np.ndarray]:
@@ -68,7 +80,7 @@ def task_figure(task: str, runs: list[tuple[str, dict[str, Any]]]) -> Any:
         ax.set_yticks(range(len(depths)), ["-" if d is None else f"{d:g}%" for d in depths])
         ax.set_xlabel("target length (tokens)")
         ax.set_ylabel("depth")
-        ax.set_title(name, fontsize=10)
+        ax.set_title(_plain(name), fontsize=10)
         for (i, j), value in np.ndenumerate(grid):
             if not np.isnan(value):
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8, color="black")
@@ -83,14 +95,14 @@ def task_figure(task: str, runs: list[tuple[str, dict[str, Any]]]) -> Any:
             / max(1, sum(c["n"] for c in cells if c["target_length"] == n))
             for n in lengths
         ]
-        curve.plot(range(len(lengths)), means, marker="o", label=name)
+        curve.plot(range(len(lengths)), means, marker="o", label=_plain(name))
         curve.set_xticks(range(len(lengths)), [_length_label(n) for n in lengths])
     curve.set_ylim(-0.02, 1.02)
     curve.set_xlabel("target length (tokens)")
     curve.set_ylabel("mean score")
     curve.set_title("score by length", fontsize=10)
     curve.legend(fontsize=8)
-    figure.suptitle(task)
+    figure.suptitle(_plain(task))
     return figure
 
 

@@ -21,7 +21,7 @@ from loopback import Faults, Loopback, State
 
 from longsynth.cli import cli
 from longsynth.errors import SpecError
-from longsynth.eval.run import PARTIAL, RunSettings, read_partial
+from longsynth.eval.run import PARTIAL, PREDICTIONS, RunSettings, read_partial
 from longsynth.pipeline import build
 from longsynth.spec import load_spec
 
@@ -268,3 +268,45 @@ def test_a_key_that_is_not_ascii_is_one_line(dataset, tmp_path):
     base = ["run", str(dataset), "--endpoint", "http://127.0.0.1:9/v1", "--model", "m", "-o", str(tmp_path / "p")]
     result = CliRunner().invoke(cli, [*base, "--api-key-env", "K"], env={"K": "clé-secrète"})
     assert result.exit_code == 2 and "not printable ASCII" in result.stderr and "clé" not in result.output
+
+
+@pytest.mark.parametrize("name", ["gpt$\\foo$", "a$b", "$\\frac{1}{0}$", "x" * 500])
+def test_a_report_draws_any_model_name(dataset, tmp_path, name):
+    """A model named like mathtext (`gpt$\\foo$`) crashed matplotlib; the report draws it as text."""
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "run.json").write_text(json.dumps({"model": name}))
+    replies = {"id": ["niah_single_1-1024-d50-00000"], "task": ["niah_single_1"], "prediction": ["1"], "error": [None]}
+    pl.DataFrame(replies, schema_overrides={"error": pl.String}).write_parquet(tmp_path / "p" / PREDICTIONS)
+    result = CliRunner().invoke(cli, ["report", str(dataset), str(tmp_path / "p"), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r.html").stat().st_size > 1000
+
+
+def test_a_run_record_that_is_a_list_names_the_folder(dataset, tmp_path):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "run.json").write_text("[1, 2]")
+    (tmp_path / "p.jsonl").write_text('{"id": "niah_single_1-1024-d50-00000", "prediction": "1"}\n')
+    result = CliRunner().invoke(
+        cli, ["report", str(dataset), str(tmp_path / "p.jsonl"), "-o", str(tmp_path / "r.html")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_report_writes_nothing_in_the_home_folder(dataset, tmp_path):
+    """matplotlib's font cache went to ~/.cache/matplotlib: outside the output folder and our cache."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "p.jsonl").write_text('{"id": "niah_single_1-1024-d50-00000", "prediction": "1"}\n')
+    env = {k: v for k, v in os.environ.items() if k != "MPLCONFIGDIR"}
+    env.update(HOME=str(home), LONGSYNTH_CACHE=str(tmp_path / "cache"), XDG_CACHE_HOME=str(home / ".cache"))
+    command = [sys.executable, "-m", "longsynth.cli", "report", str(dataset), str(tmp_path / "p.jsonl"), "-o",
+               str(tmp_path / "out" / "r.html"), "--png", str(tmp_path / "out" / "png")]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert list(home.rglob("*")) == []
+    assert (tmp_path / "cache" / "matplotlib").is_dir()
