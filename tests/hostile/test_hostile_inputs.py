@@ -1117,6 +1117,30 @@ CASES += [
 ]  # fmt: skip
 
 
+# --- databases that are too wide, or hold numbers no answer can state
+def _wide_csv(root: Path) -> None:
+    (root / "db").mkdir()
+    header = ",".join(f"c{n}" for n in range(3000))
+    (root / "db" / "wide.csv").write_text(header + "\n" + "\n".join(",".join("1" * 3000) for _ in range(50)) + "\n")
+
+
+def _infinite_sqlite(root: Path) -> None:
+    con = sqlite3.connect(root / "inf.sqlite")
+    con.execute("CREATE TABLE items (item_id INTEGER, name TEXT, price REAL)")
+    con.executemany("INSERT INTO items VALUES (?, ?, ?)", [(i, f"item{i}", 1.5 * i) for i in range(300)])
+    con.execute("INSERT INTO items VALUES (301, 'odd', 9e999)")
+    con.commit()
+    con.close()
+
+
+CASES += [
+    Case("a 3,000-column CSV table", ["build", "--generator", "holobench", *SMALL, "--set", "database=db", "-o", "out"],
+         2, "has 3,000 columns; at most 100", _wide_csv),
+    Case("a database with an infinite REAL", ["build", "--generator", "holobench", *SMALL, "--set",
+         "database=inf.sqlite", "-o", "out"], 2, "column 'price' holds inf", _infinite_sqlite),
+]  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):

@@ -11,6 +11,7 @@ folder of CSV / Parquet files (one table per file).
 from __future__ import annotations
 
 import functools
+import math
 import random
 import sqlite3
 from dataclasses import dataclass, field
@@ -220,10 +221,31 @@ def _kind(values: list[Any]) -> str:
     return "str"
 
 
+MAX_COLUMNS = 100  # of a user table (HoloBench's have a handful; a 3,000-column CSV took 88 s to refuse)
+MAX_ROWS = 1_000_000  # of a user table (a context of 2M tokens holds tens of thousands of rows)
+
+
+def _check_shape(name: str, columns: list[str]) -> None:
+    if len(columns) > MAX_COLUMNS:
+        raise CorpusError(f"database table {name!r} has {len(columns):,} columns; at most {MAX_COLUMNS}")
+
+
+def _bounded_rows(name: str, fetch) -> list[tuple]:
+    """At most MAX_ROWS rows of a table (`fetch(n)` returns up to n rows)."""
+    rows = fetch(MAX_ROWS + 1)
+    if len(rows) > MAX_ROWS:
+        raise CorpusError(f"database table {name!r} has more than {MAX_ROWS:,} rows; use a smaller table")
+    return rows
+
+
 def _table_from_records(name: str, columns: list[str], records: list[tuple]) -> Table:
+    _check_shape(name, columns)
     cols = []
     for n, col in enumerate(columns):
         values = [r[n] for r in records]
+        bad = next((v for v in values if isinstance(v, float) and not math.isfinite(v)), None)
+        if bad is not None:  # inf or NaN: no answer can be stated or compared with it
+            raise CorpusError(f"database table {name!r} column {col!r} holds {bad}; use finite numbers or NULL")
         kind = _kind(values)
         role = "key" if n == 0 and col.endswith("id") and len(set(values)) == len(values) else "attribute"
         cols.append(Column(col, kind, role))
@@ -261,7 +283,10 @@ def _read_folder(source: Path, db: Database) -> None:
             frame = pl.read_csv(file, glob=False) if file.suffix == ".csv" else read_parquet_file(file)
         except Exception as exc:  # polars raises several kinds, with many lines of hints
             raise CorpusError(f"database table {str(file)!r} could not be read: {first_line(exc)}") from None
-        db.tables[file.stem] = _table_from_records(file.stem, frame.columns, frame.rows())
+        _check_shape(file.stem, frame.columns)
+        db.tables[file.stem] = _table_from_records(
+            file.stem, frame.columns, _bounded_rows(file.stem, frame.head).rows()
+        )
 
 
 def _read_duckdb(source: Path, db: Database) -> None:
@@ -269,7 +294,9 @@ def _read_duckdb(source: Path, db: Database) -> None:
         names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
         for name in sorted(names):
             result = con.execute(f"SELECT * FROM {quote_name(name)}")
-            db.tables[name] = _table_from_records(name, [d[0] for d in result.description], result.fetchall())
+            columns = [d[0] for d in result.description]
+            _check_shape(name, columns)
+            db.tables[name] = _table_from_records(name, columns, _bounded_rows(name, result.fetchmany))
 
 
 def _read_sqlite(source: Path, db: Database) -> None:
@@ -278,7 +305,9 @@ def _read_sqlite(source: Path, db: Database) -> None:
         names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
         for name in names:
             cursor = con.execute(f"SELECT * FROM {quote_name(name)}")
-            db.tables[name] = _table_from_records(name, [d[0] for d in cursor.description], cursor.fetchall())
+            columns = [d[0] for d in cursor.description]
+            _check_shape(name, columns)
+            db.tables[name] = _table_from_records(name, columns, _bounded_rows(name, cursor.fetchmany))
     finally:
         con.close()
 
