@@ -311,6 +311,18 @@ def test_the_report_renders_in_a_headless_browser(dataset, tmp_path):
     assert pixels[..., :3].std() > 0.05  # the page drew something, not a blank screen
 
 
+def _lm_eval(out: Path, tmp_path: Path, limit: int) -> dict:
+    """lm-eval itself, offline, with its `dummy` model on the exported niah_single_1 task: its results."""
+    command = [
+        sys.executable, "-m", "lm_eval", "--model", "dummy", "--include_path", str(out),
+        "--tasks", "longsynth_niah_single_1", "--limit", str(limit), "--output_path", str(tmp_path / "results"),
+    ]  # fmt: skip
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(next((tmp_path / "results").rglob("results_*.json")).read_text())
+
+
 def test_lm_eval_runs_the_exported_tasks(dataset, tmp_path):
     pytest.importorskip("lm_eval")
     out = tmp_path / "lm"
@@ -330,14 +342,7 @@ def test_lm_eval_runs_the_exported_tasks(dataset, tmp_path):
         assert longsynth_utils.process_results(row, [WRONG]) == {"score": 0.0}
     finally:
         sys.path.remove(str(out))
-    command = [
-        sys.executable, "-m", "lm_eval", "--model", "dummy", "--include_path", str(out),
-        "--tasks", "longsynth_niah_single_1", "--limit", "3", "--output_path", str(tmp_path / "results"),
-    ]  # fmt: skip
-    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(next((tmp_path / "results").rglob("results_*.json")).read_text())
+    results = _lm_eval(out, tmp_path, limit=3)
     scored = results["results"]["longsynth_niah_single_1"]
     assert scored["score,none"] == 0.0  # the dummy model answers "lol"
     assert results["n-samples"]["longsynth_niah_single_1"]["effective"] == 3
@@ -353,12 +358,5 @@ def test_lm_eval_export_of_a_folder_named_like_a_pattern_and_a_tag(dataset, tmp_
     assert _invoke("export", "lm-eval", str(odd), str(out)).exit_code == 0
     config = (out / "longsynth_niah_single_1.yaml").read_text()
     assert "doc_to_target: !function " in config and "process_results: !function " in config
-    command = [
-        sys.executable, "-m", "lm_eval", "--model", "dummy", "--include_path", str(out),
-        "--tasks", "longsynth_niah_single_1", "--limit", "2", "--output_path", str(tmp_path / "results"),
-    ]  # fmt: skip
-    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(next((tmp_path / "results").rglob("results_*.json")).read_text())
+    results = _lm_eval(out, tmp_path, limit=2)
     assert results["n-samples"]["longsynth_niah_single_1"]["effective"] == 2

@@ -51,7 +51,9 @@ def _build(tmp_path: Path, *extra: str):
     args = ["build", "--lengths", "1k", "--samples", "1", "--depths", "50", "-o", str(tmp_path / "out"), *extra]
     result = CliRunner().invoke(cli, args)
     grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    return result, time.monotonic() - started, grown
+    seconds = time.monotonic() - started
+    print(f"bounded template: {extra[-1][-40:]!r} {seconds:.2f} s, peak memory +{grown:.0f} MiB")  # pytest -s
+    return result, seconds, grown
 
 
 def _one_line(result, says: str) -> None:
