@@ -342,3 +342,15 @@ def test_ray_ships_the_index_to_workers_instead_of_building_it_again(tmp_path, m
     for f in folder.rglob("*"):
         if f.is_file():
             assert (copy / f.relative_to(folder)).read_bytes() == f.read_bytes()
+
+
+def test_to_hf_dataset_reads_a_folder_named_like_a_pattern(one_worker, tmp_path, monkeypatch):
+    """Shard paths are literal (escaped for datasets' pattern matching): `o[1] *` is a folder's name."""
+    import shutil
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    odd = tmp_path / "o[1] *"
+    shutil.copytree(one_worker, odd)
+    shutil.copytree(one_worker, tmp_path / "o1 decoy")  # what the pattern would also match
+    read = longsynth.to_hf_dataset(odd)
+    assert read["niah_single_1"].num_rows == 18
