@@ -91,10 +91,13 @@ def integer_answer(row: dict[str, Any], prediction: str) -> float:
 
 
 def score(row: dict[str, Any], prediction: str) -> float:
-    """Score one prediction for a row of any evaluation family, with its task's metric."""
+    """Score one prediction for a row of any evaluation family: the one policy first, for every family
+    (the reply cut to the row's reserve, an echo of the input scoring 0: `reply_text`), then the
+    task's metric, which only compares. No family can skip the policy: the needle and longbio
+    metrics once read the raw prediction, so echoing the input scored 1.0 there."""
     task = get_generator_class(row["generator"]).tasks.get(row["task"])
     if task is None:
         raise SpecError(f"row {row.get('id')!r} has task {row['task']!r}, which its family does not know")
     if task.metric is None:
         raise SpecError(f"task {row['task']!r} builds training data; it has no metric")
-    return task.metric(row, prediction)
+    return task.metric(row, reply_text(row, prediction))

@@ -94,3 +94,15 @@ def test_gold_scores_one_and_a_wrong_answer_less(family):
         gold = "\n".join(row["answers"])
         assert score(row, gold) == 1.0, (row["id"], gold)
         assert score(row, WRONG) < 1.0, row["id"]
+
+
+def test_an_echo_of_the_input_scores_zero(family):
+    """The scoring policy runs before every family's metric (`scoring.score`): a reply that repeats
+    the input, or the whole prompt, scores 0 on every task. The needle and longbio metrics once read
+    the raw reply, so an echo scored 1.0 there."""
+    generator, _, _, rows = family
+    if generator.split == "train":
+        return
+    for row in rows:
+        assert score(row, row["input"]) == 0.0, row["id"]
+        assert score(row, row["prompt"]) == 0.0, row["id"]

@@ -4,8 +4,8 @@ Retrieval: the share of needles' answers in the reply (as NeedleBench scores mul
 retrieval). Reasoning and ATC: NeedleBench v2 takes the answer in `\\boxed{}` and compares it with the
 gold name; we take the last `\\boxed{...}` of the reply or, when there is none, its last non-empty
 line, and score 1 when that holds the gold name and no other name of the sample (so a line listing
-every person does not score). Replies are read within the row's reserve, and an echo of the input
-scores 0 (`scoring.reply_text`).
+every person does not score). `scoring.score` reads replies within the row's reserve, and an echo of
+the input scores 0, before these compare.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from ...metadata_json import decode_metadata
-from ...scoring import fraction, reply_text
+from ...scoring import fraction
 
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 
@@ -33,11 +33,11 @@ def _names(text: str, name: str) -> bool:
 
 
 def share_of_needles(row: dict[str, Any], prediction: str) -> float:
-    return fraction(reply_text(row, prediction), list(row["answers"]))
+    return fraction(prediction, list(row["answers"]))
 
 
 def final_answer(row: dict[str, Any], prediction: str) -> float:
-    answer = final_answer_text(reply_text(row, prediction))
+    answer = final_answer_text(prediction)
     gold = row["answers"][0]
     others = [n for n in decode_metadata(row["metadata"]).get("names", []) if n != gold]
     return float(_names(answer, gold) and not any(_names(answer, other) for other in others))
