@@ -312,3 +312,14 @@ def test_a_report_writes_nothing_in_the_home_folder(dataset, tmp_path):
     assert done.returncode == 0, done.stderr
     assert list(home.rglob("*")) == []
     assert (tmp_path / "cache" / "matplotlib").is_dir()
+
+
+@pytest.mark.parametrize("record", ["[1, 2]", "5", '{"model": "m", "settings": [1]}', "{oops"])
+def test_a_run_folder_whose_record_is_not_ours_is_one_line(dataset, tmp_path, record):
+    out = tmp_path / "pred"
+    out.mkdir()
+    (out / "run.json").write_text(record)
+    with Loopback(State()) as server:
+        result = _run(dataset, server, out)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and "use another -o folder" in result.stderr
