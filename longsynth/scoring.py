@@ -75,6 +75,31 @@ def reply_text(row: dict[str, Any], prediction: str) -> str:
     return "" if copies_input(row, reply) else reply
 
 
+_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+_ANSWER_MARK = re.compile(r"answer\s*:", re.IGNORECASE)
+
+
+def last_line(reply: str) -> str:
+    lines = [line for line in reply.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def after_answer(reply: str) -> str:
+    """The text after the last "Answer:" (any case), else the whole reply."""
+    marks = list(_ANSWER_MARK.finditer(reply))
+    return reply[marks[-1].end() :].strip() if marks else reply
+
+
+def boxed(reply: str) -> str:
+    """The last `\\boxed{...}`, else the last non-empty line."""
+    found = _BOXED.findall(reply)
+    return found[-1] if found else last_line(reply)
+
+
+# How a task's final answer is taken out of a reply (`Task.answer`), before its metric compares.
+ANSWER_RULES = {"whole": lambda reply: reply, "last_line": last_line, "after_answer": after_answer, "boxed": boxed}
+
+
 def answers_in_order(row: dict[str, Any], prediction: str) -> float:
     """Task metric: every gold answer appears, in order."""
     return all_in_order(prediction, list(row["answers"]))
@@ -91,13 +116,17 @@ def integer_answer(row: dict[str, Any], prediction: str) -> float:
 
 
 def score(row: dict[str, Any], prediction: str) -> float:
-    """Score one prediction for a row of any evaluation family: the one policy first, for every family
-    (the reply cut to the row's reserve, an echo of the input scoring 0: `reply_text`), then the
-    task's metric, which only compares. No family can skip the policy: the needle and longbio
-    metrics once read the raw prediction, so echoing the input scored 1.0 there."""
+    """Score one prediction for a row of any evaluation family. One policy runs first, for every
+    family: the reply is cut to the row's reserve and an echo of the input is nothing (`reply_text`),
+    then the final answer is taken out as the task declares (`Task.answer`); the task's metric only
+    compares. No family can skip it: the needle and longbio metrics once read the raw prediction, so
+    echoing the input scored 1.0 there."""
     task = get_generator_class(row["generator"]).tasks.get(row["task"])
     if task is None:
         raise SpecError(f"row {row.get('id')!r} has task {row['task']!r}, which its family does not know")
     if task.metric is None:
         raise SpecError(f"task {row['task']!r} builds training data; it has no metric")
-    return task.metric(row, reply_text(row, prediction))
+    rule = ANSWER_RULES.get(task.answer)
+    if rule is None:
+        raise SpecError(f"task {row['task']!r} declares answer={task.answer!r}; use one of {', '.join(ANSWER_RULES)}")
+    return task.metric(row, rule(reply_text(row, prediction)))

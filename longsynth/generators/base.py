@@ -72,6 +72,10 @@ class Task:
     # False: the task places its items itself (RULER's variable chains, word lists), so its cells have
     # no depth even when the family's other tasks sit on the spec's depth grid.
     uses_depth: bool = True
+    # Which part of a reply is its final answer, for the metric to compare (`scoring.ANSWER_RULES`):
+    # "whole" (RULER's and most anchors'), "last_line", "after_answer" (after the last "Answer:"),
+    # "boxed" (the last \boxed{...}, else the last line: NeedleBench's reasoning tasks).
+    answer: str = "whole"
 
 
 @dataclass

@@ -106,3 +106,25 @@ def test_an_echo_of_the_input_scores_zero(family):
     for row in rows:
         assert score(row, row["input"]) == 0.0, row["id"]
         assert score(row, row["prompt"]) == 0.0, row["id"]
+
+
+def test_every_task_declares_a_known_answer_rule(family):
+    from longsynth.scoring import ANSWER_RULES
+
+    generator = family[0]
+    for name, task in type(generator).tasks.items():
+        assert task.answer in ANSWER_RULES, (name, task.answer)
+
+
+def test_a_correct_answer_after_reasoning_scores_one(family):
+    """The final answer is read as the task declares, so reasoning before it does not cost: the gold
+    after a line of thought, and the gold in a box for boxed tasks, score 1."""
+    generator, _, _, rows = family
+    if generator.split == "train":
+        return
+    for row in rows:
+        gold = "\n".join(row["answers"])
+        task = type(generator).tasks[row["task"]]
+        thought = "Let me read the text carefully.\n"
+        reply = f"{thought}Answer: {gold}" if task.answer != "boxed" else f"{thought}\\boxed{{{gold}}}"
+        assert score(row, reply) == 1.0, (row["id"], reply)

@@ -24,13 +24,16 @@ from .oracle import VALIDATORS
 
 TASKS = {
     "multi_retrieval": Task("M-RT: several independent needles, all asked", {"num_needles": 5}, share_of_needles, 128),
-    "multi_reasoning": Task("M-RS: 2 to 5 needles chained into one answer", {"num_needles": 2}, final_answer, 256),
+    "multi_reasoning": Task(
+        "M-RS: 2 to 5 needles chained into one answer", {"num_needles": 2}, final_answer, 256, answer="boxed"
+    ),
     "ancestral_trace": Task(
         "ATC: the eldest ancestor through a shuffled chain of kinship statements (no haystack by default)",
         {"num_needles": 8, "haystack": "none"},
         final_answer,
         256,
         uses_depth=False,
+        answer="boxed",
     ),
 }
 SAMPLERS = {

@@ -16,17 +16,6 @@ from typing import Any
 from ...metadata_json import decode_metadata
 from ...scoring import fraction
 
-_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
-
-
-def final_answer_text(reply: str) -> str:
-    """The last boxed answer, else the last non-empty line."""
-    boxed = _BOXED.findall(reply)
-    if boxed:
-        return boxed[-1]
-    lines = [line for line in reply.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
 
 def _names(text: str, name: str) -> bool:
     return re.search(rf"(?<![A-Za-z]){re.escape(name.lower())}(?![A-Za-z])", text.lower()) is not None
@@ -36,8 +25,9 @@ def share_of_needles(row: dict[str, Any], prediction: str) -> float:
     return fraction(prediction, list(row["answers"]))
 
 
-def final_answer(row: dict[str, Any], prediction: str) -> float:
-    answer = final_answer_text(prediction)
+def final_answer(row: dict[str, Any], answer: str) -> float:
+    """The final answer (the task declares `answer="boxed"`: `scoring.score` takes it out) names the
+    gold person and no other person of the sample."""
     gold = row["answers"][0]
     others = [n for n in decode_metadata(row["metadata"]).get("names", []) if n != gold]
     return float(_names(answer, gold) and not any(_names(answer, other) for other in others))
