@@ -19,6 +19,9 @@ from typing import Any
 import click
 
 from .errors import LongsynthError, SpecError
+from .eval.audit import audit as run_audit
+from .eval.audit import flagged as audit_flagged
+from .eval.audit import table as audit_table
 from .eval.report import build_report
 from .eval.run import RunSettings
 from .eval.run import run as run_predictions
@@ -32,6 +35,7 @@ from .export.ruler import export_ruler
 from .generators.options import options_of
 from .generators.registry import REGISTRY
 from .inspect import load_row, render_row, validate_directory
+from .outputs import OutputFolder
 from .pipeline import build as run_build
 from .pipeline import make_generator, plan
 from .spec import Spec, load_spec, parse_set
@@ -523,6 +527,25 @@ def report_cmd(directory, preds, out, png) -> None:
     models side by side, one colour scale), the score-by-length curve and a table with intervals."""
     tasks = build_report(Path(directory), [Path(p) for p in preds], Path(out), Path(png) if png else None)
     click.echo(f"{out}: {len(tasks)} tasks, {len(preds)} prediction set(s)")
+
+
+@cli.command("audit")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False), help="Write OUT/audit.json as well.")
+@_debug_option
+@_friendly
+def audit_cmd(directory, out) -> None:
+    """Score model-free baselines (empty, refusal, echoes, every candidate of the gold's shape, the
+    majority gold, ...) on DIRECTORY with each task's metric; exit 1 if one scores without doing the
+    task (above 0.2 or chance + 0.1) and the family does not declare why it may."""
+    result = run_audit(Path(directory))
+    click.echo(audit_table(result))
+    if out:
+        OutputFolder(Path(out), "the audit folder").write("audit.json", (json.dumps(result, indent=1) + "\n").encode())
+    found = audit_flagged(result)
+    if found:
+        click.echo(f"{len(found)} flagged: " + ", ".join(f"{task}/{name}" for task, name in found[:10]), err=True)
+        sys.exit(1)
 
 
 def spec_from_cli(

@@ -76,6 +76,10 @@ class Task:
     # "whole" (RULER's and most anchors'), "last_line", "after_answer" (after the last "Answer:"),
     # "boxed" (the last \boxed{...}, else the last line: NeedleBench's reasoning tasks).
     answer: str = "whole"
+    # `longsynth audit`: baselines that may score on this task, each with why ("solves the task: ...",
+    # or "by design of <anchor>: ..."), and the score chance alone gives (a flag is above it + 0.1).
+    declared: dict[str, str] = field(default_factory=dict)
+    chance: float = 0.0
 
 
 @dataclass
@@ -125,6 +129,9 @@ class Generator:
     # Families whose tasks this one includes and builds with their own generator (RULER's suite holds
     # the needle family's NIAH tasks): the only other families its modules may import.
     builds_on: ClassVar[tuple[str, ...]] = ()
+    # The family's own model-free baselines for `longsynth audit` ({name: (row, rows) -> reply}),
+    # besides the shared ones (`eval.audit.BASELINES`).
+    baselines: ClassVar[dict[str, Callable[..., str]]] = {}
 
     def __init__(self, spec: Spec, tokenizer: Tokenizer):
         self.spec = spec

@@ -34,19 +34,30 @@ MIN_NEEDLE_TOKENS = 8  # no needle sentence is shorter: the cap on needles per s
 REPLY_TOKENS = 128  # tokens kept for the answer, as RULER's needle tasks generate
 
 
-def _task(help: str, **preset) -> Task:
-    return Task(help, preset, share_of_answers, REPLY_TOKENS)
+# Where every needle of the text is asked, its values are the only strings of their shape in the
+# haystack, so listing those strings is the answer: RULER's design (its noise and essays hold no other
+# 7-digit numbers or UUIDs), declared for `longsynth audit`.
+ONLY_VALUES = "by design of RULER: the asked needles are the only values of their shape in the haystack"
+_DECLARED = {name: ONLY_VALUES for name in ("every candidate", "first candidate", "last candidate", "random candidate")}
+
+
+def _task(help: str, declared: bool = False, **preset) -> Task:
+    return Task(help, preset, share_of_answers, REPLY_TOKENS, declared=dict(_DECLARED) if declared else {})
 
 
 TASKS = {
     "niah_single_1": _task(
-        "one needle in repeated noise; word key, number value", haystack="noise", key_type="words", value_type="numbers"
+        "one needle in repeated noise; word key, number value",
+        True,
+        haystack="noise",
+        key_type="words",
+        value_type="numbers",
     ),
     "niah_single_2": _task(
-        "one needle in prose; word key, number value", haystack="prose", key_type="words", value_type="numbers"
+        "one needle in prose; word key, number value", True, haystack="prose", key_type="words", value_type="numbers"
     ),
     "niah_single_3": _task(
-        "one needle in prose; word key, UUID value", haystack="prose", key_type="words", value_type="uuids"
+        "one needle in prose; word key, UUID value", True, haystack="prose", key_type="words", value_type="uuids"
     ),
     "niah_multikey_1": _task(
         "4 keys in prose, 1 asked", haystack="prose", key_type="words", value_type="numbers", num_keys=4
@@ -61,10 +72,11 @@ TASKS = {
         value_type="uuids",
     ),
     "niah_multivalue": _task(
-        "4 values for the asked key", haystack="prose", key_type="words", value_type="numbers", num_values=4
+        "4 values for the asked key", True, haystack="prose", key_type="words", value_type="numbers", num_values=4
     ),
     "niah_multiquery": _task(
         "4 keys asked at once",
+        True,
         haystack="prose",
         key_type="words",
         value_type="numbers",

@@ -1,0 +1,163 @@
+"""`longsynth audit`: model-free baselines scored on a built dataset, so a number can be trusted to mean
+the model did the task.
+
+Each baseline writes a reply for a row from what a model sees (its prompt) and, for two of them, from
+the other rows' answers (a prior a model could learn). The replies are scored with `scoring.score`,
+exactly as a model's would be. A baseline that scores without doing the task is a defect of the
+generator or of the metric, unless the family declares it on the task (`Task.declared`): "solves the
+task" (reading off cwe's word counts is doing cwe) or "by design of <anchor>" with the reason (RULER's
+single needle is the only number of its shape in a noise haystack). Anything else scoring above 0.2,
+or above the task's chance level + 0.1 (`Task.chance`), is flagged; `audit` exits 1 on a flag.
+
+Candidates of the gold's shape (numbers of its length, UUIDs, capitalised names, quoted words) are
+read from the row's input with the gold's own shape, never from the answers: what a cheating program
+could find.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..dataset import open_dataset
+from ..generators.registry import get_generator_class
+from ..scoring import score
+from ..tokenizers import get_tokenizer
+from .score import interval
+
+FLAG_ABOVE = 0.2  # a baseline above this (or above chance + FLAG_MARGIN) is flagged
+FLAG_MARGIN = 0.1
+REFUSAL = "The text does not say."
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_QUOTED = re.compile(r"[\"“']([^\"”'\n]{1,60})[\"”']")
+_NAME = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}\b")
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What a baseline may use besides the row itself: the other rows of the same task."""
+
+    by_task: dict[str, list[dict[str, Any]]]
+
+
+Reply = Callable[[dict[str, Any], Rows], str]
+
+
+def _gold(row: dict[str, Any]) -> str:
+    return str(row["answers"][0]) if len(row["answers"]) else ""
+
+
+def candidates(row: dict[str, Any]) -> list[str]:
+    """Strings of the first gold answer's shape found in the input, in order of first appearance:
+    what a program that never reads the question could list."""
+    gold, text = _gold(row).strip(), row["input"]
+    if not gold:
+        return []
+    if _UUID.fullmatch(gold):
+        found = _UUID.findall(text)
+    elif gold.isdigit():
+        found = re.findall(rf"(?<!\d)\d{{{len(gold)}}}(?!\d)", text)
+    elif _NAME.fullmatch(gold):
+        words = len(gold.split())
+        found = [m for m in _NAME.findall(text) if len(m.split()) == words]
+    else:
+        quoted = _QUOTED.findall(text)
+        found = quoted if quoted else re.findall(r"[A-Za-z][A-Za-z'-]+", text)
+    return list(dict.fromkeys(found))
+
+
+def _reserve_slice(row: dict[str, Any], end: bool) -> str:
+    """The first (or last) `reserve` tokens of the input: a reply that copies a span of the context."""
+    tokenizer = get_tokenizer(row["tokenizer"])
+    ids = tokenizer.encode(row["input"])
+    keep = max(1, int(row.get("reserve") or 128))
+    return tokenizer.decode(ids[-keep:] if end else ids[:keep])
+
+
+def _seeded(row: dict[str, Any]) -> random.Random:
+    return random.Random(f"audit-{row['id']}")
+
+
+def _majority(row: dict[str, Any], rows: Rows) -> str:
+    """The most common gold among the task's other rows (a prior, leave-one-out)."""
+    others = Counter(" ".join(r["answers"]) for r in rows.by_task[row["task"]] if r["id"] != row["id"])
+    return others.most_common(1)[0][0] if others else ""
+
+
+def _same_question(row: dict[str, Any], rows: Rows) -> str:
+    """The gold of another row that asks the same question (a question pool reused across rows)."""
+    for other in rows.by_task[row["task"]]:
+        if other["id"] != row["id"] and other["question"] == row["question"]:
+            return " ".join(other["answers"])
+    return ""
+
+
+BASELINES: dict[str, Reply] = {
+    "empty": lambda row, rows: "",
+    "refusal": lambda row, rows: REFUSAL,
+    "echo input": lambda row, rows: row["input"],
+    "echo question": lambda row, rows: row["question"],
+    "head of input": lambda row, rows: _reserve_slice(row, end=False),
+    "tail of input": lambda row, rows: _reserve_slice(row, end=True),
+    "every candidate": lambda row, rows: ", ".join(candidates(row)),
+    "first candidate": lambda row, rows: next(iter(candidates(row)), ""),
+    "last candidate": lambda row, rows: (candidates(row) or [""])[-1],
+    "random candidate": lambda row, rows: _seeded(row).choice(candidates(row) or [""]),
+    "majority gold": _majority,
+    "same question's gold": _same_question,
+}
+
+
+def audit(directory: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """task -> baseline -> {score, n, ci_low, ci_high, flagged, reason} over every row of a build."""
+    dataset = open_dataset(directory, evaluation=True)
+    rows = Rows({task: dataset.rows(task) for task in dataset.tasks})
+    family = get_generator_class(dataset.spec().generator)
+    result: dict[str, dict[str, dict[str, Any]]] = {}
+    for task, task_rows in rows.by_task.items():
+        declared, chance = family.tasks[task].declared, family.tasks[task].chance
+        baselines = {**BASELINES, **family.baselines}
+        result[task] = {}
+        for name, reply in baselines.items():
+            scores = np.array([score(row, reply(row, rows)) for row in task_rows], dtype=np.float64)
+            mean = float(scores.mean()) if len(scores) else 0.0
+            low, high = interval(scores)
+            reason = declared.get(name, "")
+            over = mean > FLAG_ABOVE or mean > chance + FLAG_MARGIN
+            result[task][name] = {
+                "score": round(mean, 4),
+                "n": len(scores),
+                "ci_low": round(low, 4),
+                "ci_high": round(high, 4),
+                "flagged": bool(over and not reason),
+                "reason": reason,
+            }
+    return result
+
+
+def flagged(result: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str, str]]:
+    return [(task, name) for task, found in result.items() for name, cell in found.items() if cell["flagged"]]
+
+
+def table(result: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """One line per task and baseline that scored anything: score, interval, and why it may."""
+    lines = []
+    for task, found in result.items():
+        for name, cell in found.items():
+            if cell["score"] == 0 and not cell["reason"]:
+                continue
+            mark = "FLAG" if cell["flagged"] else ("ok, " + cell["reason"] if cell["reason"] else "ok")
+            lines.append(
+                f"{task:<22} {name:<22} {cell['score']:.2f} [{cell['ci_low']:.2f}, {cell['ci_high']:.2f}] "
+                f"n={cell['n']}  {mark}"
+            )
+    quiet = sum(1 for found in result.values() for cell in found.values() if cell["score"] == 0)
+    lines.append(f"({quiet} task x baseline pairs scored 0)")
+    return "\n".join(lines)
