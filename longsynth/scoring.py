@@ -100,6 +100,34 @@ def boxed(reply: str) -> str:
 ANSWER_RULES = {"whole": lambda reply: reply, "last_line": last_line, "after_answer": after_answer, "boxed": boxed}
 
 
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
+def ruler_postprocess(prediction: str) -> str:
+    """RULER's `postprocess_pred`: control characters become line breaks, the ends are stripped."""
+    return _CONTROL.sub("\n", prediction.strip()).strip()
+
+
+def ruler_string_match_all(row: dict[str, Any], prediction: str) -> float:
+    """RULER's `string_match_all` for one row, on the raw reply: the share of references in it."""
+    reply = ruler_postprocess(prediction).lower()
+    references = list(row["answers"])
+    return sum(1.0 if r.lower() in reply else 0.0 for r in references) / len(references)
+
+
+def ruler_string_match_part(row: dict[str, Any], prediction: str) -> float:
+    """RULER's `string_match_part` for one row, on the raw reply: 1 if any reference is in it."""
+    reply = ruler_postprocess(prediction).lower()
+    return max(1.0 if r.lower() in reply else 0.0 for r in row["answers"])
+
+
+def anchor_score(row: dict[str, Any], prediction: str) -> float | None:
+    """The row's score as its anchor computes it (RULER's metrics on the raw reply, with none of our
+    policy), or None for a task with no anchor metric."""
+    task = get_generator_class(row["generator"]).tasks.get(row["task"])
+    return None if task is None or task.anchor is None else float(task.anchor(row, prediction))
+
+
 def answers_in_order(row: dict[str, Any], prediction: str) -> float:
     """Task metric: every gold answer appears, in order."""
     return all_in_order(prediction, list(row["answers"]))

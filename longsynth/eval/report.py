@@ -116,16 +116,22 @@ def _svg(figure: Any) -> str:
     return text[text.index("<svg") :]  # inline: no XML prolog or doctype
 
 
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _table(task: str, runs: list[tuple[str, dict[str, Any]]]) -> str:
-    columns = ("model", "length", "depth", "n", "score", "95% interval", "missing")
+    columns = ("model", "length", "depth", "n", "score", "95% interval", "anchor's metric", "missing")
     head = "<tr>" + "".join(f"<th>{c}</th>" for c in columns) + "</tr>"
     body = []
     for name, summary in runs:
         for c in (c for c in summary["cells"] if c["task"] == task):
             depth = "-" if c["depth"] is None else f"{c['depth']:g}%"
+            anchor = "-" if c.get("anchor_score") is None else f"{c['anchor_score']:.3f}"
             body.append(
                 f"<tr><td>{html.escape(name)}</td><td>{c['target_length']}</td><td>{depth}</td><td>{c['n']}</td>"
-                f"<td>{c['score']:.3f}</td><td>{c['ci_low']:.3f} to {c['ci_high']:.3f}</td><td>{c['missing']}</td></tr>"
+                f"<td>{c['score']:.3f}</td><td>{c['ci_low']:.3f} to {c['ci_high']:.3f}</td><td>{anchor}</td>"
+                f"<td>{c['missing']}</td></tr>"
             )
     return f"<table>{head}{''.join(body)}</table>"
 
@@ -154,7 +160,8 @@ def build_report(directory: Path, preds: list[Path], out: Path, png: Path | None
         runs.append((f"{name} ({Path(pred).name})" if names.count(name) > 1 else name, summary))
     tasks = list(runs[0][1]["tasks"])
     overall = "".join(
-        f"<tr><th>{html.escape(name)}</th><td>{s['overall']:.3f}</td><td>{s['rows']}</td><td>{s['missing']}</td></tr>"
+        f"<tr><th>{html.escape(name)}</th><td>{s['overall']:.3f}</td><td>{_number(s.get('anchor', {}).get('overall'))}"
+        f"</td><td>{s['rows']}</td><td>{s['missing']}</td></tr>"
         for name, s in runs
     )
     sections = []
@@ -172,7 +179,8 @@ def build_report(directory: Path, preds: list[Path], out: Path, png: Path | None
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>longsynth report: {html.escape(Path(directory).name)}</title><style>{STYLE}</style></head><body>"
         f"<h1>longsynth report</h1><p>Dataset <code>{html.escape(str(directory))}</code>.</p>"
-        '<table class="overall"><tr><th>model</th><th>overall</th><th>rows</th><th>missing</th></tr>'
+        '<table class="overall"><tr><th>model</th><th>overall</th><th>anchor\'s metric</th><th>rows</th>'
+        "<th>missing</th></tr>"
         f"{overall}</table>{''.join(sections)}</body></html>\n"
     )
     page_folder.write(out.name, page.encode("utf-8"))

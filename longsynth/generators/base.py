@@ -80,6 +80,10 @@ class Task:
     # or "by design of <anchor>: ..."), and the score chance alone gives (a flag is above it + 0.1).
     declared: dict[str, str] = field(default_factory=dict)
     chance: float = 0.0
+    # The anchor's own metric, computed exactly as the anchor computes it on the raw reply (no policy),
+    # so a number can sit beside a published one: `anchor_score` in scores, summary and report.
+    anchor: Metric | None = None
+    anchor_name: str = ""  # e.g. "RULER string_match_all"
 
 
 @dataclass

@@ -77,3 +77,52 @@ def test_a_folder_with_no_flag_exits_zero(tmp_path):
 )  # fmt: skip
 def test_candidates_have_the_gold_shape_and_come_from_the_input(gold, text, found):
     assert candidates({"answers": [gold], "input": text}) == found
+
+
+def _ruler_reference(prediction: str, references: list[str], part: bool) -> float:
+    """RULER's evaluate.py for one prediction, as RULER writes it: control characters to line breaks,
+    stripped; then the share (or any) of references contained, case folded."""
+    import re
+
+    prediction = re.sub(r"[\x00-\x1f]", "\n", prediction.strip()).strip()
+    hits = [1.0 if r.lower() in prediction.lower() else 0.0 for r in references]
+    return max(hits) if part else sum(hits) / len(references)
+
+
+@pytest.mark.parametrize(
+    "prediction",
+    ["", "1234567", "The number is 1234567.", "x\x00 1234567\t7654321", " 1234567 and 7654321 ", "1234567" * 3,
+     "no digits at all"],
+)  # fmt: skip
+def test_anchor_score_is_rulers_own_metric(prediction):
+    from longsynth.scoring import ruler_string_match_all, ruler_string_match_part
+
+    row = {"answers": ["1234567", "7654321"]}
+    assert ruler_string_match_all(row, prediction) == _ruler_reference(prediction, row["answers"], part=False)
+    assert ruler_string_match_part(row, prediction) == _ruler_reference(prediction, row["answers"], part=True)
+
+
+def test_scores_carry_the_anchors_metric_beside_ours(needles, tmp_path):
+    """An echo of the input: RULER's metric credits it (the needle is in the echo), ours does not. Both
+    numbers are kept: in scores.parquet, summary.json and the report."""
+    import polars as pl
+
+    from longsynth.dataset import open_dataset
+    from longsynth.scoring import anchor_score, score
+
+    rows = open_dataset(needles).rows("niah_single_1")
+    lines = [json.dumps({"id": r["id"], "prediction": r["input"]}) for r in rows]
+    (tmp_path / "echo.jsonl").write_text("\n".join(lines) + "\n")
+    assert all(anchor_score(r, r["input"]) == 1.0 and score(r, r["input"]) == 0.0 for r in rows)
+    result = CliRunner().invoke(cli, ["score", str(needles), str(tmp_path / "echo.jsonl"), "-o", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    assert "anchor's own metric" in result.output
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert summary["tasks"]["niah_single_1"] == 0.0 and summary["anchor"]["tasks"]["niah_single_1"] == 1.0
+    scored = pl.read_parquet(tmp_path / "s" / "scores.parquet")
+    assert scored.filter(pl.col("task") == "niah_single_1")["anchor_score"].to_list() == [1.0] * len(rows)
+    report = CliRunner().invoke(
+        cli, ["report", str(needles), str(tmp_path / "echo.jsonl"), "-o", str(tmp_path / "r.html")]
+    )
+    page = (tmp_path / "r.html").read_text()
+    assert report.exit_code == 0 and "anchor's metric" in page and "<td>1.000</td>" in page

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import SpecError
 from ...fitting import Insert
-from ...scoring import share_of_answers
+from ...scoring import ruler_string_match_all, share_of_answers
 from ...text import sources
 from ...text.units import SEPARATOR, count_units
 from ..base import Cell, Generator, Sample, Task
@@ -42,7 +42,15 @@ _DECLARED = {name: ONLY_VALUES for name in ("every candidate", "first candidate"
 
 
 def _task(help: str, declared: bool = False, **preset) -> Task:
-    return Task(help, preset, share_of_answers, REPLY_TOKENS, declared=dict(_DECLARED) if declared else {})
+    return Task(
+        help,
+        preset,
+        share_of_answers,
+        REPLY_TOKENS,
+        declared=dict(_DECLARED) if declared else {},
+        anchor=ruler_string_match_all,
+        anchor_name="RULER string_match_all",
+    )
 
 
 TASKS = {

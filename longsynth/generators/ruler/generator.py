@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import SpecError
+from ...scoring import ruler_string_match_all, ruler_string_match_part
 from ...text import sources
 from ..base import Cell, Generator, Sample, Task, Wrapped
 from ..needle.generator import TASKS as NEEDLE_TASKS
@@ -25,6 +26,8 @@ from .options import RulerOptions
 from .oracle import NIAH, VALIDATORS
 from .qa_data import QASet, builtin_entities_for, builtin_set, user_set
 
+ALL = {"anchor": ruler_string_match_all, "anchor_name": "RULER string_match_all"}
+PART = {"anchor": ruler_string_match_part, "anchor_name": "RULER string_match_part"}
 # RULER's tokens_to_generate per task: the reply each row keeps room for.
 TASKS = {
     # The needle family's NIAH tasks, scored like the rest of this suite (RULER's string_match_all,
@@ -36,6 +39,7 @@ TASKS = {
         string_match_all,
         30,
         uses_depth=False,
+        **ALL,
     ),
     "cwe": Task(
         "common words extraction: the 10 words repeated most in a numbered list",
@@ -43,6 +47,7 @@ TASKS = {
         string_match_all,
         120,
         uses_depth=False,
+        **ALL,
     ),
     "fwe": Task(
         "frequent words extraction: the 3 most frequent coded words (Zipf, alpha 2)",
@@ -50,9 +55,10 @@ TASKS = {
         string_match_all,
         50,
         uses_depth=False,
+        **ALL,
     ),
-    "qa_1": Task("single-hop QA: the gold paragraph among distractor documents", {}, string_match_part, 32),
-    "qa_2": Task("two-hop QA: two gold paragraphs among distractor documents", {}, string_match_part, 32),
+    "qa_1": Task("single-hop QA: the gold paragraph among distractor documents", {}, string_match_part, 32, **PART),
+    "qa_2": Task("two-hop QA: two gold paragraphs among distractor documents", {}, string_match_part, 32, **PART),
 }
 SAMPLERS = {
     "vt": variable_tracking.sample,
