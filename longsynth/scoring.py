@@ -12,6 +12,7 @@ from typing import Any
 
 from .errors import SpecError
 from .generators.registry import get_generator_class
+from .metadata_json import decode_metadata
 from .tokenizers import get_tokenizer
 
 
@@ -143,6 +144,29 @@ def integer_answer(row: dict[str, Any], prediction: str) -> float:
     return last_integer(prediction, row["answers"][0])
 
 
+def _names(reply: str, value: str) -> bool:
+    """Whether the reply names a value: as a whole token (7654321 is not inside 17654321)."""
+    return re.search(rf"(?<![\w-]){re.escape(value.lower())}(?![\w-])", reply.lower()) is not None
+
+
+def items_score(answers: list[str], placed: list[str], reply: str) -> float | None:
+    """Over-generation costs (part of the one policy): against the values of the answers' kind the row
+    placed, a single-answer reply that also names a distractor scores 0, and a multi-answer reply
+    scores the F1 of the gold values against the placed values it names. None when the row placed
+    nothing of the kind (the task's metric decides alone)."""
+    if not placed or not answers:
+        return None
+    gold = {a.lower() for a in answers}
+    named = {v.lower() for v in placed if _names(reply, v)} | {a for a in gold if _names(reply, a)}
+    if len(gold) == 1:
+        return 0.0 if named - gold else None  # no distractor named: the metric decides
+    hits = len(named & gold)
+    if hits == 0:
+        return 0.0
+    precision, recall = hits / len(named), hits / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
 def score(row: dict[str, Any], prediction: str) -> float:
     """Score one prediction for a row of any evaluation family. One policy runs first, for every
     family: the reply is cut to the row's reserve and an echo of the input is nothing (`reply_text`),
@@ -157,4 +181,8 @@ def score(row: dict[str, Any], prediction: str) -> float:
     rule = ANSWER_RULES.get(task.answer)
     if rule is None:
         raise SpecError(f"task {row['task']!r} declares answer={task.answer!r}; use one of {', '.join(ANSWER_RULES)}")
-    return task.metric(row, rule(reply_text(row, prediction)))
+    reply = rule(reply_text(row, prediction))
+    family = get_generator_class(row["generator"])
+    placed = family.placed_items(row, decode_metadata(row["metadata"])) if reply else []
+    over = items_score(list(row["answers"]), placed, reply)
+    return over if over is not None else task.metric(row, reply)

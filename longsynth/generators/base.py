@@ -264,6 +264,14 @@ class Generator:
         return {}
 
     @classmethod
+    def placed_items(cls, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+        """The values of the answers' kind this row placed in its context, gold and distractors (needle
+        values, other people's values): what a reply is checked against for over-generation (see
+        `scoring.score`). Read from the row alone (a scorer has no generator). None by default: the
+        task's metric alone decides."""
+        return []
+
+    @classmethod
     def marked_spans(cls, metadata: dict[str, Any]) -> list[tuple[int, int]]:
         """Character spans `inspect` marks: the placed items, by default."""
         return sorted(item_spans(metadata.get(metadata.get("item_key", "items"), [])))

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from longsynth.cli import cli
-from longsynth.eval.audit import BASELINES, audit, candidates, flagged
+from longsynth.eval.audit import BASELINES, audit, candidates
 from longsynth.generators.needle import NeedleGenerator
 from longsynth.pipeline import build
 from longsynth.spec import load_spec
@@ -32,28 +32,34 @@ def test_every_baseline_is_scored_on_every_task(needles):
         assert all(cell["n"] == 9 and cell["ci_low"] <= cell["score"] <= cell["ci_high"] for cell in found.values())
 
 
-def test_a_declared_baseline_is_shown_not_flagged_and_a_shortcut_is_flagged(needles):
+def test_a_declared_baseline_is_shown_not_flagged_and_listing_every_value_scores_nothing(needles):
     result = audit(needles)
     single = result["niah_single_1"]["every candidate"]
     assert single["score"] == 1.0 and not single["flagged"] and single["reason"].startswith("by design of RULER")
-    # Four needles with different keys, one asked: listing every value is not the task.
+    # Four needles with different keys, one asked: listing every placed value named three distractors
+    # (it scored 1.0 before the over-generation check of the scoring policy).
     multikey = result["niah_multikey_1"]["every candidate"]
-    assert multikey["score"] == 1.0 and multikey["flagged"] and multikey["reason"] == ""
-    assert ("niah_multikey_1", "every candidate") in flagged(result)
+    assert multikey["score"] == 0.0 and not multikey["flagged"]
 
 
-def test_the_command_exits_one_on_a_flag_and_writes_audit_json(needles, tmp_path):
+def _reads_the_answers(row, rows) -> str:
+    return " ".join(row["answers"])
+
+
+def test_the_command_exits_one_on_a_flag_and_writes_audit_json(needles, tmp_path, monkeypatch):
+    monkeypatch.setattr(NeedleGenerator, "baselines", {"reads the answers": _reads_the_answers})
     result = CliRunner().invoke(cli, ["audit", str(needles), "-o", str(tmp_path / "a")])
     assert result.exit_code == 1
-    assert "niah_multikey_1/every candidate" in result.stderr
+    assert "niah_multikey_1/reads the answers" in result.stderr
     written = json.loads((tmp_path / "a" / "audit.json").read_text())
     cell = written["niah_single_1"]["echo input"]
     assert set(cell) == {"score", "n", "ci_low", "ci_high", "flagged", "reason"}
+    assert written["niah_multikey_1"]["reads the answers"]["flagged"] is True
 
 
 def test_a_family_adds_its_own_baseline(needles, monkeypatch):
     """A family declares baselines as it declares validators; one reading the gold is flagged."""
-    monkeypatch.setattr(NeedleGenerator, "baselines", {"reads the answers": lambda row, rows: " ".join(row["answers"])})
+    monkeypatch.setattr(NeedleGenerator, "baselines", {"reads the answers": _reads_the_answers})
     result = audit(needles)
     assert all(result[task]["reads the answers"]["flagged"] for task in result)
 
@@ -126,3 +132,36 @@ def test_scores_carry_the_anchors_metric_beside_ours(needles, tmp_path):
     )
     page = (tmp_path / "r.html").read_text()
     assert report.exit_code == 0 and "anchor's metric" in page and "<td>1.000</td>" in page
+
+
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("GOLD", 1.0),
+        ("The value is GOLD.", 1.0),
+        ("GOLD or OTHER", 0.0),  # a single answer that also names a distractor
+        ("OTHER", 0.0),
+        ("GOLD, OTHER, THIRD, FOURTH", 0.0),  # every placed value
+    ],
+)
+def test_a_single_answer_naming_a_distractor_scores_zero(needles, reply, expected):
+    from longsynth.dataset import open_dataset
+    from longsynth.metadata_json import decode_metadata
+    from longsynth.scoring import score
+
+    for row in open_dataset(needles).rows("niah_multikey_1"):
+        values = [n["value"] for n in decode_metadata(row["metadata"])["needles"]]
+        gold, others = row["answers"][0], [v for v in values if v != row["answers"][0]]
+        text = reply.replace("GOLD", gold).replace("OTHER", others[0]).replace("THIRD", others[1])
+        assert score(row, text.replace("FOURTH", others[2])) == expected, text
+
+
+def test_a_multi_answer_scores_the_f1_of_the_values_it_names(needles):
+    from longsynth.dataset import open_dataset
+    from longsynth.scoring import anchor_score, score
+
+    row = open_dataset(needles).rows("niah_multivalue")[0]
+    gold = list(row["answers"])
+    assert score(row, ", ".join(gold)) == 1.0
+    assert score(row, ", ".join(gold[:2])) == pytest.approx(2 * 0.5 / 1.5)  # precision 1, recall 0.5
+    assert anchor_score(row, ", ".join(gold[:2])) == 0.5  # RULER's string_match_all: the share found

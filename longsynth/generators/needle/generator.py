@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from ...text.units import SEPARATOR, count_units
 from ..base import Cell, Generator, Sample, Task
 from .keys import key_words
 from .options import KIND, REPORTED, NeedleOptions
-from .oracle import KEY, VALIDATORS, VALUE
+from .oracle import KEY, VALIDATORS, VALUE, needle_values
 
 LINE_END = "\n"
 
@@ -41,13 +42,14 @@ ONLY_VALUES = "by design of RULER: the asked needles are the only values of thei
 _DECLARED = {name: ONLY_VALUES for name in ("every candidate", "first candidate", "last candidate", "random candidate")}
 
 
-def _task(help: str, declared: bool = False, **preset) -> Task:
+def _task(help: str, declared: bool = False, chance: float = 0.0, **preset) -> Task:
     return Task(
         help,
         preset,
         share_of_answers,
         REPLY_TOKENS,
         declared=dict(_DECLARED) if declared else {},
+        chance=chance,
         anchor=ruler_string_match_all,
         anchor_name="RULER string_match_all",
     )
@@ -68,7 +70,7 @@ TASKS = {
         "one needle in prose; word key, UUID value", True, haystack="prose", key_type="words", value_type="uuids"
     ),
     "niah_multikey_1": _task(
-        "4 keys in prose, 1 asked", haystack="prose", key_type="words", value_type="numbers", num_keys=4
+        "4 keys in prose, 1 asked", chance=0.25, haystack="prose", key_type="words", value_type="numbers", num_keys=4
     ),
     "niah_multikey_2": _task(
         "haystack made of distractor needles; word keys", haystack="needle", key_type="words", value_type="numbers"
@@ -123,6 +125,11 @@ class NeedleGenerator(Generator):
     Options = NeedleOptions
     tasks = TASKS
     default_tasks = ["niah_single_1"]
+
+    @classmethod
+    def placed_items(cls, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+        return needle_values(row, metadata)
+
     paper = "Hsieh et al., RULER: What's the Real Context Size of Your Long-Context Language Models? (arXiv:2404.06654)"
     template_folder = Path(__file__).parent / "templates"
     validators = VALIDATORS

@@ -93,3 +93,15 @@ VALIDATORS = (
     Validator("needles in place", needles_in_place, _move_first_needle),
     Validator("answers from the text", answers_from_text, _repeat_first_answer),
 )
+
+
+def needle_values(row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+    """Every needle value the row placed, for the scoring policy's over-generation check: the needles
+    its metadata records, and for number and UUID values every string of their shape in the input (a
+    haystack of distractor needles records only the asked ones; the prose and noise haystacks hold no
+    digits, so only needles match there)."""
+    values = [str(n["value"]) for n in metadata.get("needles", []) if isinstance(n, dict) and "value" in n]
+    value_type = metadata.get("params", {}).get("value_type")
+    if value_type in ("numbers", "uuids"):
+        values += re.findall(rf"(?<![\w-]){PATTERNS[value_type]}(?![\w-])", row["input"])
+    return list(dict.fromkeys(values))

@@ -84,6 +84,11 @@ class RulerGenerator(Generator):
     builds_on = ("needle",)
     example = {"tasks": "vt,cwe,fwe,qa_1,qa_2,niah_single_1", "lengths": "1k", "depths": "0,100"}
 
+    @classmethod
+    def placed_items(cls, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+        """The NIAH tasks' needle values (the needle family's rule); none for vt, cwe, fwe and QA."""
+        return NeedleGenerator.placed_items(row, metadata) if row["task"] in NIAH else []
+
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)
         self.max_length = max(spec.lengths)
