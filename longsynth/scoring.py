@@ -144,23 +144,51 @@ def integer_answer(row: dict[str, Any], prediction: str) -> float:
     return last_integer(prediction, row["answers"][0])
 
 
-def _names(reply: str, value: str) -> bool:
-    """Whether the reply names a value: as a whole token (7654321 is not inside 17654321)."""
-    return re.search(rf"(?<![\w-]){re.escape(value.lower())}(?![\w-])", reply.lower()) is not None
+def named_values(reply: str, values: list[str]) -> list[str]:
+    """The values (lower case) a reply names, in the order it first names them: each as a whole token
+    (7654321 is not inside 17654321), and not only inside a longer named value ("History" inside
+    "Art History" is not a second value)."""
+    text = reply.lower()
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for value in dict.fromkeys(v.lower() for v in values if v.strip()):
+        found = [m.span() for m in re.finditer(rf"(?<![\w-]){re.escape(value)}(?![\w-])", text)]
+        if found:
+            spans[value] = found
+    every = [(start, end, value) for value, found in spans.items() for start, end in found]
+    kept = {}
+    for value, found in spans.items():
+        alone = [
+            (start, end)
+            for start, end in found
+            if not any(s <= start and end <= e and (e - s) > (end - start) for s, e, other in every if other != value)
+        ]
+        if alone:
+            kept[value] = alone[0][0]
+    return sorted(kept, key=kept.get)
 
 
-def items_score(answers: list[str], placed: list[str], reply: str) -> float | None:
+def _in_order(gold: list[str], named: list[str]) -> int:
+    """The most gold values named in the gold's order (longest common subsequence)."""
+    table = [[0] * (len(named) + 1) for _ in range(len(gold) + 1)]
+    for i, g in enumerate(gold):
+        for j, n in enumerate(named):
+            table[i + 1][j + 1] = table[i][j] + 1 if g == n else max(table[i][j + 1], table[i + 1][j])
+    return table[-1][-1]
+
+
+def items_score(answers: list[str], placed: list[str], reply: str, ordered: bool = False) -> float | None:
     """Over-generation costs (part of the one policy): against the values of the answers' kind the row
     placed, a single-answer reply that also names a distractor scores 0, and a multi-answer reply
-    scores the F1 of the gold values against the placed values it names. None when the row placed
-    nothing of the kind (the task's metric decides alone)."""
+    scores the F1 of the gold values against the placed values it names (counted in order when the
+    task asks for an order). None when the row placed nothing of the kind, or a single answer named
+    no distractor: the task's metric decides."""
     if not placed or not answers:
         return None
-    gold = {a.lower() for a in answers}
-    named = {v.lower() for v in placed if _names(reply, v)} | {a for a in gold if _names(reply, a)}
+    gold = list(dict.fromkeys(a.lower() for a in answers))
+    named = named_values(reply, [*placed, *answers])
     if len(gold) == 1:
-        return 0.0 if named - gold else None  # no distractor named: the metric decides
-    hits = len(named & gold)
+        return 0.0 if set(named) - set(gold) else None
+    hits = _in_order(gold, [n for n in named if n in gold]) if ordered else len(set(named) & set(gold))
     if hits == 0:
         return 0.0
     precision, recall = hits / len(named), hits / len(gold)
@@ -184,5 +212,5 @@ def score(row: dict[str, Any], prediction: str) -> float:
     reply = rule(reply_text(row, prediction))
     family = get_generator_class(row["generator"])
     placed = family.placed_items(row, decode_metadata(row["metadata"])) if reply else []
-    over = items_score(list(row["answers"]), placed, reply)
+    over = items_score(list(row["answers"]), placed, reply, task.ordered)
     return over if over is not None else task.metric(row, reply)

@@ -7,7 +7,8 @@ exactly as a model's would be. A baseline that scores without doing the task is 
 generator or of the metric, unless the family declares it on the task (`Task.declared`): "solves the
 task" (reading off cwe's word counts is doing cwe) or "by design of <anchor>" with the reason (RULER's
 single needle is the only number of its shape in a noise haystack). Anything else scoring above 0.2,
-or above the task's chance level + 0.1 (`Task.chance`), is flagged; `audit` exits 1 on a flag.
+or above the task's chance level + 0.1 (`Task.chance`), with its 95% interval above chance, is
+flagged; `audit` exits 1 on a flag.
 
 Candidates of the gold's shape (numbers of its length, UUIDs, capitalised names, quoted words) are
 read from the row's input with the gold's own shape, never from the answers: what a cheating program
@@ -130,7 +131,9 @@ def audit(directory: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
             mean = float(scores.mean()) if len(scores) else 0.0
             low, high = interval(scores)
             reason = declared.get(name, "")
-            over = mean > FLAG_ABOVE or mean > chance + FLAG_MARGIN
+            # Above the bar, and above chance beyond doubt (its 95% interval clears chance): a baseline at
+            # chance on 12 rows often lands above chance + 0.1 by luck alone.
+            over = (mean > FLAG_ABOVE or mean > chance + FLAG_MARGIN) and low > chance
             result[task][name] = {
                 "score": round(mean, 4),
                 "n": len(scores),

@@ -84,6 +84,7 @@ class Task:
     # so a number can sit beside a published one: `anchor_score` in scores, summary and report.
     anchor: Metric | None = None
     anchor_name: str = ""  # e.g. "RULER string_match_all"
+    ordered: bool = False  # the answers are asked in an order, and a multi-item reply is scored in it
 
 
 @dataclass

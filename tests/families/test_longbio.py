@@ -280,7 +280,10 @@ def test_scoring_functions_on_right_and_wrong_predictions(bio_build):
     assert scoring.score(standard, "I am not sure, maybe Narnia.") == 0.0
     multi = _row(out, "bio_multi_standard")
     assert scoring.score(multi, " then ".join(multi["answers"])) == 1.0
-    assert scoring.score(multi, " then ".join(reversed(multi["answers"]))) == 0.0
+    # In reverse order one of two values stands in the asked order: F1 of 1/2 and 1/2 (the policy's
+    # ordered F1; the task's own metric, all in order, would give 0).
+    assert scoring.score(multi, " then ".join(reversed(multi["answers"]))) == 0.5
+    assert scoring.score(multi, " then ".join(multi["answers"][:1])) == pytest.approx(2 / 3)
     calc = _row(out, "bio_calculation")
     assert scoring.score(calc, f"They are 3 and 7 apart... so {calc['answers'][0]}") == 1.0
     assert scoring.score(calc, f"{calc['answers'][0]} or maybe {int(calc['answers'][0]) + 1}") == 0.0
@@ -432,3 +435,23 @@ def test_every_sentence_shape_reads_back_its_value(style_name):
                 assert style.parse_sentence(sentence, bio_name) == (attribute, value, False), sentence
                 checked += 1
     assert checked > 30
+
+
+def test_listing_values_or_hedging_a_refusal_does_not_score(bio_build):
+    """The issue's shortcuts: every value of the asked attribute listed scored 1.0 on bio_standard, and
+    "Not stated, or: <values>" 1.0 on bio_idk. A reply naming another value of the asked attribute
+    (read from the bios in the text) now scores 0; the plain answers still score 1."""
+    from longsynth.generators.longbio.metrics import attribute_values
+    from longsynth.metadata_json import decode_metadata
+
+    _, out = bio_build
+    for task in ("bio_standard", "bio_paraphrase", "bio_pronoun", "bio_multihop", "bio_idk"):
+        for row in _rows(out, task):
+            values = attribute_values(row, decode_metadata(row["metadata"]))
+            others = [v for v in values if v.lower() not in {a.lower() for a in row["answers"]}]
+            assert others, row["id"]
+            gold = "The biographies do not state it." if task == "bio_idk" else f"It is {row['answers'][0]}."
+            assert scoring.score(row, gold) == 1.0, (row["id"], gold)
+            assert scoring.score(row, ", ".join(values)) == 0.0, row["id"]
+            hedge = f"Not stated, or: {', '.join(others[:3])}" if task == "bio_idk" else f"{gold} Or {others[0]}."
+            assert scoring.score(row, hedge) == 0.0, (row["id"], hedge)

@@ -30,7 +30,7 @@ _NAME_PATTERN = r"[A-Z][A-Za-z]*(?: [A-Z][A-Za-z]*){1,2}"
 
 
 _LABEL_BEFORE = re.compile(LABEL_REGEX.pattern + SEPARATOR + r"\Z")
-_DATE = re.compile(r"[A-Z][a-z]+ \d{1,2}, \d{4}")
+DATE_SHAPE = re.compile(r"[A-Z][a-z]+ \d{1,2}, \d{4}")  # a birth date as a bio states it
 
 
 @functools.lru_cache(maxsize=1)
@@ -41,7 +41,7 @@ def _pools() -> dict[str, frozenset[str]]:
 def valid_value(attribute: str, value: str) -> bool:
     """Whether `value` can be a value of `attribute` (parsing never reads one shape as another)."""
     if attribute == "birthdate":
-        return bool(_DATE.fullmatch(value))
+        return bool(DATE_SHAPE.fullmatch(value))
     if attribute == "age":
         return value.isdigit() and len(value) <= 3
     return value in _pools().get(attribute, frozenset())
@@ -66,7 +66,7 @@ def _shape(attribute: str, text: str, same_as: bool = False) -> Shape:
     regex = re.escape(text)
     # Names and dates have known shapes: matched as such, a date's comma ("On June 3, 1990, Ann Lee
     # was born.") cannot end the value and start the name. Other values are any text.
-    value = _DATE.pattern if attribute == "birthdate" else ".+?"
+    value = DATE_SHAPE.pattern if attribute == "birthdate" else ".+?"
     for sentinel, group, pattern in ((NAME, "name", _NAME_PATTERN), (VALUE, "value", value), (OTHER, "other", ".+?")):
         regex = regex.replace(re.escape(sentinel), f"(?P<{group}>{pattern})", 1)
     return Shape(attribute, text, re.compile(regex + r"\Z"), same_as)

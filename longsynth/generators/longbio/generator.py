@@ -31,20 +31,34 @@ from ...text.units import count_units
 from ...tokenizers import get_tokenizer
 from ..base import Cell, Generator, Sample, Task, Wrapped
 from .bios import TEMPLATE_FOLDER, BioStyle, Person, bio_texts, load_style, stated_ages
-from .metrics import answers_metric, citation_metric, integer_metric, refusal_metric, two_diff_metric
+from .metrics import (
+    answers_metric,
+    attribute_values,
+    citation_metric,
+    integer_metric,
+    refusal_metric,
+    two_diff_metric,
+)
 from .options import LongBioOptions
 from .oracle import VALIDATORS
 from .people import ARITHMETIC_ATTRIBUTES, ATTRIBUTE_WORDS, ATTRIBUTES, random_person
 from .tasks import BIO_TASKS, BioTask
 
 REPLY_TOKENS = 128  # tokens kept for the answer (a value, a few names, a citation)
+IDK_BY_DESIGN = (
+    "by design of LongBioBench: every idk row's answer is the refusal its prompt quotes; idk is read beside its "
+    "twin bio_standard rows (metadata.twin_id), where refusing scores 0"
+)
 TASKS = {
     "bio_standard": Task("one attribute of one person", metric=answers_metric, reserve=REPLY_TOKENS),
-    "bio_multi_standard": Task("the same attribute of n people, in order", metric=answers_metric, reserve=REPLY_TOKENS),
+    "bio_multi_standard": Task(
+        "the same attribute of n people, in order", metric=answers_metric, reserve=REPLY_TOKENS, ordered=True
+    ),
     "bio_paraphrase": Task("as standard, with paraphrased bios", metric=answers_metric, reserve=REPLY_TOKENS),
     "bio_pronoun": Task("as standard, with first-person bios", metric=answers_metric, reserve=REPLY_TOKENS),
     "bio_calculation": Task("age difference of two people", metric=integer_metric, reserve=REPLY_TOKENS),
-    "bio_rank": Task("order n people from youngest to oldest", metric=answers_metric, reserve=REPLY_TOKENS),
+    # Two people by default: one order in two is right by chance.
+    "bio_rank": Task("order n people from youngest to oldest", metric=answers_metric, reserve=REPLY_TOKENS, chance=0.5),
     "bio_multihop": Task(
         "follow 'the same X as' links to the first person's value", metric=answers_metric, reserve=REPLY_TOKENS
     ),
@@ -53,7 +67,13 @@ TASKS = {
         "the answer plus the number of the bio it came from", metric=citation_metric, reserve=REPLY_TOKENS
     ),
     "bio_idk": Task(
-        "the asked attribute is missing: the right answer is a refusal", metric=refusal_metric, reserve=REPLY_TOKENS
+        "the asked attribute is missing: the right answer is a refusal",
+        metric=refusal_metric,
+        reserve=REPLY_TOKENS,
+        declared=dict.fromkeys(
+            ("refusal", "majority gold", "every candidate", "first candidate", "last candidate", "random candidate"),
+            IDK_BY_DESIGN,
+        ),
     ),
 }
 
@@ -143,6 +163,11 @@ class LongBioGenerator(Generator):
     template_folder = TEMPLATE_FOLDER
     validators = VALIDATORS
     example = {"tasks": "bio_standard,bio_citation,bio_twodiff,bio_idk", "lengths": "2k", "depths": "0,100"}
+
+    @classmethod
+    def placed_items(cls, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+        """The asked attribute's values the bios state, on the tasks answered with such a value."""
+        return attribute_values(row, metadata)
 
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)

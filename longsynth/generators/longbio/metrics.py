@@ -13,6 +13,8 @@ from typing import Any
 
 from ...metadata_json import decode_metadata
 from ...scoring import all_in_order, last_integer
+from .bios import DATE_SHAPE
+from .people import value_pools
 
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _REFUSAL = re.compile(
@@ -87,3 +89,22 @@ def two_diff_metric(row: dict[str, Any], prediction: str) -> float:
     oracle), so a row built with other templates is scored as it reads."""
     metadata = decode_metadata(row["metadata"])
     return two_diff(prediction, metadata["ages"], metadata["difference"])
+
+
+# Tasks whose answer is the asked attribute's value (or a refusal of it): a reply naming another value
+# of that attribute from the context is hedging, and the scoring policy scores it so.
+VALUE_TASKS = frozenset(
+    {"bio_standard", "bio_paraphrase", "bio_pronoun", "bio_multihop", "bio_multi_standard", "bio_idk"}
+)
+
+
+def attribute_values(row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+    """The values of the asked attribute that the row's bios state (dates by their shape, other values
+    from the attribute's pool), read from the input: what listing every candidate would name."""
+    attribute = metadata.get("attribute")
+    if row["task"] not in VALUE_TASKS or not attribute:
+        return []
+    text = row["input"]
+    if attribute == "birthdate":
+        return list(dict.fromkeys(DATE_SHAPE.findall(text)))
+    return [value for value in value_pools().get(attribute, []) if value in text]

@@ -39,6 +39,11 @@ TASKS = {
         string_match_all,
         30,
         uses_depth=False,
+        declared=dict.fromkeys(
+            ("every candidate", "first candidate", "last candidate", "random candidate"),
+            "by design of RULER: one chain by default (num_chains=1), so every variable outside the example "
+            "is an answer; --set num_chains=N closes it",
+        ),
         **ALL,
     ),
     "cwe": Task(
