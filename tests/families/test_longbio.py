@@ -455,3 +455,28 @@ def test_listing_values_or_hedging_a_refusal_does_not_score(bio_build):
             assert scoring.score(row, ", ".join(values)) == 0.0, row["id"]
             hedge = f"Not stated, or: {', '.join(others[:3])}" if task == "bio_idk" else f"{gold} Or {others[0]}."
             assert scoring.score(row, hedge) == 0.0, (row["id"], hedge)
+
+
+def test_anchor_score_is_longbiobenchs_own_hit(bio_build):
+    """LongBioBench's evaluator on the raw reply: containment for one value (so listing every value is
+    a hit there, and 0 by our policy), the last integer for calculation, items in order for lists,
+    exactly two people named for twodiff."""
+    from longsynth.generators.longbio.metrics import attribute_values
+    from longsynth.metadata_json import decode_metadata
+
+    _, out = bio_build
+    standard = _row(out, "bio_standard")
+    listing = ", ".join(attribute_values(standard, decode_metadata(standard["metadata"])))
+    assert scoring.anchor_score(standard, listing) == 1.0 and scoring.score(standard, listing) == 0.0
+    calc = _row(out, "bio_calculation")
+    assert scoring.anchor_score(calc, f"maybe 3, so {calc['answers'][0]}") == 1.0
+    assert scoring.anchor_score(calc, f"{calc['answers'][0]}, or 99") == 0.0
+    multi = _row(out, "bio_multi_standard")
+    assert scoring.anchor_score(multi, " then ".join(multi["answers"]).upper()) == 1.0
+    two = _row(out, "bio_twodiff")
+    ages = decode_metadata(two["metadata"])["ages"]
+    third = next(name for name in ages if name not in two["answers"][0])
+    assert scoring.anchor_score(two, two["answers"][0]) == 1.0
+    assert scoring.anchor_score(two, f"{two['answers'][0]} and {third}") == 0.0  # three named: not a pair
+    cite = _row(out, "bio_citation")
+    assert scoring.anchor_score(cite, cite["answers"][0]) == 1.0  # answer accuracy, citation apart

@@ -36,6 +36,9 @@ from .metrics import (
     attribute_values,
     citation_metric,
     integer_metric,
+    longbio_answer_hit,
+    longbio_hit,
+    longbio_two_diff,
     refusal_metric,
     two_diff_metric,
 )
@@ -49,27 +52,46 @@ IDK_BY_DESIGN = (
     "by design of LongBioBench: every idk row's answer is the refusal its prompt quotes; idk is read beside its "
     "twin bio_standard rows (metadata.twin_id), where refusing scores 0"
 )
+HIT = {"anchor": longbio_hit, "anchor_name": "LongBioBench hit"}
 TASKS = {
-    "bio_standard": Task("one attribute of one person", metric=answers_metric, reserve=REPLY_TOKENS),
+    "bio_standard": Task("one attribute of one person", metric=answers_metric, reserve=REPLY_TOKENS, **HIT),
     "bio_multi_standard": Task(
-        "the same attribute of n people, in order", metric=answers_metric, reserve=REPLY_TOKENS, ordered=True
+        "the same attribute of n people, in order",
+        metric=answers_metric,
+        reserve=REPLY_TOKENS,
+        ordered=True,
+        **HIT,
     ),
-    "bio_paraphrase": Task("as standard, with paraphrased bios", metric=answers_metric, reserve=REPLY_TOKENS),
-    "bio_pronoun": Task("as standard, with first-person bios", metric=answers_metric, reserve=REPLY_TOKENS),
-    "bio_calculation": Task("age difference of two people", metric=integer_metric, reserve=REPLY_TOKENS),
+    "bio_paraphrase": Task("as standard, with paraphrased bios", metric=answers_metric, reserve=REPLY_TOKENS, **HIT),
+    "bio_pronoun": Task("as standard, with first-person bios", metric=answers_metric, reserve=REPLY_TOKENS, **HIT),
+    "bio_calculation": Task("age difference of two people", metric=integer_metric, reserve=REPLY_TOKENS, **HIT),
     # Two people by default: one order in two is right by chance.
-    "bio_rank": Task("order n people from youngest to oldest", metric=answers_metric, reserve=REPLY_TOKENS, chance=0.5),
-    "bio_multihop": Task(
-        "follow 'the same X as' links to the first person's value", metric=answers_metric, reserve=REPLY_TOKENS
+    "bio_rank": Task(
+        "order n people from youngest to oldest", metric=answers_metric, reserve=REPLY_TOKENS, chance=0.5, **HIT
     ),
-    "bio_twodiff": Task("name two people whose ages differ by d", metric=two_diff_metric, reserve=REPLY_TOKENS),
+    "bio_multihop": Task(
+        "follow 'the same X as' links to the first person's value", metric=answers_metric, reserve=REPLY_TOKENS, **HIT
+    ),
+    "bio_twodiff": Task(
+        "name two people whose ages differ by d",
+        metric=two_diff_metric,
+        reserve=REPLY_TOKENS,
+        anchor=longbio_two_diff,
+        anchor_name="LongBioBench twodiff hit",
+    ),
     "bio_citation": Task(
-        "the answer plus the number of the bio it came from", metric=citation_metric, reserve=REPLY_TOKENS
+        "the answer plus the number of the bio it came from",
+        metric=citation_metric,
+        reserve=REPLY_TOKENS,
+        anchor=longbio_answer_hit,
+        anchor_name="LongBioBench answer accuracy (its citation accuracy is reported apart)",
     ),
     "bio_idk": Task(
         "the asked attribute is missing: the right answer is a refusal",
         metric=refusal_metric,
         reserve=REPLY_TOKENS,
+        anchor=longbio_hit,
+        anchor_name="LongBioBench idk hit (the reference also requires the twin standard row's hit)",
         declared=dict.fromkeys(
             ("refusal", "majority gold", "every candidate", "first candidate", "last candidate", "random candidate"),
             IDK_BY_DESIGN,

@@ -108,3 +108,37 @@ def attribute_values(row: dict[str, Any], metadata: dict[str, Any]) -> list[str]
     if attribute == "birthdate":
         return list(dict.fromkeys(DATE_SHAPE.findall(text)))
     return [value for value in value_pools().get(attribute, []) if value in text]
+
+
+# LongBioBench's own evaluator, for `anchor_score` (on the raw reply, none of our policy): a text answer
+# is a hit when it is contained (case folded); a number when it is the reply's last integer; a list when
+# each item is found in order; citation's answer and citation are two accuracies (the answer's is ours
+# here); idk reports its own hit (the reference also ANDs it with the twin standard row's hit, which a
+# single row cannot see); twodiff needs exactly two people named, whose ages differ by the asked number.
+
+
+def longbio_hit(row: dict[str, Any], prediction: str) -> float:
+    """LongBioBench's `cal_hit` on the row's answers."""
+    answers = list(row["answers"])
+    if row["task"] in ("bio_calculation",):
+        return last_integer(prediction, answers[0])
+    if len(answers) == 1:
+        return float(answers[0].strip().lower() in prediction.lower())
+    return all_in_order(prediction, answers)
+
+
+def longbio_answer_hit(row: dict[str, Any], prediction: str) -> float:
+    """LongBioBench's answer accuracy of a citation row (its citation accuracy is kept apart there)."""
+    values = list(row["answers"])[0::2]
+    return (
+        float(values[0].strip().lower() in prediction.lower()) if len(values) == 1 else all_in_order(prediction, values)
+    )
+
+
+def longbio_two_diff(row: dict[str, Any], prediction: str) -> float:
+    """LongBioBench's twodiff: exactly two people of the context named, their ages differing as asked."""
+    metadata = decode_metadata(row["metadata"])
+    named = [name for name in metadata["ages"] if name in prediction]
+    if len(named) != 2:
+        return 0.0
+    return float(abs(int(metadata["ages"][named[0]]) - int(metadata["ages"][named[1]])) == int(metadata["difference"]))
