@@ -166,3 +166,20 @@ def test_final_answer_metric(bench_build):
 def test_bad_settings_are_one_clear_error(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["build", "--generator", "needlebench", *args, "-o", str(tmp_path / "o")])
     assert result.exit_code == 2 and result.output.startswith("error:") and message in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    "reply, hit",
+    [
+        ("So the eldest is \\boxed{GOLD}.", 1.0),
+        ("\\boxed{\\text{GOLD}}", 1.0),
+        ('\\boxed{ "GOLD" }', 1.0),
+        ("GOLD", 0.0),  # NeedleBench v2 reads only a boxed answer
+        ("\\boxed{GOLD and someone}", 0.0),  # an exact name, not containment
+        ("\\boxed{someone} then \\boxed{GOLD}", 1.0),  # the last box
+    ],
+)
+def test_atc_anchor_score_is_needlebench_v2s_boxed_exact_match(reply, hit):
+    from longsynth.generators.needlebench.metrics import needlebench_atc
+
+    assert needlebench_atc({"answers": ["Ann Lee"]}, reply.replace("GOLD", "Ann Lee")) == hit

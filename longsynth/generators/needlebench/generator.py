@@ -18,7 +18,7 @@ from ...fitting import Insert
 from ...text import sources
 from ..base import Cell, Generator, Sample, Task
 from . import ancestry, reasoning, retrieval
-from .metrics import final_answer, share_of_needles
+from .metrics import final_answer, needlebench_atc, share_of_needles
 from .options import NeedleBenchOptions
 from .oracle import VALIDATORS
 
@@ -34,6 +34,8 @@ TASKS = {
         256,
         uses_depth=False,
         answer="boxed",
+        anchor=needlebench_atc,
+        anchor_name="NeedleBench v2 ATC (last boxed answer, exact name)",
     ),
 }
 SAMPLERS = {

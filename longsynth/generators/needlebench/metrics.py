@@ -31,3 +31,32 @@ def final_answer(row: dict[str, Any], answer: str) -> float:
     gold = row["answers"][0]
     others = [n for n in decode_metadata(row["metadata"]).get("names", []) if n != gold]
     return float(_names(answer, gold) and not any(_names(answer, other) for other in others))
+
+
+def last_boxed(reply: str) -> str | None:
+    """The content of the reply's last `\\boxed{...}`, braces inside it balanced; None if there is none."""
+    start = reply.rfind("\\boxed{")
+    if start < 0:
+        return None
+    depth, begin = 0, start + len("\\boxed{")
+    for n in range(begin - 1, len(reply)):
+        depth += {"{": 1, "}": -1}.get(reply[n], 0)
+        if depth == 0:
+            return reply[begin:n]
+    return None
+
+
+def _cleaned(answer: str) -> str:
+    """NeedleBench v2's clean-up of a boxed name: LaTeX wrappers, backslashes, quotes and tildes out, spaces
+    collapsed."""
+    answer = re.sub(r"\\(?:text|boxed)\{([^}]+)\}", r"\1", answer)
+    answer = re.sub(r"\\[\[\]]", "", answer).replace("\\", "")
+    answer = " ".join(answer.split()).replace('"', "").replace("'", "")
+    return answer.replace("~", " ")
+
+
+def needlebench_atc(row: dict[str, Any], prediction: str) -> float:
+    """NeedleBench v2's ATC evaluator on the raw reply: the last boxed answer, cleaned, equals the gold
+    name exactly (no box: no answer)."""
+    boxed = last_boxed(prediction)
+    return float(boxed is not None and _cleaned(boxed).strip() == row["answers"][0].strip())
