@@ -42,6 +42,13 @@ CHAT_CASES = {  # name -> (template text, a fragment of the error line)
     "a huge power": ("{{ 10 ** 100000 }}" + WRAP, "too large a number"),
     "deeply nested syntax": ("{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}" + WRAP, "nested too deeply"),
     "a message changed": ("{{ messages[0].content|upper }}", "must place the user's message once"),
+    # A namespace doubling its string forty times: 2^40 characters; it reached 3 GB before the timer fired.
+    "a string doubled by ~": ('{% set ns = namespace(s="x") %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}'
+                              "{% endfor %}{{ ns.s|length }}" + WRAP, "a ~ join of more than"),
+    "a string doubled by +": ('{% set ns = namespace(s="x") %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}'
+                              "{% endfor %}{{ ns.s|length }}" + WRAP, "a + of more than"),
+    "a list doubled by +": ("{% set ns = namespace(s=[1]) %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
+                            "{% endfor %}{{ ns.s|length }}" + WRAP, "a + of more than"),
 }  # fmt: skip
 
 
