@@ -12,7 +12,6 @@ from typing import Any
 
 from .errors import SpecError
 from .generators.registry import get_generator_class
-from .metadata_json import decode_metadata
 from .tokenizers import get_tokenizer
 
 
@@ -211,6 +210,6 @@ def score(row: dict[str, Any], prediction: str) -> float:
         raise SpecError(f"task {row['task']!r} declares answer={task.answer!r}; use one of {', '.join(ANSWER_RULES)}")
     reply = rule(reply_text(row, prediction))
     family = get_generator_class(row["generator"])
-    placed = family.placed_items(row, decode_metadata(row["metadata"])) if reply else []
+    placed = family.placed_items(row) if reply else []
     over = items_score(list(row["answers"]), placed, reply, task.ordered)
     return over if over is not None else task.metric(row, reply)

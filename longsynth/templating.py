@@ -156,8 +156,9 @@ def _padded(pad, width, what: str) -> str:
 
 def _bounded_indent(indent):
     def bounded(value, width=4, *args, **kwargs):
-        _check_width(width if isinstance(width, int) else len(str(width)), "indent")
-        if isinstance(width, int) and width * (str(value).count("\n") + 1) > MAX_RENDERED:
+        pad = width if isinstance(width, int) else len(str(width))  # a number of spaces, or the text itself
+        _check_width(pad, "indent")
+        if pad * (str(value).count("\n") + 1) > MAX_RENDERED:
             raise SecurityError("an indent that makes more than a million characters")
         return indent(value, width, *args, **kwargs)
 

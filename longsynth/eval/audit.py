@@ -75,10 +75,16 @@ def candidates(row: dict[str, Any]) -> list[str]:
 
 
 def _reserve_slice(row: dict[str, Any], end: bool) -> str:
-    """The first (or last) `reserve` tokens of the input: a reply that copies a span of the context."""
+    """The first (or last) `reserve` tokens of the input: a reply that copies a span of the context.
+    Only a window at that end is encoded (32 characters a token leaves room for merges at its cut),
+    not the whole 128K input twice a row; the whole input where the window is short of tokens."""
     tokenizer = get_tokenizer(row["tokenizer"])
-    ids = tokenizer.encode(row["input"])
     keep = max(1, int(row.get("reserve") or 128))
+    text, width = row["input"], 32 * keep
+    window = text if len(text) <= width else (text[-width:] if end else text[:width])
+    ids = tokenizer.encode(window)
+    if window is not text and len(ids) < keep + 8:
+        ids = tokenizer.encode(text)
     return tokenizer.decode(ids[-keep:] if end else ids[:keep])
 
 

@@ -265,11 +265,12 @@ class Generator:
         return {}
 
     @classmethod
-    def placed_items(cls, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+    def placed_items(cls, row: dict[str, Any]) -> list[str]:
         """The values of the answers' kind this row placed in its context, gold and distractors (needle
         values, other people's values): what a reply is checked against for over-generation (see
-        `scoring.score`). Read from the row alone (a scorer has no generator). None by default: the
-        task's metric alone decides."""
+        `scoring.score`). Read from the row alone (a scorer has no generator; a family that needs its
+        metadata decodes it, so other families' rows are not decoded for nothing). None by default:
+        the task's metric alone decides."""
         return []
 
     @classmethod

@@ -64,6 +64,12 @@ def test_an_unfittable_draw_is_retried_and_counted(tmp_path, threads):
     assert "3 draws retried because they could not be fitted" in (out / "README.md").read_text()
 
 
+def _build(out, *flags: str):
+    """`longsynth build` of niah_single_2 at 1K, depth 50, into `out`, with more flags."""
+    args = ["build", "--task", "niah_single_2", "--lengths", "1k", "--depths", "50", *flags, "-o", str(out)]
+    return CliRunner().invoke(cli, args)
+
+
 def test_a_cell_whose_every_draw_is_unfit_fails_in_one_line_naming_cell_and_seeds(tmp_path, monkeypatch):
     from longsynth.generators.needle import NeedleGenerator
 
@@ -71,26 +77,7 @@ def test_a_cell_whose_every_draw_is_unfit_fails_in_one_line_naming_cell_and_seed
         raise BudgetError("no fit for this draw")
 
     monkeypatch.setattr(NeedleGenerator, "sample", never)
-    result = CliRunner().invoke(
-        cli,
-        [
-            "build",
-            "--task",
-            "niah_single_2",
-            "--lengths",
-            "1k",
-            "--depths",
-            "50",
-            "--samples",
-            "1",
-            "--seed",
-            "7",
-            "--set",
-            "max_attempts=3",
-            "-o",
-            str(tmp_path / "x"),
-        ],
-    )
+    result = _build(tmp_path / "x", "--samples", "1", "--seed", "7", "--set", "max_attempts=3")
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -114,23 +101,6 @@ def test_the_build_line_says_how_many_draws_were_retried(tmp_path, monkeypatch):
         return real(self, cell, rng, budget_adjust)
 
     monkeypatch.setattr(NeedleGenerator, "sample", first_draw_unfit)
-    result = CliRunner().invoke(
-        cli,
-        [
-            "build",
-            "--task",
-            "niah_single_2",
-            "--lengths",
-            "1k",
-            "--depths",
-            "50",
-            "--samples",
-            "2",
-            "--threads",
-            "1",
-            "-o",
-            str(tmp_path / "y"),
-        ],
-    )
+    result = _build(tmp_path / "y", "--samples", "2", "--threads", "1")
     assert result.exit_code == 0, result.output
     assert "wrote 2 rows" in result.stdout and "2 draws retried: 2 could not be fitted" in result.stdout

@@ -165,3 +165,17 @@ def test_a_multi_answer_scores_the_f1_of_the_values_it_names(needles):
     assert score(row, ", ".join(gold)) == 1.0
     assert score(row, ", ".join(gold[:2])) == pytest.approx(2 * 0.5 / 1.5)  # precision 1, recall 0.5
     assert anchor_score(row, ", ".join(gold[:2])) == 0.5  # RULER's string_match_all: the share found
+
+
+def test_the_head_and_tail_baselines_equal_a_whole_encode(needles):
+    """The head and tail of the input are cut from a window at that end; the tokens are the whole
+    input's own (the window is wide enough that no merge reaches its cut)."""
+    from longsynth.dataset import open_dataset
+    from longsynth.eval.audit import _reserve_slice
+    from longsynth.tokenizers import get_tokenizer
+
+    for row in open_dataset(needles).rows("niah_single_1")[:4]:
+        tokenizer = get_tokenizer(row["tokenizer"])
+        ids, keep = tokenizer.encode(row["input"]), int(row["reserve"])
+        assert _reserve_slice(row, end=False) == tokenizer.decode(ids[:keep])
+        assert _reserve_slice(row, end=True) == tokenizer.decode(ids[-keep:])

@@ -230,8 +230,8 @@ def _check_shape(name: str, columns: list[str]) -> None:
         raise CorpusError(f"database table {name!r} has {len(columns):,} columns; at most {MAX_COLUMNS}")
 
 
-def _bounded_rows(name: str, fetch) -> list[tuple]:
-    """At most MAX_ROWS rows of a table (`fetch(n)` returns up to n rows)."""
+def _bounded_rows(name: str, fetch):
+    """At most MAX_ROWS rows of a table (`fetch(n)` returns up to n rows: a list, or a polars frame)."""
     rows = fetch(MAX_ROWS + 1)
     if len(rows) > MAX_ROWS:
         raise CorpusError(f"database table {name!r} has more than {MAX_ROWS:,} rows; use a smaller table")

@@ -25,6 +25,7 @@ import numpy as np
 from ...cache import cached_json
 from ...errors import BudgetError, SpecError
 from ...fitting import LABEL_REGEX, FittedPrompt, Insert, Labeler
+from ...metadata_json import decode_metadata
 from ...seeding import derive_seed, rng_for
 from ...templating import Templates
 from ...text.units import count_units
@@ -32,6 +33,7 @@ from ...tokenizers import get_tokenizer
 from ..base import Cell, Generator, Sample, Task, Wrapped
 from .bios import TEMPLATE_FOLDER, BioStyle, Person, bio_texts, load_style, stated_ages
 from .metrics import (
+    VALUE_TASKS,
     answers_metric,
     attribute_values,
     citation_metric,
@@ -187,9 +189,9 @@ class LongBioGenerator(Generator):
     example = {"tasks": "bio_standard,bio_citation,bio_twodiff,bio_idk", "lengths": "2k", "depths": "0,100"}
 
     @classmethod
-    def placed_items(cls, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+    def placed_items(cls, row: dict[str, Any]) -> list[str]:
         """The asked attribute's values the bios state, on the tasks answered with such a value."""
-        return attribute_values(row, metadata)
+        return attribute_values(row, decode_metadata(row["metadata"])) if row["task"] in VALUE_TASKS else []
 
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)

@@ -102,7 +102,7 @@ def attribute_values(row: dict[str, Any], metadata: dict[str, Any]) -> list[str]
     """The values of the asked attribute that the row's bios state (dates by their shape, other values
     from the attribute's pool), read from the input: what listing every candidate would name."""
     attribute = metadata.get("attribute")
-    if row["task"] not in VALUE_TASKS or not attribute:
+    if not attribute:
         return []
     text = row["input"]
     if attribute == "birthdate":

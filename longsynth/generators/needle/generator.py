@@ -18,6 +18,7 @@ import numpy as np
 
 from ...errors import SpecError
 from ...fitting import Insert
+from ...metadata_json import decode_metadata
 from ...scoring import ruler_string_match_all, share_of_answers
 from ...text import sources
 from ...text.units import SEPARATOR, count_units
@@ -127,8 +128,8 @@ class NeedleGenerator(Generator):
     default_tasks = ["niah_single_1"]
 
     @classmethod
-    def placed_items(cls, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
-        return needle_values(row, metadata)
+    def placed_items(cls, row: dict[str, Any]) -> list[str]:
+        return needle_values(row, decode_metadata(row["metadata"]))
 
     paper = "Hsieh et al., RULER: What's the Real Context Size of Your Long-Context Language Models? (arXiv:2404.06654)"
     template_folder = Path(__file__).parent / "templates"

@@ -90,9 +90,9 @@ class RulerGenerator(Generator):
     example = {"tasks": "vt,cwe,fwe,qa_1,qa_2,niah_single_1", "lengths": "1k", "depths": "0,100"}
 
     @classmethod
-    def placed_items(cls, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
+    def placed_items(cls, row: dict[str, Any]) -> list[str]:
         """The NIAH tasks' needle values (the needle family's rule); none for vt, cwe, fwe and QA."""
-        return NeedleGenerator.placed_items(row, metadata) if row["task"] in NIAH else []
+        return NeedleGenerator.placed_items(row) if row["task"] in NIAH else []
 
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)
