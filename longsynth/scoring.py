@@ -128,6 +128,12 @@ def anchor_score(row: dict[str, Any], prediction: str) -> float | None:
     return None if task is None or task.anchor is None else float(task.anchor(row, prediction))
 
 
+def anchor_extra(row: dict[str, Any], prediction: str) -> float | None:
+    """The second number the row's anchor reports apart (LongBioBench's citation accuracy), or None."""
+    task = get_generator_class(row["generator"]).tasks.get(row["task"])
+    return None if task is None or task.anchor_extra is None else float(task.anchor_extra[1](row, prediction))
+
+
 def answers_in_order(row: dict[str, Any], prediction: str) -> float:
     """Task metric: every gold answer appears, in order."""
     return all_in_order(prediction, list(row["answers"]))

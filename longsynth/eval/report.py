@@ -164,6 +164,12 @@ def build_report(directory: Path, preds: list[Path], out: Path, png: Path | None
         f"</td><td>{s['rows']}</td><td>{s['missing']}</td></tr>"
         for name, s in runs
     )
+    apart = "".join(
+        f"<p>{html.escape(name)}, {html.escape(task)}: {html.escape(extra['name'])} {_number(extra['mean'])} "
+        "(reported apart by the anchor).</p>"
+        for name, s in runs
+        for task, extra in s.get("anchor", {}).get("extra", {}).items()
+    )
     sections = []
     for task in tasks:
         figure = task_figure(task, runs)
@@ -181,7 +187,7 @@ def build_report(directory: Path, preds: list[Path], out: Path, png: Path | None
         f"<h1>longsynth report</h1><p>Dataset <code>{html.escape(str(directory))}</code>.</p>"
         '<table class="overall"><tr><th>model</th><th>overall</th><th>anchor\'s metric</th><th>rows</th>'
         "<th>missing</th></tr>"
-        f"{overall}</table>{''.join(sections)}</body></html>\n"
+        f"{overall}</table>{apart}{''.join(sections)}</body></html>\n"
     )
     page_folder.write(out.name, page.encode("utf-8"))
     return tasks

@@ -84,6 +84,9 @@ class Task:
     # so a number can sit beside a published one: `anchor_score` in scores, summary and report.
     anchor: Metric | None = None
     anchor_name: str = ""  # e.g. "RULER string_match_all"
+    # A second number the anchor reports apart (LongBioBench's citation accuracy beside its answer
+    # accuracy): (name, metric), in `anchor_extra` of scores and summary.
+    anchor_extra: tuple[str, Metric] | None = None
     ordered: bool = False  # the answers are asked in an order, and a multi-item reply is scored in it
 
 

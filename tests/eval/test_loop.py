@@ -74,7 +74,8 @@ def test_run_score_report_through_faults(dataset, tmp_path):
         assert cell["n"] == 2 and 0.0 <= cell["ci_low"] <= cell["score"] <= cell["ci_high"] <= 1.0
     assert summary["overall"] == pytest.approx(2 / 3, abs=1e-4) and summary["missing"] == 0
     scores = pl.read_parquet(pred / "scores.parquet")
-    assert scores.columns == ["id", "task", "target_length", "depth", "score", "anchor_score"] and len(scores) == 36
+    columns = ["id", "task", "target_length", "depth", "score", "anchor_score", "anchor_extra"]
+    assert scores.columns == columns and len(scores) == 36
     assert "niah_single_1" in result.output and "overall 0.667" in result.output
 
 

@@ -273,6 +273,22 @@ def test_128k_build(tmp_path):
 # ------------------------------------------------------------------ scoring
 
 
+def test_rank_is_scored_as_the_exact_sequence(bio_build):
+    """The last n mentions of the ranked people are the answer: "A, B, A" (it scored 1 when every name
+    only had to appear in order) and both orders score 0; a natural sentence and reasoning that ends
+    on the order score 1."""
+    _, out = bio_build
+    row = _row(out, "bio_rank")
+    a, b = row["answers"]
+    assert scoring.score(row, f"{a}, {b}") == 1.0
+    assert scoring.score(row, f"{a} is younger than {b}.") == 1.0
+    assert scoring.score(row, f"{b} is the older one and {a} the younger, so from youngest: {a}, {b}") == 1.0
+    assert scoring.score(row, f"{a}, {b}, {a}") == 0.0
+    assert scoring.score(row, f"{a}, {b} or {b}, {a}") == 0.0
+    assert scoring.score(row, f"{b}, {a}") == 0.0
+    assert scoring.anchor_score(row, f"{a}, {b}, {a}") == 1.0  # the anchor's in-order hit still credits it
+
+
 def test_scoring_functions_on_right_and_wrong_predictions(bio_build):
     _, out = bio_build
     standard = _row(out, "bio_standard")
@@ -295,6 +311,9 @@ def test_scoring_functions_on_right_and_wrong_predictions(bio_build):
     assert scoring.score(cite, f"{value} {label}") == 1.0
     assert scoring.score(cite, f"{value} [0]") == 0.0
     assert citation_parts(f"{value} [0]", cite["answers"]) == (1.0, 0.0)
+    assert scoring.anchor_score(cite, f"{value} [0]") == 1.0  # answer accuracy, as LongBioBench reports it
+    assert scoring.anchor_extra(cite, f"{value} [0]") == 0.0  # its citation accuracy, kept apart
+    assert scoring.anchor_extra(cite, f"{value} {label}") == 1.0
     two = _row(out, "bio_twodiff")
     assert scoring.score(two, two["answers"][0]) == 1.0
     meta = json.loads(two["metadata"])
@@ -480,3 +499,20 @@ def test_anchor_score_is_longbiobenchs_own_hit(bio_build):
     assert scoring.anchor_score(two, f"{two['answers'][0]} and {third}") == 0.0  # three named: not a pair
     cite = _row(out, "bio_citation")
     assert scoring.anchor_score(cite, cite["answers"][0]) == 1.0  # answer accuracy, citation apart
+
+
+def test_citation_accuracy_is_reported_apart_in_the_summary(bio_build, tmp_path):
+    """LongBioBench reports answer accuracy and citation accuracy as two numbers; so do scores and summary."""
+    from longsynth.eval.score import score_run, table
+
+    _, out = bio_build
+    rows = _rows(out, "bio_citation")
+    # The right value and a wrong citation: answer accuracy 1, citation accuracy 0, our score 0.
+    lines = [json.dumps({"id": r["id"], "prediction": f"{r['answers'][0]} [0]"}) for r in rows]
+    (tmp_path / "p.jsonl").write_text("\n".join(lines) + "\n")
+    scores, summary, _ = score_run(out, tmp_path / "p.jsonl")
+    assert summary["tasks"]["bio_citation"] == 0.0 and summary["anchor"]["tasks"]["bio_citation"] == 1.0
+    assert summary["anchor"]["extra"] == {"bio_citation": {"name": "LongBioBench citation accuracy", "mean": 0.0}}
+    assert "LongBioBench citation accuracy 0.000" in table(summary)
+    written = pl.read_parquet(tmp_path / "scores.parquet")
+    assert written.filter(pl.col("task") == "bio_citation")["anchor_extra"].to_list() == [0.0] * len(rows)

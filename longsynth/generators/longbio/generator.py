@@ -39,8 +39,10 @@ from .metrics import (
     citation_metric,
     integer_metric,
     longbio_answer_hit,
+    longbio_citation_hit,
     longbio_hit,
     longbio_two_diff,
+    rank_metric,
     refusal_metric,
     two_diff_metric,
 )
@@ -66,10 +68,13 @@ TASKS = {
     ),
     "bio_paraphrase": Task("as standard, with paraphrased bios", metric=answers_metric, reserve=REPLY_TOKENS, **HIT),
     "bio_pronoun": Task("as standard, with first-person bios", metric=answers_metric, reserve=REPLY_TOKENS, **HIT),
-    "bio_calculation": Task("age difference of two people", metric=integer_metric, reserve=REPLY_TOKENS, **HIT),
-    # Two people by default: one order in two is right by chance.
+    # Ages are 20 to 80, so a difference is 1 to 60; the likeliest (1 year) comes up 3.3% of the time.
+    "bio_calculation": Task(
+        "age difference of two people", metric=integer_metric, reserve=REPLY_TOKENS, chance=0.033, **HIT
+    ),
+    # Two people by default: one order in two is right by chance. Scored as the exact sequence.
     "bio_rank": Task(
-        "order n people from youngest to oldest", metric=answers_metric, reserve=REPLY_TOKENS, chance=0.5, **HIT
+        "order n people from youngest to oldest", metric=rank_metric, reserve=REPLY_TOKENS, chance=0.5, **HIT
     ),
     "bio_multihop": Task(
         "follow 'the same X as' links to the first person's value", metric=answers_metric, reserve=REPLY_TOKENS, **HIT
@@ -86,7 +91,8 @@ TASKS = {
         metric=citation_metric,
         reserve=REPLY_TOKENS,
         anchor=longbio_answer_hit,
-        anchor_name="LongBioBench answer accuracy (its citation accuracy is reported apart)",
+        anchor_name="LongBioBench answer accuracy",
+        anchor_extra=("LongBioBench citation accuracy", longbio_citation_hit),
     ),
     "bio_idk": Task(
         "the asked attribute is missing: the right answer is a refusal",

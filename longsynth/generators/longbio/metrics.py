@@ -80,6 +80,23 @@ def refusal_metric(row: dict[str, Any], prediction: str) -> float:
     return is_refusal(prediction)
 
 
+def rank_metric(row: dict[str, Any], prediction: str) -> float:
+    """The exact order: the last n mentions of the ranked people in the reply (its final answer, after
+    any reasoning) are the n people youngest first. "A, B, A" ends on "B, A" and scores 0; so does a
+    hedge listing both orders; "A (23) is younger than B (40)" and reasoning that ends "so: A, B" score 1."""
+    gold = list(row["answers"])
+    text = prediction.lower()
+    spans = [(m.start(), m.end(), name) for name in gold for m in re.finditer(re.escape(name.lower()), text)]
+    # A name inside a longer ranked name ("Ann Lee" in "Mary Ann Lee") is not a mention of its own.
+    mentions = [
+        (start, name)
+        for start, end, name in spans
+        if not any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in spans)
+    ]
+    said = [name for _, name in sorted(mentions)]
+    return float(said[-len(gold) :] == gold)
+
+
 def citation_metric(row: dict[str, Any], prediction: str) -> float:
     return citation(prediction, list(row["answers"]))
 
@@ -133,6 +150,11 @@ def longbio_answer_hit(row: dict[str, Any], prediction: str) -> float:
     return (
         float(values[0].strip().lower() in prediction.lower()) if len(values) == 1 else all_in_order(prediction, values)
     )
+
+
+def longbio_citation_hit(row: dict[str, Any], prediction: str) -> float:
+    """LongBioBench's citation accuracy of a citation row: every cited bio number is in the reply."""
+    return float(all(label in prediction for label in list(row["answers"])[1::2]))
 
 
 def longbio_two_diff(row: dict[str, Any], prediction: str) -> float:

@@ -41,15 +41,22 @@ REPLY_TOKENS = 128  # tokens kept for the answer, as RULER's needle tasks genera
 # 7-digit numbers or UUIDs), declared for `longsynth audit`.
 ONLY_VALUES = "by design of RULER: the asked needles are the only values of their shape in the haystack"
 _DECLARED = {name: ONLY_VALUES for name in ("every candidate", "first candidate", "last candidate", "random candidate")}
+# Where the haystack is made of needles, the asked one at depth 0 is the first of them and at depth 100
+# the last: what depth means. Over a grid of k depths, first and last each score about 1/k.
+EDGE_NEEDLE = (
+    "by design of RULER: the haystack is made of needles, so at depth 0 (100) the asked needle is the first "
+    "(last) value of its shape; about 1/k of a grid of k depths"
+)
+_EDGES = {name: EDGE_NEEDLE for name in ("first candidate", "last candidate")}
 
 
-def _task(help: str, declared: bool = False, chance: float = 0.0, **preset) -> Task:
+def _task(help: str, declared: bool | dict = False, chance: float = 0.0, **preset) -> Task:
     return Task(
         help,
         preset,
         share_of_answers,
         REPLY_TOKENS,
-        declared=dict(_DECLARED) if declared else {},
+        declared=dict(declared) if isinstance(declared, dict) else dict(_DECLARED) if declared else {},
         chance=chance,
         anchor=ruler_string_match_all,
         anchor_name="RULER string_match_all",
@@ -74,10 +81,15 @@ TASKS = {
         "4 keys in prose, 1 asked", chance=0.25, haystack="prose", key_type="words", value_type="numbers", num_keys=4
     ),
     "niah_multikey_2": _task(
-        "haystack made of distractor needles; word keys", haystack="needle", key_type="words", value_type="numbers"
+        "haystack made of distractor needles; word keys",
+        _EDGES,
+        haystack="needle",
+        key_type="words",
+        value_type="numbers",
     ),
     "niah_multikey_3": _task(
         "haystack made of distractor needles; UUID keys and values",
+        _EDGES,
         haystack="needle",
         key_type="uuids",
         value_type="uuids",
