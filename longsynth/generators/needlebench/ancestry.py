@@ -6,6 +6,10 @@ statement in one of several wordings and with a relation term (father, mother, g
 grandmother) that says who is the elder. With `haystack=none` (the default, as NeedleBench v2) the
 statements are the whole context, and a row's target length is only an upper bound (its
 `metadata.fills_target` is false). With a haystack they sit at seeded depths in it.
+
+NeedleBench has one chain, so its eldest person answers whoever is asked. Ours adds `distractors`
+other family lines (2 by default), each as long as the asked one and shuffled in among it: the
+eldest ancestor depends on who is asked, and finding it means walking up from that person.
 """
 
 from __future__ import annotations
@@ -83,17 +87,25 @@ def read_statements(generator: NeedleBenchGenerator, text: str) -> list[tuple[st
     return [found[span] for span in sorted(found)]
 
 
+DEFAULT_DISTRACTORS = 2
+
+
 def sample(generator: NeedleBenchGenerator, cell: Cell, rng: random.Random, options: Any, budget_adjust: int) -> Sample:
-    names = people(rng, options.num_needles + 1, set())  # names[0] is the eldest, names[-1] the last
+    n = options.num_needles
+    lines = 1 + (DEFAULT_DISTRACTORS if options.distractors < 0 else options.distractors)
+    taken: set[str] = set()
+    # Line 0 is asked: names[0] is its eldest, names[n] its last. Line j holds names[j*(n+1) : (j+1)*(n+1)].
+    names = [name for _ in range(lines) for name in people(rng, n + 1, taken)]
     forms = _rendered_forms(generator.templates)  # rendered once; filled in per statement
+    pairs = [(j * (n + 1) + k, j * (n + 1) + k + 1) for j in range(lines) for k in range(n)]
     texts = [
         forms[rng.randrange(FORMS)]
         .replace(RELATION, rng.choice(RELATIONS))
-        .replace(ELDER, names[k])
-        .replace(YOUNGER, names[k + 1])
-        for k in range(options.num_needles)
+        .replace(ELDER, names[e])
+        .replace(YOUNGER, names[y])
+        for e, y in pairs
     ]
-    order = list(range(options.num_needles))
+    order = list(range(len(pairs)))
     rng.shuffle(order)
     if options.haystack == "none":
         # The statements are the context, in shuffled order: each one's depth is its share of the
@@ -104,11 +116,11 @@ def sample(generator: NeedleBenchGenerator, cell: Cell, rng: random.Random, opti
         depths = dict(zip(order, np.round(share, 1).tolist(), strict=True))
     else:
         depths = {k: round(rng.uniform(0.0, 100.0), 1) for k in order}
-    inserts = [Insert(texts[k], depths[k], {"elder": names[k], "younger": names[k + 1]}) for k in order]
-    question = generator.templates.render("ancestry_question.j2", person=names[-1])
+    inserts = [Insert(texts[k], depths[k], {"elder": names[pairs[k][0]], "younger": names[pairs[k][1]]}) for k in order]
+    question = generator.templates.render("ancestry_question.j2", person=names[n])
     metadata = {
-        "params": {"num_needles": options.num_needles, "haystack": options.haystack},
-        "person": names[-1],
+        "params": {"num_needles": n, "distractors": lines - 1, "haystack": options.haystack},
+        "person": names[n],
         "names": names,
     }
     return generator.place(cell, rng, options, budget_adjust, inserts, question, [names[0]], metadata)

@@ -9,23 +9,41 @@ Needles sit at the cell's depth and at seeded depths; every needle's depth is me
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 from typing import Any
 
 from ...errors import SpecError
 from ...fitting import Insert
+from ...metadata_json import decode_metadata
+from ...seeding import derive_seed
 from ...text import sources
 from ..base import Cell, Generator, Sample, Task
 from . import ancestry, reasoning, retrieval
-from .metrics import final_answer, needlebench_atc, share_of_needles
+from .metrics import final_answer, needlebench_atc, needlebench_parallel, share_of_needles
 from .options import NeedleBenchOptions
 from .oracle import VALIDATORS
 
+ATC = {"anchor": needlebench_atc, "anchor_name": "NeedleBench v2 ATC (last boxed answer, exact name)"}
 TASKS = {
-    "multi_retrieval": Task("M-RT: several independent needles, all asked", {"num_needles": 5}, share_of_needles, 128),
+    "multi_retrieval": Task(
+        "M-RT: several independent needles, all asked, among needles of people not asked",
+        {"num_needles": 5},
+        share_of_needles,
+        128,
+        ordered=True,
+        anchor=needlebench_parallel,
+        anchor_name="NeedleBench v2 multi-needle retrieval (share of answers in the reply)",
+    ),
+    # NeedleBench v2 scores its multi-needle reasoning with the ATC evaluator.
     "multi_reasoning": Task(
-        "M-RS: 2 to 5 needles chained into one answer", {"num_needles": 2}, final_answer, 256, answer="boxed"
+        "M-RS: 2 to 5 needles chained into one answer, among other chains",
+        {"num_needles": 2},
+        final_answer,
+        256,
+        answer="boxed",
+        **ATC,
     ),
     "ancestral_trace": Task(
         "ATC: the eldest ancestor through a shuffled chain of kinship statements (no haystack by default)",
@@ -34,8 +52,7 @@ TASKS = {
         256,
         uses_depth=False,
         answer="boxed",
-        anchor=needlebench_atc,
-        anchor_name="NeedleBench v2 ATC (last boxed answer, exact name)",
+        **ATC,
     ),
 }
 SAMPLERS = {
@@ -72,6 +89,12 @@ class NeedleBenchGenerator(Generator):
                 raise SpecError(f"{task}: haystack=none is for ancestral_trace only; use prose or noise")
         if "ancestral_trace" in spec.tasks:
             ancestry.check_wordings(self)
+
+    @classmethod
+    def placed_items(cls, row: dict[str, Any]) -> list[str]:
+        """Every box label (asked or not) for retrieval; every name for reasoning and ATC."""
+        metadata = decode_metadata(row["metadata"])
+        return list(metadata.get("items" if row["task"] == "multi_retrieval" else "names", []))
 
     def fills_target(self, task: str) -> bool:
         return self.task_options(task).haystack != "none"
@@ -111,4 +134,8 @@ class NeedleBenchGenerator(Generator):
         return Sample(fitted, question, answers, answer_prefix, metadata, item_key="needles")
 
     def sample(self, cell: Cell, rng: random.Random, budget_adjust: int = 0) -> Sample:
-        return SAMPLERS[cell.task](self, cell, rng, self.task_options(cell.task), budget_adjust)
+        options = self.task_options(cell.task)
+        # Salted by the task's options: row k of two configs (2 and 3 needles, say) draws other names,
+        # as NeedleBench's seed-by-row-number does not.
+        salted = random.Random(derive_seed(rng.getrandbits(63), cell.task, sorted(dataclasses.asdict(options).items())))
+        return SAMPLERS[cell.task](self, cell, salted, options, budget_adjust)

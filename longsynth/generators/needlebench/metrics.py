@@ -60,3 +60,10 @@ def needlebench_atc(row: dict[str, Any], prediction: str) -> float:
     name exactly (no box: no answer)."""
     boxed = last_boxed(prediction)
     return float(boxed is not None and _cleaned(boxed).strip() == row["answers"][0].strip())
+
+
+def needlebench_parallel(row: dict[str, Any], prediction: str) -> float:
+    """NeedleBench v2's multi-needle retrieval evaluator on the raw reply: the share of the asked
+    needles' answers the reply contains, case kept."""
+    answers = list(row["answers"])
+    return sum(1.0 for answer in answers if answer in prediction) / len(answers)

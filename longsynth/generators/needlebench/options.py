@@ -23,3 +23,11 @@ class NeedleBenchOptions:
         minimum=1,
         maximum=512,
     )
+    distractors: int = option(
+        -1,
+        "needles that are not asked about: multi_retrieval boxes of other people, multi_reasoning other chains "
+        "of the same links, ancestral_trace other family lines as long as the asked one (-1: the task's default, "
+        "5, 3 and 2; 0: none, as NeedleBench)",
+        minimum=-1,
+        maximum=512,
+    )

@@ -2,9 +2,10 @@
 answer re-derived from what was read.
 
 - retrieval: each asked person has exactly one needle, whose item is that person's answer;
-- reasoning: each link of the chain is stated once; following them from the person reaches the answer;
-- ATC: the statements form one chain (every person has at most one elder, no loops); walking up from
-  the person the question names reaches the answer.
+- reasoning: from the person, each link onward is stated once; following them reaches the answer
+  (other chains' links are distractors);
+- ATC: every person has at most one elder and nothing loops; walking up from the person the question
+  names reaches the answer, through a line as long as asked (other lines are distractors).
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ def _reasoning(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list
     for hop in range(1, metadata["params"]["num_needles"] + 1):
         links = [(m.group("a"), m.group("b")) for m in reasoning.link_pattern(generator, hop).finditer(text)]
         onward = [b for a, b in links if a == current]
-        if len(links) != 1 or len(onward) != 1:
-            return problems + [f"link {hop} from {current} is stated {len(onward)} times ({len(links)} such links)"]
+        expected = 1 + metadata["params"].get("distractors", 0)
+        if len(links) != expected or len(onward) != 1:
+            stated = f"{len(onward)} times ({len(links)} such links, {expected} expected)"
+            return problems + [f"link {hop} from {current} is stated {stated}"]
         current = onward[0]
     if [current] != list(row["answers"]):
         problems.append(f"answer {list(row['answers'])} differs from the end of the chain read in the text {current}")
@@ -63,8 +66,9 @@ def _ancestry(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[
     problems = _question_problems(row, person)
     edges = ancestry.read_statements(generator, text)
     expected = metadata["params"]["num_needles"]
-    if len(edges) != expected:
-        problems.append(f"{len(edges)} kinship statements read in the text, expected {expected}")
+    statements = expected * (1 + metadata["params"].get("distractors", 0))
+    if len(edges) != statements:
+        problems.append(f"{len(edges)} kinship statements read in the text, expected {statements}")
     elder: dict[str, str] = {}
     for younger, older in edges:
         if younger in elder:

@@ -6,6 +6,11 @@ with n needles the question asks for link n ("the river that feeds the lake on w
 town where Ann Lee was born"). NeedleBench v1 took its chains from a multi-hop QA set and v2 from
 fictional kinship; ours are fictional facts of our own, so no model knows them beforehand. The first
 link sits at the cell's depth and the others at seeded depths, in any order.
+
+NeedleBench has one chain and no distractors, so the answer is the one name of its kind stated once.
+Ours adds `distractors` other chains (3 by default) with the same links and the same length, from
+other people: each chain's two ends are stated once, so no count of mentions finds the answer, and
+only following the asked person's links does.
 """
 
 from __future__ import annotations
@@ -39,8 +44,8 @@ def _link_pattern(templates: Templates, hop: int) -> re.Pattern[str]:
     return pattern_from(rendered, {A_SLOT: ("a", ENTITY_PATTERNS[hop - 1]), B_SLOT: ("b", ENTITY_PATTERNS[hop])})
 
 
-def chain_entities(rng: random.Random, hops: int) -> list[str]:
-    taken: set[str] = set()
+def chain_entities(rng: random.Random, hops: int, taken: set[str]) -> list[str]:
+    """One chain's hops + 1 entities, none in `taken` (which grows)."""
     person = people(rng, 1, taken)
     town = towns(rng, 1, taken)
     features = places(rng, 3, taken)
@@ -48,21 +53,29 @@ def chain_entities(rng: random.Random, hops: int) -> list[str]:
     return (person + town + features + mapper)[: hops + 1]
 
 
+DEFAULT_DISTRACTORS = 3
+
+
 def sample(generator: NeedleBenchGenerator, cell: Cell, rng: random.Random, options: Any, budget_adjust: int) -> Sample:
     hops = options.num_needles
-    entities = chain_entities(rng, hops)
+    distractors = DEFAULT_DISTRACTORS if options.distractors < 0 else options.distractors
+    taken: set[str] = set()
+    chains = [chain_entities(rng, hops, taken) for _ in range(1 + distractors)]  # chains[0] is asked
+    entities = chains[0]
     inserts = [
         Insert(
-            generator.templates.render("reasoning_needle.j2", hop=hop, a=entities[hop - 1], b=entities[hop]),
-            float(cell.depth) if hop == 1 else round(rng.uniform(0.0, 100.0), 1),
-            {"hop": hop},
+            generator.templates.render("reasoning_needle.j2", hop=hop, a=chain[hop - 1], b=chain[hop]),
+            float(cell.depth) if (c, hop) == (0, 1) else round(rng.uniform(0.0, 100.0), 1),
+            {"hop": hop, "asked": c == 0},
         )
+        for c, chain in enumerate(chains)
         for hop in range(1, hops + 1)
     ]
     question = generator.templates.render("reasoning_question.j2", person=entities[0], hops=hops)
     metadata = {
-        "params": {"num_needles": hops, "haystack": options.haystack},
+        "params": {"num_needles": hops, "distractors": distractors, "haystack": options.haystack},
         "person": entities[0],
-        "names": entities,
+        # Every name the text states (the asked chain's first): a final answer naming another scores 0.
+        "names": [name for chain in chains for name in chain],
     }
     return generator.place(cell, rng, options, budget_adjust, inserts, question, [entities[-1]], metadata)

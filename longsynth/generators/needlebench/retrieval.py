@@ -1,7 +1,9 @@
 """Multi-needle retrieval (NeedleBench's M-RT): several independent needles, all asked at once.
 
-Each needle says what one person keeps in a drawer; the question names every person. The first
-needle sits at the cell's depth and the others at seeded depths.
+Each needle says what one person keeps in a drawer; the question names every asked person, in an
+order the answer keeps. Unlike NeedleBench, whose needles are all asked (so every box label in the
+text is an answer), `distractors` more needles (5 by default) give boxes to people who are not
+asked about. The first asked needle sits at the cell's depth and the others at seeded depths.
 """
 
 from __future__ import annotations
@@ -38,17 +40,26 @@ def _needle_pattern(templates: Templates) -> re.Pattern[str]:
     return pattern_from(rendered, {PERSON_SLOT: ("person", PERSON), ITEM_SLOT: ("item", r"[a-z]+")})
 
 
+DEFAULT_DISTRACTORS = 5
+
+
 def sample(generator: NeedleBenchGenerator, cell: Cell, rng: random.Random, options: Any, budget_adjust: int) -> Sample:
-    names = people(rng, options.num_needles, set())
-    things = rng.sample(items(), options.num_needles)
+    distractors = DEFAULT_DISTRACTORS if options.distractors < 0 else options.distractors
+    everyone = people(rng, options.num_needles + distractors, set())
+    things = rng.sample(items(), len(everyone))
+    names = everyone[: options.num_needles]  # asked; the rest are distractors
     inserts = [
         Insert(
             generator.templates.render("retrieval_needle.j2", person=p, item=t),
             float(cell.depth) if n == 0 else round(rng.uniform(0.0, 100.0), 1),
-            {"person": p, "item": t},
+            {"person": p, "item": t, "asked": n < len(names)},
         )
-        for n, (p, t) in enumerate(zip(names, things, strict=True))
+        for n, (p, t) in enumerate(zip(everyone, things, strict=True))
     ]
     question = generator.templates.render("retrieval_question.j2", people=names)
-    metadata = {"params": {"num_needles": options.num_needles, "haystack": options.haystack}, "people": names}
-    return generator.place(cell, rng, options, budget_adjust, inserts, question, things, metadata)
+    metadata = {
+        "params": {"num_needles": options.num_needles, "distractors": distractors, "haystack": options.haystack},
+        "people": names,
+        "items": things,
+    }
+    return generator.place(cell, rng, options, budget_adjust, inserts, question, things[: len(names)], metadata)
