@@ -66,23 +66,27 @@ class Labeler:
     label sizes (cached per number) and applies them once the order is known.
     """
 
-    def __init__(self, tokenizer: Tokenizer, template: str = LABEL_FORMAT, separator: str = SEPARATOR):
+    def __init__(
+        self, tokenizer: Tokenizer, template: str = LABEL_FORMAT, separator: str = SEPARATOR, joiner: str = SEPARATOR
+    ):
         """`separator` is the text between units in the context ("\n\n" between RULER's documents):
-        a label is counted with it, and its unit with the space that follows the label."""
+        a label is counted with it. `joiner` is the text between a label and its unit (a space, or the
+        line break after RULER's "Document k:"), counted with the unit."""
         self.tokenizer = tokenizer
         self.template = template
         self.separator = separator
+        self.joiner = joiner
         self._key = (tokenizer.name, template, separator)
 
     def label(self, n: int) -> str:
         return self.template.format(n=n)
 
     def text(self, n: int, piece: str) -> str:
-        return f"{self.label(n)}{SEPARATOR}{piece}"
+        return f"{self.label(n)}{self.joiner}{piece}"
 
     def prefixes(self, upto: int) -> list[str]:
-        """Each number's label with the space after it, indexed by number (entry 0 unused)."""
-        return label_texts(self.template, upto, SEPARATOR)
+        """Each number's label with the joiner after it, indexed by number (entry 0 unused)."""
+        return label_texts(self.template, upto, self.joiner)
 
     def tokens(self, n: int) -> int:
         return int(self.token_array(n)[n])

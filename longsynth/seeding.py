@@ -21,3 +21,25 @@ def derive_seed(*parts: object) -> int:
 
 def rng_for(seed: int) -> random.Random:
     return random.Random(seed)
+
+
+def permuted(position: int, size: int, key: int) -> int:
+    """Entry `position` of a seeded permutation of range(size), computed alone (no list of `size`
+    entries): a four-round Feistel network over the next even power of two, walked until it lands
+    inside the range. Different positions give different entries, so rows that draw positions 0, 1,
+    2, ... of one key draw without replacement."""
+    if not 0 <= position < size:
+        raise ValueError(f"position {position} is outside range({size})")
+    half = max(1, ((size - 1).bit_length() + 1) // 2)
+    mask = (1 << half) - 1
+    rounds = [derive_seed("feistel", key, r) for r in range(4)]
+    value = position
+    while True:
+        left, right = value >> half, value & mask
+        for round_key in rounds:
+            mixed = (right * 0x9E3779B97F4A7C15 ^ round_key) & 0xFFFFFFFFFFFFFFFF
+            mixed = ((mixed ^ (mixed >> 29)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+            left, right = right, left ^ ((mixed >> 17) & mask)
+        value = (left << half) | right
+        if value < size:
+            return value

@@ -60,6 +60,16 @@ class Cell:
         return f"{self.task}-{self.target_length}{depth}-{self.index:05d}"
 
 
+# A depth grid's edges: at depth 0 (100) the gold item is the first (last) of its kind in the context,
+# so the audit's first (last) candidate answers those cells; about 1/k of a grid of k depths each,
+# nothing at inner depths. Families with a depth grid and distractors of the gold's shape declare it.
+EDGE_OF_GRID = (
+    "by design of the depth grid: at depth 0 (100) the gold item is the first (last) of its kind in the "
+    "context; about 1/k of a k-depth grid each, nothing at inner depths"
+)
+EDGE_BASELINES = {name: EDGE_OF_GRID for name in ("first candidate", "last candidate")}
+
+
 @dataclass(frozen=True)
 class Task:
     """One task of a family: what it asks, the options it presets, and how a prediction is scored

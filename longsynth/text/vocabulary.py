@@ -44,13 +44,15 @@ Theatre|Urban Planning|Veterinary Science|Zoology
 
 
 @functools.lru_cache(maxsize=1)
-def name_pools() -> tuple[list[str], list[str]]:
+def name_pools(firsts_kept: int = 400, lasts_kept: int = 300) -> tuple[list[str], list[str]]:
     """(first names, last names): deterministic slices of Faker's en_US lists.
 
     Kept small (400 and 300) so that in a long haystack many people share a
     first or a last name with the people asked about, as in the paper. The
     slices are cached per Faker version (importing Faker costs more than a
-    whole sample), so only the first build on a machine pays for it.
+    whole sample), so only the first build on a machine pays for it. Larger
+    slices (the built-in QA set's thousands of towns and founders) are asked
+    for by size.
     """
 
     def build() -> tuple[list[str], list[str]]:
@@ -65,9 +67,12 @@ def name_pools() -> tuple[list[str], list[str]]:
 
         firsts = unique(list(Provider.first_names_female) + list(Provider.first_names_male))
         lasts = unique(Provider.last_names)
-        return firsts[:: max(1, len(firsts) // 400)][:400], lasts[:: max(1, len(lasts) // 300)][:300]
+        return (
+            firsts[:: max(1, len(firsts) // firsts_kept)][:firsts_kept],
+            lasts[:: max(1, len(lasts) // lasts_kept)][:lasts_kept],
+        )
 
-    firsts, lasts = cached_json("names", {"faker": version("faker"), "slice": [400, 300]}, build)
+    firsts, lasts = cached_json("names", {"faker": version("faker"), "slice": [firsts_kept, lasts_kept]}, build)
     return list(firsts), list(lasts)
 
 

@@ -137,11 +137,13 @@ def test_qa_gold_documents_at_the_cell_depth(ruler_build):
     _, out = ruler_build
     for row in _rows(out, "qa_1") + _rows(out, "qa_2"):
         meta = json.loads(row["metadata"])
+        # RULER's format: "Document k:", a line break, the paragraph; a blank line between documents.
         docs = re.findall(
-            r"Document (\d+): (.*?)(?=\n\nDocument \d+: |\n\nUse the documents above)", row["input"], re.S
+            r"Document (\d+):\n(.*?)(?=\n\nDocument \d+:\n|\n\nUse the documents above)", row["input"], re.S
         )
-        assert [int(n) for n, _ in docs] == list(range(1, len(docs) + 1))
-        gold = [row["input"][g["char_offset"] : g["char_end"]].split(": ", 1)[1] for g in meta["gold"]]
+        assert [int(n) for n, _ in docs] == list(range(1, len(docs) + 1)) and len(docs) > 10
+        assert "Document 1: " not in row["input"]
+        gold = [row["input"][g["char_offset"] : g["char_end"]].split(":\n", 1)[1] for g in meta["gold"]]
         texts = [t for _, t in docs]
         assert all(texts.count(g) == 1 for g in gold)
         assert any(a in g for a in row["answers"] for g in gold)
@@ -150,7 +152,42 @@ def test_qa_gold_documents_at_the_cell_depth(ruler_build):
         requested = float(row["id"].split("-d")[1].split("-")[0])
         assert abs(row["depths"][0] - requested) <= limit
     two_hop = _rows(out, "qa_2")[0]
-    assert "founder of" in two_hop["question"]
+    assert "founder of" in two_hop["question"] or "who founded" in two_hop["question"]
+
+
+def test_builtin_qa_pool_is_large_varied_and_not_reused(tmp_path):
+    """Thousands of towns, five facts each, in several frames and two question forms; a build draws
+    questions without replacement within a cell, and lengths draw independently."""
+    from longsynth.generators.ruler.qa_data import TOWN_FRAMES, builtin_set
+
+    qa = builtin_set("cl100k_base", 4096, 1)
+    assert len(qa.questions) == 5 * 4096 and len({q.text for q in qa.questions}) == len(qa.questions)
+    assert len(TOWN_FRAMES) >= 4
+    openings = {p.split(" ", 1)[0] for p in qa.paragraphs[0::2]}
+    assert {"Founded", "The", "In"} <= openings
+    spec = load_spec(None, generator="ruler", tasks="qa_1,qa_2", lengths="2k,4k", depths="50", samples=40)
+    rows = _rows(build(spec, tmp_path / "ds"))
+    for task in ("qa_1", "qa_2"):
+        for length in (2048, 4096):
+            pairs = [
+                (r["question"], tuple(r["answers"])) for r in rows if (r["task"], r["target_length"]) == (task, length)
+            ]
+            assert len(pairs) == 40 and len(set(pairs)) == 40  # no question asked twice at a length
+    for row in rows:
+        meta = json.loads(row["metadata"])
+        assert row["answers"][0] in meta["placed"] and len(meta["placed"]) > 5  # other documents' values of its kind
+        assert row["input"].count(meta["subject"]) == 2  # its gold document and the question
+
+
+def test_qa_distractor_of_the_answers_kind_costs(ruler_build):
+    _, out = ruler_build
+    for row in _rows(out, "qa_1") + _rows(out, "qa_2"):
+        meta = json.loads(row["metadata"])
+        other = next(v for v in meta["placed"] if v != row["answers"][0])
+        assert score(row, row["answers"][0]) == 1.0
+        assert score(row, f"It is {row['answers'][0]}.") == 1.0
+        assert score(row, f"{row['answers'][0]} or {other}") == 0.0  # hedging between two of its kind
+        assert score(row, ", ".join(meta["placed"])) == 0.0  # every value of its kind
 
 
 def test_metrics_score_gold_and_not_an_echo(ruler_build):
@@ -164,6 +201,29 @@ def test_metrics_score_gold_and_not_an_echo(ruler_build):
     assert score(row, ", ".join(row["answers"][:5])) == 0.5  # string_match_all: the share found
     qa = _rows(out, "qa_1")[0]
     assert score(qa, f"The answer is {qa['answers'][0]}") == 1.0  # string_match_part
+
+
+def test_user_squad_puts_the_same_article_first(tmp_path):
+    """RULER's SQuAD distractors start with the other paragraphs of the question's article."""
+    squad = [
+        {
+            "title": f"Article{a}",
+            "context": f"Paragraph {p} of article {a} says that the keeper of gate {a}-{p} is Warden{a}x{p}.",
+            "question": f"Who keeps gate {a}-{p}?",
+            "answers": {"text": [f"Warden{a}x{p}"]},
+        }
+        for a in range(200)
+        for p in range(5)
+    ]
+    spec = load_spec(
+        None, generator="ruler", tasks="qa_1", lengths="2k,16k", depths="0,50,100", samples=4,
+        qa_data=str(_write_jsonl(tmp_path / "squad.jsonl", squad)),
+    )  # fmt: skip
+    for row in _rows(build(spec, tmp_path / "ds")):
+        article = re.search(r"gate (\d+)-", row["question"]).group(1)
+        same = re.findall(rf"Paragraph \d of article {article} says", row["input"])
+        assert len(same) == 5  # the gold and all four others of its article
+        assert len(re.findall(r"Paragraph \d of article \d+ says", row["input"])) > 10  # then random ones
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> Path:
@@ -246,8 +306,9 @@ def test_user_squad_and_hotpot_sets(tmp_path):
         meta = json.loads(row["metadata"])
         gold = [row["input"][g["char_offset"] : g["char_end"]] for g in meta["gold"]]
         n = row["answers"][0].removeprefix("Ormsby")
-        assert gold[0].endswith(f"Pela{n}: Pela{n} played for Club{n}.")
-        assert gold[1].endswith(f"Club{n}: Club{n} is based in Ormsby{n}.")
+        assert gold[0].endswith(f"Pela{n}\nPela{n} played for Club{n}.")  # RULER: the title on its own line
+        assert gold[1].endswith(f"Club{n}\nClub{n} is based in Ormsby{n}.")
+        assert f":\nOther{n}\nUnrelated." in row["input"]  # the question's own other paragraph, as RULER keeps
         assert row["answers"] != ["yes"]  # a yes/no answer is in no paragraph: not asked
 
 

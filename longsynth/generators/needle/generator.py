@@ -22,7 +22,7 @@ from ...metadata_json import decode_metadata
 from ...scoring import ruler_string_match_all, share_of_answers
 from ...text import sources
 from ...text.units import SEPARATOR, count_units
-from ..base import Cell, Generator, Sample, Task
+from ..base import EDGE_BASELINES, Cell, Generator, Sample, Task
 from .keys import key_words
 from .options import KIND, REPORTED, NeedleOptions
 from .oracle import KEY, VALIDATORS, VALUE, needle_values
@@ -42,12 +42,8 @@ REPLY_TOKENS = 128  # tokens kept for the answer, as RULER's needle tasks genera
 ONLY_VALUES = "by design of RULER: the asked needles are the only values of their shape in the haystack"
 _DECLARED = {name: ONLY_VALUES for name in ("every candidate", "first candidate", "last candidate", "random candidate")}
 # Where the haystack is made of needles, the asked one at depth 0 is the first of them and at depth 100
-# the last: what depth means. Over a grid of k depths, first and last each score about 1/k.
-EDGE_NEEDLE = (
-    "by design of RULER: the haystack is made of needles, so at depth 0 (100) the asked needle is the first "
-    "(last) value of its shape; about 1/k of a grid of k depths"
-)
-_EDGES = {name: EDGE_NEEDLE for name in ("first candidate", "last candidate")}
+# the last: what depth means (`EDGE_BASELINES`).
+_EDGES = EDGE_BASELINES
 
 
 def _task(help: str, declared: bool | dict = False, chance: float = 0.0, **preset) -> Task:

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import SpecError
+from ...metadata_json import decode_metadata
 from ...scoring import ruler_string_match_all, ruler_string_match_part
 from ...text import sources
-from ..base import Cell, Generator, Sample, Task, Wrapped
+from ..base import EDGE_BASELINES, Cell, Generator, Sample, Task, Wrapped
 from ..needle.generator import TASKS as NEEDLE_TASKS
 from ..needle.generator import NeedleGenerator
 from ..needle.options import NeedleOptions
@@ -62,8 +63,22 @@ TASKS = {
         uses_depth=False,
         **ALL,
     ),
-    "qa_1": Task("single-hop QA: the gold paragraph among distractor documents", {}, string_match_part, 32, **PART),
-    "qa_2": Task("two-hop QA: two gold paragraphs among distractor documents", {}, string_match_part, 32, **PART),
+    "qa_1": Task(
+        "single-hop QA: the gold paragraph among distractor documents",
+        {},
+        string_match_part,
+        32,
+        declared=dict(EDGE_BASELINES),
+        **PART,
+    ),
+    "qa_2": Task(
+        "two-hop QA: two gold paragraphs among distractor documents",
+        {},
+        string_match_part,
+        32,
+        declared=dict(EDGE_BASELINES),
+        **PART,
+    ),
 }
 SAMPLERS = {
     "vt": variable_tracking.sample,
@@ -91,8 +106,13 @@ class RulerGenerator(Generator):
 
     @classmethod
     def placed_items(cls, row: dict[str, Any]) -> list[str]:
-        """The NIAH tasks' needle values (the needle family's rule); none for vt, cwe, fwe and QA."""
-        return NeedleGenerator.placed_items(row) if row["task"] in NIAH else []
+        """The NIAH tasks' needle values (the needle family's rule); for QA on the built-in set, the
+        values of the asked fact its documents state; none for vt, cwe, fwe and a user's QA set."""
+        if row["task"] in NIAH:
+            return NeedleGenerator.placed_items(row)
+        if row["task"] in ("qa_1", "qa_2"):
+            return list(decode_metadata(row["metadata"]).get("placed", []))
+        return []
 
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)

@@ -77,13 +77,14 @@ def gold_documents(generator, row: dict[str, Any], metadata: dict[str, Any]) -> 
     if [n for n, _, _ in documents] != list(range(1, len(documents) + 1)):
         problems.append("the documents are not numbered 1, 2, 3, ... in order")
     starts = {start: number for number, start, _ in documents}
-    golds = []
+    golds, gold_starts = [], set()
     for item in metadata["gold"]:
         label = qa.DOCUMENT.match(text, item["char_offset"])
         if label is None or label.end() not in starts:
             problems.append(f"no document starts at the recorded offset {item['char_offset']}")
             continue
         paragraph = text[label.end() : item["char_end"]]
+        gold_starts.add(label.end())
         following = text[item["char_end"] :]
         if not (following.startswith(qa.SEPARATOR) or following.startswith("\n")):
             problems.append(f"gold document {starts[label.end()]} does not end where it is recorded to")
@@ -93,6 +94,14 @@ def gold_documents(generator, row: dict[str, Any], metadata: dict[str, Any]) -> 
         golds.append(paragraph)
     if golds and not any(answer in g for answer in row["answers"] for g in golds):
         problems.append("no answer occurs in the gold documents")
+    subject = metadata.get("subject")  # the built-in set's town asked about: stated only in its gold
+    if subject:
+        stop = text.rfind(row["question"])  # the last document runs on to the question, which names it
+        elsewhere = [
+            n for n, start, end in documents if start not in gold_starts and subject in text[start : min(end, stop)]
+        ]
+        if elsewhere:
+            problems.append(f"{subject}, asked about, is also named in distractor document(s) {elsewhere[:3]}")
     last_document = documents[-1][1] if documents else 0
     if text.rfind(row["question"]) < last_document:
         problems.append("the question does not follow the documents")
