@@ -27,7 +27,7 @@ from ...fitting import Insert, take
 from ..base import Cell, Generator, Sample, Task
 from .databases import database_for, database_key
 from .engines import SqliteSubsets, run_duckdb, tables_read
-from .metrics import f1_metric
+from .metrics import f1_metric, holobench_exact_share
 from .options import HoloBenchOptions
 from .oracle import VALIDATORS, same_answers
 from .queries import FAMILIES, Query, acceptable, answer_tokens, format_rows, generate_query, has_order, without_limit
@@ -49,7 +49,13 @@ PROMPT_ALLOWANCE = 256  # instructions and question, besides the relevant rows, 
 NO_CAP = 1_000_000_000  # max_answer_rows 0: answers as large as the query makes them
 QUERY_FAMILY = {f"holo_{family}": family for family in FAMILIES}  # each task asks one family of queries
 TASKS = {
-    task: Task(f"{_HELP[family]} ({family} queries)", metric=f1_metric, reserve=REPLY_TOKENS)
+    task: Task(
+        f"{_HELP[family]} ({family} queries)",
+        metric=f1_metric,
+        reserve=REPLY_TOKENS,
+        anchor=holobench_exact_share,
+        anchor_name="HoloBench exact-match share of gold rows (its judge's rules, decided without a judge)",
+    )
     for task, family in QUERY_FAMILY.items()
 }
 

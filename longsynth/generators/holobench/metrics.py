@@ -99,3 +99,21 @@ def f1_metric(row: dict[str, Any], prediction: str) -> float:
     ordered = has_order(decode_metadata(row["metadata"])["sql"])
     marker = (row.get("answer_prefix") or "").strip() or "Answer:"
     return holobench_scores(prediction, list(row["answers"]), ordered, marker)["f1"]
+
+
+JUDGED_ROWS = 50  # HoloBench's judge sees the first 50 gold rows
+
+
+def holobench_exact_share(row: dict[str, Any], prediction: str) -> float:
+    """HoloBench's score as its judge prompt defines it, without a judge model: the share of gold rows
+    (the first 50) that the final answer matches exactly; extra rows do not count against it (the
+    prompt's "more data than required" example), a row out of place in an ordered answer is no exact
+    match, and an empty gold is matched by an answer saying there is none. HoloBench asks gpt-4o-mini
+    for each row's label; ours decides the same rules by the cell comparison above."""
+    ordered = has_order(decode_metadata(row["metadata"])["sql"])
+    marker = (row.get("answer_prefix") or "").strip() or "Answer:"
+    gold = [[_cell(c) for c in r.split("|")] for r in list(row["answers"])[:JUDGED_ROWS]]
+    predicted = result_rows(final_answer(prediction, marker))
+    if not gold:
+        return float(predicted == [])
+    return _matched(gold, predicted or [], ordered) / len(gold)

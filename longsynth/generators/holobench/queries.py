@@ -35,6 +35,9 @@ class Query:
     ordered: bool = False
     limit: int | None = None
     order_index: int | None = None  # select-list position of the ORDER BY value (tie check)
+    # An answer a question must not have: MAX/MIN's whole-table extreme, a bound a model could read
+    # off the schema (quantity 20, the last year) without reading the rows.
+    not_answer: Any = None
 
 
 def quote(value: Any) -> str:
@@ -169,16 +172,24 @@ class Draft:
         return self.rows[self.main]
 
 
+def _lone_cap(d: Draft) -> int:
+    """The most rows a lone condition may select: MAX_RESULT_ROWS, or less under a smaller answer cap.
+    It does not grow with `max_answer_rows` (0, no cap, by default): a lone condition that keeps half
+    the table asks for a copy of the context, not a filter."""
+    return min(d.max_rows, MAX_RESULT_ROWS)
+
+
 def _where(conditions: list[str]) -> str:
     return f" WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
 def filter_query(d: Draft) -> Query:
-    """Rows meeting 1 to 3 conditions (a lone condition selects a question-sized answer); sorted when hard."""
+    """Rows meeting 1 to 3 conditions (a lone condition selects a question-sized answer, at most
+    MAX_RESULT_ROWS rows whatever `max_answer_rows` allows); sorted when hard."""
     table, label = d.table, d.table.label_column
     source = table.rows if d.want_empty else d.data
     where_sql, where_q = _conditions(
-        table, source, d.rng, d.level, selective=d.level == 1 and not d.want_empty, max_rows=d.max_rows
+        table, source, d.rng, d.level, selective=d.level == 1 and not d.want_empty, max_rows=_lone_cap(d)
     )
     select = [label] + [table.column(c.split(" ")[0]) for c in where_sql if c.split(" ")[0] != label.name]
     sql = f"SELECT {', '.join(c.name for c in select)} FROM {d.main} WHERE {' AND '.join(where_sql)}"
@@ -196,9 +207,11 @@ def filter_query(d: Draft) -> Query:
 
 
 def aggregate_query(d: Draft) -> Query:
-    """COUNT, SUM or AVG over the rows meeting 0 to 2 conditions."""
+    """COUNT, SUM or AVG over the rows meeting 1 (easy, medium) or 2 (hard) conditions. Never over the
+    whole table: COUNT(*) of every relevant row is fixed by the length and the density, so it could
+    be computed from them without reading a row."""
     table = d.table
-    where_sql, where_q = _conditions(table, d.data, d.rng, d.level - 1)
+    where_sql, where_q = _conditions(table, d.data, d.rng, max(1, d.level - 1))
     kind = d.rng.choice(["COUNT"] + [k for k in ("SUM", "AVG") if _measures(table, k)])
     measure = d.rng.choice(_measures(table, kind)) if kind != "COUNT" else None
     expr = "COUNT(*)" if kind == "COUNT" else f"{kind}({measure.name})"
@@ -252,11 +265,33 @@ def extreme_query(d: Draft) -> Query:
         options = [(m, di) for m, di in options if not _tied_at(d.data, table.columns.index(m), di, limit)]
         if not options:
             raise LookupError(f"every numeric column of {d.main} has a tie at its top {limit} values")
+    if d.level == 1:
+        # MAX/MIN of a column with few values (a quantity of 1 to 20) is its bound or next to it over
+        # almost any rows: only columns with many values are asked.
+        wide = [(m, di) for m, di in options if _distinct(table, m) >= WIDE_COLUMN]
+        if not wide:
+            raise LookupError(f"table {d.main} has no numeric column with {WIDE_COLUMN} or more values")
+        options = wide
     measure, direction = d.rng.choice(options)
     if d.level == 1:
+        # MAX or MIN of the rows meeting two conditions, never the whole table's extreme (see
+        # `not_answer`): over many rows of a bounded column the answer sits at or next to the bound,
+        # which a model could guess from the schema; and with one condition on a small table the same
+        # question (and gold) comes back row after row.
         kind = "MAX" if direction == "DESC" else "MIN"
-        question = {"aggregate": kind, "measure": measure.words, "entity": table.entity, "limit": 0}
-        return Query("extreme", f"SELECT {kind}({measure.name}) FROM {d.main}", [d.main], question)
+        where_sql, where_q = _conditions(table, d.data, d.rng, 2, exclude=(measure.name,))
+        at = table.columns.index(measure)
+        values = [r[at] for r in table.rows if r[at] is not None]
+        bound = (max(values) if kind == "MAX" else min(values)) if values else None
+        question = {
+            "aggregate": kind,
+            "measure": measure.words,
+            "entity": table.entity,
+            "limit": 0,
+            "conditions": where_q,
+        }
+        sql = f"SELECT {kind}({measure.name}) FROM {d.main}" + _where(where_sql)
+        return Query("extreme", sql, [d.main], question, not_answer=bound)
     where_sql, where_q = _conditions(table, d.data, d.rng, 1, exclude=(measure.name,)) if d.level == 3 else ([], [])
     sql = f"SELECT {label.name}, {measure.name} FROM {d.main}" + _where(where_sql)
     sql += f" ORDER BY {measure.name} {direction}, {label.name} ASC LIMIT {limit}"
@@ -287,7 +322,7 @@ def join_query(d: Draft) -> Query:
         qualify=True,
         exclude=(key.name,),
         selective=d.level == 1 and not d.want_empty,
-        max_rows=d.max_rows,
+        max_rows=_lone_cap(d),
     )
     extra_sql, extra_q = _conditions(table, d.data, d.rng, d.level - 1, qualify=True)
     measure = next(iter(_measures(table)), None)
@@ -335,6 +370,14 @@ def generate_query(
     return QUERY_FAMILIES[family](Draft(DIFFICULTY[difficulty], db, rows, rng, main, joined, max_rows, want_empty))
 
 
+WIDE_COLUMN = 100  # distinct values a column needs for an easy MAX/MIN question
+
+
+def _distinct(table: Table, column: Column) -> int:
+    at = table.columns.index(column)
+    return len({r[at] for r in table.rows if r[at] is not None})
+
+
 def _tied_at(rows: list[tuple], index: int, direction: str, limit: int) -> bool:
     """Whether the `limit`-th and next values of a column, ranked in `direction`, are equal."""
     values = sorted((r[index] for r in rows if r[index] is not None), reverse=direction == "DESC")
@@ -358,6 +401,8 @@ def acceptable(
         return f"{len(result)} result rows"
     if any(v is None for row in result for v in row) and query.family in ("aggregate", "extreme"):
         return "NULL aggregate"
+    if query.not_answer is not None and len(result) == 1 and result[0][0] == query.not_answer:
+        return "the answer is the column's whole-table extreme"
     if query.family == "group" and len(result) < 2:
         return "a single group"
     if query.limit is not None and len(result) < query.limit:
