@@ -238,9 +238,20 @@ class Spec:
     version: str = spec_field("1.0.0", "dataset version written to the card", _text)
     license: str = spec_field("cc-by-4.0", "dataset license written to the card", _text)
     options: dict[str, Any] = spec_field(dict, "the generator's options (anything not listed here)", None)
+    task_options: dict[str, dict[str, Any]] = spec_field(
+        dict,
+        "options for one task, on top of `options` ({task: {option: value}}; on the command line "
+        "--set TASK.OPTION=VALUE); for the families whose tasks take presets (needle, ruler, needlebench)",
+        None,
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The spec as data. `task_options` is left out when empty, so specs written before it existed
+        keep their fingerprints."""
+        data = dataclasses.asdict(self)
+        if not data["task_options"]:
+            del data["task_options"]
+        return data
 
     def fingerprint(self) -> str:
         """sha256 of the canonical resolved spec: same spec, same fingerprint."""
@@ -313,11 +324,19 @@ def resolve(raw: dict[str, Any]) -> Spec:
     if not isinstance(raw.get("options") or {}, dict):
         raise SpecError(f"options must be a mapping of option names to values, got {raw['options']!r}")
     options: dict[str, Any] = dict(raw.get("options") or {})
+    per_task = raw.get("task_options") or {}
+    if not isinstance(per_task, dict) or not all(isinstance(v, dict) for v in per_task.values()):
+        raise SpecError("task_options must map task names to mappings of options, e.g. {niah_single_1: {num_keys: 4}}")
+    task_options: dict[str, dict[str, Any]] = {str(t): dict(v) for t, v in per_task.items()}
     for key, value in raw.items():
         if not isinstance(key, str):
             raise SpecError(f"spec field names are text; {key!r} is not")
         key = ALIASES.get(key, key)
-        if key == "options":
+        if key in ("options", "task_options"):
+            continue
+        if "." in key:  # --set TASK.OPTION=VALUE
+            task, _, name = key.partition(".")
+            task_options.setdefault(task, {})[name] = value
             continue
         (given if key in FIELDS else options)[key] = value
     spec = Spec()
@@ -335,6 +354,7 @@ def resolve(raw: dict[str, Any]) -> Spec:
     if not generator_cls.uses_depth:
         spec.depths = []  # placement, not a depth grid, positions this family's items
     spec.options = generator_cls.check_options(options)
+    spec.task_options = _checked_task_options(task_options, spec, generator_cls)
     cells = sum(len(task_depths(spec, generator_cls.tasks[t])) for t in spec.tasks) * len(spec.lengths) * spec.samples
     if cells > MAX_CELLS:
         raise SpecError(
@@ -342,6 +362,24 @@ def resolve(raw: dict[str, Any]) -> Spec:
             "(split the build into several specs with different seeds)"
         )
     return spec
+
+
+def _checked_task_options(given: dict[str, dict[str, Any]], spec: Spec, generator_cls) -> dict[str, dict[str, Any]]:
+    """Per-task options, checked like `options`. Each names a task of the family; one for a task this build
+    does not make is dropped (a suite's settings for a task left out with --task), so it cannot change
+    the fingerprint of a build without that task."""
+    if given and not generator_cls.per_task_options:
+        raise SpecError(
+            f"family {generator_cls.name!r} takes no per-task options (task_options, --set TASK.OPTION); "
+            "set its options for the whole build"
+        )
+    checked = {}
+    for task, values in sorted(given.items()):
+        if task not in generator_cls.tasks:
+            raise SpecError(f"task_options names {task!r}, which is not a task of family {generator_cls.name!r}")
+        if task in spec.tasks and values:
+            checked[task] = generator_cls.check_options(values)
+    return checked
 
 
 def task_depths(spec: Spec, task: Any) -> list[float | None]:
@@ -362,4 +400,4 @@ def load_spec(path: str | Path | None = None, **overrides: Any) -> Spec:
 def spec_from_dict(data: dict[str, Any]) -> Spec:
     """A spec from its `to_dict()` form (a manifest's, a worker's): options flattened back in."""
     raw = dict(data)
-    return resolve({**raw, **raw.pop("options", {})})
+    return resolve({**raw, **raw.pop("options", {})})  # task_options stays a field

@@ -7,8 +7,8 @@ exactly as a model's would be. A baseline that scores without doing the task is 
 generator or of the metric, unless the family declares it on the task (`Task.declared`): "solves the
 task" (reading off cwe's word counts is doing cwe) or "by design of <anchor>" with the reason (RULER's
 single needle is the only number of its shape in a noise haystack). Anything else scoring above 0.2,
-or above the task's chance level + 0.1 (`Task.chance`), with its 95% interval above chance, is
-flagged; `audit` exits 1 on a flag.
+or above the task's chance level + 0.1 (`Generator.chance_for`), with its 99% interval above chance,
+is flagged; `audit` exits 1 on a flag.
 
 Candidates of the gold's shape (numbers of its length, UUIDs, capitalised names, quoted words) are
 read from the row's input with the gold's own shape, never from the answers: what a cheating program
@@ -92,6 +92,12 @@ def _seeded(row: dict[str, Any]) -> random.Random:
     return random.Random(f"audit-{row['id']}")
 
 
+def _shuffled(row: dict[str, Any], found: list[str]) -> list[str]:
+    found = list(found)
+    _seeded(row).shuffle(found)
+    return found
+
+
 def _majority(row: dict[str, Any], rows: Rows) -> str:
     """The most common gold among the task's other rows (a prior, leave-one-out)."""
     others = Counter(" ".join(r["answers"]) for r in rows.by_task[row["task"]] if r["id"] != row["id"])
@@ -113,7 +119,9 @@ BASELINES: dict[str, Reply] = {
     "echo question": lambda row, rows: row["question"],
     "head of input": lambda row, rows: _reserve_slice(row, end=False),
     "tail of input": lambda row, rows: _reserve_slice(row, end=True),
-    "every candidate": lambda row, rows: ", ".join(candidates(row)),
+    # In a seeded shuffled order: cut to the reserve, a list in text order would be the first candidates
+    # (the depth grid's edge), not every one.
+    "every candidate": lambda row, rows: ", ".join(_shuffled(row, candidates(row))),
     "first candidate": lambda row, rows: next(iter(candidates(row)), ""),
     "last candidate": lambda row, rows: (candidates(row) or [""])[-1],
     "random candidate": lambda row, rows: _seeded(row).choice(candidates(row) or [""]),
@@ -129,7 +137,8 @@ def audit(directory: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
     family = get_generator_class(dataset.spec().generator)
     result: dict[str, dict[str, dict[str, Any]]] = {}
     for task, task_rows in rows.by_task.items():
-        declared, chance = family.tasks[task].declared, family.tasks[task].chance
+        declared = family.declared_for(task, task_rows[0]) if task_rows else family.tasks[task].declared
+        chance = family.chance_for(task, task_rows[0]) if task_rows else family.tasks[task].chance
         baselines = {**BASELINES, **family.baselines}
         result[task] = {}
         for name, reply in baselines.items():
@@ -137,9 +146,11 @@ def audit(directory: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
             mean = float(scores.mean()) if len(scores) else 0.0
             low, high = interval(scores)
             reason = declared.get(name, "")
-            # Above the bar, and above chance beyond doubt (its 95% interval clears chance): a baseline at
-            # chance on 12 rows often lands above chance + 0.1 by luck alone.
-            over = (mean > FLAG_ABOVE or mean > chance + FLAG_MARGIN) and low > chance
+            # Above the bar, and above chance beyond doubt (its 99% interval clears chance): a baseline at
+            # chance on 12 rows often lands above chance + 0.1 by luck alone, and an audit checks well
+            # over a hundred task x baseline pairs, so a 95% guard flags one of them by luck now and then.
+            doubt_low, _ = interval(scores, 0.99)
+            over = (mean > FLAG_ABOVE or mean > chance + FLAG_MARGIN) and doubt_low > chance
             result[task][name] = {
                 "score": round(mean, 4),
                 "n": len(scores),

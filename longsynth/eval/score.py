@@ -68,24 +68,29 @@ def read_predictions(pred: Path) -> dict[str, str | None]:
     return found
 
 
-def wilson(successes: float, n: int) -> tuple[float, float]:
+def wilson(successes: float, n: int, z: float = Z) -> tuple[float, float]:
     if n == 0:
         return 0.0, 0.0
     p = successes / n
-    centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
-    half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def interval(scores: np.ndarray) -> tuple[float, float]:
-    """A 95% interval for the mean of `scores` (Wilson's for 0/1 scores, else a seeded bootstrap)."""
+Z_99 = 2.5758  # the normal quantile of a two-sided 99% interval
+
+
+def interval(scores: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """An interval (95% by default, or 99%) for the mean of `scores` (Wilson's for 0/1 scores, else a
+    seeded bootstrap)."""
     if len(scores) == 0:
         return 0.0, 0.0
     if np.isin(scores, (0.0, 1.0)).all():
-        return wilson(float(scores.sum()), len(scores))
+        return wilson(float(scores.sum()), len(scores), Z if level == 0.95 else Z_99)
     draws = np.random.default_rng(0).integers(0, len(scores), size=(2000, len(scores)))
     means = scores[draws].mean(axis=1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+    tail = (1.0 - level) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
 
 
 def score_rows(directory: Path, predictions: dict[str, str | None]) -> pl.DataFrame:

@@ -45,7 +45,7 @@ def rebuild_command(spec: Spec, out: Path | str) -> str:
     sets: list[str] = []
     for field in dataclasses.fields(Spec):
         name, flag, value = field.name, field.metadata.get("flag"), getattr(spec, field.name)
-        if name == "options":
+        if name in ("options", "task_options"):
             continue
         if name == "formats":
             repeated += [a for fmt in value if fmt not in defaults.formats for a in (flag, fmt)]
@@ -56,6 +56,8 @@ def rebuild_command(spec: Spec, out: Path | str) -> str:
             sets += ["--set", f"{name}={_set_value(value)}"]
     for name, value in spec.options.items():
         sets += ["--set", f"{name}={_set_value(value)}"]
+    for task, values in spec.task_options.items():
+        sets += [a for name, value in values.items() for a in ("--set", f"{task}.{name}={_set_value(value)}")]
     args += sets + repeated + ["-o", str(out)]
     return " ".join(shlex.quote(a) for a in args)
 

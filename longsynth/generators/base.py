@@ -150,6 +150,21 @@ class Generator:
     # The family's own model-free baselines for `longsynth audit` ({name: (row, rows) -> reply}),
     # besides the shared ones (`eval.audit.BASELINES`).
     baselines: ClassVar[dict[str, Callable[..., str]]] = {}
+    # Whether the family reads its options per task (`task_options`), so a spec may set options for
+    # one task (`Spec.task_options`); a family that reads `self.options` for every task says False.
+    per_task_options: ClassVar[bool] = False
+
+    @classmethod
+    def declared_for(cls, task: str, row: dict[str, Any]) -> dict[str, str]:
+        """The baselines declared on this task's rows (`Task.declared`); a family whose options close a
+        by-design shortcut (distractor needles, more vt chains) drops that declaration for such rows."""
+        return dict(cls.tasks[task].declared)
+
+    @classmethod
+    def chance_for(cls, task: str, row: dict[str, Any]) -> float:
+        """The score chance alone gives on this task's rows, for `longsynth audit`: the task's declared
+        level by default; a family whose options change it (distractor needles) reads them off a row."""
+        return cls.tasks[task].chance
 
     def __init__(self, spec: Spec, tokenizer: Tokenizer):
         self.spec = spec
@@ -167,9 +182,11 @@ class Generator:
         return check_options(cls.Options, cls.name, given)
 
     def task_options(self, task: str) -> Any:
-        """The options for one task: the task's preset, with the user's settings on top."""
+        """The options for one task: the task's preset, with the user's settings on top (the build's
+        options, then the task's own, `spec.task_options`)."""
         if task not in self._task_options:
-            self._task_options[task] = resolve_options(self.Options, self.tasks[task].preset, self.spec.options)
+            given = {**self.spec.options, **self.spec.task_options.get(task, {})}
+            self._task_options[task] = resolve_options(self.Options, self.tasks[task].preset, given)
         return self._task_options[task]
 
     def reserve_for(self, task: str) -> int:

@@ -127,7 +127,8 @@ def test_the_rebuild_command_round_trips_every_spec_field(tmp_path):
     )
     defaults = Spec()
     unchanged = [f.name for f in dataclasses.fields(Spec) if getattr(spec, f.name) == getattr(defaults, f.name)]
-    assert unchanged == [], "every field must be off its default for this test to mean something"
+    # longbio reads its options for every task; per-task options are round-tripped below.
+    assert unchanged == ["task_options"], "every field must be off its default for this test to mean something"
     args = shlex.split(rebuild_command(spec, tmp_path / "out"))
     assert args[:2] == ["longsynth", "build"]
     params = cli.commands["build"].make_context("build", args[2:]).params
@@ -135,6 +136,40 @@ def test_the_rebuild_command_round_trips_every_spec_field(tmp_path):
         params["spec_file"], params["assignments"], params["formats"], **{k: params[k] for k in FLAGS}
     )
     assert again.to_dict() == spec.to_dict()
+
+
+def test_per_task_options_apply_to_their_task_round_trip_and_keep_old_fingerprints(tmp_path):
+    """`--set TASK.OPTION=VALUE` (or `task_options:` in YAML) sets an option for one task on top of the
+    build's; the rebuild command carries it; a spec without it keeps the fingerprint it had before
+    the field existed; a task not in the build, or a family that reads options for every task, is a
+    one-line error."""
+    from longsynth.pipeline import make_generator
+
+    spec = load_spec(None, generator="ruler", tasks="niah_single_1,vt", **{"niah_single_1.num_keys": 4})
+    assert spec.task_options == {"niah_single_1": {"num_keys": 4}}
+    generator = make_generator(spec)
+    assert (
+        generator.task_options("niah_single_1").num_keys == 4
+        and generator.needle.task_options("niah_single_1").num_keys == 4
+    )
+    assert generator.task_options("vt").num_keys == 1
+    args = shlex.split(rebuild_command(spec, tmp_path / "out"))
+    assert "niah_single_1.num_keys=4" in args
+    params = cli.commands["build"].make_context("build", args[2:]).params
+    again = spec_from_cli(
+        params["spec_file"], params["assignments"], params["formats"], **{k: params[k] for k in FLAGS}
+    )
+    assert again.to_dict() == spec.to_dict()
+    plain = load_spec(None, generator="ruler", tasks="vt")
+    assert "task_options" not in plain.to_dict()
+    with pytest.raises(SpecError, match="not a task of family"):
+        load_spec(None, generator="ruler", tasks="vt", **{"qa_9.num_keys": 2})
+    # A setting for a task this build does not make (a suite's, with --task narrowing it) is dropped.
+    assert load_spec(None, generator="ruler", tasks="vt", **{"qa_1.num_keys": 2}).to_dict() == plain.to_dict()
+    with pytest.raises(SpecError, match="takes no per-task options"):
+        load_spec(None, generator="longbio", tasks="bio_standard", **{"bio_standard.density": 0.5})
+    with pytest.raises(SpecError):
+        load_spec(None, generator="ruler", tasks="vt", **{"vt.no_such_option": 2})
 
 
 def test_every_numeric_option_of_every_family_declares_a_maximum():

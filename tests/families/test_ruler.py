@@ -358,3 +358,37 @@ def test_a_user_suite_file(tmp_path):
     result = CliRunner().invoke(cli, ["build", "--suite", str(suite), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert sorted(r["task"] for r in _rows(out)) == ["fwe", "vt"]
+
+
+def test_ruler_strict_closes_the_by_design_shortcuts(tmp_path):
+    """The ruler-strict suite: distractor needles and 10 interleaved vt chains. Its audit flags nothing and
+    no longer needs RULER's by-design declarations, while a `--suite ruler` build declares them."""
+    from longsynth.eval.audit import audit, flagged
+    from longsynth.suites import load_suite
+
+    fields = load_suite("ruler-strict")
+    spec = load_spec(None, **{**fields, "lengths": "4k", "depths": "0,50,100", "samples": 2})
+    assert spec.task_options["vt"] == {"num_chains": 10} and spec.task_options["niah_multiquery"] == {"num_keys": 64}
+    out = build(spec, tmp_path / "strict")
+    assert validate_directory(out).problems == []
+    result = audit(out)
+    assert flagged(result) == []
+    by_design = [
+        (t, b) for t, found in result.items() for b, cell in found.items() if "by design of RULER" in cell["reason"]
+    ]
+    assert by_design == []
+    for row in _rows(out, "vt"):
+        meta = json.loads(row["metadata"])
+        assert len(meta["chains"]) == 10
+        # Chains interleave: reading order of the statements switches between chains many times.
+        positions = sorted(
+            (row["input"].index(f"VAR {name} ="), c) for c, chain in enumerate(meta["chains"]) for name in chain
+        )
+        switches = sum(1 for (_, a), (_, b) in zip(positions, positions[1:], strict=False) if a != b)
+        assert switches > 10
+    plain = build(
+        load_spec(None, generator="ruler", tasks="vt,niah_single_1", lengths="4k", depths="50", samples=2),
+        tmp_path / "plain",
+    )
+    reasons = {b: cell["reason"] for b, cell in audit(plain)["niah_single_1"].items()}
+    assert "by design of RULER" in reasons["every candidate"]

@@ -139,9 +139,27 @@ class NeedleGenerator(Generator):
     def placed_items(cls, row: dict[str, Any]) -> list[str]:
         return needle_values(row, decode_metadata(row["metadata"]))
 
+    @classmethod
+    def declared_for(cls, task: str, row: dict[str, Any]) -> dict[str, str]:
+        """With distractor needles the asked values are no longer the only ones of their shape: RULER's
+        by-design declaration goes, and only the depth grid's edges stay declared."""
+        params = decode_metadata(row["metadata"]).get("params", {})
+        if int(params.get("num_keys", 1)) > int(params.get("num_queries", 1)):
+            return dict(EDGE_BASELINES)
+        return dict(cls.tasks[task].declared)
+
+    @classmethod
+    def chance_for(cls, task: str, row: dict[str, Any]) -> float:
+        """With distractor needles (more keys than are asked), the share of the placed values that are
+        gold: what a value picked blind hits (`--set num_keys=N` closes the by-design shortcut)."""
+        params = decode_metadata(row["metadata"]).get("params", {})
+        keys, asked = int(params.get("num_keys", 1)), int(params.get("num_queries", 1))
+        return max(cls.tasks[task].chance, asked / keys if keys > asked else 0.0)
+
     paper = "Hsieh et al., RULER: What's the Real Context Size of Your Long-Context Language Models? (arXiv:2404.06654)"
     template_folder = Path(__file__).parent / "templates"
     validators = VALIDATORS
+    per_task_options = True
     example = {"tasks": "niah_single_1,niah_multikey_3", "lengths": "1k", "depths": "0,100"}
 
     def __init__(self, spec, tokenizer):

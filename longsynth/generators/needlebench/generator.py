@@ -75,6 +75,7 @@ class NeedleBenchGenerator(Generator):
     )
     template_folder = Path(__file__).parent / "templates"
     validators = VALIDATORS
+    per_task_options = True
     example = {"tasks": "multi_retrieval,multi_reasoning,ancestral_trace", "lengths": "1k", "depths": "0,100"}
 
     def __init__(self, spec, tokenizer):

@@ -101,6 +101,7 @@ class RulerGenerator(Generator):
     paper = "Hsieh et al., RULER: What's the Real Context Size of Your Long-Context Language Models? (arXiv:2404.06654)"
     template_folder = Path(__file__).parent / "templates"
     validators = VALIDATORS
+    per_task_options = True
     builds_on = ("needle",)
     example = {"tasks": "vt,cwe,fwe,qa_1,qa_2,niah_single_1", "lengths": "1k", "depths": "0,100"}
 
@@ -114,6 +115,31 @@ class RulerGenerator(Generator):
             return list(decode_metadata(row["metadata"]).get("placed", []))
         return []
 
+    @classmethod
+    def declared_for(cls, task: str, row: dict[str, Any]) -> dict[str, str]:
+        """NIAH: the needle family's rule; vt: RULER's one-chain declaration only with one chain."""
+        if task in NIAH:
+            return NeedleGenerator.declared_for(task, row)
+        if task == "vt" and int(decode_metadata(row["metadata"]).get("params", {}).get("num_chains", 1)) > 1:
+            return {}
+        return dict(cls.tasks[task].declared)
+
+    @classmethod
+    def chance_for(cls, task: str, row: dict[str, Any]) -> float:
+        """NIAH: the needle family's rule; vt with several chains: one chain in num_chains."""
+        if task in NIAH:
+            return NeedleGenerator.chance_for(task, row)
+        if task == "vt":
+            chains = int(decode_metadata(row["metadata"]).get("params", {}).get("num_chains", 1))
+            return 1.0 / chains if chains > 1 else cls.tasks[task].chance
+        if task == "cwe":
+            # Naming the list's words blind: the common words are num_cw of its distinct words, so a list
+            # of all of them scores an F1 of 2p / (1 + p) (0.25 at 4K, where the list is short, as RULER's).
+            metadata = decode_metadata(row["metadata"])
+            share = metadata["params"]["num_cw"] / max(1, metadata["distinct_words"])
+            return 2 * share / (1 + share)
+        return cls.tasks[task].chance
+
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)
         self.max_length = max(spec.lengths)
@@ -123,6 +149,11 @@ class RulerGenerator(Generator):
             generator="needle",
             tasks=[t for t in spec.tasks if t in NIAH],
             options={k: v for k, v in spec.options.items() if k in NEEDLE_OPTIONS},
+            task_options={
+                t: {k: v for k, v in o.items() if k in NEEDLE_OPTIONS}
+                for t, o in spec.task_options.items()
+                if t in NIAH
+            },
         )
         self.needle = NeedleGenerator(needle_spec, tokenizer)
         self._qa: dict[str, QASet] = {}

@@ -3,9 +3,12 @@ assignments ("VAR QPLMZ = 40213." then "VAR TRWXA = VAR QPLMZ.") hidden in a hay
 asks for every variable that ends up holding the value.
 
 As in RULER: variables are five upper-case letters, values five-digit numbers, `num_chains` chains
-of `num_hops` hops each, every chain in reading order at seeded positions, and one solved example
-before the question by default. Unlike RULER, the chains of a sample interleave (RULER places one
-chain after the other), and the statements sit at seeded depths that are measured and recorded.
+of `num_hops` hops each (one by default), the question names the asked chain by its value, and one
+solved example comes before the question by default. As in RULER, each chain's statements take
+random positions over the whole haystack, in chain order, so several chains interleave; ours sit at
+seeded depths that are measured and recorded. With one chain (RULER's default) every variable
+outside the example is an answer, which the audit declares; `num_chains` closes it (the
+`ruler-strict` suite uses 10).
 """
 
 from __future__ import annotations
