@@ -149,10 +149,9 @@ def integer_answer(row: dict[str, Any], prediction: str) -> float:
     return last_integer(prediction, row["answers"][0])
 
 
-def named_values(reply: str, values: list[str]) -> list[str]:
-    """The values (lower case) a reply names, in the order it first names them: each as a whole token
-    (7654321 is not inside 17654321), and not only inside a longer named value ("History" inside
-    "Art History" is not a second value)."""
+def _value_spans(reply: str, values: list[str]) -> dict[str, list[tuple[int, int]]]:
+    """Each value's whole-token spans in the reply (lower case): 7654321 is not inside 17654321, and a
+    value only inside a longer named value ("History" inside "Art History") is not named."""
     text = reply.lower()
     spans: dict[str, list[tuple[int, int]]] = {}
     for value in dict.fromkeys(v.lower() for v in values if v.strip()):
@@ -168,32 +167,44 @@ def named_values(reply: str, values: list[str]) -> list[str]:
             if not any(s <= start and end <= e and (e - s) > (end - start) for s, e, other in every if other != value)
         ]
         if alone:
-            kept[value] = alone[0][0]
-    return sorted(kept, key=kept.get)
+            kept[value] = alone
+    return kept
 
 
-def _in_order(gold: list[str], named: list[str]) -> int:
-    """The most gold values named in the gold's order (longest common subsequence)."""
-    table = [[0] * (len(named) + 1) for _ in range(len(gold) + 1)]
-    for i, g in enumerate(gold):
-        for j, n in enumerate(named):
-            table[i + 1][j + 1] = table[i][j] + 1 if g == n else max(table[i][j + 1], table[i + 1][j])
-    return table[-1][-1]
+def named_values(reply: str, values: list[str]) -> list[str]:
+    """The values (lower case) a reply names, in the order it first names them (see `_value_spans`)."""
+    kept = _value_spans(reply, values)
+    return sorted(kept, key=lambda v: kept[v][0][0])
+
+
+def final_order(reply: str, values: list[str]) -> list[str]:
+    """The values a reply names, in the order it names them last: the order of its final answer, after
+    any reasoning that named them in another order."""
+    kept = _value_spans(reply, values)
+    return sorted(kept, key=lambda v: kept[v][-1][0])
 
 
 def items_score(answers: list[str], placed: list[str], reply: str, ordered: bool = False) -> float | None:
     """Over-generation costs (part of the one policy): against the values of the answers' kind the row
     placed, a single-answer reply that also names a distractor scores 0, and a multi-answer reply
-    scores the F1 of the gold values against the placed values it names (counted in order when the
-    task asks for an order). None when the row placed nothing of the kind, or a single answer named
-    no distractor: the task's metric decides."""
+    scores the F1 of the gold values against the placed values it names. Where the task asks for an
+    order, a gold value counts only in its place: the k-th value of the reply's final order (each
+    value where it is named last) must be the k-th answer, so a list of every value in any other order
+    scores little (the longest common subsequence it once used gave a shuffled list of all ten of
+    NeedleBench's box labels 0.3). None when the row placed nothing of the kind, or a single answer
+    named no distractor: the task's metric decides."""
     if not placed or not answers:
         return None
     gold = list(dict.fromkeys(a.lower() for a in answers))
-    named = named_values(reply, [*placed, *answers])
+    values = [*placed, *answers]
+    named = named_values(reply, values)
     if len(gold) == 1:
         return 0.0 if set(named) - set(gold) else None
-    hits = _in_order(gold, [n for n in named if n in gold]) if ordered else len(set(named) & set(gold))
+    if ordered:
+        order = final_order(reply, values)
+        hits = sum(1 for k, value in enumerate(order[: len(gold)]) if value == gold[k])
+    else:
+        hits = len(set(named) & set(gold))
     if hits == 0:
         return 0.0
     precision, recall = hits / len(named), hits / len(gold)

@@ -128,3 +128,20 @@ def test_a_correct_answer_after_reasoning_scores_one(family):
         thought = "Let me read the text carefully.\n"
         reply = f"{thought}Answer: {gold}" if task.answer != "boxed" else f"{thought}\\boxed{{{gold}}}"
         assert score(row, reply) == 1.0, (row["id"], reply)
+
+
+def test_the_audit_flags_no_shortcut(family, tmp_path):
+    """`longsynth audit` on the family's example build: no model-free baseline scores without doing the
+    task, except the ones the family declares (shown with their reason, not flagged). A family, third-
+    party ones included, cannot ship a shortcut. Training families have no metric and are skipped."""
+    from longsynth.eval.audit import audit, flagged, table
+
+    generator, _, _, _ = family
+    cls = type(generator)
+    if cls.split == "train":
+        pytest.skip("training data: no metric to audit")
+    # The example's grid with more samples: two rows a cell cannot tell a shortcut from luck.
+    spec = load_spec(None, generator=cls.name, **{**cls.example, "samples": 8})
+    result = audit(build(spec, tmp_path / "ds"))
+    assert set(result) == set(spec.tasks)
+    assert flagged(result) == [], table(result)

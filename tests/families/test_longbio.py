@@ -296,9 +296,9 @@ def test_scoring_functions_on_right_and_wrong_predictions(bio_build):
     assert scoring.score(standard, "I am not sure, maybe Narnia.") == 0.0
     multi = _row(out, "bio_multi_standard")
     assert scoring.score(multi, " then ".join(multi["answers"])) == 1.0
-    # In reverse order one of two values stands in the asked order: F1 of 1/2 and 1/2 (the policy's
-    # ordered F1; the task's own metric, all in order, would give 0).
-    assert scoring.score(multi, " then ".join(reversed(multi["answers"]))) == 0.5
+    # In reverse order neither value stands in its asked place: 0 (the policy's ordered F1 counts a value
+    # only in its place).
+    assert scoring.score(multi, " then ".join(reversed(multi["answers"]))) == 0.0
     assert scoring.score(multi, " then ".join(multi["answers"][:1])) == pytest.approx(2 / 3)
     calc = _row(out, "bio_calculation")
     assert scoring.score(calc, f"They are 3 and 7 apart... so {calc['answers'][0]}") == 1.0

@@ -24,7 +24,7 @@ from ..needle.options import NeedleOptions
 from . import common_words, frequent_words, qa, variable_tracking
 from .metrics import string_match_all, string_match_part
 from .options import RulerOptions
-from .oracle import NIAH, VALIDATORS
+from .oracle import NIAH, VALIDATORS, list_line
 from .qa_data import QASet, builtin_entities_for, builtin_set, user_set
 
 ALL = {"anchor": ruler_string_match_all, "anchor_name": "RULER string_match_all"}
@@ -108,11 +108,18 @@ class RulerGenerator(Generator):
     @classmethod
     def placed_items(cls, row: dict[str, Any]) -> list[str]:
         """The NIAH tasks' needle values (the needle family's rule); for QA on the built-in set, the
-        values of the asked fact its documents state; none for vt, cwe, fwe and a user's QA set."""
+        values of the asked fact its documents state; cwe's and fwe's list words; none for vt (its
+        one default chain is declared by design) and a user's QA set."""
         if row["task"] in NIAH:
             return NeedleGenerator.placed_items(row)
         if row["task"] in ("qa_1", "qa_2"):
             return list(decode_metadata(row["metadata"]).get("placed", []))
+        if row["task"] in ("cwe", "fwe"):
+            # Every distinct word of the list: naming words blind costs precision, as it would not under
+            # RULER's string_match_all (the share of answers found).
+            line = list_line(row["input"])
+            words = common_words.read_list(line) if row["task"] == "cwe" else line.split()
+            return [w for w in dict.fromkeys(words or []) if w.isalpha()]
         return []
 
     @classmethod

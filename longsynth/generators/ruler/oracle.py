@@ -22,7 +22,8 @@ from . import common_words, frequent_words, qa, variable_tracking
 NIAH = tuple(NEEDLE_TASKS)  # the needle family's tasks, which this family builds with it
 
 
-def _list_line(text: str) -> str:
+def list_line(text: str) -> str:
+    """The longest line of an input: cwe's numbered list, fwe's coded words."""
     return max(text.split("\n"), key=len)
 
 
@@ -47,7 +48,7 @@ def chains_from_text(generator, row: dict[str, Any], metadata: dict[str, Any]) -
 
 def common_words_from_text(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
     """The `num_cw` words repeated most in the numbered list, none tied with the next."""
-    words = common_words.read_list(_list_line(row["input"]))
+    words = common_words.read_list(list_line(row["input"]))
     if words is None:
         return ["the input's longest line is not a list numbered 1, 2, 3, ... in order"]
     derived, _ = common_words.most_common(words, metadata["params"]["num_cw"])
@@ -60,7 +61,7 @@ def common_words_from_text(generator, row: dict[str, Any], metadata: dict[str, A
 
 def frequent_words_from_text(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
     """The three most frequent coded words of the text, third place untied."""
-    derived, _ = frequent_words.most_frequent(_list_line(row["input"]).split())
+    derived, _ = frequent_words.most_frequent(list_line(row["input"]).split())
     if derived is None:
         return ["the third most frequent word is tied with the fourth"]
     if derived != list(row["answers"]):
