@@ -27,11 +27,13 @@ from .eval.run import RunSettings
 from .eval.run import run as run_predictions
 from .eval.score import score_run
 from .eval.score import table as score_table
+from .export.card import audit_markdown
 from .export.hub import plan_upload
 from .export.hub import push as run_push
 from .export.lm_eval import export_lm_eval
 from .export.manifest import read_manifest
 from .export.ruler import export_ruler
+from .export.writer import add_audit_to_card
 from .generators.options import options_of
 from .generators.registry import REGISTRY
 from .inspect import load_row, render_row, validate_directory
@@ -227,6 +229,12 @@ def _build_summary(manifest: dict[str, Any], out: Path) -> str:
     help="Tokenizing threads per process, working while samples are generated [default: the cores "
     "per worker, at most 4, with tiktoken; 1 with hf: tokenizers]; 1: no overlap. The output bytes do not change.",
 )
+@click.option(
+    "--audit",
+    "with_audit",
+    is_flag=True,
+    help="Then run `longsynth audit` on the build and put its table in the card (exit 1 if it flags a shortcut).",
+)
 @_debug_option
 @_friendly
 def build(
@@ -248,6 +256,7 @@ def build(
     backend,
     ray_address,
     threads,
+    with_audit,
 ) -> None:
     """Build a dataset into OUTPUT from SPEC_FILE (YAML) and/or flags; flags win over the file.
 
@@ -288,6 +297,18 @@ def build(
             threads=threads,
         )
     click.echo(_build_summary(read_manifest(out), out))
+    if with_audit:
+        if generator.split == "train":
+            click.echo("audit: skipped, training data has no metric to audit")
+            return
+        result = run_audit(out)
+        add_audit_to_card(out, spec, generator, audit_markdown(result))
+        click.echo(audit_table(result))
+        found = audit_flagged(result)
+        if found:
+            click.echo(f"audit: {len(found)} flagged (in the card's Audit section); see `longsynth audit --help`")
+            sys.exit(1)
+        click.echo("audit: nothing flagged (table in the card's Audit section)")
 
 
 @cli.command()

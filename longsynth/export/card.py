@@ -84,7 +84,29 @@ def _effort(stats: list[dict]) -> str:
     )
 
 
-def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: Path) -> str:
+def audit_markdown(result: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """The audit (`longsynth audit`'s result) as a card section: every baseline that scored or is
+    declared, with its interval and why it may score; the rest counted."""
+    lines = [
+        "| task | baseline | score | 95% interval | n | verdict |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    quiet = sum(cell["score"] == 0 for found in result.values() for cell in found.values())
+    for task, found in result.items():
+        for name, cell in found.items():
+            if cell["score"] == 0 and not cell["reason"]:
+                continue
+            verdict = "**flagged**" if cell["flagged"] else (cell["reason"] or "below the bar")
+            lines.append(
+                f"| {task} | {name} | {cell['score']:.2f} | {cell['ci_low']:.2f} to {cell['ci_high']:.2f} "
+                f"| {cell['n']} | {verdict.replace('|', '/')} |"
+            )
+    flags = sum(cell["flagged"] for found in result.values() for cell in found.values())
+    lines += ["", f"{quiet} task x baseline pairs scored 0; {flags} flagged."]
+    return "\n".join(lines)
+
+
+def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: Path, audit: str = "") -> str:
     split = generator.split
     front = {
         "license": spec.license,
@@ -113,8 +135,9 @@ def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: 
         notes=generator.card_notes(
             [facts for task in spec.tasks for s in shard_stats.get(task, []) for facts in s.get("family", [])]
         ),
+        audit=audit,
     )
     return text + "\n"
 
 
-__all__ = ["rebuild_command", "render_card"]
+__all__ = ["audit_markdown", "rebuild_command", "render_card"]

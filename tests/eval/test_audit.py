@@ -179,3 +179,27 @@ def test_the_head_and_tail_baselines_equal_a_whole_encode(needles):
         ids, keep = tokenizer.encode(row["input"]), int(row["reserve"])
         assert _reserve_slice(row, end=False) == tokenizer.decode(ids[:keep])
         assert _reserve_slice(row, end=True) == tokenizer.decode(ids[-keep:])
+
+
+def test_build_audit_puts_the_table_in_the_card_and_keeps_the_build_valid(tmp_path, monkeypatch):
+    """`build --audit`: the audit table lands in the card's Audit section, the manifest records the new
+    card's sha256 (validate passes), and a flag makes the command exit 1 with the dataset still written."""
+    from longsynth.dataset import open_dataset
+    from longsynth.eval import audit as audit_module
+    from longsynth.inspect import validate_directory
+
+    out = tmp_path / "ds"
+    args = ["build", "--generator", "ruler", "--task", "vt,niah_single_1", "--lengths", "2k", "--depths", "50"]
+    result = CliRunner().invoke(cli, [*args, "--samples", "3", "-o", str(out), "--audit"])
+    assert result.exit_code == 0, result.output
+    assert "audit: nothing flagged" in result.output
+    card = (out / "README.md").read_text()
+    assert "## Audit" in card and "| niah_single_1 | every candidate | 1.00 |" in card and "by design of RULER" in card
+    assert validate_directory(out).problems == []
+    assert len(open_dataset(out).rows("vt")) == 3
+    # A shortcut the family does not declare: the command says so and exits 1.
+    monkeypatch.setitem(audit_module.BASELINES, "the gold itself", lambda row, rows: row["answers"][0])
+    flagged = CliRunner().invoke(cli, [*args, "--samples", "3", "-o", str(out), "--audit"])
+    assert flagged.exit_code == 1 and "flagged" in flagged.output
+    assert "**flagged**" in (out / "README.md").read_text()
+    assert validate_directory(out).problems == []
