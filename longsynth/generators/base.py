@@ -155,6 +155,12 @@ class Generator:
     per_task_options: ClassVar[bool] = False
 
     @classmethod
+    def natural_reply(cls, row: dict[str, Any]) -> str:
+        """A correct reply as a model would phrase it, for the contract tests: the gold in a sentence.
+        A family whose answers have a structure of their own (result rows) says how they read."""
+        return f"The answer is {', '.join(row['answers'])}."
+
+    @classmethod
     def declared_for(cls, task: str, row: dict[str, Any]) -> dict[str, str]:
         """The baselines declared on this task's rows (`Task.declared`); a family whose options close a
         by-design shortcut (distractor needles, more vt chains) drops that declaration for such rows."""

@@ -96,6 +96,17 @@ def test_gold_scores_one_and_a_wrong_answer_less(family):
         assert score(row, WRONG) < 1.0, row["id"]
 
 
+def test_a_natural_correct_answer_scores_one(family):
+    """A sentence a model would write around the gold scores 1 (the family's own shape where its answer
+    is structured: HoloBench's result rows, one per line)."""
+    generator, _, _, rows = family
+    if generator.split == "train":
+        return
+    for row in rows:
+        reply = type(generator).natural_reply(row)
+        assert score(row, reply) == 1.0, (row["id"], reply)
+
+
 def test_an_echo_of_the_input_scores_zero(family):
     """The scoring policy runs before every family's metric (`scoring.score`): a reply that repeats
     the input, or the whole prompt, scores 0 on every task. The needle and longbio metrics once read

@@ -111,6 +111,12 @@ class HoloBenchGenerator(Generator):
     validators = VALIDATORS
     example = {"tasks": "holo_filter,holo_join", "lengths": "2k"}
 
+    @classmethod
+    def natural_reply(cls, row: dict[str, Any]) -> str:
+        """Some words, then the result rows one per line after the answer marker, as the prompt asks."""
+        rows = "\n".join(row["answers"]) or "none"
+        return f"I went through every row that meets the conditions.\nAnswer:\n{rows}"
+
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)
         options = self.options
