@@ -341,7 +341,9 @@ class LongBioGenerator(Generator):
         # that depends on its own length alone (the pool is one stream, grown for the longest length).
         reach = int(np.searchsorted(pool.cumulative, bio_reach(target), side="right"))
         start = rng.randrange(int(np.searchsorted(pool.cumulative, pool.cumulative[reach - 1] - target, side="right")))
-        end = min(len(pool.texts), int(np.searchsorted(pool.cumulative, pool.cumulative[start] + target)) + 1)
+        # Bios past the target's reach are spares for the fitter's last whole bios (never a cut one),
+        # within this length's own prefix of the pool.
+        end = min(reach, int(np.searchsorted(pool.cumulative, pool.cumulative[start] + target)) + 65)
         taken = {person.name for person in pool.people[:reach]}
         # Name sharing draws on the people surely inside the context (the run's first 80 %).
         sharing = pool.people[start : start + max(1, (end - start) * 4 // 5)]
@@ -389,6 +391,7 @@ class LongBioGenerator(Generator):
             filler_tokens=tokens,
             inserts=inserts,
             labeler=self._labeler if rules.cites else None,
+            whole_units_only=True,
         )
         if shot_values:
             fitted = self._cite_demonstrations(fitted, wrapped, variables, shot_values, len(people), answer_prefix)
