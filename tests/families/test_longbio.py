@@ -46,6 +46,15 @@ def test_show_build_validates_with_exact_lengths(bio_build):
         assert 8192 - 16 <= row["prompt_length"] + row["reserve"] <= 8192
 
 
+def test_every_context_ends_with_a_whole_bio(bio_build):
+    """No bio is cut: the haystack's last gap is closed with whole bios, so the text before the first
+    question ends a sentence and no row records a partial unit."""
+    _, out = bio_build
+    for row in _rows(out):
+        assert json.loads(row["metadata"])["partial_unit"] is False
+        assert row["input"][: row["input"].index("\n\nQuestion: ")].rstrip().endswith("."), row["id"]
+
+
 def test_asked_bios_sit_at_their_depths_and_regenerate(bio_build):
     spec, out = bio_build
     for row in _rows(out, "bio_standard"):
