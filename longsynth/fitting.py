@@ -70,13 +70,16 @@ class Labeler:
         self, tokenizer: Tokenizer, template: str = LABEL_FORMAT, separator: str = SEPARATOR, joiner: str = SEPARATOR
     ):
         """`separator` is the text between units in the context ("\n\n" between RULER's documents):
-        a label is counted with it. `joiner` is the text between a label and its unit (a space, or the
-        line break after RULER's "Document k:"), counted with the unit."""
+        a label is counted with it. `joiner` is the text between a label and its unit: a space (the
+        default) is counted with the unit, since it merges with the unit's first word (" The"); a line
+        break (after RULER's "Document k:") is counted with the label, since it merges with the colon
+        (":\n" is one token), and the unit is counted from its first word."""
         self.tokenizer = tokenizer
         self.template = template
         self.separator = separator
         self.joiner = joiner
-        self._key = (tokenizer.name, template, separator)
+        self._counted_joiner = joiner if joiner.strip(" ") else ""
+        self._key = (tokenizer.name, template, separator, self._counted_joiner)
 
     def label(self, n: int) -> str:
         return self.template.format(n=n)
@@ -97,14 +100,14 @@ class Labeler:
         sizes = _LABEL_SIZES.get(self._key, _NO_LABELS)
         have = len(sizes)
         if upto >= have:
-            labels = [self.separator + self.label(n) for n in range(have, 2 * upto + 16)]
+            labels = [self.separator + self.label(n) + self._counted_joiner for n in range(have, 2 * upto + 16)]
             sizes = np.concatenate([sizes, np.asarray(self.tokenizer.count_many(labels), dtype=np.int64)])
             _LABEL_SIZES[self._key] = sizes
         return sizes
 
 
 _NO_LABELS = np.zeros(1, dtype=np.int64)
-_LABEL_SIZES: dict[tuple[str, str, str], np.ndarray] = {}  # (tokenizer, template, separator) -> sizes
+_LABEL_SIZES: dict[tuple[str, str, str, str], np.ndarray] = {}  # (tokenizer, template, separator, joiner) -> sizes
 _LABEL_TEXTS: dict[tuple[str, str], list[str]] = {}  # (template, text after) -> labels by number
 
 

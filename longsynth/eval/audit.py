@@ -138,7 +138,12 @@ def audit(directory: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
     result: dict[str, dict[str, dict[str, Any]]] = {}
     for task, task_rows in rows.by_task.items():
         declared = family.declared_for(task, task_rows[0]) if task_rows else family.tasks[task].declared
-        chance = family.chance_for(task, task_rows[0]) if task_rows else family.tasks[task].chance
+        # Chance varies by row (how many values of the answer's kind it placed): its mean over the rows.
+        chance = (
+            float(np.mean([family.chance_for(task, row) for row in task_rows]))
+            if task_rows
+            else family.tasks[task].chance
+        )
         baselines = {**BASELINES, **family.baselines}
         result[task] = {}
         for name, reply in baselines.items():

@@ -169,8 +169,11 @@ class Generator:
     @classmethod
     def chance_for(cls, task: str, row: dict[str, Any]) -> float:
         """The score chance alone gives on this task's rows, for `longsynth audit`: the task's declared
-        level by default; a family whose options change it (distractor needles) reads them off a row."""
-        return cls.tasks[task].chance
+        level, or a blind pick among the values of the answer's kind the row placed (`placed_items`)
+        when there are several; a family whose options change it (distractor needles) reads them off
+        a row."""
+        placed = cls.placed_items(row)
+        return max(cls.tasks[task].chance, 1.0 / len(placed) if len(placed) > 1 else 0.0)
 
     def __init__(self, spec: Spec, tokenizer: Tokenizer):
         self.spec = spec

@@ -97,12 +97,6 @@ class NeedleBenchGenerator(Generator):
         metadata = decode_metadata(row["metadata"])
         return list(metadata.get("items" if row["task"] == "multi_retrieval" else "names", []))
 
-    @classmethod
-    def chance_for(cls, task: str, row: dict[str, Any]) -> float:
-        """A blind pick among the row's box labels (retrieval, per asked place) or names (reasoning, ATC)."""
-        placed = cls.placed_items(row)
-        return 1.0 / len(placed) if placed else cls.tasks[task].chance
-
     def fills_target(self, task: str) -> bool:
         return self.task_options(task).haystack != "none"
 

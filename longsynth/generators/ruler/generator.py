@@ -145,7 +145,7 @@ class RulerGenerator(Generator):
             metadata = decode_metadata(row["metadata"])
             share = metadata["params"]["num_cw"] / max(1, metadata["distinct_words"])
             return 2 * share / (1 + share)
-        return cls.tasks[task].chance
+        return super().chance_for(task, row)
 
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)

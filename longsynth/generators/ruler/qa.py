@@ -61,8 +61,10 @@ def distractors(qa: QASet, asked, paragraphs: int, room: int, rng: random.Random
         used += cost
     rng.shuffle(chosen)
     taken = gold | set(chosen)
-    spare = [p for p in rng.sample(range(paragraphs), min(paragraphs, 64 + len(taken))) if p not in taken]
-    return chosen + spare[:32]
+    # Spares for what the estimate left (labels are counted per unit as they land): an eighth more.
+    wanted_spares = 64 + len(chosen) // 8
+    pool = rng.sample(range(paragraphs), min(paragraphs, wanted_spares + len(taken)))
+    return chosen + [p for p in pool if p not in taken][:wanted_spares]
 
 
 def placed_values(qa: QASet, asked, context: str) -> list[str]:

@@ -50,7 +50,10 @@ CRAFTS = (
     "shipwright", "cartographer", "stonemason", "brewer", "surveyor", "weaver", "printer", "glassblower",
     "apothecary", "bell founder", "miller", "bookbinder",
 )  # fmt: skip
-TOWN_SUFFIXES = ("ton", "ford", "bury", "wick", "field", "haven", "mouth", "port", "stead", "ley", "moor", "dale")
+TOWN_SUFFIXES = (
+    "ton", "ford", "bury", "wick", "field", "haven", "mouth", "port", "stead", "ley", "moor", "dale", "borough",
+    "ham", "by", "thorpe", "combe", "minster", "bridge", "wood", "well", "croft", "gate", "hurst",
+)  # fmt: skip
 TOWN_PREFIXES = ("", "", "", "North ", "South ", "East ", "West ", "Upper ", "Lower ", "New ", "Old ", "Great ")
 PROVINCE_FORMS = ("{}shire", "{} Vale", "{}land", "{} March")
 # Frames of a town's paragraph and of its founder's; each states every fact once.
@@ -85,14 +88,15 @@ FOUNDER_QUESTIONS = (
     ("born", ("In what year was the founder of {town} born?", "When was the person who founded {town} born?")),
 )
 MIN_ENTITIES = 4096
-MAX_ENTITIES = 16_384  # towns and birthplaces stay well inside the names the pools can make
+MAX_ENTITIES = 12_000  # towns and birthplaces (two place names each) stay inside the 28,000 cores
 
 
 def unit_text(paragraph: str) -> str:
-    """A paragraph as it is counted: after its label's line break, with the blank line that follows
-    it. A paragraph ending in punctuation merges with that line break into one token (".\n\n"), so
-    the break is counted with the paragraph before it, and the next label with nothing before it."""
-    return "\n" + paragraph + "\n\n"
+    """A paragraph as it is counted: from its first word (the line break after its label merges with
+    the label's colon, ":\n", and is counted with the label), with the blank line that follows it. A
+    paragraph ending in punctuation merges with that line break into one token (".\n\n"), so the
+    break is counted with the paragraph before it, and the next label with nothing before it."""
+    return paragraph + "\n\n"
 
 
 @dataclass(frozen=True)
@@ -146,11 +150,11 @@ def question_for(qa: QASet, questions: int, seed: int, task: str, length: int, d
     return qa.questions[permuted(position, questions, derive_seed("qa-order", seed, task, length))]
 
 
-def _unique(rng: random.Random, make, taken: set[str]) -> str:
+def _unique(rng: random.Random, make, taken: set[str], key=lambda name: name) -> str:
     for _ in range(10_000):
         name = make(rng)
-        if name not in taken:
-            taken.add(name)
+        if key(name) not in taken:
+            taken.add(key(name))
             return name
     raise CorpusError("the built-in QA set ran out of distinct names")  # unreachable within MAX_ENTITIES
 
@@ -159,13 +163,20 @@ def _place(rng: random.Random, roots: list[str]) -> str:
     return f"{rng.choice(TOWN_PREFIXES)}{rng.choice(roots)}{rng.choice(TOWN_SUFFIXES)}"
 
 
+def _core(place: str) -> str:
+    """A place name without its prefix: "Lemoor" and "Old Lemoor" share one, so only one of them exists
+    (a town asked about is never inside another place's name)."""
+    return place.rsplit(" ", 1)[-1]
+
+
 @functools.lru_cache(maxsize=4)
 def builtin_set(tokenizer_name: str, entities: int, hops: int) -> BuiltinSet:
     """The built-in set with `entities` towns: entity k is drawn from its own seed (prefix-stable)."""
     firsts, lasts = name_pools(100_000, 100_000)
-    # Places, provinces and rivers from one half of the surnames, founders from the other: a river
-    # asked about is never a founder's surname in the same context.
+    # Places, provinces and rivers from one half of the surnames (and the first names, for places), founders
+    # from the other half: a river asked about is never a founder's surname in the same context.
     roots, surnames = sorted(lasts)[0::2], sorted(lasts)[1::2]
+    place_roots = sorted({*roots, *firsts})
     paragraphs: list[str] = []
     questions: list[Question] = []
     facts: dict[str, dict[str, str]] = {}
@@ -174,8 +185,8 @@ def builtin_set(tokenizer_name: str, entities: int, hops: int) -> BuiltinSet:
     asked = TOWN_QUESTIONS if hops == 1 else FOUNDER_QUESTIONS
     for k in range(entities):
         rng = random.Random(derive_seed("builtin-qa-2", k))
-        town = _unique(rng, lambda r: _place(r, roots), places)
-        birthplace = _unique(rng, lambda r: _place(r, roots), places)
+        town = _unique(rng, lambda r: _place(r, place_roots), places, _core)
+        birthplace = _unique(rng, lambda r: _place(r, place_roots), places, _core)
         founder = _unique(rng, lambda r: f"{r.choice(firsts)} {r.choice(surnames)}", people)
         year = rng.randrange(1450, 1900)
         craft = rng.choice(CRAFTS)
