@@ -30,7 +30,7 @@ from ...seeding import derive_seed, rng_for
 from ...templating import Templates
 from ...text.units import count_units
 from ...tokenizers import get_tokenizer
-from ..base import Cell, Generator, Sample, Task, Wrapped
+from ..base import EDGE_BASELINES, Cell, Generator, Sample, Task, Wrapped
 from .bios import TEMPLATE_FOLDER, BioStyle, Person, bio_texts, load_style, stated_ages
 from .metrics import (
     VALUE_TASKS,
@@ -56,7 +56,8 @@ IDK_BY_DESIGN = (
     "by design of LongBioBench: every idk row's answer is the refusal its prompt quotes; idk is read beside its "
     "twin bio_standard rows (metadata.twin_id), where refusing scores 0"
 )
-HIT = {"anchor": longbio_hit, "anchor_name": "LongBioBench hit"}
+# The asked bio at depth 0 (100) is the first (last) bio, so its values are the first (last) of their kind.
+HIT = {"anchor": longbio_hit, "anchor_name": "LongBioBench hit", "declared": dict(EDGE_BASELINES)}
 TASKS = {
     "bio_standard": Task("one attribute of one person", metric=answers_metric, reserve=REPLY_TOKENS, **HIT),
     "bio_multi_standard": Task(
@@ -85,6 +86,7 @@ TASKS = {
         reserve=REPLY_TOKENS,
         anchor=longbio_two_diff,
         anchor_name="LongBioBench twodiff hit",
+        declared=dict(EDGE_BASELINES),
     ),
     "bio_citation": Task(
         "the answer plus the number of the bio it came from",
@@ -92,6 +94,7 @@ TASKS = {
         reserve=REPLY_TOKENS,
         anchor=longbio_answer_hit,
         anchor_name="LongBioBench answer accuracy",
+        declared=dict(EDGE_BASELINES),
         anchor_extra=("LongBioBench citation accuracy", longbio_citation_hit),
     ),
     "bio_idk": Task(
