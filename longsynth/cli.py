@@ -526,12 +526,21 @@ def run_cmd(
     type=click.Path(file_okay=False),
     help="Where scores.parquet and summary.json go [default: PRED, or a jsonl's folder].",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Score a run whose run.json names another dataset, or replace another dataset's scores in -o.",
+)
 @_debug_option
 @_friendly
-def score_cmd(directory, pred, out) -> None:
+def score_cmd(directory, pred, out, force) -> None:
     """Score the predictions PRED (a `longsynth run` folder, a jsonl of {"id", "prediction"}, or
-    RULER's prediction jsonl) against DIRECTORY with each task's metric."""
-    _, summary, where = score_run(Path(directory), Path(pred), Path(out) if out else None)
+    RULER's prediction jsonl) against DIRECTORY with each task's metric.
+
+    `overall` is the mean of the task means, as RULER reports it; the mean over rows is printed beside
+    it. A run made on another dataset is refused (its run.json names the dataset), as is replacing
+    another dataset's scores; --force does both."""
+    _, summary, where = score_run(Path(directory), Path(pred), Path(out) if out else None, force=force)
     click.echo(score_table(summary))
     click.echo(f"-> {where / 'scores.parquet'}, {where / 'summary.json'}")
 

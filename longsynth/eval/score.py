@@ -26,10 +26,10 @@ from ..dataset import open_dataset
 from ..errors import OutputError, SpecError
 from ..files import read_parquet_file
 from ..generators.registry import get_generator_class
-from ..inputs import json_lines
+from ..inputs import json_lines, read_text
 from ..outputs import OutputFolder
 from ..scoring import anchor_extra, anchor_score, score
-from .run import PARTIAL, PREDICTIONS, _parquet_bytes, read_partial
+from .run import PARTIAL, PREDICTIONS, RUN, _parquet_bytes, read_partial
 
 SCORES = "scores.parquet"
 SUMMARY = "summary.json"
@@ -176,27 +176,65 @@ def summarize(scores: pl.DataFrame) -> dict[str, Any]:
         for (task,), group in scores.group_by(["task"], maintain_order=True)
         if group["anchor_extra"].null_count() < len(group)
     }
+    anchor_means = [mean for mean in anchors.values() if mean is not None]
     return {
-        "overall": round(float(scores["score"].mean()), 4) if len(scores) else 0.0,
+        # RULER's convention: the mean of the per-task means (a task with 4 rows counts as much as one with
+        # 40); `overall_rows` is the mean over rows.
+        "overall": round(float(np.mean(list(tasks.values()))), 4) if tasks else 0.0,
+        "overall_rows": round(float(scores["score"].mean()), 4) if len(scores) else 0.0,
         "tasks": tasks,
         # The anchors' own metrics (RULER's string_match_all / _part on the raw reply), to set beside
         # published numbers; our strict score above is the default. `extra`: what an anchor reports
         # apart (LongBioBench's citation accuracy beside its answer accuracy).
-        "anchor": {"overall": _anchor_mean(scores), "tasks": anchors, "extra": extras},
+        "anchor": {
+            "overall": round(float(np.mean(anchor_means)), 4) if anchor_means else None,
+            "tasks": anchors,
+            "extra": extras,
+        },
         "missing": int(scores["missing"].sum()),
         "rows": len(scores),
         "cells": cells,
     }
 
 
-def score_run(directory: Path, pred: Path, out: Path | None = None) -> tuple[pl.DataFrame, dict[str, Any], Path]:
+def _recorded_dataset(path: Path, what: str) -> str | None:
+    """The dataset manifest sha256 a run.json or summary.json records (None: no such file or field)."""
+    if not path.is_file():
+        return None
+    try:
+        recorded = json.loads(read_text(path, what, limit=16 * 1024 * 1024))
+    except json.JSONDecodeError:
+        raise OutputError(f"{str(path)!r} is not valid JSON") from None
+    value = recorded.get("dataset_manifest_sha256") if isinstance(recorded, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def score_run(
+    directory: Path, pred: Path, out: Path | None = None, force: bool = False
+) -> tuple[pl.DataFrame, dict[str, Any], Path]:
     """Score `pred` against the build in `directory`; write scores.parquet and summary.json into
-    `out` (default: PRED when it is a folder, else the jsonl's folder)."""
+    `out` (default: PRED when it is a folder, else the jsonl's folder). A run made on another dataset
+    (its run.json names another manifest) is refused, and so is a folder holding another dataset's
+    scores, unless `force`."""
     pred = Path(pred)
     out = Path(out) if out else (pred if pred.is_dir() else pred.parent)
+    dataset = open_dataset(Path(directory), evaluation=True)
+    sha = dataset.manifest_sha256
+    ran_on = _recorded_dataset(pred / RUN, "run record") if pred.is_dir() else None
+    if ran_on is not None and ran_on != sha and not force:
+        raise SpecError(
+            f"{str(pred)!r} is a run on another dataset (manifest {ran_on[:12]}, not {sha[:12]} of "
+            f"{str(directory)!r}); score it against its own dataset, or pass --force"
+        )
+    scored_on = _recorded_dataset(out / SUMMARY, "summary")
+    if scored_on is not None and scored_on != sha and not force:
+        raise OutputError(
+            f"{str(out)!r} holds scores of another dataset (manifest {scored_on[:12]}); give another -o, "
+            "or pass --force to replace them"
+        )
     folder = OutputFolder(out, "the scores folder (-o, or the predictions' folder)")
     scores = score_rows(Path(directory), read_predictions(pred))
-    summary = summarize(scores)
+    summary = {**summarize(scores), "dataset_manifest_sha256": sha}
     folder.write(SCORES, _parquet_bytes(scores.drop("missing", "anchor_extra_name")))
     folder.write(SUMMARY, (json.dumps(summary, indent=1) + "\n").encode())
     return scores, summary, out
@@ -216,7 +254,11 @@ def table(summary: dict[str, Any]) -> str:
             by_length.append(f"{sum(c['score'] * c['n'] for c in group) / total:6.3f}" if total else "     -")
         missing = sum(c["missing"] for c in cells)
         lines.append(f"{task:<{width}}  " + "  ".join(by_length) + f"  {mean:6.3f}  {missing:7d}")
-    lines.append(f"overall {summary['overall']:.3f} over {summary['rows']} rows ({summary['missing']} missing)")
+    lines.append(
+        f"overall {summary['overall']:.3f} (mean of the {len(summary['tasks'])} task means; "
+        f"{summary.get('overall_rows', summary['overall']):.3f} over all {summary['rows']} rows, "
+        f"{summary['missing']} missing)"
+    )
     anchor = summary.get("anchor", {})
     if anchor.get("tasks"):
         means = ", ".join(f"{task} {mean:.3f}" for task, mean in anchor["tasks"].items())

@@ -79,6 +79,63 @@ def test_run_score_report_through_faults(dataset, tmp_path):
     assert "niah_single_1" in result.output and "overall 0.667" in result.output
 
 
+def test_score_refuses_another_datasets_run_and_never_overwrites_its_scores(dataset, tmp_path):
+    """run.json names the dataset a run was made on: scoring it against another build is refused in one
+    line (it once exited 0 with "306 missing" and overwrote that run's scores); --force overrides, and
+    a scores folder holding another dataset's summary is not replaced without it."""
+    pred = tmp_path / "pred"
+    with Loopback(State()) as server:
+        assert (
+            _invoke("run", str(dataset), "--endpoint", server.url, "--model", "m", "-o", str(pred), *FAST).exit_code
+            == 0
+        )
+    other = build(
+        load_spec(None, generator="needle", tasks="niah_single_1", lengths="1k", samples=2), tmp_path / "other"
+    )
+    refused = _invoke("score", str(other), str(pred))
+    assert refused.exit_code == 2 and "is a run on another dataset" in refused.output
+    assert "Traceback" not in refused.output and not (pred / "summary.json").exists()
+    assert _invoke("score", str(dataset), str(pred)).exit_code == 0
+    kept = (pred / "summary.json").read_bytes()
+    forced = _invoke("score", str(other), str(pred), "--force")  # both guards overridden, on purpose
+    assert forced.exit_code == 0, forced.output
+    assert (
+        json.loads((pred / "summary.json").read_text())["dataset_manifest_sha256"]
+        != json.loads(kept)["dataset_manifest_sha256"]
+    )
+    # A jsonl of predictions scored into a folder holding this dataset's scores, against another dataset:
+    lines = pl.read_parquet(pred / "predictions.parquet").select("id", "prediction").to_dicts()
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    (tmp_path / "summary.json").write_bytes(kept)
+    overwrite = _invoke("score", str(other), str(tmp_path / "p.jsonl"))
+    assert overwrite.exit_code != 0 and "holds scores of another dataset" in overwrite.output
+    assert (tmp_path / "summary.json").read_bytes() == kept
+
+
+def test_overall_is_the_mean_of_task_means():
+    """RULER's convention: a task of 4 rows weighs as much as one of 40; the row mean is given beside it."""
+    from longsynth.eval.score import summarize
+
+    rows = [("a", 1.0)] * 40 + [("b", 0.0)] * 4
+    frame = pl.DataFrame(
+        {
+            "id": [f"r{n}" for n in range(len(rows))],
+            "task": [t for t, _ in rows],
+            "target_length": [1024] * len(rows),
+            "depth": [None] * len(rows),
+            "score": [v for _, v in rows],
+            "anchor_score": [v for _, v in rows],
+            "anchor_extra": [None] * len(rows),
+            "anchor_extra_name": [""] * len(rows),
+            "missing": [False] * len(rows),
+        },
+        schema_overrides={"depth": pl.Float64, "anchor_extra": pl.Float64},
+    )
+    summary = summarize(frame)
+    assert summary["overall"] == 0.5 and summary["overall_rows"] == pytest.approx(40 / 44, abs=1e-4)
+    assert summary["anchor"]["overall"] == 0.5
+
+
 def test_timeouts_and_dropped_connections_are_retried(dataset, tmp_path):
     for faults in (Faults(hang=3.0, first=1), Faults(drop=True, first=1), Faults(status=503, first=1)):
         pred = tmp_path / f"pred-{faults.hang}-{faults.drop}-{faults.status}"
