@@ -207,7 +207,12 @@ def _build_summary(manifest: dict[str, Any], out: Path) -> str:
     type=click.Path(),
     help="Output folder (Hub layout: README.md, manifest.json, <task>/test-*.parquet).",
 )
-@click.option("--overwrite", is_flag=True, help="Replace another build's output in the folder.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace the longsynth build in the folder, the same spec's too (rebuilt from scratch); without it "
+    "the same spec resumes and another is refused.",
+)
 @click.option(
     "--workers",
     type=click.IntRange(1, 1024),
@@ -550,12 +555,34 @@ def score_cmd(directory, pred, out, force) -> None:
 @click.argument("preds", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="The HTML file.")
 @click.option("--png", type=click.Path(file_okay=False), help="Also write one PNG per task into this folder.")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.856,
+    show_default=True,
+    help="Effective context length: the longest length whose mean of tasks reaches this (RULER's Llama-2-7B, 85.6).",
+)
+@click.option(
+    "--audit",
+    "audit_file",
+    type=click.Path(dir_okay=False),
+    help="An audit.json (`longsynth audit -o`) to show in the report.",
+)
 @_debug_option
 @_friendly
-def report_cmd(directory, preds, out, png) -> None:
-    """Write a self-contained HTML report: per task, the depth x length heatmap of each PRED (several
-    models side by side, one colour scale), the score-by-length curve and a table with intervals."""
-    tasks = build_report(Path(directory), [Path(p) for p in preds], Path(out), Path(png) if png else None)
+def report_cmd(directory, preds, out, png, threshold, audit_file) -> None:
+    """Write a self-contained HTML report: RULER's summary table (task x length, the mean per length,
+    the overall mean) and the effective context length per model, run information, paired differences
+    between models, then per task each PRED's depth x length heatmap (one colour scale; a score-by-length
+    line for tasks without depths) and a folded table with intervals."""
+    tasks = build_report(
+        Path(directory),
+        [Path(p) for p in preds],
+        Path(out),
+        Path(png) if png else None,
+        threshold=threshold,
+        audit=Path(audit_file) if audit_file else None,
+    )
     click.echo(f"{out}: {len(tasks)} tasks, {len(preds)} prediction set(s)")
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from .errors import SpecError
+from .generators.options import check_effect
 from .generators.registry import get_generator_class
 from .inputs import load_yaml, read_text
 
@@ -355,6 +356,11 @@ def resolve(raw: dict[str, Any]) -> Spec:
         spec.depths = []  # placement, not a depth grid, positions this family's items
     spec.options = generator_cls.check_options(options)
     spec.task_options = _checked_task_options(task_options, spec, generator_cls)
+    check_effect(
+        generator_cls.Options,
+        {task: generator_cls.tasks[task].preset for task in spec.tasks},
+        {task: {**spec.options, **spec.task_options.get(task, {})} for task in spec.tasks},
+    )
     cells = sum(len(task_depths(spec, generator_cls.tasks[t])) for t in spec.tasks) * len(spec.lengths) * spec.samples
     if cells > MAX_CELLS:
         raise SpecError(

@@ -28,6 +28,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -344,6 +345,8 @@ def run(
         "dataset_manifest_sha256": dataset.manifest_sha256,
         "settings": {k: v for k, v in asdict(settings).items() if k not in ("endpoint", "model")},
         "longsynth_version": __version__,
+        # When this run (or its last resume) started, in UTC: the report's run information.
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     about["settings"]["tasks"] = list(settings.tasks) if settings.tasks else None
     folder.path(RUN)  # the folder is made (and checked) before anything is asked

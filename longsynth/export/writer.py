@@ -135,10 +135,11 @@ def building_into(out: Path) -> Iterator[None]:
 
 def prepare_output(out: Path, spec: Spec, overwrite: bool) -> None:
     """Make `out` (created and locked by `building_into`) ready: resume the same spec, or refuse other
-    output."""
+    output. `overwrite` replaces a longsynth build, the same spec's too (a rebuild from scratch: a
+    resume keeps finished shards, which is not what --overwrite asks for)."""
     marker = out / STATE_DIR / "spec.json"
     fingerprint = spec.fingerprint()
-    if _recorded_fingerprint(marker) != fingerprint:
+    if overwrite or _recorded_fingerprint(marker) != fingerprint:
         if _holds_anything(out):
             if not overwrite:
                 raise OutputError(

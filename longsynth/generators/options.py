@@ -32,10 +32,27 @@ def option(
     minimum: float | None = None,
     maximum: float | None = None,
     above: float | None = None,
+    needs: tuple[str, Any] | None = None,
+    tasks: tuple[str, ...] = (),
 ) -> Any:
-    """A dataclass field with what `list` shows and what a value must satisfy (`above`: exclusive minimum)."""
-    meta = {"help": help, "choices": choices, "minimum": minimum, "maximum": maximum, "above": above}
+    """A dataclass field with what `list` shows and what a value must satisfy (`above`: exclusive minimum).
+
+    `needs` = (option, value) and `tasks` say when the option counts: only where that other option has
+    that value (SET: any non-empty value), and only for those tasks. Setting it where it counts for no
+    task of the build is refused (`corpus_text_field` with a prose haystack was accepted and ignored)."""
+    meta = {
+        "help": help,
+        "choices": choices,
+        "minimum": minimum,
+        "maximum": maximum,
+        "above": above,
+        "needs": needs,
+        "tasks": tasks,
+    }
     return dataclasses.field(default=default, metadata=meta)
+
+
+SET = object()  # `needs=(option, SET)`: the other option is set to something non-empty
 
 
 def _number(value: float) -> str:
@@ -53,6 +70,28 @@ class OptionInfo:
     minimum: float | None
     maximum: float | None
     above: float | None
+    needs: tuple[str, Any] | None = None
+    tasks: tuple[str, ...] = ()
+
+    def counts_for(self, task: str, options: Any) -> bool:
+        """Whether this option has an effect on `task` under its resolved `options`."""
+        if self.tasks and task not in self.tasks:
+            return False
+        if self.needs is None:
+            return True
+        other, wanted = self.needs
+        value = getattr(options, other)
+        return bool(value) if wanted is SET else value == wanted
+
+    def condition(self) -> str:
+        """When the option counts, as a person reads it."""
+        parts = []
+        if self.needs is not None:
+            other, wanted = self.needs
+            parts.append(f"{other} is set" if wanted is SET else f"{other}={wanted}")
+        if self.tasks:
+            parts.append(f"task {' or '.join(self.tasks)}")
+        return " and ".join(parts)
 
     def describe(self) -> str:
         """The help line `longsynth list` prints."""
@@ -111,8 +150,32 @@ def options_of(options_class: type) -> dict[str, OptionInfo]:
             meta.get("minimum"),
             meta.get("maximum"),
             meta.get("above"),
+            meta.get("needs"),
+            tuple(meta.get("tasks") or ()),
         )
     return out
+
+
+def check_effect(options_class: type, presets: dict[str, dict[str, Any]], given: dict[str, dict[str, Any]]) -> None:
+    """Refuse an option the user set that has no effect on any task it is set for: `given` maps each task
+    of the build to the options the user set for it; `presets` to its preset."""
+    known = options_of(options_class)
+    for name in sorted({n for values in given.values() for n in values}):
+        info = known.get(name)
+        if info is None or (info.needs is None and not info.tasks):
+            continue
+        applies = [task for task, values in given.items() if name in values]
+        resolved = {task: resolve_options(options_class, presets[task], given[task]) for task in applies}
+        if not any(info.counts_for(task, resolved[task]) for task in applies):
+            where = ", ".join(
+                f"{task} has {info.needs[0]}={getattr(resolved[task], info.needs[0])!r}"
+                for task in applies
+                if info.needs is not None and (not info.tasks or task in info.tasks)
+            )
+            raise SpecError(
+                f"{name} has no effect here: it counts only when {info.condition()}"
+                + (f" ({where})" if where else f" (this build makes {', '.join(applies)})")
+            )
 
 
 def check_options(options_class: type, family: str, given: dict[str, Any]) -> dict[str, Any]:

@@ -101,6 +101,22 @@ def test_other_spec_refused_then_overwritten(tmp_path):
     assert json.loads((out / "manifest.json").read_text())["spec"]["seed"] == 3
 
 
+def test_overwrite_rebuilds_the_same_spec(tmp_path):
+    """--overwrite on the same spec rebuilds from scratch (it once printed "wrote N rows" and kept the
+    finished shards); without it the same command resumes and keeps them. The bytes are the same."""
+    out = tmp_path / "o"
+    args = ("build", "--lengths", "1k", "-o", str(out))
+    assert run(*args).exit_code == 0
+    shard = out / "niah_single_1" / "test-00000-of-00001.parquet"
+    first = shard.read_bytes()
+    before = shard.stat().st_ino, shard.stat().st_mtime_ns
+    assert run(*args).exit_code == 0
+    assert (shard.stat().st_ino, shard.stat().st_mtime_ns) == before  # resumed: kept
+    assert run(*args, "--overwrite").exit_code == 0
+    assert (shard.stat().st_ino, shard.stat().st_mtime_ns) != before  # rebuilt
+    assert shard.read_bytes() == first
+
+
 def test_overwrite_replaces_only_a_longsynth_build(tmp_path):
     """--overwrite into a folder of someone's own files (a README, notes, a folder of .jsonl data)
     deletes nothing and says which files are not ours; into a build, it replaces the build, and a file
@@ -166,3 +182,20 @@ def test_an_installed_family_lists_builds_and_validates(tmp_path, plugin_env):
     assert built.returncode == 0, built.stderr
     checked = longsynth("validate", str(tmp_path / "t"))
     assert checked.returncode == 0 and "4 rows checked in 1 files: 0 failed" in checked.stdout
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (("--task", "niah_single_2", "--set", "corpus_text_field=body", "--set", "haystack=prose"), "corpus is set"),
+        (("--generator", "ruler", "--task", "vt", "--set", "num_cw=5"), "task cwe"),
+        (("--generator", "ruler", "--task", "niah_single_1", "--set", "corpus=x.txt"), "haystack=corpus"),
+        (("--generator", "ruler", "--task", "qa_1", "--set", "qa_split=train"), "qa_data is set"),
+    ],
+)
+def test_an_option_with_no_effect_is_refused(tmp_path, args, says):
+    """An option that counts for no task of the build (a corpus field without a corpus, a cwe setting on a
+    vt build) is a one-line error naming what would make it count, not silently ignored."""
+    result = run("build", *args, "--lengths", "1k", "-o", str(tmp_path / "o"))
+    _one_line_error(result, "has no effect here")
+    assert says in result.output and not (tmp_path / "o").exists()

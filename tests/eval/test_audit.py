@@ -203,3 +203,21 @@ def test_build_audit_puts_the_table_in_the_card_and_keeps_the_build_valid(tmp_pa
     assert flagged.exit_code == 1 and "flagged" in flagged.output
     assert "**flagged**" in (out / "README.md").read_text()
     assert validate_directory(out).problems == []
+
+
+def test_a_task_without_depths_gets_a_length_line_not_a_one_row_heatmap():
+    """vt, cwe and fwe place their items themselves: their figure is the score-by-length line alone."""
+    from longsynth.eval.report import effective_length, task_figure
+
+    cells = [
+        {"task": "vt", "target_length": n, "depth": None, "n": 2, "score": s, "anchor_score": s}
+        for n, s in ((4096, 0.9), (8192, 0.7))
+    ]
+    summary = {"tasks": {"vt": 0.8}, "cells": cells}
+    assert len(task_figure("vt", [("m", summary)]).axes) == 1
+    with_depth = [{**c, "depth": 50.0} for c in cells]
+    assert (
+        len(task_figure("vt", [("m", {"tasks": {"vt": 0.8}, "cells": with_depth})]).axes) == 3
+    )  # map, colour bar, line
+    assert effective_length([4096, 8192, 16384], [0.9, 0.86, 0.5], 0.856) == 8192
+    assert effective_length([4096], [0.5], 0.856) is None

@@ -358,6 +358,13 @@ def test_the_report_renders_in_a_headless_browser(dataset, tmp_path):
     assert not [line for line in console if "error" in line.lower()], console
     dom = _browser(page, tmp_path / "profile-2", "--dump-dom").stdout
     assert dom.count("<svg") == 2  # one figure per task
+    # What a paper needs first: contents, RULER's summary table per model with the mean per length, the
+    # effective context length, run information, the paired difference of two models; cells folded.
+    assert "<nav>" in dom and 'href="#summary"' in dom and 'href="#niah_single_1"' in dom
+    assert dom.count('class="summary"') == 2 and "mean of tasks" in dom
+    assert "Effective context length" in dom and "Run information" in dom and "endpoint host" in dom
+    assert "127.0.0.1" in dom and "Differences between models" in dom and "paired bootstrap" in dom
+    assert dom.count("<summary>Per-cell scores") == 2 and "anchors' metrics by length" in dom
     for task in TASKS.split(","):
         assert f'id="{task}"' in dom and f">{task}<" in dom
     assert "first-half-reader" in dom and "other-run" in dom
@@ -404,6 +411,33 @@ def test_lm_eval_runs_the_exported_tasks(dataset, tmp_path):
     scored = results["results"]["longsynth_niah_single_1"]
     assert scored["score,none"] == 0.0  # the dummy model answers "lol"
     assert results["n-samples"]["longsynth_niah_single_1"]["effective"] == 3
+
+
+def test_lm_eval_api_model_against_the_loopback_server(dataset, tmp_path):
+    """lm-eval's own OpenAI-compatible client (`local-completions`, from the `lm-eval[api]` extra) on the
+    exported task, talking HTTP to the loopback server on 127.0.0.1: its needle-reading model answers
+    when the needle sits in the first half, and lm-eval's score is ours (process_results)."""
+    pytest.importorskip("tenacity")  # lm-eval[api]
+    out = tmp_path / "lm"
+    assert _invoke("export", "lm-eval", str(dataset), str(out)).exit_code == 0
+    state = State()
+    with Loopback(state) as server:
+        args = (
+            f"model=needle-reader,base_url={server.url}/completions,num_concurrent=1,max_retries=1,"
+            "tokenized_requests=False,tokenizer_backend=None"
+        )
+        command = [
+            sys.executable, "-m", "lm_eval", "--model", "local-completions", "--model_args", args,
+            "--include_path", str(out), "--tasks", "longsynth_niah_single_1", "--output_path", str(tmp_path / "res"),
+        ]  # fmt: skip
+        env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": "unused"}
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert state.requests >= 18  # every niah_single_1 row went over HTTP
+    results = json.loads(next((tmp_path / "res").rglob("results_*.json")).read_text())
+    rows = pl.read_parquet(sorted((dataset / "niah_single_1").glob("*.parquet"))).to_dicts()
+    expected = sum(1.0 for r in rows if float(r["id"].split("-d")[1].split("-")[0]) < 50) / len(rows)
+    assert results["results"]["longsynth_niah_single_1"]["score,none"] == pytest.approx(expected)
 
 
 def test_lm_eval_export_of_a_folder_named_like_a_pattern_and_a_tag(dataset, tmp_path):

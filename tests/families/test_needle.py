@@ -302,7 +302,7 @@ def test_a_corpus_without_the_corpus_haystack_is_refused(tmp_path):
     from longsynth.errors import SpecError
 
     (tmp_path / "c.txt").write_text("Some text. " * 200)
-    with pytest.raises(SpecError, match="corpus is set but the haystack is 'noise'"):
+    with pytest.raises(SpecError, match="corpus has no effect here: it counts only when haystack=corpus"):
         make_generator(load_spec(None, tasks="niah_single_1", corpus=str(tmp_path / "c.txt")))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..options import option
+from ..options import SET, option
 
 # How each key/value type reads in the text (the oracle's patterns) and is named in questions.
 PATTERNS = {
@@ -25,7 +25,9 @@ class NeedleOptions:
     num_keys: int = option(1, "distinct keys with needles in a sample", minimum=1, maximum=100_000)
     num_values: int = option(1, "values (needles) per key", minimum=1, maximum=100_000)
     num_queries: int = option(1, "keys asked about (<= num_keys)", minimum=1, maximum=100_000)
-    corpus: str = option("", "haystack=corpus: .txt/.jsonl/.parquet path, folder, or hf:<dataset>")
-    corpus_text_field: str = option("text", "text column of the corpus")
-    corpus_config: str = option("", "Hugging Face dataset config")
-    corpus_split: str = option("train", "Hugging Face dataset split")
+    corpus: str = option(
+        "", "haystack=corpus: .txt/.jsonl/.parquet path, folder, or hf:<dataset>", needs=("haystack", "corpus")
+    )
+    corpus_text_field: str = option("text", "text column of the corpus", needs=("corpus", SET))
+    corpus_config: str = option("", "Hugging Face dataset config", needs=("corpus", SET))
+    corpus_split: str = option("train", "Hugging Face dataset split", needs=("corpus", SET))

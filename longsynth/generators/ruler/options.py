@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..needle.options import NeedleOptions
-from ..options import option
+from ..options import SET, option
 
 
 @dataclass(frozen=True)
@@ -14,22 +14,40 @@ class RulerOptions(NeedleOptions):
     shots: int = option(
         -1, "solved examples before the question (-1: RULER's, 1 for vt and cwe, 0 otherwise)", minimum=-1, maximum=5
     )
-    num_chains: int = option(1, "vt: chains of assignments in the text (one is asked about)", minimum=1, maximum=50)
-    num_hops: int = option(4, "vt: assignments that pass the value along each chain", minimum=1, maximum=100)
-    num_cw: int = option(10, "cwe: common words, the answer", minimum=1, maximum=100)
-    freq_cw: int = option(
-        30, "cwe: times each common word appears (at 4096 tokens and longer)", minimum=2, maximum=1000
+    num_chains: int = option(
+        1, "vt: chains of assignments in the text (one is asked about)", minimum=1, maximum=50, tasks=("vt",)
     )
-    freq_ucw: int = option(3, "cwe: times each other word appears (at 4096 tokens and longer)", minimum=1, maximum=100)
-    short_freq_cw: int = option(6, "cwe: times each common word appears below 4096 tokens", minimum=2, maximum=1000)
-    short_freq_ucw: int = option(1, "cwe: times each other word appears below 4096 tokens", minimum=1, maximum=100)
-    alpha: float = option(2.0, "fwe: exponent of the Zipf distribution of coded words", above=1.0, maximum=10.0)
-    coded_wordlen: int = option(6, "fwe: letters of a coded word", minimum=3, maximum=20)
+    num_hops: int = option(
+        4, "vt: assignments that pass the value along each chain", minimum=1, maximum=100, tasks=("vt",)
+    )
+    num_cw: int = option(10, "cwe: common words, the answer", minimum=1, maximum=100, tasks=("cwe",))
+    freq_cw: int = option(
+        30, "cwe: times each common word appears (at 4096 tokens and longer)", minimum=2, maximum=1000, tasks=("cwe",)
+    )
+    freq_ucw: int = option(
+        3, "cwe: times each other word appears (at 4096 tokens and longer)", minimum=1, maximum=100, tasks=("cwe",)
+    )
+    short_freq_cw: int = option(
+        6, "cwe: times each common word appears below 4096 tokens", minimum=2, maximum=1000, tasks=("cwe",)
+    )
+    short_freq_ucw: int = option(
+        1, "cwe: times each other word appears below 4096 tokens", minimum=1, maximum=100, tasks=("cwe",)
+    )
+    alpha: float = option(
+        2.0, "fwe: exponent of the Zipf distribution of coded words", above=1.0, maximum=10.0, tasks=("fwe",)
+    )
+    coded_wordlen: int = option(6, "fwe: letters of a coded word", minimum=3, maximum=20, tasks=("fwe",))
     vocab_size: int = option(
-        0, "fwe: coded words to draw from (0: RULER's, (length - reserve) // 50)", minimum=0, maximum=200_000
+        0,
+        "fwe: coded words to draw from (0: RULER's, (length - reserve) // 50)",
+        minimum=0,
+        maximum=200_000,
+        tasks=("fwe",),
     )
     qa_data: str = option(
-        "", "qa_1/qa_2: .jsonl/.parquet path or hf:<dataset> in SQuAD/HotpotQA shape (empty: built-in)"
+        "",
+        "qa_1/qa_2: .jsonl/.parquet path or hf:<dataset> in SQuAD/HotpotQA shape (empty: built-in)",
+        tasks=("qa_1", "qa_2"),
     )
-    qa_config: str = option("", "qa_1/qa_2: Hugging Face dataset config")
-    qa_split: str = option("validation", "qa_1/qa_2: Hugging Face dataset split")
+    qa_config: str = option("", "qa_1/qa_2: Hugging Face dataset config", needs=("qa_data", SET))
+    qa_split: str = option("validation", "qa_1/qa_2: Hugging Face dataset split", needs=("qa_data", SET))
