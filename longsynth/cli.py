@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from .compare import changes_markdown, compare
 from .errors import LongsynthError, SpecError
 from .eval.audit import audit as run_audit
 from .eval.audit import flagged as audit_flagged
@@ -33,7 +34,7 @@ from .export.hub import push as run_push
 from .export.lm_eval import export_lm_eval
 from .export.manifest import read_manifest
 from .export.ruler import export_ruler
-from .export.writer import add_audit_to_card
+from .export.writer import add_card_sections
 from .generators.options import options_of
 from .generators.registry import REGISTRY
 from .inspect import load_row, render_row, validate_directory
@@ -240,6 +241,11 @@ def _build_summary(manifest: dict[str, Any], out: Path) -> str:
     is_flag=True,
     help="Then run `longsynth audit` on the build and put its table in the card (exit 1 if it flags a shortcut).",
 )
+@click.option(
+    "--previous",
+    type=click.Path(file_okay=False),
+    help="The previous version's build folder: the card gets a changelog (spec differences, rows per task).",
+)
 @_debug_option
 @_friendly
 def build(
@@ -262,6 +268,7 @@ def build(
     ray_address,
     threads,
     with_audit,
+    previous,
 ) -> None:
     """Build a dataset into OUTPUT from SPEC_FILE (YAML) and/or flags; flags win over the file.
 
@@ -302,12 +309,17 @@ def build(
             threads=threads,
         )
     click.echo(_build_summary(read_manifest(out), out))
-    if with_audit:
-        if generator.split == "train":
-            click.echo("audit: skipped, training data has no metric to audit")
-            return
+    changes = changes_markdown(compare(Path(previous), out)) if previous else ""
+    result = None
+    if with_audit and generator.split == "train":
+        click.echo("audit: skipped, training data has no metric to audit")
+    elif with_audit:
         result = run_audit(out)
-        add_audit_to_card(out, spec, generator, audit_markdown(result))
+    if changes or result is not None:
+        add_card_sections(out, spec, generator, audit_markdown(result) if result else "", changes)
+    if changes:
+        click.echo(f"changelog against {previous} written to the card's Changes section")
+    if result is not None:
         click.echo(audit_table(result))
         found = audit_flagged(result)
         if found:
@@ -365,10 +377,11 @@ def inspect(directory, task, index, full, as_json) -> None:
 @click.option("--revision", help="Branch to commit to (created if missing). Default: main.")
 @click.option("--token", help="Hugging Face token. Default: HF_TOKEN or the stored login.")
 @click.option("--message", help="Commit message. Default: 'longsynth dataset version <version>'.")
+@click.option("--tag", help="Tag the upload's commit (a release, e.g. v1.0): load_dataset(repo, config, revision=TAG).")
 @click.option("--dry-run", is_flag=True, help="List what would be uploaded; send nothing.")
 @_debug_option
 @_friendly
-def push(directory, repo_id, private, revision, token, message, dry_run) -> None:
+def push(directory, repo_id, private, revision, token, message, tag, dry_run) -> None:
     """Upload a built DIRECTORY to the Hub dataset REPO_ID in one commit.
 
     The folder must match its manifest (sha256 of every file); resume state is never uploaded.
@@ -379,8 +392,8 @@ def push(directory, repo_id, private, revision, token, message, dry_run) -> None
             click.echo(name)
         click.echo(f"{len(plan.files)} files, {plan.bytes:,} bytes would be uploaded to {repo_id} (dry run)")
         return
-    url = run_push(directory, repo_id, token=token, private=private, revision=revision, message=message)
-    click.echo(f"pushed {directory} to {repo_id}: {url}")
+    url = run_push(directory, repo_id, token=token, private=private, revision=revision, message=message, tag=tag)
+    click.echo(f"pushed {directory} to {repo_id}: {url}" + (f" (tagged {tag})" if tag else ""))
 
 
 @cli.group()
@@ -584,6 +597,19 @@ def report_cmd(directory, preds, out, png, threshold, audit_file) -> None:
         audit=Path(audit_file) if audit_file else None,
     )
     click.echo(f"{out}: {len(tasks)} tasks, {len(preds)} prediction set(s)")
+
+
+@cli.command("diff")
+@click.argument("old", type=click.Path(file_okay=False))
+@click.argument("new", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@_debug_option
+@_friendly
+def diff_cmd(old, new, as_json) -> None:
+    """Compare two builds: their spec differences, and per task the rows added, removed or changed
+    (matched by id, compared by content; the dataset's canary GUID is left out)."""
+    found = compare(Path(old), Path(new))
+    click.echo(json.dumps(found, indent=1) if as_json else changes_markdown(found))
 
 
 @cli.command("audit")

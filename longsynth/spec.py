@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,6 +259,12 @@ class Spec:
         """sha256 of the canonical resolved spec: same spec, same fingerprint."""
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def canary(self) -> str:
+        """The dataset's canary GUID, in its card and in every evaluation row's metadata, so a training-corpus
+        filter can drop the rows (BIG-bench's convention). Derived from the fingerprint: the same spec
+        gives the same bytes, and any other spec (another version included) another GUID."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"longsynth:{self.fingerprint()}"))
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Spec)}

@@ -27,7 +27,10 @@ import numpy as np
 
 from ..cache import cache_dir
 from ..dataset import open_dataset
+from ..export.card import audit_markdown
+from ..inputs import read_text
 from ..outputs import OutputFolder
+from ..version import __version__
 from .run import RUN
 from .score import read_predictions, score_rows, summarize
 
@@ -308,8 +311,6 @@ def _host(endpoint: Any) -> str:
 
 
 def _run_info_html(directory: Path, preds: list[Path], names: list[str]) -> str:
-    from ..version import __version__
-
     dataset = open_dataset(directory, evaluation=True)
     spec = dataset.spec()
     rows = []
@@ -341,9 +342,6 @@ def _run_info_html(directory: Path, preds: list[Path], names: list[str]) -> str:
 def _audit_html(audit: Path | None) -> str:
     if audit is None:
         return ""
-    from ..export.card import audit_markdown
-    from ..inputs import read_text
-
     result = json.loads(read_text(audit, "audit file", limit=16 * 1024 * 1024))
     lines = [line for line in audit_markdown(result).splitlines() if line.startswith("| ") and "---" not in line]
     cells = ["".join(f"<td>{html.escape(c.strip())}</td>" for c in line.strip("|").split("|")) for line in lines[1:]]

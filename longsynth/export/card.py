@@ -3,6 +3,7 @@ shared `card.md.j2` template; and the one CLI command that rebuilds the dataset 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import shlex
 import statistics
@@ -11,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from ..rows import schema_for
 from ..spec import Spec, parse_set
 from ..templating import SHARED
 
@@ -106,16 +108,57 @@ def audit_markdown(result: dict[str, dict[str, dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
-def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: Path, audit: str = "") -> str:
+def size_category(rows: int) -> str:
+    """The Hub's size bucket for a row count."""
+    for bound, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if rows < bound:
+            return name
+    return "1M<n<10M" if rows < 10_000_000 else "n>10M"
+
+
+def features_yaml(split: str, token_columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The rows' columns as the Hub's `dataset_info.features` lists them (from the Parquet schema)."""
+    import datasets  # heavy: only when a card is rendered
+    import polars as pl
+
+    arrow = pl.DataFrame(schema=schema_for(split, token_columns)).to_arrow().schema
+    return datasets.Features.from_arrow_schema(arrow)._to_yaml_list()
+
+
+def front_matter(spec: Spec, generator, shard_stats: dict[str, list[dict]]) -> dict[str, Any]:
+    """The card's YAML, as the Hub's dataset cards have it: name, language, license, task category,
+    size, tags, one config per task with its files, and `dataset_info` (features and row counts)."""
     split = generator.split
-    front = {
+    counts = {task: sum(s["rows"] for s in shard_stats.get(task, [])) for task in spec.tasks}
+    features = features_yaml(split, tuple(generator.token_columns(spec)))
+    return {
+        "pretty_name": f"longsynth {spec.generator} ({', '.join(spec.tasks)})"[:120],
+        "language": ["en"],
         "license": spec.license,
+        "task_categories": ["question-answering" if split == "test" else "text-generation"],
+        "size_categories": [size_category(sum(counts.values()))],
         "tags": ["longsynth", "synthetic", "long-context", spec.generator],
         "configs": [
             {"config_name": task, "data_files": [{"split": split, "path": f"{task}/{split}-*.parquet"}]}
             for task in spec.tasks
         ],
+        "dataset_info": [
+            # A copy per config: one shared list would be written as a YAML anchor and aliases.
+            {
+                "config_name": task,
+                "features": copy.deepcopy(features),
+                "splits": [{"name": split, "num_examples": counts[task]}],
+            }
+            for task in spec.tasks
+        ],
     }
+
+
+def render_card(
+    spec: Spec, generator, shard_stats: dict[str, list[dict]], out: Path, audit: str = "", changes: str = ""
+) -> str:
+    split = generator.split
+    front = front_matter(spec, generator, shard_stats)
     text = SHARED.render(
         "card.md.j2",
         spec=spec,
@@ -136,6 +179,8 @@ def render_card(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: 
             [facts for task in spec.tasks for s in shard_stats.get(task, []) for facts in s.get("family", [])]
         ),
         audit=audit,
+        changes=changes,
+        canary=spec.canary() if split == "test" else "",
     )
     return text + "\n"
 

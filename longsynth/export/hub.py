@@ -54,8 +54,10 @@ def push(
     private: bool = False,
     revision: str | None = None,
     message: str | None = None,
+    tag: str | None = None,
 ) -> str:
-    """Create the dataset repo if needed and upload the folder in one commit; returns the commit URL."""
+    """Create the dataset repo if needed and upload the folder in one commit, tagged `tag` when given
+    (a release: `load_dataset(repo, config, revision=tag)` reads exactly it); returns the commit URL."""
     import huggingface_hub  # heavy: imported only for a real push
     from huggingface_hub import HfApi
 
@@ -78,6 +80,14 @@ def push(
             ignore_patterns=[f"{STATE_DIR}/*"],
             commit_message=message or f"longsynth dataset version {version}".strip(),
         )
+        if tag:
+            api.create_tag(
+                repo_id,
+                tag=tag,
+                revision=getattr(commit, "oid", None) or revision,
+                tag_message=f"longsynth dataset version {version}".strip(),
+                repo_type="dataset",
+            )
     except Exception as exc:  # every Hub failure becomes one line, without the token
         raise PushError(f"upload to {repo_id!r} failed: {_scrub(f'{type(exc).__name__}: {exc}', token)}") from None
     return str(getattr(commit, "commit_url", commit))

@@ -338,12 +338,13 @@ def _finish_build(out, spec, generator, shard_stats, shard_files) -> None:
     write_bytes_atomically(out / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
 
 
-def add_audit_to_card(out: Path, spec: Spec, generator, audit: str) -> None:
-    """Re-render a finished build's card with its audit section (`build --audit`) and record the card's
-    new sha256 in the manifest; the rows, the front matter and the rest of the card stay as they are."""
+def add_card_sections(out: Path, spec: Spec, generator, audit: str = "", changes: str = "") -> None:
+    """Re-render a finished build's card with its audit section (`build --audit`) and its changelog
+    (`build --previous`), and record the card's new sha256 in the manifest; the rows, the front matter
+    and the rest of the card stay as they are."""
     with building_into(out), writing_into(out):
         manifest = read_manifest(out)
-        card = render_card(spec, generator, manifest["shards"], out, audit=audit)
+        card = render_card(spec, generator, manifest["shards"], out, audit=audit, changes=changes)
         write_bytes_atomically(out / "README.md", card.encode("utf-8"))
         manifest["files"]["README.md"] = sha256_file(out / "README.md")
         write_bytes_atomically(out / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
@@ -351,7 +352,7 @@ def add_audit_to_card(out: Path, spec: Spec, generator, audit: str) -> None:
 
 __all__ = [
     "STATE_DIR",
-    "add_audit_to_card",
+    "add_card_sections",
     "building_into",
     "finish_build",
     "kept_shard",

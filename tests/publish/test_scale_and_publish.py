@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -184,16 +185,36 @@ def test_push_drives_the_real_upload_up_to_http(one_worker, monkeypatch, tmp_pat
             return transport_module.Response(
                 200, json={"commitUrl": "https://huggingface.co/datasets/me/niah/commit/1", "commitOid": "a" * 40}
             )
+        if "/tag/" in path:
+            return transport_module.Response(200, json={})
         return transport_module.Response(404, json={"error": "not mocked"})
 
     huggingface_hub.set_client_factory(
         lambda: transport_module.Client(transport=transport_module.MockTransport(handler))
     )
     try:
-        result = CliRunner().invoke(cli, ["push", str(one_worker), "me/niah", "--token", token, "--private"], obj={})
+        result = CliRunner().invoke(
+            cli, ["push", str(one_worker), "me/niah", "--token", token, "--private", "--tag", "v1.0"], obj={}
+        )
     finally:
         huggingface_hub.set_client_factory(hub_http.default_client_factory)
     assert result.exit_code == 0, result.output
+    # The release tag points at the upload's commit.
+    tagged = next(r for r in seen if "/tag/" in r.url.path)
+    assert tagged.url.path.endswith("/tag/" + "a" * 40) and json.loads(tagged.content)["tag"] == "v1.0"
+    assert "tagged v1.0" in result.output
+    # The card's YAML follows the Hub's conventions, and the canary is in the card and every row.
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard.load(one_worker / "README.md")
+    assert card.data.pretty_name and card.data.language == ["en"] and card.data.task_categories
+    configs = [c["config_name"] for c in card.data.dataset_info]
+    assert card.data.size_categories and configs == ["niah_single_1", "niah_multikey_2"]
+    canary = json.loads(one_worker.joinpath("manifest.json").read_text())
+    rows = pl.read_parquet(sorted(one_worker.glob("niah_single_1/*.parquet"))).to_dicts()
+    guids = {json.loads(r["metadata"])["canary"] for r in rows}
+    assert len(guids) == 1 and f"canary GUID {guids.pop()}" in (one_worker / "README.md").read_text()
+    assert canary["spec"]["version"]
     create = next(r for r in seen if r.url.path.endswith("/api/repos/create"))
     created = json.loads(create.content)
     assert created.get("visibility") == "private" or created.get("private") is True
@@ -354,3 +375,45 @@ def test_to_hf_dataset_reads_a_folder_named_like_a_pattern(one_worker, tmp_path,
     shutil.copytree(one_worker, tmp_path / "o1 decoy")  # what the pattern would also match
     read = longsynth.to_hf_dataset(odd)
     assert read["niah_single_1"].num_rows == 18
+
+
+def test_diff_of_two_versions_and_the_changelog_in_the_card(tmp_path):
+    """`longsynth diff A B`: the spec's differences, and per task rows added, removed and changed (the
+    canary, new with every version, does not count as a change); `build --previous A` writes the same
+    into B's card, and B still validates."""
+    from longsynth.compare import compare
+    from longsynth.inspect import validate_directory
+
+    base = ["build", "--generator", "needle", "--task", "niah_single_1,niah_multikey_1", "--samples", "2"]
+    old, new = tmp_path / "v1", tmp_path / "v2"
+    assert CliRunner().invoke(cli, [*base, "--lengths", "1k", "-o", str(old)]).exit_code == 0
+    made = CliRunner().invoke(
+        cli,
+        [
+            *base,
+            "--lengths",
+            "1k,2k",
+            "--set",
+            "version=1.1.0",
+            "--set",
+            "seed=0",
+            "-o",
+            str(new),
+            "--previous",
+            str(old),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    found = compare(old, new)
+    assert found["versions"] == ["1.0.0", "1.1.0"]
+    assert found["spec"] == {"lengths": [[1024], [1024, 2048]], "version": ["1.0.0", "1.1.0"]}
+    assert found["tasks"]["niah_single_1"] == {"old": 6, "new": 12, "added": 6, "removed": 0, "changed": 0}
+    card = (new / "README.md").read_text()
+    assert "## Changes" in card and "| niah_single_1 | 6 | 12 | 6 | 0 | 0 |" in card
+    assert validate_directory(new).problems == []
+    # Another seed changes every row; fewer lengths remove rows.
+    other = tmp_path / "v3"
+    assert CliRunner().invoke(cli, [*base, "--lengths", "2k", "--seed", "5", "-o", str(other)]).exit_code == 0
+    shown = CliRunner().invoke(cli, ["diff", str(new), str(other)])
+    assert shown.exit_code == 0 and "| niah_single_1 | 12 | 6 | 0 | 6 | 6 |" in shown.output
+    assert "| seed | 0 | 5 |" in shown.output
