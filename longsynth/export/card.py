@@ -125,7 +125,13 @@ def features_yaml(split: str, token_columns: tuple[str, ...]) -> list[dict[str, 
     return datasets.Features.from_arrow_schema(arrow)._to_yaml_list()
 
 
-def front_matter(spec: Spec, generator, shard_stats: dict[str, list[dict]]) -> dict[str, Any]:
+def _shard_bytes(out: Path, task: str, split: str) -> int:
+    """The bytes of a task's Parquet shards (the Hub's `num_bytes` of its split)."""
+    folder = Path(out) / task
+    return sum(p.stat().st_size for p in folder.glob(f"{split}-*.parquet")) if folder.is_dir() else 0
+
+
+def front_matter(spec: Spec, generator, shard_stats: dict[str, list[dict]], out: Path) -> dict[str, Any]:
     """The card's YAML, as the Hub's dataset cards have it: name, language, license, task category,
     size, tags, one config per task with its files, and `dataset_info` (features and row counts)."""
     split = generator.split
@@ -147,7 +153,7 @@ def front_matter(spec: Spec, generator, shard_stats: dict[str, list[dict]]) -> d
             {
                 "config_name": task,
                 "features": copy.deepcopy(features),
-                "splits": [{"name": split, "num_examples": counts[task]}],
+                "splits": [{"name": split, "num_bytes": _shard_bytes(out, task, split), "num_examples": counts[task]}],
             }
             for task in spec.tasks
         ],
@@ -158,7 +164,7 @@ def render_card(
     spec: Spec, generator, shard_stats: dict[str, list[dict]], out: Path, audit: str = "", changes: str = ""
 ) -> str:
     split = generator.split
-    front = front_matter(spec, generator, shard_stats)
+    front = front_matter(spec, generator, shard_stats, out)
     text = SHARED.render(
         "card.md.j2",
         spec=spec,
