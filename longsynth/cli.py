@@ -23,7 +23,7 @@ from .errors import LongsynthError, SpecError
 from .eval.audit import audit as run_audit
 from .eval.audit import flagged as audit_flagged
 from .eval.audit import table as audit_table
-from .eval.report import build_report
+from .eval.report import RULER_BASELINE, build_report
 from .eval.run import RunSettings
 from .eval.run import run as run_predictions
 from .eval.score import score_run
@@ -571,7 +571,7 @@ def score_cmd(directory, pred, out, force) -> None:
 @click.option(
     "--threshold",
     type=click.FloatRange(0.0, 1.0),
-    default=0.856,
+    default=RULER_BASELINE,
     show_default=True,
     help="Effective context length: the longest length whose mean of tasks reaches this (RULER's Llama-2-7B, 85.6).",
 )

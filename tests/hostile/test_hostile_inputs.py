@@ -287,7 +287,19 @@ CASES = [
     ),
     Case(
         "longbio depth range",
-        ["build", "--generator", "longbio", "--set", "depth_min=80", "--set", "depth_max=20", "-o", "out"],
+        [
+            "build",
+            "--generator",
+            "longbio",
+            "--task",
+            "bio_rank",
+            "--set",
+            "depth_min=80",
+            "--set",
+            "depth_max=20",
+            "-o",
+            "out",
+        ],
         2,
         "depth_min and depth_max",
     ),
@@ -295,7 +307,7 @@ CASES = [
         "longbio idk shots",
         ["build", "--generator", "longbio", "--task", "bio_idk", "--set", "shots=1", "-o", "out"],
         2,
-        "does not support shots",
+        "shots has no effect here",
     ),
     # --- holobench: databases and SQL
     Case(
