@@ -27,6 +27,7 @@ import numpy as np
 
 from ..cache import cache_dir
 from ..dataset import open_dataset
+from ..errors import SpecError
 from ..export.card import audit_markdown
 from ..inputs import read_text
 from ..outputs import OutputFolder
@@ -339,10 +340,33 @@ def _run_info_html(directory: Path, preds: list[Path], names: list[str]) -> str:
     )
 
 
-def _audit_html(audit: Path | None) -> str:
-    if audit is None:
+_AUDIT_CELL = {"score": (int, float), "n": int, "ci_low": (int, float), "ci_high": (int, float), "flagged": bool}
+
+
+def read_audit(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """An audit.json through the input door, checked to have the shape `longsynth audit` writes (task ->
+    baseline -> {score, n, ci_low, ci_high, flagged, reason}); anything else is one line."""
+    bad = SpecError(f"{str(path)!r} is not an audit.json written by `longsynth audit -o`")
+    try:
+        result = json.loads(read_text(path, "audit file", limit=16 * 1024 * 1024))
+    except json.JSONDecodeError:
+        raise bad from None
+    if not isinstance(result, dict):
+        raise bad
+    for found in result.values():
+        if not isinstance(found, dict):
+            raise bad
+        for cell in found.values():
+            if not isinstance(cell, dict) or not isinstance(cell.get("reason"), str):
+                raise bad
+            if any(not isinstance(cell.get(key), kind) for key, kind in _AUDIT_CELL.items()):
+                raise bad
+    return result
+
+
+def _audit_html(audit: Path | None, result: dict[str, dict[str, dict[str, Any]]] | None) -> str:
+    if audit is None or result is None:
         return ""
-    result = json.loads(read_text(audit, "audit file", limit=16 * 1024 * 1024))
     lines = [line for line in audit_markdown(result).splitlines() if line.startswith("| ") and "---" not in line]
     cells = ["".join(f"<td>{html.escape(c.strip())}</td>" for c in line.strip("|").split("|")) for line in lines[1:]]
     head = "".join(f"<th>{html.escape(c.strip())}</th>" for c in lines[0].strip("|").split("|")) if lines else ""
@@ -383,6 +407,7 @@ def build_report(
 ) -> list[str]:
     """Write the HTML report (and PNGs); return the tasks shown."""
     out = Path(out)
+    audit_result = read_audit(audit) if audit is not None else None  # a bad file fails before any work
     page_folder = OutputFolder(out.parent, "the report's folder")
     pngs = OutputFolder(png, "the PNG folder") if png is not None else None
     runs, frames = [], []
@@ -430,7 +455,7 @@ def build_report(
         f"<h2 id='summary'>Summary</h2><p>Scores are ours (the strict scoring policy); \"anchor's\" columns are the "
         f"anchors' own metrics on the same replies (RULER's, NeedleBench's, ...).</p>{summaries}{apart}"
         f"{_run_info_html(Path(directory), [Path(p) for p in preds], shown)}"
-        f"{_differences_html(runs, frames)}{_audit_html(audit)}{''.join(sections)}</body></html>\n"
+        f"{_differences_html(runs, frames)}{_audit_html(audit, audit_result)}{''.join(sections)}</body></html>\n"
     )
     page_folder.write(out.name, page.encode("utf-8"))
     return tasks

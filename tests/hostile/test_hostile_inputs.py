@@ -829,6 +829,26 @@ CASES = [
         "is inside the dataset folder",
         built=lambda f: None,
     ),
+    *[
+        Case(
+            f"report --audit of {what}",
+            ["report", "built", "preds.jsonl", "-o", "r.html", "--audit", "audit.json"],
+            2,
+            "is not an audit.json written by `longsynth audit -o`",
+            lambda root, text=text: (
+                (root / "audit.json").write_text(text),
+                (root / "preds.jsonl").write_text('{"id": "niah_single_1-1024-d0-00000", "prediction": "1"}\n'),
+            ),
+            built=lambda f: None,
+            absent=(),
+        )
+        for what, text in (
+            ("a file that is not JSON", "root:x:0:0:root:/root:/bin/bash\n"),
+            ("a JSON list", "[1, 2]"),
+            ("cells that are numbers", '{"t": {"b": 1}}'),
+            ("a cell without its fields", '{"t": {"b": {"score": 1}}}'),
+        )
+    ],
     Case(
         "report into the dataset folder",
         ["report", "built", "preds", "-o", "built/report.html"],
