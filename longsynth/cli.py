@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from .compare import changes_markdown, compare
+from .dataset import open_dataset
 from .errors import LongsynthError, SpecError
 from .eval.audit import audit as run_audit
 from .eval.audit import flagged as audit_flagged
@@ -291,6 +292,8 @@ def build(
         tokenizer=tokenizer,
         template_dir=template_dir,
     )
+    if previous:
+        open_dataset(Path(previous))  # a --previous that is not a finished build fails before any work
     generator = make_generator(spec)  # unknown tokenizers and bad options fail before any work
     generator.prepare()  # so do unreadable corpora (a corpus index is built here, once)
     total = sum(len(cells) for cells in plan(spec).values())

@@ -109,7 +109,7 @@ def make_row(
     }
     if generator.split == "test":
         metadata["input_span"] = [start, end]
-        metadata["canary"] = generator.spec.canary()  # evaluation data: a training filter can drop it
+        metadata["canary"] = generator.canary  # evaluation data: a training filter can drop it
         row.update(
             length=input_length(generator.tokenizer, measurement, text, (start, end)),
             input=text[start:end],

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..cache import cache_dir
 from ..dataset import open_dataset
-from ..errors import SpecError
+from ..errors import LongsynthError, SpecError
 from ..export.card import audit_markdown
 from ..inputs import read_text
 from ..outputs import OutputFolder
@@ -45,13 +45,21 @@ SVG_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "longsynth"}
 
 def model_name(pred: Path) -> str:
     """The model a prediction folder's run.json names, else the folder's (or file's) name."""
+    model = _run_record(Path(pred)).get("model")
+    return str(model) if model is not None else Path(pred).stem
+
+
+def _run_record(pred: Path) -> dict[str, Any]:
+    """A predictions folder's run.json through the input door (a regular, bounded UTF-8 file), or {}
+    where there is none or it is not a run record (a list, a number, not JSON)."""
     run_file = Path(pred) / RUN
-    if run_file.is_file():
-        try:
-            return str(json.loads(run_file.read_text(encoding="utf-8"))["model"])
-        except (OSError, ValueError, KeyError, TypeError):  # not a run record (a list, a number, ...)
-            pass
-    return Path(pred).stem
+    if not run_file.is_file():
+        return {}
+    try:
+        loaded = json.loads(read_text(run_file, "run record", limit=1024 * 1024))
+    except (LongsynthError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
 def _plain(text: str, most: int = 80) -> str:
@@ -316,13 +324,7 @@ def _run_info_html(directory: Path, preds: list[Path], names: list[str]) -> str:
     spec = dataset.spec()
     rows = []
     for pred, name in zip(preds, names, strict=True):
-        run: dict[str, Any] = {}
-        if (Path(pred) / RUN).is_file():
-            try:
-                loaded = json.loads((Path(pred) / RUN).read_text(encoding="utf-8"))
-                run = loaded if isinstance(loaded, dict) else {}
-            except (OSError, ValueError):
-                run = {}
+        run = _run_record(Path(pred))
         rows.append(
             f"<tr><th>{html.escape(name)}</th><td>{html.escape(str(run.get('model', '-')))}</td>"
             f"<td>{html.escape(_host(run.get('endpoint', '')))}</td><td>{html.escape(str(run.get('date', '-')))}</td>"

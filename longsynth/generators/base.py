@@ -179,6 +179,7 @@ class Generator:
         self.spec = spec
         self.tokenizer = tokenizer
         self.options = resolve_options(self.Options, spec.options)
+        self.canary = spec.canary()  # once per build, not a spec hash per row
         self.templates = Templates.for_family(self.name, self.template_folder, spec.template_dir)
         self._task_options: dict[str, Any] = {}
         if self.split == "train" and (spec.chat_template != "none" or spec.reserve):

@@ -199,3 +199,12 @@ def test_an_option_with_no_effect_is_refused(tmp_path, args, says):
     result = run("build", *args, "--lengths", "1k", "-o", str(tmp_path / "o"))
     _one_line_error(result, "has no effect here")
     assert says in result.output and not (tmp_path / "o").exists()
+
+
+def test_a_previous_that_is_not_a_build_fails_before_building(tmp_path):
+    """`build --previous DIR` with a DIR that is no build: one line, and nothing is built (it was noticed
+    only after the whole build had been written)."""
+    (tmp_path / "prev").mkdir()
+    result = run("build", "--lengths", "1k", "-o", str(tmp_path / "o"), "--previous", str(tmp_path / "prev"))
+    _one_line_error(result, "has no manifest.json")
+    assert not (tmp_path / "o").exists()

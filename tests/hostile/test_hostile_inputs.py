@@ -850,6 +850,13 @@ CASES = [
         )
     ],
     Case(
+        "build --previous of a folder that is not a build",
+        ["build", "--lengths", "1k", "--samples", "1", "-o", "fresh", "--previous", "prev"],
+        2,
+        "has no manifest.json",
+        lambda root: (root / "prev").mkdir(),
+    ),
+    Case(
         "report into the dataset folder",
         ["report", "built", "preds", "-o", "built/report.html"],
         2,
