@@ -55,6 +55,15 @@ def option(
 SET = object()  # `needs=(option, SET)`: the other option is set to something non-empty
 
 
+@dataclass(frozen=True)
+class When:
+    """`needs=(option, When("a user database", test))`: the option counts when `test(value)` holds for
+    the other option's value; `reads` is how the condition is said in an error."""
+
+    reads: str
+    test: Any  # Callable[[Any], bool]
+
+
 def _number(value: float) -> str:
     """A bound as a person reads it: 2,097,152, not 2.09715e+06."""
     return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
@@ -81,6 +90,8 @@ class OptionInfo:
             return True
         other, wanted = self.needs
         value = getattr(options, other)
+        if isinstance(wanted, When):
+            return bool(wanted.test(value))
         return bool(value) if wanted is SET else value == wanted
 
     def condition(self) -> str:
@@ -88,7 +99,10 @@ class OptionInfo:
         parts = []
         if self.needs is not None:
             other, wanted = self.needs
-            parts.append(f"{other} is set" if wanted is SET else f"{other}={wanted}")
+            if isinstance(wanted, When):
+                parts.append(f"{other} is {wanted.reads}")
+            else:
+                parts.append(f"{other} is set" if wanted is SET else f"{other}={wanted}")
         if self.tasks:
             parts.append(f"task {' or '.join(self.tasks)}")
         return " and ".join(parts)

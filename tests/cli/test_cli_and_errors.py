@@ -191,6 +191,14 @@ def test_an_installed_family_lists_builds_and_validates(tmp_path, plugin_env):
         (("--generator", "ruler", "--task", "vt", "--set", "num_cw=5"), "task cwe"),
         (("--generator", "ruler", "--task", "niah_single_1", "--set", "corpus=x.txt"), "haystack=corpus"),
         (("--generator", "ruler", "--task", "qa_1", "--set", "qa_split=train"), "qa_data is set"),
+        (("--generator", "holobench", "--set", "row_templates=rows"), "database is a user database"),
+        (("--generator", "holobench", "--set", "info_amount=500", "--set", "info_density=0.3"), "info_amount=0"),
+        (("--generator", "holobench", "--task", "holo_group", "--set", "empty_share=0.2"), "task holo_filter"),
+        (("--generator", "holobench", "--set", "question=Which?"), "sql is set"),
+        (("--generator", "nextlong", "--set", "corpus_text_field=body"), "corpus is a file, folder"),
+        (("--generator", "nextlong", "--set", "corpus=c.jsonl", "--set", "corpus_split=dev"), "corpus is hf:"),
+        (("--generator", "nextlong", "--set", "encoder=minilm"), "retriever=dense"),
+        (("--generator", "nextlong", "--set", "chunk_tokens=512", "--set", "chunk_size=900"), "chunk_tokens=0"),
     ],
 )
 def test_an_option_with_no_effect_is_refused(tmp_path, args, says):

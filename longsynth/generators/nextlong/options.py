@@ -4,21 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..options import option
+from ..options import When, option
+
+FILE_CORPUS = When("a file, folder or hf:<dataset>", lambda value: not value.startswith("builtin:"))
+HUB_CORPUS = When("hf:<dataset>", lambda value: value.startswith("hf:"))
 
 
 @dataclass(frozen=True)
 class NextLongOptions:
     corpus: str = option("builtin:2000", "builtin:<documents>, a .jsonl/.parquet/.txt file or folder, or hf:<dataset>")
-    corpus_text_field: str = option("text", "text field of corpus records")
-    corpus_id_field: str = option("id", "id field of corpus records")
-    corpus_config: str = option("", "Hugging Face dataset config")
-    corpus_split: str = option("train", "Hugging Face dataset split")
-    chunk_size: int = option(2048, "meta-chunk size in characters", minimum=16, maximum=1_000_000)
+    corpus_text_field: str = option("text", "text field of corpus records", needs=("corpus", FILE_CORPUS))
+    corpus_id_field: str = option("id", "id field of corpus records", needs=("corpus", FILE_CORPUS))
+    corpus_config: str = option("", "Hugging Face dataset config", needs=("corpus", HUB_CORPUS))
+    corpus_split: str = option("train", "Hugging Face dataset split", needs=("corpus", HUB_CORPUS))
+    chunk_size: int = option(
+        2048, "meta-chunk size in characters", minimum=16, maximum=1_000_000, needs=("chunk_tokens", 0)
+    )
     chunk_tokens: int = option(0, "meta-chunk size in tokens instead (0: use chunk_size)", minimum=0, maximum=1_000_000)
     retriever: str = option("bm25", "negative retriever", choices=("bm25", "dense"))
     encoder: str = option(
-        "wordllama", "retriever=dense: wordllama (shipped with the dense extra) or a local sentence-transformers folder"
+        "wordllama",
+        "retriever=dense: wordllama (shipped with the dense extra) or a local sentence-transformers folder",
+        needs=("retriever", "dense"),
     )
     placement: str = option("head", "meta-chunk position among its negatives", choices=("head", "tail", "random"))
     overgeneration: float = option(
