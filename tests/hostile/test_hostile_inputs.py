@@ -391,9 +391,16 @@ CASES = [
     ),
     Case(
         "missing row templates",
-        ["build", "--generator", "holobench", "--set", "row_templates=nope", "-o", "out"],
+        ["build", *SQL, "--set", "row_templates=nope", "-o", "out"],
         2,
         "is not a folder",
+        sqlite_db,
+    ),
+    Case(
+        "row templates for a built-in database",
+        ["build", "--generator", "holobench", "--set", "row_templates=nope", "-o", "out"],
+        2,
+        "has no effect here",
     ),
     # --- nextlong: corpora
     Case(
