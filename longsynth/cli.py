@@ -231,6 +231,13 @@ def _build_summary(manifest: dict[str, Any], out: Path) -> str:
 )
 @click.option("--ray-address", help="Ray cluster address (default: start a local Ray instance).")
 @click.option(
+    "--shared-cache",
+    is_flag=True,
+    help="With --backend ray: every node sees the cache folder ($LONGSYNTH_CACHE) at the same path (a "
+    "shared filesystem), so a corpus index is built there, in parts, and read in place instead of sent "
+    "through Ray's object store.",
+)
+@click.option(
     "--threads",
     type=click.IntRange(1, 16),
     help="Tokenizing threads per process, working while samples are generated [default: the cores "
@@ -267,6 +274,7 @@ def build(
     workers,
     backend,
     ray_address,
+    shared_cache,
     threads,
     with_audit,
     previous,
@@ -295,7 +303,10 @@ def build(
     if previous:
         open_dataset(Path(previous))  # a --previous that is not a finished build fails before any work
     generator = make_generator(spec)  # unknown tokenizers and bad options fail before any work
-    generator.prepare()  # so do unreadable corpora (a corpus index is built here, once)
+    if shared_cache and backend != "ray":
+        raise SpecError("--shared-cache is for --backend ray (a local build reads its own cache)")
+    if backend != "ray":  # (on Ray, the build makes it, in parts, as Ray tasks)
+        generator.prepare()  # so do unreadable corpora (a corpus index is built here, once)
     total = sum(len(cells) for cells in plan(spec).values())
     # The bar is for a person at a terminal; a script's stderr holds nothing but a failure's one line.
     hidden = not sys.stderr.isatty()
@@ -310,6 +321,7 @@ def build(
             backend=backend,
             ray_address=ray_address,
             threads=threads,
+            shared_cache=shared_cache,
         )
     click.echo(_build_summary(read_manifest(out), out))
     changes = changes_markdown(compare(Path(previous), out)) if previous else ""

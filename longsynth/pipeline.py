@@ -6,6 +6,7 @@ spec -> cells (task, length, depth, index) -> per-attempt seed -> generator.samp
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import math
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cache import check_cache, pack_folders, unpack_folders
+from .cache import cache_dir, check_cache, pack_folders, unpack_folders
 from .cores import available_cores
 from .dataset import record_valid
 from .encoding import Encoders
@@ -356,11 +357,19 @@ _WORKER_GENERATOR: Generator | None = None
 
 
 def _worker_run(
-    spec_dict: dict, out: str, job: ShardJob, threads: int | None = 1, shared: dict[str, dict[str, bytes]] | None = None
+    spec_dict: dict,
+    out: str,
+    job: ShardJob,
+    threads: int | None = 1,
+    shared: dict[str, dict[str, bytes]] | None = None,
+    cache: str | None = None,
 ) -> dict:
     """Entry point in a worker process (local pool or Ray): one generator per process, reused. `shared`
-    holds the cache folders the build made once (an index), for a worker whose disk lacks them."""
+    holds the cache folders the build made once (an index), for a worker whose disk lacks them;
+    `cache` is the build's cache folder when every node shares it."""
     global _WORKER_GENERATOR
+    if cache:
+        os.environ["LONGSYNTH_CACHE"] = cache
     if shared:
         unpack_folders(shared)
     if _WORKER_GENERATOR is None or _WORKER_GENERATOR.spec.to_dict() != spec_dict:
@@ -378,30 +387,41 @@ def build(
     backend: str = "local",
     ray_address: str | None = None,
     threads: int | None = None,
+    shared_cache: bool = False,
 ) -> Path:
     """Build the dataset into `output`; already complete shards of the same spec are kept.
 
     Shards run in this process (`workers=1`), in a pool of local processes, or as Ray tasks
     (`backend="ray"`); each shard is a pure function of the spec, so the bytes are the same.
     `threads` per process defaults to 2 where a core is spare (see `generate_rows`), else 1.
+    `shared_cache`: every Ray node sees this machine's cache folder at the same path (a shared
+    filesystem), so a corpus index is written there once and read in place, not sent through Ray's
+    object store to every worker.
     """
     out = Path(output)
     generator = generator or make_generator(spec)
     with building_into(out):
-        return _build(spec, out, overwrite, progress, generator, workers, backend, ray_address, threads)
+        return _build(spec, out, overwrite, progress, generator, workers, backend, ray_address, threads, shared_cache)
 
 
-def _build(spec, out, overwrite, progress, generator, workers, backend, ray_address, threads) -> Path:
+def _build(spec, out, overwrite, progress, generator, workers, backend, ray_address, threads, shared_cache) -> Path:
     prepare_output(out, spec, overwrite)
-    generator.prepare()  # shared resources (e.g. a corpus index) are built once, before any worker starts
     jobs = shard_jobs(spec)
     if backend == "ray":
-        results = _run_ray(spec, out, jobs, workers, ray_address, progress, threads or 1, generator.shared_folders())
-    elif workers > 1:
-        per_worker = threads or generation_threads(generator.tokenizer, workers)
-        results = _run_pool(spec, out, jobs, workers, progress, per_worker)
+        with _ray_session(ray_address, workers) as ray:
+            # shared resources (a corpus index) are built once, before any shard starts: their parts as
+            # Ray tasks, each written where every node reads it (`shared_cache`) or sent back here
+            generator.prepare(run_many=lambda fn, args: _ray_map(ray, fn, args, shared_cache))
+            shared = None if shared_cache else generator.shared_folders()
+            cache = str(cache_dir().resolve()) if shared_cache else None
+            results = _run_ray(ray, spec, out, jobs, progress, threads or 1, shared, cache)
     elif backend == "local":
-        results = [run_shard(generator, out, job, progress, threads) for job in jobs]
+        generator.prepare()  # shared resources (e.g. a corpus index) are built once, before any worker starts
+        if workers > 1:
+            per_worker = threads or generation_threads(generator.tokenizer, workers)
+            results = _run_pool(spec, out, jobs, workers, progress, per_worker)
+        else:
+            results = [run_shard(generator, out, job, progress, threads) for job in jobs]
     else:
         raise SpecError(f"unknown backend {backend!r}; use local or ray")
     shard_stats: dict[str, list[dict]] = {task: [] for task in spec.tasks}
@@ -459,16 +479,10 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
         raise SpecError(f"cannot reach a Ray cluster at {address!r}; check --ray-address (host:port)") from None
 
 
-def _run_ray(
-    spec: Spec,
-    out: Path,
-    jobs: list[ShardJob],
-    workers: int,
-    address: str | None,
-    progress,
-    threads: int,
-    shared_folders: dict[str, Path] | None = None,
-) -> list[dict]:
+@contextlib.contextmanager
+def _ray_session(address: str | None, workers: int):
+    """Ray, started here for this build (a local instance with `workers` CPUs, or a connection to the
+    cluster at `address`) and stopped after it; one already started by the caller is used as it is."""
     try:
         import ray  # optional extra, and slow to import
     except ImportError:
@@ -480,20 +494,55 @@ def _run_ray(
         options = {"address": address} if address else {"num_cpus": max(1, workers)}
         ray.init(include_dashboard=False, log_to_driver=False, **options)
     try:
-        remote = ray.remote(num_cpus=1)(_worker_run)
-        # What the driver built once (a corpus index) goes to the object store once, for every node.
-        packed = pack_folders(shared_folders) if shared_folders else None
-        shared = ray.put(packed) if packed else None
-        pending = [remote.remote(spec.to_dict(), str(out.resolve()), job, threads, shared) for job in jobs]
-        results = []
-        for job, ref in zip(jobs, pending, strict=True):
-            results.append(ray.get(ref))
-            if progress:
-                progress(job.hi - job.lo)
-        return results
+        yield ray
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _remote_part(fn, args: tuple, cache: str | None) -> Any:
+    """A Ray task: `fn(*args)` builds a cache folder. With a shared cache (`cache`, the driver's path)
+    it is written there; else in this node's cache, and its files go back to the driver."""
+    if cache:
+        os.environ["LONGSYNTH_CACHE"] = cache
+    folder = Path(fn(*args))
+    if cache:
+        return None
+    return pack_folders({str(folder.relative_to(cache_dir())): folder})
+
+
+def _ray_map(ray, fn, args: list[tuple], shared_cache: bool) -> None:
+    """Run `fn(*a)` for every `a` as Ray tasks, one core each; each builds a cache folder, which ends up
+    in this process's cache (written there directly when the cache is shared)."""
+    remote = ray.remote(num_cpus=1)(_remote_part)
+    cache = str(cache_dir().resolve()) if shared_cache else None
+    for packed in ray.get([remote.remote(fn, a, cache) for a in args]):
+        if packed:
+            unpack_folders(packed)
+
+
+def _run_ray(
+    ray,
+    spec: Spec,
+    out: Path,
+    jobs: list[ShardJob],
+    progress,
+    threads: int,
+    shared_folders: dict[str, Path] | None = None,
+    cache: str | None = None,
+) -> list[dict]:
+    remote = ray.remote(num_cpus=1)(_worker_run)
+    # What the driver built once (a corpus index) goes to the object store once, for every node,
+    # unless every node reads it in place from a shared cache folder (`cache`).
+    packed = pack_folders(shared_folders) if shared_folders else None
+    shared = ray.put(packed) if packed else None
+    pending = [remote.remote(spec.to_dict(), str(out.resolve()), job, threads, shared, cache) for job in jobs]
+    results = []
+    for job, ref in zip(jobs, pending, strict=True):
+        results.append(ray.get(ref))
+        if progress:
+            progress(job.hi - job.lo)
+    return results
 
 
 __all__ = ["LongsynthError", "OutputError", "build", "cell_from_id", "generate", "generate_row", "plan"]

@@ -273,8 +273,10 @@ class Generator:
         only an upper bound, and the row says so in `metadata.fills_target`."""
         return True
 
-    def prepare(self) -> None:
-        """Build shared resources that workers must not build concurrently (a corpus index); none by default."""
+    def prepare(self, run_many=None) -> None:
+        """Build shared resources that workers must not build concurrently (a corpus index); none by default.
+        `run_many(function, [args, ...])`, when given, runs independent parts of that work in parallel
+        (Ray tasks): `function` is a module-level function that builds a cache folder and returns it."""
 
     def shared_folders(self) -> dict[str, Path]:
         """Cache folders that `prepare` built and every worker needs ({path under the cache: folder}):

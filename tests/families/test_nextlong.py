@@ -486,3 +486,63 @@ def test_splitting_a_line_grows_linearly():
         counted.append(0)
         chunk_document(line[:size], 256, count)
     assert counted[1] / counted[0] < 2.5, counted
+
+
+def test_the_pruned_index_keeps_each_terms_best_chunks(tmp_path):
+    """Each term keeps its `postings_per_term` best-scoring chunks (ties in a score bin to the lower
+    chunk id); a rarer term keeps all. The kept scores are the exact index's, and a search over the
+    pruned index scores a chunk as the sum of its kept postings."""
+    from longsynth.generators.nextlong.bm25 import SCORE_BINS, Bm25
+
+    rng = np.random.default_rng(3)
+    texts = []
+    for n in range(300):  # "common" in every chunk, 1 to 6 times, in chunks of varied length
+        words = ["common"] * int(rng.integers(1, 7)) + ["filler"] * int(rng.integers(0, 40))
+        words += ["rare"] if n % 60 == 0 else []
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+    batches = [texts[i : i + 70] for i in range(0, len(texts), 70)]  # postings cross batch edges
+    Bm25.write(iter(batches), tmp_path / "exact", postings_per_term=10**9)
+    Bm25.write(iter(batches), tmp_path / "pruned", postings_per_term=25)
+    exact, pruned = Bm25.load(tmp_path / "exact"), Bm25.load(tmp_path / "pruned")
+    for term in ("common", "filler", "rare"):
+        row = exact.vocabulary[term]
+        full = exact.matrix[row]
+        scores = dict(zip(full.indices.tolist(), full.data.tolist(), strict=True))
+        kept_row = pruned.matrix[pruned.vocabulary[term]]
+        kept = dict(zip(kept_row.indices.tolist(), kept_row.data.tolist(), strict=True))
+        assert len(kept) == min(len(scores), 25)
+        assert all(scores[c] == s for c, s in kept.items())  # the exact index's scores
+        # ranked by score bin, then chunk id: every kept chunk comes before every dropped one
+        bin_of = {c: int(s / exact.idf([term])[0] * SCORE_BINS / 2.5) for c, s in scores.items()}
+        order = sorted(scores, key=lambda c: (-bin_of[c], c))
+        assert set(kept) == set(order[: len(kept)])
+    assert len(pruned.matrix[pruned.vocabulary["rare"]].indices) == 5  # every chunk of a rare term
+    ids, found = pruned.search_many(["common rare"], 10)[0]
+    common = dict(
+        zip(
+            *(
+                a.tolist()
+                for a in (
+                    pruned.matrix[pruned.vocabulary["common"]].indices,
+                    pruned.matrix[pruned.vocabulary["common"]].data,
+                )
+            ),
+            strict=True,
+        )
+    )
+    rare = dict(
+        zip(
+            *(
+                a.tolist()
+                for a in (
+                    pruned.matrix[pruned.vocabulary["rare"]].indices,
+                    pruned.matrix[pruned.vocabulary["rare"]].data,
+                )
+            ),
+            strict=True,
+        )
+    )
+    for c, s in zip(ids.tolist(), found.tolist(), strict=True):
+        assert s == pytest.approx(common.get(c, 0.0) + rare.get(c, 0.0), rel=1e-6)
+    assert set(rare) <= set(ids.tolist())  # the rare term's chunks rank first

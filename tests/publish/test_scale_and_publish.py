@@ -417,3 +417,48 @@ def test_diff_of_two_versions_and_the_changelog_in_the_card(tmp_path):
     shown = CliRunner().invoke(cli, ["diff", str(new), str(other)])
     assert shown.exit_code == 0 and "| niah_single_1 | 12 | 6 | 0 | 6 | 6 |" in shown.output
     assert "| seed | 0 | 5 |" in shown.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shared_cache", [False, True])
+def test_ray_builds_the_index_parts_on_two_nodes(tmp_path, monkeypatch, shared_cache):
+    """On a local Ray cluster of two nodes, an index of two parts is built by two Ray tasks in two
+    worker processes (none by the driver), either sent back through the object store or written in
+    place in a shared cache folder; the rows are byte-identical to a one-process build of two parts."""
+    pytest.importorskip("ray")
+    import ray
+    from ray.cluster_utils import Cluster
+
+    spec = load_spec(
+        None,
+        generator="nextlong",
+        tasks="nextlong,concat_knn",
+        lengths="2k",
+        samples=3,
+        corpus="builtin:300",
+        index_shards=2,
+        rows_per_shard=2,
+    )
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "one-process-cache"))
+    one = build(spec, tmp_path / "one")
+    driver, nodes = tmp_path / "driver-cache", tmp_path / "node-cache"
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(driver))
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
+    ray.init(address=cluster.address, log_to_driver=False, runtime_env={"env_vars": {"LONGSYNTH_CACHE": str(nodes)}})
+    try:
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+        built = build(spec, tmp_path / "ray", workers=2, backend="ray", shared_cache=shared_cache)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert _hashes(built) == _hashes(one)
+    log = (driver if shared_cache else nodes) / "index" / "builds.log"
+    lines = log.read_text().splitlines()
+    assert sorted(line.split()[0].rsplit("-", 1)[1] for line in lines) == ["part1of2", "part2of2"]
+    pids = {line.rsplit("pid=", 1)[1] for line in lines}
+    assert len(pids) == 2 and str(os.getpid()) not in pids  # two worker processes, not the driver
+    if not shared_cache:
+        assert not (driver / "index" / "builds.log").exists()  # the driver built no part: it got them
+    parts = sorted(p.name for p in (driver / "index").iterdir() if p.is_dir())
+    assert [p.rsplit("-", 1)[1] for p in parts] == ["part1of2", "part2of2"]

@@ -25,6 +25,8 @@ import polars as pl
 from scipy.sparse import csr_matrix
 
 QUERY_TERMS = 24
+POSTINGS_PER_TERM = 4096  # the most chunks a term keeps in the index (see `Bm25.write`)
+SCORE_BINS = 4096  # score resolution when choosing which of a common term's chunks to keep
 K1, B = 1.5, 0.75
 TOKEN = r"\b\w\w+\b"
 BATCH = 5_000  # chunks tokenized at once (bounds the memory of their exploded tokens)
@@ -72,21 +74,89 @@ def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.n
     return ids[order], scores[order]
 
 
+def _score_bin(count: np.ndarray, norm: np.ndarray) -> np.ndarray:
+    """A posting's BM25 term-frequency factor (its score over the term's idf), as one of SCORE_BINS bins:
+    within one term, a higher bin is a higher score."""
+    factor = count.astype(np.float32)
+    factor *= (K1 + 1.0) / (factor + norm)  # in (0, K1 + 1)
+    return np.minimum((factor * (SCORE_BINS / (K1 + 1.0))).astype(np.int64), SCORE_BINS - 1)
+
+
+class _Pruning:
+    """Which postings of each common term (in more than `limit` chunks) the index keeps: every one in a
+    score bin above the term's cut bin, then the cut bin's in chunk order until the term has `limit`."""
+
+    def __init__(self, frequency: np.ndarray, limit: int):
+        self.common = frequency > limit
+        self.slot = np.cumsum(self.common) - 1  # a common term's row in the histogram
+        self.limit = limit
+        self.histogram = np.zeros((int(self.common.sum()), SCORE_BINS), dtype=np.int64)
+        self.cut = np.full(len(frequency), -1, dtype=np.int64)  # -1: keep all (a term that is not common)
+        self.quota = np.zeros(len(frequency), dtype=np.int64)  # how many of the cut bin's chunks are left
+
+    def count(self, term: np.ndarray, bins: np.ndarray) -> None:
+        common = self.common[term]
+        flat = self.slot[term[common]] * SCORE_BINS + bins[common]
+        self.histogram += np.bincount(flat, minlength=self.histogram.size).reshape(self.histogram.shape)
+
+    def decide(self) -> None:
+        above = np.cumsum(self.histogram[:, ::-1], axis=1)[:, ::-1]  # chunks in bin b or higher
+        below = above < self.limit  # true from the bin above the cut on (above never grows with b)
+        first_below = np.where(below.any(axis=1), np.argmax(below, axis=1), SCORE_BINS)
+        padded = np.concatenate([above, np.zeros((len(above), 1), dtype=above.dtype)], axis=1)
+        terms = np.flatnonzero(self.common)
+        self.cut[terms] = first_below - 1
+        self.quota[terms] = self.limit - padded[np.arange(len(above)), first_below]
+
+    def select(self, term: np.ndarray, bins: np.ndarray) -> np.ndarray:
+        """The postings of one part (sorted by term, then chunk) that the index keeps, in order."""
+        cut = self.cut[term]
+        chosen = bins > cut
+        tied = np.flatnonzero(bins == cut)
+        if len(tied):
+            tied_terms = term[tied]
+            ordinal = np.arange(len(tied)) - np.searchsorted(tied_terms, tied_terms, side="left")
+            take = ordinal < self.quota[tied_terms]
+            chosen[tied[take]] = True
+            self.quota -= np.bincount(tied_terms[take], minlength=len(self.quota))
+        return chosen
+
+
 class Bm25:
-    def __init__(self, matrix: csr_matrix, vocabulary: dict[str, int]):
-        self.matrix = matrix  # terms x chunks
+    def __init__(self, matrix: csr_matrix, vocabulary: dict[str, int], frequency: np.ndarray):
+        self.matrix = matrix  # terms x chunks, each term's best `postings_per_term` chunks
         self.vocabulary = vocabulary
+        self.frequency = frequency  # chunks holding each term (before pruning)
         self.postings = np.diff(matrix.indptr)
 
+    def document_frequency(self, terms: list[str]) -> np.ndarray:
+        """How many chunks hold each term (before pruning; 0 for a term the index does not have)."""
+        return np.array([self.frequency[self.vocabulary[t]] if t in self.vocabulary else 0 for t in terms], np.float64)
+
+    def idf(self, terms: list[str]) -> np.ndarray:
+        """BM25's idf of each term (0 for a term the index does not have)."""
+        chunks = self.matrix.shape[1]
+        held = self.document_frequency(terms)
+        return np.where(held > 0, np.log(1.0 + (chunks - held + 0.5) / (held + 0.5)), 0.0)
+
     @classmethod
-    def write(cls, batches: Iterable[list[str]], folder: Path) -> None:
+    def write(cls, batches: Iterable[list[str]], folder: Path, postings_per_term: int | None = None) -> None:
         """Index every chunk of `batches` (chunk ids count on across batches) into `folder` (`load` reads it).
 
-        Two passes, so memory holds one batch, never the corpus's postings (13 million for 100,000
-        documents): the first tokenizes each batch and writes its (chunk, term, count) triples to a
-        scratch file, counting each term's chunks and each chunk's tokens; the second, once idf and
-        the mean length are known, scores each batch's triples and writes them straight to their
-        places in the memory-mapped matrix (each term's chunks in order, as one sparse row)."""
+        Each term keeps only its `postings_per_term` best-scoring chunks (an impact-pruned index): a
+        query then reads at most QUERY_TERMS x that many postings however large the corpus is, so the
+        cost of a search stays flat as the corpus grows. A term in fewer chunks keeps them all, so a
+        rare word still finds every chunk that has it; what a common word loses are the chunks where
+        it counts least (a long chunk that says it once).
+
+        Passes over scratch files, so memory holds one batch, never the corpus's postings (13 million
+        for 100,000 documents): the first tokenizes each batch and writes its (chunk, term, count)
+        triples, counting each term's chunks and each chunk's tokens; once idf and the mean length
+        are known, the second counts, for each common term, its chunks per score bin (the bin that
+        holds its last kept chunk); the third writes the kept postings straight to their places in
+        the memory-mapped matrix (each term's chunks in order, as one sparse row). Ties in that last
+        bin go to the lower chunk id."""
+        postings_per_term = postings_per_term or POSTINGS_PER_TERM
         folder.mkdir(parents=True, exist_ok=True)
         scratch = folder / "postings"
         scratch.mkdir()
@@ -117,7 +187,14 @@ class Bm25:
         idf = idf.astype(np.float32)
         mean = max(1e-9, float(length.mean())) if len(length) else 1.0
         norm = (K1 * (1.0 - B + B * length / mean)).astype(np.float32)
-        indptr = np.concatenate([[0], np.cumsum(frequency)]).astype(np.int64)
+        keep = _Pruning(frequency, postings_per_term)
+        if keep.common.any():
+            for part in parts:
+                row, term, count = np.load(part)
+                keep.count(term, _score_bin(count, norm[row]))
+            keep.decide()
+        kept = np.minimum(frequency, postings_per_term)
+        indptr = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
         size = int(indptr[-1])
         if size:  # the matrix is filled on disk (an empty one cannot be mapped)
             data = _mapped(folder / "data.npy", np.float32, size)
@@ -127,6 +204,8 @@ class Bm25:
         free = indptr[:-1].copy()  # each term's next free place
         for part in parts:
             row, term, count = np.load(part)  # sorted by term, then chunk
+            chosen = keep.select(term, _score_bin(count, norm[row]))
+            row, term, count = row[chosen], term[chosen], count[chosen]
             first = np.searchsorted(term, term, side="left")
             place = free[term] + np.arange(len(term)) - first
             score = count.astype(np.float32)
@@ -144,7 +223,8 @@ class Bm25:
             np.save(folder / "indices.npy", indices)
         del data, indices
         np.save(folder / "indptr.npy", indptr)
-        meta = {"chunks": offset, "terms": vocabulary["term"].to_list()}
+        np.save(folder / "frequency.npy", frequency)
+        meta = {"chunks": offset, "terms": vocabulary["term"].to_list(), "postings_per_term": postings_per_term}
         (folder / "vocabulary.json").write_text(json.dumps(meta))
 
     @classmethod
@@ -152,7 +232,7 @@ class Bm25:
         meta = json.loads((folder / "vocabulary.json").read_text())
         arrays = [np.load(folder / f"{name}.npy", mmap_mode="r") for name in ("data", "indices", "indptr")]
         matrix = csr_matrix(tuple(arrays), shape=(len(meta["terms"]), meta["chunks"]), copy=False)
-        return cls(matrix, {t: n for n, t in enumerate(meta["terms"])})
+        return cls(matrix, {t: n for n, t in enumerate(meta["terms"])}, np.load(folder / "frequency.npy"))
 
     def search_many(self, queries: list[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each query, up to k (chunk ids, scores) with a positive score, best first."""
@@ -163,7 +243,7 @@ class Bm25:
         size = self.matrix.shape[0]
         pairs, times = np.unique(found["row"].to_numpy()[known] * size + ids[known], return_counts=True)
         query_rows, query_terms = pairs // size, pairs % size
-        order = np.lexsort((query_terms, self.postings[query_terms], query_rows))  # each query's rarest first
+        order = np.lexsort((query_terms, self.frequency[query_terms], query_rows))  # each query's rarest first
         query_rows, query_terms, times = query_rows[order], query_terms[order], times[order]
         rank = np.arange(len(query_rows)) - np.searchsorted(query_rows, query_rows, side="left")
         kept = rank < QUERY_TERMS

@@ -31,7 +31,7 @@ from ..base import Cell, Generator, Sample, Task
 from ..options import resolve_options
 from .options import NextLongOptions
 from .oracle import VALIDATORS
-from .retrieval import UNIT_END, ChunkIndex, IndexSpec, build_index, builtin_size, cache_root
+from .retrieval import UNIT_END, ChunkIndex, IndexSpec, build_index, builtin_size, cache_root, is_builtin
 
 SCORE_BINS = np.logspace(-3, 4, 701)  # retrieval scores (BM25's or cosine), in 2.3%-wide bins
 
@@ -90,7 +90,7 @@ class NextLongGenerator(Generator):
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)
         o = self.options
-        if o.corpus.startswith("builtin:"):
+        if is_builtin(o.corpus):
             builtin_size(o.corpus)  # a bad size fails now, not after minutes of indexing
         self.index_spec = IndexSpec(
             corpus=o.corpus,
@@ -103,6 +103,7 @@ class NextLongGenerator(Generator):
             retriever=o.retriever,
             encoder=o.encoder,
             tokenizer=tokenizer.name,
+            shards=o.index_shards,
         )
         self._eligible: dict[int, np.ndarray] = {}
         self._index_key = self.index_spec.key()  # reads the corpus files' sizes and times once
@@ -127,12 +128,16 @@ class NextLongGenerator(Generator):
             self._eligible[target] = order
         return self._eligible[target]
 
-    def prepare(self) -> None:
-        self.index  # noqa: B018  (build or load the cached index once, in the parent process)
+    def prepare(self, run_many=None) -> None:
+        """Build or load the cached index once, in the parent process; its parts in parallel where
+        `run_many` runs them (Ray)."""
+        if run_many is not None:
+            build_index(self.index_spec, self.tokenizer, run_many)
+        self.index  # noqa: B018
 
     def shared_folders(self) -> dict[str, Path]:
-        folder = cache_root() / self.index_spec.key()
-        return {str(folder.relative_to(cache_root().parent)): folder} if folder.exists() else {}
+        folders = [self.index_spec.shard_folder(part) for part in range(self.index_spec.shards)]
+        return {str(f.relative_to(cache_root().parent)): f for f in folders if f.exists()}
 
     def report(self) -> dict[str, Any]:
         index = self.index

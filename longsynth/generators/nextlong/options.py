@@ -6,13 +6,17 @@ from dataclasses import dataclass
 
 from ..options import When, option
 
-FILE_CORPUS = When("a file, folder or hf:<dataset>", lambda value: not value.startswith("builtin:"))
+FILE_CORPUS = When("a file, folder or hf:<dataset>", lambda value: not value.startswith(("builtin:", "builtin-zipf:")))
 HUB_CORPUS = When("hf:<dataset>", lambda value: value.startswith("hf:"))
 
 
 @dataclass(frozen=True)
 class NextLongOptions:
-    corpus: str = option("builtin:2000", "builtin:<documents>, a .jsonl/.parquet/.txt file or folder, or hf:<dataset>")
+    corpus: str = option(
+        "builtin:2000",
+        "builtin:<documents> (topical, a few hundred words), builtin-zipf:<documents> (a 65,536-word Zipf "
+        "vocabulary), a .jsonl/.parquet/.txt file or folder, or hf:<dataset>",
+    )
     corpus_text_field: str = option("text", "text field of corpus records", needs=("corpus", FILE_CORPUS))
     corpus_id_field: str = option("id", "id field of corpus records", needs=("corpus", FILE_CORPUS))
     corpus_config: str = option("", "Hugging Face dataset config", needs=("corpus", HUB_CORPUS))
@@ -26,6 +30,13 @@ class NextLongOptions:
         "wordllama",
         "retriever=dense: wordllama (shipped with the dense extra) or a local sentence-transformers folder",
         needs=("retriever", "dense"),
+    )
+    index_shards: int = option(
+        1,
+        "parts the corpus index is built in (in parallel, one per Ray task) and searched across; each part "
+        "scores with its own statistics, so the rows depend on this number",
+        minimum=1,
+        maximum=256,
     )
     placement: str = option("head", "meta-chunk position among its negatives", choices=("head", "tail", "random"))
     overgeneration: float = option(

@@ -35,13 +35,15 @@ from ...files import input_files, read_parquet_file, sha256_file, write_folder_a
 from ...read_ahead import read_ahead
 from ...text.sources import iter_corpus_documents
 from ...tokenizers import Tokenizer
-from .bm25 import BATCH, Bm25, tokens, top_k
+from .bm25 import BATCH, POSTINGS_PER_TERM, Bm25, tokens, top_k
 from .chunking import chunk_document
 from .synthetic_corpus import VERSION as SYNTHETIC_VERSION
-from .synthetic_corpus import synthetic_corpus
+from .synthetic_corpus import synthetic_corpus, synthetic_documents
+from .zipf_corpus import VERSION as ZIPF_VERSION
+from .zipf_corpus import zipf_corpus, zipf_documents
 
 WORDLLAMA = "wordllama"  # the default dense encoder: a static embedding model shipped inside its wheel
-INDEX_FORMAT = 4  # 4: texts read by offset; BM25 built in two passes straight to its files
+INDEX_FORMAT = 5  # 5: BM25 impact-pruned (each term's best chunks), shards
 UNIT_END = "\n"  # a chunk is a unit "chunk\n" in a training sample
 
 
@@ -64,11 +66,19 @@ class IndexSpec:
     retriever: str = "bm25"
     encoder: str = WORDLLAMA  # retriever=dense: wordllama or a local sentence-transformers folder
     tokenizer: str = "cl100k_base"
+    shards: int = 1  # the index is built as this many independent parts (in parallel on Ray) and searched across all
+
+    def shard_folder(self, shard: int) -> Path:
+        """Where part `shard` is cached: the key's folder for a one-part index, else one folder per part,
+        each a whole index of its documents, built and checked on its own."""
+        key = self.key()
+        return cache_root() / (key if self.shards == 1 else f"{key}-part{shard + 1}of{self.shards}")
 
     def corpus_identity(self) -> dict[str, Any]:
         """What identifies the corpus's content: files with size and mtime, or a dataset name."""
-        if self.corpus.startswith("builtin:"):
-            return {"source": self.corpus, "generator": SYNTHETIC_VERSION}
+        if is_builtin(self.corpus):
+            version = ZIPF_VERSION if self.corpus.startswith("builtin-zipf:") else SYNTHETIC_VERSION
+            return {"source": self.corpus, "generator": version}
         if self.corpus.startswith("hf:"):
             return {"source": self.corpus}
         path = Path(self.corpus)
@@ -89,11 +99,17 @@ class IndexSpec:
 MAX_BUILTIN_DOCUMENTS = 1_000_000  # the built-in corpus's size limit (an index of it takes about 10 minutes)
 
 
+def is_builtin(corpus: str) -> bool:
+    """A built-in corpus: `builtin:<documents>` (topical, a few hundred words) or `builtin-zipf:<documents>`
+    (a 65,536-word Zipf vocabulary with topics)."""
+    return corpus.startswith(("builtin:", "builtin-zipf:"))
+
+
 def builtin_size(corpus: str) -> int:
-    """The document count of a `builtin:<documents>` corpus, checked against its limit."""
-    text = corpus.split(":", 1)[1]
+    """The document count of a built-in corpus, checked against its limit."""
+    kind, _, text = corpus.partition(":")
     if not (text.isdigit() and len(text) <= 12 and int(text) >= 1):
-        raise SpecError(f"corpus {corpus!r}: use builtin:<number of documents>, e.g. builtin:2000")
+        raise SpecError(f"corpus {corpus!r}: use {kind}:<number of documents>, e.g. {kind}:2000")
     if int(text) > MAX_BUILTIN_DOCUMENTS:
         raise SpecError(
             f"corpus {corpus!r}: the built-in corpus holds at most {MAX_BUILTIN_DOCUMENTS:,} documents; "
@@ -102,11 +118,32 @@ def builtin_size(corpus: str) -> int:
     return int(text)
 
 
-def _documents(spec: IndexSpec):
-    if spec.corpus.startswith("builtin:"):
-        yield from synthetic_corpus(builtin_size(spec.corpus))
-        return
-    yield from iter_corpus_documents(spec.corpus, spec.text_field, spec.id_field, spec.config, spec.split)
+def corpus_documents(corpus: str, text_field: str = "text", id_field: str = "id", config=None, split="train"):
+    """(doc_id, text) of every document of a corpus, built-in or read from files or the Hub."""
+    if corpus.startswith("builtin:"):
+        yield from synthetic_corpus(builtin_size(corpus))
+    elif corpus.startswith("builtin-zipf:"):
+        yield from zipf_corpus(builtin_size(corpus))
+    else:
+        yield from iter_corpus_documents(corpus, text_field, id_field, config, split)
+
+
+def _documents(spec: IndexSpec, shard: int = 0):
+    """The documents of part `shard`: a contiguous range of a built-in corpus (made directly, not
+    skipped over), every `shards`-th document of any other (its size is not known before reading it)."""
+    if spec.shards == 1:
+        yield from corpus_documents(spec.corpus, spec.text_field, spec.id_field, spec.config, spec.split)
+    elif is_builtin(spec.corpus):
+        size = builtin_size(spec.corpus)
+        lo, hi = shard * size // spec.shards, (shard + 1) * size // spec.shards
+        make = zipf_documents if spec.corpus.startswith("builtin-zipf:") else synthetic_documents
+        for start in range(lo, hi, 1024):
+            yield from make(start, min(1024, hi - start))
+    else:
+        documents = corpus_documents(spec.corpus, spec.text_field, spec.id_field, spec.config, spec.split)
+        for n, document in enumerate(documents):
+            if n % spec.shards == shard:
+                yield document
 
 
 EXACT_SEARCH_LIMIT = 50_000  # up to this many vectors, numpy's exact search; beyond, faiss's index
@@ -233,13 +270,7 @@ class ChunkIndex:
         found = tokens([self.chunk_texts[c] for c in self.chunks_of(doc)])
         counted = found.group_by("term").len()
         terms, times = counted["term"].to_list(), counted["len"].to_numpy().astype(np.float64)
-        weight = times
-        if isinstance(self.retriever, Bm25):
-            chunks = self.retriever.matrix.shape[1]
-            postings = np.array(
-                [self.retriever.postings[self.retriever.vocabulary[t]] for t in terms], dtype=np.float64
-            )
-            weight = times * np.log(1.0 + (chunks - postings + 0.5) / (postings + 0.5))
+        weight = times * self.retriever.idf(terms) if hasattr(self.retriever, "idf") else times
         order = sorted(range(len(terms)), key=lambda n: (-weight[n], terms[n]))
         return [terms[n] for n in order[:count]] or [self.chunk_texts[self.chunks_of(doc)[0]]]
 
@@ -319,12 +350,32 @@ class TextColumn(Sequence):
     __hash__ = None
 
 
-def build_index(spec: IndexSpec, tokenizer: Tokenizer) -> ChunkIndex:
+def build_index(spec: IndexSpec, tokenizer: Tokenizer, run_many=None) -> ChunkIndex:
     """Load the cached index for `spec`, or build and cache it, then load it (with progress on a terminal).
 
     The build streams: documents are chunked, counted and indexed `BATCH` chunks at a time, and each
-    batch's texts go to disk at once, so memory never holds the corpus."""
-    folder = cache_root() / spec.key()
+    batch's texts go to disk at once, so memory never holds the corpus. An index of several parts
+    (`spec.shards`) builds the missing ones with `run_many(build_part, [(spec, part), ...])` when given
+    (Ray tasks, each on its own node and core), else one after the other here."""
+    loaded = {part: _cached(spec.shard_folder(part), spec) for part in range(spec.shards)}
+    missing = [part for part, index in loaded.items() if index is None]
+    if spec.retriever not in ("bm25", "dense"):
+        raise SpecError(f"unknown retriever {spec.retriever!r}; use bm25 or dense")
+    if missing and run_many is not None and len(missing) > 1:
+        run_many(build_part, [(spec, part) for part in missing])
+    else:
+        for part in missing:
+            build_part(spec, part, tokenizer)
+    for part in missing:  # their digests were computed from these bytes a moment ago
+        loaded[part] = _load(spec.shard_folder(part), spec, verify=False)
+    parts = [loaded[part] for part in range(spec.shards)]
+    index = parts[0] if len(parts) == 1 else _combine(spec, parts)
+    index.built = bool(missing)
+    return index
+
+
+def _cached(folder: Path, spec: IndexSpec) -> ChunkIndex | None:
+    """The cached part in `folder`, or None (a damaged entry, or one that lost files, is removed)."""
     if (folder / "meta.json").exists():
         try:
             return _load(folder, spec)
@@ -332,10 +383,17 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer) -> ChunkIndex:
             shutil.rmtree(folder, ignore_errors=True)
     elif folder.exists():  # entries appear whole: one without its meta.json lost files since
         shutil.rmtree(folder, ignore_errors=True)
-    if spec.retriever not in ("bm25", "dense"):
-        raise SpecError(f"unknown retriever {spec.retriever!r}; use bm25 or dense")
+    return None
+
+
+def build_part(spec: IndexSpec, part: int, tokenizer: Tokenizer | None = None) -> Path:
+    """Build and cache part `part` of the index (the whole index when it has one part); returns its folder."""
+    from ...tokenizers import get_tokenizer
+
+    tokenizer = tokenizer or get_tokenizer(spec.tokenizer)
+    folder = spec.shard_folder(part)
     try:
-        write_folder_atomically(folder, lambda tmp: _build(tmp, spec, tokenizer))
+        write_folder_atomically(folder, lambda tmp: _build(tmp, spec, tokenizer, part))
     except OSError as exc:  # a full or failing disk under the cache
         raise CacheError(
             f"cannot write the corpus index to cache folder {str(cache_root())!r} "
@@ -343,13 +401,77 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer) -> ChunkIndex:
             "free some space there or point LONGSYNTH_CACHE at another folder"
         ) from None
     with open(cache_root() / BUILDS, "a", encoding="utf-8") as log:  # which indexes this cache built
-        log.write(f"{spec.key()} {spec.corpus} {spec.retriever}\n")
-    index = _load(folder, spec, verify=False)  # its digests were computed from these bytes a moment ago
-    index.built = True
-    return index
+        log.write(f"{folder.name} {spec.corpus} {spec.retriever} pid={os.getpid()}\n")
+    return folder
 
 
-def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer) -> None:
+class PartTexts(Sequence):
+    """The chunk texts of several parts as one sequence (chunk ids count on from part to part)."""
+
+    def __init__(self, parts: list[Sequence], bases: np.ndarray):
+        self._parts = parts
+        self._bases = bases  # len(parts) + 1: part p holds chunks [bases[p], bases[p + 1])
+
+    def __len__(self) -> int:
+        return int(self._bases[-1])
+
+    def __getitem__(self, item):
+        if isinstance(item, slice):
+            return [self[n] for n in range(*item.indices(len(self)))]
+        n = operator.index(item)
+        n = n + len(self) if n < 0 else n
+        if not 0 <= n < len(self):
+            raise IndexError(f"chunk {item} out of range")
+        part = int(np.searchsorted(self._bases, n, side="right")) - 1
+        return self._parts[part][n - int(self._bases[part])]
+
+
+class PartRetriever:
+    """Searches every part and merges their top k (ties by chunk id, as within a part). Each part
+    scores with its own statistics (idf, mean length), as a sharded search engine does, so the result
+    depends on the number of parts, never on where or in which order they were built."""
+
+    def __init__(self, parts: list[Any], bases: np.ndarray):
+        self.parts = parts
+        self.bases = bases
+
+    def search_many(self, queries: list[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        found = [part.search_many(queries, k) for part in self.parts]
+        merged = []
+        for q in range(len(queries)):
+            ids = np.concatenate([found[p][q][0] + self.bases[p] for p in range(len(self.parts))])
+            scores = np.concatenate([found[p][q][1] for p in range(len(self.parts))])
+            merged.append(top_k(scores, ids, k))
+        return merged
+
+    def idf(self, terms: list[str]) -> np.ndarray:
+        if not all(hasattr(part, "document_frequency") for part in self.parts):
+            return np.ones(len(terms))
+        held = np.sum([part.document_frequency(terms) for part in self.parts], axis=0)
+        chunks = float(self.bases[-1])
+        return np.where(held > 0, np.log(1.0 + (chunks - held + 0.5) / (held + 0.5)), 0.0)
+
+
+def _combine(spec: IndexSpec, parts: list[ChunkIndex]) -> ChunkIndex:
+    """One index over its parts, part after part: chunk and document ids count on across them."""
+    bases = np.cumsum([0] + [len(p.chunk_texts) for p in parts]).astype(np.int64)
+    doc_bases = np.cumsum([0] + [len(p.doc_ids) for p in parts]).astype(np.int64)
+    tokens = [int(p.chunk_tokens.sum()) for p in parts]
+    chars = sum(p.chars_per_token * t for p, t in zip(parts, tokens, strict=True))
+    return ChunkIndex(
+        spec,
+        [d for p in parts for d in p.doc_ids],
+        np.concatenate([p.doc_first_chunk[:-1] + bases[n] for n, p in enumerate(parts)] + [bases[-1:]]),
+        PartTexts([p.chunk_texts for p in parts], bases),
+        [j for p in parts for j in p.chunk_joiners],
+        np.concatenate([p.chunk_doc + doc_bases[n] for n, p in enumerate(parts)]),
+        np.concatenate([p.chunk_tokens for p in parts]),
+        chars / max(1, sum(tokens)),
+        PartRetriever([p.retriever for p in parts], bases),
+    )
+
+
+def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> None:
     from tqdm import tqdm
 
     doc_ids: list[str] = []
@@ -371,7 +493,8 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer) -> None:
 
     def batches():
         texts: list[str] = []
-        documents = tqdm(_documents(spec), desc="indexing corpus", unit=" docs", disable=None, file=sys.stderr)
+        label = "indexing corpus" if spec.shards == 1 else f"indexing corpus part {part + 1}/{spec.shards}"
+        documents = tqdm(_documents(spec, part), desc=label, unit=" docs", disable=None, file=sys.stderr)
         for doc_id, text in documents:
             if not text.strip():
                 continue
@@ -398,7 +521,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer) -> None:
     # closing the reader stops it if indexing fails.
     with open(tmp / "texts.bin", "wb") as sink, contextlib.closing(read_ahead(batches())) as chunked:
         if spec.retriever == "bm25":
-            Bm25.write(chunked, tmp / "retriever")
+            Bm25.write(chunked, tmp / "retriever", postings_per_term=-(-POSTINGS_PER_TERM // spec.shards))
         else:
             _Dense.write(chunked, spec.encoder, tmp / "retriever")
     if not totals["chunks"]:

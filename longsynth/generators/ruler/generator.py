@@ -195,7 +195,7 @@ class RulerGenerator(Generator):
                 self._qa[task] = builtin_set(self.tokenizer.name, builtin_entities_for(self.max_length), hops)
         return self._qa[task]
 
-    def prepare(self) -> None:
+    def prepare(self, run_many=None) -> None:
         for task in self.spec.tasks:
             if task in ("qa_1", "qa_2"):
                 self.qa_set(task)  # a broken QA file fails before any work
