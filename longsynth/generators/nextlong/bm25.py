@@ -82,6 +82,22 @@ def _score_bin(count: np.ndarray, norm: np.ndarray) -> np.ndarray:
     return np.minimum((factor * (SCORE_BINS / (K1 + 1.0))).astype(np.int64), SCORE_BINS - 1)
 
 
+def sum_by_chunk(chunk_ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct chunk id once, ascending, with the sum of its scores (in float64, in the order given).
+
+    One sort of (id, position) packed in an int64, so the cost follows the postings read, not the
+    corpus: scipy's sparse product clears two arrays as long as the corpus's chunks for every query
+    (23 ms a query at 2.3 million chunks, against 2 ms here)."""
+    if not len(chunk_ids):
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
+    key = (chunk_ids.astype(np.int64) << 32) | np.arange(len(chunk_ids), dtype=np.int64)
+    key.sort()
+    ids = key >> 32
+    summed = scores[key & 0xFFFFFFFF].astype(np.float64)
+    starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+    return ids[starts], np.add.reduceat(summed, starts)
+
+
 class _Pruning:
     """Which postings of each common term (in more than `limit` chunks) the index keeps: every one in a
     score bin above the term's cut bin, then the cut bin's in chunk order until the term has `limit`."""
@@ -248,14 +264,17 @@ class Bm25:
         rank = np.arange(len(query_rows)) - np.searchsorted(query_rows, query_rows, side="left")
         kept = rank < QUERY_TERMS
         query_rows, query_terms, times = query_rows[kept], query_terms[kept], times[kept]
-        query = csr_matrix(
-            (times.astype(np.float32), (query_rows, query_terms)), shape=(len(queries), self.matrix.shape[0])
-        )
-        scored = query @ self.matrix
+        indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
+        bounds = np.searchsorted(query_rows, np.arange(len(queries) + 1), side="left")
         results = []
         for n in range(len(queries)):
-            start, end = scored.indptr[n], scored.indptr[n + 1]
-            scores, chunk_ids = scored.data[start:end], scored.indices[start:end].astype(np.int64)
+            spans = [(int(indptr[t]), int(indptr[t + 1])) for t in query_terms[bounds[n] : bounds[n + 1]]]
+            weights = times[bounds[n] : bounds[n + 1]]
+            chunk_ids = np.concatenate([indices[a:b] for a, b in spans] or [np.zeros(0, np.int32)])
+            scores = np.concatenate(
+                [data[a:b] * w for (a, b), w in zip(spans, weights, strict=True)] or [np.zeros(0, np.float32)]
+            )
+            chunk_ids, scores = sum_by_chunk(chunk_ids, scores)
             positive = scores > 0
             results.append(top_k(scores[positive], chunk_ids[positive], k))
         return results
