@@ -29,7 +29,7 @@ POSTINGS_PER_TERM = 4096  # the most chunks a term keeps in the index (see `Bm25
 SCORE_BINS = 4096  # score resolution when choosing which of a common term's chunks to keep
 K1, B = 1.5, 0.75
 TOKEN = r"\b\w\w+\b"
-BATCH = 5_000  # chunks tokenized at once (bounds the memory of their exploded tokens)
+BATCH = 2000  # chunks tokenized at once (bounds the memory of their exploded tokens)
 
 
 @functools.lru_cache(maxsize=1)

@@ -241,10 +241,10 @@ class _Dense:
 @dataclass
 class ChunkIndex:
     spec: IndexSpec
-    doc_ids: list[str]
+    doc_ids: Sequence[str]  # a polars Series
     doc_first_chunk: np.ndarray  # len(docs) + 1: chunks of doc d are [first[d], first[d + 1])
-    chunk_texts: list[str]
-    chunk_joiners: list[str]
+    chunk_texts: Sequence[str]
+    chunk_joiners: Sequence[str]
     chunk_doc: np.ndarray
     chunk_tokens: np.ndarray  # tokens of chunk + "\n", each counted once
     chars_per_token: float
@@ -362,7 +362,9 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer, run_many=None) -> ChunkIn
     missing = [part for part, index in loaded.items() if index is None]
     if spec.retriever not in ("bm25", "dense"):
         raise SpecError(f"unknown retriever {spec.retriever!r}; use bm25 or dense")
-    if missing and run_many is not None and len(missing) > 1:
+    if len(missing) > 1 and run_many is None:
+        run_many = _local_processes(len(missing))
+    if len(missing) > 1 and run_many is not None:
         run_many(build_part, [(spec, part) for part in missing])
     else:
         for part in missing:
@@ -373,6 +375,24 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer, run_many=None) -> ChunkIn
     index = parts[0] if len(parts) == 1 else _combine(spec, parts)
     index.built = bool(missing)
     return index
+
+
+def _local_processes(parts: int):
+    """Run parts in processes of this machine, one per core (at most one per part)."""
+    from ...cores import available_cores
+
+    def run_many(fn, args: list[tuple]) -> list:
+        workers = max(1, min(parts, available_cores()))
+        if workers == 1:
+            return [fn(*a) for a in args]
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("spawn")  # no inherited tokenizer threads or locks
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            return list(pool.map(fn, *zip(*args, strict=True)))
+
+    return run_many
 
 
 def _cached(folder: Path, spec: IndexSpec) -> ChunkIndex | None:
@@ -461,10 +481,10 @@ def _combine(spec: IndexSpec, parts: list[ChunkIndex]) -> ChunkIndex:
     chars = sum(p.chars_per_token * t for p, t in zip(parts, tokens, strict=True))
     return ChunkIndex(
         spec,
-        [d for p in parts for d in p.doc_ids],
+        pl.concat([p.doc_ids for p in parts]),
         np.concatenate([p.doc_first_chunk[:-1] + bases[n] for n, p in enumerate(parts)] + [bases[-1:]]),
         PartTexts([p.chunk_texts for p in parts], bases),
-        [j for p in parts for j in p.chunk_joiners],
+        pl.concat([p.chunk_joiners for p in parts]),
         np.concatenate([p.chunk_doc + doc_bases[n] for n, p in enumerate(parts)]),
         np.concatenate([p.chunk_tokens for p in parts]),
         chars / max(1, sum(tokens)),
@@ -478,7 +498,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
     doc_ids: list[str] = []
     first = [0]
     joiners: list[str] = []
-    owners: list[int] = []
+    owners: list[np.ndarray] = []  # each batch's chunks' document numbers
     counts: list[np.ndarray] = []
     totals = {"chars": 0, "chunks": 0}
     sizes: list[np.ndarray] = []  # each chunk's UTF-8 bytes
@@ -494,6 +514,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
 
     def batches():
         texts: list[str] = []
+        batch_owners: list[int] = []
         label = "indexing corpus" if spec.shards == 1 else f"indexing corpus part {part + 1}/{spec.shards}"
         documents = tqdm(_documents(spec, part), desc=label, unit=" docs", disable=None, file=sys.stderr)
         for doc_id, text in documents:
@@ -508,14 +529,17 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
             for chunk in chunks:
                 texts.append(chunk.text)
                 joiners.append(chunk.joiner)
-                owners.append(doc)
+            batch_owners.extend([doc] * len(chunks))
             totals["chunks"] += len(chunks)
             first.append(totals["chunks"])
             totals["chars"] += len(text)
             if len(texts) >= BATCH:
+                owners.append(np.asarray(batch_owners, dtype=np.int64))
+                batch_owners.clear()
                 yield flush(texts)
                 texts = []
         if texts:
+            owners.append(np.asarray(batch_owners, dtype=np.int64))
             yield flush(texts)
 
     # Documents are read and chunked on a thread of their own while this one indexes earlier batches;
@@ -530,7 +554,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
     tokens = np.concatenate(counts)
     np.save(tmp / "offsets.npy", np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64))
     np.save(tmp / "checksums.npy", np.concatenate(checksums))
-    pl.DataFrame({"joiner": joiners, "doc": np.asarray(owners, dtype=np.int64), "tokens": tokens}).write_parquet(
+    pl.DataFrame({"joiner": joiners, "doc": np.concatenate(owners), "tokens": tokens}).write_parquet(
         tmp / "chunks.parquet"
     )
     pl.DataFrame({"doc_id": doc_ids, "first": np.asarray(first[:-1], dtype=np.int64)}).write_parquet(
@@ -569,10 +593,10 @@ def _load(folder: Path, spec: IndexSpec, verify: bool = True) -> ChunkIndex:
         retriever = _Dense.load(folder / "retriever", spec.encoder)
     return ChunkIndex(
         spec,
-        docs["doc_id"].to_list(),
+        docs["doc_id"],  # polars columns, not lists: a million documents' ids as Python strings were 80 MB
         first,
         TextColumn(folder),
-        chunks["joiner"].to_list(),
+        chunks["joiner"],
         chunks["doc"].to_numpy().astype(np.int64),
         chunks["tokens"].to_numpy().astype(np.int64),
         float(meta["chars_per_token"]),
