@@ -388,8 +388,12 @@ def _local_processes(parts: int):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        from ...pipeline import exit_with_parent  # a killed build takes its part builders with it
+
         context = multiprocessing.get_context("spawn")  # no inherited tokenizer threads or locks
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             return list(pool.map(fn, *zip(*args, strict=True)))
 
     return run_many
