@@ -113,8 +113,8 @@ def test_a_full_disk_is_one_line_and_the_same_command_finishes_later(clean, tmp_
 
 @pytest.mark.slow
 def test_a_full_cache_disk_is_one_line_not_a_crash(tmp_path):
-    """The corpus index fills its matrix through a memory map; on a full disk that must be an error,
-    not a SIGBUS, and the half-built index must go."""
+    """The corpus index writes its files as it goes; on a full disk that must be an error (not a
+    crash, as a SIGBUS through a memory map once was), and the half-built index must go."""
     disk = tmp_path / "disk"
     if shutil.which("mount") is None or not _mount_tmpfs(disk, "12m"):
         pytest.skip("needs permission to mount a small tmpfs")

@@ -404,6 +404,30 @@ CASES = [
     ),
     # --- nextlong: corpora
     Case(
+        "zipf corpus without a size",
+        ["build", "--generator", "nextlong", "--set", "corpus=builtin-zipf:many", "-o", "out"],
+        2,
+        "use builtin-zipf:<number of documents>",
+    ),
+    Case(
+        "zipf trillion documents",
+        ["build", "--generator", "nextlong", "--set", "corpus=builtin-zipf:999999999999", "-o", "out"],
+        2,
+        "at most 1,000,000",
+    ),
+    Case(
+        "no index parts",
+        ["build", "--generator", "nextlong", "--set", "index_shards=0", "-o", "out"],
+        2,
+        "index_shards must be at least 1",
+    ),
+    Case(
+        "shared cache without Ray",
+        ["build", "--generator", "nextlong", "--shared-cache", "-o", "out"],
+        2,
+        "--shared-cache is for --backend ray",
+    ),
+    Case(
         "trillion documents",
         ["build", "--generator", "nextlong", "--set", "corpus=builtin:999999999999", "-o", "out"],
         2,

@@ -440,7 +440,12 @@ def test_ray_builds_the_index_parts_on_two_nodes(tmp_path, monkeypatch, shared_c
         rows_per_shard=2,
     )
     monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "one-process-cache"))
+    monkeypatch.setattr("longsynth.cores.available_cores", lambda: 1)  # both parts in this process
     one = build(spec, tmp_path / "one")
+    assert {line.rsplit("pid=", 1)[1] for line in (tmp_path / "one-process-cache/index/builds.log").open()} == {
+        f"{os.getpid()}\n"
+    }
+    monkeypatch.undo()
     driver, nodes = tmp_path / "driver-cache", tmp_path / "node-cache"
     monkeypatch.setenv("LONGSYNTH_CACHE", str(driver))
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
@@ -462,3 +467,21 @@ def test_ray_builds_the_index_parts_on_two_nodes(tmp_path, monkeypatch, shared_c
         assert not (driver / "index" / "builds.log").exists()  # the driver built no part: it got them
     parts = sorted(p.name for p in (driver / "index").iterdir() if p.is_dir())
     assert [p.rsplit("-", 1)[1] for p in parts] == ["part1of2", "part2of2"]
+
+
+@pytest.mark.slow
+def test_index_parts_build_in_local_processes_with_the_same_bytes(tmp_path, monkeypatch):
+    """Without Ray, an index of two parts builds in two processes of this machine (one per core), and
+    the rows are those of building both parts in this process."""
+    spec = load_spec(
+        None, generator="nextlong", tasks="nextlong", lengths="2k", samples=3, corpus="builtin:300", index_shards=2
+    )
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "here"))
+    monkeypatch.setattr("longsynth.cores.available_cores", lambda: 1)
+    here = build(spec, tmp_path / "here-out")
+    monkeypatch.setattr("longsynth.cores.available_cores", lambda: 2)
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "pool"))
+    pool = build(spec, tmp_path / "pool-out")
+    assert _hashes(pool) == _hashes(here)
+    pids = {line.rsplit("pid=", 1)[1].strip() for line in (tmp_path / "pool/index/builds.log").open()}
+    assert len(pids) == 2 and str(os.getpid()) not in pids
