@@ -4,8 +4,9 @@ Default: both built-in corpora (`builtin`: topical, a few hundred words; `builti
 Zipf vocabulary) with 100,000 documents, 32K samples. Each corpus gets a fresh cache folder and two
 fresh processes, as a user runs them: the first builds the index (timed; `--shards N` builds it in
 N parts, one process per core), the next load it and mine (one warm-up sample, then the timed
-build; `--repeat` processes, 3 by default, the median printed). Between them the disk's writes are flushed (`sync`, not timed), so mining is not measured
-against the kernel still writing the index out. Peak RSS is the largest of both processes and the
+build; `--repeat` processes, 3 by default, the median printed). Between them the disk's writes
+are flushed (`sync`, not timed), so mining is not measured against the kernel still writing the
+index out. Peak RSS is the largest of both processes and the
 part builders. `--corpus PATH` reads your own files (a .jsonl or .parquet file or folder).
 Run: python bench/nextlong.py [--documents N] [--kind builtin|builtin-zipf|both] [--corpus PATH]
      [--samples N] [--length 32k] [--shards N] [--repeat N]
