@@ -8,7 +8,9 @@ build; `--repeat` processes, 3 by default, the median printed). Between them the
 are flushed (`sync`, not timed), so mining is not measured against the kernel still writing the
 index out. Peak RSS is the largest of both processes and the
 part builders. `--corpus PATH` reads your own files (a .jsonl or .parquet file or folder).
-Run: python bench/nextlong.py [--documents N] [--kind builtin|builtin-zipf|both] [--corpus PATH]
+With several sizes (`--documents 10000,100000,1000000`) every index is built first, then the mining
+rounds go through the sizes in turn, and each line says its throughput against the smallest size's.
+Run: python bench/nextlong.py [--documents N,...] [--kind builtin|builtin-zipf|both] [--corpus PATH]
      [--samples N] [--length 32k] [--shards N] [--repeat N]
 """
 
@@ -91,43 +93,55 @@ def _mine_step(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--documents", type=int, default=100_000)
+    parser.add_argument("--documents", default="100000", help="corpus sizes, comma-separated")
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--length", default="32k")
     parser.add_argument("--corpus", default="", help="a corpus file or folder instead of a built-in corpus")
     parser.add_argument("--kind", default="both", choices=("builtin", "builtin-zipf", "both"))
     parser.add_argument("--shards", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=3, help="mining processes; the median is printed")
+    parser.add_argument("--repeat", type=int, default=3, help="mining rounds; the median is printed")
     parser.add_argument("--step", choices=("index", "mine"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
+        args.documents = int(args.documents)
         result = _index_step(args) if args.step == "index" else _mine_step(args)
         print(json.dumps(result))
         return
     kinds = ["builtin", "builtin-zipf"] if args.kind == "both" and not args.corpus else [args.kind]
+    sizes = [int(n) for n in args.documents.split(",")]
     for kind in kinds:
-        rest = [a for a in sys.argv[1:] if not a.startswith("--kind")] + ["--kind", kind]
-        with tempfile.TemporaryDirectory() as cache:
-            env = {**os.environ, "LONGSYNTH_CACHE": cache}
+        with tempfile.TemporaryDirectory() as caches:
 
-            def step(name: str, rest=rest, env=env) -> dict:
-                command = [sys.executable, __file__, *rest, "--step", name]
+            def step(name: str, size: int, kind=kind, caches=caches) -> dict:
+                rest = [a for a in sys.argv[1:] if not a.startswith(("--kind", "--documents"))]
+                command = [sys.executable, __file__, *rest, "--kind", kind, "--documents", str(size), "--step", name]
+                env = {**os.environ, "LONGSYNTH_CACHE": os.path.join(caches, str(size))}
                 done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
                 return json.loads(done.stdout.strip().splitlines()[-1])
 
-            index = step("index")
+            indexes = {size: step("index", size) for size in sizes}
             os.sync()
-            runs = sorted((step("mine") for _ in range(args.repeat)), key=lambda run: run["mine_s"])
-            mine = runs[len(runs) // 2]
-        print(
-            f"corpus={args.corpus or kind} shards={args.shards} documents={index['documents']} "
-            f"chunks={index['chunks']} index_build={index['index_s']:.1f}s load={mine['load_s']:.1f}s "
-            f"samples={args.samples} length={args.length} mining={mine['mine_s']:.2f}s "
-            f"throughput={mine['tokens'] / mine['mine_s']:,.0f} tokens/s "
-            f"peak_rss={max(index['peak'], mine['peak']):,.0f} MiB (index {index['peak']:,.0f}, "
-            f"mining {mine['peak']:,.0f}) ratio_to_one_encode={mine['ratio']:.2f}",
-            flush=True,
-        )
+            # Mining rounds go through the sizes in turn, so a slower or busier minute of the machine
+            # falls on every size alike; the ratio to the smallest size is the flatness.
+            runs: dict[int, list[dict]] = {size: [] for size in sizes}
+            for _ in range(args.repeat):
+                for size in sizes:
+                    runs[size].append(step("mine", size))
+            first = None
+            for size in sizes:
+                index = indexes[size]
+                mine = sorted(runs[size], key=lambda run: run["mine_s"])[len(runs[size]) // 2]
+                throughput = mine["tokens"] / mine["mine_s"]
+                first = first or throughput
+                print(
+                    f"corpus={args.corpus or kind} shards={args.shards} documents={index['documents']} "
+                    f"chunks={index['chunks']} index_build={index['index_s']:.1f}s load={mine['load_s']:.1f}s "
+                    f"samples={args.samples} length={args.length} mining={mine['mine_s']:.2f}s "
+                    f"throughput={throughput:,.0f} tokens/s ({throughput / first:.2f} of the smallest) "
+                    f"peak_rss={max(index['peak'], mine['peak']):,.0f} MiB (index {index['peak']:,.0f}, "
+                    f"mining {mine['peak']:,.0f}) ratio_to_one_encode={mine['ratio']:.2f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

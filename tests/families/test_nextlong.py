@@ -505,44 +505,23 @@ def test_the_pruned_index_keeps_each_terms_best_chunks(tmp_path):
     Bm25.write(iter(batches), tmp_path / "exact", postings_per_term=10**9)
     Bm25.write(iter(batches), tmp_path / "pruned", postings_per_term=25)
     exact, pruned = Bm25.load(tmp_path / "exact"), Bm25.load(tmp_path / "pruned")
+
+    def postings(index, term: str) -> dict[int, float]:
+        ids, scores = index.row(index.vocabulary[term])
+        return dict(zip(ids.tolist(), scores.tolist(), strict=True))
+
     for term in ("common", "filler", "rare"):
-        row = exact.vocabulary[term]
-        full = exact.matrix[row]
-        scores = dict(zip(full.indices.tolist(), full.data.tolist(), strict=True))
-        kept_row = pruned.matrix[pruned.vocabulary[term]]
-        kept = dict(zip(kept_row.indices.tolist(), kept_row.data.tolist(), strict=True))
+        scores = postings(exact, term)
+        kept = postings(pruned, term)
         assert len(kept) == min(len(scores), 25)
         assert all(scores[c] == s for c, s in kept.items())  # the exact index's scores
         # ranked by score bin, then chunk id: every kept chunk comes before every dropped one
         bin_of = {c: int(s / exact.idf([term])[0] * SCORE_BINS / 2.5) for c, s in scores.items()}
         order = sorted(scores, key=lambda c: (-bin_of[c], c))
         assert set(kept) == set(order[: len(kept)])
-    assert len(pruned.matrix[pruned.vocabulary["rare"]].indices) == 5  # every chunk of a rare term
+    assert len(postings(pruned, "rare")) == 5  # every chunk of a rare term
     ids, found = pruned.search_many(["common rare"], 10)[0]
-    common = dict(
-        zip(
-            *(
-                a.tolist()
-                for a in (
-                    pruned.matrix[pruned.vocabulary["common"]].indices,
-                    pruned.matrix[pruned.vocabulary["common"]].data,
-                )
-            ),
-            strict=True,
-        )
-    )
-    rare = dict(
-        zip(
-            *(
-                a.tolist()
-                for a in (
-                    pruned.matrix[pruned.vocabulary["rare"]].indices,
-                    pruned.matrix[pruned.vocabulary["rare"]].data,
-                )
-            ),
-            strict=True,
-        )
-    )
+    common, rare = postings(pruned, "common"), postings(pruned, "rare")
     for c, s in zip(ids.tolist(), found.tolist(), strict=True):
         assert s == pytest.approx(common.get(c, 0.0) + rare.get(c, 0.0), rel=1e-6)
     assert set(rare) <= set(ids.tolist())  # the rare term's chunks rank first

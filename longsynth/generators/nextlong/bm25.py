@@ -1,27 +1,27 @@
-"""BM25 over a corpus's chunks, built with polars and scipy and searched in batches.
+"""BM25 over a corpus's chunks, built with polars and numpy, impact-pruned so a search's cost is bounded.
 
 Tokens are what bm25s makes of a text (lower case, runs of two or more word characters, minus its
 English stop words), found by polars' regex engine over a whole batch of chunks at once. Scores are
 BM25's (k1 1.5, b 0.75, Lucene's idf). The index is a sparse (terms x chunks) matrix of each
-term's score in each chunk, saved as three arrays and memory-mapped when loaded, so a worker reads
-only the pages its searches touch.
+term's score in each chunk, in CSR form (three arrays), keeping for each term only its
+`POSTINGS_PER_TERM` best chunks (see `Bm25.write`); a loaded index reads a term's postings from disk
+when a search needs them.
 
-A search multiplies a sparse (queries x terms) matrix by the index, so every posting of a batch of
-queries is read once, in C. Each query keeps its `QUERY_TERMS` rarest terms (highest idf): common
-terms have the longest postings and the least say in the ranking (in the built-in corpus one whole
-meta-chunk would read 6.6 million postings).
+Each query keeps its `QUERY_TERMS` rarest terms (highest idf): common terms have the longest postings
+and the least say in the ranking. A search therefore reads at most QUERY_TERMS x POSTINGS_PER_TERM
+postings and sums them by chunk with one sort, whatever the corpus's size.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import polars as pl
-from scipy.sparse import csr_matrix
 
 QUERY_TERMS = 24
 POSTINGS_PER_TERM = 4096  # the most chunks a term keeps in the index (see `Bm25.write`)
@@ -140,12 +140,51 @@ class _Pruning:
         return chosen
 
 
+class _ArrayFile:
+    """A 1-D .npy file read by slices, each with one `pread`: a process holds the postings its searches
+    read, never the file. Through a memory map, the kernel's read-around mapped several megabytes per
+    search (a mining process of the million-document Zipf corpus reached 1.75 GB)."""
+
+    def __init__(self, path: Path):
+        self._path = path
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(handle)
+            self._offset = handle.tell()
+        self.dtype, self.size = np.dtype(dtype), int(shape[0])
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+
+    def __reduce__(self):  # another process opens the file itself
+        return _ArrayFile, (self._path,)
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        width = self.dtype.itemsize
+        data = os.pread(self._fd, (end - start) * width, self._offset + start * width)
+        return np.frombuffer(data, dtype=self.dtype)
+
+
 class Bm25:
-    def __init__(self, matrix: csr_matrix, vocabulary: dict[str, int], frequency: np.ndarray):
-        self.matrix = matrix  # terms x chunks, each term's best `postings_per_term` chunks
-        self.vocabulary = vocabulary
-        self.frequency = frequency  # chunks holding each term (before pruning)
-        self.postings = np.diff(matrix.indptr)
+    def __init__(self, folder: Path):
+        meta = json.loads((folder / "vocabulary.json").read_text())
+        self.vocabulary = {t: n for n, t in enumerate(meta["terms"])}
+        self.chunks = int(meta["chunks"])
+        self.frequency = np.load(folder / "frequency.npy")  # chunks holding each term (before pruning)
+        self.indptr = np.load(folder / "indptr.npy")  # term t's postings are [indptr[t], indptr[t + 1])
+        self._indices = _ArrayFile(folder / "indices.npy")  # each posting's chunk, in order within a term
+        self._scores = _ArrayFile(folder / "data.npy")  # and its BM25 score
+        self.postings = np.diff(self.indptr)
+
+    def row(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        """Term `term`'s kept (chunk ids, scores), chunk ids ascending."""
+        start, end = int(self.indptr[term]), int(self.indptr[term + 1])
+        return self._indices.read(start, end), self._scores.read(start, end)
 
     def document_frequency(self, terms: list[str]) -> np.ndarray:
         """How many chunks hold each term (before pruning; 0 for a term the index does not have)."""
@@ -153,7 +192,7 @@ class Bm25:
 
     def idf(self, terms: list[str]) -> np.ndarray:
         """BM25's idf of each term (0 for a term the index does not have)."""
-        chunks = self.matrix.shape[1]
+        chunks = self.chunks
         held = self.document_frequency(terms)
         return np.where(held > 0, np.log(1.0 + (chunks - held + 0.5) / (held + 0.5)), 0.0)
 
@@ -253,10 +292,7 @@ class Bm25:
 
     @classmethod
     def load(cls, folder: Path) -> Bm25:
-        meta = json.loads((folder / "vocabulary.json").read_text())
-        arrays = [np.load(folder / f"{name}.npy", mmap_mode="r") for name in ("data", "indices", "indptr")]
-        matrix = csr_matrix(tuple(arrays), shape=(len(meta["terms"]), meta["chunks"]), copy=False)
-        return cls(matrix, {t: n for n, t in enumerate(meta["terms"])}, np.load(folder / "frequency.npy"))
+        return cls(folder)
 
     def search_many(self, queries: list[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each query, up to k (chunk ids, scores) with a positive score, best first."""
@@ -264,7 +300,7 @@ class Bm25:
         vocabulary = self.vocabulary
         ids = np.fromiter((vocabulary.get(t, -1) for t in found["term"].to_list()), dtype=np.int64, count=len(found))
         known = ids >= 0
-        size = self.matrix.shape[0]
+        size = len(self.indptr) - 1
         pairs, times = np.unique(found["row"].to_numpy()[known] * size + ids[known], return_counts=True)
         query_rows, query_terms = pairs // size, pairs % size
         order = np.lexsort((query_terms, self.frequency[query_terms], query_rows))  # each query's rarest first
@@ -272,15 +308,14 @@ class Bm25:
         rank = np.arange(len(query_rows)) - np.searchsorted(query_rows, query_rows, side="left")
         kept = rank < QUERY_TERMS
         query_rows, query_terms, times = query_rows[kept], query_terms[kept], times[kept]
-        indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
         bounds = np.searchsorted(query_rows, np.arange(len(queries) + 1), side="left")
         results = []
         for n in range(len(queries)):
-            spans = [(int(indptr[t]), int(indptr[t + 1])) for t in query_terms[bounds[n] : bounds[n + 1]]]
+            rows = [self.row(int(t)) for t in query_terms[bounds[n] : bounds[n + 1]]]
             weights = times[bounds[n] : bounds[n + 1]]
-            chunk_ids = np.concatenate([indices[a:b] for a, b in spans] or [np.zeros(0, np.int32)])
+            chunk_ids = np.concatenate([ids for ids, _ in rows] or [np.zeros(0, np.int32)])
             scores = np.concatenate(
-                [data[a:b] * w for (a, b), w in zip(spans, weights, strict=True)] or [np.zeros(0, np.float32)]
+                [found * w for (_, found), w in zip(rows, weights, strict=True)] or [np.zeros(0, np.float32)]
             )
             chunk_ids, scores = sum_by_chunk(chunk_ids, scores)
             positive = scores > 0
