@@ -27,9 +27,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--k", type=int, default=32)
     args = parser.parse_args()
-    from scipy.sparse import csr_matrix
-
-    from longsynth.generators.nextlong.bm25 import Bm25, tokens
+    from longsynth.generators.nextlong.bm25 import Bm25
     from longsynth.generators.nextlong.chunking import chunk_document
     from longsynth.generators.nextlong.retrieval import corpus_documents
 
@@ -91,7 +89,6 @@ def main() -> None:
             meta = encoder([texts[q] for q in queries])
             cosine = float(np.mean([encoder([texts[c] for c in row]) @ m for m, row in zip(meta, others, strict=True)]))
             print(f"{'random':>8} {'':>10} {'':>9} {'':>11} {cosine:>7.3f}")
-    del csr_matrix, tokens
 
 
 if __name__ == "__main__":
