@@ -113,8 +113,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as caches:
 
             def step(name: str, size: int, kind=kind, caches=caches) -> dict:
-                rest = [a for a in sys.argv[1:] if not a.startswith(("--kind", "--documents"))]
-                command = [sys.executable, __file__, *rest, "--kind", kind, "--documents", str(size), "--step", name]
+                command = [sys.executable, __file__, "--kind", kind, "--documents", str(size), "--step", name]
+                command += ["--samples", str(args.samples), "--length", args.length, "--shards", str(args.shards)]
+                command += ["--corpus", args.corpus] if args.corpus else []
                 env = {**os.environ, "LONGSYNTH_CACHE": os.path.join(caches, str(size))}
                 done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
                 return json.loads(done.stdout.strip().splitlines()[-1])
