@@ -1,4 +1,5 @@
-"""The cores this process may use: what sizes thread pools (builds, token counting).
+"""The cores this process may use (what sizes thread pools: builds, token counting), and worker processes'
+tie to the process that started them.
 
 `os.cpu_count()` counts the machine's cores; a container, a `taskset` or a Ray worker may be given
 fewer, and `sched_getaffinity` says how many this process may really run on.
@@ -6,7 +7,11 @@ fewer, and `sched_getaffinity` says how many this process may really run on.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import threading
+import time
 
 
 def available_cores() -> int:
@@ -14,3 +19,22 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """Run in each worker process: exit as soon as the build process that started it is gone (killed,
+    even with SIGKILL), instead of building shards for nobody. Linux delivers SIGKILL on the parent's
+    death (PR_SET_PDEATHSIG); everywhere, a daemon thread also checks the parent every `interval`."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the watch below does it
+        pass
+    if os.getppid() != parent:  # died before the watch started
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="longsynth-parent-watch", daemon=True).start()

@@ -7,16 +7,12 @@ spec -> cells (task, length, depth, index) -> per-attempt seed -> generator.samp
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import math
 import multiprocessing
 import os
-import signal
 import socket
 import sys
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -25,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import cache_dir, check_cache, pack_folders, unpack_folders
-from .cores import available_cores
+from .cores import available_cores, exit_with_parent
 from .dataset import record_valid
 from .encoding import Encoders
 from .errors import BudgetError, LongsynthError, OutputError, SampleDropped, SpecError, ValidationFailed
@@ -432,25 +428,6 @@ def _build(spec, out, overwrite, progress, generator, workers, backend, ray_addr
     finish_build(out, spec, generator, shard_stats, shard_files)
     record_valid(out)  # every row was validated as it was made: publishing need not re-check
     return out
-
-
-def exit_with_parent(parent: int, interval: float = 0.5) -> None:
-    """Run in each worker process: exit as soon as the build process that started it is gone (killed,
-    even with SIGKILL), instead of building shards for nobody. Linux delivers SIGKILL on the parent's
-    death (PR_SET_PDEATHSIG); everywhere, a daemon thread also checks the parent every `interval`."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the watch below does it
-        pass
-    if os.getppid() != parent:  # died before the watch started
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(interval)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="longsynth-parent-watch", daemon=True).start()
 
 
 def _run_pool(spec: Spec, out: Path, jobs: list[ShardJob], workers: int, progress, threads: int) -> list[dict]:

@@ -440,7 +440,7 @@ def test_ray_builds_the_index_parts_on_two_nodes(tmp_path, monkeypatch, shared_c
         rows_per_shard=2,
     )
     monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "one-process-cache"))
-    monkeypatch.setattr("longsynth.cores.available_cores", lambda: 1)  # both parts in this process
+    monkeypatch.setattr("longsynth.generators.nextlong.retrieval.available_cores", lambda: 1)  # both parts in this process
     one = build(spec, tmp_path / "one")
     assert {line.rsplit("pid=", 1)[1] for line in (tmp_path / "one-process-cache/index/builds.log").open()} == {
         f"{os.getpid()}\n"
@@ -477,9 +477,9 @@ def test_index_parts_build_in_local_processes_with_the_same_bytes(tmp_path, monk
         None, generator="nextlong", tasks="nextlong", lengths="2k", samples=3, corpus="builtin:300", index_shards=2
     )
     monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "here"))
-    monkeypatch.setattr("longsynth.cores.available_cores", lambda: 1)
+    monkeypatch.setattr("longsynth.generators.nextlong.retrieval.available_cores", lambda: 1)
     here = build(spec, tmp_path / "here-out")
-    monkeypatch.setattr("longsynth.cores.available_cores", lambda: 2)
+    monkeypatch.setattr("longsynth.generators.nextlong.retrieval.available_cores", lambda: 2)
     monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "pool"))
     pool = build(spec, tmp_path / "pool-out")
     assert _hashes(pool) == _hashes(here)

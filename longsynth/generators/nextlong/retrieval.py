@@ -30,11 +30,12 @@ import numpy as np
 import polars as pl
 
 from ...cache import cache_dir
+from ...cores import available_cores, exit_with_parent
 from ...errors import CacheError, CorpusError, SpecError
 from ...files import input_files, read_parquet_file, sha256_file, write_folder_atomically
 from ...read_ahead import read_ahead
 from ...text.sources import iter_corpus_documents
-from ...tokenizers import Tokenizer
+from ...tokenizers import Tokenizer, get_tokenizer
 from .bm25 import BATCH, POSTINGS_PER_TERM, Bm25, tokens, top_k
 from .chunking import chunk_document
 from .synthetic_corpus import VERSION as SYNTHETIC_VERSION
@@ -379,7 +380,6 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer, run_many=None) -> ChunkIn
 
 def _local_processes(parts: int):
     """Run parts in processes of this machine, one per core (at most one per part)."""
-    from ...cores import available_cores
 
     def run_many(fn, args: list[tuple]) -> list:
         workers = max(1, min(parts, available_cores()))
@@ -388,8 +388,7 @@ def _local_processes(parts: int):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        from ...pipeline import exit_with_parent  # a killed build takes its part builders with it
-
+        # a killed build takes its part builders with it
         context = multiprocessing.get_context("spawn")  # no inherited tokenizer threads or locks
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)
@@ -413,8 +412,6 @@ def _cached(folder: Path, spec: IndexSpec) -> ChunkIndex | None:
 
 def build_part(spec: IndexSpec, part: int, tokenizer: Tokenizer | None = None) -> Path:
     """Build and cache part `part` of the index (the whole index when it has one part); returns its folder."""
-    from ...tokenizers import get_tokenizer
-
     tokenizer = tokenizer or get_tokenizer(spec.tokenizer)
     folder = spec.shard_folder(part)
     try:
