@@ -422,6 +422,12 @@ CASES = [
         "index_shards must be at least 1",
     ),
     Case(
+        "more index parts than documents",
+        ["build", "--generator", "nextlong", "--set", "corpus=builtin:3", "--set", "index_shards=4", "-o", "out"],
+        2,
+        "more parts than corpus",
+    ),
+    Case(
         "shared cache without Ray",
         ["build", "--generator", "nextlong", "--shared-cache", "-o", "out"],
         2,

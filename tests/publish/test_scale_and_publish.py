@@ -440,7 +440,9 @@ def test_ray_builds_the_index_parts_on_two_nodes(tmp_path, monkeypatch, shared_c
         rows_per_shard=2,
     )
     monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "one-process-cache"))
-    monkeypatch.setattr("longsynth.generators.nextlong.retrieval.available_cores", lambda: 1)  # both parts in this process
+    monkeypatch.setattr(
+        "longsynth.generators.nextlong.retrieval.available_cores", lambda: 1
+    )  # both parts in this process
     one = build(spec, tmp_path / "one")
     assert {line.rsplit("pid=", 1)[1] for line in (tmp_path / "one-process-cache/index/builds.log").open()} == {
         f"{os.getpid()}\n"

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import CorpusError, SampleDropped
+from ...errors import CorpusError, SampleDropped, SpecError
 from ...fitting import length_tolerance
 from ...items import item_spans
 from ...metadata_json import decode_metadata
@@ -91,7 +91,9 @@ class NextLongGenerator(Generator):
         super().__init__(spec, tokenizer)
         o = self.options
         if is_builtin(o.corpus):
-            builtin_size(o.corpus)  # a bad size fails now, not after minutes of indexing
+            size = builtin_size(o.corpus)  # a bad size fails now, not after minutes of indexing
+            if o.index_shards > size:
+                raise SpecError(f"index_shards={o.index_shards} is more parts than corpus {o.corpus!r} has documents")
         self.index_spec = IndexSpec(
             corpus=o.corpus,
             text_field=o.corpus_text_field,

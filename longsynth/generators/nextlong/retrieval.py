@@ -551,6 +551,11 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
         else:
             _Dense.write(chunked, spec.encoder, tmp / "retriever")
     if not totals["chunks"]:
+        if spec.shards > 1:
+            raise CorpusError(
+                f"part {part + 1} of {spec.shards} of corpus {spec.corpus!r} holds no text; "
+                "use fewer index_shards than the corpus has documents"
+            )
         raise CorpusError(f"corpus {spec.corpus!r} holds no text")
     tokens = np.concatenate(counts)
     np.save(tmp / "offsets.npy", np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64))
