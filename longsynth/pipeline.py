@@ -493,7 +493,14 @@ def _ray_map(ray, fn, args: list[tuple], shared_cache: bool) -> None:
     in this process's cache (written there directly when the cache is shared)."""
     remote = ray.remote(num_cpus=1)(_remote_part)
     cache = str(cache_dir().resolve()) if shared_cache else None
-    for packed in ray.get([remote.remote(fn, a, cache) for a in args]):
+    try:
+        results = ray.get([remote.remote(fn, a, cache) for a in args])
+    except ray.exceptions.RayTaskError as exc:  # a bad corpus is its own one-line error, not Ray's traceback
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, LongsynthError):
+            raise cause from None
+        raise
+    for packed in results:
         if packed:
             unpack_folders(packed)
 

@@ -487,3 +487,19 @@ def test_index_parts_build_in_local_processes_with_the_same_bytes(tmp_path, monk
     assert _hashes(pool) == _hashes(here)
     pids = {line.rsplit("pid=", 1)[1].strip() for line in (tmp_path / "pool/index/builds.log").open()}
     assert len(pids) == 2 and str(os.getpid()) not in pids
+
+
+@pytest.mark.slow
+def test_a_bad_index_part_on_ray_is_one_line(tmp_path, monkeypatch):
+    """A part that fails in its Ray task (here: a part of a one-document corpus gets no text) is the
+    family's one-line error through the CLI, exit code 2, not Ray's traceback."""
+    pytest.importorskip("ray")
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    corpus = tmp_path / "one.jsonl"
+    corpus.write_text(json.dumps({"id": "a", "text": "A single short document.\n" * 40}) + "\n")
+    args = ["build", "--generator", "nextlong", "--lengths", "1k", "--samples", "1", "--backend", "ray"]
+    args += ["--workers", "2", "--set", f"corpus={corpus}", "--set", "index_shards=2", "-o", str(tmp_path / "o")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "part 2 of 2" in result.output and "fewer index_shards" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
