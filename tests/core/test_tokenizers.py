@@ -117,14 +117,19 @@ def test_a_fast_count_that_disagrees_turns_the_fast_path_off(monkeypatch):
 
     tokenizer = tk.TiktokenTokenizer("cl100k_base")
     monkeypatch.setattr(quicktok, "count_batch", lambda enc, texts, threads=0: np.ones(len(texts), dtype=np.int64))
-    texts = ["hello world, twice over"] * tk.QUICK_FROM
+    times = max(tk.QUICK_FROM, tk.QUICK_FROM_CHARS // len("hello world, twice over") + 1)
+    texts = ["hello world, twice over"] * times
     with pytest.warns(UserWarning, match="quicktok disagreed"):
-        assert tokenizer.count_many(texts) == [len(tokenizer.encode(texts[0]))] * tk.QUICK_FROM
+        assert tokenizer.count_many(texts) == [len(tokenizer.encode(texts[0]))] * times
     assert tokenizer._quick is None and tokenizer._quick_off
-    assert tokenizer.count_many(["two words"] * tk.QUICK_FROM) == [2] * tk.QUICK_FROM
+    assert tokenizer.count_many(["two words"] * times) == [2] * times
 
 
 def test_small_counts_do_not_load_the_fast_counter():
+    """Loading quicktok costs 37 MiB: ten units, or 20,000 single words (cwe's vocabulary, 110,000
+    characters), are counted by tiktoken."""
     tokenizer = tk.TiktokenTokenizer("cl100k_base")
     assert tokenizer.count_many(["a few words"] * 10) == [3] * 10
+    words = [" word"] * 20_000
+    assert tokenizer.count_many(words) == [1] * 20_000
     assert tokenizer._quick is None and not tokenizer._quick_off
