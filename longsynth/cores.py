@@ -38,3 +38,15 @@ def exit_with_parent(parent: int, interval: float = 0.5) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="longsynth-parent-watch", daemon=True).start()
+
+
+def process_pool(workers: int):
+    """A pool of `workers` fresh processes on this machine (spawned: no inherited tokenizer threads or
+    locks), each of which exits when the process that started it is gone."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)
+    )

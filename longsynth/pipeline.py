@@ -9,19 +9,17 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-import multiprocessing
 import os
 import socket
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .cache import cache_dir, check_cache, pack_folders, unpack_folders
-from .cores import available_cores, exit_with_parent
+from .cores import available_cores, process_pool
 from .dataset import record_valid
 from .encoding import Encoders
 from .errors import BudgetError, LongsynthError, OutputError, SampleDropped, SpecError, ValidationFailed
@@ -431,10 +429,7 @@ def _build(spec, out, overwrite, progress, generator, workers, backend, ray_addr
 
 
 def _run_pool(spec: Spec, out: Path, jobs: list[ShardJob], workers: int, progress, threads: int) -> list[dict]:
-    context = multiprocessing.get_context("spawn")  # no inherited tokenizer threads or locks
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)
-    ) as pool:
+    with process_pool(workers) as pool:
         futures = [pool.submit(_worker_run, spec.to_dict(), str(out), job, threads) for job in jobs]
         results = []
         for job, future in zip(jobs, futures, strict=True):

@@ -108,10 +108,13 @@ class NextLongGenerator(Generator):
             shards=o.index_shards,
         )
         self._eligible: dict[int, np.ndarray] = {}
+        self._prepared: ChunkIndex | None = None  # the index `prepare` built on Ray
         self._index_key = self.index_spec.key()  # reads the corpus files' sizes and times once
 
     @property
     def index(self) -> ChunkIndex:
+        if self._prepared is not None:
+            return self._prepared
         return _index(self.index_spec, self.tokenizer.name, str(cache_root()), self._index_key)
 
     def eligible(self, target: int) -> np.ndarray:
@@ -133,8 +136,8 @@ class NextLongGenerator(Generator):
     def prepare(self, run_many=None) -> None:
         """Build or load the cached index once, in the parent process; its parts in parallel where
         `run_many` runs them (Ray)."""
-        if run_many is not None:
-            build_index(self.index_spec, self.tokenizer, run_many)
+        if run_many is not None:  # kept, so `index` does not load and check it a second time
+            self._prepared = build_index(self.index_spec, self.tokenizer, run_many)
         self.index  # noqa: B018
 
     def shared_folders(self) -> dict[str, Path]:

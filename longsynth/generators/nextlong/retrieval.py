@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from ...cache import cache_dir
-from ...cores import available_cores, exit_with_parent
+from ...cores import available_cores, process_pool
 from ...errors import CacheError, CorpusError, SpecError
 from ...files import input_files, read_parquet_file, sha256_file, write_folder_atomically
 from ...read_ahead import read_ahead
@@ -385,14 +385,7 @@ def _local_processes(parts: int):
         workers = max(1, min(parts, available_cores()))
         if workers == 1:
             return [fn(*a) for a in args]
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # a killed build takes its part builders with it
-        context = multiprocessing.get_context("spawn")  # no inherited tokenizer threads or locks
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)
-        ) as pool:
+        with process_pool(workers) as pool:  # a killed build takes its part builders with it
             return list(pool.map(fn, *zip(*args, strict=True)))
 
     return run_many
