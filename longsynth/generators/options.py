@@ -126,6 +126,8 @@ class OptionInfo:
             value = value.lower() == "true"
         if self.kind is bool and not isinstance(value, bool):
             raise SpecError(f"{self.name} must be true or false, got {value!r}")
+        if self.kind is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
+            raise SpecError(f"{self.name} must be a whole number, got {value!r}")  # int(1.5) would be 1
         try:
             value = self.kind(value)
         except (TypeError, ValueError):

@@ -428,6 +428,18 @@ CASES = [
         "more parts than corpus",
     ),
     Case(
+        "fractional index parts",
+        ["build", "--generator", "nextlong", "--set", "index_shards=1.5", "-o", "out"],
+        2,
+        "index_shards must be a whole number",
+    ),
+    Case(
+        "fractional needle count",
+        ["build", "--task", "niah_multikey_1", "--set", "num_keys=2.5", "-o", "out"],
+        2,
+        "num_keys must be a whole number",
+    ),
+    Case(
         "shared cache without Ray",
         ["build", "--generator", "nextlong", "--shared-cache", "-o", "out"],
         2,
