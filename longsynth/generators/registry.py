@@ -22,6 +22,7 @@ from .base import Generator
 
 GROUP = "longsynth.generators"
 BUILT_IN = {
+    "babilong": "longsynth.generators.babilong:BabilongGenerator",
     "holobench": "longsynth.generators.holobench:HoloBenchGenerator",
     "longbio": "longsynth.generators.longbio:LongBioGenerator",
     "needle": "longsynth.generators.needle:NeedleGenerator",

@@ -1,0 +1,105 @@
+"""Facts and questions as text, and back: the one place that knows the family's wordings.
+
+Facts are rendered from `fact.j2` (several wordings per kind, picked per fact) and read back with
+patterns made from the same template rendered with placeholders (`templating.pattern_from`), so a
+user's own wordings (`--template-dir`) are read back as well as ours.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+
+from ...errors import SpecError
+from ...templating import Templates, pattern_from
+from .world import DIRECTIONS, QUESTIONS, Fact, Question
+
+FORMS = {"move": 4, "take": 4, "drop": 4, "give": 4, "relation": 3}
+_SLOTS = {
+    "person": r"[A-Z][a-z]+",
+    "other": r"[A-Z][a-z]+",
+    "thing": r"[a-z]+",
+    "room": r"[a-z]+",
+    "near": r"[a-z]+",
+    "direction": "|".join(DIRECTIONS),
+}
+_FIELDS = {
+    "move": ("person", "room"),
+    "take": ("person", "thing"),
+    "drop": ("person", "thing"),
+    "give": ("person", "thing", "other"),
+    "relation": ("room", "direction", "near"),
+}
+_QUESTION_FIELDS = {
+    "where_person": ("person",),
+    "where_thing": ("thing",),
+    "where_before": ("thing", "room"),
+    "room_in_direction": ("direction", "room"),
+    "direction_of_room": ("room", "direction"),
+    "giver": ("thing", "other"),
+    "gift": ("person", "other"),
+    "receiver": ("person", "thing"),
+    "last_receiver": ("thing",),
+    "last_giver": ("thing",),
+}
+
+
+def _slot(name: str) -> str:
+    return f"\x00{name.upper()}\x00"
+
+
+def render_fact(templates: Templates, fact: Fact, rng: random.Random) -> str:
+    return templates.render("fact.j2", form=rng.randrange(FORMS[fact.kind]), **fact.__dict__)
+
+
+def render_question(templates: Templates, question: Question) -> str:
+    return templates.render("question.j2", **question.__dict__)
+
+
+def _groups(fields) -> dict[str, tuple[str, str]]:
+    # A word slot is whole: "Ann" must not be read inside "Joann", nor "den" inside "garden".
+    return {_slot(f): (f, rf"(?<![A-Za-z])(?:{_SLOTS[f]})(?![A-Za-z])") for f in fields}
+
+
+@functools.lru_cache(maxsize=16)
+def fact_patterns(templates: Templates) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """(kind, pattern) for every wording of every fact kind."""
+    found = []
+    for kind, fields in _FIELDS.items():
+        for form in range(FORMS[kind]):
+            rendered = templates.render("fact.j2", kind=kind, form=form, **{f: _slot(f) for f in fields})
+            if not rendered.endswith("."):
+                raise SpecError(f"fact.j2: the {kind} wording {form} must end with a full stop")
+            found.append((kind, pattern_from(rendered, _groups(fields))))
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=16)
+def question_patterns(templates: Templates) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    found = []
+    for kind, fields in _QUESTION_FIELDS.items():
+        rendered = templates.render("question.j2", kind=kind, **{f: _slot(f) for f in fields})
+        found.append((kind, pattern_from(rendered, _groups(fields))))
+    return tuple(found)
+
+
+def read_facts(templates: Templates, text: str) -> list[tuple[int, int, Fact]]:
+    """Every fact the text states, as (start, end, fact), in reading order."""
+    found = []
+    for kind, pattern in fact_patterns(templates):
+        for match in pattern.finditer(text):
+            found.append((match.start(), match.end(), Fact(kind, **match.groupdict())))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return found
+
+
+def read_question(templates: Templates, text: str) -> list[Question]:
+    """Every question the text asks (a row asks one)."""
+    found = []
+    for kind, pattern in question_patterns(templates):
+        found += [(m.start(), Question(kind, **m.groupdict())) for m in pattern.finditer(text)]
+    return [q for _, q in sorted(found, key=lambda item: item[0])]
+
+
+assert set(_QUESTION_FIELDS) == set(QUESTIONS)
