@@ -49,12 +49,12 @@ MAX_RESERVE = 65536  # tokens kept for an answer
 
 
 def parse_length(value: Any) -> int:
-    """`4096`, `"4k"`, `"128K"` -> tokens (k = 1024)."""
+    """`4096`, `"4k"`, `"128K"`, `"1m"` -> tokens (k = 1024, m = 1024 x 1024)."""
     text = str(value).strip().lower()
-    match = re.fullmatch(r"(\d{1,12})(k?)", text)
+    match = re.fullmatch(r"(\d{1,12})([km]?)", text)
     if isinstance(value, bool) or not match:
-        raise SpecError(f"length {value!r} is not a whole number of tokens (examples: 4096, 4k, 128k)")
-    number = int(match.group(1)) * (1024 if match.group(2) else 1)
+        raise SpecError(f"length {value!r} is not a whole number of tokens (examples: 4096, 4k, 128k, 1m)")
+    number = int(match.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2)]
     if number <= 0:
         raise SpecError(f"length {value!r} must be positive")
     if number > MAX_LENGTH:

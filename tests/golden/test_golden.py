@@ -23,6 +23,7 @@ from longsynth.spec import load_spec
 
 GOLDEN = Path(__file__).with_name("hashes.json")
 SPECS = {
+    "babilong": dict(generator="babilong", tasks="qa1,qa2,qa3,qa4,qa5", lengths="1k,2k", depths="0,100"),
     "needle": dict(generator="needle", tasks="niah_single_1,niah_multikey_1", lengths="1k,2k", depths="0,100"),
     "longbio": dict(generator="longbio", tasks="bio_standard,bio_citation", lengths="1k,2k", depths="0,100"),
     "holobench": dict(generator="holobench", tasks="holo_filter,holo_join", lengths="2k,4k"),
