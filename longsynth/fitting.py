@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import BudgetError, CorpusError
-from .text.units import SEPARATOR
+from .text.units import SEPARATOR, count_units
 from .tokenizers import Tokenizer
 
 _WINDOW = 48  # characters each side of a junction whose merge we measure
@@ -318,8 +318,12 @@ def fit_prompt(
     whole_units_only: bool = False,
     separator: str = SEPARATOR,
     fill: bool = True,
+    lead: str = "",
 ) -> FittedPrompt:
     """Build `head + context + tail` whose token count lands in [target - tolerance, target].
+
+    `lead` is what units are counted after (the end of the unit before them: "。" in Chinese, see
+    `text.language`); inserts are counted the same way.
 
     With `fill` False the inserts alone are the context (NeedleBench's needles-only ATC): there is no
     filler, and the target is only an upper bound.
@@ -337,7 +341,7 @@ def fit_prompt(
     fixed = tokenizer.count(head) + tokenizer.count(tail)
     goal = target - budget_adjust  # the caller lowers (or raises) the goal when a measurement missed
     if insert_tokens is None:
-        insert_tokens = tokenizer.count_many([separator + i.text for i in inserts]) if inserts else []
+        insert_tokens = count_units([i.text for i in inserts], tokenizer, separator, lead) if inserts else []
     if labeler is not None:  # budget each unit's label by its position if no item came before it
         labels = labeler.token_array(len(filler_texts) + 1)[1 : len(filler_texts) + 1]
         label_cumulative = np.concatenate([[0], np.cumsum(labels)])

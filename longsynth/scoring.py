@@ -12,6 +12,7 @@ from typing import Any
 
 from .errors import SpecError
 from .generators.registry import get_generator_class
+from .text.language import IDEOGRAPHS
 from .tokenizers import get_tokenizer
 
 
@@ -56,16 +57,28 @@ def within_reply(row: dict[str, Any], prediction: str) -> str:
 
 
 COPIED_WORDS = 20  # a reply repeating this many consecutive words of the input is an echo
+# Chinese has no spaces: there each character is a unit, and an echo repeats this many. A needle
+# sentence is about 25 characters, so a reply quoting one is not an echo; a question is 60 or more.
+COPIED_CHARACTERS = 48
+_UNITS = re.compile(rf"[{IDEOGRAPHS}]|[^\s{IDEOGRAPHS}]+")
+_IDEOGRAPH = re.compile(rf"[{IDEOGRAPHS}]")
 
 
 def copies_input(row: dict[str, Any], reply: str, words: int = COPIED_WORDS) -> bool:
-    """Whether the reply repeats `words` consecutive words of the input (whitespace aside). A right
-    answer quoting a needle or naming ten words never does; an echo of the prompt does."""
-    said = reply.split()
-    if len(said) < words:
+    """Whether the reply repeats `words` consecutive words of the input (whitespace aside), or, in a
+    reply with Chinese in it, `COPIED_CHARACTERS` consecutive units (a character, or a run of other
+    text). A right answer quoting a needle or naming ten words never does; an echo of the prompt does."""
+    if _IDEOGRAPH.search(reply):
+        said, size = _UNITS.findall(reply), COPIED_CHARACTERS
+        text = "\x00" + "\x00".join(_UNITS.findall(row["input"])) + "\x00"
+        joiner = "\x00"
+    else:
+        said, size = reply.split(), words
+        text = " " + " ".join(row["input"].split()) + " "
+        joiner = " "
+    if len(said) < size:
         return False
-    text = " " + " ".join(row["input"].split()) + " "
-    return any(f" {' '.join(said[k : k + words])} " in text for k in range(len(said) - words + 1))
+    return any(f"{joiner}{joiner.join(said[k : k + size])}{joiner}" in text for k in range(len(said) - size + 1))
 
 
 def reply_text(row: dict[str, Any], prediction: str) -> str:
@@ -149,13 +162,25 @@ def integer_answer(row: dict[str, Any], prediction: str) -> float:
     return last_integer(prediction, row["answers"][0])
 
 
+_WORD_CHAR = r"[0-9A-Za-z_\u00c0-\u024f-]"  # letters and digits of words written with spaces between
+
+
+def whole_token(value: str) -> str:
+    """A regex for `value` as a whole token: not inside a longer word or number at an end that is a
+    letter or digit of a spaced script. Chinese has no spaces, so an end that is a Chinese character
+    needs no boundary ("答案是古老灯塔。" names 古老灯塔), and a number after one is whole ("是7654321")."""
+    left = rf"(?<!{_WORD_CHAR})" if re.match(_WORD_CHAR, value[0]) else ""
+    right = rf"(?!{_WORD_CHAR})" if re.match(_WORD_CHAR, value[-1]) else ""
+    return left + re.escape(value) + right
+
+
 def _value_spans(reply: str, values: list[str]) -> dict[str, list[tuple[int, int]]]:
     """Each value's whole-token spans in the reply (lower case): 7654321 is not inside 17654321, and a
     value only inside a longer named value ("History" inside "Art History") is not named."""
     text = reply.lower()
     spans: dict[str, list[tuple[int, int]]] = {}
     for value in dict.fromkeys(v.lower() for v in values if v.strip()):
-        found = [m.span() for m in re.finditer(rf"(?<![\w-]){re.escape(value)}(?![\w-])", text)]
+        found = [m.span() for m in re.finditer(whole_token(value), text)]
         if found:
             spans[value] = found
     every = [(start, end, value) for value, found in spans.items() for start, end in found]

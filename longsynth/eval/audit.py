@@ -30,6 +30,7 @@ import numpy as np
 from ..dataset import open_dataset
 from ..generators.registry import get_generator_class
 from ..scoring import score
+from ..text.language import IDEOGRAPHS
 from ..tokenizers import get_tokenizer
 from .score import interval
 
@@ -38,6 +39,8 @@ FLAG_MARGIN = 0.1
 REFUSAL = "The text does not say."
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _QUOTED = re.compile(r"[\"“']([^\"”'\n]{1,60})[\"”']")
+_QUOTED_ZH = re.compile(r"「([^」\n]{1,60})」")
+_IDEOGRAPH = re.compile(rf"[{IDEOGRAPHS}]")
 _NAME = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}\b")
 
 
@@ -65,6 +68,11 @@ def candidates(row: dict[str, Any]) -> list[str]:
         found = _UUID.findall(text)
     elif gold.isdigit():
         found = re.findall(rf"(?<!\d)\d{{{len(gold)}}}(?!\d)", text)
+    elif _IDEOGRAPH.search(gold):  # Chinese: what 「」 quote, else the row's placed values of the gold's kind
+        found = _QUOTED_ZH.findall(text)
+        if not found:
+            placed = [v for v in get_generator_class(row["generator"]).placed_items(row) if v in text]
+            found = sorted(placed, key=text.index)
     elif _NAME.fullmatch(gold):
         words = len(gold.split())
         found = [m for m in _NAME.findall(text) if len(m.split()) == words]

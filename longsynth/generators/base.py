@@ -124,6 +124,12 @@ class Sample:
     reserve: int | None = None
 
 
+def localized(template: str, language: str) -> str:
+    """A template in a language: `zh/needle.j2` beside `needle.j2` (English, the default). A user's
+    `--template-dir` overrides either by the same relative path."""
+    return template if language == "en" else f"{language}/{template}"
+
+
 def _template_key(name: str) -> str:
     """A chat template file by its absolute path (a cache must not serve another folder's file)."""
     if name in ("", "none") or name.startswith("hf:"):

@@ -21,6 +21,7 @@ from ..files import input_files
 from ..network import hub_offline_by_choice, hub_unreachable
 from ..tokenizers import get_tokenizer
 from .prose import prose_sentences
+from .prose_zh import prose_sentences_zh
 from .units import UnitPool, normalize, split_sentences
 
 # Short filler sentences in the spirit of RULER's noise haystack (our wording).
@@ -33,23 +34,36 @@ NOISE_SENTENCES = [
 ]
 
 
+# The same in Chinese (our wording); each ends with "。", as every Chinese unit does.
+NOISE_SENTENCES_ZH = [
+    "河水一直向大海流去。",
+    "山坡一年四季都是绿的。",
+    "风吹过高高的草丛。",
+    "这条路一直向前延伸。",
+    "日子一天天过去，没有什么变化。",
+]
+NOISE = {"en": NOISE_SENTENCES, "zh": NOISE_SENTENCES_ZH}
+PROSE = {"en": prose_sentences, "zh": prose_sentences_zh}
+
+
 @functools.lru_cache(maxsize=4)
-def noise_pool(tokenizer_name: str, min_tokens: int) -> UnitPool:
+def noise_pool(tokenizer_name: str, min_tokens: int, language: str = "en") -> UnitPool:
     """Noise sentences repeated in order until the pool holds `min_tokens`."""
     tokenizer = get_tokenizer(tokenizer_name)
-    base = UnitPool.from_texts(NOISE_SENTENCES, tokenizer)
+    sentences = NOISE[language]
+    base = UnitPool.from_texts(sentences, tokenizer, language)
     repeats = min_tokens // max(1, base.total_tokens) + 2
-    return UnitPool(NOISE_SENTENCES * repeats, np.tile(base.tokens, repeats))
+    return UnitPool(sentences * repeats, np.tile(base.tokens, repeats))
 
 
 @functools.lru_cache(maxsize=4)
-def prose_pool(tokenizer_name: str, min_tokens: int) -> UnitPool:
+def prose_pool(tokenizer_name: str, min_tokens: int, language: str = "en") -> UnitPool:
     """Generated prose holding at least `min_tokens`; deterministic for a given size."""
     tokenizer = get_tokenizer(tokenizer_name)
     # Grow in fixed steps so that the text is a prefix-stable function of the size asked for.
     count = 4096
     while True:
-        pool = UnitPool.from_texts(prose_sentences(count, seed=0), tokenizer)
+        pool = UnitPool.from_texts(PROSE[language](count, seed=0), tokenizer, language)
         if pool.total_tokens >= min_tokens:
             return pool
         count *= 2
@@ -208,18 +222,20 @@ def corpus_pool(
     config: str | None = None,
     split: str = "train",
     identity: str = "",
+    language: str = "en",
 ) -> UnitPool:
     """Sentence units of a user corpus, read (streamed) until `min_tokens` are held; cached per
-    process under the corpus's `identity` too (see `corpus_identity`)."""
+    process under the corpus's `identity` too (see `corpus_identity`). A Chinese corpus is cut into
+    sentences at 。！？ and joined with nothing, as the built-in Chinese prose."""
     tokenizer = get_tokenizer(tokenizer_name)
     texts: list[str] = []
     counts: list[int] = []
     held = 0
     for _doc_id, text in iter_corpus_documents(corpus, text_field, None, config, split):
-        units = split_sentences(text)
+        units = split_sentences(text, language=language)
         if not units:
             continue
-        pool = UnitPool.from_texts(units, tokenizer)
+        pool = UnitPool.from_texts(units, tokenizer, language)
         texts.extend(pool.texts)
         counts.extend(int(c) for c in pool.tokens)
         held += pool.total_tokens
@@ -263,6 +279,7 @@ class Haystack:
     config: str | None = None
     split: str = "train"
     identity: str = ""
+    language: str = "en"  # a key of `language.LANGUAGES`: how units are written, split and joined
 
 
 def haystack_run(
@@ -274,10 +291,10 @@ def haystack_run(
     target only."""
     held = target + spare_tokens(target)
     if haystack.kind == "noise":
-        pool = noise_pool(tokenizer_name, max_length + spare_tokens(max_length) + 64)
-        start = rng.randrange(len(NOISE_SENTENCES))
+        pool = noise_pool(tokenizer_name, max_length + spare_tokens(max_length) + 64, haystack.language)
+        start = rng.randrange(len(NOISE[haystack.language]))
     elif haystack.kind == "prose":
-        pool = prose_pool(tokenizer_name, prose_reach(max_length))
+        pool = prose_pool(tokenizer_name, prose_reach(max_length), haystack.language)
         start = rng.randrange(pool.latest_start(held, within=prose_reach(target)) + 1)
     else:
         pool = corpus_pool(
@@ -288,6 +305,7 @@ def haystack_run(
             haystack.config,
             haystack.split,
             haystack.identity,
+            haystack.language,
         )
         start = rng.randrange(pool.latest_start(held, within=corpus_reach(target)) + 1)
     return pool.run(start, held)
@@ -295,6 +313,7 @@ def haystack_run(
 
 __all__ = [
     "NOISE_SENTENCES",
+    "NOISE_SENTENCES_ZH",
     "Haystack",
     "corpus_pool",
     "haystack_run",

@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..tokenizers import Tokenizer
+from .language import LANGUAGES
 
 SEPARATOR = " "
 _SPACES = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
+# A Chinese sentence ends at 。！？ (and a closing quote right after); no space follows it.
+_SENTENCE_END_ZH = re.compile(r"(?<=[。！？])(?![”」』）])|(?<=[。！？][”」』）])")
 
 
 def normalize(text: str) -> str:
@@ -26,16 +29,30 @@ def normalize(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def split_sentences(text: str, max_chars: int = 1000) -> list[str]:
-    """Split text into sentence units; over-long sentences are split at word boundaries."""
+def split_sentences(text: str, max_chars: int = 1000, language: str = "en") -> list[str]:
+    """Split text into sentence units; over-long sentences are split at word boundaries (Chinese ones
+    after a comma, else between characters)."""
     units: list[str] = []
     for paragraph in re.split(r"\n\s*\n", text):
         paragraph = normalize(paragraph)
         if not paragraph:
             continue
+        if language == "zh":
+            for sentence in _SENTENCE_END_ZH.split(paragraph):
+                units.extend(_wrap_zh(sentence.strip(), max_chars))
+            continue
         for sentence in _SENTENCE_END.split(paragraph):
             units.extend(_wrap(sentence, max_chars))
     return [u for u in units if u]
+
+
+def _wrap_zh(sentence: str, max_chars: int) -> list[str]:
+    pieces = []
+    while len(sentence) > max_chars:
+        cut = sentence.rfind("，", 0, max_chars) + 1 or max_chars
+        pieces.append(sentence[:cut])
+        sentence = sentence[cut:]
+    return pieces + [sentence]
 
 
 def _wrap(sentence: str, max_chars: int) -> list[str]:
@@ -66,8 +83,9 @@ class UnitPool:
         self.cumulative = np.concatenate([[0], np.cumsum(self.tokens, dtype=np.int64)])
 
     @classmethod
-    def from_texts(cls, texts: list[str], tokenizer: Tokenizer) -> UnitPool:
-        counts = count_units(texts, tokenizer)
+    def from_texts(cls, texts: list[str], tokenizer: Tokenizer, language: str = "en") -> UnitPool:
+        joining = LANGUAGES[language]
+        counts = count_units(texts, tokenizer, joining.separator, joining.lead)
         return cls(texts, np.asarray(counts, dtype=np.int64))
 
     @property
@@ -90,7 +108,11 @@ class UnitPool:
         return max(0, idx)
 
 
-def count_units(texts: list[str], tokenizer: Tokenizer, separator: str = SEPARATOR) -> list[int]:
+def count_units(texts: list[str], tokenizer: Tokenizer, separator: str = SEPARATOR, lead: str = "") -> list[int]:
     """Token counts of units as they appear inside a context joined with `separator` (space-led by
-    default; units that end in a newline are joined with nothing)."""
-    return tokenizer.count_many([separator + t for t in texts])
+    default; units that end in a newline are joined with nothing), each counted after `lead`, the end
+    of the unit before it, where units merge with it ("。" for Chinese: see `language`)."""
+    if not lead:
+        return tokenizer.count_many([separator + t for t in texts])
+    own = tokenizer.count(lead)
+    return [n - own for n in tokenizer.count_many([lead + separator + t for t in texts])]

@@ -21,8 +21,9 @@ from ...fitting import Insert
 from ...metadata_json import decode_metadata
 from ...scoring import ruler_string_match_all, share_of_answers
 from ...text import sources
-from ...text.units import SEPARATOR, count_units
-from ..base import EDGE_BASELINES, Cell, Generator, Sample, Task
+from ...text.language import LANGUAGES
+from ...text.units import count_units
+from ..base import EDGE_BASELINES, Cell, Generator, Sample, Task, localized
 from .keys import key_words
 from .options import KIND, REPORTED, NeedleOptions
 from .oracle import KEY, VALIDATORS, VALUE, needle_values
@@ -105,9 +106,11 @@ TASKS = {
 }
 
 
-def draw_tokens(kind: str, rng: random.Random, count: int, exclude: set[str]) -> list[str]:
-    """`count` distinct keys or values of a type, none of them in `exclude`."""
-    adjectives, nouns = key_words()
+def draw_tokens(kind: str, rng: random.Random, count: int, exclude: set[str], language: str = "en") -> list[str]:
+    """`count` distinct keys or values of a type, none of them in `exclude`. Chinese words join an
+    adjective and a noun with nothing between ("古老灯塔"), English ones with a hyphen."""
+    adjectives, nouns = key_words(language)
+    joiner = "" if language == "zh" else "-"
     if kind == "words":
         space = len(adjectives) * len(nouns)
         if count + len(exclude) > space:
@@ -116,7 +119,7 @@ def draw_tokens(kind: str, rng: random.Random, count: int, exclude: set[str]) ->
     seen = set(exclude)
     while len(out) < count:
         if kind == "words":
-            token = f"{rng.choice(adjectives)}-{rng.choice(nouns)}"
+            token = f"{rng.choice(adjectives)}{joiner}{rng.choice(nouns)}"
         elif kind == "numbers":
             token = str(rng.randrange(1_000_000, 10_000_000))
         else:
@@ -185,15 +188,18 @@ class NeedleGenerator(Generator):
             if options.haystack == "corpus":
                 sources.check_corpus(options.corpus)
                 self._corpora[options.corpus] = sources.corpus_identity(options.corpus)
-        needle = self.templates.render("needle.j2", kind="number", key=KEY, value=VALUE)
-        if needle.count(KEY) != 1 or needle.count(VALUE) != 1 or "\n" in needle:
-            raise SpecError("needle template must print {{ key }} and {{ value }} once each, unchanged, on one line")
+        for language in {self.task_options(task).language for task in spec.tasks}:
+            needle = self.templates.render(localized("needle.j2", language), kind="number", key=KEY, value=VALUE)
+            if needle.count(KEY) != 1 or needle.count(VALUE) != 1 or "\n" in needle:
+                raise SpecError(
+                    "needle template must print {{ key }} and {{ value }} once each, unchanged, on one line"
+                )
         self._max_length = max(spec.lengths)
 
     # ------------------------------------------------------------------ helpers
 
-    def _needle_maker(self, kind: str):
-        rendered = self.templates.render("needle.j2", kind=kind, key=KEY, value=VALUE)
+    def _needle_maker(self, kind: str, language: str = "en"):
+        rendered = self.templates.render(localized("needle.j2", language), kind=kind, key=KEY, value=VALUE)
         return lambda key, value: rendered.replace(KEY, key).replace(VALUE, value)
 
     def haystack_units(self, options: NeedleOptions, target: int, rng: random.Random, make, taken: set[str]):
@@ -201,7 +207,7 @@ class NeedleGenerator(Generator):
         fitter closes the last gap with whole units that still fit, never a cut sentence."""
         if options.haystack == "needle":
             return self._distractor_needles(options, target + sources.spare_tokens(target), rng, make, taken)
-        haystack = sources.Haystack(options.haystack)
+        haystack = sources.Haystack(options.haystack, language=options.language)
         if options.haystack == "corpus":
             haystack = sources.Haystack(
                 "corpus",
@@ -210,6 +216,7 @@ class NeedleGenerator(Generator):
                 options.corpus_config or None,
                 options.corpus_split,
                 self._corpora[options.corpus],
+                options.language,
             )
         return sources.haystack_run(haystack, self.tokenizer.name, target, self._max_length, rng)
 
@@ -220,9 +227,9 @@ class NeedleGenerator(Generator):
         held = 0
         batch = max(16, target // 12)
         while held < target:
-            keys = draw_tokens(options.key_type, rng, batch, taken)
+            keys = draw_tokens(options.key_type, rng, batch, taken, options.language)
             taken.update(keys)
-            values = draw_tokens(options.value_type, rng, batch, taken)
+            values = draw_tokens(options.value_type, rng, batch, taken, options.language)
             taken.update(values)
             new = [make(k, v) + LINE_END for k, v in zip(keys, values, strict=True)]
             new_counts = count_units(new, self.tokenizer, separator="")
@@ -237,14 +244,19 @@ class NeedleGenerator(Generator):
     def sample(self, cell: Cell, rng: random.Random, budget_adjust: int = 0) -> Sample:
         options = self.task_options(cell.task)
         kind, kind_plural = KIND[options.value_type]
-        make = self._needle_maker(kind)
-        keys = draw_tokens(options.key_type, rng, options.num_keys, set())
-        values = draw_tokens(options.value_type, rng, options.num_keys * options.num_values, set(keys))
+        language = options.language
+        make = self._needle_maker(kind, language)
+        keys = draw_tokens(options.key_type, rng, options.num_keys, set(), language)
+        values = draw_tokens(options.value_type, rng, options.num_keys * options.num_values, set(keys), language)
         queried = keys[: options.num_queries]
 
         # Distractor needles stand one per line, and so do the needles among them; other haystacks are
-        # sentences joined by spaces.
-        line_end, separator = (LINE_END, "") if options.haystack == "needle" else ("", SEPARATOR)
+        # sentences joined by spaces (English) or by nothing, each counted after the "。" before it
+        # (Chinese: see `text.language`).
+        joining = LANGUAGES[language]
+        line_end, separator, lead = ("", joining.separator, joining.lead)
+        if options.haystack == "needle":
+            line_end, separator, lead = LINE_END, "", ""
         inserts: list[Insert] = []
         for k, key in enumerate(keys):
             for v in range(options.num_values):
@@ -254,12 +266,12 @@ class NeedleGenerator(Generator):
                 inserts.append(Insert(make(key, value) + line_end, depth, {"key": key, "value": value}))
 
         variables = dict(kind=kind, kind_plural=kind_plural, keys=queried, values_per_key=options.num_values)
-        question = self.templates.render("question.j2", **variables)
-        answer_prefix = self.templates.render("answer_prefix.j2", **variables)
+        question = self.templates.render(localized("question.j2", language), **variables)
+        answer_prefix = self.templates.render(localized("answer_prefix.j2", language), **variables)
         taken = set(keys) | set(values)
         filler_texts, filler_tokens = self.haystack_units(options, cell.target_length, rng, make, taken)
         fitted = self.fit_prompt(
-            "prompt.j2",
+            localized("prompt.j2", language),
             {"question": question, **variables},
             cell,
             budget_adjust,
@@ -269,6 +281,7 @@ class NeedleGenerator(Generator):
             inserts=inserts,
             whole_units_only=True,
             separator=separator,
+            lead=lead,
         )
         # Answers: each queried key's values in text order. Needles are recorded in that order (then the
         # needles of keys not asked about), so `depths[i]` is the depth of `answers[i]`.
@@ -278,5 +291,8 @@ class NeedleGenerator(Generator):
         asked = set(order)
         order += [n for n in range(len(inserts)) if n not in asked]
         answers = [inserts[n].payload["value"] for n in order[: len(queried) * options.num_values]]
-        metadata = {"params": {k: getattr(options, k) for k in REPORTED}, "queries": queried}
+        params = {k: getattr(options, k) for k in REPORTED}
+        if language != "en":
+            params["language"] = language
+        metadata = {"params": params, "queries": queried}
         return Sample(fitted, question, answers, answer_prefix, metadata, item_key="needles", item_order=order)

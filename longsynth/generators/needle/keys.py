@@ -15,7 +15,11 @@ import functools
 from ...text.vocabulary import profanity, wonderwords_list
 
 
-@functools.lru_cache(maxsize=1)
-def key_words() -> tuple[list[str], list[str]]:
-    """(adjectives, nouns)."""
+@functools.lru_cache(maxsize=2)
+def key_words(language: str = "en") -> tuple[list[str], list[str]]:
+    """(adjectives, nouns); Chinese ones from `text.vocabulary_zh`."""
+    if language == "zh":
+        from ...text.vocabulary_zh import ADJECTIVES, NOUNS
+
+        return list(ADJECTIVES), list(NOUNS)
     return wonderwords_list("adjectivelist.txt", profanity()), wonderwords_list("nounlist.txt", profanity())

@@ -14,21 +14,24 @@ from typing import Any
 from ...metadata_json import decode_metadata, encode_metadata
 from ...templating import Templates, pattern_from
 from ...validators.base import Validator
-from .options import KIND, PATTERNS
+from ..base import localized
+from .options import KIND, PATTERNS, patterns
 
 KEY, VALUE = "\x00KEY\x00", "\x00VALUE\x00"
 
 
 @functools.lru_cache(maxsize=64)
-def needle_pattern(templates: Templates, key_type: str, value_type: str) -> re.Pattern[str]:
-    rendered = templates.render("needle.j2", kind=KIND[value_type][0], key=KEY, value=VALUE)
-    return pattern_from(rendered, {KEY: ("key", PATTERNS[key_type]), VALUE: ("value", PATTERNS[value_type])})
+def needle_pattern(templates: Templates, key_type: str, value_type: str, language: str = "en") -> re.Pattern[str]:
+    rendered = templates.render(localized("needle.j2", language), kind=KIND[value_type][0], key=KEY, value=VALUE)
+    shapes = patterns(language)
+    return pattern_from(rendered, {KEY: ("key", shapes[key_type]), VALUE: ("value", shapes[value_type])})
 
 
 def read_needles(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[tuple[str, str, int]]:
     """(key, value, offset) of every needle stated in the input."""
     params = metadata["params"]
-    pattern = needle_pattern(generator.templates, params["key_type"], params["value_type"])
+    language = params.get("language", "en")
+    pattern = needle_pattern(generator.templates, params["key_type"], params["value_type"], language)
     return [(m.group("key"), m.group("value"), m.start()) for m in pattern.finditer(row["input"])]
 
 
@@ -103,5 +106,6 @@ def needle_values(row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
     values = [str(n["value"]) for n in metadata.get("needles", []) if isinstance(n, dict) and "value" in n]
     value_type = metadata.get("params", {}).get("value_type")
     if value_type in ("numbers", "uuids"):
-        values += re.findall(rf"(?<![\w-]){PATTERNS[value_type]}(?![\w-])", row["input"])
+        # ASCII boundaries: in Chinese text a number follows a character ("是7654321"), not a space.
+        values += re.findall(rf"(?<![0-9A-Za-z_-]){PATTERNS[value_type]}(?![0-9A-Za-z_-])", row["input"])
     return list(dict.fromkeys(values))

@@ -24,9 +24,11 @@ import numpy as np
 from ...errors import SpecError
 from ...fitting import Insert
 from ...templating import Templates, pattern_from
-from ..base import Cell, Sample
-from .names import PERSON, people
-from .options import RELATIONS
+from ...text.language import LANGUAGES
+from ...text.units import count_units
+from ..base import Cell, Sample, localized
+from .names import PERSON, PERSON_ZH, language_param, people_in
+from .options import RELATIONS, RELATIONS_ZH
 
 if TYPE_CHECKING:
     from .generator import NeedleBenchGenerator
@@ -35,50 +37,64 @@ FORMS = 4  # wordings in kinship.j2
 ELDER, YOUNGER, RELATION = "\x00ELDER\x00", "\x00YOUNGER\x00", "\x00RELATION\x00"
 
 
+RELATION_WORDS = {"en": RELATIONS, "zh": RELATIONS_ZH}
+# How a wording says "<younger>'s <relation>" in each language (the oracle's mark, see below).
+POSSESSIVE = {"en": "'s ", "zh": "的"}
+PEOPLE_PATTERN = {"en": PERSON, "zh": PERSON_ZH}
+
+
 @functools.lru_cache(maxsize=16)
-def _rendered_forms(templates: Templates) -> tuple[str, ...]:
+def _rendered_forms(templates: Templates, language: str = "en") -> tuple[str, ...]:
     return tuple(
-        templates.render("kinship.j2", form=form, elder=ELDER, younger=YOUNGER, relation=RELATION)
+        templates.render(localized("kinship.j2", language), form=form, elder=ELDER, younger=YOUNGER, relation=RELATION)
         for form in range(FORMS)
     )
 
 
-def statement_patterns(generator: NeedleBenchGenerator) -> tuple[re.Pattern[str], ...]:
-    return _statement_patterns(generator.templates)
+def statement_patterns(generator: NeedleBenchGenerator, language: str = "en") -> tuple[re.Pattern[str], ...]:
+    return _statement_patterns(generator.templates, language)
 
 
 @functools.lru_cache(maxsize=16)
-def _statement_patterns(templates: Templates) -> tuple[re.Pattern[str], ...]:
-    relation = "|".join(re.escape(r) for r in sorted(RELATIONS, key=len, reverse=True))
-    groups = {ELDER: ("elder", PERSON), YOUNGER: ("younger", PERSON), RELATION: ("relation", relation)}
-    return tuple(pattern_from(rendered, groups) for rendered in _rendered_forms(templates))
+def _statement_patterns(templates: Templates, language: str) -> tuple[re.Pattern[str], ...]:
+    relation = "|".join(re.escape(r) for r in sorted(RELATION_WORDS[language], key=len, reverse=True))
+    person = PEOPLE_PATTERN[language]
+    groups = {ELDER: ("elder", person), YOUNGER: ("younger", person), RELATION: ("relation", relation)}
+    return tuple(pattern_from(rendered, groups) for rendered in _rendered_forms(templates, language))
 
 
-# Every wording says "<younger>'s <relation>": the oracle finds those first (one fast scan), then reads
-# the statement around each with the wordings' patterns, instead of running every pattern over a
-# whole 128K haystack.
-_MARK = re.compile("'s (?:" + "|".join(sorted(RELATIONS, key=len, reverse=True)) + ")")
+# Every wording says "<younger>'s <relation>" ("<younger>的<relation>"): the oracle finds those first
+# (one fast scan), then reads the statement around each with the wordings' patterns, instead of
+# running every pattern over a whole 128K haystack.
+_MARK = {
+    language: re.compile(POSSESSIVE[language] + "(?:" + "|".join(sorted(words, key=len, reverse=True)) + ")")
+    for language, words in RELATION_WORDS.items()
+}
 _REACH = 200  # characters a statement can extend on either side of its mark
+_EXAMPLE = {"en": ("Ann Lee", "Bo Hart", "father"), "zh": ("王伟", "李娜", "父亲")}
 
 
-def check_wordings(generator: NeedleBenchGenerator) -> None:
-    """Every wording of kinship.j2 names the younger person's relation ("Ann Lee's father"): the
-    oracle finds statements by it."""
+def check_wordings(generator: NeedleBenchGenerator, language: str = "en") -> None:
+    """Every wording of kinship.j2 names the younger person's relation ("Ann Lee's father", "李娜的父亲"):
+    the oracle finds statements by it."""
+    elder, younger, relation = _EXAMPLE[language]
+    mark = f"{younger}{POSSESSIVE[language]}{relation}"
     for form in range(FORMS):
         rendered = generator.templates.render(
-            "kinship.j2", form=form, elder="Ann Lee", younger="Bo Hart", relation="father"
+            localized("kinship.j2", language), form=form, elder=elder, younger=younger, relation=relation
         )
-        if "Bo Hart's father" not in rendered or "Ann Lee" not in rendered:
+        if mark not in rendered or elder not in rendered:
             raise SpecError(
-                f"kinship.j2 form {form} must name both people and say {{{{ younger }}}}'s {{{{ relation }}}}"
+                f"kinship.j2 form {form} must name both people and say {{{{ younger }}}}"
+                f"{POSSESSIVE[language]}{{{{ relation }}}}"
             )
 
 
-def read_statements(generator: NeedleBenchGenerator, text: str) -> list[tuple[str, str]]:
+def read_statements(generator: NeedleBenchGenerator, text: str, language: str = "en") -> list[tuple[str, str]]:
     """(younger, elder) of every kinship statement in the text, in reading order."""
-    patterns = statement_patterns(generator)
+    patterns = statement_patterns(generator, language)
     found: dict[tuple[int, int], tuple[str, str]] = {}
-    for mark in _MARK.finditer(text):
+    for mark in _MARK[language].finditer(text):
         start, end = max(0, mark.start() - _REACH), min(len(text), mark.end() + _REACH)
         for pattern in patterns:
             for match in pattern.finditer(text, start, end):
@@ -95,12 +111,14 @@ def sample(generator: NeedleBenchGenerator, cell: Cell, rng: random.Random, opti
     lines = 1 + (DEFAULT_DISTRACTORS if options.distractors < 0 else options.distractors)
     taken: set[str] = set()
     # Line 0 is asked: names[0] is its eldest, names[n] its last. Line j holds names[j*(n+1) : (j+1)*(n+1)].
-    names = [name for _ in range(lines) for name in people(rng, n + 1, taken)]
-    forms = _rendered_forms(generator.templates)  # rendered once; filled in per statement
+    language = options.language
+    names = [name for _ in range(lines) for name in people_in(language, rng, n + 1, taken)]
+    forms = _rendered_forms(generator.templates, language)  # rendered once; filled in per statement
+    relations = RELATION_WORDS[language]
     pairs = [(j * (n + 1) + k, j * (n + 1) + k + 1) for j in range(lines) for k in range(n)]
     texts = [
         forms[rng.randrange(FORMS)]
-        .replace(RELATION, rng.choice(RELATIONS))
+        .replace(RELATION, rng.choice(relations))
         .replace(ELDER, names[e])
         .replace(YOUNGER, names[y])
         for e, y in pairs
@@ -110,16 +128,23 @@ def sample(generator: NeedleBenchGenerator, cell: Cell, rng: random.Random, opti
     if options.haystack == "none":
         # The statements are the context, in shuffled order: each one's depth is its share of the
         # tokens before it, known from its own count.
-        tokens = np.asarray(generator.tokenizer.count_many([" " + texts[k] for k in order]), dtype=np.float64)
+        joining = LANGUAGES[language]
+        counted = count_units([texts[k] for k in order], generator.tokenizer, joining.separator, joining.lead)
+        tokens = np.asarray(counted, dtype=np.float64)
         before = np.concatenate([[0.0], np.cumsum(tokens)[:-1]])
         share = 100.0 * before / np.maximum(1.0, tokens.sum() - tokens)
         depths = dict(zip(order, np.round(share, 1).tolist(), strict=True))
     else:
         depths = {k: round(rng.uniform(0.0, 100.0), 1) for k in order}
     inserts = [Insert(texts[k], depths[k], {"elder": names[pairs[k][0]], "younger": names[pairs[k][1]]}) for k in order]
-    question = generator.templates.render("ancestry_question.j2", person=names[n])
+    question = generator.templates.render(localized("ancestry_question.j2", language), person=names[n])
     metadata = {
-        "params": {"num_needles": n, "distractors": lines - 1, "haystack": options.haystack},
+        "params": {
+            "num_needles": n,
+            "distractors": lines - 1,
+            "haystack": options.haystack,
+            **language_param(options),
+        },
         "person": names[n],
         "names": names,
     }

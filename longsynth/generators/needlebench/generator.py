@@ -19,12 +19,21 @@ from ...fitting import Insert
 from ...metadata_json import decode_metadata
 from ...seeding import derive_seed
 from ...text import sources
-from ..base import Cell, Generator, Sample, Task
+from ...text.language import LANGUAGES
+from ..base import Cell, Generator, Sample, Task, localized
 from . import ancestry, reasoning, retrieval
 from .metrics import final_answer, needlebench_atc, needlebench_parallel, share_of_needles
+from .names import ZH, base_task
 from .options import NeedleBenchOptions
 from .oracle import VALIDATORS
 
+# The eldest of a line is named in one statement only (as in NeedleBench), and so is each line's
+# youngest but the asked one (whom the question names too): the name first met last in the text is
+# one of these few about one time in six, against 1 in 27 for a blind pick among every name.
+ONCE_NAMED = (
+    "by design of NeedleBench's ATC: the eldest is named once, so the name a text mentions first "
+    "last is often one of the few named once (about 0.15 at 8 needles and 2 distractor lines)"
+)
 ATC = {"anchor": needlebench_atc, "anchor_name": "NeedleBench v2 ATC (last boxed answer, exact name)"}
 TASKS = {
     "multi_retrieval": Task(
@@ -52,9 +61,20 @@ TASKS = {
         256,
         uses_depth=False,
         answer="boxed",
+        declared={"last candidate": ONCE_NAMED},
         **ATC,
     ),
 }
+# NeedleBench builds every task in English and in Chinese: each task's Chinese twin presets language=zh,
+# so one spec (the `needlebench` suite) can hold both.
+TASKS.update(
+    {
+        name + ZH: dataclasses.replace(task, help=task.help + " (in Chinese)", preset={**task.preset, "language": "zh"})
+        for name, task in TASKS.items()
+    }
+)
+
+
 SAMPLERS = {
     "multi_retrieval": retrieval.sample,
     "multi_reasoning": reasoning.sample,
@@ -76,26 +96,33 @@ class NeedleBenchGenerator(Generator):
     template_folder = Path(__file__).parent / "templates"
     validators = VALIDATORS
     per_task_options = True
-    example = {"tasks": "multi_retrieval,multi_reasoning,ancestral_trace", "lengths": "1k", "depths": "0,100"}
+    example = {
+        "tasks": "multi_retrieval,multi_reasoning,ancestral_trace,"
+        "multi_retrieval_zh,multi_reasoning_zh,ancestral_trace_zh",
+        "lengths": "1k",
+        "depths": "0,100",
+    }
 
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)
         self.max_length = max(spec.lengths)
         for task in spec.tasks:
             options = self.task_options(task)
-            low, high = NEEDLE_RANGE[task]
+            low, high = NEEDLE_RANGE[base_task(task)]
             if not low <= options.num_needles <= high:
                 raise SpecError(f"{task}: num_needles must be from {low} to {high}, got {options.num_needles}")
-            if options.haystack == "none" and task != "ancestral_trace":
+            if options.haystack == "none" and base_task(task) != "ancestral_trace":
                 raise SpecError(f"{task}: haystack=none is for ancestral_trace only; use prose or noise")
-        if "ancestral_trace" in spec.tasks:
-            ancestry.check_wordings(self)
+            if task.endswith(ZH) and options.language != "zh":
+                raise SpecError(f"{task} is the Chinese twin of {base_task(task)}; build that task for English")
+            if base_task(task) == "ancestral_trace":
+                ancestry.check_wordings(self, options.language)
 
     @classmethod
     def placed_items(cls, row: dict[str, Any]) -> list[str]:
         """Every box label (asked or not) for retrieval; every name for reasoning and ATC."""
         metadata = decode_metadata(row["metadata"])
-        return list(metadata.get("items" if row["task"] == "multi_retrieval" else "names", []))
+        return list(metadata.get("items" if base_task(row["task"]) == "multi_retrieval" else "names", []))
 
     def fills_target(self, task: str) -> bool:
         return self.task_options(task).haystack != "none"
@@ -112,17 +139,19 @@ class NeedleBenchGenerator(Generator):
         metadata: dict[str, Any],
     ) -> Sample:
         """Fit the needles into the haystack (or alone, with haystack=none) under the prompt."""
-        answer_prefix = self.templates.render("answer_prefix.j2")
+        language = options.language
+        answer_prefix = self.templates.render(localized("answer_prefix.j2", language))
         if options.haystack == "none":
             texts, tokens = [], []
         else:
-            haystack = sources.Haystack(options.haystack)
+            haystack = sources.Haystack(options.haystack, language=language)
             texts, tokens = sources.haystack_run(
                 haystack, self.tokenizer.name, cell.target_length, self.max_length, rng
             )
+        joining = LANGUAGES[language]
         fitted = self.fit_prompt(
-            "prompt.j2",
-            {"question": question, "task": cell.task},
+            localized("prompt.j2", language),
+            {"question": question, "task": base_task(cell.task)},
             cell,
             budget_adjust,
             answer_prefix=answer_prefix,
@@ -131,6 +160,8 @@ class NeedleBenchGenerator(Generator):
             inserts=inserts,
             whole_units_only=True,
             fill=options.haystack != "none",
+            separator=joining.separator,
+            lead=joining.lead,
         )
         return Sample(fitted, question, answers, answer_prefix, metadata, item_key="needles")
 
@@ -138,5 +169,6 @@ class NeedleBenchGenerator(Generator):
         options = self.task_options(cell.task)
         # Salted by the task's options: row k of two configs (2 and 3 needles, say) draws other names,
         # as NeedleBench's seed-by-row-number does not.
-        salted = random.Random(derive_seed(rng.getrandbits(63), cell.task, sorted(dataclasses.asdict(options).items())))
-        return SAMPLERS[cell.task](self, cell, salted, options, budget_adjust)
+        salt = {k: v for k, v in dataclasses.asdict(options).items() if (k, v) != ("language", "en")}  # as before zh
+        salted = random.Random(derive_seed(rng.getrandbits(63), cell.task, sorted(salt.items())))
+        return SAMPLERS[base_task(cell.task)](self, cell, salted, options, budget_adjust)

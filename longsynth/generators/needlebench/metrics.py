@@ -14,11 +14,13 @@ import re
 from typing import Any
 
 from ...metadata_json import decode_metadata
-from ...scoring import fraction
+from ...scoring import fraction, whole_token
 
 
 def _names(text: str, name: str) -> bool:
-    return re.search(rf"(?<![A-Za-z]){re.escape(name.lower())}(?![A-Za-z])", text.lower()) is not None
+    """Whether the text names the person: a whole name in English; in Chinese, which has no spaces,
+    anywhere (no name of a sample is inside another, see `text.vocabulary_zh.people`)."""
+    return re.search(whole_token(name.lower()), text.lower()) is not None
 
 
 def share_of_needles(row: dict[str, Any], prediction: str) -> float:

@@ -13,10 +13,16 @@ import re
 
 from faker import Faker
 
+from ...text import vocabulary_zh
+from ...text.language import IDEOGRAPHS
 from ...text.vocabulary import name_pools
 
 PERSON = r"[A-Z][a-z]+ [A-Z][a-z]+"
 PLACE = r"[A-Z][a-z]+(?: [A-Z][a-z]+)*"
+# Chinese: a name is two to four characters, a place name two (its kind, 镇 or 湖, is in the template).
+# No word boundaries: the template's own characters around a name end it.
+PERSON_ZH = rf"[{IDEOGRAPHS}]{{2,4}}"
+PLACE_ZH = rf"[{IDEOGRAPHS}]{{2}}"
 _PERSON = re.compile(PERSON)
 _WORD = re.compile(r"[A-Z][a-z]+")
 
@@ -64,3 +70,30 @@ def towns(rng: random.Random, count: int, taken: set[str]) -> list[str]:
     fake = _faker()
     fake.seed_instance(rng.getrandbits(64))
     return _distinct(fake.city, count, re.compile(PLACE), taken)
+
+
+def people_in(language: str, rng: random.Random, count: int, taken: set[str]) -> list[str]:
+    """`people` in a language (Chinese names from `text.vocabulary_zh`)."""
+    return vocabulary_zh.people(rng, count, taken) if language == "zh" else people(rng, count, taken)
+
+
+def places_in(language: str, rng: random.Random, count: int, taken: set[str]) -> list[str]:
+    """One-word place names (`places`; Chinese: made-up two-character names)."""
+    return vocabulary_zh.place_names(rng, count, taken) if language == "zh" else places(rng, count, taken)
+
+
+def towns_in(language: str, rng: random.Random, count: int, taken: set[str]) -> list[str]:
+    return vocabulary_zh.place_names(rng, count, taken) if language == "zh" else towns(rng, count, taken)
+
+
+def language_param(options) -> dict[str, str]:
+    """The row's language for its metadata params, where it is not English (English rows read as before)."""
+    return {} if options.language == "en" else {"language": options.language}
+
+
+ZH = "_zh"  # a Chinese twin's task name ends with it ("multi_retrieval_zh")
+
+
+def base_task(task: str) -> str:
+    """The task a Chinese twin is the twin of ("multi_retrieval_zh" -> "multi_retrieval")."""
+    return task.removesuffix(ZH)

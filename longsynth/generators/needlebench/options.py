@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...text.language import CODES
 from ..options import option
 
 HAYSTACKS = ("prose", "noise", "none")
 RELATIONS = ("father", "mother", "grandfather", "grandmother")  # ATC: each states who is the elder
+RELATIONS_ZH = ("父亲", "母亲", "祖父", "祖母")
 
 
 @dataclass(frozen=True)
@@ -30,4 +32,9 @@ class NeedleBenchOptions:
         "5, 3 and 2; 0: none, as NeedleBench)",
         minimum=-1,
         maximum=512,
+    )
+    language: str = option(
+        "en",
+        "language of the haystack, needles and questions (zh: Chinese; the *_zh tasks preset it)",
+        choices=CODES,
     )

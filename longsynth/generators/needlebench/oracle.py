@@ -15,6 +15,7 @@ from typing import Any
 from ...metadata_json import decode_metadata, encode_metadata
 from ...validators.base import Validator
 from . import ancestry, reasoning, retrieval
+from .names import base_task
 
 
 def _question_problems(row: dict[str, Any], person: str) -> list[str]:
@@ -27,11 +28,12 @@ def _question_problems(row: dict[str, Any], person: str) -> list[str]:
 
 def needles_from_text(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
     """Re-derive the row's answers from the needles the input states."""
-    return CHECKS[row["task"]](generator, row, metadata)
+    return CHECKS[base_task(row["task"])](generator, row, metadata)
 
 
 def _retrieval(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
-    found = [(m.group("person"), m.group("item")) for m in retrieval.needle_pattern(generator).finditer(row["input"])]
+    pattern = retrieval.needle_pattern(generator, _language(metadata))
+    found = [(m.group("person"), m.group("item")) for m in pattern.finditer(row["input"])]
     problems = []
     derived = []
     for person in metadata["people"]:
@@ -49,7 +51,8 @@ def _reasoning(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list
     text, current = row["input"], metadata["person"]
     problems = _question_problems(row, current)
     for hop in range(1, metadata["params"]["num_needles"] + 1):
-        links = [(m.group("a"), m.group("b")) for m in reasoning.link_pattern(generator, hop).finditer(text)]
+        pattern = reasoning.link_pattern(generator, hop, _language(metadata))
+        links = [(m.group("a"), m.group("b")) for m in pattern.finditer(text)]
         onward = [b for a, b in links if a == current]
         expected = 1 + metadata["params"].get("distractors", 0)
         if len(links) != expected or len(onward) != 1:
@@ -64,7 +67,7 @@ def _reasoning(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list
 def _ancestry(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
     text, person = row["input"], metadata["person"]
     problems = _question_problems(row, person)
-    edges = ancestry.read_statements(generator, text)
+    edges = ancestry.read_statements(generator, text, _language(metadata))
     expected = metadata["params"]["num_needles"]
     statements = expected * (1 + metadata["params"].get("distractors", 0))
     if len(edges) != statements:
@@ -103,18 +106,25 @@ def _move_first_needle(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "metadata": encode_metadata(metadata)}
 
 
-def _stated_as_recorded(generator, task: str, needle: dict[str, Any], stated: str) -> bool:
+def _stated_as_recorded(
+    generator, task: str, needle: dict[str, Any], stated: str, language: str, names: list[str]
+) -> bool:
     """Whether `stated` is exactly one needle of the task, saying what the record says."""
     if task == "multi_retrieval":
-        m = retrieval.needle_pattern(generator).fullmatch(stated)
+        m = retrieval.needle_pattern(generator, language).fullmatch(stated)
         return m is not None and (m.group("person"), m.group("item")) == (needle["person"], needle["item"])
-    if task == "multi_reasoning":
-        return reasoning.link_pattern(generator, needle["hop"]).fullmatch(stated) is not None
+    if task == "multi_reasoning":  # both ends are names the row records (a Chinese name cut short is not)
+        m = reasoning.link_pattern(generator, needle["hop"], language).fullmatch(stated)
+        return m is not None and {m.group("a"), m.group("b")} <= set(names)
     return any(
         (m := p.fullmatch(stated)) is not None
         and (m.group("elder"), m.group("younger")) == (needle["elder"], needle["younger"])
-        for p in ancestry.statement_patterns(generator)
+        for p in ancestry.statement_patterns(generator, language)
     )
+
+
+def _language(metadata: dict[str, Any]) -> str:
+    return metadata.get("params", {}).get("language", "en")
 
 
 def needles_in_place(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
@@ -123,7 +133,8 @@ def needles_in_place(generator, row: dict[str, Any], metadata: dict[str, Any]) -
     problems = []
     for n, needle in enumerate(metadata["needles"]):
         stated = text[needle["char_offset"] : needle["char_end"]]
-        if not _stated_as_recorded(generator, row["task"], needle, stated):
+        recorded = metadata.get("names", [])
+        if not _stated_as_recorded(generator, base_task(row["task"]), needle, stated, _language(metadata), recorded):
             problems.append(f"needle {n} is not at its recorded offsets {needle['char_offset']}..{needle['char_end']}")
     return problems  # a needle stated twice: the answers check counts every needle it reads
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from ...fitting import Insert
 from ...templating import Templates, pattern_from
-from ..base import Cell, Sample
-from .names import PERSON, PLACE, people, places, towns
+from ..base import Cell, Sample, localized
+from .names import PERSON, PERSON_ZH, PLACE, PLACE_ZH, language_param, people_in, places_in, towns_in
 
 if TYPE_CHECKING:
     from .generator import NeedleBenchGenerator
@@ -31,25 +31,29 @@ if TYPE_CHECKING:
 MAX_HOPS = 5
 A_SLOT, B_SLOT = "\x00A\x00", "\x00B\x00"
 # What each link's two ends are: link k ties entity k - 1 to entity k.
-ENTITY_PATTERNS = (PERSON, PLACE, r"[A-Z][a-z]+", r"[A-Z][a-z]+", r"[A-Z][a-z]+", PERSON)
+ENTITY_PATTERNS = {
+    "en": (PERSON, PLACE, r"[A-Z][a-z]+", r"[A-Z][a-z]+", r"[A-Z][a-z]+", PERSON),
+    "zh": (PERSON_ZH, PLACE_ZH, PLACE_ZH, PLACE_ZH, PLACE_ZH, PERSON_ZH),
+}
 
 
-def link_pattern(generator: NeedleBenchGenerator, hop: int) -> re.Pattern[str]:
-    return _link_pattern(generator.templates, hop)
+def link_pattern(generator: NeedleBenchGenerator, hop: int, language: str = "en") -> re.Pattern[str]:
+    return _link_pattern(generator.templates, hop, language)
 
 
 @functools.lru_cache(maxsize=64)
-def _link_pattern(templates: Templates, hop: int) -> re.Pattern[str]:
-    rendered = templates.render("reasoning_needle.j2", hop=hop, a=A_SLOT, b=B_SLOT)
-    return pattern_from(rendered, {A_SLOT: ("a", ENTITY_PATTERNS[hop - 1]), B_SLOT: ("b", ENTITY_PATTERNS[hop])})
+def _link_pattern(templates: Templates, hop: int, language: str) -> re.Pattern[str]:
+    rendered = templates.render(localized("reasoning_needle.j2", language), hop=hop, a=A_SLOT, b=B_SLOT)
+    shapes = ENTITY_PATTERNS[language]
+    return pattern_from(rendered, {A_SLOT: ("a", shapes[hop - 1]), B_SLOT: ("b", shapes[hop])})
 
 
-def chain_entities(rng: random.Random, hops: int, taken: set[str]) -> list[str]:
+def chain_entities(rng: random.Random, hops: int, taken: set[str], language: str = "en") -> list[str]:
     """One chain's hops + 1 entities, none in `taken` (which grows)."""
-    person = people(rng, 1, taken)
-    town = towns(rng, 1, taken)
-    features = places(rng, 3, taken)
-    mapper = people(rng, 1, taken)
+    person = people_in(language, rng, 1, taken)
+    town = towns_in(language, rng, 1, taken)
+    features = places_in(language, rng, 3, taken)
+    mapper = people_in(language, rng, 1, taken)
     return (person + town + features + mapper)[: hops + 1]
 
 
@@ -60,20 +64,28 @@ def sample(generator: NeedleBenchGenerator, cell: Cell, rng: random.Random, opti
     hops = options.num_needles
     distractors = DEFAULT_DISTRACTORS if options.distractors < 0 else options.distractors
     taken: set[str] = set()
-    chains = [chain_entities(rng, hops, taken) for _ in range(1 + distractors)]  # chains[0] is asked
+    language = options.language
+    chains = [chain_entities(rng, hops, taken, language) for _ in range(1 + distractors)]  # chains[0] is asked
     entities = chains[0]
     inserts = [
         Insert(
-            generator.templates.render("reasoning_needle.j2", hop=hop, a=chain[hop - 1], b=chain[hop]),
+            generator.templates.render(
+                localized("reasoning_needle.j2", language), hop=hop, a=chain[hop - 1], b=chain[hop]
+            ),
             float(cell.depth) if (c, hop) == (0, 1) else round(rng.uniform(0.0, 100.0), 1),
             {"hop": hop, "asked": c == 0},
         )
         for c, chain in enumerate(chains)
         for hop in range(1, hops + 1)
     ]
-    question = generator.templates.render("reasoning_question.j2", person=entities[0], hops=hops)
+    question = generator.templates.render(localized("reasoning_question.j2", language), person=entities[0], hops=hops)
     metadata = {
-        "params": {"num_needles": hops, "distractors": distractors, "haystack": options.haystack},
+        "params": {
+            "num_needles": hops,
+            "distractors": distractors,
+            "haystack": options.haystack,
+            **language_param(options),
+        },
         "person": entities[0],
         # Every name the text states (the asked chain's first): a final answer naming another scores 0.
         "names": [name for chain in chains for name in chain],

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from ...fitting import Insert
 from ...templating import Templates, pattern_from
+from ...text.language import IDEOGRAPHS
 from ...text.vocabulary import profanity, wonderwords_list
-from ..base import Cell, Sample
-from .names import PERSON, people
+from ...text.vocabulary_zh import NOUNS
+from ..base import Cell, Sample, localized
+from .names import PERSON, PERSON_ZH, language_param, people_in
 
 if TYPE_CHECKING:
     from .generator import NeedleBenchGenerator
@@ -25,19 +27,20 @@ if TYPE_CHECKING:
 PERSON_SLOT, ITEM_SLOT = "\x00PERSON\x00", "\x00ITEM\x00"
 
 
-@functools.lru_cache(maxsize=1)
-def items() -> list[str]:
-    return wonderwords_list("nounlist.txt", profanity())
+@functools.lru_cache(maxsize=2)
+def items(language: str = "en") -> list[str]:
+    return list(NOUNS) if language == "zh" else wonderwords_list("nounlist.txt", profanity())
 
 
-def needle_pattern(generator: NeedleBenchGenerator) -> re.Pattern[str]:
-    return _needle_pattern(generator.templates)
+def needle_pattern(generator: NeedleBenchGenerator, language: str = "en") -> re.Pattern[str]:
+    return _needle_pattern(generator.templates, language)
 
 
 @functools.lru_cache(maxsize=16)
-def _needle_pattern(templates: Templates) -> re.Pattern[str]:
-    rendered = templates.render("retrieval_needle.j2", person=PERSON_SLOT, item=ITEM_SLOT)
-    return pattern_from(rendered, {PERSON_SLOT: ("person", PERSON), ITEM_SLOT: ("item", r"[a-z]+")})
+def _needle_pattern(templates: Templates, language: str) -> re.Pattern[str]:
+    rendered = templates.render(localized("retrieval_needle.j2", language), person=PERSON_SLOT, item=ITEM_SLOT)
+    person, item = (PERSON_ZH, rf"[{IDEOGRAPHS}]{{2,3}}") if language == "zh" else (PERSON, r"[a-z]+")
+    return pattern_from(rendered, {PERSON_SLOT: ("person", person), ITEM_SLOT: ("item", item)})
 
 
 DEFAULT_DISTRACTORS = 5
@@ -45,20 +48,26 @@ DEFAULT_DISTRACTORS = 5
 
 def sample(generator: NeedleBenchGenerator, cell: Cell, rng: random.Random, options: Any, budget_adjust: int) -> Sample:
     distractors = DEFAULT_DISTRACTORS if options.distractors < 0 else options.distractors
-    everyone = people(rng, options.num_needles + distractors, set())
-    things = rng.sample(items(), len(everyone))
+    language = options.language
+    everyone = people_in(language, rng, options.num_needles + distractors, set())
+    things = rng.sample(items(language), len(everyone))
     names = everyone[: options.num_needles]  # asked; the rest are distractors
     inserts = [
         Insert(
-            generator.templates.render("retrieval_needle.j2", person=p, item=t),
+            generator.templates.render(localized("retrieval_needle.j2", language), person=p, item=t),
             float(cell.depth) if n == 0 else round(rng.uniform(0.0, 100.0), 1),
             {"person": p, "item": t, "asked": n < len(names)},
         )
         for n, (p, t) in enumerate(zip(everyone, things, strict=True))
     ]
-    question = generator.templates.render("retrieval_question.j2", people=names)
+    question = generator.templates.render(localized("retrieval_question.j2", language), people=names)
     metadata = {
-        "params": {"num_needles": options.num_needles, "distractors": distractors, "haystack": options.haystack},
+        "params": {
+            "num_needles": options.num_needles,
+            "distractors": distractors,
+            "haystack": options.haystack,
+            **language_param(options),
+        },
         "people": names,
         "items": things,
     }
