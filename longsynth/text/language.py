@@ -4,7 +4,9 @@ English units are joined with a space and counted space-led (" The ..."), so a j
 as the sum of its units under tiktoken (see `units`). Chinese has no spaces between sentences: units
 are joined with nothing, and each ends with "。". Tokenizers merge across that junction (o200k has
 tokens such as "。他" and "。但"), so a Chinese unit is counted as it follows the "。" of the unit
-before it: count("。" + unit) - count("。"). Every unit then counts as it will in the context; the
+before it: count("。" + unit) - count("。"). That holds where a unit's last 。 follows a character (a 。 after
+another mark, as in 」。, is one pre-token with it and not the next unit's lead): the built-in units
+and needles end that way. Every unit then counts as it will in the context; the
 fitter measures the context's first unit and its two ends on their own, and the sample's one encode
 has the last word, as for every language.
 """
