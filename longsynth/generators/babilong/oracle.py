@@ -15,12 +15,13 @@ Three checks, each with the defect it exists to catch (planted by the contract t
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 from ...metadata_json import decode_metadata, encode_metadata
 from ...templating import Templates
 from ...validators.base import Validator
-from . import wording
+from . import stories, wording
 from .world import Fact, replay
 
 
@@ -121,9 +122,8 @@ def _drop_last_supporting_fact(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _default_templates() -> Templates:
-    from .generator import BabilongGenerator
-
-    return Templates.for_family(BabilongGenerator.name, BabilongGenerator.template_folder, None)
+    """The family's own wordings (the generator's `template_folder`), for planting without a generator."""
+    return Templates.for_family("babilong", Path(__file__).parent / "templates", None)
 
 
 def state_changing_distractor(row: dict[str, Any], tries: int = 2000) -> dict[str, Any]:
@@ -131,8 +131,6 @@ def state_changing_distractor(row: dict[str, Any], tries: int = 2000) -> dict[st
     fact: facts the world allows, about the story's people, rooms and things, that change the answer
     to the question (the asked person walks on, the thing changes hands) or leave it with none (a
     second room north of the one asked about). Found by a seeded search over continuations."""
-    from .stories import _step
-
     templates = _default_templates()
     metadata = decode_metadata(row["metadata"])
     story = [Fact.from_dict(record) for record in metadata["facts"]]
@@ -153,7 +151,7 @@ def state_changing_distractor(row: dict[str, Any], tries: int = 2000) -> dict[st
                 else:
                     fact = Fact("relation", room=question.room, direction=question.direction, near=new)
             else:
-                fact = _step(row["task"], world, rng, names, rooms, things)
+                fact = stories.step(row["task"], world, rng, names, rooms, things)
             if world.apply(fact) is None:
                 added.append(fact)
         if added and world.answer(question)[0] != before:

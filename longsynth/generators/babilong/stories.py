@@ -74,7 +74,7 @@ def draw(task: str, rng: random.Random, facts: int) -> Story:
         return _layout(rng, facts)
     world, story = World(), []
     for step in range(facts * EXTRA_STEPS):
-        fact = _step(task, world, rng, names, rooms, things)
+        fact = step(task, world, rng, names, rooms, things)
         problem = world.apply(fact)
         assert problem is None, problem  # the walk only takes steps the world allows
         story.append(fact)
@@ -86,7 +86,7 @@ def draw(task: str, rng: random.Random, facts: int) -> Story:
     raise BudgetError(f"{task}: no question came out of a {facts * EXTRA_STEPS}-fact story; draw again")
 
 
-def _step(task: str, world: World, rng: random.Random, names, rooms, things) -> Fact:
+def step(task: str, world: World, rng: random.Random, names, rooms, things) -> Fact:
     """One fact the world allows: qa1 only moves people; qa2 and qa3 also take and put down things;
     qa5 mostly hands things over between people in one room."""
     located = [p for p in names if p in world.where]

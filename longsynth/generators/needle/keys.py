@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 
+from ...text import vocabulary_zh
 from ...text.vocabulary import profanity, wonderwords_list
 
 
@@ -19,7 +20,5 @@ from ...text.vocabulary import profanity, wonderwords_list
 def key_words(language: str = "en") -> tuple[list[str], list[str]]:
     """(adjectives, nouns); Chinese ones from `text.vocabulary_zh`."""
     if language == "zh":
-        from ...text.vocabulary_zh import ADJECTIVES, NOUNS
-
-        return list(ADJECTIVES), list(NOUNS)
+        return list(vocabulary_zh.ADJECTIVES), list(vocabulary_zh.NOUNS)
     return wonderwords_list("adjectivelist.txt", profanity()), wonderwords_list("nounlist.txt", profanity())
