@@ -73,12 +73,12 @@ def draw(task: str, rng: random.Random, facts: int) -> Story:
     if task == "qa4":
         return _layout(rng, facts)
     world, story = World(), []
-    for step in range(facts * EXTRA_STEPS):
+    for n in range(facts * EXTRA_STEPS):
         fact = step(task, world, rng, names, rooms, things)
         problem = world.apply(fact)
         assert problem is None, problem  # the walk only takes steps the world allows
         story.append(fact)
-        if step + 1 >= facts:
+        if n + 1 >= facts:
             asked = _question(task, world, rng, names, things)
             if asked is not None:
                 question, answer, support = asked
