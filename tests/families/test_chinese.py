@@ -217,3 +217,12 @@ def test_a_chinese_twin_refuses_english(tmp_path):
 
 def test_the_tokenizer_fixture_is_cl100k(tokenizer):
     assert tokenizer is get_tokenizer("cl100k_base") or tokenizer.name == "cl100k_base"
+
+
+def test_the_audit_flags_no_shortcut_in_chinese_atc(tmp_path):
+    """On 60 rows (the contract suite's 8 are too few for ATC's 1-in-27 blind pick)."""
+    from longsynth.eval.audit import audit, flagged, table
+
+    spec = load_spec(None, generator="needlebench", tasks="ancestral_trace_zh", lengths="2k", samples=60)
+    result = audit(build(spec, tmp_path / "atc"))
+    assert flagged(result) == [], table(result)
