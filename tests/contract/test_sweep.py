@@ -69,6 +69,6 @@ def test_every_evaluation_task_builds_at_64k_and_128k():
 
 @pytest.mark.slow
 def test_sweep_of_many_seeds_at_64k_and_128k():
-    made, stats = _sweep(list(range(1000, 1026)))
+    made, stats = _sweep(list(range(1000, 1022)))  # 94 rows a seed (47 tasks x 2 lengths): 2,068
     assert made >= 2000
     assert stats.attempts == made + stats.unfit + stats.invalid
