@@ -10,7 +10,9 @@ a number answer can never occur in the haystack by accident.
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections.abc import Iterator
 
 _PEOPLE = [
     "the baker",
@@ -184,15 +186,19 @@ def _fill(frame: str, rng: random.Random) -> str:
     return text[0].upper() + text[1:]
 
 
-def prose_sentences(count: int, seed: int = 0) -> list[str]:
-    """`count` sentences of generated prose; the same (count, seed) always gives the same text."""
+def prose_stream(seed: int = 0) -> Iterator[str]:
+    """Generated prose, one sentence after another without end; any prefix of it is the same text
+    however far it is read (pools grow by reading on)."""
     rng = random.Random(seed)
-    sentences: list[str] = []
     last_frame = -1
-    for _ in range(count):
+    while True:
         frame = rng.randrange(len(_FRAMES))
         if frame == last_frame:
             frame = (frame + 1 + rng.randrange(len(_FRAMES) - 1)) % len(_FRAMES)
         last_frame = frame
-        sentences.append(_fill(_FRAMES[frame], rng))
-    return sentences
+        yield _fill(_FRAMES[frame], rng)
+
+
+def prose_sentences(count: int, seed: int = 0) -> list[str]:
+    """`count` sentences of generated prose; the same (count, seed) always gives the same text."""
+    return list(itertools.islice(prose_stream(seed), count))

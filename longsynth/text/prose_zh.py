@@ -8,7 +8,9 @@ haystack by accident, and nearly every character is CJK (`language.cjk_share`).
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections.abc import Iterator
 
 _PEOPLE = [
     "面包师",
@@ -164,15 +166,19 @@ def _fill(frame: str, rng: random.Random) -> str:
     )
 
 
-def prose_sentences_zh(count: int, seed: int = 0) -> list[str]:
-    """`count` sentences of generated Chinese prose; the same (count, seed) always gives the same text."""
+def prose_stream_zh(seed: int = 0) -> Iterator[str]:
+    """Generated Chinese prose, one sentence after another without end; any prefix of it is the same text
+    however far it is read (pools grow by reading on)."""
     rng = random.Random(seed)
-    sentences: list[str] = []
     last_frame = -1
-    for _ in range(count):
+    while True:
         frame = rng.randrange(len(_FRAMES))
         if frame == last_frame:
             frame = (frame + 1 + rng.randrange(len(_FRAMES) - 1)) % len(_FRAMES)
         last_frame = frame
-        sentences.append(_fill(_FRAMES[frame], rng))
-    return sentences
+        yield _fill(_FRAMES[frame], rng)
+
+
+def prose_sentences_zh(count: int, seed: int = 0) -> list[str]:
+    """`count` sentences of generated Chinese prose; the same (count, seed) always gives the same text."""
+    return list(itertools.islice(prose_stream_zh(seed), count))

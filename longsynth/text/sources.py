@@ -7,6 +7,7 @@ tokenizer) and every sample of a build draws a contiguous run from it.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import random
 from collections.abc import Iterator
@@ -20,8 +21,8 @@ from ..errors import CorpusError
 from ..files import input_files
 from ..network import hub_offline_by_choice, hub_unreachable
 from ..tokenizers import get_tokenizer
-from .prose import prose_sentences
-from .prose_zh import prose_sentences_zh
+from .prose import prose_stream
+from .prose_zh import prose_stream_zh
 from .units import UnitPool, normalize, split_sentences
 
 # Short filler sentences in the spirit of RULER's noise haystack (our wording).
@@ -43,7 +44,7 @@ NOISE_SENTENCES_ZH = [
     "日子一天天过去，没有什么变化。",
 ]
 NOISE = {"en": NOISE_SENTENCES, "zh": NOISE_SENTENCES_ZH}
-PROSE = {"en": prose_sentences, "zh": prose_sentences_zh}
+PROSE = {"en": prose_stream, "zh": prose_stream_zh}
 
 
 @functools.lru_cache(maxsize=4)
@@ -60,13 +61,17 @@ def noise_pool(tokenizer_name: str, min_tokens: int, language: str = "en") -> Un
 def prose_pool(tokenizer_name: str, min_tokens: int, language: str = "en") -> UnitPool:
     """Generated prose holding at least `min_tokens`; deterministic for a given size."""
     tokenizer = get_tokenizer(tokenizer_name)
-    # Grow in fixed steps so that the text is a prefix-stable function of the size asked for.
-    count = 4096
+    # Grow in fixed steps (4,096 sentences, then twice as many, ...) so that the text is a prefix-stable
+    # function of the size asked for; each step reads on from the last and counts only what it added.
+    stream = PROSE[language](seed=0)
+    texts, counts, step = [], [], 4096
     while True:
-        pool = UnitPool.from_texts(PROSE[language](count, seed=0), tokenizer, language)
-        if pool.total_tokens >= min_tokens:
-            return pool
-        count *= 2
+        added = list(itertools.islice(stream, step))
+        texts += added
+        counts.append(UnitPool.from_texts(added, tokenizer, language).tokens)
+        if sum(int(c.sum()) for c in counts) >= min_tokens:
+            return UnitPool(texts, np.concatenate(counts))
+        step = len(texts)
 
 
 # --------------------------------------------------------------------------- user corpora
