@@ -164,6 +164,7 @@ def test_bad_settings_are_one_line_errors(tmp_path):
     runner = CliRunner()
     for args, message in [
         (["--task", "qa4", "--set", "facts=12"], "at most 11"),
+        (["--task", "qa3", "--set", "facts=500"], "at most 80"),
         (["--task", "qa1", "--set", "haystack=corpus"], "needs --set corpus"),
         (["--task", "qa9"], "qa9"),
         (["--task", "qa1", "--set", "spread=120"], "spread"),

@@ -70,6 +70,11 @@ class BabilongGenerator(Generator):
             options = self.task_options(task)
             if task == "qa4" and options.facts > stories.MAX_RELATIONS:
                 raise SpecError(f"qa4: facts must be at most {stories.MAX_RELATIONS} (one per room of the layout)")
+            if task == "qa3" and options.facts > stories.MAX_QA3_FACTS:
+                raise SpecError(
+                    f"qa3: facts must be at most {stories.MAX_QA3_FACTS}: in a longer story every thing has been in "
+                    "its room before, and 'where was it before that room' has no single answer"
+                )
             if options.haystack == "corpus":
                 if not options.corpus:
                     raise SpecError(f"{task}: haystack=corpus needs --set corpus=PATH (a file, folder or hf:<dataset>)")

@@ -16,7 +16,8 @@ class BabilongOptions:
     )
     facts: int = option(
         0,
-        "facts in a story (0: the task's default, near bAbI's: qa1 10, qa2 16, qa3 20, qa4 2, qa5 14; qa4 at most 11)",
+        "facts in a story, at least (it runs on until it answers a question; 0: the task's default, near bAbI's: "
+        "qa1 10, qa2 16, qa3 20 (at most 80), qa4 2 (exactly; at most 11), qa5 14)",
         minimum=0,
         maximum=500,
     )

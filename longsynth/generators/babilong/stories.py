@@ -46,8 +46,11 @@ THINGS = (
 )
 PEOPLE, ROOMS_PER_STORY, THINGS_PER_STORY = 4, 6, 3
 DEFAULT_FACTS = {"qa1": 10, "qa2": 16, "qa3": 20, "qa4": 2, "qa5": 14}
+MAX_QA3_FACTS = 80  # beyond, a thing has usually been in its latest room before: 2% of draws fail at 80, 41% at 200
 MAX_RELATIONS = len(ROOMS) - 1  # qa4 lays out every room of a story on a grid, one relation per room added
-EXTRA_STEPS = 4  # a story that has not reached a question after `facts` steps may run this many times longer
+# A story that has not reached a question after `facts` steps runs on, up to this many times longer
+# (and at least `MIN_REACH` facts: qa3 needs a thing carried through two rooms, whatever was asked).
+EXTRA_STEPS, MIN_REACH = 4, 64
 
 
 @dataclass
@@ -73,7 +76,8 @@ def draw(task: str, rng: random.Random, facts: int) -> Story:
     if task == "qa4":
         return _layout(rng, facts)
     world, story = World(), []
-    for n in range(facts * EXTRA_STEPS):
+    reach = max(facts * EXTRA_STEPS, MIN_REACH)
+    for n in range(reach):
         fact = step(task, world, rng, names, rooms, things)
         problem = world.apply(fact)
         assert problem is None, problem  # the walk only takes steps the world allows
@@ -83,7 +87,7 @@ def draw(task: str, rng: random.Random, facts: int) -> Story:
             if asked is not None:
                 question, answer, support = asked
                 return Story(story, question, answer, support, _labels(story, question))
-    raise BudgetError(f"{task}: no question came out of a {facts * EXTRA_STEPS}-fact story; draw again")
+    raise BudgetError(f"{task}: no question came out of a {reach}-fact story; draw again")
 
 
 def step(task: str, world: World, rng: random.Random, names, rooms, things) -> Fact:
