@@ -15,6 +15,7 @@ import base64
 import functools
 import hashlib
 import struct
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -135,9 +136,13 @@ class Measurement:
         return np.searchsorted(self._char_ends, np.asarray(char_offsets, dtype=np.int64), side="right")
 
 
-def measure(tokenizer: Tokenizer, text: str) -> Measurement:
-    """Encode `text` once and keep what is needed to place characters in tokens."""
-    ids = tokenizer.encode_array(text)
+def measure(tokenizer: Tokenizer, text: str, reference: bool = False) -> Measurement:
+    """Encode `text` once and keep what is needed to place characters in tokens. A build measures its
+    samples with the tokenizer's fastest exact encoder (`measure_ids`: for tiktoken encodings,
+    quicktok, checked against tiktoken); `reference` (what `longsynth validate` asks for) encodes
+    with the tokenizer's own library."""
+    fast = None if reference else getattr(tokenizer, "measure_ids", None)
+    ids = fast(text) if fast is not None else tokenizer.encode_array(text)
     return Measurement(len(ids), tokenizer.char_ends(text, ids), ids)
 
 
@@ -241,6 +246,8 @@ class TiktokenTokenizer:
         self._token_bytes: np.ndarray | None = None
         self._quick = None  # quicktok's encoding, loaded by the first count_many that uses it
         self._quick_off = False  # quicktok is missing, or disagreed with tiktoken once
+        self._loading: threading.Thread | None = None  # quicktok loading in the background for measure_ids
+        self._measured = 0  # samples measure_ids encoded (every CHECK_EVERY-th is checked by tiktoken)
 
     def encode(self, text: str) -> list[int]:
         return self._enc.encode_ordinary(text)
@@ -279,7 +286,10 @@ class TiktokenTokenizer:
         keeps a sample of them), and every `CHECK_EVERY`-th text of each call is re-counted by
         tiktoken: one disagreement and this process counts with tiktoken alone from then on."""
         if self._quick is None:
-            self._quick = _quicktok_encoding(self.name)
+            if self._loading is not None:
+                self._loading.join()  # measure_ids started loading it
+            if self._quick is None:
+                self._quick = _quicktok_encoding(self.name)
             if self._quick is None:
                 self._quick_off = True
                 return None
@@ -293,6 +303,43 @@ class TiktokenTokenizer:
         self._quick, self._quick_off = None, True
         warnings.warn(f"quicktok disagreed with tiktoken on {self.name}; counting with tiktoken only", stacklevel=3)
         return None
+
+    def measure_ids(self, text: str) -> np.ndarray:
+        """A sample's ids from quicktok, an exact BPE of the same vocabulary about six times faster
+        than tiktoken (a 32K-token sample: 1.2 ms against 6 ms), once it has loaded in the background
+        (0.3 s, started by the first call; tiktoken encodes until then). Every `CHECK_EVERY`-th sample
+        is encoded by tiktoken too: one difference and this process encodes with tiktoken alone from
+        then on (and `longsynth validate` re-measures every row with tiktoken)."""
+        quick = self._quick_ready()
+        if quick is None:
+            return self.encode_array(text)
+        ids = np.asarray(quick.encode_ordinary(text), dtype=np.uint32)
+        self._measured += 1
+        if self._measured % CHECK_EVERY == 1:
+            reference = self.encode_array(text)
+            if not np.array_equal(ids, reference):
+                self._quick, self._quick_off = None, True
+                warnings.warn(
+                    f"quicktok disagreed with tiktoken on {self.name}; encoding with tiktoken only", stacklevel=2
+                )
+                return reference
+        return ids
+
+    def _quick_ready(self):
+        """quicktok's encoding if it has loaded; else starts loading it (once) and returns None."""
+        if self._quick is not None or self._quick_off:
+            return self._quick
+        if self._loading is None:
+            self._loading = threading.Thread(target=self._load_quick, name="longsynth-quicktok", daemon=True)
+            self._loading.start()
+        return None
+
+    def _load_quick(self) -> None:
+        quick = _quicktok_encoding(self.name)
+        if quick is None:
+            self._quick_off = True
+        else:
+            self._quick = quick
 
     def decode(self, ids: list[int]) -> str:
         return self._enc.decode(ids)

@@ -38,8 +38,8 @@ def validate_row(
     """
     text = row["prompt"] if "prompt" in row else row.get("text")
     input_tokens = None
-    if measurement is None:  # a written row: both counts measured afresh
-        measurement = measure(tokenizer, text)
+    if measurement is None:  # a written row: both counts measured afresh, by the tokenizer's own library
+        measurement = measure(tokenizer, text, reference=True)
         if "prompt" in row:
             input_tokens = tokenizer.count(row["input"])
     if metadata is None:

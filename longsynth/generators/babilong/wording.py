@@ -87,36 +87,42 @@ MARK_REACH = 160  # characters a fact can extend on either side of its mark (nam
 
 
 @functools.lru_cache(maxsize=16)
-def question_patterns(templates: Templates) -> tuple[tuple[str, re.Pattern[str]], ...]:
+def question_patterns(templates: Templates) -> tuple[tuple[str, re.Pattern[str], str], ...]:
+    """(kind, pattern, mark) for every question wording (see `_fact_readers`)."""
     found = []
     for kind, fields in _QUESTION_FIELDS.items():
         rendered = templates.render("question.j2", kind=kind, **{f: _slot(f) for f in fields})
-        found.append((kind, pattern_from(rendered, _groups(fields))))
+        fixed = re.split("|".join(re.escape(_slot(f)) for f in fields), rendered)
+        found.append((kind, pattern_from(rendered, _groups(fields)), max(fixed, key=len)))
     return tuple(found)
 
 
-@functools.lru_cache(maxsize=4)
-def read_facts(templates: Templates, text: str) -> list[tuple[int, int, Fact]]:
-    """Every fact the text states, as (start, end, fact), in reading order. Each wording's mark is
-    found by substring search, and its pattern is matched around each hit only: running every pattern
-    over a 32K-token text took 54 ms a row. (Cached: a row's validators read the same text.)"""
+def _read(readers, text: str) -> list[tuple[int, int, str, dict[str, str]]]:
+    """(start, end, kind, fields) of every match of the readers' patterns, in reading order. Each
+    wording's mark (its longest piece of fixed text) is found by substring search and its pattern
+    matched around each hit only: every pattern over a 32K-token text took 54 ms a row."""
     found = {}
-    for kind, pattern, mark in _fact_readers(templates):
+    for kind, pattern, mark in readers:
         at = text.find(mark)
         while at >= 0:
             for match in pattern.finditer(text, max(0, at - MARK_REACH), at + len(mark) + MARK_REACH):
                 if match.start() <= at < match.end():
-                    found[(match.start(), match.end())] = Fact(kind, **match.groupdict())
+                    found[(match.start(), match.end())] = (kind, match.groupdict())
             at = text.find(mark, at + 1)
-    return [(start, end, fact) for (start, end), fact in sorted(found.items())]
+    return [(start, end, kind, fields) for (start, end), (kind, fields) in sorted(found.items())]
 
 
+@functools.lru_cache(maxsize=4)
+def read_facts(templates: Templates, text: str) -> list[tuple[int, int, Fact]]:
+    """Every fact the text states, as (start, end, fact), in reading order (cached: a row's
+    validators read the same text)."""
+    return [(start, end, Fact(kind, **fields)) for start, end, kind, fields in _read(_fact_readers(templates), text)]
+
+
+@functools.lru_cache(maxsize=4)
 def read_question(templates: Templates, text: str) -> list[Question]:
     """Every question the text asks (a row asks one)."""
-    found = []
-    for kind, pattern in question_patterns(templates):
-        found += [(m.start(), Question(kind, **m.groupdict())) for m in pattern.finditer(text)]
-    return [q for _, q in sorted(found, key=lambda item: item[0])]
+    return [Question(kind, **fields) for _, _, kind, fields in _read(question_patterns(templates), text)]
 
 
 assert set(_QUESTION_FIELDS) == set(QUESTIONS)
