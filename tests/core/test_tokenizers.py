@@ -133,3 +133,48 @@ def test_small_counts_do_not_load_the_fast_counter():
     words = [" word"] * 20_000
     assert tokenizer.count_many(words) == [1] * 20_000
     assert tokenizer._quick is None and not tokenizer._quick_off
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_samples_measured_by_quicktok_equal_tiktoken(name):
+    """A build measures samples with quicktok once it has loaded (`measure_ids`): the ids and the
+    character offsets are tiktoken's, on adversarial text and on long texts."""
+    tokenizer = tk.TiktokenTokenizer(name)
+    assert np.array_equal(tokenizer.measure_ids("starts loading"), tokenizer.encode_array("starts loading"))
+    tokenizer._loading.join()
+    assert tokenizer._quick is not None
+    texts = _adversarial_texts(600) + [" ".join(_adversarial_texts(400))]
+    for text in texts:
+        fast, reference = tk.measure(tokenizer, text), tk.measure(tokenizer, text, reference=True)
+        assert fast.length == reference.length and np.array_equal(fast.ids, reference.ids)
+        assert np.array_equal(fast._char_ends, reference._char_ends)
+    assert tokenizer._measured == len(texts) and not tokenizer._quick_off
+
+
+def test_a_measure_that_disagrees_turns_quicktok_off():
+    class Wrong:
+        def encode_ordinary(self, text):
+            return [1, 2, 3]
+
+    tokenizer = tk.TiktokenTokenizer("cl100k_base")
+    tokenizer._quick = Wrong()
+    with pytest.warns(UserWarning, match="quicktok disagreed"):
+        ids = tokenizer.measure_ids("the first sample is checked against tiktoken")
+    assert np.array_equal(ids, tokenizer.encode_array("the first sample is checked against tiktoken"))
+    assert tokenizer._quick is None and tokenizer._quick_off
+    assert tk.measure(tokenizer, "then tiktoken measures").length == 4
+
+
+def test_validate_measures_with_tiktoken_itself(monkeypatch, tmp_path):
+    """`longsynth validate` re-measures every row with the tokenizer's own library, never the fast path."""
+    from longsynth.inspect import validate_directory
+    from longsynth.pipeline import build
+    from longsynth.spec import load_spec
+
+    out = build(load_spec(None, tasks="niah_single_1", lengths="1k", samples=2), tmp_path / "ds")
+
+    def refuse(self, text):
+        raise AssertionError("validate used the fast path")
+
+    monkeypatch.setattr(tk.TiktokenTokenizer, "measure_ids", refuse)
+    assert validate_directory(out).problems == []
