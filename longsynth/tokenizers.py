@@ -263,7 +263,10 @@ class TiktokenTokenizer:
     def count_many(self, texts: list[str]) -> list[int]:
         """Token counts of many units (haystack sentences, corpus chunks). Samples are still measured
         by tiktoken (`measure`); these counts only plan them."""
-        if len(texts) >= QUICK_FROM and not self._quick_off and sum(map(len, texts)) >= QUICK_FROM_CHARS:
+        # quicktok counts a batch once it is loaded (a build's samples load it: `measure_ids`); loading
+        # it only to count takes a big batch.
+        loaded = self._quick is not None
+        if len(texts) >= QUICK_FROM and not self._quick_off and (loaded or sum(map(len, texts)) >= QUICK_FROM_CHARS):
             counts = self._quick_counts(texts)
             if counts is not None:
                 return counts

@@ -319,3 +319,30 @@ def test_keys_come_from_a_vocabulary_of_rulers_size_and_never_repeat_as_distract
         first, second = key.split("-")
         near = sum(k.split("-")[0] == first or k.split("-")[1] == second for k in keys if k != key)
         assert near < 20  # about 2 per 1,000 distractors, as in RULER (ours were 117 per 7,000 at 128K)
+
+
+def test_drawn_keys_and_values_are_the_public_random_api_draws():
+    """`draw_tokens` draws with `Random._randbelow` for speed: the very numbers `choice` and `randrange`
+    give, so keys and values stay the same on every Python the project supports."""
+    import random
+
+    from longsynth.generators.needle.generator import draw_tokens
+    from longsynth.generators.needle.keys import key_words
+
+    fast = random.Random(5)
+    words, numbers = draw_tokens("words", fast, 400, set()), draw_tokens("numbers", fast, 400, set())
+    adjectives, nouns = key_words()
+    slow, seen, expected = random.Random(5), set(), []
+    while len(expected) < 400:
+        token = f"{slow.choice(adjectives)}-{slow.choice(nouns)}"
+        if token not in seen:
+            seen.add(token)
+            expected.append(token)
+    assert words == expected
+    seen, expected = set(), []
+    while len(expected) < 400:
+        token = str(slow.randrange(1_000_000, 10_000_000))
+        if token not in seen:
+            seen.add(token)
+            expected.append(token)
+    assert numbers == expected

@@ -32,7 +32,13 @@ def read_needles(generator, row: dict[str, Any], metadata: dict[str, Any]) -> li
     params = metadata["params"]
     language = params.get("language", "en")
     pattern = needle_pattern(generator.templates, params["key_type"], params["value_type"], language)
-    return [(m.group("key"), m.group("value"), m.start()) for m in pattern.finditer(row["input"])]
+    return _needles_in(pattern, row["input"])
+
+
+@functools.lru_cache(maxsize=4)
+def _needles_in(pattern: re.Pattern[str], text: str) -> list[tuple[str, str, int]]:
+    """Cached: a row's two validators read the same text (thousands of needles in a haystack of them)."""
+    return [(m.group("key"), m.group("value"), m.start()) for m in pattern.finditer(text)]
 
 
 def needles_in_place(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
