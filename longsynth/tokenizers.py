@@ -228,6 +228,7 @@ def _load_tiktoken(name: str):
 PARALLEL_COUNT = 20_000  # texts from which count_many uses every core
 CHECK_EVERY = 50  # count_many re-counts every 50th text with tiktoken itself (see `_quick_counts`)
 QUICK_FROM = 1_000  # texts from which count_many counts with quicktok (loading it costs 37 MiB) ...
+QUICK_LOADED_FROM = 64  # once loaded, quicktok counts batches from this many texts (fwe's word lists)
 QUICK_FROM_CHARS = 1_000_000  # ... when they also hold this many characters: cwe's 16,000 one-word units
 # (110,000 characters, 40 ms with tiktoken) loaded it, and a cwe build held 34 MiB more than a needle one
 
@@ -265,8 +266,9 @@ class TiktokenTokenizer:
         by tiktoken (`measure`); these counts only plan them."""
         # quicktok counts a batch once it is loaded (a build's samples load it: `measure_ids`); loading
         # it only to count takes a big batch.
-        loaded = self._quick is not None
-        if len(texts) >= QUICK_FROM and not self._quick_off and (loaded or sum(map(len, texts)) >= QUICK_FROM_CHARS):
+        loaded = self._quick is not None and len(texts) >= QUICK_LOADED_FROM
+        big = len(texts) >= QUICK_FROM and sum(map(len, texts)) >= QUICK_FROM_CHARS
+        if not self._quick_off and (loaded or big):
             counts = self._quick_counts(texts)
             if counts is not None:
                 return counts
