@@ -226,3 +226,22 @@ def test_the_audit_flags_no_shortcut_in_chinese_atc(tmp_path):
     spec = load_spec(None, generator="needlebench", tasks="ancestral_trace_zh", lengths="2k", samples=60)
     result = audit(build(spec, tmp_path / "atc"))
     assert flagged(result) == [], table(result)
+
+
+def test_ruler_takes_language_for_its_niah_tasks_only(tmp_path):
+    """The ruler family inherits the needle family's options; `language` (like `num_keys`) counts for
+    its NIAH tasks only, and is refused where it would be ignored."""
+    from click.testing import CliRunner
+
+    from longsynth.cli import cli
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["build", "--generator", "ruler", "--lengths", "1k", *args])
+
+    for option in ("language=zh", "num_keys=4"):
+        refused = run("--task", "cwe", "--set", option, "-o", str(tmp_path / option))
+        assert refused.exit_code == 2 and "has no effect here" in refused.output, refused.output
+    built = run("--task", "niah_single_2,cwe", "--set", "language=zh", "-o", str(tmp_path / "both"))
+    assert built.exit_code == 0, built.output
+    rows = _rows(tmp_path / "both")
+    assert {r["task"]: cjk_share(r["question"]) > 0.5 for r in rows} == {"niah_single_2": True, "cwe": False}

@@ -3,14 +3,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
+from ..needle.generator import TASKS as NIAH_TASKS
 from ..needle.options import NeedleOptions
 from ..options import SET, option
 
 
+def _only_for(name: str, tasks: tuple[str, ...]) -> Any:
+    """The needle family's option `name`, counting only for `tasks` here: `--set num_keys=4` (or
+    `language=zh`) with cwe alone was accepted and ignored."""
+    meta = next(f for f in fields(NeedleOptions) if f.name == name)
+    kept = {k: meta.metadata[k] for k in ("choices", "minimum", "maximum", "above", "needs")}
+    return option(meta.default, meta.metadata["help"], tasks=tasks, **kept)
+
+
+NIAH = tuple(NIAH_TASKS)
+
+
 @dataclass(frozen=True)
 class RulerOptions(NeedleOptions):
+    # The needle family's options, for the NIAH tasks; vt also takes its haystack (noise or prose).
+    haystack: str = _only_for("haystack", (*NIAH, "vt"))
+    key_type: str = _only_for("key_type", NIAH)
+    value_type: str = _only_for("value_type", NIAH)
+    num_keys: int = _only_for("num_keys", NIAH)
+    num_values: int = _only_for("num_values", NIAH)
+    num_queries: int = _only_for("num_queries", NIAH)
+    language: str = _only_for("language", NIAH)
+    corpus: str = _only_for("corpus", NIAH)
+
     shots: int = option(
         -1, "solved examples before the question (-1: RULER's, 1 for vt and cwe, 0 otherwise)", minimum=-1, maximum=5
     )
