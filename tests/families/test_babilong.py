@@ -194,3 +194,16 @@ def test_a_user_corpus_haystack(tmp_path):
     row = pl.read_parquet(next(Path(out).glob("qa2/*.parquet"))).to_dicts()[0]
     assert "Essay sentence number" in row["input"]
     assert get_tokenizer("cl100k_base").count(row["prompt"]) == row["prompt_length"]
+
+
+def test_a_user_wording_that_cannot_be_read_back_is_refused_up_front(tmp_path):
+    folder = tmp_path / "templates" / "babilong"
+    folder.mkdir(parents=True)
+    (folder / "fact.j2").write_text("{{ person }} went to the {{ room }}")  # no full stop
+    result = CliRunner().invoke(
+        cli,
+        ["build", "--generator", "babilong", "--task", "qa1", "--lengths", "2k",
+         "--template-dir", str(tmp_path / "templates"), "-o", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "must end with a full stop" in result.output, result.output
+    assert not (tmp_path / "o" / "qa1").exists()

@@ -81,6 +81,9 @@ class BabilongGenerator(Generator):
                 sources.check_corpus(options.corpus)
                 self._corpora[options.corpus] = sources.corpus_identity(options.corpus)
         self._max_length = max(spec.lengths)
+        # A user's wordings (--template-dir) must read back: each keeps its placeholders and its full stop.
+        wording.fact_patterns(self.templates)
+        wording.question_patterns(self.templates)
 
     @classmethod
     def placed_items(cls, row: dict[str, Any]) -> list[str]:
