@@ -199,6 +199,10 @@ def generate_rows(
     seed and the bytes never depend on the thread count.
     """
     threads = generation_threads(generator.tokenizer) if threads is None else threads
+    # Enough tokens to measure that a faster exact encoder pays for its loading (see `measure_ids`).
+    expect = getattr(generator.tokenizer, "expect", None)
+    if expect is not None:
+        expect(sum(cell.target_length for cell in cells))
     # A sample allocates thousands of short-lived, acyclic objects (rows, items, metadata), and
     # each of CPython's default collections every 700 allocations walks the long-lived caches
     # too: collect cycles less often while rows are being made (7% of a holobench build).

@@ -228,6 +228,7 @@ def _load_tiktoken(name: str):
 PARALLEL_COUNT = 20_000  # texts from which count_many uses every core
 CHECK_EVERY = 50  # count_many re-counts every 50th text with tiktoken itself (see `_quick_counts`)
 QUICK_FROM = 1_000  # texts from which count_many counts with quicktok (loading it costs 37 MiB) ...
+QUICK_MEASURE_FROM = 2_000_000  # tokens a build measures, from which quicktok is loaded to measure them
 QUICK_LOADED_FROM = 64  # once loaded, quicktok counts batches from this many texts (fwe's word lists)
 QUICK_FROM_CHARS = 1_000_000  # ... when they also hold this many characters: cwe's 16,000 one-word units
 # (110,000 characters, 40 ms with tiktoken) loaded it, and a cwe build held 34 MiB more than a needle one
@@ -309,14 +310,22 @@ class TiktokenTokenizer:
         warnings.warn(f"quicktok disagreed with tiktoken on {self.name}; counting with tiktoken only", stacklevel=3)
         return None
 
+    def expect(self, tokens: int) -> None:
+        """A build is about to measure samples of `tokens` tokens in all: from `QUICK_MEASURE_FROM` on,
+        quicktok starts loading in the background for `measure_ids` (loading costs about 0.4 s of
+        this process's time, which 2 million tokens measured by quicktok win back; a small build
+        measures with tiktoken alone)."""
+        if tokens >= QUICK_MEASURE_FROM:
+            self._quick_ready()
+
     def measure_ids(self, text: str) -> np.ndarray:
         """A sample's ids from quicktok, an exact BPE of the same vocabulary about six times faster
         than tiktoken (a 32K-token sample: 1.2 ms against 6 ms), once it has loaded in the background
-        (0.3 s, started by the first call; tiktoken encodes until then). Every `CHECK_EVERY`-th sample
-        is encoded by tiktoken too: one difference and this process encodes with tiktoken alone from
-        then on (and `longsynth validate` re-measures every row with tiktoken)."""
-        quick = self._quick_ready()
-        if quick is None:
+        (`expect` starts it; tiktoken encodes until then). Every `CHECK_EVERY`-th sample is encoded
+        by tiktoken too: one difference and this process encodes with tiktoken alone from then on
+        (and `longsynth validate` re-measures every row with tiktoken)."""
+        quick = self._quick
+        if quick is None or self._quick_off:
             return self.encode_array(text)
         ids = np.asarray(quick.encode_ordinary(text), dtype=np.uint32)
         self._measured += 1

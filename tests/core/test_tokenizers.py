@@ -140,7 +140,10 @@ def test_samples_measured_by_quicktok_equal_tiktoken(name):
     """A build measures samples with quicktok once it has loaded (`measure_ids`): the ids and the
     character offsets are tiktoken's, on adversarial text and on long texts."""
     tokenizer = tk.TiktokenTokenizer(name)
-    assert np.array_equal(tokenizer.measure_ids("starts loading"), tokenizer.encode_array("starts loading"))
+    tokenizer.expect(tk.QUICK_MEASURE_FROM - 1)  # a small build: tiktoken measures, nothing loads
+    assert np.array_equal(tokenizer.measure_ids("tiktoken"), tokenizer.encode_array("tiktoken"))
+    assert tokenizer._loading is None and tokenizer._measured == 0
+    tokenizer.expect(tk.QUICK_MEASURE_FROM)
     tokenizer._loading.join()
     assert tokenizer._quick is not None
     texts = _adversarial_texts(600) + [" ".join(_adversarial_texts(400))]
