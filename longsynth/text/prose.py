@@ -186,17 +186,23 @@ def _fill(frame: str, rng: random.Random) -> str:
     return text[0].upper() + text[1:]
 
 
-def prose_stream(seed: int = 0) -> Iterator[str]:
-    """Generated prose, one sentence after another without end; any prefix of it is the same text
-    however far it is read (pools grow by reading on)."""
+def frame_stream(frames: list[str], fill, seed: int) -> Iterator[str]:
+    """Sentences from sentence frames without end: a seeded frame each time (never the same one twice
+    in a row), filled by `fill(frame, rng)`. Any prefix is the same text however far it is read (pools
+    grow by reading on). The Chinese prose (`prose_zh`) is written this way too."""
     rng = random.Random(seed)
     last_frame = -1
     while True:
-        frame = rng.randrange(len(_FRAMES))
+        frame = rng.randrange(len(frames))
         if frame == last_frame:
-            frame = (frame + 1 + rng.randrange(len(_FRAMES) - 1)) % len(_FRAMES)
+            frame = (frame + 1 + rng.randrange(len(frames) - 1)) % len(frames)
         last_frame = frame
-        yield _fill(_FRAMES[frame], rng)
+        yield fill(frames[frame], rng)
+
+
+def prose_stream(seed: int = 0) -> Iterator[str]:
+    """Generated prose, one sentence after another without end."""
+    return frame_stream(_FRAMES, _fill, seed)
 
 
 def prose_sentences(count: int, seed: int = 0) -> list[str]:

@@ -12,6 +12,8 @@ import itertools
 import random
 from collections.abc import Iterator
 
+from .prose import frame_stream
+
 _PEOPLE = [
     "面包师",
     "摆渡人",
@@ -167,16 +169,8 @@ def _fill(frame: str, rng: random.Random) -> str:
 
 
 def prose_stream_zh(seed: int = 0) -> Iterator[str]:
-    """Generated Chinese prose, one sentence after another without end; any prefix of it is the same text
-    however far it is read (pools grow by reading on)."""
-    rng = random.Random(seed)
-    last_frame = -1
-    while True:
-        frame = rng.randrange(len(_FRAMES))
-        if frame == last_frame:
-            frame = (frame + 1 + rng.randrange(len(_FRAMES) - 1)) % len(_FRAMES)
-        last_frame = frame
-        yield _fill(_FRAMES[frame], rng)
+    """Generated Chinese prose, one sentence after another without end (see `prose.frame_stream`)."""
+    return frame_stream(_FRAMES, _fill, seed)
 
 
 def prose_sentences_zh(count: int, seed: int = 0) -> list[str]:

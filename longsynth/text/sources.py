@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CorpusError
+from ..errors import CorpusError, SpecError
 from ..files import input_files
 from ..network import hub_offline_by_choice, hub_unreachable
 from ..tokenizers import get_tokenizer
@@ -285,6 +285,39 @@ class Haystack:
     split: str = "train"
     identity: str = ""
     language: str = "en"  # a key of `language.LANGUAGES`: how units are written, split and joined
+
+
+def checked_corpus(task: str, options: Any) -> str | None:
+    """Check a family's haystack options (`haystack`, `corpus`) for one task; the corpus's identity
+    (see `corpus_identity`) when the haystack is a corpus, else None. The needle and babilong families
+    share these options and this check."""
+    if options.haystack == "corpus" and not options.corpus:
+        raise SpecError(f"{task}: haystack=corpus needs --set corpus=PATH (a file, folder or hf:<dataset>)")
+    if options.corpus and options.haystack != "corpus":
+        raise SpecError(
+            f"{task}: corpus is set but the haystack is {options.haystack!r}; add --set haystack=corpus "
+            "to build the haystack from it"
+        )
+    if options.haystack != "corpus":
+        return None
+    check_corpus(options.corpus)
+    return corpus_identity(options.corpus)
+
+
+def haystack_of(options: Any, identities: dict[str, str], language: str = "en") -> Haystack:
+    """The haystack a family's options name: a built-in kind, or the corpus with its field, config,
+    split and identity (from `checked_corpus`)."""
+    if options.haystack != "corpus":
+        return Haystack(options.haystack, language=language)
+    return Haystack(
+        "corpus",
+        options.corpus,
+        options.corpus_text_field,
+        options.corpus_config or None,
+        options.corpus_split,
+        identities[options.corpus],
+        language,
+    )
 
 
 def haystack_run(

@@ -75,11 +75,9 @@ class BabilongGenerator(Generator):
                     f"qa3: facts must be at most {stories.MAX_QA3_FACTS}: in a longer story every thing has been in "
                     "its room before, and 'where was it before that room' has no single answer"
                 )
-            if options.haystack == "corpus":
-                if not options.corpus:
-                    raise SpecError(f"{task}: haystack=corpus needs --set corpus=PATH (a file, folder or hf:<dataset>)")
-                sources.check_corpus(options.corpus)
-                self._corpora[options.corpus] = sources.corpus_identity(options.corpus)
+            identity = sources.checked_corpus(task, options)
+            if identity is not None:
+                self._corpora[options.corpus] = identity
         self._max_length = max(spec.lengths)
         # A user's wordings (--template-dir) must read back: each keeps its placeholders and its full stop.
         wording.fact_patterns(self.templates)
@@ -89,18 +87,6 @@ class BabilongGenerator(Generator):
     def placed_items(cls, row: dict[str, Any]) -> list[str]:
         """The story's words of the answer's kind (rooms, people or things), less the question's."""
         return list(decode_metadata(row["metadata"]).get("labels", []))
-
-    def _haystack(self, options: BabilongOptions) -> sources.Haystack:
-        if options.haystack != "corpus":
-            return sources.Haystack(options.haystack)
-        return sources.Haystack(
-            "corpus",
-            options.corpus,
-            options.corpus_text_field,
-            options.corpus_config or None,
-            options.corpus_split,
-            self._corpora[options.corpus],
-        )
 
     def sample(self, cell: Cell, rng: random.Random, budget_adjust: int = 0) -> Sample:
         options = self.task_options(cell.task)
@@ -118,7 +104,7 @@ class BabilongGenerator(Generator):
         question = wording.render_question(self.templates, story.question)
         answer_prefix = self.templates.render("answer_prefix.j2")
         texts, tokens = sources.haystack_run(
-            self._haystack(options), self.tokenizer.name, cell.target_length, self._max_length, rng
+            sources.haystack_of(options, self._corpora), self.tokenizer.name, cell.target_length, self._max_length, rng
         )
         fitted = self.fit_prompt(
             "prompt.j2",

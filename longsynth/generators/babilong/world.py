@@ -23,7 +23,19 @@ FACT_FIELDS = ("kind", "person", "other", "thing", "room", "direction", "near")
 
 
 @dataclass(frozen=True)
-class Fact:
+class _Named:
+    """A fact or a question: a kind and the names it mentions (empty fields left out)."""
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+    def entities(self) -> set[str]:
+        """The people, rooms and things it names."""
+        return {v for k, v in self.__dict__.items() if k not in ("kind", "direction") and v}
+
+
+@dataclass(frozen=True)
+class Fact(_Named):
     """One event or relation. `kind` is move, take, drop, give or relation.
 
     move: `person` goes to `room`. take / drop: `person` and `thing`. give: `person` hands `thing` to
@@ -37,19 +49,13 @@ class Fact:
     direction: str = ""
     near: str = ""
 
-    def as_dict(self) -> dict[str, str]:
-        return {k: v for k, v in self.__dict__.items() if v}
-
     @classmethod
     def from_dict(cls, data: dict[str, str]) -> Fact:
         return cls(**{k: data[k] for k in FACT_FIELDS if k in data})
 
-    def entities(self) -> set[str]:
-        return {v for k, v in self.__dict__.items() if k not in ("kind", "direction") and v}
-
 
 @dataclass(frozen=True)
-class Question:
+class Question(_Named):
     """What is asked: `kind` names one of `World.answer`'s questions; the other fields its arguments."""
 
     kind: str
@@ -58,12 +64,6 @@ class Question:
     thing: str = ""
     room: str = ""
     direction: str = ""
-
-    def as_dict(self) -> dict[str, str]:
-        return {k: v for k, v in self.__dict__.items() if v}
-
-    def entities(self) -> set[str]:
-        return {v for k, v in self.__dict__.items() if k not in ("kind", "direction") and v}
 
 
 # Which questions each task asks, and the kind of word that answers them.

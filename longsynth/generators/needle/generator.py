@@ -182,16 +182,9 @@ class NeedleGenerator(Generator):
                     f"{task}: num_keys x num_values = {needles} needles cannot fit in {max(spec.lengths)} tokens "
                     f"(at most {room}, a needle being at least {MIN_NEEDLE_TOKENS} tokens); ask for fewer"
                 )
-            if options.haystack == "corpus" and not options.corpus:
-                raise SpecError(f"{task}: haystack=corpus needs --set corpus=PATH (a file, folder or hf:<dataset>)")
-            if options.corpus and options.haystack != "corpus":
-                raise SpecError(
-                    f"{task}: corpus is set but the haystack is {options.haystack!r}; add --set haystack=corpus "
-                    "to build the haystack from it"
-                )
-            if options.haystack == "corpus":
-                sources.check_corpus(options.corpus)
-                self._corpora[options.corpus] = sources.corpus_identity(options.corpus)
+            identity = sources.checked_corpus(task, options)
+            if identity is not None:
+                self._corpora[options.corpus] = identity
         for language in {self.task_options(task).language for task in spec.tasks}:
             needle = self.templates.render(localized("needle.j2", language), kind="number", key=KEY, value=VALUE)
             if needle.count(KEY) != 1 or needle.count(VALUE) != 1 or "\n" in needle:
@@ -211,17 +204,7 @@ class NeedleGenerator(Generator):
         fitter closes the last gap with whole units that still fit, never a cut sentence."""
         if options.haystack == "needle":
             return self._distractor_needles(options, target + sources.spare_tokens(target), rng, make, taken)
-        haystack = sources.Haystack(options.haystack, language=options.language)
-        if options.haystack == "corpus":
-            haystack = sources.Haystack(
-                "corpus",
-                options.corpus,
-                options.corpus_text_field,
-                options.corpus_config or None,
-                options.corpus_split,
-                self._corpora[options.corpus],
-                options.language,
-            )
+        haystack = sources.haystack_of(options, self._corpora, options.language)
         return sources.haystack_run(haystack, self.tokenizer.name, target, self._max_length, rng)
 
     def _distractor_needles(self, options: NeedleOptions, target, rng, make, taken):
