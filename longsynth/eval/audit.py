@@ -69,17 +69,23 @@ def candidates(row: dict[str, Any]) -> list[str]:
     elif gold.isdigit():
         found = re.findall(rf"(?<!\d)\d{{{len(gold)}}}(?!\d)", text)
     elif _IDEOGRAPH.search(gold):  # Chinese: what 「」 quote, else the row's placed values of the gold's kind
-        found = _QUOTED_ZH.findall(text)
-        if not found:
-            placed = [v for v in get_generator_class(row["generator"]).placed_items(row) if v in text]
-            found = sorted(placed, key=text.index)
+        found = _QUOTED_ZH.findall(text) or _placed(row)
     elif _NAME.fullmatch(gold):
         words = len(gold.split())
         found = [m for m in _NAME.findall(text) if len(m.split()) == words]
-    else:
-        quoted = _QUOTED.findall(text)
-        found = quoted if quoted else re.findall(r"[A-Za-z][A-Za-z'-]+", text)
+    else:  # quoted strings, else the row's placed values of the gold's kind (rooms, things), else every word
+        found = _QUOTED.findall(text) or _placed(row) or re.findall(r"[A-Za-z][A-Za-z'-]+", text)
     return list(dict.fromkeys(found))
+
+
+def _placed(row: dict[str, Any]) -> list[str]:
+    """The values of the answer's kind the row's family says it placed (`placed_items`) that its input
+    holds, in order of first appearance: babilong's rooms, a Chinese sample's names."""
+    if "generator" not in row:
+        return []
+    text = row["input"]
+    placed = [v for v in get_generator_class(row["generator"]).placed_items(row) if v and v in text]
+    return sorted(placed, key=text.index)
 
 
 def _reserve_slice(row: dict[str, Any], end: bool) -> str:

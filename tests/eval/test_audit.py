@@ -221,3 +221,20 @@ def test_a_task_without_depths_gets_a_length_line_not_a_one_row_heatmap():
     )  # map, colour bar, line
     assert effective_length([4096, 8192, 16384], [0.9, 0.86, 0.5], 0.856) == 8192
     assert effective_length([4096], [0.5], 0.856) is None
+
+
+def test_candidates_are_the_placed_values_where_the_gold_is_a_plain_word(tmp_path):
+    """babilong's answers are plain words (rooms, things): the candidates are the rooms and things its
+    story placed, in order of first appearance, not every word of the haystack."""
+    import polars as pl
+
+    from longsynth.metadata_json import decode_metadata
+    from longsynth.pipeline import build
+    from longsynth.spec import load_spec
+
+    out = build(load_spec(None, generator="babilong", tasks="qa1", lengths="1k", samples=2), tmp_path / "b")
+    for row in pl.read_parquet(sorted(out.glob("qa1/*.parquet"))).to_dicts():
+        labels = decode_metadata(row["metadata"])["labels"]
+        found = candidates(row)
+        assert sorted(found) == sorted(labels) and row["answers"][0] in found
+        assert found == sorted(found, key=row["input"].index)
