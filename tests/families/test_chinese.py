@@ -245,3 +245,27 @@ def test_ruler_takes_language_for_its_niah_tasks_only(tmp_path):
     assert built.exit_code == 0, built.output
     rows = _rows(tmp_path / "both")
     assert {r["task"]: cjk_share(r["question"]) > 0.5 for r in rows} == {"niah_single_2": True, "cwe": False}
+
+
+def test_a_chinese_corpus_of_your_own(tmp_path):
+    """A user's Chinese corpus (`haystack=corpus`, a .jsonl the test writes): cut into sentences at
+    。！？ (quotes kept with their sentence), joined with nothing; rows are exact and validate, and the
+    haystack is the corpus's text."""
+    import json
+
+    lines = []
+    for n in range(400):
+        text = "".join(prose_sentences_zh(12, seed=n)) + "他问：“你还记得吗？”她说记得。真好！"
+        lines.append(json.dumps({"text": text}, ensure_ascii=False))
+    corpus = tmp_path / "zh.jsonl"
+    corpus.write_text("\n".join(lines), encoding="utf-8")
+    spec = load_spec(
+        None, tasks="niah_single_2", lengths="4k", depths="0,50,100", samples=1, language="zh",
+        haystack="corpus", corpus=str(corpus), tokenizer="o200k_base",
+    )  # fmt: skip
+    out = build(spec, tmp_path / "ds")
+    assert validate_directory(out).problems == []
+    for row in _rows(out):
+        haystack = _haystack(row)
+        assert "你还记得吗？”" in haystack and cjk_share(haystack) >= 0.9
+        assert get_tokenizer("o200k_base").count(row["prompt"]) == row["prompt_length"]
