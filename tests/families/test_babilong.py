@@ -207,3 +207,27 @@ def test_a_user_wording_that_cannot_be_read_back_is_refused_up_front(tmp_path):
     )  # fmt: skip
     assert result.exit_code == 2 and "must end with a full stop" in result.output, result.output
     assert not (tmp_path / "o" / "qa1").exists()
+
+
+def test_a_users_long_wordings_are_read_back(tmp_path):
+    """A wording of a user's own (`--template-dir`), far longer than ours, is found and read whole."""
+    from longsynth.generators.babilong.generator import BabilongGenerator
+
+    ours = (BabilongGenerator.template_folder / "fact.j2").read_text()
+    # Long fixed text on both sides of the names: the reader finds a wording by its longest piece (here
+    # the end) and must still reach the start, 200 characters before it.
+    long = (
+        "Once the long and winding day had gone on through fields, lanes, markets, squares, orchards, "
+        "bridges, mills and the whole of the old town until the lamps were lit and the bells had rung, "
+        "{{ person }} went to the {{ room }}, where the evening went on quietly, with tea and a fire and "
+        "talk of the weather, the harvest, the river, the roads and the neighbours, until well after dark."
+    )
+    folder = tmp_path / "templates" / "babilong"
+    folder.mkdir(parents=True)
+    (folder / "fact.j2").write_text(ours.replace("{{ person }} went to the {{ room }}.", long))
+    spec = load_spec(None, generator="babilong", tasks="qa1", lengths="2k", depths="0,100", samples=3,
+                     template_dir=str(tmp_path / "templates"))  # fmt: skip
+    out = build(spec, tmp_path / "ds")
+    assert validate_directory(out).problems == []
+    rows = pl.read_parquet(sorted(out.glob("qa1/*.parquet"))).to_dicts()
+    assert any("Once the long and winding day" in row["input"] for row in rows)

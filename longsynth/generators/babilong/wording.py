@@ -65,13 +65,13 @@ def _groups(fields) -> dict[str, tuple[str, str]]:
 @functools.lru_cache(maxsize=16)
 def fact_patterns(templates: Templates) -> tuple[tuple[str, re.Pattern[str]], ...]:
     """(kind, pattern) for every wording of every fact kind."""
-    return tuple((kind, pattern) for kind, pattern, _ in _fact_readers(templates))
+    return tuple((kind, pattern) for kind, pattern, _, _ in _fact_readers(templates))
 
 
 @functools.lru_cache(maxsize=16)
-def _fact_readers(templates: Templates) -> tuple[tuple[str, re.Pattern[str], str], ...]:
-    """(kind, pattern, mark): each wording's pattern and its longest piece of fixed text (" went to the
-    "), which `read_facts` finds first by plain substring search."""
+def _fact_readers(templates: Templates) -> tuple[tuple[str, re.Pattern[str], str, int], ...]:
+    """(kind, pattern, mark, reach): each wording's pattern, its longest piece of fixed text (" went to
+    the "), which `read_facts` finds first by plain substring search, and how far around it to look."""
     found = []
     for kind, fields in _FIELDS.items():
         for form in range(FORMS[kind]):
@@ -79,21 +79,27 @@ def _fact_readers(templates: Templates) -> tuple[tuple[str, re.Pattern[str], str
             if not rendered.endswith("."):
                 raise SpecError(f"fact.j2: the {kind} wording {form} must end with a full stop")
             fixed = re.split("|".join(re.escape(_slot(f)) for f in fields), rendered)
-            found.append((kind, pattern_from(rendered, _groups(fields)), max(fixed, key=len)))
+            found.append((kind, pattern_from(rendered, _groups(fields)), max(fixed, key=len), _reach(rendered)))
     return tuple(found)
 
 
-MARK_REACH = 160  # characters a fact can extend on either side of its mark (names and rooms are short)
+NAME_REACH = 40  # characters a name, room or thing may take (ours take at most 12)
+
+
+def _reach(rendered: str) -> int:
+    """How far a wording's text can extend on either side of its mark: its own fixed text, and
+    `NAME_REACH` for each name in it (a user's long wording is read whole too)."""
+    return len(rendered) + NAME_REACH * rendered.count("\x00") // 2
 
 
 @functools.lru_cache(maxsize=16)
-def question_patterns(templates: Templates) -> tuple[tuple[str, re.Pattern[str], str], ...]:
-    """(kind, pattern, mark) for every question wording (see `_fact_readers`)."""
+def question_patterns(templates: Templates) -> tuple[tuple[str, re.Pattern[str], str, int], ...]:
+    """(kind, pattern, mark, reach) for every question wording (see `_fact_readers`)."""
     found = []
     for kind, fields in _QUESTION_FIELDS.items():
         rendered = templates.render("question.j2", kind=kind, **{f: _slot(f) for f in fields})
         fixed = re.split("|".join(re.escape(_slot(f)) for f in fields), rendered)
-        found.append((kind, pattern_from(rendered, _groups(fields)), max(fixed, key=len)))
+        found.append((kind, pattern_from(rendered, _groups(fields)), max(fixed, key=len), _reach(rendered)))
     return tuple(found)
 
 
@@ -102,10 +108,10 @@ def _read(readers, text: str) -> list[tuple[int, int, str, dict[str, str]]]:
     wording's mark (its longest piece of fixed text) is found by substring search and its pattern
     matched around each hit only: every pattern over a 32K-token text took 54 ms a row."""
     found = {}
-    for kind, pattern, mark in readers:
+    for kind, pattern, mark, reach in readers:
         at = text.find(mark)
         while at >= 0:
-            for match in pattern.finditer(text, max(0, at - MARK_REACH), at + len(mark) + MARK_REACH):
+            for match in pattern.finditer(text, max(0, at - reach), at + len(mark) + reach):
                 if match.start() <= at < match.end():
                     found[(match.start(), match.end())] = (kind, match.groupdict())
             at = text.find(mark, at + 1)
