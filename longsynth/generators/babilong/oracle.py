@@ -25,14 +25,16 @@ from . import stories, wording
 from .world import Fact, replay
 
 
-def _story(generator, row: dict[str, Any]):
-    """(facts read, the question read, problems) from the input."""
+def _story(generator, row: dict[str, Any], metadata: dict[str, Any]):
+    """(facts read from the input in order, the question read, the recorded story, problems); the
+    question is None when the input does not ask exactly one."""
     templates = generator.templates
     text = row["input"]
     found = [fact for _, _, fact in wording.read_facts(templates, text)]
     questions = wording.read_question(templates, text)
     problems = [] if len(questions) == 1 else [f"the input asks {len(questions)} questions, expected 1"]
-    return found, questions[0] if questions else None, problems
+    recorded = [Fact.from_dict(record) for record in metadata["facts"]]
+    return found, questions[0] if len(questions) == 1 else None, recorded, problems
 
 
 def facts_in_place(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
@@ -51,10 +53,9 @@ def facts_in_place(generator, row: dict[str, Any], metadata: dict[str, Any]) -> 
 
 
 def answer_from_facts(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
-    facts, question, problems = _story(generator, row)
+    facts, question, recorded, problems = _story(generator, row, metadata)
     if question is None:
         return problems
-    recorded = [Fact.from_dict(record) for record in metadata["facts"]]
     if facts != recorded:
         problems.append(f"the input states {len(facts)} facts that differ from the {len(recorded)} recorded")
     world, refused = replay(facts, strict=True)
@@ -68,10 +69,9 @@ def answer_from_facts(generator, row: dict[str, Any], metadata: dict[str, Any]) 
 
 
 def supporting_facts(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
-    facts, question, problems = _story(generator, row)
+    facts, question, recorded, problems = _story(generator, row, metadata)
     if question is None:
         return problems
-    recorded = [Fact.from_dict(record) for record in metadata["facts"]]
     support = [recorded[n] for n in metadata["supporting"]]
     # The recorded story, aligned in order with the facts the input states: a recorded fact with no
     # partner is not stated (a fact stated twice in the story is matched to its own occurrence).
