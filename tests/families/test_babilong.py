@@ -231,3 +231,22 @@ def test_a_users_long_wordings_are_read_back(tmp_path):
     assert validate_directory(out).problems == []
     rows = pl.read_parquet(sorted(out.glob("qa1/*.parquet"))).to_dicts()
     assert any("Once the long and winding day" in row["input"] for row in rows)
+
+
+def test_a_corpus_full_of_questions_is_one_line_not_a_row(tmp_path):
+    """A hostile corpus whose every paragraph asks a babilong question: no draw can be answered
+    unambiguously, so none is written, and the build ends in one line (exit 2), not a traceback."""
+    import json
+
+    corpus = tmp_path / "questions.jsonl"
+    corpus.write_text(
+        "\n".join(json.dumps({"text": f"Paragraph {n} is plain. Where is Anna now? Nobody knows."}) for n in range(500))
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["build", "--generator", "babilong", "--task", "qa1", "--lengths", "2k", "--samples", "1",
+         "--set", "haystack=corpus", "--set", f"corpus={corpus}", "-o", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "questions, expected 1" in result.output and "Traceback" not in result.output
+    assert not list((tmp_path / "o").rglob("*.parquet"))
