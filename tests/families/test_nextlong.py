@@ -525,3 +525,56 @@ def test_the_pruned_index_keeps_each_terms_best_chunks(tmp_path):
     for c, s in zip(ids.tolist(), found.tolist(), strict=True):
         assert s == pytest.approx(common.get(c, 0.0) + rare.get(c, 0.0), rel=1e-6)
     assert set(rare) <= set(ids.tolist())  # the rare term's chunks rank first
+
+
+def test_the_index_counts_the_tokens_a_query_would_find(tmp_path):
+    """The index's per-chunk term counts equal what the query tokenizer (`tokens`) finds in each chunk,
+    terms numbered in order of first appearance across batches; stop words, one-letter words and
+    empty chunks hold nothing. Two tokenizer paths (one for building, one for searching) must agree
+    or a query misses the chunks that hold its words."""
+    from collections import Counter
+
+    from longsynth.generators.nextlong.bm25 import Bm25, stop_words, tokens
+
+    rng = np.random.default_rng(5)
+    pool = ["Zebra", "zebra", "ÉCOLE", "école", "naïve", "x", "42", "a1", "the", "and", "it's", "über-cool", "日本語"]
+    texts = [" ".join(rng.choice(pool, size=int(rng.integers(0, 12)))) + "." for _ in range(400)]
+    texts[7] = ""
+    Bm25.write(iter([texts[i : i + 33] for i in range(0, len(texts), 33)]), tmp_path / "index")
+    index = Bm25.load(tmp_path / "index")
+    found = tokens(texts)
+    expected = [Counter() for _ in texts]
+    for row, term in zip(found["row"].to_list(), found["term"].to_list(), strict=True):
+        expected[row][term] += 1
+    first_seen = list(dict.fromkeys(found["term"].to_list()))
+    assert list(index.vocabulary) == first_seen and not set(first_seen) & set(stop_words())
+    held = [Counter() for _ in texts]
+    k1, b = 1.5, 0.75
+    lengths = np.array([sum(c.values()) for c in expected], dtype=np.float64)
+    for term, t in index.vocabulary.items():
+        ids, scores = index.row(t)
+        idf = index.idf([term])[0]
+        for chunk, score in zip(ids.tolist(), scores.tolist(), strict=True):
+            # the count back from the score: score = idf * n (k1 + 1) / (n + k1 (1 - b + b len / mean))
+            norm = k1 * (1 - b + b * lengths[chunk] / lengths.mean())
+            factor = score / idf
+            held[chunk][term] = round(factor * norm / (k1 + 1 - factor))
+    assert held == expected
+
+
+def test_the_zipf_corpus_is_pinned_and_the_same_from_any_start():
+    """Document n is a function of (seed, n) alone, read from any start (here across a block edge), and
+    its bytes are pinned: index caches are keyed by `zipf_corpus.VERSION`, so a change to the text that
+    does not bump it would reuse indexes of another corpus. (The digest was taken before the generator
+    was rewritten to join a table of precomputed pieces; the rewrite kept every byte.)"""
+    import hashlib
+
+    from longsynth.generators.nextlong import zipf_corpus as zipf
+
+    documents = list(zipf.zipf_corpus(2500))
+    assert zipf.zipf_documents(1000, 100) == documents[1000:1100]
+    assert [d for d, _ in documents] == [f"zipf-{n}" for n in range(2500)]
+    digest = hashlib.sha256("\x00".join(d + "\x01" + t for d, t in documents).encode()).hexdigest()
+    assert digest == "697eb30774eb4be13f1d1daaad16a724601e12f6da4d9794aa4bdc133175151e", (
+        f"the built-in Zipf corpus changed (VERSION {zipf.VERSION}): bump VERSION and pin the new digest"
+    )

@@ -46,6 +46,42 @@ def tokens(texts: list[str]) -> pl.DataFrame:
     return frame.filter(pl.col("term").is_not_null() & ~pl.col("term").is_in(list(stop_words())))
 
 
+class _TermIds:
+    """Term ids for one index build, in order of first appearance, from one polars categorical mapping:
+    each batch's tokens are looked up in one pass in Rust, and the mapping grows as new terms come.
+    (Looking each batch's terms up in a vocabulary table cost time in step with the vocabulary: a
+    million-document corpus numbers its articles, so its vocabulary passes a million terms.)
+
+    The stop words are mapped first (ids below `stop`), so a token is dropped by its id. The mapping
+    lives as long as a series uses it: `_held` keeps it for the whole build."""
+
+    def __init__(self):
+        self._dtype = pl.Categorical(pl.Categories.random())
+        self._held = pl.Series(stop_words(), dtype=pl.String).cast(self._dtype)
+        self.stop = len(stop_words())
+        self.terms: list[str] = []  # every term so far (stop words aside), in id order
+
+    @property
+    def size(self) -> int:
+        return len(self.terms)
+
+    def of(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(row, term id) of every kept token of `texts`, in order, as int64 arrays."""
+        found = pl.Series(texts, dtype=pl.String).str.to_lowercase().str.extract_all(TOKEN)
+        row = np.repeat(np.arange(len(texts), dtype=np.int64), found.list.len().to_numpy())
+        flat = found.explode().drop_nulls()  # polars 1 gives an empty list a null; 2 gives nothing
+        term = flat.cast(self._dtype).to_physical().to_numpy().astype(np.int64) - self.stop
+        kept = term >= 0
+        row, term = row[kept], term[kept]
+        new = np.flatnonzero(term >= self.size)
+        if len(new):  # new terms: ids count on from the last, in order of first appearance
+            ids, first = np.unique(term[new], return_index=True)
+            if ids[0] != self.size or ids[-1] != self.size + len(ids) - 1:
+                raise RuntimeError("the index's term mapping lost terms during the build")
+            self.terms += flat.filter(pl.Series(kept)).gather(new[first]).to_list()
+        return row, term
+
+
 def _term_blocks(kept: np.ndarray) -> list[tuple[int, int]]:
     """Consecutive term ranges [low, high) of about BLOCK_POSTINGS kept postings each."""
     ends = np.cumsum(kept)
@@ -217,28 +253,21 @@ class Bm25:
         folder.mkdir(parents=True, exist_ok=True)
         scratch = folder / "postings"
         scratch.mkdir()
-        vocabulary = pl.DataFrame(schema={"term": pl.String, "id": pl.Int32})
+        terms = _TermIds()
         frequency = np.zeros(0, dtype=np.int64)  # chunks holding each term
         lengths, parts = [], []
         offset = 0
         for batch in batches:
-            found = tokens(batch)
-            new = found.select("term").unique(maintain_order=True).join(vocabulary, on="term", how="anti")
-            new = new.with_columns(
-                pl.int_range(len(vocabulary), len(vocabulary) + len(new), dtype=pl.Int32).alias("id")
-            )
-            vocabulary = pl.concat([vocabulary, new])
-            counted = found.join(vocabulary, on="term").group_by(["id", "row"]).len().sort(["id", "row"])
-            triples = np.stack(
-                [counted["row"].to_numpy() + offset, counted["id"].to_numpy(), counted["len"].to_numpy()]
-            ).astype(np.int32)
+            row, term = terms.of(batch)
+            pairs, count = np.unique((term << 32) | row, return_counts=True)  # by term, then chunk
+            triples = np.stack([(pairs & 0xFFFFFFFF) + offset, pairs >> 32, count]).astype(np.int32)
             np.save(scratch / f"{len(parts)}.npy", triples)
             parts.append(scratch / f"{len(parts)}.npy")
-            frequency = np.pad(frequency, (0, len(vocabulary) - len(frequency)))
-            frequency += np.bincount(triples[1], minlength=len(vocabulary))
-            lengths.append(np.bincount(found["row"].to_numpy(), minlength=len(batch)))
+            frequency = np.pad(frequency, (0, terms.size - len(frequency)))
+            frequency += np.bincount(triples[1], minlength=terms.size)
+            lengths.append(np.bincount(row, minlength=len(batch)))
             offset += len(batch)
-            del found, counted, triples
+            del row, term, pairs, count, triples
         length = np.concatenate(lengths).astype(np.float32) if lengths else np.zeros(0, np.float32)
         idf = np.log(1.0 + (offset - frequency.astype(np.float32) + 0.5) / (frequency.astype(np.float32) + 0.5))
         idf = idf.astype(np.float32)
@@ -287,7 +316,7 @@ class Bm25:
         scratch.rmdir()
         np.save(folder / "indptr.npy", indptr)
         np.save(folder / "frequency.npy", frequency)
-        meta = {"chunks": offset, "terms": vocabulary["term"].to_list(), "postings_per_term": postings_per_term}
+        meta = {"chunks": offset, "terms": terms.terms, "postings_per_term": postings_per_term}
         (folder / "vocabulary.json").write_text(json.dumps(meta))
 
     @classmethod

@@ -73,9 +73,23 @@ def _topic_words(seed: int = 0) -> np.ndarray:
     return rng.integers(1_000, 60_000, size=(TOPICS, TOPIC_WORDS))
 
 
+@functools.lru_cache(maxsize=1)
+def _pieces():
+    """Every word in both cases with each of what can follow it (a space, or the end of a sentence,
+    paragraph or document), as one table: a document is a run of lookups into it, joined."""
+    import polars as pl
+
+    vocabulary = pl.Series(words().tolist())
+    table = pl.DataFrame({"word": vocabulary}).select(
+        pl.concat_list(pl.col("word"), pl.col("word").str.to_titlecase()).alias("word")
+    )
+    table = table.explode("word").join(pl.DataFrame({"glue": [" ", ". ", ".\n", "."]}), how="cross")
+    table = table.select(pl.concat_str("word", "glue").alias("piece"))["piece"]
+    return table, table.str.len_chars().to_numpy().astype(np.int64)
+
+
 def _block(block: int, seed: int) -> list[tuple[str, str]]:
     """Every document of one block, as (doc_id, text)."""
-    import polars as pl
 
     rng = np.random.default_rng([seed, block])
     count = BLOCK
@@ -100,23 +114,13 @@ def _block(block: int, seed: int) -> list[tuple[str, str]]:
     follow[sentence_end] = 1
     follow[paragraph_end] = 2
     follow[document_end] = 3
-    first = np.ones(total, dtype=bool)  # a sentence's first word is capitalized
-    first[1:] = follow[:-1] == 0
-    first = ~first
-    vocabulary = pl.Series(words())
-    word = vocabulary.gather(ranks)
-    frame = pl.DataFrame({"word": word, "first": first, "follow": follow, "doc": word_doc})
-    glue = pl.Series([" ", ". ", ".\n", "."])
-    text = frame.select(
-        pl.concat_str(
-            [
-                pl.when(pl.col("first")).then(pl.col("word").str.to_titlecase()).otherwise(pl.col("word")),
-                glue.gather(follow).alias("glue"),
-            ]
-        ).alias("piece"),
-        pl.col("doc"),
-    )
-    bodies = text.group_by("doc", maintain_order=True).agg(pl.col("piece").str.join(""))["piece"].to_list()
+    capital = np.zeros(total, dtype=np.int64)  # a sentence's first word is capitalized (not the block's first,
+    capital[1:] = follow[:-1] != 0  # which never starts a sentence: its document starts with the heading)
+    pieces, piece_chars = _pieces()
+    piece = (ranks.astype(np.int64) * 2 + capital) * 4 + follow  # the word, its case and what follows it
+    text = pieces.gather(piece).str.join("").item()  # the whole block, document after document
+    ends = np.cumsum(piece_chars[piece])[document_end].tolist()
+    bodies = [text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
     start = block * BLOCK
     return [
         (f"zipf-{start + n}", f"Article {start + n} on subject {int(t)}\n{body}")
