@@ -53,17 +53,20 @@ class _TermIds:
     million-document corpus numbers its articles, so its vocabulary passes a million terms.)
 
     The stop words are mapped first (ids below `stop`), so a token is dropped by its id. The mapping
-    lives as long as a series uses it: `_held` keeps it for the whole build."""
+    lives as long as a series uses it: `_held` keeps it until `vocabulary` lets it go. New terms are
+    kept as polars strings, not Python ones (a million terms as Python strings held 70 MB more)."""
 
     def __init__(self):
         self._dtype = pl.Categorical(pl.Categories.random())
         self._held = pl.Series(stop_words(), dtype=pl.String).cast(self._dtype)
         self.stop = len(stop_words())
-        self.terms: list[str] = []  # every term so far (stop words aside), in id order
+        self.size = 0  # terms so far (stop words aside)
+        self._new: list[pl.Series] = []  # each batch's new terms, in id order
 
-    @property
-    def size(self) -> int:
-        return len(self.terms)
+    def vocabulary(self) -> pl.Series:
+        """Every term, in id order; the mapping is let go (no more batches)."""
+        self._held = None
+        return pl.concat(self._new) if self._new else pl.Series([], dtype=pl.String)
 
     def of(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(row, term id) of every kept token of `texts`, in order, as int64 arrays."""
@@ -78,7 +81,8 @@ class _TermIds:
             ids, first = np.unique(term[new], return_index=True)
             if ids[0] != self.size or ids[-1] != self.size + len(ids) - 1:
                 raise RuntimeError("the index's term mapping lost terms during the build")
-            self.terms += flat.filter(pl.Series(kept)).gather(new[first]).to_list()
+            self._new.append(flat.filter(pl.Series(kept)).gather(new[first]))
+            self.size += len(ids)
         return row, term
 
 
@@ -268,6 +272,8 @@ class Bm25:
             lengths.append(np.bincount(row, minlength=len(batch)))
             offset += len(batch)
             del row, term, pairs, count, triples
+        vocabulary = terms.vocabulary()
+        del terms
         length = np.concatenate(lengths).astype(np.float32) if lengths else np.zeros(0, np.float32)
         idf = np.log(1.0 + (offset - frequency.astype(np.float32) + 0.5) / (frequency.astype(np.float32) + 0.5))
         idf = idf.astype(np.float32)
@@ -316,7 +322,7 @@ class Bm25:
         scratch.rmdir()
         np.save(folder / "indptr.npy", indptr)
         np.save(folder / "frequency.npy", frequency)
-        meta = {"chunks": offset, "terms": terms.terms, "postings_per_term": postings_per_term}
+        meta = {"chunks": offset, "terms": vocabulary.to_list(), "postings_per_term": postings_per_term}
         (folder / "vocabulary.json").write_text(json.dumps(meta))
 
     @classmethod
