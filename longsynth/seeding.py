@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import random
 
+import numpy as np
+
 
 def derive_seed(*parts: object) -> int:
     """A stable 63-bit seed from any printable parts (never Python's salted `hash`)."""
@@ -43,3 +45,14 @@ def permuted(position: int, size: int, key: int) -> int:
         value = (left << half) | right
         if value < size:
             return value
+
+
+def permutation(rng: random.Random, size: int) -> np.ndarray:
+    """A uniformly random order of range(size), drawn from `rng`: `size` random 64-bit keys from one
+    `getrandbits` call, sorted (a stable sort, so the vanishingly rare tie still orders the same way
+    everywhere). Tens of thousands of entries cost about a millisecond, where `random.shuffle` costs
+    tens; and no `numpy.random`, whose import alone costs a build 7 MiB of memory."""
+    if size <= 0:
+        return np.zeros(0, dtype=np.int64)
+    keys = np.frombuffer(rng.getrandbits(64 * size).to_bytes(8 * size, "little"), dtype=np.uint64)
+    return np.argsort(keys, kind="stable").astype(np.int64)

@@ -181,3 +181,19 @@ def test_validate_measures_with_tiktoken_itself(monkeypatch, tmp_path):
 
     monkeypatch.setattr(tk.TiktokenTokenizer, "measure_ids", refuse)
     assert validate_directory(out).problems == []
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_token_byte_lengths_from_the_rank_table_equal_decoding_each_token(name):
+    """The fast path (the encoding's rank table) gives every id the byte length that decoding that
+    token gives, specials included (char_ends rests on these lengths)."""
+    tokenizer = tk.get_tokenizer(name)
+    fast = tokenizer._token_byte_lengths()
+    enc = tokenizer._enc
+    slow = np.zeros(enc.n_vocab, dtype=np.int64)
+    for token in range(enc.n_vocab):
+        try:
+            slow[token] = len(enc.decode_single_token_bytes(token))
+        except KeyError:
+            pass
+    assert np.array_equal(fast, slow)

@@ -116,7 +116,8 @@ def test_cwe_lists_draw_real_words_first(tmp_path):
     out = build(load_spec(None, generator="ruler", tasks="cwe", lengths="16k", samples=1), tmp_path / "ds")
     (row,) = _rows(out)
     words = set(_numbered_lists(row["input"])[-1])
-    assert len(words) > 900 and words <= set(real_words())
+    # a 16K list holds about 900 distinct words (each other word 3 times, an entry 4-5 tokens): all real
+    assert len(words) > 800 and words <= set(real_words())
 
 
 def test_fwe_follows_a_zipf_distribution(ruler_build):

@@ -19,6 +19,7 @@ from collections import Counter
 
 import numpy as np
 
+from ...seeding import permutation
 from ...text.vocabulary import profanity, wonderwords_list
 
 _CONSONANTS = "bdfgklmnprstvz"
@@ -63,9 +64,9 @@ def coded_words(rng: random.Random, count: int, letters: int) -> list[str]:
 
 
 def shuffled(rng: random.Random, items: np.ndarray) -> np.ndarray:
-    """`items` in a random order drawn from `rng` (numpy's permutation, seeded from it: a word list
-    holds tens of thousands of entries, too many to shuffle in Python per sample)."""
-    return items[np.random.default_rng(rng.getrandbits(64)).permutation(len(items))]
+    """`items` in a random order drawn from `rng` (a word list holds tens of thousands of entries, too
+    many to shuffle in Python per sample: see `seeding.permutation`)."""
+    return items[permutation(rng, len(items))]
 
 
 def fit_word_list(generator, wrapped, cell, budget_adjust: int, vocabulary, tokens: np.ndarray, units, labeler=None):
