@@ -250,3 +250,32 @@ def test_a_corpus_full_of_questions_is_one_line_not_a_row(tmp_path):
     assert result.exit_code == 2, result.output
     assert "questions, expected 1" in result.output and "Traceback" not in result.output
     assert not list((tmp_path / "o").rglob("*.parquet"))
+
+
+def test_one_pass_search_finds_what_searching_each_wording_finds(grid):
+    """The readers find every wording's fixed text in one Aho-Corasick pass over an ASCII text, and by
+    one `str.find` scan per wording otherwise: both give the same hits, overlapping ones included, on
+    every row of the grid and on a row made non-ASCII (where offsets in bytes and characters part)."""
+    from longsynth.generators.babilong import wording
+
+    spec, _, rows = grid
+    marks = wording._all_marks(make_generator(spec).templates)
+
+    def one_scan_per_mark(text):
+        hits = []
+        for mark in marks:
+            at = text.find(mark)
+            while at >= 0:
+                hits.append((at, mark))
+                at = text.find(mark, at + 1)
+        return tuple(sorted(hits))
+
+    for row in rows:
+        text = row["input"]
+        assert text.isascii()
+        assert wording._mark_hits(text, marks) == one_scan_per_mark(text)
+        assert len(one_scan_per_mark(text)) >= len(decode_metadata(row["metadata"])["facts"])
+    text = "Café, naïve — " + rows[0]["input"]
+    assert wording._mark_hits(text, marks) == one_scan_per_mark(text)
+    overlapping = " went to the  went to the " * 2  # a mark right after itself, and one made of two
+    assert wording._mark_hits(overlapping, marks) == one_scan_per_mark(overlapping)
