@@ -100,7 +100,7 @@ class Labeler:
         sizes = _LABEL_SIZES.get(self._key, _NO_LABELS)
         have = len(sizes)
         if upto >= have:
-            labels = [self.separator + self.label(n) + self._counted_joiner for n in range(have, _grown(upto))]
+            labels = [self.separator + self.label(n) + self._counted_joiner for n in range(have, grown(upto))]
             sizes = np.concatenate([sizes, np.asarray(self.tokenizer.count_many(labels), dtype=np.int64)])
             _LABEL_SIZES[self._key] = sizes
         return sizes
@@ -110,7 +110,7 @@ _NO_LABELS = np.zeros(1, dtype=np.int64)
 _LABEL_SIZES: dict[tuple[str, str, str, str], np.ndarray] = {}  # (tokenizer, template, separator, joiner) -> sizes
 
 
-def _grown(upto: int) -> int:
+def grown(upto: int) -> int:
     """How far a label cache grows to hold number `upto`: a quarter beyond it (doubling made a 32K cwe
     list count and keep 32,000 labels where it numbers 12,000)."""
     return upto + upto // 4 + 16
@@ -125,7 +125,7 @@ def label_texts(template: str, upto: int, after: str = "") -> list[str]:
     entries in every sample."""
     made = _LABEL_TEXTS.setdefault((template, after), [""])
     if upto >= len(made):
-        made.extend(template.format(n=n) + after for n in range(len(made), _grown(upto)))
+        made.extend(template.format(n=n) + after for n in range(len(made), grown(upto)))
     return made
 
 
