@@ -49,10 +49,29 @@ def permuted(position: int, size: int, key: int) -> int:
 
 def permutation(rng: random.Random, size: int) -> np.ndarray:
     """A uniformly random order of range(size), drawn from `rng`: `size` random 64-bit keys from one
-    `getrandbits` call, sorted (a stable sort, so the vanishingly rare tie still orders the same way
-    everywhere). Tens of thousands of entries cost about a millisecond, where `random.shuffle` costs
-    tens; and no `numpy.random`, whose import alone costs a build 7 MiB of memory."""
+    `getrandbits` call, sorted. Tens of thousands of entries cost about a millisecond, where
+    `random.shuffle` costs tens; and no `numpy.random`, whose import alone costs a build 7 MiB of
+    memory. Two equal keys (about one draw in 10^10 at 30,000 entries) are ordered by a stable sort,
+    so the order is the same on every machine, whatever sort numpy picks for distinct keys."""
     if size <= 0:
         return np.zeros(0, dtype=np.int64)
     keys = np.frombuffer(rng.getrandbits(64 * size).to_bytes(8 * size, "little"), dtype=np.uint64)
-    return np.argsort(keys, kind="stable").astype(np.int64)
+    order = np.argsort(keys)
+    ordered = keys[order]
+    if np.any(ordered[1:] == ordered[:-1]):
+        order = np.argsort(keys, kind="stable")
+    return order.astype(np.int64)
+
+
+def random_bytes_below(rng: random.Random, count: int, bound: int) -> np.ndarray:
+    """`count` uniform integers in range(bound) (bound at most 256) drawn from `rng`: random bytes,
+    those at or above the largest multiple of `bound` thrown away and drawn again (no modulo bias)."""
+    if not 0 < bound <= 256:
+        raise ValueError(f"bound {bound} is outside 1..256")
+    limit = 256 - 256 % bound
+    out = np.zeros(0, dtype=np.uint8)
+    while len(out) < count:
+        want = (count - len(out)) * 256 // limit + 16
+        drawn = np.frombuffer(rng.getrandbits(8 * want).to_bytes(want, "little"), dtype=np.uint8)
+        out = np.concatenate([out, drawn[drawn < limit][: count - len(out)]])
+    return out % bound

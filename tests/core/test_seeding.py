@@ -37,3 +37,22 @@ def test_permutation_draws_from_the_stream_it_is_given():
     other.getrandbits(64 * 50)
     other.getrandbits(64 * 50)
     assert rng.random() == other.random()
+
+
+def test_random_bytes_below_are_uniform_and_in_range():
+    """26 letters from 260,000 draws: each within 5% of 10,000 (no modulo bias: 256 % 26 = 22 values
+    would each be a tenth too likely), all below the bound, and the same draws from the same seed."""
+    from longsynth.seeding import random_bytes_below
+
+    drawn = random_bytes_below(random.Random(2), 260_000, 26)
+    assert len(drawn) == 260_000 and drawn.max() < 26
+    counts = np.bincount(drawn, minlength=26)
+    assert counts.min() > 9_500 and counts.max() < 10_500, counts
+    assert np.array_equal(drawn[:1000], random_bytes_below(random.Random(2), 1000, 26))
+
+
+def test_a_tie_between_keys_still_gives_one_order_everywhere(monkeypatch):
+    """Equal random keys are ordered by a stable sort (the draw is forced here to all-equal keys)."""
+    rng = random.Random(0)
+    monkeypatch.setattr(rng, "getrandbits", lambda bits: 0)
+    assert permutation(rng, 5).tolist() == [0, 1, 2, 3, 4]

@@ -19,7 +19,7 @@ from collections import Counter
 
 import numpy as np
 
-from ...seeding import permutation
+from ...seeding import permutation, random_bytes_below
 from ...text.vocabulary import profanity, wonderwords_list
 
 _CONSONANTS = "bdfgklmnprstvz"
@@ -54,10 +54,10 @@ def coded_words(rng: random.Random, count: int, letters: int) -> list[str]:
     """`count` distinct random strings of `letters` lower-case letters, in the order drawn."""
     if count > 26**letters // 2:
         raise ValueError(f"{count} coded words of {letters} letters asked for; use longer words")
-    draw = np.random.default_rng(rng.getrandbits(64))
     out: dict[str, None] = {}
     while len(out) < count:
-        codes = draw.integers(0, 26, size=(count - len(out) + 16, letters), dtype=np.uint8) + ord("a")
+        wanted = count - len(out) + 16
+        codes = (random_bytes_below(rng, wanted * letters, 26) + ord("a")).reshape(wanted, letters)
         for word in codes.view(f"S{letters}").ravel().tolist():
             out.setdefault(word.decode(), None)
     return list(out)[:count]
