@@ -400,3 +400,19 @@ def test_ruler_strict_closes_the_by_design_shortcuts(tmp_path):
     )
     reasons = {b: cell["reason"] for b, cell in audit(plain)["niah_single_1"].items()}
     assert "by design of RULER" in reasons["every candidate"]
+
+
+def test_cwe_vocabulary_covers_every_length_of_the_spec():
+    """The vocabulary is sized by each length's own repeat count (3 from 4K on, 1 below): every length
+    gets the distinct words its list can hold, and a 32K list no longer makes made-up words it cannot
+    reach (only the real ones)."""
+    from longsynth.generators.ruler.common_words import frequencies, vocabulary_size
+    from longsynth.generators.ruler.options import RulerOptions
+    from longsynth.generators.ruler.words import real_words
+
+    options = RulerOptions()
+    for length in (1024, 4095, 4096, 32768, 131072, 1048576):
+        _, other_times = frequencies(options, length)
+        assert vocabulary_size(length, options) >= length // (2 * other_times) + options.num_cw
+    assert vocabulary_size(32768, options) == len(real_words())
+    assert vocabulary_size(131072, options) == 131072 // 6 + options.num_cw

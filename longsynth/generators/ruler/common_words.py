@@ -43,8 +43,12 @@ def word_tokens(tokenizer_name: str, size: int) -> tuple[tuple[str, ...], np.nda
 
 
 def vocabulary_size(length: int, options: Any) -> int:
-    """Words enough for a list of `length` tokens, each entry being at least two tokens."""
-    return max(len(real_words()), length // (2 * min(options.freq_ucw, options.short_freq_ucw)) + options.num_cw)
+    """Words enough for a list of `length` tokens, each entry being at least two tokens and each other
+    word coming as often as a list of that length repeats it; never fewer than the real words. (Sized
+    by the smaller of the two frequencies, a 32K list made and counted 8,000 made-up words it could
+    not reach, half a megabyte a process.)"""
+    _, other_times = frequencies(options, length)
+    return max(len(real_words()), length // (2 * other_times) + options.num_cw)
 
 
 def numbered(words: list[str]) -> str:
@@ -100,7 +104,9 @@ def _example(rng: random.Random, vocabulary: tuple[str, ...], options: Any, shor
 
 def sample(generator: RulerGenerator, cell: Cell, rng: random.Random, options: Any, budget_adjust: int) -> Sample:
     tokenizer = generator.tokenizer
-    vocabulary, tokens = word_tokens(tokenizer.name, vocabulary_size(generator.max_length, options))
+    # the most any of the spec's lengths needs (a shorter list repeats its words less: it may need more)
+    most = max(vocabulary_size(length, options) for length in generator.spec.lengths)
+    vocabulary, tokens = word_tokens(tokenizer.name, most)
     # Draw from the words a list of this length may need: the same words whatever the spec's longest length.
     vocabulary = vocabulary[: vocabulary_size(cell.target_length, options)]
     common_times, other_times = frequencies(options, cell.target_length)
