@@ -39,16 +39,16 @@ def test_permutation_draws_from_the_stream_it_is_given():
     assert rng.random() == other.random()
 
 
-def test_random_bytes_below_are_uniform_and_in_range():
+def test_random_below_are_uniform_and_in_range():
     """26 letters from 260,000 draws: each within 5% of 10,000 (no modulo bias: 256 % 26 = 22 values
     would each be a tenth too likely), all below the bound, and the same draws from the same seed."""
-    from longsynth.seeding import random_bytes_below
+    from longsynth.seeding import random_below
 
-    drawn = random_bytes_below(random.Random(2), 260_000, 26)
+    drawn = random_below(random.Random(2), 260_000, 26)
     assert len(drawn) == 260_000 and drawn.max() < 26
     counts = np.bincount(drawn, minlength=26)
     assert counts.min() > 9_500 and counts.max() < 10_500, counts
-    assert np.array_equal(drawn[:1000], random_bytes_below(random.Random(2), 1000, 26))
+    assert np.array_equal(drawn[:1000], random_below(random.Random(2), 1000, 26))
 
 
 def test_a_tie_between_keys_still_gives_one_order_everywhere(monkeypatch):

@@ -346,3 +346,26 @@ def test_drawn_keys_and_values_are_the_public_random_api_draws():
             seen.add(token)
             expected.append(token)
     assert numbers == expected
+
+
+def test_bulk_drawn_distractor_tokens_are_distinct_fresh_and_from_the_vocabulary():
+    """A haystack's distractor keys and values, drawn in bulk: `count` distinct tokens, none already
+    taken, words from the key vocabulary (both halves spread over their lists), numbers of 7 digits,
+    the same from the same seed."""
+    import random
+
+    from longsynth.generators.needle.generator import draw_many_tokens
+    from longsynth.generators.needle.keys import key_words
+
+    adjectives, nouns = key_words()
+    taken = {f"{adjectives[0]}-{nouns[0]}", "1234567"}
+    words = draw_many_tokens("words", random.Random(4), 20_000, taken)
+    assert len(set(words)) == 20_000 and not set(words) & taken
+    firsts = {w.split("-", 1)[0] for w in words}
+    seconds = {w.split("-", 1)[1] for w in words}
+    assert firsts <= set(adjectives) and seconds <= set(nouns)
+    assert len(firsts) > 0.95 * len(adjectives) and len(seconds) > 0.9 * len(nouns)
+    numbers = draw_many_tokens("numbers", random.Random(4), 5_000, taken)
+    assert len(set(numbers)) == 5_000 and all(len(n) == 7 and n.isdigit() for n in numbers)
+    assert "1234567" not in numbers
+    assert draw_many_tokens("words", random.Random(4), 20_000, taken) == words

@@ -20,6 +20,7 @@ from ...errors import SpecError
 from ...fitting import Insert
 from ...metadata_json import decode_metadata
 from ...scoring import ruler_string_match_all, share_of_answers
+from ...seeding import random_below
 from ...text import sources
 from ...text.language import LANGUAGES
 from ...text.units import count_units
@@ -134,6 +135,33 @@ def draw_tokens(kind: str, rng: random.Random, count: int, exclude: set[str], la
     return out
 
 
+def draw_many_tokens(kind: str, rng: random.Random, count: int, exclude: set[str], language: str = "en") -> list[str]:
+    """What `draw_tokens` draws, for a haystack's thousands of distractor keys and values: the word or
+    number indices are drawn in bulk (`seeding.random_below`), not one `randrange` at a time (a 32K
+    haystack of distractor needles draws 5,400 of them a sample, and one at a time that was a third
+    of the build). UUIDs are drawn one at a time either way."""
+    if kind not in ("words", "numbers"):
+        return draw_tokens(kind, rng, count, exclude, language)
+    adjectives, nouns = key_words(language)
+    joiner = "" if language == "zh" else "-"
+    if kind == "words" and count + len(exclude) > len(adjectives) * len(nouns):
+        return draw_tokens(kind, rng, count, exclude, language)  # its error says what to do
+    out: list[str] = []
+    seen = set(exclude)
+    while len(out) < count:
+        wanted = count - len(out) + 16
+        if kind == "words":
+            firsts = random_below(rng, wanted, len(adjectives)).tolist()
+            seconds = random_below(rng, wanted, len(nouns)).tolist()
+            fresh = [f"{adjectives[a]}{joiner}{nouns[n]}" for a, n in zip(firsts, seconds, strict=True)]
+        else:
+            fresh = [str(1_000_000 + v) for v in random_below(rng, wanted, 9_000_000).tolist()]
+        fresh = [token for token in dict.fromkeys(fresh) if token not in seen][: count - len(out)]
+        seen.update(fresh)
+        out += fresh
+    return out
+
+
 class NeedleGenerator(Generator):
     name = "needle"
     split = "test"
@@ -214,9 +242,9 @@ class NeedleGenerator(Generator):
         held = 0
         batch = max(16, target // 12)
         while held < target:
-            keys = draw_tokens(options.key_type, rng, batch, taken, options.language)
+            keys = draw_many_tokens(options.key_type, rng, batch, taken, options.language)
             taken.update(keys)
-            values = draw_tokens(options.value_type, rng, batch, taken, options.language)
+            values = draw_many_tokens(options.value_type, rng, batch, taken, options.language)
             taken.update(values)
             new = [make(k, v) + LINE_END for k, v in zip(keys, values, strict=True)]
             new_counts = count_units(new, self.tokenizer, separator="")

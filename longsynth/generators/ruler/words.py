@@ -19,7 +19,7 @@ from collections import Counter
 
 import numpy as np
 
-from ...seeding import permutation, random_bytes_below
+from ...seeding import permutation, random_below
 from ...text.vocabulary import profanity, wonderwords_list
 
 _CONSONANTS = "bdfgklmnprstvz"
@@ -57,7 +57,7 @@ def coded_words(rng: random.Random, count: int, letters: int) -> list[str]:
     out: dict[str, None] = {}
     while len(out) < count:
         wanted = count - len(out) + 16
-        codes = (random_bytes_below(rng, wanted * letters, 26) + ord("a")).reshape(wanted, letters)
+        codes = (random_below(rng, wanted * letters, 26) + ord("a")).reshape(wanted, letters)
         for word in codes.view(f"S{letters}").ravel().tolist():
             out.setdefault(word.decode(), None)
     return list(out)[:count]
