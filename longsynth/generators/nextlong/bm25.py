@@ -74,16 +74,15 @@ class _TermIds:
         row = np.repeat(np.arange(len(texts), dtype=np.int64), found.list.len().to_numpy())
         flat = found.explode().drop_nulls()  # polars 1 gives an empty list a null; 2 gives nothing
         term = flat.cast(self._dtype).to_physical().to_numpy().astype(np.int64) - self.stop
-        kept = term >= 0
-        row, term = row[kept], term[kept]
-        new = np.flatnonzero(term >= self.size)
+        new = np.flatnonzero(term >= self.size)  # (a stop word is below 0)
         if len(new):  # new terms: ids count on from the last, in order of first appearance
             ids, first = np.unique(term[new], return_index=True)
             if ids[0] != self.size or ids[-1] != self.size + len(ids) - 1:
                 raise RuntimeError("the index's term mapping lost terms during the build")
-            self._new.append(flat.filter(pl.Series(kept)).gather(new[first]))
+            self._new.append(flat.gather(new[first]))
             self.size += len(ids)
-        return row, term
+        kept = term >= 0
+        return row[kept], term[kept]
 
 
 def _term_blocks(kept: np.ndarray) -> list[tuple[int, int]]:
