@@ -39,11 +39,19 @@ def stop_words() -> tuple[str, ...]:
     return tuple(sorted(STOPWORDS_EN))
 
 
+def _words(texts: list[str]) -> tuple[np.ndarray, pl.Series]:
+    """(row, word) of every word of `texts`, in order, stop words included: one tokenizer for the
+    index and its queries (were they to differ, a query would miss the chunks that hold its words)."""
+    found = pl.Series(texts, dtype=pl.String).str.to_lowercase().str.extract_all(TOKEN)
+    row = np.repeat(np.arange(len(texts), dtype=np.int64), found.list.len().to_numpy())
+    return row, found.explode().drop_nulls()  # polars 1 gives an empty list a null; 2 gives nothing
+
+
 def tokens(texts: list[str]) -> pl.DataFrame:
     """(row, term) of every kept token of `texts`, in order."""
-    frame = pl.DataFrame({"row": np.arange(len(texts), dtype=np.int32), "term": pl.Series(texts, dtype=pl.String)})
-    frame = frame.with_columns(pl.col("term").str.to_lowercase().str.extract_all(TOKEN)).explode("term")
-    return frame.filter(pl.col("term").is_not_null() & ~pl.col("term").is_in(list(stop_words())))
+    row, words = _words(texts)
+    frame = pl.DataFrame({"row": row, "term": words})
+    return frame.filter(~pl.col("term").is_in(list(stop_words())))
 
 
 class _TermIds:
@@ -70,9 +78,7 @@ class _TermIds:
 
     def of(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(row, term id) of every kept token of `texts`, in order, as int64 arrays."""
-        found = pl.Series(texts, dtype=pl.String).str.to_lowercase().str.extract_all(TOKEN)
-        row = np.repeat(np.arange(len(texts), dtype=np.int64), found.list.len().to_numpy())
-        flat = found.explode().drop_nulls()  # polars 1 gives an empty list a null; 2 gives nothing
+        row, flat = _words(texts)
         term = flat.cast(self._dtype).to_physical().to_numpy().astype(np.int64) - self.stop
         new = np.flatnonzero(term >= self.size)  # (a stop word is below 0)
         if len(new):  # new terms: ids count on from the last, in order of first appearance
