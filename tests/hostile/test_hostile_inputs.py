@@ -471,6 +471,13 @@ CASES = [
         write("c.jsonl", '{"text": "a b c"}\n' * 50 + "{oops}\n"),
     ),
     Case(
+        "a corpus with no word BM25 can search",  # every sample would be dropped, and exit 0 said nothing
+        ["build", "--generator", "nextlong", "--set", "corpus=c.jsonl", "--lengths", "4k", "-o", "out"],
+        2,
+        "holds no word BM25 can search",
+        write("c.jsonl", '{"text": "!!! ??? ... --- the and of a to I x 1"}\n' * 300),
+    ),
+    Case(
         "corpus that is a named pipe",
         ["build", "--generator", "nextlong", "--set", "corpus=c.jsonl", "-o", "out"],
         2,

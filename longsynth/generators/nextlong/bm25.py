@@ -242,8 +242,9 @@ class Bm25:
         return np.where(held > 0, np.log(1.0 + (chunks - held + 0.5) / (held + 0.5)), 0.0)
 
     @classmethod
-    def write(cls, batches: Iterable[list[str]], folder: Path, postings_per_term: int | None = None) -> None:
-        """Index every chunk of `batches` (chunk ids count on across batches) into `folder` (`load` reads it).
+    def write(cls, batches: Iterable[list[str]], folder: Path, postings_per_term: int | None = None) -> int:
+        """Index every chunk of `batches` (chunk ids count on across batches) into `folder` (`load` reads
+        it); returns how many terms the index holds.
 
         Each term keeps only its `postings_per_term` best-scoring chunks (an impact-pruned index): a
         query then reads at most QUERY_TERMS x that many postings however large the corpus is, so the
@@ -329,6 +330,7 @@ class Bm25:
         np.save(folder / "frequency.npy", frequency)
         meta = {"chunks": offset, "terms": vocabulary.to_list(), "postings_per_term": postings_per_term}
         (folder / "vocabulary.json").write_text(json.dumps(meta))
+        return len(vocabulary)
 
     @classmethod
     def load(cls, folder: Path) -> Bm25:

@@ -539,17 +539,23 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
     # Documents are read and chunked on a thread of their own while this one indexes earlier batches;
     # closing the reader stops it if indexing fails.
     with open(tmp / "texts.bin", "wb") as sink, contextlib.closing(read_ahead(batches())) as chunked:
+        terms = None
         if spec.retriever == "bm25":
-            Bm25.write(chunked, tmp / "retriever", postings_per_term=-(-POSTINGS_PER_TERM // spec.shards))
+            terms = Bm25.write(chunked, tmp / "retriever", postings_per_term=-(-POSTINGS_PER_TERM // spec.shards))
         else:
             _Dense.write(chunked, spec.encoder, tmp / "retriever")
+    where = f"part {part + 1} of {spec.shards} of corpus" if spec.shards > 1 else "corpus"
     if not totals["chunks"]:
         if spec.shards > 1:
             raise CorpusError(
-                f"part {part + 1} of {spec.shards} of corpus {spec.corpus!r} holds no text; "
-                "use fewer index_shards than the corpus has documents"
+                f"{where} {spec.corpus!r} holds no text; use fewer index_shards than the corpus has documents"
             )
         raise CorpusError(f"corpus {spec.corpus!r} holds no text")
+    if terms == 0:  # every sample would be dropped for want of negatives, and the build would say nothing
+        raise CorpusError(
+            f"{where} {spec.corpus!r} holds no word BM25 can search (only punctuation, one-letter words "
+            "and English stop words), so no negative can be retrieved; use a corpus of prose"
+        )
     tokens = np.concatenate(counts)
     np.save(tmp / "offsets.npy", np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64))
     np.save(tmp / "checksums.npy", np.concatenate(checksums))
