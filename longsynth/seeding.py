@@ -47,6 +47,12 @@ def permuted(position: int, size: int, key: int) -> int:
             return value
 
 
+def _random_words(rng: random.Random, count: int, dtype) -> np.ndarray:
+    """`count` random unsigned integers of `dtype`'s width from one `getrandbits` call."""
+    width = np.dtype(dtype).itemsize
+    return np.frombuffer(rng.getrandbits(8 * width * count).to_bytes(width * count, "little"), dtype=dtype)
+
+
 def permutation(rng: random.Random, size: int) -> np.ndarray:
     """A uniformly random order of range(size), drawn from `rng`: `size` random 64-bit keys from one
     `getrandbits` call, sorted. Tens of thousands of entries cost about a millisecond, where
@@ -55,7 +61,7 @@ def permutation(rng: random.Random, size: int) -> np.ndarray:
     so the order is the same on every machine, whatever sort numpy picks for distinct keys."""
     if size <= 0:
         return np.zeros(0, dtype=np.int64)
-    keys = np.frombuffer(rng.getrandbits(64 * size).to_bytes(8 * size, "little"), dtype=np.uint64)
+    keys = _random_words(rng, size, np.uint64)
     order = np.argsort(keys)
     ordered = keys[order]
     if np.any(ordered[1:] == ordered[:-1]):
@@ -76,6 +82,6 @@ def random_below(rng: random.Random, count: int, bound: int) -> np.ndarray:
     out = np.zeros(0, dtype=dtype)
     while len(out) < count:
         want = (count - len(out)) * span // limit + 16
-        drawn = np.frombuffer(rng.getrandbits(bits * want).to_bytes(bits // 8 * want, "little"), dtype=dtype)
+        drawn = _random_words(rng, want, dtype)
         out = np.concatenate([out, drawn[drawn < limit][: count - len(out)]])
     return out % bound

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...fitting import Labeler, grown
+from ...fitting import Labeler, label_line
 from ...seeding import permutation
 from ...tokenizers import get_tokenizer
 from ..base import Cell, Sample
@@ -55,20 +55,6 @@ def numbered(words: list[str]) -> str:
     return " ".join(f"{LIST_LABEL.format(n=n)} {w}" for n, w in enumerate(words, 1))
 
 
-_NUMBERING: dict[str, Any] = {"text": "", "ends": np.zeros(1, dtype=np.int64)}  # grown as lists need
-
-
-def _numbering(count: int) -> str:
-    """The first `count` list numbers joined by spaces ("1. 2. 3."): a slice of one cached string
-    (a list of label strings held 0.6 MB a process; making the labels per row cost 3 ms)."""
-    ends = _NUMBERING["ends"]
-    if count >= len(ends):
-        labels = [LIST_LABEL.format(n=n) for n in range(1, grown(count) + 1)]
-        _NUMBERING["text"] = " ".join(labels)
-        _NUMBERING["ends"] = ends = np.concatenate([[0], np.cumsum([len(label) + 1 for label in labels]) - 1])
-    return _NUMBERING["text"][: int(ends[count])]
-
-
 def read_list(line: str) -> list[str] | None:
     """The words of a numbered list line ("1. apple 2. quiet ..."), or None when it is not one, with
     numbers 1, 2, 3, ... in order."""
@@ -76,7 +62,8 @@ def read_list(line: str) -> list[str] | None:
     numbers, words = parts[0::2], parts[1::2]
     if not words or len(numbers) != len(words):
         return None
-    if " ".join(numbers) != _numbering(len(numbers)):  # no part holds a space, so equal joins mean equal parts
+    # no part holds a space, so equal joins mean equal parts
+    if " ".join(numbers) != label_line(LIST_LABEL, len(numbers)):
         return None
     return words
 
