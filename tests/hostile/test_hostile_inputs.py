@@ -471,6 +471,12 @@ CASES = [
         write("c.jsonl", '{"text": "a b c"}\n' * 50 + "{oops}\n"),
     ),
     Case(
+        "cwe: a hundred common words in a 1K list",  # 100 x 6 entries cannot fit: one line, not a hang
+        ["build", "--generator", "ruler", "--task", "cwe", "--set", "num_cw=100", "--lengths", "1k", "-o", "out"],
+        2,
+        "ask for a longer length or fewer items",
+    ),
+    Case(
         "a corpus with no word BM25 can search",  # every sample would be dropped, and exit 0 said nothing
         ["build", "--generator", "nextlong", "--set", "corpus=c.jsonl", "--lengths", "4k", "-o", "out"],
         2,
