@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -328,7 +329,7 @@ def fit_prompt(
     *,
     head: str,
     tail: str,
-    filler_texts: list[str],
+    filler_texts: Sequence[str],
     filler_tokens: np.ndarray,
     inserts: list[Insert],
     target: int,
@@ -354,7 +355,8 @@ def fit_prompt(
     `whole_units_only` (records that must not be cut, like table rows), with
     later units that still fit, skipping those that do not.
 
-    `filler_texts` must hold enough units for the target; inserts keep their
+    `filler_texts` must hold enough units for the target (a sequence: the fill reads the units it uses,
+    so a lazy one reads nothing past the length); inserts keep their
     relative order when depths tie. Raises BudgetError when the fixed parts
     alone exceed the target, CorpusError when the filler runs out. When no fit
     lands under the target's prediction after `MAX_FITS` fits, the closest one is

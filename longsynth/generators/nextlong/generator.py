@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import random
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,34 @@ def score_quantile(histogram: np.ndarray, q: float) -> float:
     cumulative = np.cumsum(histogram)
     k = int(np.searchsorted(cumulative, q * cumulative[-1], side="left"))
     return float(np.sqrt(SCORE_BINS[k] * SCORE_BINS[k + 1]))
+
+
+class UnitTexts(Sequence):
+    """The chunks `ids` as a sample's units ("chunk" + UNIT_END), each read from the index the first time
+    the fitter or the caller asks for it: a sample's spare candidates past its length are never read
+    (a 32K sample read about 300 chunks for the 70 it used)."""
+
+    def __init__(self, texts: Sequence[str], ids: list[int]):
+        self._texts = texts
+        self._ids = ids
+        self._read: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def chunk(self, n: int) -> str:
+        """The text of the n-th chunk, without its unit end."""
+        if n not in self._read:
+            self._read[n] = self._texts[self._ids[n]]
+        return self._read[n]
+
+    def __getitem__(self, item):
+        if isinstance(item, slice):
+            return [self[n] for n in range(*item.indices(len(self)))]
+        n = operator.index(item)
+        if not -len(self) <= n < len(self):
+            raise IndexError(f"unit {item} out of range")
+        return self.chunk(n % len(self)) + UNIT_END
 
 
 def chunk_token_starts(chunks: list[dict[str, Any]], measurement) -> np.ndarray:
@@ -240,6 +270,7 @@ class NextLongGenerator(Generator):
         ids = [c for c, _, _ in sequence]
         tolerance = length_tolerance(cell.target_length, self.spec.length_tolerance)
         held = int(index.chunk_tokens[ids].sum()) if ids else 0
+        units = UnitTexts(index.chunk_texts, ids)
         if held < cell.target_length - tolerance:
             raise SampleDropped(f"{cell.id}: the corpus gave {held} tokens for a {cell.target_length}-token sample")
         fitted = self.fit(
@@ -247,7 +278,7 @@ class NextLongGenerator(Generator):
             budget_adjust,
             head="",
             tail="",
-            filler_texts=[index.chunk_texts[c] + UNIT_END for c in ids],
+            filler_texts=units,
             filler_tokens=index.chunk_tokens[ids],
             inserts=[],
             separator="",
@@ -255,7 +286,7 @@ class NextLongGenerator(Generator):
         chunks, offset = [], 0
         retriever = RETRIEVED_BY[cell.task] or self.options.retriever
         for n, (c, role, hit) in enumerate(sequence[: fitted.filler_units]):
-            whole = index.chunk_texts[c]
+            whole = units.chunk(n)
             partial = n == fitted.filler_units - 1 and fitted.partial_unit
             length = len(fitted.text) - offset if partial else len(whole)
             record = {
