@@ -91,6 +91,14 @@ class _TermIds:
         return row[kept], term[kept]
 
 
+def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct value of a sorted array and how many times it occurs."""
+    if not len(values):
+        return values, np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
+    return values[starts], np.diff(np.append(starts, len(values)))
+
+
 def _term_blocks(kept: np.ndarray) -> list[tuple[int, int]]:
     """Consecutive term ranges [low, high) of about BLOCK_POSTINGS kept postings each."""
     ends = np.cumsum(kept)
@@ -181,7 +189,11 @@ class _Pruning:
             ordinal = np.arange(len(tied)) - np.searchsorted(tied_terms, tied_terms, side="left")
             take = ordinal < self.quota[tied_terms]
             chosen[tied[take]] = True
-            self.quota -= np.bincount(tied_terms[take], minlength=len(self.quota))
+            # Only the terms taken from: a count over the whole vocabulary for each of a build's
+            # (block, part) pairs was quadratic (a million-document corpus has a million terms, in
+            # thousands of pairs).
+            taken, times = _runs(tied_terms[take])
+            self.quota[taken] -= times
         return chosen
 
 
@@ -273,11 +285,14 @@ class Bm25:
             triples = np.stack([(pairs & 0xFFFFFFFF) + offset, pairs >> 32, count]).astype(np.int32)
             np.save(scratch / f"{len(parts)}.npy", triples)
             parts.append(scratch / f"{len(parts)}.npy")
-            frequency = np.pad(frequency, (0, terms.size - len(frequency)))
-            frequency += np.bincount(triples[1], minlength=terms.size)
+            if terms.size > len(frequency):  # grown by half again: padding every batch was quadratic
+                frequency = np.pad(frequency, (0, max(terms.size, len(frequency) * 3 // 2) - len(frequency)))
+            found, chunks = _runs(triples[1])  # the batch's terms (sorted) and how many chunks hold each
+            frequency[found] += chunks
             lengths.append(np.bincount(row, minlength=len(batch)))
             offset += len(batch)
             del row, term, pairs, count, triples
+        frequency = frequency[: terms.size]
         vocabulary = terms.vocabulary()
         del terms
         length = np.concatenate(lengths).astype(np.float32) if lengths else np.zeros(0, np.float32)
