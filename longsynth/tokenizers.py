@@ -225,7 +225,8 @@ def _load_tiktoken(name: str):
     raise TokenizerError(f"tokenizer {name!r} could not be loaded; tried: " + "; ".join(tried))
 
 
-PARALLEL_COUNT = 20_000  # texts from which count_many uses every core
+PARALLEL_COUNT = 20_000  # texts from which count_many uses every core ...
+PARALLEL_CHARS = 2_000_000  # ... or characters (an index's batch of 2,000 chunks holds about 5 MB)
 CHECK_EVERY = 50  # count_many re-counts every 50th text with tiktoken itself (see `_quick_counts`)
 QUICK_FROM = 1_000  # texts from which count_many counts with quicktok (loading it costs 37 MiB) ...
 QUICK_MEASURE_FROM = 2_000_000  # tokens a build measures, from which quicktok is loaded to measure them
@@ -301,7 +302,8 @@ class TiktokenTokenizer:
                 return None
         import quicktok
 
-        threads = available_cores() if len(texts) >= PARALLEL_COUNT else 1
+        parallel = len(texts) >= PARALLEL_COUNT or sum(map(len, texts)) >= PARALLEL_CHARS
+        threads = available_cores() if parallel else 1
         counts = quicktok.count_batch(self._quick, texts, threads=threads).tolist()
         encode = self._enc.encode_ordinary
         if all(len(encode(texts[i])) == counts[i] for i in range(0, len(texts), CHECK_EVERY)):
