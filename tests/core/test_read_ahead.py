@@ -48,3 +48,54 @@ def test_closing_early_stops_the_producer():
     time.sleep(0.3)
     assert len(made) == count <= 4  # at most depth + the item in hand + the one taken
     assert not any(t.name == "longsynth-read-ahead" for t in threading.enumerate())
+
+
+def test_write_behind_writes_in_order_on_another_thread_and_waits_for_all():
+    from longsynth.read_ahead import WriteBehind
+
+    written, threads = [], []
+
+    def write(item):
+        time.sleep(0.002)
+        threads.append(threading.current_thread())
+        written.append(item)
+
+    with WriteBehind(depth=3) as writer:
+        for n in range(40):
+            writer.put(write, n)
+    assert written == list(range(40))  # every write done on leaving, in order
+    assert all(t is not threading.main_thread() for t in threads)
+
+
+def test_write_behind_runs_at_most_depth_writes_behind():
+    from longsynth.read_ahead import WriteBehind
+
+    release = threading.Event()
+    put = []
+
+    def writes():
+        with WriteBehind(depth=2) as writer:
+            for n in range(6):
+                writer.put(release.wait)
+                put.append(n)
+
+    caller = threading.Thread(target=writes)
+    caller.start()
+    time.sleep(0.3)
+    assert put == [0, 1]  # the third waits for the first write
+    release.set()
+    caller.join(timeout=5)
+    assert put == list(range(6))
+
+
+def test_a_failed_write_is_raised_to_the_caller():
+    from longsynth.read_ahead import WriteBehind
+
+    def write(item):
+        if item == 3:
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        with WriteBehind(depth=2) as writer:
+            for n in range(10):
+                writer.put(write, n)

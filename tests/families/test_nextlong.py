@@ -527,6 +527,31 @@ def test_the_pruned_index_keeps_each_terms_best_chunks(tmp_path):
     assert set(rare) <= set(ids.tolist())  # the rare term's chunks rank first
 
 
+def test_the_index_is_the_same_whatever_its_blocks_and_batches(tmp_path, monkeypatch):
+    """Batches (chunks tokenized at once) and term blocks (postings written at once) only bound the
+    build's memory: the index files are byte-identical with one part and one block, and with 27 parts
+    each sliced for each of 60 blocks (a block a term), pruning on (a term keeps 25 chunks)."""
+    from longsynth.generators.nextlong import bm25
+
+    rng = np.random.default_rng(11)
+    pool = [f"w{n}" for n in range(60)]
+    weights = 1.0 / np.arange(1, 61)
+    texts = [" ".join(rng.choice(pool, size=int(rng.integers(5, 60)), p=weights / weights.sum())) for _ in range(500)]
+    bm25.Bm25.write(iter([texts]), tmp_path / "one", postings_per_term=25)
+    monkeypatch.setattr(bm25, "BLOCK_POSTINGS", 7)
+    bm25.Bm25.write(
+        iter([texts[i : i + 19] for i in range(0, len(texts), 19)]), tmp_path / "many", postings_per_term=25
+    )
+    files = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "many").iterdir())
+    assert "postings" not in files  # the scratch parts are gone
+    for name in files:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "many" / name).read_bytes(), name
+    index = bm25.Bm25.load(tmp_path / "many")
+    assert len(bm25._term_blocks(np.minimum(index.frequency, 25))) == len(index.frequency) == 60  # a block a term
+    assert int(np.diff(index.indptr).max()) == 25 < int(index.frequency.max())  # pruning was on
+
+
 def test_the_index_counts_the_tokens_a_query_would_find(tmp_path):
     """The index's per-chunk term counts equal what the query tokenizer (`tokens`) finds in each chunk,
     terms numbered in order of first appearance across batches; stop words, one-letter words and

@@ -14,17 +14,17 @@ postings and sums them by chunk with one sort, whatever the corpus's size.
 
 from __future__ import annotations
 
-import collections
 import functools
 import json
 import os
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+from ...read_ahead import WriteBehind
 
 QUERY_TERMS = 24
 POSTINGS_PER_TERM = 4096  # the most chunks a term keeps in the index (see `Bm25.write`)
@@ -32,7 +32,6 @@ SCORE_BINS = 1024  # score resolution when choosing which of a common term's chu
 K1, B = 1.5, 0.75
 TOKEN = r"\b\w\w+\b"
 BATCH = 2000  # chunks tokenized at once (bounds the memory of their exploded tokens)
-WRITES_AHEAD = 4  # parts waiting for the disk at most
 BLOCK_POSTINGS = 4_000_000  # postings gathered at once when the matrix is written (48 MB)
 
 
@@ -307,19 +306,13 @@ class Bm25:
         frequency = np.zeros(0, dtype=np.int64)  # chunks holding each term
         lengths, parts = [], []
         offset = 0
-        # Parts are written by a thread of their own: a build of a million documents writes 1.6 GB of
-        # them beside 5 GB of chunk texts, and a write that waits for the disk (the kernel holds back
-        # writers once enough is unwritten) then waits while the next batch is indexed.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="longsynth-postings") as writer:
-            writing: collections.deque[Future] = collections.deque()
+        with WriteBehind(name="longsynth-postings") as writer:  # a write the disk holds back waits there
             for batch in batches:
                 row, term = terms.of(batch)
                 pairs, count = np.unique((term << 32) | row, return_counts=True)  # by term, then chunk
                 triples = np.stack([(pairs & 0xFFFFFFFF) + offset, pairs >> 32, count]).astype(np.int32)
                 parts.append(_Part(scratch / f"{len(parts)}.bin", triples.shape[1]))
-                writing.append(writer.submit(parts[-1].write, triples))
-                if len(writing) > WRITES_AHEAD:  # memory holds a few parts, not all that the disk is behind on
-                    writing.popleft().result()
+                writer.put(parts[-1].write, triples)
                 if terms.size > len(frequency):  # grown by half again: padding every batch was quadratic
                     frequency = np.pad(frequency, (0, max(terms.size, len(frequency) * 3 // 2) - len(frequency)))
                 found, chunks = _runs(triples[1])  # the batch's terms (sorted) and how many chunks hold each
@@ -327,8 +320,6 @@ class Bm25:
                 lengths.append(np.bincount(row, minlength=len(batch)))
                 offset += len(batch)
                 del row, term, pairs, count, triples
-            for done in writing:
-                done.result()
         frequency = frequency[: terms.size]
         vocabulary = terms.vocabulary()
         del terms

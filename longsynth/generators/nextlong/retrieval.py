@@ -33,7 +33,7 @@ from ...cache import cache_dir
 from ...cores import available_cores, process_pool
 from ...errors import CacheError, CorpusError, SpecError
 from ...files import input_files, read_parquet_file, sha256_file, write_folder_atomically
-from ...read_ahead import read_ahead
+from ...read_ahead import WriteBehind, read_ahead
 from ...text.sources import iter_corpus_documents
 from ...tokenizers import Tokenizer, get_tokenizer
 from .bm25 import BATCH, POSTINGS_PER_TERM, Bm25, tokens, top_k
@@ -503,7 +503,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
         encoded = [t.encode("utf-8") for t in texts]
         sizes.append(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
         checksums.append(np.fromiter(map(zlib.crc32, encoded), dtype=np.uint32, count=len(encoded)))
-        sink.write(b"".join(encoded))
+        writer.put(sink.write, b"".join(encoded))
         return texts
 
     def batches():
@@ -538,7 +538,11 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
 
     # Documents are read and chunked on a thread of their own while this one indexes earlier batches;
     # closing the reader stops it if indexing fails.
-    with open(tmp / "texts.bin", "wb") as sink, contextlib.closing(read_ahead(batches())) as chunked:
+    with (
+        open(tmp / "texts.bin", "wb") as sink,
+        WriteBehind(name="longsynth-texts") as writer,
+        contextlib.closing(read_ahead(batches())) as chunked,
+    ):
         terms = None
         if spec.retriever == "bm25":
             terms = Bm25.write(chunked, tmp / "retriever", postings_per_term=-(-POSTINGS_PER_TERM // spec.shards))
