@@ -484,6 +484,19 @@ CASES = [
         write("c.jsonl", '{"text": "!!! ??? ... --- the and of a to I x 1"}\n' * 300),
     ),
     Case(
+        "a corpus that gives two documents one id",  # every sample failed its check "a negative comes from the source"
+        ["build", "--generator", "nextlong", "--set", "corpus=c.jsonl", "--lengths", "2k", "-o", "out"],
+        2,
+        "gives id 'same' to more than one document (documents 1 and 2 of the corpus)",
+        write(
+            "c.jsonl",
+            "".join(
+                json.dumps({"id": "same", "text": " ".join(f"w{(n * 7 + k) % 97}x" for k in range(300))}) + "\n"
+                for n in range(60)
+            ),
+        ),
+    ),
+    Case(
         "corpus that is a named pipe",
         ["build", "--generator", "nextlong", "--set", "corpus=c.jsonl", "-o", "out"],
         2,

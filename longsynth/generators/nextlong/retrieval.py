@@ -467,8 +467,24 @@ class PartRetriever:
         return np.where(held > 0, np.log(1.0 + (chunks - held + 0.5) / (held + 0.5)), 0.0)
 
 
+def _check_unique_ids(doc_ids: pl.Series, spec: IndexSpec, where: str) -> None:
+    """A sample names its source and every negative's document by id, and its check that no negative
+    comes from the source compares ids: two documents with one id would make every sample of them fail
+    that check, with a message about negatives instead of the corpus."""
+    repeated = doc_ids.is_duplicated()
+    if repeated.any():
+        first = int(repeated.arg_true()[0])
+        again = int((doc_ids == doc_ids[first]).arg_true()[1])
+        raise CorpusError(
+            f"corpus {spec.corpus!r} gives id {doc_ids[first]!r} to more than one document (documents "
+            f"{first + 1:,} and {again + 1:,} of {where}); ids must be unique: set corpus_id_field to a "
+            "field of unique ids, or to one the records lack, to name each document by its place in its file"
+        )
+
+
 def _combine(spec: IndexSpec, parts: list[ChunkIndex]) -> ChunkIndex:
     """One index over its parts, part after part: chunk and document ids count on across them."""
+    _check_unique_ids(pl.concat([p.doc_ids for p in parts]), spec, "the corpus")
     bases = np.cumsum([0] + [len(p.chunk_texts) for p in parts]).astype(np.int64)
     doc_bases = np.cumsum([0] + [len(p.doc_ids) for p in parts]).astype(np.int64)
     tokens = [int(p.chunk_tokens.sum()) for p in parts]
@@ -560,6 +576,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
             f"{where} {spec.corpus!r} holds no word BM25 can search (only punctuation, one-letter words "
             "and English stop words), so no negative can be retrieved; use a corpus of prose"
         )
+    _check_unique_ids(pl.Series(doc_ids, dtype=pl.String), spec, where.replace("corpus", "the corpus"))
     tokens = np.concatenate(counts)
     np.save(tmp / "offsets.npy", np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64))
     np.save(tmp / "checksums.npy", np.concatenate(checksums))
