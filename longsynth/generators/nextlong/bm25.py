@@ -295,9 +295,10 @@ class Bm25:
         for 100,000 documents): the first tokenizes each batch and writes its (chunk, term, count)
         triples, counting each term's chunks and each chunk's tokens; once idf and the mean length
         are known, the second counts, for each common term, its chunks per score bin (the bin that
-        holds its last kept chunk); the third writes the kept postings straight to their places in
-        the memory-mapped matrix (each term's chunks in order, as one sparse row). Ties in that last
-        bin go to the lower chunk id."""
+        holds its last kept chunk) and notes where each block of terms starts in each part; the third
+        gathers each block's kept postings from the parts and appends them to the matrix's files
+        (each term's chunks in order, as one sparse row). Ties in that last bin go to the lower chunk
+        id. The index is the same whatever the batches and blocks (tested)."""
         postings_per_term = postings_per_term or POSTINGS_PER_TERM
         folder.mkdir(parents=True, exist_ok=True)
         scratch = folder / "postings"

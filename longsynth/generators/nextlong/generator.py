@@ -48,7 +48,7 @@ def score_quantile(histogram: np.ndarray, q: float) -> float:
 class UnitTexts(Sequence):
     """The chunks `ids` as a sample's units ("chunk" + UNIT_END), each read from the index the first time
     the fitter or the caller asks for it: a sample's spare candidates past its length are never read
-    (a 32K sample read about 300 chunks for the 70 it used)."""
+    (a 32K sample read all its candidates, then the ones it kept again: 215 reads, now 93)."""
 
     def __init__(self, texts: Sequence[str], ids: list[int]):
         self._texts = texts

@@ -576,7 +576,8 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
             f"{where} {spec.corpus!r} holds no word BM25 can search (only punctuation, one-letter words "
             "and English stop words), so no negative can be retrieved; use a corpus of prose"
         )
-    _check_unique_ids(pl.Series(doc_ids, dtype=pl.String), spec, where.replace("corpus", "the corpus"))
+    ids = pl.Series(doc_ids, dtype=pl.String)
+    _check_unique_ids(ids, spec, f"part {part + 1}" if spec.shards > 1 else "the corpus")
     tokens = np.concatenate(counts)
     np.save(tmp / "offsets.npy", np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64))
     np.save(tmp / "checksums.npy", np.concatenate(checksums))
