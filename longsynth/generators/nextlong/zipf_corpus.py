@@ -85,7 +85,7 @@ def _pieces():
     )
     table = table.explode("word").join(pl.DataFrame({"glue": [" ", ". ", ".\n", "."]}), how="cross")
     table = table.select(pl.concat_str("word", "glue").alias("piece"))["piece"]
-    return table, table.str.len_chars().to_numpy().astype(np.int64)
+    return table, table.str.len_chars().to_numpy().astype(np.int32)
 
 
 def _block(block: int, seed: int) -> list[tuple[str, str]]:
@@ -98,28 +98,26 @@ def _block(block: int, seed: int) -> list[tuple[str, str]]:
     sentences_per_paragraph = rng.integers(2, 9, size=int(paragraphs.sum()))
     sentence_words = rng.integers(6, 21, size=int(sentences_per_paragraph.sum()))
     total = int(sentence_words.sum())
-    # the document of each paragraph, sentence and word
-    paragraph_doc = np.repeat(np.arange(count), paragraphs)
-    sentence_paragraph = np.repeat(np.arange(len(sentences_per_paragraph)), sentences_per_paragraph)
-    word_sentence = np.repeat(np.arange(len(sentence_words)), sentence_words)
-    word_doc = paragraph_doc[sentence_paragraph[word_sentence]]
-    ranks = _rank_table()[rng.integers(0, 1 << TABLE_BITS, size=total)]
-    own = rng.random(total) < TOPIC_SHARE
-    ranks[own] = _topic_words(seed)[topic[word_doc[own]], rng.integers(0, TOPIC_WORDS, size=int(own.sum()))]
-    # what follows each word: a space, or the end of its sentence, paragraph or document
+    # the last word of each sentence, paragraph and document
     sentence_end = np.cumsum(sentence_words) - 1
     paragraph_end = sentence_end[np.cumsum(sentences_per_paragraph) - 1]
     document_end = paragraph_end[np.cumsum(paragraphs) - 1]
-    follow = np.zeros(total, dtype=np.int8)
+    ranks = _rank_table()[rng.integers(0, 1 << TABLE_BITS, size=total)]
+    own = np.flatnonzero(rng.random(total) < TOPIC_SHARE)  # words drawn from their document's topic
+    own_doc = np.searchsorted(document_end, own)  # (only these need their document: no per-word table)
+    ranks[own] = _topic_words(seed)[topic[own_doc], rng.integers(0, TOPIC_WORDS, size=len(own))]
+    # what follows each word: a space, or the end of its sentence, paragraph or document
+    follow = np.zeros(total, dtype=np.int32)
     follow[sentence_end] = 1
     follow[paragraph_end] = 2
     follow[document_end] = 3
-    capital = np.zeros(total, dtype=np.int64)  # a sentence's first word is capitalized (not the block's first,
+    capital = np.zeros(total, dtype=np.int32)  # a sentence's first word is capitalized (not the block's first,
     capital[1:] = follow[:-1] != 0  # which never starts a sentence: its document starts with the heading)
     pieces, piece_chars = _pieces()
-    piece = (ranks.astype(np.int64) * 2 + capital) * 4 + follow  # the word, its case and what follows it
+    piece = (ranks * 2 + capital) * 4 + follow  # the word, its case and what follows it (int32: 2**19 pieces)
     text = pieces.gather(piece).str.join("").item()  # the whole block, document after document
-    ends = np.cumsum(piece_chars[piece])[document_end].tolist()
+    chars = np.add.reduceat(piece_chars[piece], np.concatenate([[0], document_end[:-1] + 1]), dtype=np.int64)
+    ends = np.cumsum(chars).tolist()
     bodies = [text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
     start = block * BLOCK
     return [
