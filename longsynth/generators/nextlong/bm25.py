@@ -82,7 +82,8 @@ class _TermIds:
     def of(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(row, term id) of every kept token of `texts`, in order, as int64 arrays."""
         row, flat = _words(texts)
-        term = flat.cast(self._dtype).to_physical().to_numpy().astype(np.int64) - self.stop
+        term = flat.cast(self._dtype).to_physical().to_numpy().astype(np.int64)
+        term -= self.stop
         new = np.flatnonzero(term >= self.size)  # (a stop word is below 0)
         if len(new):  # new terms: ids count on from the last, in order of first appearance
             ids, first = np.unique(term[new], return_index=True)
@@ -91,15 +92,19 @@ class _TermIds:
             self._new.append(flat.gather(new[first]))
             self.size += len(ids)
         kept = term >= 0
+        if kept.all():  # no stop word (a made-up vocabulary, a batch of code): no copies
+            return row, term
         return row[kept], term[kept]
 
 
 def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each distinct value of a sorted array and how many times it occurs."""
-    if not len(values):
-        return values, np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
-    return values[starts], np.diff(np.append(starts, len(values)))
+    """Each distinct value of a sorted array and how many times it occurs (`np.unique` without its copy
+    and sort, for arrays already sorted)."""
+    first = np.empty(len(values), dtype=bool)
+    first[:1] = True
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return values[starts], np.diff(starts, append=len(values))
 
 
 def _term_blocks(kept: np.ndarray) -> list[tuple[int, int]]:
@@ -310,8 +315,14 @@ class Bm25:
         with WriteBehind(name="longsynth-postings") as writer:  # a write the disk holds back waits there
             for batch in batches:
                 row, term = terms.of(batch)
-                pairs, count = np.unique((term << 32) | row, return_counts=True)  # by term, then chunk
-                triples = np.stack([(pairs & 0xFFFFFFFF) + offset, pairs >> 32, count]).astype(np.int32)
+                key = term << 32  # (term, chunk) pairs, sorted and counted in place: by term, then chunk
+                key |= row
+                key.sort()
+                pairs, count = _runs(key)
+                triples = np.empty((3, len(pairs)), dtype=np.int32)
+                triples[0] = (pairs & 0xFFFFFFFF) + offset
+                triples[1] = pairs >> 32
+                triples[2] = count
                 parts.append(_Part(scratch / f"{len(parts)}.bin", triples.shape[1]))
                 writer.put(parts[-1].write, triples)
                 if terms.size > len(frequency):  # grown by half again: padding every batch was quadratic
@@ -320,7 +331,7 @@ class Bm25:
                 frequency[found] += chunks
                 lengths.append(np.bincount(row, minlength=len(batch)))
                 offset += len(batch)
-                del row, term, pairs, count, triples
+                del row, term, key, pairs, count, triples
         frequency = frequency[: terms.size]
         vocabulary = terms.vocabulary()
         del terms
