@@ -133,12 +133,14 @@ def main() -> None:
                 index = indexes[size]
                 mine = sorted(runs[size], key=lambda run: run["mine_s"])[len(runs[size]) // 2]
                 throughput = mine["tokens"] / mine["mine_s"]
+                spread = sorted(run["tokens"] / run["mine_s"] for run in runs[size])  # one run moves by a tenth
                 first = first or throughput
                 print(
                     f"corpus={args.corpus or kind} shards={args.shards} documents={index['documents']} "
                     f"chunks={index['chunks']} index_build={index['index_s']:.1f}s load={mine['load_s']:.1f}s "
                     f"samples={args.samples} length={args.length} mining={mine['mine_s']:.2f}s "
-                    f"throughput={throughput:,.0f} tokens/s ({throughput / first:.2f} of the smallest) "
+                    f"throughput={throughput:,.0f} tokens/s (runs {spread[0]:,.0f} to {spread[-1]:,.0f}; "
+                    f"{throughput / first:.2f} of the smallest) "
                     f"peak_rss={max(index['peak'], mine['peak']):,.0f} MiB (index {index['peak']:,.0f}, "
                     f"mining {mine['peak']:,.0f}) ratio_to_one_encode={mine['ratio']:.2f}",
                     flush=True,
