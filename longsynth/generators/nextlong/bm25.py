@@ -97,13 +97,18 @@ class _TermIds:
         return row[kept], term[kept]
 
 
-def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each distinct value of a sorted array and how many times it occurs (`np.unique` without its copy
-    and sort, for arrays already sorted)."""
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of a sorted array starts."""
     first = np.empty(len(values), dtype=bool)
     first[:1] = True
     np.not_equal(values[1:], values[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
+    return np.flatnonzero(first)
+
+
+def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct value of a sorted array and how many times it occurs (`np.unique` without its copy
+    and sort, for arrays already sorted)."""
+    starts = _run_starts(values)
     return values[starts], np.diff(starts, append=len(values))
 
 
@@ -151,7 +156,7 @@ def sum_by_chunk(chunk_ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray,
     key.sort()
     ids = key >> 32
     summed = scores[key & 0xFFFFFFFF].astype(np.float64)
-    starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+    starts = _run_starts(ids)
     return ids[starts], np.add.reduceat(summed, starts)
 
 
