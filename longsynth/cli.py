@@ -20,7 +20,7 @@ import click
 
 from .compare import changes_markdown, compare
 from .dataset import open_dataset
-from .errors import LongsynthError, SpecError
+from .errors import CorpusError, LongsynthError, SpecError
 from .eval.audit import audit as run_audit
 from .eval.audit import flagged as audit_flagged
 from .eval.audit import table as audit_table
@@ -176,6 +176,14 @@ def _build_summary(manifest: dict[str, Any], out: Path) -> str:
     line = f"wrote {rows} rows to {out}"
     if unfit or invalid:
         line += f" ({unfit + invalid} draws retried: {unfit} could not be fitted, {invalid} refused by a validator)"
+    dropped = sum(manifest.get("dropped", {}).values())
+    if dropped and not rows:  # a build that made nothing is an error, whatever the cause
+        raise CorpusError(
+            f"every sample was dropped ({dropped}): the corpus could not fill one to its length; use a larger "
+            "corpus or larger chunks (chunk_size, chunk_tokens), or a shorter length"
+        )
+    if dropped:
+        line += f"; {dropped} samples dropped (the corpus could not fill them to their length)"
     return line
 
 

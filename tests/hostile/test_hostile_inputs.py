@@ -484,6 +484,18 @@ CASES = [
         write("c.jsonl", '{"text": "!!! ??? ... --- the and of a to I x 1"}\n' * 300),
     ),
     Case(
+        "nextlong chunks of fewer than 16 tokens",  # the chunker raised ValueError mid-build: a traceback, exit 1
+        ["build", "--generator", "nextlong", "--set", "chunk_tokens=1", "--lengths", "2k", "-o", "out"],
+        2,
+        "chunk_tokens must be 0 (chunks of chunk_size characters) or at least 16, got 1",
+    ),
+    Case(
+        "a build whose every sample is dropped",  # 16-token chunks leave a 2K sample short: "wrote 0 rows", exit 0
+        ["build", "--generator", "nextlong", "--set", "chunk_tokens=16", "--lengths", "2k", "-o", "out"],
+        2,
+        "every sample was dropped (2): the corpus could not fill one to its length",
+    ),
+    Case(
         "a corpus that gives two documents one id",  # every sample failed its check "a negative comes from the source"
         ["build", "--generator", "nextlong", "--set", "corpus=c.jsonl", "--lengths", "2k", "-o", "out"],
         2,

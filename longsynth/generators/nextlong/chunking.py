@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+MIN_CHUNK = 16  # the smallest meta-chunk size, in characters or tokens
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
@@ -78,8 +79,8 @@ def _longest_prefix(text: str, start: int, size: int, length: Callable[[str], in
 def chunk_document(text: str, size: int = 2048, length: Callable[[str], int] = len) -> list[Chunk]:
     """Meta-chunks of a document: newline-bounded groups of lines up to `size` (characters by default,
     tokens when `length` counts tokens)."""
-    if size < 16:
-        raise ValueError("chunk size must be at least 16 characters")
+    if size < MIN_CHUNK:
+        raise ValueError(f"chunk size must be at least {MIN_CHUNK}")
     chunks: list[Chunk] = []
     lines = text.split("\n")
     group: list[str] = []

@@ -31,6 +31,7 @@ from ...seeding import derive_seed
 from ...tokenizers import get_tokenizer
 from ..base import Cell, Generator, Sample, Task
 from ..options import resolve_options
+from .chunking import MIN_CHUNK
 from .options import NextLongOptions
 from .oracle import VALIDATORS
 from .retrieval import UNIT_END, ChunkIndex, IndexSpec, build_index, builtin_size, cache_root, is_builtin
@@ -120,6 +121,11 @@ class NextLongGenerator(Generator):
     def __init__(self, spec, tokenizer):
         super().__init__(spec, tokenizer)
         o = self.options
+        if 0 < o.chunk_tokens < MIN_CHUNK:  # (the option's range cannot say "0, or from 16 on")
+            raise SpecError(
+                f"chunk_tokens must be 0 (chunks of chunk_size characters) or at least {MIN_CHUNK}, "
+                f"got {o.chunk_tokens}"
+            )
         if is_builtin(o.corpus):
             size = builtin_size(o.corpus)  # a bad size fails now, not after minutes of indexing
             if o.index_shards > size:

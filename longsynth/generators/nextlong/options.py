@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..options import When, option
+from .chunking import MIN_CHUNK
 
 FILE_CORPUS = When("a file, folder or hf:<dataset>", lambda value: not value.startswith(("builtin:", "builtin-zipf:")))
 HUB_CORPUS = When("hf:<dataset>", lambda value: value.startswith("hf:"))
@@ -22,9 +23,14 @@ class NextLongOptions:
     corpus_config: str = option("", "Hugging Face dataset config", needs=("corpus", HUB_CORPUS))
     corpus_split: str = option("train", "Hugging Face dataset split", needs=("corpus", HUB_CORPUS))
     chunk_size: int = option(
-        2048, "meta-chunk size in characters", minimum=16, maximum=1_000_000, needs=("chunk_tokens", 0)
+        2048, "meta-chunk size in characters", minimum=MIN_CHUNK, maximum=1_000_000, needs=("chunk_tokens", 0)
     )
-    chunk_tokens: int = option(0, "meta-chunk size in tokens instead (0: use chunk_size)", minimum=0, maximum=1_000_000)
+    chunk_tokens: int = option(
+        0,
+        f"meta-chunk size in tokens instead (0: use chunk_size; else at least {MIN_CHUNK})",
+        minimum=0,
+        maximum=1_000_000,
+    )
     retriever: str = option("bm25", "negative retriever", choices=("bm25", "dense"))
     encoder: str = option(
         "wordllama",
