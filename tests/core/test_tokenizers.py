@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -135,36 +137,68 @@ def test_small_counts_do_not_load_the_fast_counter():
     assert tokenizer._quick is None and not tokenizer._quick_off
 
 
+def _wait_ready(helper, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not helper.ready():
+        assert time.monotonic() < deadline, "the quicktok helper did not load"
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
 def test_samples_measured_by_quicktok_equal_tiktoken(name):
-    """A build measures samples with quicktok once it has loaded (`measure_ids`): the ids and the
-    character offsets are tiktoken's, on adversarial text and on long texts."""
+    """A build measures samples with quicktok in a helper process once it has loaded (`measure_ids`):
+    the ids and the character offsets are tiktoken's, on adversarial text and on long texts."""
     tokenizer = tk.TiktokenTokenizer(name)
-    tokenizer.expect(tk.QUICK_MEASURE_FROM - 1)  # a small build: tiktoken measures, nothing loads
+    tokenizer.expect(tk.QUICK_MEASURE_FROM - 1)  # a small build: tiktoken measures, no process starts
     assert np.array_equal(tokenizer.measure_ids("tiktoken"), tokenizer.encode_array("tiktoken"))
-    assert tokenizer._loading is None and tokenizer._measured == 0
+    assert tokenizer._helper is None and tokenizer._measured == 0
     tokenizer.expect(tk.QUICK_MEASURE_FROM)
-    tokenizer._loading.join()
-    assert tokenizer._quick is not None
+    _wait_ready(tokenizer._helper)
     texts = _adversarial_texts(600) + [" ".join(_adversarial_texts(400))]
     for text in texts:
         fast, reference = tk.measure(tokenizer, text), tk.measure(tokenizer, text, reference=True)
         assert fast.length == reference.length and np.array_equal(fast.ids, reference.ids)
         assert np.array_equal(fast._char_ends, reference._char_ends)
     assert tokenizer._measured == len(texts) and not tokenizer._quick_off
+    assert tokenizer._quick is None  # quicktok never loaded in this process
+
+
+def test_the_helper_never_fails_a_measurement():
+    """The helper answers None for a text it cannot take (a lone surrogate), and a helper that is gone
+    (killed) leaves tiktoken to measure in this process; the helper's process ends when closed."""
+    tokenizer = tk.TiktokenTokenizer("cl100k_base")
+    tokenizer.expect(tk.QUICK_MEASURE_FROM)
+    helper = tokenizer._helper
+    _wait_ready(helper)
+    assert helper.encode("a lone surrogate \ud800 (the corpus door refuses them)") is None
+    helper._process.kill()
+    helper._process.wait()
+    text = "measured after the helper died " * 50
+    assert np.array_equal(tokenizer.measure_ids(text), tokenizer.encode_array(text))
+    assert helper._gone and tokenizer._measured == 0
+    helper.close()
+    assert helper._process.poll() is not None
 
 
 def test_a_measure_that_disagrees_turns_quicktok_off():
     class Wrong:
-        def encode_ordinary(self, text):
-            return [1, 2, 3]
+        closed = False
+
+        def ready(self):
+            return True
+
+        def encode(self, text):
+            return np.array([1, 2, 3], dtype=np.uint32)
+
+        def close(self):
+            self.closed = True
 
     tokenizer = tk.TiktokenTokenizer("cl100k_base")
-    tokenizer._quick = Wrong()
+    tokenizer._helper = wrong = Wrong()
     with pytest.warns(UserWarning, match="quicktok disagreed"):
         ids = tokenizer.measure_ids("the first sample is checked against tiktoken")
     assert np.array_equal(ids, tokenizer.encode_array("the first sample is checked against tiktoken"))
-    assert tokenizer._quick is None and tokenizer._quick_off
+    assert tokenizer._quick_off and wrong.closed
     assert tk.measure(tokenizer, "then tiktoken measures").length == 4
 
 

@@ -1,0 +1,162 @@
+"""quicktok in a helper process: a build's samples measured without stalling the build.
+
+A build measures each sample with quicktok, an exact BPE about six times faster than tiktoken
+(see `tokenizers.TiktokenTokenizer.measure_ids`). Loading quicktok's encoding holds the
+interpreter lock for 0.12 s (cl100k; longer for o200k), and in the build's own process that
+stalls the thread making samples: a fifth to a third of a 100-sample 32K build. In a process of
+its own the load runs on another core while the build goes on (tiktoken measures the samples
+made before the helper is ready), and each encode after that costs the build only a pipe write
+and read, outside the lock.
+
+The helper runs this file, by path, with stdlib and quicktok only (no numpy, no longsynth): it
+starts in about 0.15 s and holds about 50 MiB. The protocol is one request at a time: the parent
+writes the text's UTF-8 length (8 bytes, little-endian) and bytes; the helper answers with the
+token count (8 bytes; `FAILED` when quicktok raised) and the ids as little-endian uint32. It
+exits when its input closes, which is also what happens when the build process dies.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+
+READY, UNAVAILABLE = b"R", b"U"  # the helper's first byte: loaded, or quicktok could not load
+FAILED = 2**64 - 1  # the count sent when quicktok raised on a text (the parent then uses tiktoken)
+_LENGTH = struct.Struct("<Q")
+
+
+class QuickHelper:
+    """A quicktok helper process for one encoding (see the module docstring). Thread-safe: one
+    request at a time. `encode` returns None whenever the helper cannot answer (not started, gone,
+    a text it refused); the caller then encodes in-process, so a helper never fails a build."""
+
+    def __init__(self, name: str):
+        import os
+        import subprocess
+        import threading
+        import weakref
+
+        self._pid = os.getpid()  # a forked copy of this object must not write to the same pipe
+        self._lock = threading.Lock()
+        self._ready = False
+        self._gone = False
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", __file__, name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
+        weakref.finalize(self, _stop, self._process)
+
+    def ready(self) -> bool:
+        """Whether the helper has loaded its encoding (never waits for it)."""
+        if self._ready or self._gone:
+            return self._ready
+        import select
+
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if not self._ready and not self._gone:
+                readable, _, _ = select.select([self._process.stdout], [], [], 0)
+                if readable:
+                    first = self._process.stdout.read(1)
+                    self._ready, self._gone = first == READY, first != READY
+        except (OSError, ValueError):
+            self._gone = True
+        finally:
+            self._lock.release()
+        return self._ready
+
+    def encode(self, text: str):
+        """The text's quicktok ids (a uint32 numpy array), or None when the helper cannot answer."""
+        import os
+
+        import numpy as np
+
+        if not self._ready or self._gone or os.getpid() != self._pid:
+            return None
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: tiktoken has its own rule for those
+            return None
+        with self._lock:
+            if self._gone:
+                return None
+            try:
+                self._process.stdin.write(_LENGTH.pack(len(data)))
+                self._process.stdin.write(data)
+                self._process.stdin.flush()
+                (count,) = _LENGTH.unpack(_read(self._process.stdout, _LENGTH.size))
+                if count == FAILED:
+                    return None
+                return np.frombuffer(_read(self._process.stdout, 4 * count), dtype="<u4").astype(np.uint32)
+            except (OSError, ValueError, EOFError):
+                self._gone = True
+                return None
+
+    def close(self) -> None:
+        self._gone = True
+        _stop(self._process)
+
+
+def _read(stream, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError("the quicktok helper stopped answering")
+    return data
+
+
+def _stop(process) -> None:
+    """Close the helper's input (it exits at once) and reap it."""
+    import subprocess
+
+    try:
+        process.stdin.close()
+    except OSError:
+        pass
+    try:
+        process.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def serve(name: str) -> None:
+    """The helper's loop (this file run as a script): answer requests until the input closes."""
+    import array
+
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        import quicktok
+
+        encoding = quicktok.get_encoding(name)
+    except Exception:
+        stdout.write(UNAVAILABLE)
+        stdout.flush()
+        return
+    stdout.write(READY)
+    stdout.flush()
+    while True:
+        head = stdin.read(_LENGTH.size)
+        if len(head) < _LENGTH.size:
+            return
+        (size,) = _LENGTH.unpack(head)
+        data = stdin.read(size)
+        if len(data) < size:
+            return
+        try:
+            ids = array.array("I", encoding.encode_ordinary(data.decode("utf-8")))
+        except Exception:
+            stdout.write(_LENGTH.pack(FAILED))
+        else:
+            if sys.byteorder != "little":
+                ids.byteswap()
+            stdout.write(_LENGTH.pack(len(ids)))
+            stdout.write(ids.tobytes())
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
