@@ -8,11 +8,16 @@ its own the load runs on another core while the build goes on (tiktoken measures
 made before the helper is ready), and each encode after that costs the build only a pipe write
 and read, outside the lock.
 
+Batches of units (a haystack of 1,500 distractor needles, a word list) are counted there too once
+it is ready (`count`), as quicktok counted them in-process when it was loaded there.
+
 The helper runs this file, by path, with stdlib and quicktok only (no numpy, no longsynth): it
 starts in about 0.15 s and holds about 50 MiB. The protocol is one request at a time: the parent
-writes the text's UTF-8 length (8 bytes, little-endian) and bytes; the helper answers with the
-token count (8 bytes; `FAILED` when quicktok raised) and the ids as little-endian uint32. It
-exits when its input closes, which is also what happens when the build process dies.
+writes an operation byte, the payload's length (8 bytes, little-endian) and the payload: `ENCODE`
+a text's UTF-8 bytes, answered with the token count (8 bytes; `FAILED` when quicktok raised) and
+the ids as little-endian uint32; `COUNT` the texts' UTF-8 byte lengths (uint64 each, after their
+number) and bytes, answered with their number (or `FAILED`) and their counts as uint32. The
+helper exits when its input closes, which is also what happens when the build process dies.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import struct
 import sys
 
 READY, UNAVAILABLE = b"R", b"U"  # the helper's first byte: loaded, or quicktok could not load
+ENCODE, COUNT = b"E", b"C"  # a request's operation: one text's ids, or many texts' counts
 FAILED = 2**64 - 1  # the count sent when quicktok raised on a text (the parent then uses tiktoken)
 _LENGTH = struct.Struct("<Q")
 
@@ -71,27 +77,51 @@ class QuickHelper:
 
     def encode(self, text: str):
         """The text's quicktok ids (a uint32 numpy array), or None when the helper cannot answer."""
-        import os
-
         import numpy as np
 
-        if not self._ready or self._gone or os.getpid() != self._pid:
-            return None
         try:
             data = text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: tiktoken has its own rule for those
+            return None
+        answer = self._ask(ENCODE, data, 4)
+        return None if answer is None else np.frombuffer(answer, dtype="<u4").astype(np.uint32)
+
+    def count(self, texts: list[str]) -> list[int] | None:
+        """Each text's quicktok token count, or None when the helper cannot answer."""
+        import array
+
+        try:
+            pieces = [t.encode("utf-8") for t in texts]
+        except UnicodeEncodeError:
+            return None
+        sizes = array.array("Q", map(len, pieces))
+        if sys.byteorder != "little":
+            sizes.byteswap()
+        answer = self._ask(COUNT, _LENGTH.pack(len(pieces)) + sizes.tobytes() + b"".join(pieces), 4)
+        if answer is None:
+            return None
+        counts = array.array("I", answer)
+        if sys.byteorder != "little":
+            counts.byteswap()
+        return counts.tolist()
+
+    def _ask(self, operation: bytes, payload: bytes, item_size: int) -> bytes | None:
+        """Send one request; the answer's items (`item_size` bytes each), or None."""
+        import os
+
+        if not self._ready or self._gone or os.getpid() != self._pid:
             return None
         with self._lock:
             if self._gone:
                 return None
             try:
-                self._process.stdin.write(_LENGTH.pack(len(data)))
-                self._process.stdin.write(data)
+                self._process.stdin.write(operation + _LENGTH.pack(len(payload)))
+                self._process.stdin.write(payload)
                 self._process.stdin.flush()
-                (count,) = _LENGTH.unpack(_read(self._process.stdout, _LENGTH.size))
-                if count == FAILED:
+                (items,) = _LENGTH.unpack(_read(self._process.stdout, _LENGTH.size))
+                if items == FAILED:
                     return None
-                return np.frombuffer(_read(self._process.stdout, 4 * count), dtype="<u4").astype(np.uint32)
+                return _read(self._process.stdout, item_size * items)
             except (OSError, ValueError, EOFError):
                 self._gone = True
                 return None
@@ -139,22 +169,32 @@ def serve(name: str) -> None:
     stdout.write(READY)
     stdout.flush()
     while True:
-        head = stdin.read(_LENGTH.size)
-        if len(head) < _LENGTH.size:
+        head = stdin.read(1 + _LENGTH.size)
+        if len(head) < 1 + _LENGTH.size:
             return
-        (size,) = _LENGTH.unpack(head)
+        (size,) = _LENGTH.unpack_from(head, 1)
         data = stdin.read(size)
         if len(data) < size:
             return
         try:
-            ids = array.array("I", encoding.encode_ordinary(data.decode("utf-8")))
+            if head[:1] == ENCODE:
+                items = array.array("I", encoding.encode_ordinary(data.decode("utf-8")))
+            else:
+                (number,) = _LENGTH.unpack_from(data)
+                sizes = array.array("Q", data[_LENGTH.size : _LENGTH.size * (1 + number)])
+                if sys.byteorder != "little":
+                    sizes.byteswap()
+                items, offset = array.array("I"), _LENGTH.size * (1 + number)
+                for length in sizes:
+                    items.append(encoding.count(data[offset : offset + length].decode("utf-8")))
+                    offset += length
         except Exception:
             stdout.write(_LENGTH.pack(FAILED))
         else:
             if sys.byteorder != "little":
-                ids.byteswap()
-            stdout.write(_LENGTH.pack(len(ids)))
-            stdout.write(ids.tobytes())
+                items.byteswap()
+            stdout.write(_LENGTH.pack(len(items)))
+            stdout.write(items.tobytes())
         stdout.flush()
 
 

@@ -230,6 +230,7 @@ PARALLEL_CHARS = 2_000_000  # ... or characters (an index's batch of 2,000 chunk
 CHECK_EVERY = 50  # count_many re-counts every 50th text with tiktoken itself (see `_quick_counts`)
 QUICK_FROM = 1_000  # texts from which count_many counts with quicktok (loading it costs 37 MiB) ...
 QUICK_MEASURE_FROM = 2_000_000  # tokens a build measures, from which quicktok is loaded to measure them
+HELPER_COUNT_CHARS = 32_000  # characters from which a batch goes to a build's quicktok helper (see `count_many`)
 QUICK_LOADED_FROM = 64  # once loaded, quicktok counts batches from this many texts (fwe's word lists)
 QUICK_FROM_CHARS = 1_000_000  # ... when they also hold this many characters: cwe's 16,000 one-word units
 # (110,000 characters, 40 ms with tiktoken) loaded it, and a cwe build held 34 MiB more than a needle one
@@ -266,13 +267,21 @@ class TiktokenTokenizer:
     def count_many(self, texts: list[str]) -> list[int]:
         """Token counts of many units (haystack sentences, corpus chunks). Samples are still measured
         by tiktoken (`measure`); these counts only plan them."""
-        # quicktok counts a batch once it is loaded (a build's samples load it: `measure_ids`); loading
-        # it only to count takes a big batch.
+        # quicktok counts a batch: in this process once it is loaded there (loading it only to count
+        # takes a big batch: an index's chunks), else in a build's helper process once it is ready
+        # (`measure_ids`) when the batch is long enough to beat a round trip queued behind the
+        # helper's sample encodes (a haystack of 1,500 distractor needles; not fwe's 650 coded words).
+        chars = sum(map(len, texts))
+        big = len(texts) >= QUICK_FROM and chars >= QUICK_FROM_CHARS
         loaded = self._quick is not None and len(texts) >= QUICK_LOADED_FROM
-        big = len(texts) >= QUICK_FROM and sum(map(len, texts)) >= QUICK_FROM_CHARS
+        helper = self._helper
         if not self._quick_off and (loaded or big):
             counts = self._quick_counts(texts)
             if counts is not None:
+                return counts
+        elif not self._quick_off and chars >= HELPER_COUNT_CHARS and helper is not None and helper.ready():
+            counts = helper.count(texts)
+            if counts is not None and self._agrees(texts, counts):
                 return counts
         # Units are short: a plain loop beats tiktoken's batch, which starts a thread pool per call.
         # A corpus's worth (an index's chunks) is split over the cores: encodes run outside the GIL.
@@ -302,12 +311,19 @@ class TiktokenTokenizer:
         parallel = len(texts) >= PARALLEL_COUNT or sum(map(len, texts)) >= PARALLEL_CHARS
         threads = available_cores() if parallel else 1
         counts = quicktok.count_batch(self._quick, texts, threads=threads).tolist()
+        return counts if self._agrees(texts, counts) else None
+
+    def _agrees(self, texts: list[str], counts: list[int]) -> bool:
+        """Whether tiktoken gives every `CHECK_EVERY`-th text quicktok's count; on the first
+        difference this process counts and measures with tiktoken alone from then on."""
         encode = self._enc.encode_ordinary
         if all(len(encode(texts[i])) == counts[i] for i in range(0, len(texts), CHECK_EVERY)):
-            return counts
+            return True
         self._quick, self._quick_off = None, True
-        warnings.warn(f"quicktok disagreed with tiktoken on {self.name}; counting with tiktoken only", stacklevel=3)
-        return None
+        if self._helper is not None:
+            self._helper.close()
+        warnings.warn(f"quicktok disagreed with tiktoken on {self.name}; counting with tiktoken only", stacklevel=4)
+        return False
 
     def expect(self, tokens: int) -> None:
         """A build is about to measure samples of `tokens` tokens in all: from `QUICK_MEASURE_FROM` on,

@@ -160,6 +160,13 @@ def test_samples_measured_by_quicktok_equal_tiktoken(name):
         assert fast.length == reference.length and np.array_equal(fast.ids, reference.ids)
         assert np.array_equal(fast._char_ends, reference._char_ends)
     assert tokenizer._measured == len(texts) and not tokenizer._quick_off
+    units = _adversarial_texts(1500)  # a haystack's batch: counted by the helper once it is ready
+    assert tk.HELPER_COUNT_CHARS <= sum(map(len, units)) < tk.QUICK_FROM_CHARS
+    asked = []
+    count = tokenizer._helper.count
+    tokenizer._helper.count = lambda texts: asked.append(len(texts)) or count(texts)
+    assert tokenizer.count_many(units) == [len(tokenizer._enc.encode_ordinary(t)) for t in units]
+    assert asked == [len(units)]
     assert tokenizer._quick is None  # quicktok never loaded in this process
 
 
@@ -231,3 +238,27 @@ def test_token_byte_lengths_from_the_rank_table_equal_decoding_each_token(name):
         except KeyError:
             pass
     assert np.array_equal(fast, slow)
+
+
+def test_pool_counts_are_cached_per_text_list(tmp_path, monkeypatch):
+    """A built-in pool is counted once per machine (`cache.cached_counts`): the second build reads the
+    counts back; lists that join to the same text ("a\\nb" against "a", "b") never share an entry; a
+    damaged entry is counted again."""
+    from longsynth import cache
+
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path))
+    tokenizer = tk.get_tokenizer("cl100k_base")
+    calls = []
+
+    def count(texts):
+        calls.append(list(texts))
+        return tokenizer.count_many(texts)
+
+    first = cache.cached_counts("pool", "cl100k_base", ["a\nb", "c"], count)
+    assert first == tokenizer.count_many(["a\nb", "c"]) and len(calls) == 1
+    assert cache.cached_counts("pool", "cl100k_base", ["a\nb", "c"], count) == first and len(calls) == 1
+    assert cache.cached_counts("pool", "cl100k_base", ["a", "b\nc"], count) == tokenizer.count_many(["a", "b\nc"])
+    assert len(calls) == 2
+    for entry in (tmp_path / "json").glob("pool-*.json"):
+        entry.write_bytes(b"[1]")  # the wrong length
+    assert cache.cached_counts("pool", "cl100k_base", ["a\nb", "c"], count) == first and len(calls) == 3

@@ -5,14 +5,13 @@ tokenized once per machine (cached), and parsed back by a regex built from the s
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ...cache import cached_json
+from ...cache import cached_counts
 from ...errors import SpecError
 from ...seeding import derive_seed
 from ...templating import Templates
@@ -145,13 +144,7 @@ def verbalized(
             0, len(shapes), len(table.rows)
         )
         texts = _render_rows(shapes, table, choice.tolist())
-        # Token counts are cached per machine under a hash of the texts themselves.
-        digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
-        counts = cached_json(
-            "row-tokens",
-            {"texts": digest, "tokenizer": tokenizer_name},
-            lambda texts=texts: count_units(texts, tokenizer),
-        )
+        counts = cached_counts("row-tokens", tokenizer_name, texts, lambda texts: count_units(texts, tokenizer))
         regex = "|".join(f"(?:{r})" for r, _ in branches) if len(branches) > 1 else branches[0][0]
         key = _leading_key(table, shapes)
         out[table.name] = VerbalizedTable(

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...cache import cached_counts
 from ...errors import CorpusError
 from ...seeding import derive_seed, permuted
 from ...text.sources import iter_records
@@ -216,7 +217,9 @@ def builtin_set(tokenizer_name: str, entities: int, hops: int) -> BuiltinSet:
             text = rng.choice(forms).format(town=town)
             answer = town_facts[fact] if hops == 1 else founder_facts[fact]
             questions.append(Question(text, (answer,), gold, fact=fact, subject=town))
-    counts = get_tokenizer(tokenizer_name).count_many([unit_text(p) for p in paragraphs])
+    counts = cached_counts(
+        "qa-tokens", tokenizer_name, [unit_text(p) for p in paragraphs], get_tokenizer(tokenizer_name).count_many
+    )
     return BuiltinSet(
         paragraphs, np.asarray(counts, dtype=np.int64), questions, facts=facts, questions_per_entity=len(asked)
     )
@@ -296,5 +299,7 @@ def user_set(tokenizer_name: str, data: str, hops: int, config: str | None, spli
         Question(q.text, q.answers, q.gold, tuple(p for p in dict.fromkeys(q.related) if p not in q.gold))
         for q in questions
     ]
-    counts = get_tokenizer(tokenizer_name).count_many([unit_text(p) for p in paragraphs])
+    counts = cached_counts(
+        "qa-tokens", tokenizer_name, [unit_text(p) for p in paragraphs], get_tokenizer(tokenizer_name).count_many
+    )
     return QASet(paragraphs, np.asarray(counts, dtype=np.int64), questions, skipped)
