@@ -30,6 +30,7 @@ from ..files import (
     write_atomically,
     write_bytes_atomically,
 )
+from ..read_ahead import WriteBehind
 from ..rows import schema_for
 from ..spec import Spec
 from ..version import __version__
@@ -228,25 +229,31 @@ def _write_shard(path, rows, split, formats, first_index, stats, token_columns, 
         writer = sink = None
         written = 0
         try:
-            for batch in _groups(rows, group_rows):
-                table = pl.DataFrame(batch, schema=schema).to_arrow()
-                if writer is None:
-                    # The file is ours to close: pyarrow leaves it open when closing the writer fails
-                    # (a full disk), which would hold a deleted file's space for the life of the process.
-                    sink = pa.OSFile(str(tmp), "wb")
-                    writer = pq.ParquetWriter(
-                        sink, table.schema, compression="zstd", compression_level=3, write_statistics=False
-                    )
-                writer.write_table(table)
-                # The length the contract bounds: prompt plus reserve for evaluation rows, the text for training rows.
-                lengths.extend(r["prompt_length"] + r["reserve"] if "prompt" in r else r["length"] for r in batch)
-                if handle:
-                    handle.write("".join(_jsonl_line(first_index + written + n, r) + "\n" for n, r in enumerate(batch)))
-                if family:
-                    found = family(batch)
-                    if found:
-                        facts.append(found)
-                written += len(batch)
+            # Row groups are compressed and written behind the build thread (pyarrow lets go of the
+            # interpreter lock while it compresses), in order, one at a time.
+            with WriteBehind(depth=1, name="longsynth-parquet") as behind:
+                for batch in _groups(rows, group_rows):
+                    table = pl.DataFrame(batch, schema=schema).to_arrow()
+                    if writer is None:
+                        # The file is ours to close: pyarrow leaves it open when closing the writer fails
+                        # (a full disk), which would hold a deleted file's space for the life of the process.
+                        sink = pa.OSFile(str(tmp), "wb")
+                        writer = pq.ParquetWriter(
+                            sink, table.schema, compression="zstd", compression_level=3, write_statistics=False
+                        )
+                    behind.put(writer.write_table, table)
+                    # The length the contract bounds: prompt plus reserve for evaluation rows, the text
+                    # for training rows.
+                    lengths.extend(r["prompt_length"] + r["reserve"] if "prompt" in r else r["length"] for r in batch)
+                    if handle:
+                        handle.write(
+                            "".join(_jsonl_line(first_index + written + n, r) + "\n" for n, r in enumerate(batch))
+                        )
+                    if family:
+                        found = family(batch)
+                        if found:
+                            facts.append(found)
+                    written += len(batch)
             if writer is None:  # every sample dropped: an empty shard, with the schema
                 pl.DataFrame([], schema=schema).write_parquet(
                     tmp, compression="zstd", compression_level=3, statistics=False
