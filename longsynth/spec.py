@@ -275,16 +275,19 @@ def _load_yaml(text: str) -> Any:
 
 
 def parse_set(assignments: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """`key=value` pairs from `--set`; values are read as YAML scalars (numbers, true, lists)."""
+    """`key=value` pairs from `--set`; values are read as YAML scalars (numbers, true, lists). A value
+    YAML would read as a mapping (`corpus=builtin-zipf:`, a colon at the end) stays the text typed:
+    no option takes a mapping, and an error should quote what the user wrote."""
     result: dict[str, Any] = {}
     for item in assignments:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise SpecError(f"--set {item!r}: expected key=value")
         try:
-            result[key.strip()] = _load_yaml(raw) if raw.strip() else ""
+            value = _load_yaml(raw) if raw.strip() else ""
         except yaml.YAMLError:
-            result[key.strip()] = raw
+            value = raw
+        result[key.strip()] = raw if isinstance(value, dict) else value
     return result
 
 

@@ -490,6 +490,12 @@ CASES = [
         "chunk_tokens must be 0 (chunks of chunk_size characters) or at least 16, got 1",
     ),
     Case(
+        "a --set value with a colon at its end",  # YAML read it as a mapping: the error quoted "{'builtin-zipf': None}"
+        ["build", "--generator", "nextlong", "--set", "corpus=builtin-zipf:", "--lengths", "2k", "-o", "out"],
+        2,
+        "corpus 'builtin-zipf:': use builtin-zipf:<number of documents>",
+    ),
+    Case(
         "a build whose every sample is dropped",  # 16-token chunks leave a 2K sample short: "wrote 0 rows", exit 0
         ["build", "--generator", "nextlong", "--set", "chunk_tokens=16", "--lengths", "2k", "-o", "out"],
         2,
