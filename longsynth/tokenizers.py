@@ -306,7 +306,7 @@ class TiktokenTokenizer:
         return [n for part in counted for n in part]
 
     def _quick_counts(self, texts: list[str]) -> list[int] | None:
-        """Counts from quicktok, an exact BPE in Rust that counts without building id lists, about
+        """Counts from quicktok, an exact BPE in C++ that counts without building id lists, about
         ten times faster than tiktoken here (an index's 227,000 chunks: 1.5 s instead of 14 s).
         It gave tiktoken's ids on every one of 36,000 adversarial texts (tests/core/test_tokenizers.py
         keeps a sample of them), and every `CHECK_EVERY`-th text of each call is re-counted by
