@@ -369,3 +369,26 @@ def test_bulk_drawn_distractor_tokens_are_distinct_fresh_and_from_the_vocabulary
     assert len(set(numbers)) == 5_000 and all(len(n) == 7 and n.isdigit() for n in numbers)
     assert "1234567" not in numbers
     assert draw_many_tokens("words", random.Random(4), 20_000, taken) == words
+
+
+@pytest.mark.parametrize("key_type, value_type", [("uuids", "uuids"), ("words", "numbers")])
+def test_a_haystack_of_needles_draws_about_what_it_needs(key_type, value_type):
+    """Distractor needles are drawn in batches sized by the tokens a needle took so far: the haystack
+    holds the target, and not much more (a fixed guess of 12 tokens a needle drew three times the
+    UUID needles a 32K sample uses, each counted)."""
+    import random
+
+    spec = load_spec(None, tasks="niah_multikey_2", lengths="32k", samples=1)
+    generator = make_generator(spec)
+    options = generator.task_options("niah_multikey_2").__class__(
+        **{**generator.task_options("niah_multikey_2").__dict__, "key_type": key_type, "value_type": value_type}
+    )
+    target = 34_000
+    texts, counts = generator._distractor_needles(
+        options, target, random.Random(3), generator._needle_maker("uuids"), set()
+    )
+    held = int(counts.sum())
+    assert held >= target
+    assert held - target <= 0.03 * target + 16 * int(counts.max())
+    tokenizer = get_tokenizer("cl100k_base")
+    assert counts.tolist()[:50] == [len(tokenizer.encode(t)) for t in texts[:50]]

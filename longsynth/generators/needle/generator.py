@@ -9,6 +9,7 @@ these parameters; every parameter can be overridden with `--set`.
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from pathlib import Path
@@ -105,6 +106,9 @@ TASKS = {
         num_queries=4,
     ),
 }
+
+
+FIRST_NEEDLES = 64  # distractor needles drawn first, to learn how many tokens one takes
 
 
 def draw_tokens(kind: str, rng: random.Random, count: int, exclude: set[str], language: str = "en") -> list[str]:
@@ -236,11 +240,15 @@ class NeedleGenerator(Generator):
         return sources.haystack_run(haystack, self.tokenizer.name, target, self._max_length, rng)
 
     def _distractor_needles(self, options: NeedleOptions, target, rng, make, taken):
-        """A haystack made only of needles whose keys are never asked about, one per line (as RULER's)."""
+        """A haystack made only of needles whose keys are never asked about, one per line (as RULER's).
+
+        The first batch is small; the rest are sized by the tokens a needle of this kind took in it
+        (a UUID needle takes about 40, a word-and-number one about 15), so a sample draws and counts
+        about the needles it uses (a fixed guess of 12 tokens drew three times too many UUID ones)."""
         texts: list[str] = []
         counts: list[int] = []
         held = 0
-        batch = max(16, target // 12)
+        batch = min(FIRST_NEEDLES, max(16, target // 12))
         while held < target:
             keys = draw_many_tokens(options.key_type, rng, batch, taken, options.language)
             taken.update(keys)
@@ -251,7 +259,8 @@ class NeedleGenerator(Generator):
             texts.extend(new)
             counts.extend(new_counts)
             held += sum(new_counts)
-            batch = max(16, (target - held) // 12)
+            per_needle = held / len(texts)
+            batch = max(16, math.ceil((target - held) / per_needle * 1.02))
         return texts, np.asarray(counts, dtype=np.int64)
 
     # ------------------------------------------------------------------ sampling
