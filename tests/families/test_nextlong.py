@@ -603,3 +603,28 @@ def test_the_zipf_corpus_is_pinned_and_the_same_from_any_start():
     assert digest == "697eb30774eb4be13f1d1daaad16a724601e12f6da4d9794aa4bdc133175151e", (
         f"the built-in Zipf corpus changed (VERSION {zipf.VERSION}): bump VERSION and pin the new digest"
     )
+
+
+def test_a_search_ranks_chunks_as_summing_every_posting_does():
+    """`top_by_chunk` (sums in a corpus-long array, only the chunks that can be among the best ranked)
+    gives what summing each chunk's postings in order and ranking every chunk gives: the same chunks,
+    the same float sums, ties to the lower id; and it leaves the array all zero."""
+    from longsynth.generators.nextlong.bm25 import QUERY_TERMS, top_by_chunk
+
+    rng = np.random.default_rng(5)
+    sums = np.zeros(500, dtype=np.float64)
+    for trial in range(300):
+        terms = int(rng.integers(1, QUERY_TERMS + 1))
+        rows = [np.sort(rng.choice(500, size=int(rng.integers(1, 120)), replace=False)) for _ in range(terms)]
+        # few distinct scores, so many chunks tie
+        scores = [rng.choice(np.array([0.5, 1.0, 1.5, 2.25], np.float32), size=len(r)) for r in rows]
+        ids, values = np.concatenate(rows).astype(np.int32), np.concatenate(scores)
+        k = int(rng.integers(1, 12))
+        expected: dict[int, float] = {}
+        for chunk, value in zip(ids.tolist(), values.astype(np.float64).tolist(), strict=True):
+            expected[chunk] = expected[chunk] + value if chunk in expected else value
+        ranked = sorted((c for c in expected if expected[c] > 0), key=lambda c: (-expected[c], c))[:k]
+        got_ids, got_values = top_by_chunk(ids, values, k, sums)
+        assert got_ids.tolist() == ranked, trial
+        assert got_values.tolist() == [expected[c] for c in ranked]
+        assert not sums.any()

@@ -9,7 +9,8 @@ when a search needs them.
 
 Each query keeps its `QUERY_TERMS` rarest terms (highest idf): common terms have the longest postings
 and the least say in the ranking. A search therefore reads at most QUERY_TERMS x POSTINGS_PER_TERM
-postings and sums them by chunk with one sort, whatever the corpus's size.
+postings, sums them by chunk in an array as long as the corpus's chunks (zeroed again entry by entry)
+and ranks only the chunks that can be among the best, whatever the corpus's size.
 """
 
 from __future__ import annotations
@@ -144,20 +145,33 @@ def _score_bin(count: np.ndarray, norm: np.ndarray) -> np.ndarray:
     return np.minimum((factor * (SCORE_BINS / (K1 + 1.0))).astype(np.int64), SCORE_BINS - 1)
 
 
-def sum_by_chunk(chunk_ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each distinct chunk id once, ascending, with the sum of its scores (in float64, in the order given).
+def top_by_chunk(chunk_ids: np.ndarray, scores: np.ndarray, k: int, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The k chunks whose postings' scores sum highest (positive sums only), best first, ties to the
+    lower id (`top_k`), from a query's postings: each chunk at most once per term, so at most
+    `QUERY_TERMS` times.
 
-    One sort of (id, position) packed in an int64, so the cost follows the postings read, not the
-    corpus: scipy's sparse product clears two arrays as long as the corpus's chunks for every query
-    (23 ms a query at 2.3 million chunks, against 2 ms here)."""
+    The sums accumulate in `sums` (a float64 per chunk of the index, zero between calls; the postings'
+    entries are zeroed again before returning), in the order the postings come, as a sum per chunk in
+    that order would. Only the chunks of the k x QUERY_TERMS postings with the highest sums (and any
+    tied with the last) can be among the k best, and only they are ranked: 1.0 ms a query of 98,000
+    postings, where sorting every posting by chunk took 1.4 ms."""
+    empty = np.zeros(0, np.int64), np.zeros(0, np.float64)
     if not len(chunk_ids):
-        return np.zeros(0, np.int64), np.zeros(0, np.float64)
-    key = (chunk_ids.astype(np.int64) << 32) | np.arange(len(chunk_ids), dtype=np.int64)
-    key.sort()
-    ids = key >> 32
-    summed = scores[key & 0xFFFFFFFF].astype(np.float64)
-    starts = _run_starts(ids)
-    return ids[starts], np.add.reduceat(summed, starts)
+        return empty
+    np.add.at(sums, chunk_ids, scores.astype(np.float64))
+    try:
+        per_posting = sums[chunk_ids]
+        keep = k * QUERY_TERMS
+        if len(chunk_ids) > keep:
+            bar = -np.partition(-per_posting, keep - 1)[keep - 1]
+            candidates = np.unique(chunk_ids[per_posting >= bar]).astype(np.int64)
+        else:
+            candidates = np.unique(chunk_ids).astype(np.int64)
+        summed = sums[candidates]
+    finally:
+        sums[chunk_ids] = 0.0
+    positive = summed > 0
+    return top_k(summed[positive], candidates[positive], k)
 
 
 class _Pruning:
@@ -274,6 +288,10 @@ class Bm25:
         self._indices = _ArrayFile(folder / "indices.npy")  # each posting's chunk, in order within a term
         self._scores = _ArrayFile(folder / "data.npy")  # and its BM25 score
         self.postings = np.diff(self.indptr)
+        self._sums: np.ndarray | None = None  # a search's per-chunk sums (`top_by_chunk`), made on first use
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_sums": None}  # another process makes its own
 
     def row(self, term: int) -> tuple[np.ndarray, np.ndarray]:
         """Term `term`'s kept (chunk ids, scores), chunk ids ascending."""
@@ -425,7 +443,7 @@ class Bm25:
             scores = np.concatenate(
                 [found * w for (_, found), w in zip(rows, weights, strict=True)] or [np.zeros(0, np.float32)]
             )
-            chunk_ids, scores = sum_by_chunk(chunk_ids, scores)
-            positive = scores > 0
-            results.append(top_k(scores[positive], chunk_ids[positive], k))
+            if self._sums is None:
+                self._sums = np.zeros(self.chunks, dtype=np.float64)
+            results.append(top_by_chunk(chunk_ids, scores, k, self._sums))
         return results
