@@ -12,6 +12,7 @@ from longsynth.pipeline import build
 from longsynth.spec import load_spec
 from longsynth.text.sources import iter_corpus_documents
 from longsynth.text.units import split_sentences
+from longsynth.tokenizers import get_tokenizer
 
 PARAGRAPH = (
     "The survey team reached the ridge before noon. Their maps were old, but the trail was clear! "
@@ -100,3 +101,35 @@ def test_parquet_corpus_is_read_in_batches_with_ids_in_order(tmp_path, monkeypat
     assert [i for i, _ in read] == [f"docs:{n}" for n in range(3000)]
     monkeypatch.setattr(pq, "read_table", lambda *a, **k: pytest.fail("the whole table was read at once"))
     assert len(list(iter_corpus_documents(str(path)))) == 3000
+
+
+def test_the_prose_pool_is_made_once_per_machine_and_read_back_equal(tmp_path, monkeypatch):
+    """The prose haystack's pool is cached (texts and counts) under a key holding the prose code's
+    sha256: read back it equals a freshly made pool, and a damaged entry is made again."""
+    from longsynth.text import sources
+
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path))
+    for language in ("en", "zh"):
+        sources.prose_pool.cache_clear()
+        made = sources._make_prose_pool("cl100k_base", 5000, language)
+        first = sources.prose_pool("cl100k_base", 5000, language)
+        sources.prose_pool.cache_clear()
+        again = sources.prose_pool("cl100k_base", 5000, language)
+        assert first.texts == again.texts == made["texts"]
+        assert first.tokens.tolist() == again.tokens.tolist() == made["tokens"]
+        tokenizer = get_tokenizer("cl100k_base")
+        assert (
+            again.tokens.sum() >= 5000
+            and again.tokens[:3].tolist()
+            == sources.UnitPool.from_texts(again.texts[:3], tokenizer, language).tokens.tolist()
+        )
+    entries = list((tmp_path / "json").glob("prose-pool-*.json"))
+    assert len(entries) == 2
+    for entry in entries:
+        entry.write_bytes(b'{"texts": ["x"], "tokens": [1, 2]}')
+    sources.prose_pool.cache_clear()
+    assert (
+        sources.prose_pool("cl100k_base", 5000, "zh").texts
+        == sources._make_prose_pool("cl100k_base", 5000, "zh")["texts"]
+    )
+    sources.prose_pool.cache_clear()
