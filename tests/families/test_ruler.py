@@ -180,6 +180,28 @@ def test_builtin_qa_pool_is_large_varied_and_not_reused(tmp_path):
         assert row["input"].count(meta["subject"]) == 2  # its gold document and the question
 
 
+@pytest.mark.parametrize("hops", [1, 2])
+def test_the_builtin_qa_set_read_from_the_cache_equals_a_fresh_one(tmp_path, monkeypatch, hops):
+    """The built-in set is drawn once per machine and read back after that: paragraphs, counts,
+    questions and each paragraph's facts equal a freshly drawn set; a damaged entry is drawn again."""
+    from longsynth.generators.ruler import qa_data
+
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path))
+    qa_data.builtin_set.cache_clear()
+    fresh = qa_data._make_builtin_set("cl100k_base", 300, hops)
+    for _ in range(2):  # made and stored, then read back
+        qa_data.builtin_set.cache_clear()
+        cached = qa_data.builtin_set("cl100k_base", 300, hops)
+        assert cached.paragraphs == fresh.paragraphs and cached.tokens.tolist() == fresh.tokens.tolist()
+        assert cached.questions == fresh.questions and cached.facts == fresh.facts
+        assert cached.questions_per_entity == fresh.questions_per_entity
+    (entry,) = (tmp_path / "json").glob("qa-builtin-*.json")
+    entry.write_bytes(b'{"paragraphs": ["x"], "facts": [], "tokens": [], "questions": [], "per_entity": 1}')
+    qa_data.builtin_set.cache_clear()
+    assert qa_data.builtin_set("cl100k_base", 300, hops).questions == fresh.questions
+    qa_data.builtin_set.cache_clear()
+
+
 def test_qa_distractor_of_the_answers_kind_costs(ruler_build):
     _, out = ruler_build
     for row in _rows(out, "qa_1") + _rows(out, "qa_2"):
