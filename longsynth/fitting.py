@@ -483,6 +483,9 @@ def _interleave(
     """
     sep = len(separator)
     count = len(insert_texts)
+    if not count:  # a word list (cwe, fwe): the units in order, nothing placed (16,000 words a 32K list)
+        spans = [np.zeros(0, dtype=np.int64) for _ in range(2)] + [np.zeros((0, 2), dtype=np.int64) for _ in range(3)]
+        return list(texts), Placements(*spans)
     unit_chars = np.fromiter(map(len, texts), np.int64, len(texts))
     unit_cumulative = np.concatenate([[0], np.cumsum(unit_chars + sep)])
     insert_chars = np.fromiter(map(len, insert_texts), np.int64, count)[which]
