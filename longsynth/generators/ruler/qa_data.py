@@ -39,9 +39,11 @@ from typing import Any
 
 import numpy as np
 
+from ... import seeding
 from ...cache import cached_counts, cached_json
 from ...errors import CorpusError
 from ...seeding import derive_seed, permuted
+from ...text import vocabulary
 from ...text.sources import iter_records
 from ...text.units import normalize
 from ...text.vocabulary import name_pools
@@ -193,9 +195,6 @@ def builtin_set(tokenizer_name: str, entities: int, hops: int) -> BuiltinSet:
 @functools.lru_cache(maxsize=1)
 def _set_code() -> str:
     from importlib.metadata import version
-
-    from ... import seeding
-    from ...text import vocabulary
 
     digest = hashlib.sha256(f"{sys.version.split()[0]} faker {version('faker')}".encode())
     for module in (sys.modules[__name__], seeding, vocabulary):
