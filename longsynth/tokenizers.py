@@ -261,6 +261,7 @@ class TiktokenTokenizer:
         self._quick = None  # quicktok's encoding, loaded by the first count_many that uses it
         self._quick_off = False  # quicktok is missing, or disagreed with tiktoken once
         self._helper: QuickHelper | None = None  # quicktok in a helper process, for measure_ids
+        self._no_helper = False  # a helper process could not start
         self._measured = 0  # samples measure_ids encoded (every CHECK_EVERY-th is checked by tiktoken)
 
     def encode(self, text: str) -> list[int]:
@@ -339,11 +340,11 @@ class TiktokenTokenizer:
         """A build is about to measure samples of `tokens` tokens in all: from `QUICK_MEASURE_FROM` on,
         a quicktok helper process starts for `measure_ids` (it loads on another core, in about
         0.15 s; a small build measures with tiktoken alone and starts no process)."""
-        if tokens >= QUICK_MEASURE_FROM and self._helper is None and not self._quick_off:
+        if tokens >= QUICK_MEASURE_FROM and self._helper is None and not self._quick_off and not self._no_helper:
             try:
                 self._helper = QuickHelper(self.name)
-            except OSError:  # no process could start: tiktoken measures
-                self._quick_off = True
+            except OSError:  # no process could start: tiktoken measures (and this is not tried again)
+                self._no_helper = True
 
     def measure_ids(self, text: str) -> np.ndarray:
         """A sample's ids from quicktok, an exact BPE of the same vocabulary about six times faster

@@ -187,6 +187,24 @@ def test_the_helper_never_fails_a_measurement():
     assert helper._process.poll() is not None
 
 
+def test_a_helper_that_cannot_start_leaves_tiktoken_measuring(monkeypatch):
+    """No process could start (a sandbox without fork): tiktoken measures, no second try is made, and
+    quicktok still counts big batches in this process."""
+    tries = []
+
+    def refuse(name):
+        tries.append(name)
+        raise OSError("no processes here")
+
+    monkeypatch.setattr(tk, "QuickHelper", refuse)
+    tokenizer = tk.TiktokenTokenizer("cl100k_base")
+    tokenizer.expect(tk.QUICK_MEASURE_FROM)
+    tokenizer.expect(tk.QUICK_MEASURE_FROM)
+    assert tries == ["cl100k_base"] and tokenizer._helper is None and not tokenizer._quick_off
+    text = "measured by tiktoken " * 40
+    assert np.array_equal(tokenizer.measure_ids(text), tokenizer.encode_array(text))
+
+
 def test_a_measure_that_disagrees_turns_quicktok_off():
     class Wrong:
         closed = False

@@ -272,9 +272,7 @@ def _make_builtin_set(tokenizer_name: str, entities: int, hops: int) -> BuiltinS
             text = rng.choice(forms).format(town=town)
             answer = town_facts[fact] if hops == 1 else founder_facts[fact]
             questions.append(Question(text, (answer,), gold, fact=fact, subject=town))
-    counts = cached_counts(
-        "qa-tokens", tokenizer_name, [unit_text(p) for p in paragraphs], get_tokenizer(tokenizer_name).count_many
-    )
+    counts = get_tokenizer(tokenizer_name).count_many([unit_text(p) for p in paragraphs])  # (the set is cached whole)
     return BuiltinSet(
         paragraphs, np.asarray(counts, dtype=np.int64), questions, facts=facts, questions_per_entity=len(asked)
     )
