@@ -397,6 +397,12 @@ def build(
     object store to every worker.
     """
     out = Path(output)
+    if workers == 1 and backend == "local" and generator is None:
+        # This process measures every sample: start the tokenizer's fast measuring now, so it loads
+        # (on another core) while the generator is made.
+        expect = getattr(get_tokenizer(spec.tokenizer), "expect", None)
+        if expect is not None:
+            expect(sum(cell.target_length for cells in plan(spec).values() for cell in cells))
     generator = generator or make_generator(spec)
     with building_into(out):
         return _build(spec, out, overwrite, progress, generator, workers, backend, ray_address, threads, shared_cache)

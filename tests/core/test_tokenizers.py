@@ -290,3 +290,22 @@ def test_utf8_lengths_equal_each_characters_encoding():
         expected = [len(c.encode("utf-8")) for c in text]
         assert tk.utf8_lengths(text).tolist() == expected
     assert tk.utf8_lengths("a\ud800b").tolist() == [1, 3, 1]
+
+
+def test_a_build_starts_fast_measuring_before_it_makes_its_generator(monkeypatch, tmp_path):
+    """A one-process build starts the tokenizer's quicktok helper first, told the build's tokens, so it
+    loads while the generator is made; a build given its generator, or one of several workers,
+    leaves that to where rows are made."""
+    from longsynth import pipeline
+    from longsynth.spec import load_spec
+
+    events = []
+    expect, make = tk.TiktokenTokenizer.expect, pipeline.make_generator
+    monkeypatch.setattr(tk.TiktokenTokenizer, "expect", lambda self, n: events.append(("expect", n)) or expect(self, n))
+    monkeypatch.setattr(pipeline, "make_generator", lambda spec: events.append(("make", 0)) or make(spec))
+    spec = load_spec(None, tasks="niah_single_1", lengths="1k,2k", depths="0,100", samples=2)
+    pipeline.build(spec, tmp_path / "a")
+    assert events[:2] == [("expect", 2 * 2 * (1024 + 2048)), ("make", 0)]
+    events.clear()
+    pipeline.build(spec, tmp_path / "b", generator=pipeline.make_generator(spec))
+    assert events[0] == ("make", 0) and events[1][0] == "expect"  # only where rows are made
