@@ -377,12 +377,13 @@ class TiktokenTokenizer:
     def char_ends(self, text: str, ids) -> np.ndarray:
         if self._token_bytes is None:
             self._token_bytes = self._token_byte_lengths()
-        byte_ends = np.cumsum(self._token_bytes[np.asarray(ids)], dtype=np.int64)
+        byte_ends = np.cumsum(self._token_bytes[np.asarray(ids, dtype=np.int64)], dtype=np.int64)
         if text.isascii():
             return byte_ends
-        # Map byte offsets to character offsets: character i ends at byte char_byte_ends[i].
-        char_byte_ends = np.cumsum(utf8_lengths(text), dtype=np.int64)
-        return np.searchsorted(char_byte_ends, byte_ends, side="left") + 1
+        # Map byte offsets to character offsets: a token ends in the character that holds its last
+        # byte (a byte-level token may end inside a character: that character's end counts).
+        owner = np.repeat(np.arange(len(text), dtype=np.int64), utf8_lengths(text))
+        return owner[byte_ends - 1] + 1
 
     def _token_byte_lengths(self) -> np.ndarray:
         """Byte length of every token id, computed once so offsets cost one numpy gather per sample:

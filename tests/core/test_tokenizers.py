@@ -79,6 +79,21 @@ def test_char_ends_on_non_ascii_text(tokenizer):
     assert np.all(np.diff(ends) >= 0)
 
 
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_char_ends_count_the_character_a_token_ends_in(name):
+    """A token's recorded end is the end of the character holding its last byte, also where a
+    byte-level token stops inside a character: the decoded prefix's length, its cut character
+    decoded as one replacement character."""
+    tokenizer = tk.get_tokenizer(name)
+    for text in _adversarial_texts(200) + ["王伟是李娜的父亲。𝔘𝔫𝔦 naïve 🙂🙂🙂 ẞ"]:
+        ids = tokenizer.encode(text)
+        ends = tokenizer.char_ends(text, ids).tolist()
+        expected = [
+            len(tokenizer._enc.decode_bytes(ids[:n]).decode("utf-8", "replace")) for n in range(1, len(ids) + 1)
+        ]
+        assert ends == expected, text
+
+
 def _valid(data: bytes) -> bool:
     try:
         data.decode("utf-8")
