@@ -142,10 +142,22 @@ def _mark_hits(text: str, marks: tuple[str, ...]) -> tuple[tuple[int, str], ...]
         return tuple(sorted(hits))
     import polars as pl
 
+    width, heads = _marks_by_head(marks)
     hits = []
     for at in pl.Series([text]).str.find_many(list(marks), overlapping=True).item().to_list():
-        hits += [(at, mark) for mark in marks if text.startswith(mark, at)]
+        hits += [(at, mark) for mark in heads.get(text[at : at + width], ()) if text.startswith(mark, at)]
     return tuple(sorted(set(hits)))
+
+
+@functools.lru_cache(maxsize=16)
+def _marks_by_head(marks: tuple[str, ...]) -> tuple[int, dict[str, tuple[str, ...]]]:
+    """The marks by their first characters (as many as the shortest mark has): the marks that start
+    at a hit are among those its text begins with (a hit checked against 29 marks cost 0.3 ms a row)."""
+    width = min(map(len, marks))
+    heads: dict[str, list[str]] = {}
+    for mark in marks:
+        heads.setdefault(mark[:width], []).append(mark)
+    return width, {head: tuple(found) for head, found in heads.items()}
 
 
 @functools.lru_cache(maxsize=4)
