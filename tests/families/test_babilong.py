@@ -274,3 +274,19 @@ def test_one_pass_search_finds_what_searching_each_wording_finds(grid):
     assert wording._mark_hits(text, marks) == one_scan_per_mark(text)
     overlapping = " went to the  went to the " * 2  # a mark right after itself, and one made of two
     assert wording._mark_hits(overlapping, marks) == one_scan_per_mark(overlapping)
+
+
+def test_mark_hits_are_every_mark_at_every_offset():
+    """The wording marks found in a text (overlapping ones and marks that start others included) are
+    exactly what trying every mark at every offset finds."""
+    from longsynth.generators.babilong.wording import _mark_hits
+
+    marks = tuple(
+        sorted(
+            [" went to the ", " went to the kitchen", " to the ", "Who is in the ", " is in the "],
+            key=lambda m: (-len(m), m),
+        )
+    )
+    text = "Mary went to the kitchen. Who is in the hall? John went to the garden and back to the hall."
+    brute = sorted((at, m) for m in marks for at in range(len(text)) if text.startswith(m, at))
+    assert list(_mark_hits.__wrapped__(text, marks)) == brute and len(brute) >= 6
