@@ -1,4 +1,4 @@
-"""Whole-build time over the time of one encode of the built texts (limit 1.5).
+"""Whole-build time over the time of one encode of the built texts (goal: at most 1.0; holobench 1.2).
 
 Defaults: 100 niah_single_1 samples at 128K. Other families:
   python bench/speed.py --generator longbio --task bio_standard --length 32k
@@ -37,10 +37,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.cases:
         options = {case.rsplit(":", 1)[0]: case.rsplit(":", 1)[1] for case in args.sets}
-        for case in args.cases.split(","):
+        met = 0
+        cases = args.cases.split(",")
+        for case in cases:
             args.generator, args.task = case.split(":")
             args.options = options.get(case, "")
-            _repeat(args)
+            met += _repeat(args) <= _goal(args.generator)
+        print(f"{met} of {len(cases)} builds at or under their goal")
         return
     if not args.once:
         _repeat(args)
@@ -74,11 +77,16 @@ def main() -> None:
     print(
         f"generator={args.generator} task={args.task} samples={len(inputs)} length={args.length} "
         f"threads={args.threads or 'default'} {args.options} "
-        f"build={build_seconds:.2f}s encode={encode_seconds:.2f}s ratio={ratio:.2f} (goal 1.2, limit 1.5)"
+        f"build={build_seconds:.2f}s encode={encode_seconds:.2f}s ratio={ratio:.2f} (goal {_goal(args.generator)})"
     )
 
 
-def _repeat(args) -> None:
+def _goal(generator: str) -> float:
+    """The most a build may take, in encodes of its output: holobench's samples run two SQL engines."""
+    return 1.2 if generator == "holobench" else 1.0
+
+
+def _repeat(args) -> float:
     """Run the measurement in fresh processes (one-off costs included each time); print the median."""
     import statistics
     import subprocess
@@ -110,10 +118,12 @@ def _repeat(args) -> None:
         lines.append(subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip())
         print(lines[-1])
     ratios = [float(line.split("ratio=")[1].split()[0]) for line in lines]
+    median = statistics.median(ratios)
     print(
         f"{args.generator}:{args.task} median ratio over {len(ratios)} fresh runs: "
-        f"{statistics.median(ratios):.2f} (goal 1.2, limit 1.5)"
+        f"{median:.2f} (goal {_goal(args.generator)})"
     )
+    return median
 
 
 if __name__ == "__main__":
