@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,21 +50,35 @@ def check_cache() -> Path:
     return root
 
 
-def cached_json(name: str, key: Any, build: Callable[[], Any]) -> Any:
-    """`build()`'s JSON-able result, stored under a hash of `key`; a damaged or unwritable cache is ignored."""
+def cached_json(name: str, key: Any, build: Callable[[], Any], load: Callable[[Any], Any] | None = None) -> Any:
+    """`build()`'s JSON-able result, stored under a hash of `key`; a damaged or unwritable cache is ignored.
+
+    With `load`, the result is `load(value)`, and an entry `load` refuses (KeyError, TypeError,
+    ValueError: a damaged or foreign file) is built again and written over."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
     path = cache_dir("json", f"{name}-{digest}.json")
     try:
-        return orjson.loads(path.read_bytes())
-    except (OSError, ValueError):  # orjson.JSONDecodeError is a ValueError
+        stored = orjson.loads(path.read_bytes())
+        return load(stored) if load is not None else stored
+    except (OSError, ValueError, KeyError, TypeError):  # orjson.JSONDecodeError is a ValueError
         pass
     value = build()
     try:
         blob = orjson.dumps(value)
     except TypeError:  # not storable as JSON (an integer beyond 64 bits): not cached
-        return value
-    store_bytes(path, blob)
-    return value
+        blob = None
+    if blob is not None:
+        store_bytes(path, blob)
+    return load(value) if load is not None else value
+
+
+def code_key(*modules: Any, extra: str = "") -> str:
+    """The sha256 of these modules' source files, Python's version (`random`'s draws) and `extra`: the
+    key part that keeps a cached pool made by code from outliving that code."""
+    digest = hashlib.sha256(f"{sys.version.split()[0]} {extra}".encode())
+    for module in modules:
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
 
 
 def cached_counts(
@@ -78,10 +93,13 @@ def cached_counts(
         data = text.encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(8, "little"))
         digest.update(data)
-    counts = cached_json(kind, {"texts": digest.hexdigest(), "tokenizer": tokenizer_name}, lambda: count(texts))
-    if not isinstance(counts, list) or len(counts) != len(texts):  # a damaged entry: count again
-        counts = count(texts)
-    return counts
+
+    def load(counts: Any) -> list[int]:
+        if not isinstance(counts, list) or len(counts) != len(texts):
+            raise ValueError("counts of another length")
+        return counts
+
+    return cached_json(kind, {"texts": digest.hexdigest(), "tokenizer": tokenizer_name}, lambda: count(texts), load)
 
 
 def store_bytes(path: Path, blob: bytes) -> None:

@@ -7,7 +7,6 @@ tokenizer) and every sample of a build draws a contiguous run from it.
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 import json
 import random
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import cached_json
+from ..cache import cached_json, code_key
 from ..errors import CorpusError, SpecError
 from ..files import input_files
 from ..network import hub_offline_by_choice, hub_unreachable
@@ -70,23 +69,16 @@ def prose_pool(tokenizer_name: str, min_tokens: int, language: str = "en") -> Un
     of a 32K build's pool took 0.13 s of every build (a fifth of one encode of 100 samples). The
     key holds the sha256 of the code that writes the prose (this module and the two prose modules)
     and the Python version (`random`'s draws), so changed code never reads an old pool."""
-    key = {"language": language, "min_tokens": min_tokens, "tokenizer": tokenizer_name, "code": _prose_code()}
-    data = cached_json("prose-pool", key, lambda: _make_prose_pool(tokenizer_name, min_tokens, language))
-    texts, tokens = data.get("texts") if isinstance(data, dict) else None, None
-    if isinstance(data, dict) and isinstance(texts, list) and isinstance(data.get("tokens"), list):
-        tokens = data["tokens"]
-    if tokens is None or len(tokens) != len(texts) or not all(isinstance(t, str) for t in texts):
-        data = _make_prose_pool(tokenizer_name, min_tokens, language)  # a damaged cache entry
-        texts, tokens = data["texts"], data["tokens"]
-    return UnitPool(texts, np.asarray(tokens, dtype=np.int64))
+    code = code_key(sys.modules[__name__], prose_module, prose_zh_module)
+    key = {"language": language, "min_tokens": min_tokens, "tokenizer": tokenizer_name, "code": code}
+    return cached_json("prose-pool", key, lambda: _make_prose_pool(tokenizer_name, min_tokens, language), _pool)
 
 
-@functools.lru_cache(maxsize=1)
-def _prose_code() -> str:
-    digest = hashlib.sha256(sys.version.split()[0].encode())
-    for module in (sys.modules[__name__], prose_module, prose_zh_module):
-        digest.update(Path(module.__file__).read_bytes())
-    return digest.hexdigest()
+def _pool(data: dict[str, list]) -> UnitPool:
+    texts, tokens = data["texts"], data["tokens"]
+    if len(tokens) != len(texts) or not all(isinstance(t, str) for t in texts):
+        raise ValueError("a damaged prose pool")
+    return UnitPool(list(texts), np.asarray(tokens, dtype=np.int64))
 
 
 def _make_prose_pool(tokenizer_name: str, min_tokens: int, language: str) -> dict[str, list]:

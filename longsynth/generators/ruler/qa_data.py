@@ -30,17 +30,15 @@ replacement within a cell (`question_for`).
 from __future__ import annotations
 
 import functools
-import hashlib
 import random
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ... import seeding
-from ...cache import cached_counts, cached_json
+from ...cache import cached_counts, cached_json, code_key
 from ...errors import CorpusError
 from ...seeding import derive_seed, permuted
 from ...text import vocabulary
@@ -184,22 +182,11 @@ def builtin_set(tokenizer_name: str, entities: int, hops: int) -> BuiltinSet:
     took 0.11 s of every qa build (a sixth of one encode of 100 samples at 32K). The key holds the
     sha256 of the code that draws them (this module, the seeding and the name lists), Faker's version
     (the names) and Python's (`random`'s draws), so changed code never reads an old set."""
-    key = {"entities": entities, "hops": hops, "tokenizer": tokenizer_name, "code": _set_code()}
-    data = cached_json("qa-builtin", key, lambda: _builtin_data(tokenizer_name, entities, hops))
-    try:
-        return _from_data(data)
-    except (KeyError, TypeError, ValueError):  # a damaged cache entry
-        return _from_data(_builtin_data(tokenizer_name, entities, hops))
-
-
-@functools.lru_cache(maxsize=1)
-def _set_code() -> str:
     from importlib.metadata import version
 
-    digest = hashlib.sha256(f"{sys.version.split()[0]} faker {version('faker')}".encode())
-    for module in (sys.modules[__name__], seeding, vocabulary):
-        digest.update(Path(module.__file__).read_bytes())
-    return digest.hexdigest()
+    code = code_key(sys.modules[__name__], seeding, vocabulary, extra=f"faker {version('faker')}")
+    key = {"entities": entities, "hops": hops, "tokenizer": tokenizer_name, "code": code}
+    return cached_json("qa-builtin", key, lambda: _builtin_data(tokenizer_name, entities, hops), _from_data)
 
 
 def _builtin_data(tokenizer_name: str, entities: int, hops: int) -> dict[str, Any]:
