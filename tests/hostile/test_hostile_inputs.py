@@ -107,6 +107,20 @@ SQL = ["--generator", "holobench", "--lengths", "2k", "--samples", "1", "--set",
 QUESTION = ["--set", "question=Which pets?"]
 
 
+def _tampered_prose_pool(root: Path) -> None:
+    """Make this scratch cache's prose pool for a 1K build, then replace it with a file of the right
+    name and the wrong shape (counts that are not numbers)."""
+    from longsynth.text import sources
+
+    sources.prose_pool.cache_clear()
+    sources.prose_pool("cl100k_base", sources.prose_reach(1024), "en")
+    sources.prose_pool.cache_clear()  # the build reads the file again
+    entries = list((root / "cache" / "json").glob("prose-pool-*.json"))
+    assert entries, "no prose pool was cached to tamper with"
+    for entry in entries:
+        entry.write_text('{"texts": ["x"], "tokens": ["not a count"]}')
+
+
 def sql_case(name: str, sql: str, says: str, absent: tuple[str, ...] = ()) -> Case:
     return Case(name, ["build", *SQL, "--set", f"sql={sql}", *QUESTION, "-o", "out"], 2, says, sqlite_db, absent=absent)
 
@@ -488,6 +502,13 @@ CASES = [
         ["build", "--generator", "nextlong", "--set", "chunk_tokens=1", "--lengths", "2k", "-o", "out"],
         2,
         "chunk_tokens must be 0 (chunks of chunk_size characters) or at least 16, got 1",
+    ),
+    Case(
+        "a cached prose pool tampered with",  # built again, not read as a pool of one unit
+        ["build", "--task", "niah_single_2", *SMALL, "-o", "out"],
+        0,
+        "wrote",
+        prepare=_tampered_prose_pool,
     ),
     Case(
         "a --set value with a colon at its end",  # YAML read it as a mapping: the error quoted "{'builtin-zipf': None}"
