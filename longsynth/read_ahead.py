@@ -61,6 +61,25 @@ def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
         thread.join()
 
 
+def ordered_map(fn: Callable[[T], Any], items: Iterable[T], workers: int, ahead: int | None = None) -> Iterator[Any]:
+    """`fn` of each item, in order, computed by `workers` threads at most `ahead` items (default:
+    `workers`) beyond the one the caller takes: work that releases the GIL (numpy, polars) runs on
+    every core while memory holds a few results. Leaving early waits for the items in flight."""
+    ahead = max(1, ahead or workers)
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="longsynth-ordered") as pool:
+        pending: collections.deque[Future] = collections.deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                if len(pending) > ahead:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
 class WriteBehind:
     """Runs writes (`put(write, *args)`) in order on a thread of its own, at most `depth` behind the
     caller, so a write the kernel holds back (it slows writers once enough is unwritten: an index of a

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from longsynth.read_ahead import read_ahead
+from longsynth.read_ahead import ordered_map, read_ahead
 
 
 def test_items_come_in_order_from_another_thread():
@@ -99,3 +99,39 @@ def test_a_failed_write_is_raised_to_the_caller():
         with WriteBehind(depth=2) as writer:
             for n in range(10):
                 writer.put(write, n)
+
+
+def test_ordered_map_runs_items_at_once_and_yields_them_in_order():
+    """Two workers hold two items at the same time (each waits for the other at a barrier, which one
+    thread alone would never pass); results come in item order whatever order they finish in."""
+    barrier = threading.Barrier(2, timeout=10)
+
+    def work(n: int) -> int:
+        barrier.wait()
+        time.sleep(0.01 * (n % 2 == 0))  # even items finish last
+        return n * n
+
+    assert list(ordered_map(work, range(10), workers=2)) == [n * n for n in range(10)]
+
+
+def test_ordered_map_keeps_at_most_ahead_items_in_flight_and_raises_errors():
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def work(n: int) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.005)
+        with lock:
+            running[0] -= 1
+        if n == 7:
+            raise ValueError("bad block 7")
+        return n
+
+    seen = []
+    with pytest.raises(ValueError, match="bad block 7"):
+        for n in ordered_map(work, range(20), workers=4, ahead=2):
+            seen.append(n)
+    assert seen == list(range(7))
+    assert most[0] <= 3  # the one being taken and `ahead` more

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ...read_ahead import WriteBehind
+from ...cores import available_cores
+from ...read_ahead import WriteBehind, ordered_map
 
 QUERY_TERMS = 24
 POSTINGS_PER_TERM = 4096  # the most chunks a term keeps in the index (see `Bm25.write`)
@@ -113,13 +114,14 @@ def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values[starts], np.diff(starts, append=len(values))
 
 
-def _term_blocks(kept: np.ndarray) -> list[tuple[int, int]]:
-    """Consecutive term ranges [low, high) of about BLOCK_POSTINGS kept postings each."""
+def _term_blocks(kept: np.ndarray, size: int | None = None) -> list[tuple[int, int]]:
+    """Consecutive term ranges [low, high) of about `size` (BLOCK_POSTINGS) kept postings each."""
+    size = size or BLOCK_POSTINGS
     ends = np.cumsum(kept)
     blocks, low = [], 0
     while low < len(kept):
         base = ends[low - 1] if low else 0
-        high = int(np.searchsorted(ends, base + BLOCK_POSTINGS, side="right"))
+        high = int(np.searchsorted(ends, base + size, side="right"))
         high = max(high, low + 1)
         blocks.append((low, min(high, len(kept))))
         low = high
@@ -188,10 +190,13 @@ class _Pruning:
         self.cut = np.full(len(frequency), -1, dtype=np.int64)  # -1: keep all (a term that is not common)
         self.quota = np.zeros(len(frequency), dtype=np.int64)  # how many of the cut bin's chunks are left
 
-    def count(self, term: np.ndarray, bins: np.ndarray) -> None:
+    def cells(self, term: np.ndarray, bins: np.ndarray) -> np.ndarray:
+        """The histogram cells (flat) of the postings of common terms among (term, bins)."""
         common = self.common[term]
-        flat = self.slot[term[common]] * SCORE_BINS + bins[common]
-        np.add.at(self.histogram.reshape(-1), flat, np.int32(1))  # the histogram's own type: numpy's fast path (20x)
+        return self.slot[term[common]] * SCORE_BINS + bins[common]
+
+    def count(self, cells: np.ndarray) -> None:
+        np.add.at(self.histogram.reshape(-1), cells, np.int32(1))  # the histogram's own type: numpy's fast path (20x)
 
     def decide(self, rows: int = 1024) -> None:
         """Each common term's cut bin and how many of that bin's chunks it keeps (a block of terms at a
@@ -222,6 +227,29 @@ class _Pruning:
             taken, times = _runs(tied_terms[take])
             self.quota[taken] -= times
         return chosen
+
+
+def _block_postings(parts, starts, keep, norm, idf, block: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Block `block`'s kept postings, term by term and each term's chunks in order: (scores as float32,
+    chunk ids as int32), gathered from every part (in part order, so each term's chunks come in order);
+    None when it keeps none."""
+    pieces = []
+    for n, part in enumerate(parts):
+        a, z = int(starts[n, block]), int(starts[n, block + 1])
+        if a == z:
+            continue
+        row, term, count = part.slice(a, z)
+        chosen = keep.select(term, _score_bin(count, norm[row]))
+        pieces.append((row[chosen], term[chosen], count[chosen]))
+    if not pieces:
+        return None
+    row, term, count = (np.concatenate(column) for column in zip(*pieces, strict=True))
+    order = np.argsort(term, kind="stable")  # term by term, each term's chunks in order
+    row, term, count = row[order], term[order], count[order]
+    score = count.astype(np.float32)
+    score *= (K1 + 1.0) / (score + norm[row])  # the score, term by term
+    score *= idf[term]
+    return score.astype(np.float32), row.astype(np.int32)
 
 
 @dataclass(frozen=True)
@@ -367,17 +395,23 @@ class Bm25:
         kept = np.minimum(frequency, postings_per_term)
         indptr = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
         size = int(indptr[-1])
-        blocks = _term_blocks(kept)
+        workers = available_cores()
+        blocks = _term_blocks(kept, max(1, BLOCK_POSTINGS // workers))  # memory holds `workers` blocks
         # One pass over the parts: where each block's terms start in each part (its postings are sorted
         # by term), and each common term's chunks per score bin. (Searching each part again for each
         # block cost more than the search: a million documents make a thousand parts and 30 blocks.)
         edges = np.array([low for low, _ in blocks] + [len(kept)], dtype=np.int64)
         starts = np.zeros((len(parts), len(edges)), dtype=np.int64)
-        for n, part in enumerate(parts):
+
+        def read_part(part: _Part) -> tuple[np.ndarray, np.ndarray | None]:  # on `workers` threads
             row, term, count = part.load()
-            starts[n] = np.searchsorted(term, edges, side="left")
-            if keep.common.any():
-                keep.count(term, _score_bin(count, norm[row]))
+            cells = keep.cells(term, _score_bin(count, norm[row])) if keep.common.any() else None
+            return np.searchsorted(term, edges, side="left"), cells
+
+        for n, (found, cells) in enumerate(ordered_map(read_part, parts, workers=workers)):
+            starts[n] = found
+            if cells is not None:
+                keep.count(cells)  # in part order, on this thread
         if keep.common.any():
             keep.decide()
         # The matrix is written term block by term block, each block's postings gathered from every
@@ -388,25 +422,15 @@ class Bm25:
             for handle, dtype in ((data_file, np.float32), (index_file, np.int32)):
                 header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False}
                 np.lib.format.write_array_header_1_0(handle, {**header, "shape": (size,)})
-            for b in range(len(blocks)):
-                pieces = []
-                for n, part in enumerate(parts):
-                    a, z = int(starts[n, b]), int(starts[n, b + 1])
-                    if a == z:
-                        continue
-                    row, term, count = part.slice(a, z)
-                    chosen = keep.select(term, _score_bin(count, norm[row]))
-                    pieces.append((row[chosen], term[chosen], count[chosen]))
-                if not pieces:
+            # Blocks hold disjoint terms, so two are gathered at once (numpy releases the GIL; the
+            # pruning's quotas are per term) and written in order.
+            block_postings = functools.partial(_block_postings, parts, starts, keep, norm, idf)
+            for found in ordered_map(block_postings, range(len(blocks)), workers=workers):
+                if found is None:
                     continue
-                row, term, count = (np.concatenate(column) for column in zip(*pieces, strict=True))
-                order = np.argsort(term, kind="stable")  # term by term, each term's chunks in order
-                row, term, count = row[order], term[order], count[order]
-                score = count.astype(np.float32)
-                score *= (K1 + 1.0) / (score + norm[row])  # the score, term by term
-                score *= idf[term]
-                data_file.write(score.astype(np.float32).tobytes())
-                index_file.write(row.astype(np.int32).tobytes())
+                score, row = found
+                data_file.write(score.tobytes())
+                index_file.write(row.tobytes())
         for part in parts:
             part.path.unlink()
         scratch.rmdir()
