@@ -63,7 +63,9 @@ def _rank_table() -> np.ndarray:
     weights = 1.0 / np.arange(1, VOCABULARY + 1, dtype=np.float64) ** EXPONENT
     cumulative = np.cumsum(weights / weights.sum())
     slots = (np.arange(1 << TABLE_BITS, dtype=np.float64) + 0.5) / (1 << TABLE_BITS)
-    return np.minimum(np.searchsorted(cumulative, slots, side="right"), VOCABULARY - 1).astype(np.int32)
+    # uint16 (every rank fits): half the memory of int32, so more of the table stays in cache when a
+    # block looks up its 700,000 ranks
+    return np.minimum(np.searchsorted(cumulative, slots, side="right"), VOCABULARY - 1).astype(np.uint16)
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,7 +87,7 @@ def _pieces():
     )
     table = table.explode("word").join(pl.DataFrame({"glue": [" ", ". ", ".\n", "."]}), how="cross")
     table = table.select(pl.concat_str("word", "glue").alias("piece"))["piece"]
-    return table, table.str.len_chars().to_numpy().astype(np.int32)
+    return table, table.str.len_chars().to_numpy().astype(np.uint8)  # at most 8 characters a piece
 
 
 def _block(block: int, seed: int) -> list[tuple[str, str]]:
@@ -102,7 +104,7 @@ def _block(block: int, seed: int) -> list[tuple[str, str]]:
     sentence_end = np.cumsum(sentence_words) - 1
     paragraph_end = sentence_end[np.cumsum(sentences_per_paragraph) - 1]
     document_end = paragraph_end[np.cumsum(paragraphs) - 1]
-    ranks = _rank_table()[rng.integers(0, 1 << TABLE_BITS, size=total)]
+    ranks = _rank_table()[rng.integers(0, 1 << TABLE_BITS, size=total)].astype(np.int32)
     own = np.flatnonzero(rng.random(total) < TOPIC_SHARE)  # words drawn from their document's topic
     own_doc = np.searchsorted(document_end, own)  # (only these need their document: no per-word table)
     ranks[own] = _topic_words(seed)[topic[own_doc], rng.integers(0, TOPIC_WORDS, size=len(own))]
