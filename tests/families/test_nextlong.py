@@ -272,6 +272,36 @@ def test_dense_retriever_with_the_real_model(tmp_path):
     assert generator.index_spec.encoder == "wordllama"
 
 
+def test_character_chunks_are_the_greedy_groups_of_whole_lines():
+    """By characters, a meta-chunk is as many whole lines as fit `size` (joined by newlines), the next
+    line starting the next chunk: checked against that definition written out, on documents whose
+    lines all fit (a longer line is split alone, tested with token budgets below)."""
+    import random
+
+    from longsynth.generators.nextlong.chunking import chunk_document
+
+    rng = random.Random(5)
+    pieces = ["a", "bb", " ", "\n", "\n\n", ". ", "x" * 30, "é", "word "]
+    checked = 0
+    for _ in range(1500):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 300)))
+        size = rng.choice([40, 64, 100, 2048])
+        lines = text.split("\n")
+        if max(map(len, lines)) > size:
+            continue
+        groups: list[str] = []
+        for line in lines:
+            if groups and len(groups[-1]) + 1 + len(line) <= size:
+                groups[-1] += "\n" + line
+            else:
+                groups.append(line)
+        chunks = chunk_document(text, size)
+        assert [c.text for c in chunks] == groups
+        assert "".join(c.text + c.joiner for c in chunks) == text
+        checked += 1
+    assert checked > 500
+
+
 def test_token_budget_chunks(tmp_path):
     from longsynth.generators.nextlong.chunking import chunk_document
 

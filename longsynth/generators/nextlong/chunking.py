@@ -85,6 +85,7 @@ def chunk_document(text: str, size: int = 2048, length: Callable[[str], int] = l
     lines = text.split("\n")
     group: list[str] = []
     group_start = 0
+    group_chars = 0  # len("\n".join(group)), kept as lines come when sizes are characters
     offset = 0
 
     def flush(joiner: str) -> None:
@@ -105,11 +106,15 @@ def chunk_document(text: str, size: int = 2048, length: Callable[[str], int] = l
                 chunks.append(Chunk(piece, joiner, start))
                 start += len(piece)
         else:
-            candidate = length("\n".join(group + [line]))
+            if length is len:  # characters add up (tokens need not: a join can merge across the newline)
+                candidate = group_chars + 1 + len(line) if group else len(line)
+            else:
+                candidate = length("\n".join(group + [line]))
             if group and candidate > size:
                 flush("\n")
             if not group:
                 group_start = offset
+            group_chars = group_chars + 1 + len(line) if group else len(line)
             group.append(line)
         offset += len(line) + 1
     flush("")
