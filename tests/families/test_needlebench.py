@@ -147,6 +147,34 @@ def test_atc_with_a_haystack_and_many_needles(tmp_path):
         assert len(row["depths"]) == 3 * 64 and max(row["depths"]) - min(row["depths"]) > 50
 
 
+def test_the_oracle_reads_every_kinship_statement_our_own_reading_finds(tmp_path):
+    """The oracle (which tries only the wordings that can follow each "<younger>'s <relation>") reads
+    the same (younger, elder) pairs, in order, as our four patterns over the whole text, also with
+    marks that belong to no statement and statements that break off after their mark."""
+    from longsynth.generators.needlebench.ancestry import read_statements
+    from longsynth.pipeline import make_generator
+
+    options = {"lengths": "8k", "samples": 1, "num_needles": 32, "haystack": "prose"}
+    spec = load_spec(None, generator="needlebench", tasks="ancestral_trace", **options)
+    generator = make_generator(spec)
+    text = _rows(build(spec, tmp_path / "ds"))[0]["input"]
+    noise = " Ann Lee's father! Bo Hart's mother is unknown. Cy Dee is Ed Fox's grandmother, and more. "
+    text = noise + text[: len(text) // 2] + noise + "Gil Ho's mother is Ida Jo." + text[len(text) // 2 :]
+
+    def ours(text: str) -> list[tuple[str, str]]:
+        found = {}
+        for pattern, elder_group in KINSHIP:
+            pattern = pattern.replace(", who is", r", who is \1's (?:grandfather|grandmother|father|mother)\.")
+            for match in re.finditer(pattern, text):
+                younger = match.group(3 - elder_group)
+                found[match.span()] = (younger, match.group(elder_group))
+        return [found[span] for span in sorted(found)]
+
+    expected = ours(text)
+    assert len(expected) >= 3 * 32 + 1 and ("Gil Ho", "Ida Jo") in expected
+    assert read_statements(generator, text) == expected
+
+
 def test_final_answer_metric(bench_build):
     for row in _rows(bench_build, "ancestral_trace") + _rows(bench_build, "multi_reasoning"):
         gold = row["answers"][0]
