@@ -110,3 +110,23 @@ def test_ruler_export_refuses_training_rows_and_damaged_folders(tmp_path):
     shard.write_bytes(shard.read_bytes()[:100])
     damaged = CliRunner().invoke(cli, ["export", "ruler", str(evaluation), str(tmp_path / "r2")])
     assert damaged.exit_code == 2 and "does not match its manifest" in damaged.stderr
+
+
+def test_shards_are_written_without_dictionary_pages(tmp_path):
+    """A row's texts are unique: a dictionary of them saves nothing, and building one copied every
+    text of a row group into pyarrow's memory (a build's peak). Every column is written plain, in
+    row groups of at most 64 rows, and reads back as written."""
+    import pyarrow.parquet as pq
+
+    spec = load_spec(None, generator="needle", tasks="niah_single_1", lengths="1k", depths="0,100", samples=40)
+    out = build(spec, tmp_path / "ds")
+    shards = sorted(out.glob("*/*.parquet"))
+    assert shards
+    for shard in shards:
+        metadata = pq.ParquetFile(shard).metadata
+        for group in range(metadata.num_row_groups):
+            assert metadata.row_group(group).num_rows <= 64
+            for column in range(metadata.num_columns):
+                encodings = metadata.row_group(group).column(column).encodings
+                assert not any("DICTIONARY" in e for e in encodings), (metadata.schema.column(column).name, encodings)
+    assert validate_directory(out).problems == []
