@@ -10,6 +10,7 @@ totally ordered when order matters).
 
 from __future__ import annotations
 
+import operator
 import random
 import re
 from collections import Counter
@@ -104,7 +105,8 @@ def _condition(
     if selective:
         # A candidate value selects 1 to MAX_RESULT_ROWS rows: for a range, walk the distinct
         # values from the end the operator keeps.
-        counts = Counter(v for v in (r[idx] for r in rows) if v is not None)
+        counts = Counter(map(operator.itemgetter(idx), rows))  # (in C: a generator per row cost 0.5 ms a sample)
+        counts.pop(None, None)
         candidates, kept = [], 0
         if op == "=":
             candidates = [v for v in counts if counts[v] <= max_rows]
