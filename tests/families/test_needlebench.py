@@ -249,3 +249,29 @@ def test_retrieval_is_scored_in_order_and_naming_unasked_boxes_costs(bench_build
     assert score(row, ", ".join(reversed(row["answers"]))) < 0.5  # order counts
     assert score(row, ", ".join(meta["items"])) < 1.0  # every box label: over-generation costs
     assert anchor_score(row, ", ".join(meta["items"])) == 1.0  # NeedleBench's share of answers credits it
+
+
+def test_statements_reworded_after_their_mark_fail_validation(tmp_path):
+    """A dataset whose kinship statements were reworded after "<younger>'s <relation>" ("is" made
+    "was", the shard's sha256 fixed up to match) is read as stating no statement there: `validate`
+    exits 1 naming the statements it no longer finds, never a crash."""
+    import hashlib
+
+    out = tmp_path / "atc"
+    options = ["--generator", "needlebench", "--task", "ancestral_trace", "--lengths", "2k", "--samples", "2"]
+    assert CliRunner().invoke(cli, ["build", *options, "-o", str(out)]).exit_code == 0
+    shard = sorted(out.glob("*/*.parquet"))[0]
+    frame = pl.read_parquet(shard)
+    for relation in ("father", "mother"):  # (grandfather and grandmother end in these)
+        frame = frame.with_columns(
+            pl.col(column).str.replace_all(f"{relation} is ", f"{relation} was ", literal=True)
+            for column in ("input", "prompt")
+        )
+    frame.write_parquet(shard)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"][str(shard.relative_to(out))] = hashlib.sha256(shard.read_bytes()).hexdigest()
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    result = CliRunner().invoke(cli, ["validate", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "2 failed" in result.output
+    assert "is not at its recorded offsets" in result.output
