@@ -637,6 +637,24 @@ def test_the_zipf_corpus_is_pinned_and_the_same_from_any_start():
     )
 
 
+def test_a_chunks_own_words_do_not_crowd_out_the_words_it_shares(tmp_path):
+    """Each chunk has 40 words no other chunk has, and shares a few: a search for one finds the
+    others by the shared words (the words one chunk holds no longer take the 24 slots), and it still
+    finds the chunk that holds a query's unique word."""
+    from longsynth.generators.nextlong import bm25
+
+    texts = [
+        " ".join(f"own{n}x{k}" for k in range(40)) + (" river stone lantern" if n % 2 else " river stone meadow")
+        for n in range(30)
+    ]
+    bm25.Bm25.write(iter([texts]), tmp_path / "index")
+    index = bm25.Bm25.load(tmp_path / "index")
+    (ids, scores), (alone, _) = index.search_many([texts[0], "own7x3 nothing"], 64)
+    assert ids[0] == 0 and len(ids) == 30 and (scores > 0).all()  # itself first, then every other chunk
+    assert set(ids[1:15].tolist()) == set(range(2, 30, 2))  # those sharing "meadow" next
+    assert alone.tolist() == [7]
+
+
 def test_a_search_ranks_chunks_as_summing_every_posting_does():
     """`top_by_chunk` (sums in a corpus-long array, only the chunks that can be among the best ranked)
     gives what summing each chunk's postings in order and ranking every chunk gives: the same chunks,

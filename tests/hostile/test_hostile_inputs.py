@@ -1294,6 +1294,21 @@ CASES += [
 ]  # fmt: skip
 
 
+def _words_of_their_own(root: Path) -> None:
+    """Documents whose every word but three is theirs alone (a log of ids, a table of codes)."""
+    lines = [
+        json.dumps({"id": f"d{n}", "text": " ".join(f"code{n}x{k} about things" for k in range(150))})
+        for n in range(60)
+    ]
+    (root / "codes.jsonl").write_text("\n".join(lines))
+
+
+CASES += [
+    Case("a corpus whose documents have words of their own", ["build", "--generator", "nextlong", "--lengths", "4k",
+         "--samples", "2", "--set", "corpus=codes.jsonl", "-o", "out"], 0, "wrote 2 rows", _words_of_their_own),
+]  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):

@@ -7,10 +7,13 @@ term's score in each chunk, in CSR form (three arrays), keeping for each term on
 `POSTINGS_PER_TERM` best chunks (see `Bm25.write`); a loaded index reads a term's postings from disk
 when a search needs them.
 
-Each query keeps its `QUERY_TERMS` rarest terms (highest idf): common terms have the longest postings
-and the least say in the ranking. A search therefore reads at most QUERY_TERMS x POSTINGS_PER_TERM
-postings, sums them by chunk in an array as long as the corpus's chunks (zeroed again entry by entry)
-and ranks only the chunks that can be among the best, whatever the corpus's size.
+Each query keeps its `QUERY_TERMS` rarest terms (highest idf) among those two or more chunks hold:
+common terms have the longest postings and the least say in the ranking. (It keeps up to
+QUERY_TERMS terms that one chunk holds besides, one posting each: those find that chunk alone, and
+ranked with the rest they crowded out the words a chunk shares with others.) A search therefore
+reads at most QUERY_TERMS x (POSTINGS_PER_TERM + 1) postings, sums them by chunk in an array as long
+as the corpus's chunks (zeroed again entry by entry) and ranks only the chunks that can be among the
+best, whatever the corpus's size.
 """
 
 from __future__ import annotations
@@ -149,8 +152,7 @@ def _score_bin(count: np.ndarray, norm: np.ndarray) -> np.ndarray:
 
 def top_by_chunk(chunk_ids: np.ndarray, scores: np.ndarray, k: int, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The k chunks whose postings' scores sum highest (positive sums only), best first, ties to the
-    lower id (`top_k`), from a query's postings: each chunk at most once per term, so at most
-    `QUERY_TERMS` times.
+    lower id (`top_k`), from a query's postings: each chunk at most once per term.
 
     The sums accumulate in `sums` (a float64 per chunk of the index, zero between calls; the postings'
     entries are zeroed again before returning), in the order the postings come, as a sum per chunk in
@@ -453,10 +455,18 @@ class Bm25:
         size = len(self.indptr) - 1
         pairs, times = np.unique(found["row"].to_numpy()[known] * size + ids[known], return_counts=True)
         query_rows, query_terms = pairs // size, pairs % size
-        order = np.lexsort((query_terms, self.frequency[query_terms], query_rows))  # each query's rarest first
-        query_rows, query_terms, times = query_rows[order], query_terms[order], times[order]
-        rank = np.arange(len(query_rows)) - np.searchsorted(query_rows, query_rows, side="left")
-        kept = rank < QUERY_TERMS
+        held = self.frequency[query_terms]
+        order = np.lexsort((query_terms, held, query_rows))  # each query's rarest first
+        query_rows, query_terms, times, held = query_rows[order], query_terms[order], times[order], held[order]
+        # A term one chunk holds finds that chunk alone: a query keeps QUERY_TERMS of those (one posting
+        # each; lowest term ids) apart from its QUERY_TERMS rarest among the terms chunks share. Ranked
+        # with the rest, a chunk's own unique words (names, numbers) took the slots of the words that
+        # find its negatives: a corpus whose chunks each have 24 words of their own found none at all.
+        shared = held > 1
+        position = np.arange(len(query_rows))
+        first = np.searchsorted(query_rows, query_rows, side="left")  # where each term's query starts
+        before = np.concatenate([[0], np.cumsum(shared)])  # shared terms before each position
+        kept = np.where(shared, before[:-1] - before[first], position - first) < QUERY_TERMS
         query_rows, query_terms, times = query_rows[kept], query_terms[kept], times[kept]
         bounds = np.searchsorted(query_rows, np.arange(len(queries) + 1), side="left")
         results = []
