@@ -1,5 +1,6 @@
 """Producing the items of an iterator on a background thread while the caller works on earlier ones
-(`read_ahead`), and writing behind the caller (`WriteBehind`).
+(`read_ahead`), computing items on several threads and taking them in order (`ordered_map`), and
+writing behind the caller (`WriteBehind`).
 
 An index build has two halves that can overlap on two cores: reading and chunking documents (Python,
 holding the GIL) and tokenizing and indexing them (polars in Rust and quicktok in C++, without it). One

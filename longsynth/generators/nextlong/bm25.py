@@ -397,8 +397,10 @@ class Bm25:
         kept = np.minimum(frequency, postings_per_term)
         indptr = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
         size = int(indptr[-1])
-        workers = available_cores()
-        blocks = _term_blocks(kept, max(1, BLOCK_POSTINGS // workers))  # memory holds `workers` blocks
+        # Two threads (where two cores are): each holds a block of half the size. More would split the
+        # blocks finer, and every block slices every scratch part (a thousand at a million documents).
+        workers = min(2, available_cores())
+        blocks = _term_blocks(kept, max(1, BLOCK_POSTINGS // workers))
         # One pass over the parts: where each block's terms start in each part (its postings are sorted
         # by term), and each common term's chunks per score bin. (Searching each part again for each
         # block cost more than the search: a million documents make a thousand parts and 30 blocks.)
@@ -425,7 +427,7 @@ class Bm25:
                 header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False}
                 np.lib.format.write_array_header_1_0(handle, {**header, "shape": (size,)})
             # Blocks hold disjoint terms, so two are gathered at once (numpy releases the GIL; the
-            # pruning's quotas are per term) and written in order.
+            # pruning's quotas are per term) and written in order (`ordered_map`).
             block_postings = functools.partial(_block_postings, parts, starts, keep, norm, idf)
             for found in ordered_map(block_postings, range(len(blocks)), workers=workers):
                 if found is None:
