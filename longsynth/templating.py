@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import jinja2.nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -333,6 +334,44 @@ class Templates:
 
     def has(self, name: str) -> bool:
         return any((Path(folder) / name).is_file() for folder in self.folders)
+
+    def prints_plainly(self, name: str, variables: tuple[str, ...]) -> bool:
+        """Whether template `name` uses each of `variables` only to print it as it is (`{{ person }}`:
+        no filter, test, comparison, call, loop or assignment, and no include, import, macro or
+        block that could). Then rendering it with placeholders and putting values in them gives
+        exactly what rendering it with the values gives, so a family can render a wording once and
+        fill it for each item; any other template is rendered item by item. (False when it cannot be
+        read: rendering reports why.)"""
+        return _prints_plainly(self.folders, name, tuple(variables))
+
+
+_BLOCKING_NODES = (
+    jinja2.nodes.Include,
+    jinja2.nodes.Import,
+    jinja2.nodes.FromImport,
+    jinja2.nodes.Extends,
+    jinja2.nodes.Macro,
+    jinja2.nodes.CallBlock,
+    jinja2.nodes.FilterBlock,
+    jinja2.nodes.Block,
+    jinja2.nodes.For,
+    jinja2.nodes.With,
+    jinja2.nodes.Assign,
+    jinja2.nodes.AssignBlock,
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _prints_plainly(folders: tuple[str, ...], name: str, variables: tuple[str, ...]) -> bool:
+    environment = _environment(folders)
+    try:
+        tree = environment.parse(environment.loader.get_source(environment, name)[0])
+    except (jinja2.TemplateError, RecursionError):
+        return False
+    if any(True for _ in tree.find_all(_BLOCKING_NODES)):
+        return False
+    printed = {id(node) for output in tree.find_all(jinja2.nodes.Output) for node in output.nodes}
+    return all(id(node) in printed for node in tree.find_all(jinja2.nodes.Name) if node.name in variables)
 
 
 SHARED = Templates((str(SHARED_TEMPLATES),))

@@ -290,3 +290,63 @@ def test_mark_hits_are_every_mark_at_every_offset():
     text = "Mary went to the kitchen. Who is in the hall? John went to the garden and back to the hall."
     brute = sorted((at, m) for m in marks for at in range(len(text)) if text.startswith(m, at))
     assert list(_mark_hits.__wrapped__(text, marks)) == brute and len(brute) >= 6
+
+
+def test_a_wording_filled_with_names_is_what_rendering_it_with_them_gives(tmp_path):
+    """Our fact.j2 only prints the names, so each wording is rendered once with placeholders and
+    filled per fact: the text equals a render with the names, for every kind and form. A user's
+    wording that does more with a name (a filter) is rendered fact by fact, so its filter holds."""
+    import random
+
+    from longsynth.generators.babilong import wording
+    from longsynth.generators.babilong.generator import BabilongGenerator
+
+    generator = make_generator(load_spec(None, generator="babilong", tasks="qa1", lengths="2k", samples=1))
+    templates = generator.templates
+    assert wording._wordings(templates) is not None  # the fill path is the one under test
+    rng = random.Random(3)
+    for kind, fields in wording._FIELDS.items():
+        for _ in range(40):
+            fact = world.Fact(kind, **{f: rng.choice(["Mary", "Sandra", "kitchen", "apple", "north"]) for f in fields})
+            form = random.Random(7).randrange(wording.FORMS[kind])
+            expected = templates.render("fact.j2", form=form, **fact.__dict__)
+            assert wording.render_fact(templates, fact, random.Random(7)) == expected
+
+    ours = (BabilongGenerator.template_folder / "fact.j2").read_text()
+    folder = tmp_path / "templates" / "babilong"
+    folder.mkdir(parents=True)
+    (folder / "fact.j2").write_text(
+        ours.replace("{{ person }} went to the {{ room }}.", "{{ person }} went to the {{ room|upper }}.")
+    )
+    spec = load_spec(
+        None, generator="babilong", tasks="qa1", lengths="2k", samples=1, template_dir=str(tmp_path / "templates")
+    )
+    user = make_generator(spec).templates
+    assert wording._wordings(user) is None
+    fact = world.Fact("move", person="Mary", room="kitchen")
+    assert wording.render_fact(user, fact, random.Random(0)) in {
+        user.render("fact.j2", form=form, **fact.__dict__) for form in range(wording.FORMS["move"])
+    }
+    assert user.render("fact.j2", form=0, **fact.__dict__) == "Mary went to the KITCHEN."
+
+
+@pytest.mark.parametrize(
+    ("source", "plain"),
+    [
+        ("{{ person }} went to the {{ room }}.", True),
+        ("{% if kind == 'move' %}{{ person }} moved.{% endif %}", True),  # logic on what is not a name
+        ("{{ person|upper }} moved.", False),
+        ("{% if person == 'Mary' %}She{% else %}{{ person }}{% endif %} moved.", False),
+        ("{% for c in person %}{{ c }}{% endfor %}", False),
+        ("{% set who = person %}{{ who }}", False),
+        ("{% include 'other.j2' %}", False),
+        ("{{ person ~ '!' }}", False),
+        ("{{ person.title() }}", False),
+    ],
+)
+def test_a_template_prints_a_name_plainly_only_as_itself(tmp_path, source, plain):
+    from longsynth.templating import Templates
+
+    (tmp_path / "t.j2").write_text(source)
+    (tmp_path / "other.j2").write_text("{{ person }}")
+    assert Templates.folder(str(tmp_path)).prints_plainly("t.j2", ("person", "room")) is plain
