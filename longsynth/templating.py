@@ -337,27 +337,38 @@ class Templates:
 
     def prints_plainly(self, name: str, variables: tuple[str, ...]) -> bool:
         """Whether template `name` uses each of `variables` only to print it as it is (`{{ person }}`:
-        no filter, test, comparison, call, loop or assignment, and no include, import, macro or
-        block that could). Then rendering it with placeholders and putting values in them gives
+        every mention of it is a whole `{{ }}`, never in a filter, test, comparison, call, loop or
+        assignment; and no include, import, macro, filter block or captured block that could use or
+        reshape it unseen). Then rendering it with placeholders and putting values in them gives
         exactly what rendering it with the values gives, so a family can render a wording once and
-        fill it for each item; any other template is rendered item by item. (False when it cannot be
-        read: rendering reports why.)"""
+        fill it for each item. (False when it cannot be read: rendering reports why.)"""
         return _prints_plainly(self.folders, name, tuple(variables))
 
+    def require_plain(self, name: str, variables: tuple[str, ...], why: str) -> None:
+        """Refuse (one-line SpecError) a template that does more with `variables` than print them: a
+        family that fills a wording rendered once with placeholders, or reads items back by the
+        placeholders, would otherwise drop a user's filter silently or fail to read its own rows."""
+        if not self.prints_plainly(name, variables):
+            printed = ", ".join(f"{{{{ {v} }}}}" for v in variables)
+            raise SpecError(
+                f"template {name!r} must print {printed} as they are (no filter, test, comparison, loop or "
+                f"other use of them): {why}"
+            )
 
+
+# Nodes that can use a variable without naming it here, or reshape what a block prints (a filter
+# block, a captured `set`, a macro, an include that sees the context, a change of autoescape).
 _BLOCKING_NODES = (
     jinja2.nodes.Include,
     jinja2.nodes.Import,
     jinja2.nodes.FromImport,
     jinja2.nodes.Extends,
+    jinja2.nodes.Block,
     jinja2.nodes.Macro,
     jinja2.nodes.CallBlock,
     jinja2.nodes.FilterBlock,
-    jinja2.nodes.Block,
-    jinja2.nodes.For,
-    jinja2.nodes.With,
-    jinja2.nodes.Assign,
     jinja2.nodes.AssignBlock,
+    jinja2.nodes.EvalContextModifier,
 )
 
 

@@ -866,6 +866,23 @@ CASES = [
         write("tpl/needle/needle.j2", '{{ "x"|center(10**7) }} one hidden {{ kind }} for {{ key }} is {{ value }}.'),
     ),
     Case(
+        "needle template that upper-cases its key",
+        ["build", *SMALL, "--template-dir", "tpl", "-o", "out"],
+        2,
+        "must print {{ key }}, {{ value }} as they are",
+        write("tpl/needle/needle.j2", "One special {{ kind }} for {{ key|upper }} is: {{ value }}."),
+    ),
+    Case(
+        "kinship wording that tests a name",
+        ["build", "--generator", "needlebench", "--task", "ancestral_trace", "--template-dir", "tpl", "-o", "out"],
+        2,
+        "must print {{ elder }}, {{ younger }}, {{ relation }} as they are",
+        write(
+            "tpl/needlebench/kinship.j2",
+            "{% if elder == 'Zoe Quill' %}She{% else %}{{ elder }}{% endif %} is {{ younger }}'s {{ relation }}.",
+        ),
+    ),
+    Case(
         "kinship wording without the relation",
         ["build", "--generator", "needlebench", "--task", "ancestral_trace", "--template-dir", "tpl", "-o", "out"],
         2,

@@ -79,9 +79,11 @@ class BabilongGenerator(Generator):
             if identity is not None:
                 self._corpora[options.corpus] = identity
         self._max_length = max(spec.lengths)
-        # A user's wordings (--template-dir) must read back: each keeps its placeholders and its full stop.
+        # A user's wordings (--template-dir) must read back: each keeps its placeholders and its full stop,
+        # and prints the names as they are.
         wording.fact_patterns(self.templates)
         wording.question_patterns(self.templates)
+        self.templates.require_plain("fact.j2", wording.NAMES, "the validator reads each fact back by its wording")
 
     @classmethod
     def placed_items(cls, row: dict[str, Any]) -> list[str]:

@@ -49,17 +49,17 @@ def _slot(name: str) -> str:
     return f"\x00{name.upper()}\x00"
 
 
-_NAMES = ("person", "other", "thing", "room", "direction", "near")  # what a fact names
+NAMES = ("person", "other", "thing", "room", "direction", "near")  # what a fact names
 
 
 def render_fact(templates: Templates, fact: Fact, rng: random.Random) -> str:
     form = rng.randrange(FORMS[fact.kind])
     wordings = _wordings(templates)
-    names = [getattr(fact, field) for field in _NAMES]
+    names = [getattr(fact, field) for field in NAMES]
     if wordings is None or any("\n" in name or "\x00" in name for name in names):
         return templates.render("fact.j2", form=form, **fact.__dict__)
     text = wordings[fact.kind, form]
-    for field, name in zip(_NAMES, names, strict=True):
+    for field, name in zip(NAMES, names, strict=True):
         text = text.replace(_slot(field), name)
     return text
 
@@ -67,12 +67,12 @@ def render_fact(templates: Templates, fact: Fact, rng: random.Random) -> str:
 @functools.lru_cache(maxsize=16)
 def _wordings(templates: Templates) -> dict[tuple[str, int], str] | None:
     """Every wording of fact.j2 rendered once with placeholders for the names, when the template only
-    prints the names (`Templates.prints_plainly`): a fact is then its wording with its names put in,
-    the text a render with them gives (a render per fact was a tenth of making a 32K sample); None
-    for a template that does more with them (each fact is rendered)."""
-    if not templates.prints_plainly("fact.j2", _NAMES):
+    prints the names (`Templates.prints_plainly`; a build refuses any other): a fact is then its
+    wording with its names put in, the text a render with them gives (a render per fact was a tenth
+    of making a 32K sample); None for a template that does more with them (rendered fact by fact)."""
+    if not templates.prints_plainly("fact.j2", NAMES):
         return None
-    slots = {field: _slot(field) for field in _NAMES}
+    slots = {field: _slot(field) for field in NAMES}
     return {
         (kind, form): templates.render("fact.j2", kind=kind, form=form, **slots)
         for kind, forms in FORMS.items()

@@ -223,6 +223,11 @@ class NeedleGenerator(Generator):
                 raise SpecError(
                     "needle template must print {{ key }} and {{ value }} once each, unchanged, on one line"
                 )
+            self.templates.require_plain(
+                localized("needle.j2", language),
+                ("key", "value"),
+                "a needle is the template rendered once and filled with each key and value",
+            )
         self._max_length = max(spec.lengths)
 
     # ------------------------------------------------------------------ helpers

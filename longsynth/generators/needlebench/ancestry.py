@@ -76,7 +76,8 @@ _EXAMPLE = {"en": ("Ann Lee", "Bo Hart", "father"), "zh": ("王伟", "李娜", "
 
 def check_wordings(generator: NeedleBenchGenerator, language: str = "en") -> None:
     """Every wording of kinship.j2 names the younger person's relation ("Ann Lee's father", "李娜的父亲"):
-    the oracle finds statements by it."""
+    the oracle finds statements by it; and it prints the names and the relation as they are (each
+    wording is rendered once and filled per statement)."""
     elder, younger, relation = _EXAMPLE[language]
     mark = f"{younger}{POSSESSIVE[language]}{relation}"
     for form in range(FORMS):
@@ -88,6 +89,11 @@ def check_wordings(generator: NeedleBenchGenerator, language: str = "en") -> Non
                 f"kinship.j2 form {form} must name both people and say {{{{ younger }}}}"
                 f"{POSSESSIVE[language]}{{{{ relation }}}}"
             )
+    generator.templates.require_plain(
+        localized("kinship.j2", language),
+        ("elder", "younger", "relation"),
+        "each wording is rendered once and filled per statement, and the validator reads statements back by it",
+    )
 
 
 @functools.lru_cache(maxsize=16)
