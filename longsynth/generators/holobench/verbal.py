@@ -107,6 +107,9 @@ def _row_shapes(db: Database, table: Table, templates: Templates, row_templates:
         candidates.append((templates, f"{db.template_folder}/{table.name}.j2"))
     for source, name in candidates:
         if source.has(name):
+            # Rendered once with placeholders and filled per row, and read back by them: a template
+            # that does more with a column than print it would be dropped or unreadable.
+            source.require_plain(name, tuple(variables), "its frames are filled per row and read back by them")
             return [line.strip() for line in source.render(name, **variables).splitlines() if line.strip()]
     cells = [(c.words, _sentinel(n)) for n, c in enumerate(table.columns)]
     return [templates.render("default_row.j2", table=table.name, cells=cells).strip()]

@@ -118,6 +118,12 @@ class NeedleBenchGenerator(Generator):
                 raise SpecError(f"{task} is the Chinese twin of {base_task(task)}; build that task for English")
             if base_task(task) == "ancestral_trace":
                 ancestry.check_wordings(self, options.language)
+            if base_task(task) == "multi_reasoning":
+                self.templates.require_plain(
+                    localized("reasoning_needle.j2", options.language),
+                    ("a", "b"),
+                    "the validator reads each link back by its placeholders",
+                )
 
     @classmethod
     def placed_items(cls, row: dict[str, Any]) -> list[str]:
