@@ -439,6 +439,21 @@ CASES = [
         write("tpl/needlebench/reasoning_needle.j2", "{{ a }} {% if b|length > 3 %}knows{% endif %} {{ b }}."),
     ),
     Case(
+        "a biography sentence that upper-cases its value",
+        ["build", "--generator", "longbio", *SMALL, "--template-dir", "tpl", "-o", "out"],
+        2,
+        "must print {{ name }}, {{ value }}, {{ other }} as they are",
+        write("tpl/longbio/standard/age.j2", "{{ name }} is {{ value|upper }} years old."),
+        absent=("out",),
+    ),
+    Case(
+        "a vt statement that tests its value",
+        ["build", "--generator", "ruler", "--task", "vt", *SMALL, "--template-dir", "tpl", "-o", "out"],
+        2,
+        "must print {{ name }}, {{ value }} as they are",
+        write("tpl/ruler/vt_statement.j2", "VAR {{ name }} = {{ value if value else 0 }}"),
+    ),
+    Case(
         "row templates for a built-in database",
         ["build", "--generator", "holobench", "--set", "row_templates=nope", "-o", "out"],
         2,

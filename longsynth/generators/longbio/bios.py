@@ -174,6 +174,14 @@ def package_templates() -> Templates:
 def load_style(style: str, templates: Templates) -> BioStyle:
     """Read a style's shapes from its templates (user folder first, then ours)."""
     variables = {"name": NAME, "value": VALUE, "other": OTHER}
+    # A sentence is its shape filled with a person's name and value, and read back by it.
+    why = "its sentences are filled per person and read back by them"
+    for name in [f"{style}/header.j2"] + [
+        f"{style}/{a}.j2" for a in sorted(set(ATTRIBUTES) | set(ARITHMETIC_ATTRIBUTES))
+    ]:
+        templates.require_plain(name, tuple(variables), why)
+    for attribute in ATTRIBUTES:
+        templates.require_plain(f"same_as/{attribute}.j2", tuple(variables), why)
     header = _shape("header", templates.render(f"{style}/header.j2", **variables).strip())
     shapes = {}
     for attribute in sorted(set(ATTRIBUTES) | set(ARITHMETIC_ATTRIBUTES)):

@@ -214,6 +214,7 @@ class LongBioGenerator(Generator):
                 raise SpecError(f"{task}: num_people must be one of {allowed}, got {options.num_people}")
             if options.shots > 0 and not rules.takes_shots:
                 raise SpecError(f"{task} does not support shots; drop --set shots")
+            self.style(rules.style)  # a user's sentence templates that cannot be filled and read back fail here
         if any(self._shots(BIO_TASKS[task]) for task in spec.tasks):
             self._check_prompt_shows_demonstrations()
         self._max_length = max(spec.lengths)

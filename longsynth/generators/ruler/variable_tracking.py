@@ -46,6 +46,7 @@ def _statement_pattern(templates: Templates) -> re.Pattern[str]:
     rendered = templates.render("vt_statement.j2", name=NAME, value=VALUE)
     if rendered.count(NAME) != 1 or rendered.count(VALUE) != 1 or "\n" in rendered:
         raise SpecError("vt_statement.j2 must print {{ name }} and {{ value }} once each, on one line")
+    templates.require_plain("vt_statement.j2", ("name", "value"), "the validator reads statements back by it")
     return pattern_from(rendered, {NAME: ("name", NAME_PATTERN), VALUE: ("value", VALUE_PATTERN)})
 
 
