@@ -196,16 +196,27 @@ def test_a_user_corpus_haystack(tmp_path):
     assert get_tokenizer("cl100k_base").count(row["prompt"]) == row["prompt_length"]
 
 
-def test_a_user_wording_that_cannot_be_read_back_is_refused_up_front(tmp_path):
+@pytest.mark.parametrize(
+    ("wording", "message"),
+    [
+        ("{{ person }} went to the {{ room }}", "must end with a full stop"),
+        # filled per fact, the filter would be dropped; read back, the fact would not be found
+        ("{{ person }} went to the {{ room|upper }}.", "must print {{ person }}"),
+    ],
+)
+def test_a_user_wording_that_cannot_be_read_back_is_refused_up_front(tmp_path, wording, message):
+    from longsynth.generators.babilong.generator import BabilongGenerator
+
+    ours = (BabilongGenerator.template_folder / "fact.j2").read_text()
     folder = tmp_path / "templates" / "babilong"
     folder.mkdir(parents=True)
-    (folder / "fact.j2").write_text("{{ person }} went to the {{ room }}")  # no full stop
+    (folder / "fact.j2").write_text(ours.replace("{{ person }} went to the {{ room }}.", wording))
     result = CliRunner().invoke(
         cli,
         ["build", "--generator", "babilong", "--task", "qa1", "--lengths", "2k",
          "--template-dir", str(tmp_path / "templates"), "-o", str(tmp_path / "o")],
     )  # fmt: skip
-    assert result.exit_code == 2 and "must end with a full stop" in result.output, result.output
+    assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "o" / "qa1").exists()
 
 
@@ -294,13 +305,11 @@ def test_mark_hits_are_every_mark_at_every_offset():
 
 def test_a_wording_filled_with_names_is_what_rendering_it_with_them_gives(tmp_path):
     """Our fact.j2 only prints the names, so each wording is rendered once with placeholders and
-    filled per fact: the text equals a render with the names, for every kind and form. A user's
-    wording that does more with a name (a filter) is refused up front, in one line: filled, its
-    filter would be dropped, and the validator could not read its facts back."""
+    filled per fact: the text equals a render with the names, for every kind and form (a user's
+    wording that does more with a name is refused: see the test above)."""
     import random
 
     from longsynth.generators.babilong import wording
-    from longsynth.generators.babilong.generator import BabilongGenerator
 
     generator = make_generator(load_spec(None, generator="babilong", tasks="qa1", lengths="2k", samples=1))
     templates = generator.templates
@@ -312,19 +321,6 @@ def test_a_wording_filled_with_names_is_what_rendering_it_with_them_gives(tmp_pa
             form = random.Random(7).randrange(wording.FORMS[kind])
             expected = templates.render("fact.j2", form=form, **fact.__dict__)
             assert wording.render_fact(templates, fact, random.Random(7)) == expected
-
-    ours = (BabilongGenerator.template_folder / "fact.j2").read_text()
-    folder = tmp_path / "templates" / "babilong"
-    folder.mkdir(parents=True)
-    filtered = ours.replace("{{ person }} went to the {{ room }}.", "{{ person }} went to the {{ room|upper }}.")
-    (folder / "fact.j2").write_text(filtered)
-    result = CliRunner().invoke(
-        cli,
-        ["build", "--generator", "babilong", "--task", "qa1", "--lengths", "2k",
-         "--template-dir", str(tmp_path / "templates"), "-o", str(tmp_path / "o")],
-    )  # fmt: skip
-    assert result.exit_code == 2 and "must print {{ person }}" in result.output, result.output
-    assert "as they are" in result.output and not (tmp_path / "o" / "qa1").exists()
 
 
 @pytest.mark.parametrize(
