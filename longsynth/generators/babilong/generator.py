@@ -83,7 +83,7 @@ class BabilongGenerator(Generator):
         # and prints the names as they are.
         wording.fact_patterns(self.templates)
         wording.question_patterns(self.templates)
-        self.templates.require_plain("fact.j2", wording.NAMES, "the validator reads each fact back by its wording")
+        wording.fact_wordings(self.templates)
 
     @classmethod
     def placed_items(cls, row: dict[str, Any]) -> list[str]:

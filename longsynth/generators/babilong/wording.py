@@ -54,24 +54,22 @@ NAMES = ("person", "other", "thing", "room", "direction", "near")  # what a fact
 
 def render_fact(templates: Templates, fact: Fact, rng: random.Random) -> str:
     form = rng.randrange(FORMS[fact.kind])
-    wordings = _wordings(templates)
     names = [getattr(fact, field) for field in NAMES]
-    if wordings is None or any("\n" in name or "\x00" in name for name in names):
+    if any("\n" in name or "\x00" in name for name in names):  # (ours never; a placeholder must not be faked)
         return templates.render("fact.j2", form=form, **fact.__dict__)
-    text = wordings[fact.kind, form]
+    text = fact_wordings(templates)[fact.kind, form]
     for field, name in zip(NAMES, names, strict=True):
         text = text.replace(_slot(field), name)
     return text
 
 
 @functools.lru_cache(maxsize=16)
-def _wordings(templates: Templates) -> dict[tuple[str, int], str] | None:
-    """Every wording of fact.j2 rendered once with placeholders for the names, when the template only
-    prints the names (`Templates.prints_plainly`; a build refuses any other): a fact is then its
-    wording with its names put in, the text a render with them gives (a render per fact was a tenth
-    of making a 32K sample); None for a template that does more with them (rendered fact by fact)."""
-    if not templates.prints_plainly("fact.j2", NAMES):
-        return None
+def fact_wordings(templates: Templates) -> dict[tuple[str, int], str]:
+    """Every wording of fact.j2 rendered once with placeholders for the names: a fact is its wording
+    with its names put in, the text a render with them gives (a render per fact was a tenth of making
+    a 32K sample), since the template must only print the names (`Templates.require_plain`; the
+    validator reads facts back by the same placeholders)."""
+    templates.require_plain("fact.j2", NAMES, "the validator reads each fact back by its wording")
     slots = {field: _slot(field) for field in NAMES}
     return {
         (kind, form): templates.render("fact.j2", kind=kind, form=form, **slots)
