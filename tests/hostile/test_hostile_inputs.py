@@ -447,6 +447,19 @@ CASES = [
         absent=("out",),
     ),
     Case(
+        "a biography sentence that includes a template filtering its value",
+        ["build", "--generator", "longbio", *SMALL, "--template-dir", "tpl", "-o", "out"],
+        2,
+        "must print {{ name }}, {{ value }}, {{ other }} as they are",
+        lambda root: (
+            write("tpl/longbio/standard/age.j2", '{{ name }} is {% include "standard/age_value.j2" %} years old.')(
+                root
+            ),
+            write("tpl/longbio/standard/age_value.j2", "{{ value|upper }}")(root),
+        ),
+        absent=("out",),
+    ),
+    Case(
         "a vt statement that tests its value",
         ["build", "--generator", "ruler", "--task", "vt", *SMALL, "--template-dir", "tpl", "-o", "out"],
         2,
