@@ -174,25 +174,26 @@ def package_templates() -> Templates:
 def load_style(style: str, templates: Templates) -> BioStyle:
     """Read a style's shapes from its templates (user folder first, then ours)."""
     variables = {"name": NAME, "value": VALUE, "other": OTHER}
-    # A sentence is its shape filled with a person's name and value, and read back by it.
-    why = "its sentences are filled per person and read back by them"
-    for name in [f"{style}/header.j2"] + [
-        f"{style}/{a}.j2" for a in sorted(set(ATTRIBUTES) | set(ARITHMETIC_ATTRIBUTES))
-    ]:
-        templates.require_plain(name, tuple(variables), why)
-    for attribute in ATTRIBUTES:
-        templates.require_plain(f"same_as/{attribute}.j2", tuple(variables), why)
-    header = _shape("header", templates.render(f"{style}/header.j2", **variables).strip())
+
+    def rendered(name: str) -> str:
+        """The template with placeholders (a mistake in it reported by the render), once it is known to
+        print them as they are: a sentence is its shape filled with a person's name and value, and
+        read back by it."""
+        text = templates.render(name, **variables)
+        templates.require_plain(name, tuple(variables), "its sentences are filled per person and read back by them")
+        return text
+
+    header = _shape("header", rendered(f"{style}/header.j2").strip())
     shapes = {}
     for attribute in sorted(set(ATTRIBUTES) | set(ARITHMETIC_ATTRIBUTES)):
-        lines = templates.render(f"{style}/{attribute}.j2", **variables).splitlines()
+        lines = rendered(f"{style}/{attribute}.j2").splitlines()
         shapes[attribute] = [_shape(attribute, line.strip()) for line in lines if line.strip()]
         for s in shapes[attribute]:
             if style != "pronoun" and NAME not in s.text or VALUE not in s.text:
                 raise SpecError(f"longbio template {style}/{attribute}.j2 line {s.text!r} needs name and value")
     same_as = {}
     for attribute in ATTRIBUTES:
-        line = templates.render(f"same_as/{attribute}.j2", **variables).strip()
+        line = rendered(f"same_as/{attribute}.j2").strip()
         same_as[attribute] = _shape(attribute, line, same_as=True)
     return BioStyle(style, header, shapes, same_as)
 
