@@ -148,9 +148,10 @@ def test_atc_with_a_haystack_and_many_needles(tmp_path):
 
 
 def test_the_oracle_reads_every_kinship_statement_our_own_reading_finds(tmp_path):
-    """The oracle (which tries only the wordings that can follow each "<younger>'s <relation>") reads
-    the same (younger, elder) pairs, in order, as our four patterns over the whole text, also with
-    marks that belong to no statement and statements that break off after their mark."""
+    """The oracle (which tries only the wordings that can follow each "<younger>'s <relation>", each
+    where the text before the mark, read backwards, says it starts) reads the same (younger, elder)
+    pairs, in order, as our four patterns over the whole text, also with marks that belong to no
+    statement, statements that break off after their mark and a name inside a longer word."""
     from longsynth.generators.needlebench.ancestry import read_statements
     from longsynth.pipeline import make_generator
 
@@ -159,6 +160,7 @@ def test_the_oracle_reads_every_kinship_statement_our_own_reading_finds(tmp_path
     generator = make_generator(spec)
     text = _rows(build(spec, tmp_path / "ds"))[0]["input"]
     noise = " Ann Lee's father! Bo Hart's mother is unknown. Cy Dee is Ed Fox's grandmother, and more. "
+    noise += "McKay Dunn's mother is Flo Ray. "  # read back from the mark, the name starts at its last capital
     text = noise + text[: len(text) // 2] + noise + "Gil Ho's mother is Ida Jo." + text[len(text) // 2 :]
 
     def ours(text: str) -> list[tuple[str, str]]:
@@ -171,7 +173,7 @@ def test_the_oracle_reads_every_kinship_statement_our_own_reading_finds(tmp_path
         return [found[span] for span in sorted(found)]
 
     expected = ours(text)
-    assert len(expected) >= 3 * 32 + 1 and ("Gil Ho", "Ida Jo") in expected
+    assert len(expected) >= 3 * 32 + 2 and ("Gil Ho", "Ida Jo") in expected and ("Kay Dunn", "Flo Ray") in expected
     assert read_statements(generator, text) == expected
 
 

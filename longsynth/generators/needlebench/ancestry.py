@@ -27,7 +27,7 @@ from ...templating import Templates, pattern_from
 from ...text.language import LANGUAGES
 from ...text.units import count_units
 from ..base import Cell, Sample, localized
-from .names import PERSON, PERSON_ZH, language_param, people_in
+from .names import PERSON, PERSON_BACKWARDS, PERSON_ZH, language_param, people_in
 from .options import RELATIONS, RELATIONS_ZH
 
 if TYPE_CHECKING:
@@ -41,6 +41,9 @@ RELATION_WORDS = {"en": RELATIONS, "zh": RELATIONS_ZH}
 # How a wording says "<younger>'s <relation>" in each language (the oracle's mark, see below).
 POSSESSIVE = {"en": "'s ", "zh": "的"}
 PEOPLE_PATTERN = {"en": PERSON, "zh": PERSON_ZH}
+# Names read backwards, where that reading is unique (a Chinese name has no boundary of its own: its
+# statements are found by scanning around each mark instead).
+PEOPLE_BACKWARDS = {"en": PERSON_BACKWARDS}
 
 
 @functools.lru_cache(maxsize=16)
@@ -110,19 +113,55 @@ def _after_marks(templates: Templates, language: str) -> tuple[str, ...]:
     return tuple(afters)
 
 
+@functools.lru_cache(maxsize=16)
+def _starts_before_marks(templates: Templates, language: str) -> tuple[re.Pattern[str], ...] | None:
+    """For each wording, a pattern of its text up to the end of the younger's name, reversed (names
+    as `PEOPLE_BACKWARDS`): matched on the text before a mark read backwards, it says where a
+    statement of that wording would start, so the wording's own pattern is tried once, there,
+    instead of scanning the window around the mark (0.46 against 1.0 ms a 64-statement 32K sample).
+    None where names cannot be read backwards uniquely."""
+    backwards = PEOPLE_BACKWARDS.get(language)
+    if backwards is None:
+        return None
+    mark = YOUNGER + POSSESSIVE[language] + RELATION
+    relations = "|".join(re.escape(r[::-1]) for r in sorted(RELATION_WORDS[language], key=len, reverse=True))
+    reversed_slot = {ELDER: backwards, YOUNGER: backwards, RELATION: f"(?:{relations})"}
+    starts = []
+    for rendered in _rendered_forms(templates, language):
+        head = rendered[: rendered.find(mark) + len(YOUNGER)]  # every wording has its mark (check_wordings)
+        pieces = re.split(f"({re.escape(ELDER)}|{re.escape(YOUNGER)}|{re.escape(RELATION)})", head)
+        starts.append(re.compile("".join(reversed_slot.get(p) or re.escape(p[::-1]) for p in reversed(pieces))))
+    return tuple(starts)
+
+
 def read_statements(generator: NeedleBenchGenerator, text: str, language: str = "en") -> list[tuple[str, str]]:
-    """(younger, elder) of every kinship statement in the text, in reading order."""
-    patterns = statement_patterns(generator, language)
-    afters = _after_marks(generator.templates, language)
+    """(younger, elder) of every kinship statement in the text, in reading order: each statement is
+    one of the wordings' patterns matched around a "<younger>'s <relation>" mark, no further than
+    `_REACH` characters from it."""
+    wordings = list(
+        zip(statement_patterns(generator, language), _after_marks(generator.templates, language), strict=True)
+    )
+    starts = _starts_before_marks(generator.templates, language)
     found: dict[tuple[int, int], tuple[str, str]] = {}
     for mark in _MARK[language].finditer(text):
-        start, end = max(0, mark.start() - _REACH), min(len(text), mark.end() + _REACH)
-        for pattern, after in zip(patterns, afters, strict=True):
-            if after and not text.startswith(after, mark.end()):
+        at, follows = mark.span()
+        start, end = max(0, at - _REACH), min(len(text), follows + _REACH)
+        if starts is None:
+            for pattern, after in wordings:
+                if after and not text.startswith(after, follows):
+                    continue
+                for match in pattern.finditer(text, start, end):
+                    if match.start() <= at < match.end():
+                        found[match.span()] = (match.group("younger"), match.group("elder"))
+            continue
+        before = text[start:at][::-1]
+        for (pattern, after), head_pattern in zip(wordings, starts, strict=True):
+            if after and not text.startswith(after, follows):
                 continue
-            for match in pattern.finditer(text, start, end):
-                if match.start() <= mark.start() < match.end():
-                    found[match.span()] = (match.group("younger"), match.group("elder"))
+            head = head_pattern.match(before)
+            match = None if head is None else pattern.match(text, at - head.end(), end)
+            if match is not None and at < match.end():
+                found[match.span()] = (match.group("younger"), match.group("elder"))
     return [found[span] for span in sorted(found)]
 
 

@@ -18,6 +18,9 @@ from ...text.language import IDEOGRAPHS
 from ...text.vocabulary import name_pools
 
 PERSON = r"[A-Z][a-z]+ [A-Z][a-z]+"
+# A person read backwards from where the name ends (the ATC oracle reads a statement from its mark
+# back): a run of small letters ends at its capital, so the reading is unique, as PERSON's is forwards.
+PERSON_BACKWARDS = r"[a-z]+[A-Z] [a-z]+[A-Z]"
 PLACE = r"[A-Z][a-z]+(?: [A-Z][a-z]+)*"
 # Chinese: a name is two to four characters, a place name two (its kind, 镇 or 湖, is in the template).
 # No word boundaries: the template's own characters around a name end it.

@@ -116,11 +116,11 @@ def _stated_as_recorded(
     if task == "multi_reasoning":  # both ends are names the row records (a Chinese name cut short is not)
         m = reasoning.link_pattern(generator, needle["hop"], language).fullmatch(stated)
         return m is not None and {m.group("a"), m.group("b")} <= set(names)
-    return any(
-        (m := p.fullmatch(stated)) is not None
-        and (m.group("elder"), m.group("younger")) == (needle["elder"], needle["younger"])
-        for p in ancestry.statement_patterns(generator, language)
-    )
+    for pattern in ancestry.statement_patterns(generator, language):
+        m = pattern.fullmatch(stated)
+        if m is not None and m.group("elder", "younger") == (needle["elder"], needle["younger"]):
+            return True
+    return False
 
 
 def _language(metadata: dict[str, Any]) -> str:
@@ -129,12 +129,12 @@ def _language(metadata: dict[str, Any]) -> str:
 
 def needles_in_place(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
     """Every recorded needle is in the input at its recorded offsets, whole, stating what it records."""
-    text = row["input"]
+    text, task, language = row["input"], base_task(row["task"]), _language(metadata)
+    recorded = metadata.get("names", [])
     problems = []
     for n, needle in enumerate(metadata["needles"]):
         stated = text[needle["char_offset"] : needle["char_end"]]
-        recorded = metadata.get("names", [])
-        if not _stated_as_recorded(generator, base_task(row["task"]), needle, stated, _language(metadata), recorded):
+        if not _stated_as_recorded(generator, task, needle, stated, language, recorded):
             problems.append(f"needle {n} is not at its recorded offsets {needle['char_offset']}..{needle['char_end']}")
     return problems  # a needle stated twice: the answers check counts every needle it reads
 
