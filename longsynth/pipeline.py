@@ -227,6 +227,19 @@ def _finish(generator: Generator, cell: Cell, stats: RowStats | None, first) -> 
         return None
 
 
+LOADING_AHEAD_TOKENS = 2_000_000  # 60 samples at 32K, 15 at 128K
+
+
+def _run_ahead(encoders: Encoders, oldest, tokens: int) -> bool:
+    """Whether to make another sample before the oldest one's encode is done: only while the encoders'
+    faster measurer is still loading (the quicktok helper, about 0.15 s on the other core; see
+    `encoding`), and up to `LOADING_AHEAD_TOKENS` of samples made ahead. After that a build holds
+    `window` samples ahead, so its memory does not depend on which side is faster."""
+    if not encoders.loading or tokens >= LOADING_AHEAD_TOKENS:
+        return False
+    return not (isinstance(oldest, BaseException) or oldest[1].done.is_set())
+
+
 def _pipelined(
     generator: Generator, cells: list[Cell], stats: RowStats | None, threads: int
 ) -> Iterator[dict[str, Any] | None]:
@@ -238,14 +251,18 @@ def _pipelined(
     try:
         with Encoders(generator.tokenizer, threads) as encoders:
             ahead: deque = deque()  # (cell, (sample, its encode job) or the error its sample raised)
+            tokens = 0  # the target lengths of the samples in `ahead`
             for n, cell in enumerate(cells):
                 try:
                     sample = generator.sample(cell, rng_for(attempt_seed(spec, cell)), budget_adjust=0)
                     ahead.append((cell, (sample, encoders.submit(sample.fitted.text))))
                 except Exception as exc:  # raised, retried or counted in cell order, as one thread does
                     ahead.append((cell, exc))
-                while ahead and (len(ahead) >= window or n == len(cells) - 1):
+                tokens += cell.target_length
+                last = n == len(cells) - 1
+                while ahead and (last or len(ahead) >= window and not _run_ahead(encoders, ahead[0][1], tokens)):
                     done, made = ahead.popleft()
+                    tokens -= done.target_length
                     if isinstance(made, BaseException):  # raised (retried, or counted as dropped) in order
                         yield _finish(generator, done, stats, made)
                     else:

@@ -55,17 +55,18 @@ class QuickHelper:
         )
         weakref.finalize(self, _stop, self._process)
 
-    def ready(self) -> bool:
-        """Whether the helper has loaded its encoding (never waits for it)."""
+    def ready(self, wait: float = 0.0) -> bool:
+        """Whether the helper has loaded its encoding, waiting at most `wait` seconds for it."""
         if self._ready or self._gone:
             return self._ready
         import select
 
-        if not self._lock.acquire(blocking=False):
+        acquired = self._lock.acquire(timeout=wait) if wait > 0 else self._lock.acquire(blocking=False)
+        if not acquired:
             return False
         try:
             if not self._ready and not self._gone:
-                readable, _, _ = select.select([self._process.stdout], [], [], 0)
+                readable, _, _ = select.select([self._process.stdout], [], [], wait)
                 if readable:
                     first = self._process.stdout.read(1)
                     self._ready, self._gone = first == READY, first != READY

@@ -105,3 +105,68 @@ def test_a_sample_error_stops_the_pipeline_in_cell_order(tokenizer):
             made.append(row["id"])
     assert made == [cell.id for cell in cells[:5]]
     assert threading.active_count() == before
+
+
+class _LoadingTokenizer(_SlowTokenizer):
+    """A slow tokenizer whose faster measurer is "loading" until `loaded` is set."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.loaded = threading.Event()
+
+    def helper_loading(self):
+        return not self.loaded.is_set()
+
+    def wait_for_helper(self, seconds):
+        self.loaded.wait(seconds)
+
+
+def test_while_the_helper_loads_texts_are_encoded_only_while_the_build_thread_waits(tokenizer):
+    slow = _LoadingTokenizer(tokenizer)
+    with Encoders(slow, 2) as encoders:
+        assert encoders.loading
+        jobs = [encoders.submit(f"text number {n}") for n in range(6)]
+        time.sleep(0.1)  # the build thread is busy: the other core is the helper's
+        assert slow.most == 0 and not any(job.done.is_set() for job in jobs)
+        assert encoders.result(jobs[0]).length > 0  # waiting: the encoding threads run
+        slow.loaded.set()
+        for job in jobs:
+            encoders.result(job)
+        assert not encoders.loading
+
+
+class _LoadingTiktoken(_LoadingTokenizer):
+    def __getattr__(self, name):  # what a generator reads (name, count, ...) is the real tokenizer's
+        return getattr(self.inner, name)
+
+
+def _count_samples(generator) -> list:
+    made, real = [], generator.sample
+    generator.sample = lambda cell, rng, budget_adjust=0: made.append(cell) or real(cell, rng, budget_adjust)
+    return made
+
+
+def test_the_build_thread_makes_samples_ahead_while_the_helper_loads(tokenizer, monkeypatch):
+    """Up to LOADING_AHEAD_TOKENS of samples are made before the first row is finished (not the
+    usual two per encoding thread), and the rows are those of a one-thread build."""
+    from longsynth import pipeline
+    from longsynth.spec import load_spec
+
+    spec = load_spec(None, tasks="niah_single_1", lengths="1k", depths="50", samples=12)
+    cells = pipeline.plan(spec)["niah_single_1"]
+    expected = list(pipeline.generate_rows(pipeline.make_generator(spec), cells, threads=1))
+    monkeypatch.setattr(pipeline, "LOADING_AHEAD_TOKENS", 8 * 1000)
+    for loading, ahead in ((True, 8), (False, 4)):
+        generator = pipeline.make_generator(spec)
+        slow = _LoadingTiktoken(generator.tokenizer)
+        if not loading:
+            slow.loaded.set()
+        made = _count_samples(generator)
+        generator.tokenizer = slow
+        rows = []
+        for row in pipeline.generate_rows(generator, cells, threads=2):
+            rows.append(row)
+            if len(rows) == 1:
+                assert len(made) == ahead
+            slow.loaded.set()
+        assert rows == expected

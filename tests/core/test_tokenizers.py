@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -153,10 +151,7 @@ def test_small_counts_do_not_load_the_fast_counter():
 
 
 def _wait_ready(helper, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not helper.ready():
-        assert time.monotonic() < deadline, "the quicktok helper did not load"
-        time.sleep(0.01)
+    assert helper.ready(wait=seconds), "the quicktok helper did not load"
 
 
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
