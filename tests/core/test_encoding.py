@@ -148,7 +148,8 @@ def _count_samples(generator) -> list:
 
 def test_the_build_thread_makes_samples_ahead_while_the_helper_loads(tokenizer, monkeypatch):
     """Up to LOADING_AHEAD_TOKENS of samples are made before the first row is finished (not the
-    usual two per encoding thread), and the rows are those of a one-thread build."""
+    usual two per encoding thread), and the rows are those of a one-thread build, also when the
+    helper never loads (the samples are then encoded while the build thread waits)."""
     from longsynth import pipeline
     from longsynth.spec import load_spec
 
@@ -156,10 +157,10 @@ def test_the_build_thread_makes_samples_ahead_while_the_helper_loads(tokenizer, 
     cells = pipeline.plan(spec)["niah_single_1"]
     expected = list(pipeline.generate_rows(pipeline.make_generator(spec), cells, threads=1))
     monkeypatch.setattr(pipeline, "LOADING_AHEAD_TOKENS", 8 * 1000)
-    for loading, ahead in ((True, 8), (False, 4)):
+    for helper, ahead in (("loads after the first row", 8), ("never loads", 8), ("loaded", 4)):
         generator = pipeline.make_generator(spec)
         slow = _LoadingTiktoken(generator.tokenizer)
-        if not loading:
+        if helper == "loaded":
             slow.loaded.set()
         made = _count_samples(generator)
         generator.tokenizer = slow
@@ -167,6 +168,7 @@ def test_the_build_thread_makes_samples_ahead_while_the_helper_loads(tokenizer, 
         for row in pipeline.generate_rows(generator, cells, threads=2):
             rows.append(row)
             if len(rows) == 1:
-                assert len(made) == ahead
-            slow.loaded.set()
-        assert rows == expected
+                assert len(made) == ahead, helper
+            if helper != "never loads":
+                slow.loaded.set()
+        assert rows == expected, helper

@@ -939,6 +939,22 @@ CASES = [
         ),
     ),
     Case(
+        # the oracle reads each statement back from its "<younger>'s <relation>": here a name stands
+        # right before the younger one, and statements sit among prose sentences
+        "kinship wordings with two names side by side, in prose",
+        ["build", "--generator", "needlebench", "--task", "ancestral_trace", "--set", "haystack=prose"]
+        + ["--lengths", "4k", "--samples", "3", "--template-dir", "tpl", "-o", "out"],
+        0,
+        "wrote 3 rows",
+        write(
+            "tpl/needlebench/kinship.j2",
+            "{%- if form == 0 -%}Records name {{ elder }} {{ younger }}'s {{ relation }}."
+            "{%- elif form == 1 -%}{{ younger }}'s {{ relation }}: {{ elder }}."
+            "{%- elif form == 2 -%}Ask {{ younger }}'s {{ relation }}, {{ elder }}, about {{ younger }}."
+            "{%- else -%}{{ younger }} ({{ elder }} is {{ younger }}'s {{ relation }}) lived nearby.{%- endif -%}",
+        ),
+    ),
+    Case(
         "kinship wording without the relation",
         ["build", "--generator", "needlebench", "--task", "ancestral_trace", "--template-dir", "tpl", "-o", "out"],
         2,
