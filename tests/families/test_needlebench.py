@@ -277,3 +277,13 @@ def test_statements_reworded_after_their_mark_fail_validation(tmp_path):
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and "2 failed" in result.output
     assert "is not at its recorded offsets" in result.output
+
+
+def test_a_name_read_backwards_is_the_name_read_forwards():
+    """The ATC oracle reads a younger name back from its mark: the backwards pattern takes exactly
+    the strings whose reversal the forwards one takes."""
+    from longsynth.generators.needlebench.names import PERSON, PERSON_BACKWARDS
+
+    tries = ["Ann Lee", "McKay Dunn", "ann Lee", "Ann  Lee", "A Lee", "Ann Lee-Ho", "Zoe Quill", "Ann", "ANN LEE"]
+    for name in tries:
+        assert bool(re.fullmatch(PERSON, name)) == bool(re.fullmatch(PERSON_BACKWARDS, name[::-1])), name
