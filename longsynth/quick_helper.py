@@ -55,6 +55,10 @@ class QuickHelper:
         )
         weakref.finalize(self, _stop, self._process)
 
+    def loading(self) -> bool:
+        """Whether the helper is still loading its encoding (not ready, and not gone)."""
+        return not self.ready() and not self._gone
+
     def ready(self, wait: float = 0.0) -> bool:
         """Whether the helper has loaded its encoding, waiting at most `wait` seconds for it."""
         if self._ready or self._gone:

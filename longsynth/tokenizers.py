@@ -348,7 +348,7 @@ class TiktokenTokenizer:
 
     def helper_loading(self) -> bool:
         """Whether the quicktok helper that `expect` started is still loading its encoding."""
-        return self._helper is not None and not self._quick_off and not self._helper.ready()
+        return self._helper is not None and not self._quick_off and self._helper.loading()
 
     def wait_for_helper(self, seconds: float) -> None:
         """Wait (at most `seconds`) until the quicktok helper has loaded (or failed to)."""

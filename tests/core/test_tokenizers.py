@@ -197,6 +197,26 @@ def test_the_helper_never_fails_a_measurement():
     assert helper._process.poll() is not None
 
 
+def test_a_helper_that_cannot_load_is_gone_not_loading():
+    """quicktok cannot load the encoding (here: a name it does not know): the helper says so, and a
+    build stops waiting for it (`Encoders` runs ahead only while it is loading)."""
+    from longsynth.quick_helper import QuickHelper
+
+    helper = QuickHelper("no_such_encoding")
+    tokenizer = tk.TiktokenTokenizer("cl100k_base")
+    tokenizer._helper = helper
+    try:
+        assert helper.ready(wait=30) is False
+        assert not helper.loading() and not tokenizer.helper_loading()
+        assert helper.encode("text") is None
+    finally:
+        helper.close()
+    loaded = tk.TiktokenTokenizer("cl100k_base")
+    loaded.expect(tk.QUICK_MEASURE_FROM)
+    _wait_ready(loaded._helper)
+    assert not loaded.helper_loading()
+
+
 def test_a_helper_that_cannot_start_leaves_tiktoken_measuring(monkeypatch):
     """No process could start (a sandbox without fork): tiktoken measures, no second try is made, and
     quicktok still counts big batches in this process."""
