@@ -71,12 +71,13 @@ def _mine_step(args) -> dict:
     load_seconds = time.perf_counter() - load_start
     # One sample first, elsewhere: the timed build measures mining, not first imports or cache entries.
     warm = load_spec(None, **{**spec.to_dict(), "samples": 1, "seed": spec.seed + 1})
-    build(warm, tempfile.mkdtemp(), generator=make_generator(warm))
-    out = tempfile.mkdtemp()
-    start = time.perf_counter()
-    build(spec, out, generator=generator)
-    seconds = time.perf_counter() - start
-    frame = pl.read_parquet(f"{out}/nextlong/*.parquet")
+    with tempfile.TemporaryDirectory() as scratch:  # (each process's output goes when it is read)
+        build(warm, f"{scratch}/warm", generator=make_generator(warm))
+        out = f"{scratch}/out"
+        start = time.perf_counter()
+        build(spec, out, generator=generator)
+        seconds = time.perf_counter() - start
+        frame = pl.read_parquet(f"{out}/nextlong/*.parquet")
     tokenizer = get_tokenizer("cl100k_base")
     encode_start = time.perf_counter()
     for text in frame["text"].to_list():
