@@ -955,6 +955,22 @@ CASES = [
         ),
     ),
     Case(
+        # names glued together, a relation said twice, and a wording that says its mark twice: each
+        # statement is still read once (the row's statement count is checked)
+        "kinship wordings with glued names and a mark said twice",
+        ["build", "--generator", "needlebench", "--task", "ancestral_trace", "--set", "haystack=prose"]
+        + ["--lengths", "4k", "--samples", "3", "--template-dir", "tpl", "-o", "out"],
+        0,
+        "wrote 3 rows",
+        write(
+            "tpl/needlebench/kinship.j2",
+            "{%- if form == 0 -%}{{ elder }}{{ younger }}'s {{ relation }}."
+            "{%- elif form == 1 -%}{{ younger }}'s {{ relation }}{{ elder }}."
+            "{%- elif form == 2 -%}{{ younger }}'s {{ relation }}'s {{ relation }} is {{ elder }}."
+            "{%- else -%}{{ younger }}'s {{ relation }} {{ younger }}'s {{ relation }} {{ elder }}.{%- endif -%}",
+        ),
+    ),
+    Case(
         "kinship wording without the relation",
         ["build", "--generator", "needlebench", "--task", "ancestral_trace", "--template-dir", "tpl", "-o", "out"],
         2,
