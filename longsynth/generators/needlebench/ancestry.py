@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import random
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -99,69 +100,65 @@ def check_wordings(generator: NeedleBenchGenerator, language: str = "en") -> Non
     )
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """How the oracle reads one wording's statements at a "<younger>'s <relation>" mark.
+
+    `after`: the literal text the wording has right after its mark (up to the next placeholder;
+    empty when it ends there): a mark followed by anything else is not one of its statements (this
+    skips 2 of the 4 wordings per mark). `head`: the wording's text up to the end of the younger's
+    name, reversed, with names as `PEOPLE_BACKWARDS`: matched on the text before a mark read
+    backwards, it says where a statement would start, so the wording's pattern is tried once, there,
+    instead of over the window around the mark (0.46 against 1.0 ms a 64-statement 32K sample); None
+    where names cannot be read backwards uniquely (Chinese)."""
+
+    pattern: re.Pattern[str]
+    after: str
+    head: re.Pattern[str] | None
+
+
 @functools.lru_cache(maxsize=16)
-def _after_marks(templates: Templates, language: str) -> tuple[str, ...]:
-    """The literal text each wording has right after its "<younger>'s <relation>" (up to the next
-    placeholder; empty when the wording ends there): a statement in that wording continues so after
-    its mark, so a mark followed by anything else is not one of its statements (it skips 2 of the 4
-    patterns per mark: 768 windowed searches of a 64-statement sample were most of its check)."""
+def _readings(templates: Templates, language: str) -> tuple[_Reading, ...]:
     mark = YOUNGER + POSSESSIVE[language] + RELATION
-    afters = []
-    for rendered in _rendered_forms(templates, language):
-        at = rendered.find(mark)  # (a wording without it is refused by `check_wordings`: no filter here)
-        afters.append(rendered[at + len(mark) :].split("\x00", 1)[0] if at >= 0 else "")
-    return tuple(afters)
-
-
-@functools.lru_cache(maxsize=16)
-def _starts_before_marks(templates: Templates, language: str) -> tuple[re.Pattern[str], ...] | None:
-    """For each wording, a pattern of its text up to the end of the younger's name, reversed (names
-    as `PEOPLE_BACKWARDS`): matched on the text before a mark read backwards, it says where a
-    statement of that wording would start, so the wording's own pattern is tried once, there,
-    instead of scanning the window around the mark (0.46 against 1.0 ms a 64-statement 32K sample).
-    None where names cannot be read backwards uniquely."""
     backwards = PEOPLE_BACKWARDS.get(language)
-    if backwards is None:
-        return None
-    mark = YOUNGER + POSSESSIVE[language] + RELATION
     relations = "|".join(re.escape(r[::-1]) for r in sorted(RELATION_WORDS[language], key=len, reverse=True))
     reversed_slot = {ELDER: backwards, YOUNGER: backwards, RELATION: f"(?:{relations})"}
-    starts = []
-    for rendered in _rendered_forms(templates, language):
-        head = rendered[: rendered.find(mark) + len(YOUNGER)]  # every wording has its mark (check_wordings)
-        pieces = re.split(f"({re.escape(ELDER)}|{re.escape(YOUNGER)}|{re.escape(RELATION)})", head)
-        starts.append(re.compile("".join(reversed_slot.get(p) or re.escape(p[::-1]) for p in reversed(pieces))))
-    return tuple(starts)
+    readings = []
+    patterns = _statement_patterns(templates, language)
+    for pattern, rendered in zip(patterns, _rendered_forms(templates, language), strict=True):
+        at = rendered.find(mark)  # every wording has its mark (`check_wordings`)
+        after = rendered[at + len(mark) :].split("\x00", 1)[0]
+        head = None
+        if backwards is not None:
+            pieces = re.split(
+                f"({re.escape(ELDER)}|{re.escape(YOUNGER)}|{re.escape(RELATION)})", rendered[: at + len(YOUNGER)]
+            )
+            head = re.compile("".join(reversed_slot.get(p) or re.escape(p[::-1]) for p in reversed(pieces)))
+        readings.append(_Reading(pattern, after, head))
+    return tuple(readings)
 
 
 def read_statements(generator: NeedleBenchGenerator, text: str, language: str = "en") -> list[tuple[str, str]]:
     """(younger, elder) of every kinship statement in the text, in reading order: each statement is
-    one of the wordings' patterns matched around a "<younger>'s <relation>" mark, no further than
-    `_REACH` characters from it."""
-    wordings = list(
-        zip(statement_patterns(generator, language), _after_marks(generator.templates, language), strict=True)
-    )
-    starts = _starts_before_marks(generator.templates, language)
+    one of the wordings' patterns matched around a "<younger>'s <relation>" mark (see `_Reading`), no
+    further than `_REACH` characters from it."""
+    readings = _readings(generator.templates, language)
     found: dict[tuple[int, int], tuple[str, str]] = {}
     for mark in _MARK[language].finditer(text):
         at, follows = mark.span()
         start, end = max(0, at - _REACH), min(len(text), follows + _REACH)
-        if starts is None:
-            for pattern, after in wordings:
-                if after and not text.startswith(after, follows):
-                    continue
-                for match in pattern.finditer(text, start, end):
-                    if match.start() <= at < match.end():
-                        found[match.span()] = (match.group("younger"), match.group("elder"))
-            continue
         before = text[start:at][::-1]
-        for (pattern, after), head_pattern in zip(wordings, starts, strict=True):
-            if after and not text.startswith(after, follows):
+        for reading in readings:
+            if reading.after and not text.startswith(reading.after, follows):
                 continue
-            head = head_pattern.match(before)
-            match = None if head is None else pattern.match(text, at - head.end(), end)
-            if match is not None and at < match.end():
-                found[match.span()] = (match.group("younger"), match.group("elder"))
+            if reading.head is None:
+                matches = reading.pattern.finditer(text, start, end)
+            else:
+                head = reading.head.match(before)
+                matches = () if head is None else [reading.pattern.match(text, at - head.end(), end)]
+            for match in matches:
+                if match is not None and match.start() <= at < match.end():
+                    found[match.span()] = (match.group("younger"), match.group("elder"))
     return [found[span] for span in sorted(found)]
 
 
