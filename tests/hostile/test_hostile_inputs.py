@@ -25,6 +25,9 @@ from longsynth.cli import cli
 
 SECONDS = 60  # far above any case; a hang or minutes of work is the defect this catches
 SMALL = ["--lengths", "1k", "--samples", "1"]
+KINSHIP = "tpl/needlebench/kinship.j2"
+KINSHIP_IN_PROSE = ["build", "--generator", "needlebench", "--task", "ancestral_trace", "--set", "haystack=prose"]
+KINSHIP_IN_PROSE += ["--lengths", "4k", "--samples", "3", "--template-dir", "tpl", "-o", "out"]
 # Ten nested levels of ten aliases each: 10^10 values once expanded (a spec that hung the build).
 LAUGHS = "&a [x, x, x, x, x, x, x, x, x, x]"
 for _prev, _level in zip("abcdefgh", "bcdefghi", strict=True):
@@ -938,37 +941,27 @@ CASES = [
             "{% if elder == 'Zoe Quill' %}She{% else %}{{ elder }}{% endif %} is {{ younger }}'s {{ relation }}.",
         ),
     ),
-    Case(
-        # the oracle reads each statement back from its "<younger>'s <relation>": here a name stands
-        # right before the younger one, and statements sit among prose sentences
-        "kinship wordings with two names side by side, in prose",
-        ["build", "--generator", "needlebench", "--task", "ancestral_trace", "--set", "haystack=prose"]
-        + ["--lengths", "4k", "--samples", "3", "--template-dir", "tpl", "-o", "out"],
-        0,
-        "wrote 3 rows",
-        write(
-            "tpl/needlebench/kinship.j2",
-            "{%- if form == 0 -%}Records name {{ elder }} {{ younger }}'s {{ relation }}."
-            "{%- elif form == 1 -%}{{ younger }}'s {{ relation }}: {{ elder }}."
-            "{%- elif form == 2 -%}Ask {{ younger }}'s {{ relation }}, {{ elder }}, about {{ younger }}."
-            "{%- else -%}{{ younger }} ({{ elder }} is {{ younger }}'s {{ relation }}) lived nearby.{%- endif -%}",
-        ),
-    ),
-    Case(
-        # names glued together, a relation said twice, and a wording that says its mark twice: each
-        # statement is still read once (the row's statement count is checked)
-        "kinship wordings with glued names and a mark said twice",
-        ["build", "--generator", "needlebench", "--task", "ancestral_trace", "--set", "haystack=prose"]
-        + ["--lengths", "4k", "--samples", "3", "--template-dir", "tpl", "-o", "out"],
-        0,
-        "wrote 3 rows",
-        write(
-            "tpl/needlebench/kinship.j2",
-            "{%- if form == 0 -%}{{ elder }}{{ younger }}'s {{ relation }}."
-            "{%- elif form == 1 -%}{{ younger }}'s {{ relation }}{{ elder }}."
-            "{%- elif form == 2 -%}{{ younger }}'s {{ relation }}'s {{ relation }} is {{ elder }}."
-            "{%- else -%}{{ younger }}'s {{ relation }} {{ younger }}'s {{ relation }} {{ elder }}.{%- endif -%}",
-        ),
+    # The oracle reads each statement back from its "<younger>'s <relation>": wordings whose names
+    # stand side by side or glued together, a relation or a mark said twice, among prose sentences:
+    # each statement is still read once (the build checks every row's statements).
+    *(
+        Case(f"kinship wordings with {what}, in prose", KINSHIP_IN_PROSE, 0, "wrote 3 rows", write(KINSHIP, wording))
+        for what, wording in (
+            (
+                "two names side by side",
+                "{%- if form == 0 -%}Records name {{ elder }} {{ younger }}'s {{ relation }}."
+                "{%- elif form == 1 -%}{{ younger }}'s {{ relation }}: {{ elder }}."
+                "{%- elif form == 2 -%}Ask {{ younger }}'s {{ relation }}, {{ elder }}, about {{ younger }}."
+                "{%- else -%}{{ younger }} ({{ elder }} is {{ younger }}'s {{ relation }}) lived nearby.{%- endif -%}",
+            ),
+            (
+                "glued names and a mark said twice",
+                "{%- if form == 0 -%}{{ elder }}{{ younger }}'s {{ relation }}."
+                "{%- elif form == 1 -%}{{ younger }}'s {{ relation }}{{ elder }}."
+                "{%- elif form == 2 -%}{{ younger }}'s {{ relation }}'s {{ relation }} is {{ elder }}."
+                "{%- else -%}{{ younger }}'s {{ relation }} {{ younger }}'s {{ relation }} {{ elder }}.{%- endif -%}",
+            ),
+        )
     ),
     Case(
         "kinship wording without the relation",
