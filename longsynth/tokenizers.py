@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import operator
 import struct
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -244,6 +245,51 @@ HELPER_COUNT_CHARS = 32_000  # characters from which a batch goes to a build's q
 QUICK_LOADED_FROM = 64  # once loaded, quicktok counts batches from this many texts (fwe's word lists)
 QUICK_FROM_CHARS = 1_000_000  # ... when they also hold this many characters: cwe's 16,000 one-word units
 # (110,000 characters, 40 ms with tiktoken) loaded it, and a cwe build held 34 MiB more than a needle one
+JOINED_FROM = 16  # texts from which count_many counts a batch whose joins are pre-token boundaries joined
+
+_LETTER, _DIGIT, _SPACE, _MARK, _OTHER = 1, 2, 3, 4, 0
+_CHAR_CLASS = np.zeros(256, dtype=np.int8)
+for _c in range(128):
+    _ch = chr(_c)
+    if _ch.isalpha():
+        _CHAR_CLASS[_c] = _LETTER
+    elif _ch.isdigit():
+        _CHAR_CLASS[_c] = _DIGIT
+    elif _ch == " ":
+        _CHAR_CLASS[_c] = _SPACE
+    elif _ch.isprintable() and _ch != "'":
+        _CHAR_CLASS[_c] = _MARK  # punctuation and symbols; the apostrophe starts contractions
+# _BOUNDARY[left's last character class, right's first]: whether the pre-tokenizer always cuts there.
+_BOUNDARY = np.zeros((5, 5), dtype=bool)
+_BOUNDARY[_LETTER, [_DIGIT, _SPACE, _MARK]] = True
+_BOUNDARY[_DIGIT, [_LETTER, _SPACE, _MARK]] = True
+_BOUNDARY[_MARK, [_DIGIT, _SPACE]] = True
+
+
+def pre_token_boundaries(texts: list[str]) -> bool:
+    """Whether cl100k's and o200k's pre-tokenizers cut the joined ASCII `texts` at every join, so
+    each text is pre-tokenized (and so tokenized) exactly as on its own. Their patterns have no
+    look-behind, so a text after a cut starts afresh; a cut is certain where no alternative can
+    run on across it:
+    - after a letter, before a digit, space or mark (letters run only over letters; o200k's
+      contraction suffix and cl100k's contractions need an apostrophe, which is never a mark here);
+    - after a digit, before a letter, space or mark (digits run only over digits, in threes from
+      the run's start, and a letter's optional lead character is never a digit);
+    - after a mark, before a digit or space (a mark run takes only marks and line breaks; a mark
+      only leads a pre-token of letters, so not before a letter).
+    Whitespace other than one space, line breaks, apostrophes and non-ASCII text are never
+    trusted, nor a text that ends in a space. Tested on random texts of these characters for both
+    encodings (tests/core/test_tokenizers.py)."""
+    if not all(texts):
+        return False
+    try:
+        lasts = "".join(map(operator.itemgetter(-1), texts[:-1])).encode("ascii")
+        firsts = "".join(map(operator.itemgetter(0), texts[1:])).encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    left = _CHAR_CLASS[np.frombuffer(lasts, dtype=np.uint8)]
+    right = _CHAR_CLASS[np.frombuffer(firsts, dtype=np.uint8)]
+    return bool(_BOUNDARY[left, right].all())
 
 
 class TiktokenTokenizer:
@@ -263,6 +309,9 @@ class TiktokenTokenizer:
         self._helper: QuickHelper | None = None  # quicktok in a helper process, for measure_ids
         self._no_helper = False  # a helper process could not start
         self._measured = 0  # samples measure_ids encoded (every CHECK_EVERY-th is checked by tiktoken)
+        # Joined counting relies on these encodings' pre-tokenizer patterns (`pre_token_boundaries`).
+        facts = _ENCODINGS.get(name)
+        self._splits_joined = facts is not None and getattr(self._enc, "_pat_str", None) == facts.pattern
 
     def encode(self, text: str) -> list[int]:
         return self._enc.encode_ordinary(text)
@@ -294,6 +343,10 @@ class TiktokenTokenizer:
             counts = helper.count(texts)
             if counts is not None and self._agrees(texts, counts):
                 return counts
+        if JOINED_FROM <= len(texts) < PARALLEL_COUNT and self._splits_joined:
+            counts = self._joined_counts(texts)
+            if counts is not None:
+                return counts
         # Units are short: a plain loop beats tiktoken's batch, which starts a thread pool per call.
         # A corpus's worth (an index's chunks) is split over the cores: encodes run outside the GIL.
         encode = self._enc.encode_ordinary
@@ -305,6 +358,26 @@ class TiktokenTokenizer:
         with ThreadPoolExecutor(max_workers=len(parts)) as pool:
             counted = pool.map(lambda part: [len(encode(t)) for t in part], parts)
         return [n for part in counted for n in part]
+
+    def _joined_counts(self, texts: list[str]) -> list[int] | None:
+        """Each text's count from one encode of the texts joined, when every join is a pre-token
+        boundary (`pre_token_boundaries`): tiktoken encodes each pre-token on its own, so a text's
+        tokens inside the joined text are then exactly its own. A word list's 650 words cost one
+        encode of 4,500 characters (0.22 ms) instead of 650 calls (0.48 ms). None when some join is not
+        provably a boundary (then each text is counted alone)."""
+        joined = "".join(texts)
+        if not joined.isascii() or not pre_token_boundaries(texts):
+            return None
+        if self._token_bytes is None:
+            self._token_bytes = self._token_byte_lengths()
+        ids = self.encode_array(joined)
+        token_ends = np.cumsum(self._token_bytes[ids.astype(np.int64)], dtype=np.int64)
+        text_ends = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)))
+        last_tokens = np.searchsorted(token_ends, text_ends)
+        # A boundary must end a token: if one did not, the rule above would be wrong (count alone).
+        if last_tokens[-1] >= len(token_ends) or not np.array_equal(token_ends[last_tokens], text_ends):
+            return None
+        return np.diff(last_tokens + 1, prepend=0).tolist()
 
     def _quick_counts(self, texts: list[str]) -> list[int] | None:
         """Counts from quicktok, an exact BPE in C++ that counts without building id lists, about

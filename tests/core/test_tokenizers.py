@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
 from longsynth import tokenizers as tk
 from longsynth.errors import TokenizerError
+from longsynth.tokenizers import get_tokenizer, pre_token_boundaries
 
 
 @pytest.mark.parametrize(
@@ -339,3 +342,51 @@ def test_a_build_starts_fast_measuring_before_it_makes_its_generator(monkeypatch
     events.clear()
     pipeline.build(spec, tmp_path / "b", generator=pipeline.make_generator(spec))
     assert events[0] == ("make", 0) and events[1][0] == "expect"  # only where rows are made
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_joins_called_pre_token_boundaries_never_change_a_count(name):
+    """Random texts of the characters the boundary rule is about: wherever it calls every join a
+    boundary, the joined text's count is the sum of the texts' own, and the batch counted joined
+    gives each text its own count."""
+    tokenizer = get_tokenizer(name)
+    rng = random.Random(7)
+    alphabet = "aZqxe019  -.:'/$,\n\té"
+    trusted = 0
+    for _ in range(20_000):
+        left, right = ("".join(rng.choices(alphabet, k=rng.randint(1, 6))) for _ in range(2))
+        if pre_token_boundaries([left, right]):
+            trusted += 1
+            assert tokenizer.count(left + right) == tokenizer.count(left) + tokenizer.count(right), (left, right)
+    assert trusted > 2_000  # the rule does call many joins boundaries
+    words = ["".join(rng.choices("abcxyz", k=rng.randint(1, 9))) for _ in range(300)]
+    batch = [rng.choice([" ", "-", ":", "", "7"]) + w + rng.choice(["", "9", "."]) for w in words]
+    kept = [batch[0]]
+    for text in batch[1:]:
+        if pre_token_boundaries([kept[-1], text]):
+            kept.append(text)
+    assert len(kept) > 100 and pre_token_boundaries(kept)
+    assert tokenizer._joined_counts(kept) == [tokenizer.count(t) for t in kept]
+
+
+def test_pre_token_boundaries_refuse_joins_the_pre_tokenizer_runs_across():
+    assert pre_token_boundaries([" abc", " def", ":", " 12", "x"])
+    refused = [("ab", "cd"), ("ab", "'s"), (":", "ab"), ("ab ", "cd"), ("12", "34"), ("a.", ".b"), ("x\n", "y")]
+    for left, right in refused:
+        assert not pre_token_boundaries([left, right]), (left, right)
+    assert not pre_token_boundaries(["café", " au"]) and not pre_token_boundaries(["a", ""])
+
+
+def test_word_lists_are_counted_joined_with_each_words_own_count():
+    tokenizer = tk.TiktokenTokenizer("cl100k_base")  # a fresh one: quicktok not loaded in this process
+    rng = random.Random(3)
+    words = [" ..."] + [" " + "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=6)) for _ in range(649)]
+    calls = []
+    real = tokenizer._joined_counts
+    tokenizer._joined_counts = lambda texts: calls.append(len(texts)) or real(texts)
+    try:
+        counts = tokenizer.count_many(words)
+    finally:
+        del tokenizer._joined_counts
+    assert calls == [650]
+    assert counts == [tokenizer.count(w) for w in words]

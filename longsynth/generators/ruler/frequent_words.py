@@ -36,10 +36,17 @@ def zeta(alpha: float) -> float:
     return head + terms ** (1 - alpha) / (alpha - 1) + 0.5 * terms**-alpha
 
 
+@functools.lru_cache(maxsize=16)
+def _rank_powers(size: int, alpha: float) -> np.ndarray:
+    powers = np.arange(1, size + 1, dtype=np.float64) ** -alpha
+    powers.flags.writeable = False
+    return powers
+
+
 def zipf_counts(total: int, size: int, alpha: float) -> np.ndarray:
-    """How often word k (1-based rank) appears among `total` words: floor(total * k^-alpha / zeta)."""
-    ranks = np.arange(1, size + 1, dtype=np.float64)
-    return np.floor(total * ranks**-alpha / zeta(alpha)).astype(np.int64)
+    """How often word k (1-based rank) appears among `total` words: floor(total * k^-alpha / zeta).
+    The powers are worked out once per vocabulary (a sample's search for the total calls this 17 times)."""
+    return np.floor(total * _rank_powers(size, alpha) / zeta(alpha)).astype(np.int64)
 
 
 def vocabulary_size(options: Any, target: int, reserve: int) -> int:
