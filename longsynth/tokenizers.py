@@ -266,30 +266,35 @@ _BOUNDARY[_DIGIT, [_LETTER, _SPACE, _MARK]] = True
 _BOUNDARY[_MARK, [_DIGIT, _SPACE]] = True
 
 
-def pre_token_boundaries(texts: list[str]) -> bool:
-    """Whether cl100k's and o200k's pre-tokenizers cut the joined ASCII `texts` at every join, so
-    each text is pre-tokenized (and so tokenized) exactly as on its own. Their patterns have no
-    look-behind, so a text after a cut starts afresh; a cut is certain where no alternative can
-    run on across it:
+def pre_token_cuts(lefts: str, rights: str) -> np.ndarray:
+    """For each pair (`lefts[i]` ending one text, `rights[i]` starting the next): whether cl100k's
+    and o200k's pre-tokenizers always cut between them, so each text is pre-tokenized (and so
+    tokenized) exactly as on its own. Their patterns have no look-behind, so a text after a cut
+    starts afresh; a cut is certain where no alternative can run on across it:
     - after a letter, before a digit, space or mark (letters run only over letters; o200k's
       contraction suffix and cl100k's contractions need an apostrophe, which is never a mark here);
     - after a digit, before a letter, space or mark (digits run only over digits, in threes from
       the run's start, and a letter's optional lead character is never a digit);
     - after a mark, before a digit or space (a mark run takes only marks and line breaks; a mark
       only leads a pre-token of letters, so not before a letter).
-    Whitespace other than one space, line breaks, apostrophes and non-ASCII text are never
+    Whitespace other than one space, line breaks, apostrophes and non-ASCII characters are never
     trusted, nor a text that ends in a space. Tested on random texts of these characters for both
     encodings (tests/core/test_tokenizers.py)."""
+    try:
+        left = _CHAR_CLASS[np.frombuffer(lefts.encode("ascii"), dtype=np.uint8)]
+        right = _CHAR_CLASS[np.frombuffer(rights.encode("ascii"), dtype=np.uint8)]
+    except UnicodeEncodeError:
+        return np.zeros(len(lefts), dtype=bool)
+    return _BOUNDARY[left, right]
+
+
+def pre_token_boundaries(texts: list[str]) -> bool:
+    """Whether every join of `texts` is a certain pre-token cut (`pre_token_cuts`)."""
     if not all(texts):
         return False
-    try:
-        lasts = "".join(map(operator.itemgetter(-1), texts[:-1])).encode("ascii")
-        firsts = "".join(map(operator.itemgetter(0), texts[1:])).encode("ascii")
-    except UnicodeEncodeError:
-        return False
-    left = _CHAR_CLASS[np.frombuffer(lasts, dtype=np.uint8)]
-    right = _CHAR_CLASS[np.frombuffer(firsts, dtype=np.uint8)]
-    return bool(_BOUNDARY[left, right].all())
+    lasts = "".join(map(operator.itemgetter(-1), texts[:-1]))
+    firsts = "".join(map(operator.itemgetter(0), texts[1:]))
+    return bool(pre_token_cuts(lasts, firsts).all())
 
 
 class TiktokenTokenizer:
@@ -378,6 +383,11 @@ class TiktokenTokenizer:
         if last_tokens[-1] >= len(token_ends) or not np.array_equal(token_ends[last_tokens], text_ends):
             return None
         return np.diff(last_tokens + 1, prepend=0).tolist()
+
+    def pre_token_cuts(self, lefts: str, rights: str) -> np.ndarray | None:
+        """`pre_token_cuts` for this encoding, or None when its pre-tokenizer is not one the rule is
+        about (then nothing may be counted by parts)."""
+        return pre_token_cuts(lefts, rights) if self._splits_joined else None
 
     def _quick_counts(self, texts: list[str]) -> list[int] | None:
         """Counts from quicktok, an exact BPE in C++ that counts without building id lists, about

@@ -385,7 +385,7 @@ def test_a_haystack_of_needles_draws_about_what_it_needs(key_type, value_type):
     )
     target = 34_000
     texts, counts = generator._distractor_needles(
-        options, target, random.Random(3), generator._needle_maker("uuids"), set()
+        options, target, random.Random(3), generator._needle_shape("uuids"), set()
     )
     held = int(counts.sum())
     assert held >= target

@@ -24,7 +24,7 @@ from ...scoring import ruler_string_match_all, share_of_answers
 from ...seeding import random_below
 from ...text import sources
 from ...text.language import LANGUAGES
-from ...text.units import count_units
+from ...text.units import count_filled, count_units
 from ..base import EDGE_BASELINES, Cell, Generator, Sample, Task, localized
 from .keys import key_words
 from .options import KIND, REPORTED, NeedleOptions
@@ -232,19 +232,25 @@ class NeedleGenerator(Generator):
 
     # ------------------------------------------------------------------ helpers
 
-    def _needle_maker(self, kind: str, language: str = "en"):
-        rendered = self.templates.render(localized("needle.j2", language), kind=kind, key=KEY, value=VALUE)
-        return lambda key, value: rendered.replace(KEY, key).replace(VALUE, value)
+    def _needle_shape(self, kind: str, language: str = "en") -> str:
+        """The needle template rendered once, with marks where its key and value go."""
+        return self.templates.render(localized("needle.j2", language), kind=kind, key=KEY, value=VALUE)
 
-    def haystack_units(self, options: NeedleOptions, target: int, rng: random.Random, make, taken: set[str]):
+    @staticmethod
+    def _needle_maker(shape: str):
+        return lambda key, value: shape.replace(KEY, key).replace(VALUE, value)
+
+    def haystack_units(
+        self, options: NeedleOptions, target: int, rng: random.Random, shape: str | None, taken: set[str]
+    ):
         """Filler units (texts, token counts as joined) enough for `target` tokens, and some more: the
         fitter closes the last gap with whole units that still fit, never a cut sentence."""
         if options.haystack == "needle":
-            return self._distractor_needles(options, target + sources.spare_tokens(target), rng, make, taken)
+            return self._distractor_needles(options, target + sources.spare_tokens(target), rng, shape, taken)
         haystack = sources.haystack_of(options, self._corpora, options.language)
         return sources.haystack_run(haystack, self.tokenizer.name, target, self._max_length, rng)
 
-    def _distractor_needles(self, options: NeedleOptions, target, rng, make, taken):
+    def _distractor_needles(self, options: NeedleOptions, target, rng, shape: str, taken):
         """A haystack made only of needles whose keys are never asked about, one per line (as RULER's).
 
         The first batch is small; the rest are sized by the tokens a needle of this kind took in it
@@ -253,6 +259,9 @@ class NeedleGenerator(Generator):
         texts: list[str] = []
         counts: list[int] = []
         held = 0
+        # Counted from their keys and values where the template's joins allow (`count_filled`): a
+        # haystack's needles need no count of their own, nor a wait for the helper process.
+        make = self._needle_maker(shape)
         batch = min(FIRST_NEEDLES, max(16, target // 12))
         while held < target:
             keys = draw_many_tokens(options.key_type, rng, batch, taken, options.language)
@@ -260,7 +269,9 @@ class NeedleGenerator(Generator):
             values = draw_many_tokens(options.value_type, rng, batch, taken, options.language)
             taken.update(values)
             new = [make(k, v) + LINE_END for k, v in zip(keys, values, strict=True)]
-            new_counts = count_units(new, self.tokenizer, separator="")
+            new_counts = count_filled(self.tokenizer, shape, (KEY, VALUE), (keys, values), LINE_END)
+            if new_counts is None:
+                new_counts = count_units(new, self.tokenizer, separator="")
             texts.extend(new)
             counts.extend(new_counts)
             held += sum(new_counts)
@@ -274,7 +285,8 @@ class NeedleGenerator(Generator):
         options = self.task_options(cell.task)
         kind, kind_plural = KIND[options.value_type]
         language = options.language
-        make = self._needle_maker(kind, language)
+        shape = self._needle_shape(kind, language)
+        make = self._needle_maker(shape)
         keys = draw_tokens(options.key_type, rng, options.num_keys, set(), language)
         values = draw_tokens(options.value_type, rng, options.num_keys * options.num_values, set(keys), language)
         queried = keys[: options.num_queries]
@@ -298,7 +310,7 @@ class NeedleGenerator(Generator):
         question = self.templates.render(localized("question.j2", language), **variables)
         answer_prefix = self.templates.render(localized("answer_prefix.j2", language), **variables)
         taken = set(keys) | set(values)
-        filler_texts, filler_tokens = self.haystack_units(options, cell.target_length, rng, make, taken)
+        filler_texts, filler_tokens = self.haystack_units(options, cell.target_length, rng, shape, taken)
         fitted = self.fit_prompt(
             localized("prompt.j2", language),
             {"question": question, **variables},

@@ -1,0 +1,76 @@
+"""Counting a template filled many times by its parts (`text.units.count_filled`): every count is the
+filled text's own, and anything the rule cannot vouch for is refused (then the texts are counted)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from longsynth.generators.needle.generator import draw_many_tokens
+from longsynth.generators.needle.oracle import KEY, VALUE
+from longsynth.text.units import count_filled
+from longsynth.tokenizers import TiktokenTokenizer
+
+NEEDLE = f"One of the special magic numbers for {KEY} is: {VALUE}."
+
+
+@pytest.fixture(scope="module", params=["cl100k_base", "o200k_base"])
+def tokenizer(request):
+    return TiktokenTokenizer(request.param)
+
+
+@pytest.mark.parametrize("key_type, value_type", [("words", "numbers"), ("numbers", "words"), ("words", "words")])
+def test_needles_counted_by_parts_equal_their_own_counts(tokenizer, key_type, value_type):
+    rng = random.Random(11)
+    keys = draw_many_tokens(key_type, rng, 400, set())
+    values = draw_many_tokens(value_type, rng, 400, set(keys))
+    counts = count_filled(tokenizer, NEEDLE, (KEY, VALUE), (keys, values), "\n")
+    texts = [NEEDLE.replace(KEY, k).replace(VALUE, v) + "\n" for k, v in zip(keys, values, strict=True)]
+    assert counts == [tokenizer.count(t) for t in texts]
+
+
+def test_numbers_of_any_length_and_odd_words_keep_their_counts(tokenizer):
+    """Digit runs of 1 to 12 digits (cut in threes from the first), leading zeros, and hyphenated
+    words with capitals or digits at the join: each count is the text's own, or the batch is refused."""
+    rng = random.Random(5)
+    shape = f"Code {KEY} opens door {VALUE}."
+    for digits in range(1, 13):
+        values = ["".join(rng.choices("0123456789", k=digits)) for _ in range(200)]
+        keys = [
+            rng.choice(["alpha", "Beta", "x9", "QQ", "delta"]) + "-" + rng.choice(["Fox", "b", "y2", "zed"])
+            for _ in values
+        ]
+        counts = count_filled(tokenizer, shape, (KEY, VALUE), (keys, values))
+        texts = [shape.replace(KEY, k).replace(VALUE, v) for k, v in zip(keys, values, strict=True)]
+        assert counts is not None  # the rule vouches for all of these
+        assert counts == [tokenizer.count(t) for t in texts], digits
+    mixed = [" 12", " 3456", " 78", " 9"]  # lengths that average to a whole width: not one number length
+    assert count_filled(tokenizer, shape, (KEY, VALUE), (["a-b"] * 4, [v.strip() for v in mixed])) is None
+
+
+@pytest.mark.parametrize(
+    "shape, keys, values",
+    [
+        (f"{KEY}: {VALUE}", ["swift-fox"], ["1234567"]),  # the value meets the line end: no certain cut
+        (f"key {KEY}{VALUE}.", ["swift-fox"], ["1234567"]),  # two fills side by side
+        (f"for  {KEY} is: {VALUE}.", ["swift-fox"], ["1234567"]),  # two spaces before a fill
+        (f"for {KEY} is: {VALUE}.", ["swift-fox-"], ["1234567"]),  # a part that ends in a mark
+        (f"for {KEY} is: {VALUE}.", ["swift fox"], ["1234567"]),  # a space inside a fill
+        (f"for {KEY} is: {VALUE}.", ["3f2a1b7c-9d1e-4f00-8a2b-0c1d2e3f4a5b"], ["12"]),  # a UUID: counted whole
+        (f"for {KEY} is: {VALUE}.", ["swift-fox"], ["１２３"]),  # non-ASCII digits
+        (f"for {KEY} is:{VALUE}.", ["swift-fox"], ["swift-fox"]),  # a mark before a letter runs on
+    ],
+)
+def test_joins_and_fills_the_rule_cannot_vouch_for_are_refused(tokenizer, shape, keys, values):
+    assert count_filled(tokenizer, shape, (KEY, VALUE), (keys, values), "\n") is None
+
+
+def test_a_tokenizer_without_the_rule_counts_nothing_by_parts():
+    class Plain:
+        name = "plain"
+
+        def count(self, text):
+            return len(text)
+
+    assert count_filled(Plain(), NEEDLE, (KEY, VALUE), (["swift-fox"], ["1234567"]), "\n") is None
