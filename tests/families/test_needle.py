@@ -392,3 +392,19 @@ def test_a_haystack_of_needles_draws_about_what_it_needs(key_type, value_type):
     assert held - target <= 0.03 * target + 16 * int(counts.max())
     tokenizer = get_tokenizer("cl100k_base")
     assert counts.tolist()[:50] == [len(tokenizer.encode(t)) for t in texts[:50]]
+
+
+@pytest.mark.parametrize("shape", ["One of the special magic numbers for {k} is: {v}.", "{v} belongs to {k}", "{k}{v}"])
+def test_distractor_lines_are_the_needle_template_filled(shape):
+    """A haystack's needle lines, made by one format each, are the template filled as a needle is."""
+    import random
+
+    from longsynth.generators.needle.generator import LINE_END, NeedleGenerator, _filled_lines, draw_many_tokens
+    from longsynth.generators.needle.oracle import KEY, VALUE
+
+    shape = shape.format(k=KEY, v=VALUE)
+    rng = random.Random(2)
+    keys = draw_many_tokens("words", rng, 50, set())
+    values = draw_many_tokens("numbers", rng, 50, set(keys))
+    make = NeedleGenerator._needle_maker(shape)
+    assert _filled_lines(shape, keys, values) == [make(k, v) + LINE_END for k, v in zip(keys, values, strict=True)]

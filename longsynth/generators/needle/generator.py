@@ -166,6 +166,18 @@ def draw_many_tokens(kind: str, rng: random.Random, count: int, exclude: set[str
     return out
 
 
+def _filled_lines(shape: str, keys: list[str], values: list[str]) -> list[str]:
+    """`shape` with each key and value, one line each: the text around the two marks joined with
+    them by one format per needle (two replaces each were a sixth of a distractor haystack's cost)."""
+    key_first = shape.index(KEY) < shape.index(VALUE)
+    first, second = (KEY, VALUE) if key_first else (VALUE, KEY)
+    head, rest = shape.split(first, 1)
+    middle, tail = rest.split(second, 1)
+    tail += LINE_END
+    pairs = zip(keys, values, strict=True) if key_first else zip(values, keys, strict=True)
+    return [f"{head}{a}{middle}{b}{tail}" for a, b in pairs]
+
+
 class NeedleGenerator(Generator):
     name = "needle"
     split = "test"
@@ -261,14 +273,13 @@ class NeedleGenerator(Generator):
         held = 0
         # Counted from their keys and values where the template's joins allow (`count_filled`): a
         # haystack's needles need no count of their own, nor a wait for the helper process.
-        make = self._needle_maker(shape)
         batch = min(FIRST_NEEDLES, max(16, target // 12))
         while held < target:
             keys = draw_many_tokens(options.key_type, rng, batch, taken, options.language)
             taken.update(keys)
             values = draw_many_tokens(options.value_type, rng, batch, taken, options.language)
             taken.update(values)
-            new = [make(k, v) + LINE_END for k, v in zip(keys, values, strict=True)]
+            new = _filled_lines(shape, keys, values)
             new_counts = count_filled(self.tokenizer, shape, (KEY, VALUE), (keys, values), LINE_END)
             if new_counts is None:
                 new_counts = count_units(new, self.tokenizer, separator="")
