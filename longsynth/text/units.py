@@ -172,7 +172,7 @@ def count_filled(
     return counts.tolist()
 
 
-_PIECES: dict[str, dict[str, int | None]] = {}  # per tokenizer: piece -> its count (None: not a piece)
+_PIECES: dict[str, tuple[dict[str, int | None], dict[str, int | None]]] = {}  # per tokenizer: word part counts
 _GROUPS: dict[str, tuple[np.ndarray, ...]] = {}  # per tokenizer: counts of every 1-, 2- and 3-digit string
 _PART = operator.methodcaller("partition", "-")
 
@@ -202,23 +202,32 @@ def _fill_counts(tokenizer: Tokenizer, fills: list[str]) -> list[int] | None:
                 counts += tables[group.shape[1]][value]
             return counts.tolist()
     if size and joined.count("-") == size and joined.count(" ") == size:
-        memo = _PIECES.setdefault(tokenizer.name, {})
+        firsts, rests = _PIECES.setdefault(tokenizer.name, ({}, {}))  # " swift" -> count; "fox" -> count of "-fox"
         parts = list(map(_PART, fills))
         try:
-            return [memo[first] + memo["-" + second] for first, _, second in parts]
-        except KeyError:
-            for first, _, second in parts:
-                for piece in (first, "-" + second):
-                    if piece not in memo and len(memo) < 1_000_000:
-                        fine = piece[:1] in " -" and len(piece) > 1 and piece[-1].isalnum() and piece.isascii()
-                        memo[piece] = tokenizer.count(piece) if fine else None
+            return [firsts[first] + rests[rest] for first, _, rest in parts]
+        except KeyError:  # pieces not met before: counted in one batch (its joins are certain cuts too)
+            _learn(tokenizer, firsts, [first for first, _, _ in parts], "")
+            _learn(tokenizer, rests, [rest for _, _, rest in parts], "-")
             try:
-                return [memo[first] + memo["-" + second] for first, _, second in parts]
-            except (KeyError, TypeError):
+                return [firsts[first] + rests[rest] for first, _, rest in parts]
+            except TypeError:
                 pass
         except TypeError:  # a part that is not a piece
             pass
     return None
+
+
+def _learn(tokenizer: Tokenizer, memo: dict[str, int | None], parts: list[str], lead: str) -> None:
+    """Count the parts `memo` does not hold (as `lead + part`), or mark them None: a part that does not
+    end in a letter or digit, so the cut after it would not be certain."""
+    new = [part for part in dict.fromkeys(parts) if part not in memo]
+    if len(memo) + len(new) > 500_000:
+        memo.clear()
+    pieces = [lead + part for part in new if part[-1:].isalnum() and part.isascii() and (lead + part)[1:]]
+    counts = dict(zip(pieces, tokenizer.count_many(pieces), strict=True)) if pieces else {}
+    for part in new:
+        memo[part] = counts.get(lead + part)
 
 
 def _digit_tables(tokenizer: Tokenizer) -> tuple[np.ndarray, ...]:
