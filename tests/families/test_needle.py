@@ -134,6 +134,26 @@ def test_oracle_rejects_missing_needle(show_build, generator):
     assert any("has 3 needles" in p for p in problems)
 
 
+@pytest.mark.parametrize("moved", [1, -1, "to_zero", "negative", "text", "true", "other_needle"])
+def test_oracle_rejects_a_needle_recorded_elsewhere(show_build, generator, moved):
+    """A recorded offset is where the needle template, read there, gives the needle's key and value:
+    an offset moved by one, to another needle, below zero, or not a number is a problem."""
+    row = _row(show_build, "niah_multikey_1")
+    meta = json.loads(row["metadata"])
+    needles = meta["needles"]
+    offset = needles[0]["char_offset"]
+    if moved == "other_needle":
+        row["input"] = row["input"][:offset] + row["input"][offset:]  # unchanged text
+        needles[0]["char_offset"] = needles[1]["char_offset"] if len(needles) > 1 else offset + 1
+    else:
+        needles[0]["char_offset"] = {"to_zero": 0, "negative": offset - 10**9, "text": str(offset), "true": True}.get(
+            moved, offset + moved if isinstance(moved, int) else offset
+        )
+    row["metadata"] = json.dumps(meta)
+    problems = validate_row(row, generator, generator.tokenizer)
+    assert any("is not at its recorded offset" in p for p in problems), problems
+
+
 def test_oracle_rejects_leaked_answer(show_build, generator):
     row = _row(show_build, "niah_single_3", 1)
     start = json.loads(row["metadata"])["context_span"][0]

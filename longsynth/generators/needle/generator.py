@@ -151,7 +151,7 @@ def draw_many_tokens(kind: str, rng: random.Random, count: int, exclude: set[str
     if kind == "words" and count + len(exclude) > len(adjectives) * len(nouns):
         return draw_tokens(kind, rng, count, exclude, language)  # its error says what to do
     out: list[str] = []
-    seen = set(exclude)
+    drawn: set[str] = set()  # what this call drew so far (`exclude` is not copied: it holds thousands)
     while len(out) < count:
         wanted = count - len(out) + 16
         if kind == "words":
@@ -160,8 +160,14 @@ def draw_many_tokens(kind: str, rng: random.Random, count: int, exclude: set[str
             fresh = [f"{adjectives[a]}{joiner}{nouns[n]}" for a, n in zip(firsts, seconds, strict=True)]
         else:
             fresh = [str(1_000_000 + v) for v in random_below(rng, wanted, 9_000_000).tolist()]
-        fresh = [token for token in dict.fromkeys(fresh) if token not in seen][: count - len(out)]
-        seen.update(fresh)
+        unique = dict.fromkeys(fresh)
+        fresh = (
+            [t for t in unique if t not in exclude and t not in drawn]
+            if drawn
+            else [t for t in unique if t not in exclude]
+        )
+        fresh = fresh[: count - len(out)]
+        drawn.update(fresh)
         out += fresh
     return out
 

@@ -27,30 +27,43 @@ def needle_pattern(templates: Templates, key_type: str, value_type: str, languag
     return pattern_from(rendered, {KEY: ("key", shapes[key_type]), VALUE: ("value", shapes[value_type])})
 
 
-def read_needles(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[tuple[str, str, int]]:
-    """(key, value, offset) of every needle stated in the input."""
+def _pattern_of(generator, metadata: dict[str, Any]) -> re.Pattern[str]:
     params = metadata["params"]
-    language = params.get("language", "en")
-    pattern = needle_pattern(generator.templates, params["key_type"], params["value_type"], language)
-    return _needles_in(pattern, row["input"])
+    return needle_pattern(generator.templates, params["key_type"], params["value_type"], params.get("language", "en"))
+
+
+def read_needles(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, value) of every needle stated in the input, in reading order."""
+    return _needles_in(_pattern_of(generator, metadata), row["input"])
 
 
 @functools.lru_cache(maxsize=4)
-def _needles_in(pattern: re.Pattern[str], text: str) -> list[tuple[str, str, int]]:
-    """Cached: a row's two validators read the same text (thousands of needles in a haystack of them)."""
-    return [(m.group("key"), m.group("value"), m.start()) for m in pattern.finditer(text)]
+def _needles_in(pattern: re.Pattern[str], text: str) -> list[tuple[str, str]]:
+    """Cached: a row's two validators read the same text (thousands of needles in a haystack of them).
+    `findall` hands back the two groups without a match object per needle (0.44 against 0.75 ms for a
+    32K haystack of 1,800 needles)."""
+    key, value = pattern.groupindex["key"], pattern.groupindex["value"]
+    if pattern.groups == 2:
+        pairs = pattern.findall(text)
+        return pairs if (key, value) == (1, 2) else [(k, v) for v, k in pairs]
+    return [m.group(key, value) for m in pattern.finditer(text)]
 
 
 def needles_in_place(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
-    """Every recorded needle is stated at its recorded offset, and no value is stated twice."""
+    """Every recorded needle is stated at its recorded offset (the needle template read there gives
+    its key and value), and no value is stated twice."""
     found = read_needles(generator, row, metadata)
+    pattern = _pattern_of(generator, metadata)
+    text = row["input"]
     problems = []
-    values = [v for _, v, _ in found]
+    values = [v for _, v in found]
     if len(set(values)) != len(values):
         problems.append("a value is stated by more than one needle")
-    starts = set(found)
     for needle in metadata.get("needles", []):
-        if (needle["key"], needle["value"], needle["char_offset"]) not in starts:
+        offset = needle["char_offset"]
+        valid = isinstance(offset, int) and not isinstance(offset, bool) and 0 <= offset  # match() takes -1 as 0
+        stated = pattern.match(text, offset) if valid else None
+        if stated is None or stated.group("key", "value") != (needle["key"], needle["value"]):
             problems.append(
                 f"needle {needle['key']}={needle['value']} is not at its recorded offset {needle['char_offset']}"
             )
@@ -70,7 +83,7 @@ def answers_from_text(generator, row: dict[str, Any], metadata: dict[str, Any]) 
     for key in metadata["queries"]:
         if key not in question:
             problems.append(f"queried key {key} does not appear in the question")
-        key_values = [v for k, v, _ in found if k == key]
+        key_values = [v for k, v in found if k == key]
         if len(key_values) != params["num_values"]:
             problems.append(f"key {key} has {len(key_values)} needles in the text, expected {params['num_values']}")
         derived.extend(key_values)
