@@ -174,7 +174,6 @@ def count_filled(
 
 _PIECES: dict[str, tuple[dict[str, int | None], dict[str, int | None]]] = {}  # per tokenizer: word part counts
 _GROUPS: dict[str, tuple[np.ndarray, ...]] = {}  # per tokenizer: counts of every 1-, 2- and 3-digit string
-_PART = operator.methodcaller("partition", "-")
 
 
 def _fill_counts(tokenizer: Tokenizer, fills: list[str]) -> list[int] | None:
@@ -201,33 +200,43 @@ def _fill_counts(tokenizer: Tokenizer, fills: list[str]) -> list[int] | None:
                 value = group @ (10 ** np.arange(group.shape[1] - 1, -1, -1))
                 counts += tables[group.shape[1]][value]
             return counts.tolist()
-    if size and joined.count("-") == size and joined.count(" ") == size:
-        firsts, rests = _PIECES.setdefault(tokenizer.name, ({}, {}))  # " swift" -> count; "fox" -> count of "-fox"
-        parts = list(map(_PART, fills))
-        try:
-            return [firsts[first] + rests[rest] for first, _, rest in parts]
-        except KeyError:  # pieces not met before: counted in one batch (its joins are certain cuts too)
-            _learn(tokenizer, firsts, [first for first, _, _ in parts], "")
-            _learn(tokenizer, rests, [rest for _, _, rest in parts], "-")
-            try:
-                return [firsts[first] + rests[rest] for first, _, rest in parts]
-            except TypeError:
-                pass
-        except TypeError:  # a part that is not a piece
-            pass
+    if size and joined.count(" ") == size and "".join(map(operator.itemgetter(0), fills)) == " " * size:
+        # One space each, leading: " swift-fox lazy-dog" reads "", "swift", "-fox", "lazy", "-dog", a
+        # word and its hyphened part in turn for every fill (else a part is refused below).
+        pieces = joined.replace("-", " -").split(" ")
+        if len(pieces) == 2 * size + 1:
+            words, parts = pieces[1::2], pieces[2::2]
+            word_counts, part_counts = _PIECES.setdefault(tokenizer.name, ({}, {}))
+            for attempt in range(2):
+                try:
+                    counts = np.fromiter(map(word_counts.__getitem__, words), np.int64, size)
+                    return (counts + np.fromiter(map(part_counts.__getitem__, parts), np.int64, size)).tolist()
+                except KeyError:  # parts not met before: counted in one batch (their joins are certain cuts)
+                    if attempt == 0:
+                        _learn(tokenizer, word_counts, words, " ")
+                        _learn(tokenizer, part_counts, parts, "")
+                except TypeError:  # a part that is not a piece
+                    break
     return None
 
 
 def _learn(tokenizer: Tokenizer, memo: dict[str, int | None], parts: list[str], lead: str) -> None:
-    """Count the parts `memo` does not hold (as `lead + part`), or mark them None: a part that does not
-    end in a letter or digit, so the cut after it would not be certain."""
+    """Count the parts `memo` does not hold (a word as `lead + word`; a hyphened part as it is), or
+    mark them None: a word that is empty or starts with a hyphen, a part that does not start with
+    one, or either not ending in a letter or digit (the cut after it would not be certain)."""
     new = [part for part in dict.fromkeys(parts) if part not in memo]
     if len(memo) + len(new) > 500_000:
         memo.clear()
-    pieces = [lead + part for part in new if part[-1:].isalnum() and part.isascii() and (lead + part)[1:]]
-    counts = dict(zip(pieces, tokenizer.count_many(pieces), strict=True)) if pieces else {}
+    hyphened = not lead
+    fine = [
+        part
+        for part in new
+        if part[-1:].isalnum() and part.isascii() and (part[:1] == "-") == hyphened and len(part) > hyphened
+    ]
+    pieces = [lead + part for part in fine]
+    counts = dict(zip(fine, tokenizer.count_many(pieces), strict=True)) if pieces else {}
     for part in new:
-        memo[part] = counts.get(lead + part)
+        memo[part] = counts.get(part)
 
 
 def _digit_tables(tokenizer: Tokenizer) -> tuple[np.ndarray, ...]:
