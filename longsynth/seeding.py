@@ -9,6 +9,7 @@ row can be regenerated on its own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 
@@ -25,6 +26,11 @@ def rng_for(seed: int) -> random.Random:
     return random.Random(seed)
 
 
+@functools.lru_cache(maxsize=256)
+def _feistel_rounds(key: int) -> tuple[int, ...]:
+    return tuple(derive_seed("feistel", key, r) for r in range(4))
+
+
 def permuted(position: int, size: int, key: int) -> int:
     """Entry `position` of a seeded permutation of range(size), computed alone (no list of `size`
     entries): a four-round Feistel network over the next even power of two, walked until it lands
@@ -34,7 +40,7 @@ def permuted(position: int, size: int, key: int) -> int:
         raise ValueError(f"position {position} is outside range({size})")
     half = max(1, ((size - 1).bit_length() + 1) // 2)
     mask = (1 << half) - 1
-    rounds = [derive_seed("feistel", key, r) for r in range(4)]
+    rounds = _feistel_rounds(key)
     value = position
     while True:
         left, right = value >> half, value & mask

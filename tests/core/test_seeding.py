@@ -6,7 +6,7 @@ from itertools import permutations
 
 import numpy as np
 
-from longsynth.seeding import permutation
+from longsynth.seeding import permutation, permuted
 
 
 def test_permutation_is_a_seeded_order_of_every_index():
@@ -56,3 +56,15 @@ def test_a_tie_between_keys_still_gives_one_order_everywhere(monkeypatch):
     rng = random.Random(0)
     monkeypatch.setattr(rng, "getrandbits", lambda bits: 0)
     assert permutation(rng, 5).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_permuted_entries_are_a_seeded_order_of_every_index():
+    """Entry by entry (what nextlong's sources and concat_random's documents read), a permutation:
+    every index once, the same for a key, another for another key, and about uniform."""
+    for size in (1, 2, 3, 7, 1000, 4097):
+        order = [permuted(n, size, key=11) for n in range(size)]
+        assert sorted(order) == list(range(size))
+        assert order == [permuted(n, size, key=11) for n in range(size)]
+    assert [permuted(n, 1000, 1) for n in range(20)] != [permuted(n, 1000, 2) for n in range(20)]
+    firsts = Counter(permuted(0, 4, key) for key in range(4000))
+    assert set(firsts) == {0, 1, 2, 3} and min(firsts.values()) > 850

@@ -27,7 +27,7 @@ from ...errors import CorpusError, SampleDropped, SpecError
 from ...fitting import length_tolerance
 from ...items import item_spans
 from ...metadata_json import decode_metadata
-from ...seeding import derive_seed
+from ...seeding import derive_seed, permuted
 from ...tokenizers import get_tokenizer
 from ..base import Cell, Generator, Sample, Task
 from ..options import resolve_options
@@ -143,7 +143,7 @@ class NextLongGenerator(Generator):
             tokenizer=tokenizer.name,
             shards=o.index_shards,
         )
-        self._eligible: dict[int, np.ndarray] = {}
+        self._eligible: dict[int, np.ndarray] = {}  # target length -> documents shorter than it
         self._prepared: ChunkIndex | None = None  # the index `prepare` built on Ray
         self._index_key = self.index_spec.key()  # reads the corpus files' sizes and times once
 
@@ -154,7 +154,7 @@ class NextLongGenerator(Generator):
         return _index(self.index_spec, self.tokenizer.name, str(cache_root()), self._index_key)
 
     def eligible(self, target: int) -> np.ndarray:
-        """Documents shorter than the target, in a seeded order (distinct sources across samples)."""
+        """Documents shorter than the target, in corpus order (`source` draws from them)."""
         if target not in self._eligible:
             index = self.index
             if int(index.chunk_tokens.sum()) < target:
@@ -165,9 +165,16 @@ class NextLongGenerator(Generator):
             docs = np.flatnonzero(index.doc_tokens < target)
             if len(docs) == 0:
                 raise CorpusError(f"no document of corpus {self.options.corpus!r} is shorter than {target} tokens")
-            order = np.random.default_rng(derive_seed(self.spec.seed, "nextlong-sources", target)).permutation(docs)
-            self._eligible[target] = order
+            self._eligible[target] = docs
         return self._eligible[target]
+
+    def source(self, cell: Cell) -> int:
+        """The cell's source document: entry `cell.index` of a seeded order of the eligible documents
+        (distinct sources across samples), worked out for that entry alone (`seeding.permuted`), so a
+        build's cost does not grow with the corpus (a permutation of a million documents took 20 ms)."""
+        docs = self.eligible(cell.target_length)
+        key = derive_seed(self.spec.seed, "nextlong-sources", cell.target_length)
+        return int(docs[permuted(cell.index % len(docs), len(docs), key)])
 
     def prepare(self, run_many=None) -> None:
         """Build or load the cached index once, in the parent process; its parts in parallel where
@@ -246,8 +253,8 @@ class NextLongGenerator(Generator):
         sequence = [(m, "meta", None) for m in meta]
         held = int(index.doc_tokens[doc])
         if task == "concat_random":
-            order = np.random.default_rng(rng.getrandbits(64)).permutation(len(index.doc_ids))
-            others = ((int(d), None) for d in order)  # read only until the length is reached
+            count, key = len(index.doc_ids), rng.getrandbits(64)  # documents in a seeded order, each worked
+            others = ((permuted(n, count, key), None) for n in range(count))  # out as it is read (a few dozen)
         else:  # documents in the order their chunks rank for the source document (knn) or its keyword (quest)
             query = index.chunk_texts[meta[0]]
             if task == "concat_quest":
@@ -269,8 +276,7 @@ class NextLongGenerator(Generator):
 
     def sample(self, cell: Cell, rng: random.Random, budget_adjust: int = 0) -> Sample:
         index = self.index
-        sources = self.eligible(cell.target_length)
-        doc = int(sources[cell.index % len(sources)])
+        doc = self.source(cell)
         facts: dict[str, Any] = {}
         sequence = self._sequence(cell.task, doc, cell.target_length, rng, facts)
         ids = [c for c, _, _ in sequence]
