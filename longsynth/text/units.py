@@ -132,6 +132,8 @@ def count_filled(
     32K haystack of 1,900 distractor needles is counted from its keys' words and its values' digits
     (1 ms) instead of 110,000 characters of needles (2.7 ms, most of it waiting for the helper
     process behind the samples it encodes)."""
+    if len(fills) != len(marks) or len({len(fill) for fill in fills}) > 1:
+        raise ValueError("count_filled needs one list of fills per mark, all of one length")
     cuts = getattr(tokenizer, "pre_token_cuts", None)
     if cuts is None or any(shape.count(mark) != 1 for mark in marks):
         return None

@@ -74,3 +74,8 @@ def test_a_tokenizer_without_the_rule_counts_nothing_by_parts():
             return len(text)
 
     assert count_filled(Plain(), NEEDLE, (KEY, VALUE), (["swift-fox"], ["1234567"]), "\n") is None
+
+
+def test_fills_of_different_lengths_are_a_programming_error(tokenizer):
+    with pytest.raises(ValueError, match="one list of fills per mark"):
+        count_filled(tokenizer, NEEDLE, (KEY, VALUE), (["swift-fox"], ["1", "2"]))
