@@ -227,7 +227,7 @@ def _learn(tokenizer: Tokenizer, memo: dict[str, int | None], parts: list[str], 
     mark them None: a word that is empty or starts with a hyphen, a part that does not start with
     one, or either not ending in a letter or digit (the cut after it would not be certain)."""
     new = [part for part in dict.fromkeys(parts) if part not in memo]
-    if len(memo) + len(new) > 500_000:
+    if len(memo) + len(new) > 100_000:  # a key vocabulary holds thousands of parts; never grow without end
         memo.clear()
     hyphened = not lead
     fine = [
