@@ -143,47 +143,58 @@ def count_filled(
         before, rest = rest.split(marks[k], 1)
         fixed.append(before)
     fixed.append(rest + end)
-    pieces = []
-    for n, k in enumerate(order):
-        fill = fills[k]
-        if fixed[n].endswith(" "):
-            fixed[n] = fixed[n][:-1]
-            fill = [" " + f for f in fill]
-        if not all(fill):
-            return None
-        pieces.append(fill)
+    leads = []  # the space each fill takes from the text before it ("" if none)
+    for n in range(len(order)):
+        leads.append(" " if fixed[n].endswith(" ") else "")
+        fixed[n] = fixed[n][: len(fixed[n]) - len(leads[n])]
     if not all(fixed[1:-1]):  # two fills side by side: their join is a fill's, not checked here
         return None
-    size = len(pieces[0]) if pieces else 0
-    for n, fill in enumerate(pieces):
+    size = len(fills[0]) if fills else 0
+    for n, k in enumerate(order):
+        fill = fills[k]
+        if not all(fill):
+            return None
+        # Each join is checked once per distinct character the fills bring to it.
+        firsts = leads[n] or "".join(set(map(operator.itemgetter(0), fill)))
+        lasts = "".join(set(map(operator.itemgetter(-1), fill)))
         joins = []
         if fixed[n]:
-            joins.append((fixed[n][-1] * size, "".join(map(operator.itemgetter(0), fill))))
+            joins.append((fixed[n][-1] * len(firsts), firsts))
         if fixed[n + 1]:
-            joins.append(("".join(map(operator.itemgetter(-1), fill)), fixed[n + 1][0] * size))
+            joins.append((lasts, fixed[n + 1][0] * len(lasts)))
         for lefts, rights in joins:
             certain = cuts(lefts, rights)
             if certain is None or not certain.all():
                 return None
-    counts = np.full(size, sum(tokenizer.count(piece) for piece in fixed if piece), dtype=np.int64)
-    for fill in pieces:
-        fill_counts = _fill_counts(tokenizer, fill)
+    counts = np.full(size, sum(_fixed_count(tokenizer, piece) for piece in fixed if piece), dtype=np.int64)
+    for n, k in enumerate(order):
+        fill_counts = _fill_counts(tokenizer, fills[k], leads[n])
         if fill_counts is None:
             return None
-        counts += np.asarray(fill_counts, dtype=np.int64)
+        counts += fill_counts
     return counts.tolist()
 
 
+_FIXED: dict[tuple[str, str], int] = {}  # (tokenizer, a template's fixed text) -> its count
 _PIECES: dict[str, tuple[dict[str, int | None], dict[str, int | None]]] = {}  # per tokenizer: word part counts
 _GROUPS: dict[str, tuple[np.ndarray, ...]] = {}  # per tokenizer: counts of every 1-, 2- and 3-digit string
 
 
-def _fill_counts(tokenizer: Tokenizer, fills: list[str]) -> list[int] | None:
-    """Counts of a batch of short fills from counts of their pieces, each piece counted once per
-    process, for the two kinds a haystack of needles draws thousands of:
-    - a space-led number of one length (" 1234567"): its space, then its digits in threes from the
-      first (both encodings cut a digit run so: `\\p{N}{1,3}`), counted from tables of every 1-, 2- and
-      3-digit string, in numpy;
+def _fixed_count(tokenizer: Tokenizer, piece: str) -> int:
+    key = (tokenizer.name, piece)
+    if key not in _FIXED:
+        if len(_FIXED) > 10_000:  # a build has a few templates; never grow without end
+            _FIXED.clear()
+        _FIXED[key] = tokenizer.count(piece)
+    return _FIXED[key]
+
+
+def _fill_counts(tokenizer: Tokenizer, fills: list[str], lead: str) -> np.ndarray | None:
+    """Counts of `lead + fill` for a batch of short fills, from counts of their pieces, each piece
+    counted once per process, for the two kinds a haystack of needles draws thousands of:
+    - a number of one length (" 1234567"): its space (a pre-token of its own before a digit), then
+      its digits in threes from the first (both encodings cut a digit run so: `\\p{N}{1,3}`),
+      counted from tables of every 1-, 2- and 3-digit string, in numpy;
     - a space-led word of two hyphen-joined parts (" swift-fox"): " swift" and "-fox", cut where a
       letter meets a mark (`pre_token_cuts`).
     None for anything else, or a part that does not end in a letter or digit: the filled texts are
@@ -191,28 +202,27 @@ def _fill_counts(tokenizer: Tokenizer, fills: list[str]) -> list[int] | None:
     joined = "".join(fills)
     size = len(fills)
     width = len(joined) // size if size else 0
-    if size and width > 1 and set(map(len, fills)) == {width} and joined.isascii():
-        grid = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(size, width)
-        digits = grid[:, 1:].astype(np.int64) - ord("0")
-        if (grid[:, 0] == ord(" ")).all() and ((digits >= 0) & (digits <= 9)).all():
+    if size and width and set(map(len, fills)) == {width} and joined.isascii():
+        digits = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(size, width).astype(np.int64)
+        digits -= ord("0")
+        if ((digits >= 0) & (digits <= 9)).all():
             tables = _digit_tables(tokenizer)
-            counts = np.full(size, tables[0][0], dtype=np.int64)
-            for start in range(0, width - 1, 3):
+            counts = np.full(size, tables[0][0] if lead else 0, dtype=np.int64)
+            for start in range(0, width, 3):
                 group = digits[:, start : start + 3]
-                value = group @ (10 ** np.arange(group.shape[1] - 1, -1, -1))
-                counts += tables[group.shape[1]][value]
-            return counts.tolist()
-    if size and joined.count(" ") == size and "".join(map(operator.itemgetter(0), fills)) == " " * size:
-        # One space each, leading: " swift-fox lazy-dog" reads "", "swift", "-fox", "lazy", "-dog", a
-        # word and its hyphened part in turn for every fill (else a part is refused below).
-        pieces = joined.replace("-", " -").split(" ")
+                counts += tables[group.shape[1]][group @ (10 ** np.arange(group.shape[1] - 1, -1, -1))]
+            return counts
+    if size and lead == " " and " " not in joined:
+        # " swift-fox lazy-dog" reads "", "swift", "-fox", "lazy", "-dog": a word and its hyphened
+        # part in turn for every fill (else a part is refused below).
+        pieces = (" " + " ".join(fills)).replace("-", " -").split(" ")
         if len(pieces) == 2 * size + 1:
             words, parts = pieces[1::2], pieces[2::2]
             word_counts, part_counts = _PIECES.setdefault(tokenizer.name, ({}, {}))
             for attempt in range(2):
                 try:
                     counts = np.fromiter(map(word_counts.__getitem__, words), np.int64, size)
-                    return (counts + np.fromiter(map(part_counts.__getitem__, parts), np.int64, size)).tolist()
+                    return counts + np.fromiter(map(part_counts.__getitem__, parts), np.int64, size)
                 except KeyError:  # parts not met before: counted in one batch (their joins are certain cuts)
                     if attempt == 0:
                         _learn(tokenizer, word_counts, words, " ")
