@@ -232,6 +232,17 @@ def _fill_counts(tokenizer: Tokenizer, fills: list[str], lead: str) -> np.ndarra
     return None
 
 
+def learn_hyphenated(tokenizer: Tokenizer, words: list[str], parts: list[str]) -> None:
+    """Count a hyphenated key vocabulary's words and parts ("swift" and "fox" of "swift-fox") the way
+    `count_filled` meets them, one batch each, so a build's first samples need not learn them a few
+    at a time (88 small batches, 24 ms, in a 100-sample build of 32K haystacks of needles)."""
+    if getattr(tokenizer, "pre_token_cuts", None) is None:
+        return
+    word_counts, part_counts = _PIECES.setdefault(tokenizer.name, ({}, {}))
+    _learn(tokenizer, word_counts, words, " ")
+    _learn(tokenizer, part_counts, ["-" + part for part in parts], "")
+
+
 def _learn(tokenizer: Tokenizer, memo: dict[str, int | None], parts: list[str], lead: str) -> None:
     """Count the parts `memo` does not hold (a word as `lead + word`; a hyphened part as it is), or
     mark them None: a word that is empty or starts with a hyphen, a part that does not start with

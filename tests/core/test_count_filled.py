@@ -79,3 +79,19 @@ def test_a_tokenizer_without_the_rule_counts_nothing_by_parts():
 def test_fills_of_different_lengths_are_a_programming_error(tokenizer):
     with pytest.raises(ValueError, match="one list of fills per mark"):
         count_filled(tokenizer, NEEDLE, (KEY, VALUE), (["swift-fox"], ["1", "2"]))
+
+
+def test_a_vocabulary_learned_ahead_gives_the_same_counts(tokenizer):
+    """The needle family counts its key vocabulary's parts in one batch first (`learn_hyphenated`):
+    keys of those parts (and of parts never learned) keep their own counts; a batch with a key of
+    two hyphens ("x-ray-owl") is refused, so its needles are counted whole."""
+    from longsynth.text.units import learn_hyphenated
+
+    learn_hyphenated(tokenizer, ["calm", "x-ray", "Bold9"], ["fox", "lens-cap", "owl"])
+    values = ["1234567", "7654321", "1000000", "9999999"]
+    plain = ["calm-fox", "calm-owl", "Bold9-fox", "new-word"]
+    counts = count_filled(tokenizer, NEEDLE, (KEY, VALUE), (plain, values), "\n")
+    expected = [NEEDLE.replace(KEY, k).replace(VALUE, v) + "\n" for k, v in zip(plain, values, strict=True)]
+    assert counts == [tokenizer.count(t) for t in expected]
+    odd = ["calm-fox", "x-ray-owl", "Bold9-lens-cap", "calm-owl"]
+    assert count_filled(tokenizer, NEEDLE, (KEY, VALUE), (odd, values), "\n") is None

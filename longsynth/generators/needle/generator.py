@@ -24,7 +24,7 @@ from ...scoring import ruler_string_match_all, share_of_answers
 from ...seeding import random_below
 from ...text import sources
 from ...text.language import LANGUAGES
-from ...text.units import count_filled, count_units
+from ...text.units import count_filled, count_units, learn_hyphenated
 from ..base import EDGE_BASELINES, Cell, Generator, Sample, Task, localized
 from .keys import key_words
 from .options import KIND, REPORTED, NeedleOptions
@@ -247,6 +247,7 @@ class NeedleGenerator(Generator):
                 "a needle is the template rendered once and filled with each key and value",
             )
         self._max_length = max(spec.lengths)
+        self._learned_key_words = False  # the key vocabulary's parts counted for `count_filled`
 
     # ------------------------------------------------------------------ helpers
 
@@ -279,6 +280,10 @@ class NeedleGenerator(Generator):
         held = 0
         # Counted from their keys and values where the template's joins allow (`count_filled`): a
         # haystack's needles need no count of their own, nor a wait for the helper process.
+        words = "words" in (options.key_type, options.value_type) and options.language == "en"
+        if words and not self._learned_key_words:
+            learn_hyphenated(self.tokenizer, *key_words(options.language))
+            self._learned_key_words = True
         batch = min(FIRST_NEEDLES, max(16, target // 12))
         while held < target:
             keys = draw_many_tokens(options.key_type, rng, batch, taken, options.language)
