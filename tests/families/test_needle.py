@@ -419,12 +419,13 @@ def test_distractor_lines_are_the_needle_template_filled(shape):
     """A haystack's needle lines, made by one format each, are the template filled as a needle is."""
     import random
 
-    from longsynth.generators.needle.generator import LINE_END, NeedleGenerator, _filled_lines, draw_many_tokens
+    from longsynth.generators.needle.generator import LINE_END, _filled_lines, draw_many_tokens
     from longsynth.generators.needle.oracle import KEY, VALUE
 
     shape = shape.format(k=KEY, v=VALUE)
     rng = random.Random(2)
     keys = draw_many_tokens("words", rng, 50, set())
     values = draw_many_tokens("numbers", rng, 50, set(keys))
-    make = NeedleGenerator._needle_maker(shape)
-    assert _filled_lines(shape, keys, values) == [make(k, v) + LINE_END for k, v in zip(keys, values, strict=True)]
+    filled = [shape.replace(KEY, k).replace(VALUE, v) for k, v in zip(keys, values, strict=True)]
+    assert _filled_lines(shape, keys, values) == [text + LINE_END for text in filled]
+    assert _filled_lines(shape, keys, values, "") == filled  # a placed needle among sentences

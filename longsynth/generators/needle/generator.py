@@ -172,14 +172,15 @@ def draw_many_tokens(kind: str, rng: random.Random, count: int, exclude: set[str
     return out
 
 
-def _filled_lines(shape: str, keys: list[str], values: list[str]) -> list[str]:
-    """`shape` with each key and value, one line each: the text around the two marks joined with
-    them by one format per needle (two replaces each were a sixth of a distractor haystack's cost)."""
+def _filled_lines(shape: str, keys: list[str], values: list[str], end: str = LINE_END) -> list[str]:
+    """`shape` with each key and value, then `end`: every needle's text, the placed ones and a
+    haystack's distractors alike, the text around the two marks joined with them by one format per
+    needle (two replaces each were a sixth of a distractor haystack's cost)."""
     key_first = shape.index(KEY) < shape.index(VALUE)
     first, second = (KEY, VALUE) if key_first else (VALUE, KEY)
     head, rest = shape.split(first, 1)
     middle, tail = rest.split(second, 1)
-    tail += LINE_END
+    tail += end
     pairs = zip(keys, values, strict=True) if key_first else zip(values, keys, strict=True)
     return [f"{head}{a}{middle}{b}{tail}" for a, b in pairs]
 
@@ -255,10 +256,6 @@ class NeedleGenerator(Generator):
         """The needle template rendered once, with marks where its key and value go."""
         return self.templates.render(localized("needle.j2", language), kind=kind, key=KEY, value=VALUE)
 
-    @staticmethod
-    def _needle_maker(shape: str):
-        return lambda key, value: shape.replace(KEY, key).replace(VALUE, value)
-
     def haystack_units(
         self, options: NeedleOptions, target: int, rng: random.Random, shape: str | None, taken: set[str]
     ):
@@ -308,7 +305,6 @@ class NeedleGenerator(Generator):
         kind, kind_plural = KIND[options.value_type]
         language = options.language
         shape = self._needle_shape(kind, language)
-        make = self._needle_maker(shape)
         keys = draw_tokens(options.key_type, rng, options.num_keys, set(), language)
         values = draw_tokens(options.value_type, rng, options.num_keys * options.num_values, set(keys), language)
         queried = keys[: options.num_queries]
@@ -321,12 +317,11 @@ class NeedleGenerator(Generator):
         if options.haystack == "needle":
             line_end, separator, lead = LINE_END, "", ""
         inserts: list[Insert] = []
-        for k, key in enumerate(keys):
-            for v in range(options.num_values):
-                primary = k == 0 and v == 0
-                depth = float(cell.depth) if primary else round(rng.uniform(0.0, 100.0), 1)
-                value = values[k * options.num_values + v]
-                inserts.append(Insert(make(key, value) + line_end, depth, {"key": key, "value": value}))
+        needle_keys = [key for key in keys for _ in range(options.num_values)]  # each key's values in turn
+        texts = _filled_lines(shape, needle_keys, values, line_end)
+        for n, (key, value) in enumerate(zip(needle_keys, values, strict=True)):
+            depth = float(cell.depth) if n == 0 else round(rng.uniform(0.0, 100.0), 1)  # the first: the cell's
+            inserts.append(Insert(texts[n], depth, {"key": key, "value": value}))
 
         variables = dict(kind=kind, kind_plural=kind_plural, keys=queried, values_per_key=options.num_values)
         question = self.templates.render(localized("question.j2", language), **variables)
