@@ -1409,13 +1409,15 @@ CASES += [
 
 # A haystack of needles is counted from the template's text and each key's and value's parts where
 # every join is a certain pre-token cut, else needle by needle: a user's wording with joins the rule
-# refuses (an apostrophe after the key, a colon before the value, an exclamation mark after it) and one
-# it accepts in an odd place (a digit glued to the key) both build all rows (3 samples x 3 depths).
+# refuses (an apostrophe after the key, a colon before the value, an exclamation mark after it; the key
+# and value side by side) and one it accepts in an odd place (a digit glued to the key) all build all
+# rows (3 samples x 3 depths).
 NEEDLE_HAYSTACK = ["build", "--generator", "needle", "--task", "niah_multikey_2", "--lengths", "4k"]
 NEEDLE_HAYSTACK += ["--samples", "3", "--template-dir", "tpl", "-o", "out"]
 for _what, _wording in [
     ("joins the count by parts refuses", "{{ key }}'s hidden {{ kind }}:{{ value }}!"),
     ("a digit glued to the key", "ID {{ key }}9 holds the {{ kind }} {{ value }}."),
+    ("its key and value side by side", "{{ key }}{{ value }}"),
 ]:
     CASES.append(
         Case(f"a needle wording with {_what}, in a haystack of needles", NEEDLE_HAYSTACK, 0, "wrote 9 rows",
