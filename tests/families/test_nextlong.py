@@ -637,6 +637,21 @@ def test_the_zipf_corpus_is_pinned_and_the_same_from_any_start():
     )
 
 
+def test_the_zipf_rank_table_is_each_slots_rank():
+    """The slot table, made by one search per rank, holds for every one of its 4 million slots what
+    searching the cumulative shares for that slot's centre gives, and ranks run from 0 to the last."""
+    from longsynth.generators.nextlong import zipf_corpus as zipf
+
+    zipf._rank_table.cache_clear()
+    table = zipf._rank_table()
+    weights = 1.0 / np.arange(1, zipf.VOCABULARY + 1, dtype=np.float64) ** zipf.EXPONENT
+    cumulative = np.cumsum(weights / weights.sum())
+    centres = (np.arange(1 << zipf.TABLE_BITS, dtype=np.float64) + 0.5) / (1 << zipf.TABLE_BITS)
+    expected = np.minimum(np.searchsorted(cumulative, centres, side="right"), zipf.VOCABULARY - 1)
+    assert table.dtype == np.uint16 and np.array_equal(table, expected)
+    assert table[0] == 0 and table[-1] == zipf.VOCABULARY - 1 and (np.diff(table.astype(np.int64)) >= 0).all()
+
+
 def test_a_chunks_own_words_do_not_crowd_out_the_words_it_shares(tmp_path):
     """Each chunk has 40 words no other chunk has, and shares a few: a search for one finds the
     others by the shared words (the words one chunk holds no longer take the 24 slots), and it still
