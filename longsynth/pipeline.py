@@ -227,15 +227,18 @@ def _finish(generator: Generator, cell: Cell, stats: RowStats | None, first) -> 
         return None
 
 
-LOADING_AHEAD_TOKENS = 2_000_000  # 60 samples at 32K, 15 at 128K
+AHEAD_TOKENS = 2_000_000  # 60 samples at 32K, 15 at 128K
 
 
-def _run_ahead(encoders: Encoders, oldest, tokens: int) -> bool:
-    """Whether to make another sample before the oldest one's encode is done: only while the encoders'
-    faster measurer is still loading (the quicktok helper, about 0.15 s on the other core; see
-    `encoding`), and up to `LOADING_AHEAD_TOKENS` of samples made ahead. After that a build holds
+def _run_ahead(encoders: Encoders, oldest, tokens: int, backlog: bool) -> bool:
+    """Whether to make another sample before the oldest one's measurement is back, up to `AHEAD_TOKENS`
+    of samples made ahead: while the quicktok helper loads on the other core (about 0.15 s; see
+    `encoding`), and after it, while it works through the samples made meanwhile (`backlog`: the oldest
+    is one of them), a millisecond or two each. A build thread that waited for each of those in turn
+    sat idle for 50 ms of a 100-sample 32K fwe build (0.6 s); one that kept making samples ahead for
+    good held more memory at 128K, where the helper is the slower side. Otherwise a build holds
     `window` samples ahead, so its memory does not depend on which side is faster."""
-    if not encoders.loading or tokens >= LOADING_AHEAD_TOKENS:
+    if tokens >= AHEAD_TOKENS or not (encoders.loading or backlog and encoders.elsewhere):
         return False
     return not (isinstance(oldest, BaseException) or oldest[1].done.is_set())
 
@@ -252,6 +255,7 @@ def _pipelined(
         with Encoders(generator.tokenizer, threads) as encoders:
             ahead: deque = deque()  # (cell, (sample, its encode job) or the error its sample raised)
             tokens = 0  # the target lengths of the samples in `ahead`
+            loaded_at = None if encoders.loading else 0  # samples made before the helper was ready
             for n, cell in enumerate(cells):
                 try:
                     sample = generator.sample(cell, rng_for(attempt_seed(spec, cell)), budget_adjust=0)
@@ -259,8 +263,17 @@ def _pipelined(
                 except Exception as exc:  # raised, retried or counted in cell order, as one thread does
                     ahead.append((cell, exc))
                 tokens += cell.target_length
+                if loaded_at is None and not encoders.loading:
+                    loaded_at = n + 1
                 last = n == len(cells) - 1
-                while ahead and (last or len(ahead) >= window and not _run_ahead(encoders, ahead[0][1], tokens)):
+                # (the oldest sample in `ahead` is number n + 1 - len(ahead): a backlog one if made while loading)
+                while ahead and (
+                    last
+                    or len(ahead) >= window
+                    and not _run_ahead(
+                        encoders, ahead[0][1], tokens, loaded_at is None or n + 1 - len(ahead) < loaded_at
+                    )
+                ):
                     done, made = ahead.popleft()
                     tokens -= done.target_length
                     if isinstance(made, BaseException):  # raised (retried, or counted as dropped) in order

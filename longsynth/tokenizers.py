@@ -433,6 +433,10 @@ class TiktokenTokenizer:
         """Whether the quicktok helper that `expect` started is still loading its encoding."""
         return self._helper is not None and not self._quick_off and self._helper.loading()
 
+    def helper_measures(self) -> bool:
+        """Whether samples are measured by the quicktok helper, on another core (`measure_ids`)."""
+        return self._helper is not None and not self._quick_off and self._helper.ready()
+
     def wait_for_helper(self, seconds: float) -> None:
         """Wait (at most `seconds`) until the quicktok helper has loaded (or failed to)."""
         if self._helper is not None:

@@ -147,7 +147,7 @@ def _count_samples(generator) -> list:
 
 
 def test_the_build_thread_makes_samples_ahead_while_the_helper_loads(tokenizer, monkeypatch):
-    """Up to LOADING_AHEAD_TOKENS of samples are made before the first row is finished (not the
+    """Up to AHEAD_TOKENS of samples are made before the first row is finished (not the
     usual two per encoding thread), and the rows are those of a one-thread build, also when the
     helper never loads (the samples are then encoded while the build thread waits)."""
     from longsynth import pipeline
@@ -156,7 +156,7 @@ def test_the_build_thread_makes_samples_ahead_while_the_helper_loads(tokenizer, 
     spec = load_spec(None, tasks="niah_single_1", lengths="1k", depths="50", samples=12)
     cells = pipeline.plan(spec)["niah_single_1"]
     expected = list(pipeline.generate_rows(pipeline.make_generator(spec), cells, threads=1))
-    monkeypatch.setattr(pipeline, "LOADING_AHEAD_TOKENS", 8 * 1000)
+    monkeypatch.setattr(pipeline, "AHEAD_TOKENS", 8 * 1000)
     for helper, ahead in (("loads after the first row", 8), ("never loads", 8), ("loaded", 4)):
         generator = pipeline.make_generator(spec)
         slow = _LoadingTiktoken(generator.tokenizer)
@@ -172,3 +172,44 @@ def test_the_build_thread_makes_samples_ahead_while_the_helper_loads(tokenizer, 
             if helper != "never loads":
                 slow.loaded.set()
         assert rows == expected, helper
+
+
+class _HelperTiktoken(_LoadingTiktoken):
+    """A helper that measures on "another core" once loaded, 30 ms a text."""
+
+    def helper_measures(self):
+        return self.loaded.is_set()
+
+    def measure_ids(self, text):
+        time.sleep(0.03)
+        return self.inner.measure_ids(text)
+
+
+def test_the_build_thread_makes_samples_while_the_helper_works_through_its_backlog(tokenizer, monkeypatch):
+    """Once the helper is ready it measures the samples made while it loaded; meanwhile the build
+    thread makes samples whenever the oldest one's measurement is not back (never more than
+    AHEAD_TOKENS of them ahead), not waiting for each; after the backlog it holds two per encoding
+    thread again. The rows are those of a one-thread build."""
+    from longsynth import pipeline
+    from longsynth.spec import load_spec
+
+    spec = load_spec(None, tasks="niah_single_1", lengths="1k", depths="50", samples=32)
+    cells = pipeline.plan(spec)["niah_single_1"]
+    expected = list(pipeline.generate_rows(pipeline.make_generator(spec), cells, threads=1))
+    monkeypatch.setattr(pipeline, "AHEAD_TOKENS", 8 * 1000)
+    generator = pipeline.make_generator(spec)
+    helper = _HelperTiktoken(generator.tokenizer)
+    made = _count_samples(generator)
+    generator.tokenizer = helper
+    rows, ahead = [], []
+    for row in pipeline.generate_rows(generator, cells, threads=2):
+        rows.append(row)
+        ahead.append(len(made) - len(rows))  # samples made and not yet finished, this row aside
+        helper.loaded.set()  # ready once the first row is out: 8 samples were made while it loaded
+    assert rows == expected
+    assert max(ahead) <= 8
+    assert ahead[0] == 7  # the first eight made ahead while it loaded
+    # the backlog's rows (2 to 8): the build thread made samples instead of waiting for each (one that
+    # waits holds two per encoding thread by the fifth row: [7, 6, 6, 5, 4, 3, 3, ...])
+    assert min(ahead[1:8]) >= 5, ahead
+    assert max(ahead[20:28]) == 3 and ahead[-1] == 0, ahead  # then two per encoding thread
