@@ -115,7 +115,11 @@ def _repeat(args) -> float:
             "--options",
             args.options,
         ]
-        lines.append(subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip())
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:  # a case that cannot be built (a misspelt task): its own last line, then stop
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            sys.exit(f"{args.generator}:{args.task} failed: {last}")
+        lines.append(done.stdout.strip())
         print(lines[-1])
     ratios = [float(line.split("ratio=")[1].split()[0]) for line in lines]
     median = statistics.median(ratios)
