@@ -200,7 +200,14 @@ def _build_summary(manifest: dict[str, Any], out: Path) -> str:
 @click.option("--samples", type=int, help="Samples per (task, length, depth) cell. Default: 2.")
 @click.option("--seed", type=int, help="Build seed; same spec and seed give byte-identical files. Default: 0.")
 @click.option("--tokenizer", help="cl100k_base (default), o200k_base, or hf:<local path or hub id>.")
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Set any spec field or option.")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set any spec field or option; repeatable. A flag (--samples 5) wins over the same field here "
+    "(--set samples=9), and both over SPEC_FILE.",
+)
 @click.option(
     "--format",
     "formats",

@@ -67,6 +67,13 @@ def test_yaml_spec_with_flag_overrides(tmp_path):
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["spec"]["samples"] == 2 and manifest["counts"]["niah_single_1"] == 8
     assert manifest["spec"]["depths"][0] == 0 and manifest["spec"]["depths"][-1] == 100
+    # --set wins over the file, a flag over --set (as `build --help` says)
+    result = run(
+        "build", str(spec), "--set", "samples=3", "--set", "seed=5", "--samples", "2", "-o", str(tmp_path / "p")
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert manifest["spec"]["samples"] == 2 and manifest["spec"]["seed"] == 5
 
 
 def test_validate_inspect_list(tmp_path):
