@@ -1425,6 +1425,16 @@ for _what, _wording in [
     )  # fmt: skip
 
 
+# A build large enough to measure with the quicktok helper (6M tokens), whose every sample needs more
+# room than 32K gives: the build thread makes samples ahead while the helper loads and works through
+# them, and the first cell's failed draws still stop the build in one line, at once.
+CASES.append(
+    Case("4,000 values a key in a 32K multivalue build of 192 samples",
+         ["build", "--task", "niah_multivalue", "--set", "num_values=4000", "--lengths", "32k", "--samples", "64",
+          "-o", "out"], 2, "ask for a longer length or fewer items")
+)  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):
