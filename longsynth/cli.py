@@ -173,7 +173,7 @@ def _build_summary(manifest: dict[str, Any], out: Path) -> str:
     shards = [s for stats in manifest.get("shards", {}).values() for s in stats]
     rows = sum(s.get("rows", 0) for s in shards)
     unfit, invalid = (sum(s.get(key, 0) for s in shards) for key in ("unfit", "invalid"))
-    line = f"wrote {rows} rows to {out}"
+    line = f"wrote {_count(rows, 'row')} to {out}"
     if unfit or invalid:
         line += f" ({unfit + invalid} draws retried: {unfit} could not be fitted, {invalid} refused by a validator)"
     dropped = sum(manifest.get("dropped", {}).values())
@@ -377,8 +377,8 @@ def validate(directory, quiet) -> None:
         if len(report.problems) > 50:
             click.echo(f"... and {len(report.problems) - 50} more problems")
     click.echo(
-        f"{report.rows} rows checked in {report.files} files: {report.failed_rows} failed, "
-        f"{len(report.file_problems)} file problems"
+        f"{_count(report.rows, 'row')} checked in {_count(report.files, 'file')}: {report.failed_rows} failed, "
+        f"{_count(len(report.file_problems), 'file problem')}"
     )
     sys.exit(1 if report.problems else 0)
 
@@ -659,6 +659,11 @@ def audit_cmd(directory, out) -> None:
     if found:
         click.echo(f"{len(found)} flagged: " + ", ".join(f"{task}/{name}" for task, name in found[:10]), err=True)
         sys.exit(1)
+
+
+def _count(number: int, noun: str) -> str:
+    """A count and its noun, singular for one: 1 row, 3 rows, 0 rows."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def spec_from_cli(

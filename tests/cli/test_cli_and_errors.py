@@ -188,7 +188,7 @@ def test_an_installed_family_lists_builds_and_validates(tmp_path, plugin_env):
     built = longsynth("build", "--generator", "toy", "--lengths", "1k", "--depths", "0,100", "-o", str(tmp_path / "t"))
     assert built.returncode == 0, built.stderr
     checked = longsynth("validate", str(tmp_path / "t"))
-    assert checked.returncode == 0 and "4 rows checked in 1 files: 0 failed" in checked.stdout
+    assert checked.returncode == 0 and "4 rows checked in 1 file: 0 failed" in checked.stdout
 
 
 @pytest.mark.parametrize(
