@@ -557,6 +557,31 @@ def test_the_pruned_index_keeps_each_terms_best_chunks(tmp_path):
     assert set(rare) <= set(ids.tolist())  # the rare term's chunks rank first
 
 
+def test_scratch_parts_read_back_their_postings_narrow_or_wide(tmp_path):
+    """A scratch part keeps chunks and counts in 16 bits when they fit and in 32 when not (a batch of
+    more than 65,536 chunks, a word said 70,000 times), and reads back every slice as it was given,
+    chunk ids counted on from the batch's first."""
+    from longsynth.generators.nextlong import bm25
+
+    rng = np.random.default_rng(3)
+    for chunks, most in ((2000, 40), (70_000, 40), (2000, 70_000)):
+        size = 5000
+        chunk = rng.integers(0, chunks, size)
+        term = np.sort(rng.integers(0, 1 << 30, size)).astype(np.int32)
+        count = rng.integers(1, most + 1, size)
+        count[0] = most
+        part = bm25._Part.of(tmp_path / f"{chunks}-{most}.bin", chunks, 123_456, count)
+        part.write(chunk, term, count)
+        wide = [t.itemsize for t in part.types]
+        assert wide == [2 if chunks <= 1 << 16 else 4, 4, 2 if most < 1 << 16 else 4]
+        assert (tmp_path / f"{chunks}-{most}.bin").stat().st_size == size * sum(wide)
+        expected = np.stack([chunk + 123_456, term, count]).astype(np.int32)
+        assert np.array_equal(part.load(), expected)
+        for start, end in ((0, 1), (17, 4000), (4999, 5000), (2500, 2500)):
+            got = part.slice(start, end)
+            assert got.dtype == np.int32 and np.array_equal(got, expected[:, start:end])
+
+
 def test_the_index_is_the_same_whatever_its_blocks_and_batches(tmp_path, monkeypatch):
     """Batches (chunks tokenized at once) and term blocks (postings written at once) only bound the
     build's memory: the index files are byte-identical with one part and one block, and with 27 parts
