@@ -84,7 +84,7 @@ def ordered_map(fn: Callable[[T], Any], items: Iterable[T], workers: int, ahead:
 class WriteBehind:
     """Runs writes (`put(write, *args)`) in order on a thread of its own, at most `depth` behind the
     caller, so a write the kernel holds back (it slows writers once enough is unwritten: an index of a
-    million documents writes 5 GB of texts and 1.6 GB of scratch) does not hold up the work that
+    million documents writes 5 GB of texts and 1.1 GB of scratch) does not hold up the work that
     follows it. A failed write is raised at a later `put` or on leaving the `with` block, which waits
     for every write."""
 
