@@ -373,10 +373,7 @@ class TiktokenTokenizer:
         joined = "".join(texts)
         if not joined.isascii() or not pre_token_boundaries(texts):
             return None
-        if self._token_bytes is None:
-            self._token_bytes = self._token_byte_lengths()
-        ids = self.encode_array(joined)
-        token_ends = np.cumsum(self._token_bytes[ids.astype(np.int64)], dtype=np.int64)
+        token_ends = self._byte_ends(self.encode_array(joined))
         text_ends = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)))
         last_tokens = np.searchsorted(token_ends, text_ends)
         # A boundary must end a token: if one did not, the rule above would be wrong (count alone).
@@ -470,10 +467,14 @@ class TiktokenTokenizer:
     def decode(self, ids: list[int]) -> str:
         return self._enc.decode(ids)
 
-    def char_ends(self, text: str, ids) -> np.ndarray:
+    def _byte_ends(self, ids) -> np.ndarray:
+        """Where each token ends, in bytes of the text the ids encode."""
         if self._token_bytes is None:
             self._token_bytes = self._token_byte_lengths()
-        byte_ends = np.cumsum(self._token_bytes[np.asarray(ids, dtype=np.int64)], dtype=np.int64)
+        return np.cumsum(self._token_bytes[np.asarray(ids, dtype=np.int64)], dtype=np.int64)
+
+    def char_ends(self, text: str, ids) -> np.ndarray:
+        byte_ends = self._byte_ends(ids)
         if text.isascii():
             return byte_ends
         # Map byte offsets to character offsets: a token ends in the character that holds its last

@@ -143,11 +143,12 @@ def read_statements(generator: NeedleBenchGenerator, text: str, language: str = 
     one of the wordings' patterns matched around a "<younger>'s <relation>" mark (see `_Reading`), no
     further than `_REACH` characters from it."""
     readings = _readings(generator.templates, language)
+    reads_back = any(reading.head is not None for reading in readings)
     found: dict[tuple[int, int], tuple[str, str]] = {}
     for mark in _MARK[language].finditer(text):
         at, follows = mark.span()
         start, end = max(0, at - _REACH), min(len(text), follows + _REACH)
-        before = text[start:at][::-1]
+        before = text[start:at][::-1] if reads_back else ""
         for reading in readings:
             if reading.after and not text.startswith(reading.after, follows):
                 continue
