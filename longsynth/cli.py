@@ -180,10 +180,11 @@ def _build_summary(manifest: dict[str, Any], out: Path) -> str:
     if dropped and not rows:  # a build that made nothing is an error, whatever the cause
         raise CorpusError(
             f"every sample was dropped ({dropped}): the corpus could not fill one to its length; use a larger "
-            "corpus or larger chunks (chunk_size, chunk_tokens), or a shorter length"
+            "corpus, chunks of a few hundred tokens (chunk_size, chunk_tokens: tiny chunks, or chunks near a "
+            "document's whole share of the length, leave samples short), or another length"
         )
     if dropped:
-        line += f"; {dropped} samples dropped (the corpus could not fill them to their length)"
+        line += f"; {_count(dropped, 'sample')} dropped (the corpus could not fill them to their length)"
     return line
 
 

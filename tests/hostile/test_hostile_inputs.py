@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
 import sqlite3
 import time
@@ -1433,6 +1434,28 @@ CASES.append(
          ["build", "--task", "niah_multivalue", "--set", "num_values=4000", "--lengths", "32k", "--samples", "64",
           "-o", "out"], 2, "ask for a longer length or fewer items")
 )  # fmt: skip
+
+
+def _corpus_with_null_texts(root: Path) -> None:
+    """A Parquet corpus whose every third text is null, the others about 3,000 tokens of random words."""
+    import polars as pl
+
+    rng = random.Random(1)
+    words = [f"w{n}" for n in range(3000)]
+    texts = [None if n % 3 == 0 else " ".join(rng.choice(words) for _ in range(1500)) for n in range(60)]
+    pl.DataFrame({"id": [f"d{n}" for n in range(60)], "text": texts}).write_parquet(root / "nulls.parquet")
+
+
+# Null texts are skipped like empty ones. At 8K each of a source's five ~800-token meta-chunks may take
+# only about 830 tokens of negatives, and the corpus's chunks are as large: every sample falls short,
+# and the error names chunk size (it used to advise larger chunks, which makes it worse); at 16K they fit.
+NULLS = ["build", "--generator", "nextlong", "--set", "corpus=nulls.parquet", "--samples", "2", "-o", "out"]
+CASES += [
+    Case("a Parquet corpus with null texts, chunks as large as a meta-chunk's share", [*NULLS, "--lengths", "8k"],
+         2, "chunks of a few hundred tokens", _corpus_with_null_texts),
+    Case("a Parquet corpus with null texts, a length its chunks fit", [*NULLS, "--lengths", "16k"], 0,
+         "wrote 2 rows", _corpus_with_null_texts),
+]  # fmt: skip
 
 
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
