@@ -371,7 +371,16 @@ def validate(directory, quiet) -> None:
     re-derived from the text alone; every file's sha256 is checked against the
     manifest.
     """
-    report = validate_directory(Path(directory))
+    hidden = not sys.stderr.isatty()  # (as for `build`: a bar for a person at a terminal)
+    bar = click.progressbar(length=1, label="validating", file=sys.stderr, hidden=hidden, show_eta=True)
+
+    def progress(rows: int, planned: int) -> None:
+        if bar.length != planned:
+            bar.length = planned
+        bar.update(1)
+
+    with bar:
+        report = validate_directory(Path(directory), progress=progress)
     if not quiet:
         for line in report.problems[:50]:
             click.echo(line)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cores import available_cores
 from .dataset import Dataset, known_valid, open_dataset, read_shard, record_valid
 from .errors import DamagedOutput, OutputError, SpecError
 from .export.card import render_card
@@ -13,9 +15,11 @@ from .export.manifest import CARD
 from .generators.registry import get_generator_class
 from .metadata_json import decode_metadata
 from .pipeline import attempt_seed, make_generator, plan
+from .read_ahead import ordered_map
 from .rows import schema_for
 from .spec import Spec
-from .validators import validate_row
+from .tokenizers import Tokenizer
+from .validators import measure_written, validate_row
 
 
 @dataclass
@@ -58,12 +62,12 @@ def _row_problems(row: dict[str, Any], task: str, spec: Spec, generator, cells: 
     return problems
 
 
-def validate_directory(directory: Path) -> Report:
+def validate_directory(directory: Path, progress: Callable[[int, int], None] | None = None) -> Report:
     """Re-check a build folder: every file against the manifest, the manifest against its spec, every
     row against the spec (its cell, seed, counts) and with the validators (one re-encode each). A clean
     folder is recorded as valid in this machine's cache (see `require_valid`)."""
     dataset = open_dataset(directory, verified=False)
-    report = validate_dataset(dataset)
+    report = validate_dataset(dataset, progress)
     if not report.problems:
         record_valid(dataset.folder)
     return report
@@ -83,8 +87,9 @@ def require_valid(dataset: Dataset) -> None:
     record_valid(dataset.folder)
 
 
-def validate_dataset(dataset: Dataset) -> Report:
-    """The checks of `validate_directory` on a folder opened through the door."""
+def validate_dataset(dataset: Dataset, progress: Callable[[int, int], None] | None = None) -> Report:
+    """The checks of `validate_directory` on a folder opened through the door; `progress(rows, planned)`
+    after each row (planned: the spec's samples, which a build that dropped some does not reach)."""
     manifest = dataset.manifest
     spec = dataset.spec()
     if tuple(spec.tasks) != dataset.tasks:
@@ -94,33 +99,33 @@ def validate_dataset(dataset: Dataset) -> Report:
     report.file_problems = list(dataset.problems) + _spec_problems(manifest, spec, generator)
     report.problems.extend(report.file_problems)
     planned = {task: {cell.id: cell for cell in cells} for task, cells in plan(spec).items()}
+    planned_rows = sum(len(cells) for cells in planned.values())
     counts = dict.fromkeys(spec.tasks, 0)
     lengths: dict[str, list[int]] = {task: [] for task in spec.tasks}
     seen_ids: set[str] = set()
-    for task, path in ((task, path) for task, paths in dataset.shards.items() for path in paths):
-        name = f"{task}/{path.name}"
-        try:
-            frame = read_shard(path)
-        except DamagedOutput as exc:
-            report.problems.append(str(exc))
+    tokenizer = generator.tokenizer
+    for entry, counted in _measured(_shard_rows(dataset, generator.split), tokenizer):
+        if isinstance(entry, str):  # a shard that cannot be read
+            report.problems.append(entry)
             continue
-        missing = sorted(set(schema_for(generator.split)) - set(frame.columns))
-        if missing:
-            report.problems.append(f"{name}: not a longsynth shard (no column {missing[0]!r})")
+        task, name, row = entry
+        if row is None:  # a shard read whole: its rows follow
+            report.files += 1
             continue
-        report.files += 1
-        for row in frame.iter_rows(named=True):
-            report.rows += 1
-            counts[task] += 1
-            lengths[task].append(row["prompt_length"] + row["reserve"] if "prompt" in row else row["length"])
-            problems = _row_problems(row, task, spec, generator, planned[task])
-            problems += validate_row(row, generator, generator.tokenizer)
-            if row["id"] in seen_ids:
-                problems.append("duplicate id")
-            seen_ids.add(row["id"])
-            if problems:
-                report.failed_rows += 1
-                report.problems.extend(f"{name} {row['id']}: {p}" for p in problems)
+        report.rows += 1
+        if progress is not None:
+            progress(report.rows, planned_rows)
+        counts[task] += 1
+        lengths[task].append(row["prompt_length"] + row["reserve"] if "prompt" in row else row["length"])
+        problems = _row_problems(row, task, spec, generator, planned[task])
+        measurement, input_tokens = counted
+        problems += validate_row(row, generator, tokenizer, measurement, input_tokens=input_tokens)
+        if row["id"] in seen_ids:
+            problems.append("duplicate id")
+        seen_ids.add(row["id"])
+        if problems:
+            report.failed_rows += 1
+            report.problems.extend(f"{name} {row['id']}: {p}" for p in problems)
     dropped = manifest.get("dropped", {})
     for task in spec.tasks:
         recorded = manifest["counts"].get(task)
@@ -136,6 +141,39 @@ def validate_dataset(dataset: Dataset) -> Report:
     report.file_problems += untrue
     report.problems += untrue
     return report
+
+
+def _shard_rows(dataset: Dataset, split: str) -> Iterator[str | tuple[str, str, dict[str, Any] | None]]:
+    """Every shard's rows in order, as (task, shard name, row): first (task, name, None) for each shard
+    read, or the one-line problem of a shard that cannot be read (a damaged file, another schema)."""
+    for task, path in ((task, path) for task, paths in dataset.shards.items() for path in paths):
+        name = f"{task}/{path.name}"
+        try:
+            frame = read_shard(path)
+        except DamagedOutput as exc:
+            yield str(exc)
+            continue
+        missing = sorted(set(schema_for(split)) - set(frame.columns))
+        if missing:
+            yield f"{name}: not a longsynth shard (no column {missing[0]!r})"
+            continue
+        yield task, name, None
+        for row in frame.iter_rows(named=True):
+            yield task, name, row
+
+
+def _measured(entries: Iterator, tokenizer: Tokenizer) -> Iterator[tuple[Any, Any]]:
+    """Each entry with its row's counts (`measure_written`; None for entries without a row), measured a
+    few rows ahead on every core where the tokenizer encodes outside the GIL (tiktoken): encoding is
+    nine tenths of validating a long row, and the family oracles run meanwhile on this thread."""
+
+    def counts(entry):
+        row = entry[2] if isinstance(entry, tuple) else None
+        return entry, (measure_written(row, tokenizer) if row is not None else None)
+
+    if not getattr(tokenizer, "encodes_outside_gil", False):
+        return map(counts, entries)
+    return ordered_map(counts, entries, workers=available_cores())
 
 
 def _stats_problems(manifest: dict[str, Any], spec: Spec, lengths: dict[str, list[int]]) -> list[str]:

@@ -308,6 +308,12 @@ class TiktokenTokenizer:
         self.name = name
         self.version = f"tiktoken {tiktoken.__version__}"
         self._enc = _load_tiktoken(name)
+        # One encode on the loading thread before any other thread encodes: in a fresh process, when
+        # the first encodes of long texts ran on two threads at once, tiktoken took twice the CPU for
+        # the whole run (its regex's per-thread state; measured on 120 prompts of 64K-128K tokens:
+        # 6.1 against 3.2 CPU-seconds, 3.1 against 1.6 s), which made `longsynth validate` slower on
+        # two threads than on one.
+        self._enc.encode_ordinary("warm up")
         self._token_bytes: np.ndarray | None = None
         self._quick = None  # quicktok's encoding, loaded by the first count_many that uses it
         self._quick_off = False  # quicktok is missing, or disagreed with tiktoken once

@@ -24,24 +24,32 @@ def run_validator(validator: Validator, generator: Any, row: dict[str, Any], met
         return [f"{validator.name}: could not read the row ({type(exc).__name__}: {exc})"]
 
 
+def measure_written(row: dict[str, Any], tokenizer: Tokenizer) -> tuple[Measurement, int | None]:
+    """A written row's counts, measured afresh by the tokenizer's own library (not the build's faster
+    encoder, which this re-checks): its prompt (or text), and its input encoded alone. Safe to run on
+    other threads (`longsynth validate` measures rows ahead while it validates earlier ones)."""
+    text = row["prompt"] if "prompt" in row else row.get("text")
+    measurement = measure(tokenizer, text, reference=True)
+    return measurement, tokenizer.count(row["input"]) if "prompt" in row else None
+
+
 def validate_row(
     row: dict[str, Any],
     generator: Any,
     tokenizer: Tokenizer,
     measurement: Measurement | None = None,
     metadata: dict[str, Any] | None = None,
+    input_tokens: int | None = None,
 ) -> list[str]:
     """Every problem found with one row; an empty list means the row is valid.
 
     The build passes the measurement and the metadata it just made, so neither the text nor the
-    metadata JSON is processed twice; `longsynth validate` passes the row alone.
+    metadata JSON is processed twice; `longsynth validate` passes the row alone, or with
+    `measure_written`'s counts made ahead.
     """
     text = row["prompt"] if "prompt" in row else row.get("text")
-    input_tokens = None
-    if measurement is None:  # a written row: both counts measured afresh, by the tokenizer's own library
-        measurement = measure(tokenizer, text, reference=True)
-        if "prompt" in row:
-            input_tokens = tokenizer.count(row["input"])
+    if measurement is None:  # a written row
+        measurement, input_tokens = measure_written(row, tokenizer)
     if metadata is None:
         metadata = decode_metadata(row["metadata"])
     fills = generator.fills_target(row["task"])

@@ -100,6 +100,48 @@ def test_validate_exits_1_on_a_tampered_row(tmp_path):
     assert result.exit_code == 1 and "recorded length" in result.output and "sha256 differs" in result.output
 
 
+def test_validate_measures_rows_ahead_on_other_threads_with_the_same_report(tmp_path, monkeypatch):
+    """`validate` encodes rows on worker threads while the oracles run: the report (every problem, in
+    order, across shards) is the one a row-by-row run gives, tampered rows and a damaged shard included."""
+    import threading
+
+    import polars as pl
+
+    import longsynth.inspect as inspect_module
+    from longsynth.validators import measure_written
+
+    out = tmp_path / "o"
+    args = ["build", "--task", "niah_single_1,niah_multikey_1", "--lengths", "1k,2k", "--samples", "3"]
+    assert run(*args, "-o", str(out)).exit_code == 0
+    first = out / "niah_single_1" / "test-00000-of-00001.parquet"
+    frame = pl.read_parquet(first)
+    lengths = frame["length"].to_list()
+    lengths[1] += 1
+    lengths[4] -= 2
+    frame.with_columns(pl.Series("length", lengths)).write_parquet(first)
+    (out / "niah_multikey_1" / "test-00000-of-00001.parquet").write_bytes(b"not parquet")
+    threads = set()
+
+    def recorded(row, tokenizer):
+        threads.add(threading.current_thread().name)
+        return measure_written(row, tokenizer)
+
+    monkeypatch.setattr(inspect_module, "measure_written", recorded)
+    calls = []
+    ahead = inspect_module.validate_directory(out, progress=lambda rows, planned: calls.append((rows, planned)))
+    assert calls == [
+        (n, 2 * len(lengths)) for n in range(1, len(lengths) + 1)
+    ]  # one a row; the damaged shard's never come
+    assert any(name.startswith("longsynth-ordered") for name in threads)
+    monkeypatch.setattr(inspect_module, "ordered_map", lambda fn, items, workers: map(fn, items))
+    threads.clear()
+    one_by_one = inspect_module.validate_directory(out)
+    assert threads == {threading.current_thread().name}
+    assert ahead.problems == one_by_one.problems and ahead.rows == one_by_one.rows == len(lengths)
+    assert sum("recorded length" in p for p in ahead.problems) == 2 and ahead.failed_rows == 2
+    assert any("niah_multikey_1" in p and "parquet" in p.lower() for p in ahead.file_problems)
+
+
 def test_other_spec_refused_then_overwritten(tmp_path):
     out = tmp_path / "o"
     assert run("build", "--lengths", "1k", "-o", str(out)).exit_code == 0
