@@ -7,7 +7,10 @@ to a score in [0, 1].
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from .errors import SpecError
@@ -52,8 +55,58 @@ def within_reply(row: dict[str, Any], prediction: str) -> str:
     if reserve <= 0 or len(prediction) <= reserve:  # a token holds at least one character
         return prediction
     tokenizer = get_tokenizer(row["tokenizer"])
+    cut = _certain_cut(tokenizer, prediction, CHARS_A_TOKEN * reserve)
+    if cut is not None:  # a long reply (an echo of the input): its first tokens, from a prefix alone
+        ids = tokenizer.encode(prediction[:cut])
+        if len(ids) > reserve:
+            return tokenizer.decode(ids[:reserve])
     ids = tokenizer.encode(prediction)
     return prediction if len(ids) <= reserve else tokenizer.decode(ids[:reserve])
+
+
+CHARS_A_TOKEN = 32  # a prefix this many characters a token long holds the tokens asked for, but rarely
+
+
+def _certain_cut(tokenizer: Any, text: str, start: int) -> int | None:
+    """The first offset from `start` (within 256 characters) where the encoding's pre-tokenizer
+    certainly cuts (`pre_token_cuts`), so the text before it encodes to the whole text's first tokens;
+    None if there is none, the text is no longer, or the tokenizer has no such rule."""
+    rule = getattr(tokenizer, "pre_token_cuts", None)
+    if rule is None or len(text) <= start + 1:
+        return None
+    lefts, rights = text[start - 1 : start + 255], text[start : start + 256]
+    cuts = rule(lefts[: len(rights)], rights)
+    if cuts is None or not cuts.any():
+        return None
+    return start + int(cuts.argmax())
+
+
+_MEMO = threading.local()  # per thread: the row last asked about and what was worked out from it
+
+
+def per_row(row: dict[str, Any], name: str, compute: Callable[[dict[str, Any]], Any]) -> Any:
+    """`compute(row)`, remembered for the row last asked about (the same dict, input and metadata):
+    `longsynth audit` scores a dozen baseline replies a row, and what comes from the row alone (the
+    values it placed, the input's candidates) is read out of its 128K input once, not each time."""
+    key = (id(row), id(row.get("input")), id(row.get("metadata")))
+    memo = getattr(_MEMO, "value", None)
+    if memo is None or memo[0] != key or memo[1] is not row:
+        memo = _MEMO.value = (key, row, {})
+    if name not in memo[2]:
+        memo[2][name] = compute(row)
+    return memo[2][name]
+
+
+@functools.lru_cache(maxsize=4)
+def _spaced_words(text: str) -> str:
+    """The text's words, one space apart, with a space at each end (what `copies_input` searches)."""
+    return " " + " ".join(text.split()) + " "
+
+
+@functools.lru_cache(maxsize=4)
+def _spaced_units(text: str) -> str:
+    """The text's units (`_UNITS`) between NUL separators, as `copies_input` searches a Chinese reply."""
+    return "\x00" + "\x00".join(_UNITS.findall(text)) + "\x00"
 
 
 COPIED_WORDS = 20  # a reply repeating this many consecutive words of the input is an echo
@@ -70,12 +123,10 @@ def copies_input(row: dict[str, Any], reply: str, words: int = COPIED_WORDS) -> 
     text). A right answer quoting a needle or naming ten words never does; an echo of the prompt does."""
     if _IDEOGRAPH.search(reply):
         said, size = _UNITS.findall(reply), COPIED_CHARACTERS
-        text = "\x00" + "\x00".join(_UNITS.findall(row["input"])) + "\x00"
-        joiner = "\x00"
+        text, joiner = _spaced_units(row["input"]), "\x00"
     else:
         said, size = reply.split(), words
-        text = " " + " ".join(row["input"].split()) + " "
-        joiner = " "
+        text, joiner = _spaced_words(row["input"]), " "
     if len(said) < size:
         return False
     return any(f"{joiner}{joiner.join(said[k : k + size])}{joiner}" in text for k in range(len(said) - size + 1))
@@ -174,26 +225,49 @@ def whole_token(value: str) -> str:
     return left + re.escape(value) + right
 
 
+_IS_WORD_CHAR = re.compile(_WORD_CHAR).match
+
+
+def whole_token_spans(text: str, value: str) -> list[tuple[int, int]]:
+    """Where `value` occurs in `text` as a whole token (`whole_token`'s matches, left to right, none
+    overlapping), found by plain search: a regex per value cost a compile per value (a row places up
+    to thousands of values, and `longsynth audit` scores every one of them in every baseline)."""
+    check_left = _IS_WORD_CHAR(value[0]) is not None
+    check_right = _IS_WORD_CHAR(value[-1]) is not None
+    spans, size, at = [], len(value), text.find(value)
+    while at >= 0:
+        end = at + size
+        if (not check_left or at == 0 or _IS_WORD_CHAR(text[at - 1]) is None) and (
+            not check_right or end == len(text) or _IS_WORD_CHAR(text[end]) is None
+        ):
+            spans.append((at, end))
+            at = text.find(value, end)
+        else:
+            at = text.find(value, at + 1)
+    return spans
+
+
 def _value_spans(reply: str, values: list[str]) -> dict[str, list[tuple[int, int]]]:
     """Each value's whole-token spans in the reply (lower case): 7654321 is not inside 17654321, and a
     value only inside a longer named value ("History" inside "Art History") is not named."""
     text = reply.lower()
     spans: dict[str, list[tuple[int, int]]] = {}
     for value in dict.fromkeys(v.lower() for v in values if v.strip()):
-        found = [m.span() for m in re.finditer(whole_token(value), text)]
+        found = whole_token_spans(text, value)
         if found:
             spans[value] = found
-    every = [(start, end, value) for value, found in spans.items() for start, end in found]
-    kept = {}
-    for value, found in spans.items():
-        alone = [
-            (start, end)
-            for start, end in found
-            if not any(s <= start and end <= e and (e - s) > (end - start) for s, e, other in every if other != value)
-        ]
-        if alone:
-            kept[value] = alone
-    return kept
+    # A span inside a longer one: by start, the longest first, a span is inside another exactly when an
+    # earlier one ends at or after its end (two values never share a span: equal text is one value, and
+    # one value's spans never overlap). One sort, where comparing every pair took seconds for a reply
+    # that echoes a context of 2,000 needles.
+    every = sorted((start, -end, value) for value, found in spans.items() for start, end in found)
+    kept: dict[str, list[tuple[int, int]]] = {}
+    reach = -1
+    for start, minus_end, value in every:
+        if reach < -minus_end:
+            kept.setdefault(value, []).append((start, -minus_end))
+        reach = max(reach, -minus_end)
+    return {value: kept[value] for value in spans if value in kept}
 
 
 def named_values(reply: str, values: list[str]) -> list[str]:
@@ -252,6 +326,6 @@ def score(row: dict[str, Any], prediction: str) -> float:
         raise SpecError(f"task {row['task']!r} declares answer={task.answer!r}; use one of {', '.join(ANSWER_RULES)}")
     reply = rule(reply_text(row, prediction))
     family = get_generator_class(row["generator"])
-    placed = family.placed_items(row) if reply else []
+    placed = per_row(row, "placed_items", family.placed_items) if reply else []
     over = items_score(list(row["answers"]), placed, reply, task.ordered)
     return over if over is not None else task.metric(row, reply)

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..dataset import open_dataset
 from ..generators.registry import get_generator_class
-from ..scoring import score
+from ..scoring import per_row, score
 from ..text.language import IDEOGRAPHS
 from ..tokenizers import get_tokenizer
 from .score import interval
@@ -60,7 +60,11 @@ def _gold(row: dict[str, Any]) -> str:
 
 def candidates(row: dict[str, Any]) -> list[str]:
     """Strings of the first gold answer's shape found in the input, in order of first appearance:
-    what a program that never reads the question could list."""
+    what a program that never reads the question could list (found once a row: four baselines ask)."""
+    return list(per_row(row, "candidates", _candidates))
+
+
+def _candidates(row: dict[str, Any]) -> list[str]:
     gold, text = _gold(row).strip(), row["input"]
     if not gold:
         return []
@@ -160,8 +164,13 @@ def audit(directory: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
         )
         baselines = {**BASELINES, **family.baselines}
         result[task] = {}
-        for name, reply in baselines.items():
-            scores = np.array([score(row, reply(row, rows)) for row in task_rows], dtype=np.float64)
+        # Row by row, every baseline in turn: what is read out of a row's input (its candidates, the
+        # values it placed) is then found once a row (`per_row`), not once a baseline.
+        by_row = np.array(
+            [[score(row, reply(row, rows)) for reply in baselines.values()] for row in task_rows], dtype=np.float64
+        ).reshape(len(task_rows), len(baselines))
+        for column, name in enumerate(baselines):
+            scores = by_row[:, column]
             mean = float(scores.mean()) if len(scores) else 0.0
             low, high = interval(scores)
             reason = declared.get(name, "")

@@ -42,6 +42,28 @@ def test_a_declared_baseline_is_shown_not_flagged_and_listing_every_value_scores
     assert multikey["score"] == 0.0 and not multikey["flagged"]
 
 
+def test_a_row_read_once_for_every_baseline_scores_as_one_read_per_baseline(needles):
+    """The audit scores a row's baselines in turn and finds what comes from the row alone once
+    (`per_row`); scoring each baseline on a fresh copy of every row (nothing remembered) gives the same
+    scores, and a row changed in place (a new input) is read again."""
+    from longsynth.dataset import open_dataset
+    from longsynth.eval.audit import Rows
+    from longsynth.scoring import score
+
+    result = audit(needles)
+    dataset = open_dataset(needles, evaluation=True)
+    rows = Rows({task: dataset.rows(task) for task in dataset.tasks})
+    for task, task_rows in rows.by_task.items():
+        for name, reply in BASELINES.items():
+            fresh = [score(dict(row), reply(dict(row), rows)) for row in task_rows]
+            assert round(sum(fresh) / len(fresh), 4) == result[task][name]["score"], (task, name)
+    row = dict(rows.by_task["niah_multikey_1"][0])
+    every = ", ".join(candidates(row))
+    assert score(row, every) == 0.0  # names three distractors
+    row["input"] = row["input"].replace(row["answers"][0], "00000")  # the asked needle's value gone
+    assert row["answers"][0] not in ", ".join(candidates(row))
+
+
 def _reads_the_answers(row, rows) -> str:
     return " ".join(row["answers"])
 
