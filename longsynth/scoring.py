@@ -122,13 +122,12 @@ def copies_input(row: dict[str, Any], reply: str, words: int = COPIED_WORDS) -> 
     reply with Chinese in it, `COPIED_CHARACTERS` consecutive units (a character, or a run of other
     text). A right answer quoting a needle or naming ten words never does; an echo of the prompt does."""
     if _IDEOGRAPH.search(reply):
-        said, size = _UNITS.findall(reply), COPIED_CHARACTERS
-        text, joiner = _spaced_units(row["input"]), "\x00"
+        said, size, joiner, spaced = _UNITS.findall(reply), COPIED_CHARACTERS, "\x00", _spaced_units
     else:
-        said, size = reply.split(), words
-        text, joiner = _spaced_words(row["input"]), " "
-    if len(said) < size:
+        said, size, joiner, spaced = reply.split(), words, " ", _spaced_words
+    if len(said) < size:  # (a short reply: the input is not read at all)
         return False
+    text = spaced(row["input"])
     return any(f"{joiner}{joiner.join(said[k : k + size])}{joiner}" in text for k in range(len(said) - size + 1))
 
 
