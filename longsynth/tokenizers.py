@@ -278,14 +278,20 @@ def pre_token_cuts(lefts: str, rights: str) -> np.ndarray:
     - after a mark, before a digit or space (a mark run takes only marks and line breaks; a mark
       only leads a pre-token of letters, so not before a letter).
     Whitespace other than one space, line breaks, apostrophes and non-ASCII characters are never
-    trusted, nor a text that ends in a space. Tested on random texts of these characters for both
+    trusted, nor a text that ends in a space. A pair is judged by its own two characters alone, so a
+    non-ASCII character elsewhere in the strings changes nothing (a letter run may hold é, but it
+    still cannot run on over a space). Tested on random texts of these characters for both
     encodings (tests/core/test_tokenizers.py)."""
+    return _BOUNDARY[_char_classes(lefts), _char_classes(rights)]
+
+
+def _char_classes(text: str) -> np.ndarray:
+    """Each character's class for `pre_token_cuts` (non-ASCII: `_OTHER`, never part of a cut)."""
     try:
-        left = _CHAR_CLASS[np.frombuffer(lefts.encode("ascii"), dtype=np.uint8)]
-        right = _CHAR_CLASS[np.frombuffer(rights.encode("ascii"), dtype=np.uint8)]
+        return _CHAR_CLASS[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
     except UnicodeEncodeError:
-        return np.zeros(len(lefts), dtype=bool)
-    return _BOUNDARY[left, right]
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        return np.where(codes < 128, _CHAR_CLASS[np.minimum(codes, 127)], _OTHER).astype(np.int8)
 
 
 def pre_token_boundaries(texts: list[str]) -> bool:

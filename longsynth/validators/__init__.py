@@ -26,11 +26,39 @@ def run_validator(validator: Validator, generator: Any, row: dict[str, Any], met
 
 def measure_written(row: dict[str, Any], tokenizer: Tokenizer) -> tuple[Measurement, int | None]:
     """A written row's counts, measured afresh by the tokenizer's own library (not the build's faster
-    encoder, which this re-checks): its prompt (or text), and its input encoded alone. Safe to run on
-    other threads (`longsynth validate` measures rows ahead while it validates earlier ones)."""
+    encoder, which this re-checks): its prompt (or text), and its input's count alone
+    (`input_count`). Safe to run on other threads (`longsynth validate` measures rows ahead while it
+    validates earlier ones)."""
     text = row["prompt"] if "prompt" in row else row.get("text")
     measurement = measure(tokenizer, text, reference=True)
-    return measurement, tokenizer.count(row["input"]) if "prompt" in row else None
+    return measurement, input_count(tokenizer, measurement, text, row["input"]) if "prompt" in row else None
+
+
+EDGE_CHARS = 256  # how far into each end of the input a certain pre-token cut is looked for
+
+
+def input_count(tokenizer: Tokenizer, measurement: Measurement, prompt: str, text: str) -> int:
+    """The tokens of `text` (a row's input) encoded alone, from the prompt's own encode where that is
+    exact: the input's middle, between the first and the last certain pre-token cut near its ends
+    (`pre_token_cuts`), is tokenized in the prompt exactly as alone, so its count is read off the
+    prompt's tokens and only the two ends (a few hundred characters each) are encoded again.
+    Elsewhere (no such cut, another tokenizer, an input that is not in the prompt) the whole input
+    is encoded. This is not the build's shortcut (any token boundary at the input's ends, taken from
+    the build's faster encoder), so it checks that one: a validate used to encode every input twice."""
+    rule = getattr(tokenizer, "pre_token_cuts", None)
+    start = prompt.find(text) if rule is not None and len(text) > 4 * EDGE_CHARS else -1
+    if start < 0:
+        return tokenizer.count(text)
+    head = rule(text[: EDGE_CHARS - 1], text[1:EDGE_CHARS])
+    tail = rule(text[-EDGE_CHARS:-1], text[1 - EDGE_CHARS :])
+    if head is None or not head.any() or not tail.any():
+        return tokenizer.count(text)
+    first = 1 + int(head.argmax())  # a cut between text[first - 1] and text[first]
+    last = len(text) - EDGE_CHARS + 1 + int(len(tail) - 1 - tail[::-1].argmax())
+    middle = measurement.tokens_between(start + first, start + last)
+    if middle is None:  # a certain cut is always a token boundary; never trust a disagreement
+        return tokenizer.count(text)
+    return tokenizer.count(text[:first]) + middle + tokenizer.count(text[last:])
 
 
 def validate_row(

@@ -276,6 +276,33 @@ def test_validate_measures_with_tiktoken_itself(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_validate_counts_an_input_alone_from_the_prompts_encode_and_its_two_ends(name, monkeypatch):
+    """`input_count` (what `validate` holds a row's length to) equals encoding the input alone, on
+    random inputs inside random prompts, ends that run across the input's edges included; and it
+    encodes only the input's ends where the rule finds cuts there (never the whole input)."""
+    from longsynth.validators import EDGE_CHARS, input_count
+
+    tokenizer = get_tokenizer(name)
+    rng = random.Random(3)
+    pieces = [" word", "Word", "x" * 30, "7" * 9, " ", "  ", "\n", "\n\n", ".", "?\n", "'s", "é", "-", ":", "\t"]
+    encoded = []
+    real_count = tokenizer.count
+    monkeypatch.setattr(tokenizer, "count", lambda text: encoded.append(len(text)) or real_count(text))
+    shortcuts = 0
+    for _ in range(300):
+        text = "".join(rng.choices(pieces, k=rng.randint(1, 900)))
+        head, tail = ("".join(rng.choices(pieces, k=rng.randint(0, 6))) for _ in range(2))
+        prompt = head + text + tail
+        encoded.clear()
+        counted = input_count(tokenizer, tk.measure(tokenizer, prompt, reference=True), prompt, text)
+        assert counted == real_count(text), (head[-20:], text[:40], text[-40:], tail[:20])
+        if len(encoded) == 2:
+            shortcuts += 1
+            assert max(encoded) < EDGE_CHARS < len(text)
+    assert shortcuts > 100
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
 def test_token_byte_lengths_from_the_rank_table_equal_decoding_each_token(name):
     """The fast path (the encoding's rank table) gives every id the byte length that decoding that
     token gives, specials included (char_ends rests on these lengths)."""
@@ -359,6 +386,14 @@ def test_joins_called_pre_token_boundaries_never_change_a_count(name):
             trusted += 1
             assert tokenizer.count(left + right) == tokenizer.count(left) + tokenizer.count(right), (left, right)
     assert trusted > 2_000  # the rule does call many joins boundaries
+    # Many joins judged at once, with non-ASCII characters among them: each pair on its own two
+    # characters (an é elsewhere once made every pair of the call untrusted).
+    pairs = [tuple("".join(rng.choices(alphabet, k=rng.randint(1, 6))) for _ in range(2)) for _ in range(5_000)]
+    cuts = tk.pre_token_cuts("".join(a[-1] for a, _ in pairs), "".join(b[0] for _, b in pairs))
+    assert "é" in "".join(a[-1] + b[0] for a, b in pairs) and cuts.sum() > 500
+    for (left, right), cut in zip(pairs, cuts, strict=True):
+        if cut:
+            assert tokenizer.count(left + right) == tokenizer.count(left) + tokenizer.count(right), (left, right)
     words = ["".join(rng.choices("abcxyz", k=rng.randint(1, 9))) for _ in range(300)]
     batch = [rng.choice([" ", "-", ":", "", "7"]) + w + rng.choice(["", "9", "."]) for w in words]
     kept = [batch[0]]
