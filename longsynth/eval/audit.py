@@ -151,10 +151,13 @@ BASELINES: dict[str, Reply] = {
 def audit(directory: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
     """task -> baseline -> {score, n, ci_low, ci_high, flagged, reason} over every row of a build."""
     dataset = open_dataset(directory, evaluation=True)
-    rows = Rows({task: dataset.rows(task) for task in dataset.tasks})
     family = get_generator_class(dataset.spec().generator)
     result: dict[str, dict[str, dict[str, Any]]] = {}
-    for task, task_rows in rows.by_task.items():
+    for task in dataset.tasks:
+        # One task's rows in memory at a time (a baseline sees the other rows of its own task): all
+        # of a 4,240-row RULER build at 64K and 128K held 3.8 GB.
+        task_rows = dataset.rows(task)
+        rows = Rows({task: task_rows})
         declared = family.declared_for(task, task_rows[0]) if task_rows else family.tasks[task].declared
         # Chance varies by row (how many values of the answer's kind it placed): its mean over the rows.
         chance = (
