@@ -1,5 +1,6 @@
 """What users run after a build, at full size: `validate`, `audit`, `score`, each timed as a fresh
-command against the build's own time (the ratio printed is that step's seconds over the build's).
+command against the build's own time (the ratio printed is that step's seconds over the build's),
+with each command's peak memory.
 
 Default: RULER's 13 tasks at 64K and 128K, 8 samples a cell (848 rows), built once into a temporary
 folder; the predictions scored are every row's gold answers (a third of them replaced by a refusal),
@@ -17,15 +18,29 @@ import tempfile
 import time
 from pathlib import Path
 
+# The command, then its own peak memory on the last line of stderr (its children's, if larger).
+_RUN = """
+import resource, sys
+from longsynth.cli import main
+try:
+    main()
+finally:
+    peak = max(resource.getrusage(w).ru_maxrss for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    print(f"peak {peak / 1024:.0f}", file=sys.stderr)
+"""
 
-def _timed(*args: str) -> float:
+
+def _timed(*args: str) -> tuple[float, float]:
+    """Seconds and peak MiB of one fresh `longsynth` command."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "longsynth.cli", *args], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", _RUN, *args], capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    if done.returncode not in (0, 1):  # 1: validate or audit found something, still timed
-        last = (done.stderr or done.stdout).strip().splitlines()[-1:]
+    lines = done.stderr.strip().splitlines()
+    if done.returncode not in (0, 1) or not lines or not lines[-1].startswith("peak "):
+        # (1: validate or audit found something, still timed)
+        last = [line for line in lines if not line.startswith("peak ")][-1:] or done.stdout.strip().splitlines()[-1:]
         sys.exit(f"longsynth {args[0]} failed: {last[0] if last else done.returncode}")
-    return seconds
+    return seconds, float(lines[-1].split()[1])
 
 
 def _predictions(folder: Path, out: Path) -> None:
@@ -47,12 +62,15 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "build"
-        build = _timed(
+        build, build_peak = _timed(
             "build", "--suite", args.suite, "--lengths", args.lengths, "--samples", str(args.samples),
             "--seed", str(args.seed), "-o", str(out),
         )  # fmt: skip
         rows = sum(json.loads((out / "manifest.json").read_text())["counts"].values())
-        print(f"build: {rows} rows ({args.suite}, {args.lengths}, {args.samples} a cell) in {build:.1f} s")
+        print(
+            f"build: {rows} rows ({args.suite}, {args.lengths}, {args.samples} a cell) in {build:.1f} s, "
+            f"peak {build_peak:.0f} MiB"
+        )
         _predictions(out, Path(scratch) / "predictions.jsonl")
         steps = {
             "validate": ("validate", "--quiet", str(out)),
@@ -60,8 +78,11 @@ def main() -> None:
             "score": ("score", str(out), str(Path(scratch) / "predictions.jsonl"), "-o", str(Path(scratch) / "s")),
         }
         for name, step in steps.items():
-            seconds = _timed(*step)
-            print(f"{name}: {seconds:.1f} s, {seconds / build:.2f}x the build ({1000 * seconds / rows:.0f} ms a row)")
+            seconds, peak = _timed(*step)
+            print(
+                f"{name}: {seconds:.1f} s, {seconds / build:.2f}x the build ({1000 * seconds / rows:.0f} ms a row), "
+                f"peak {peak:.0f} MiB"
+            )
 
 
 if __name__ == "__main__":
