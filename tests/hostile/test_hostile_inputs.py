@@ -1458,6 +1458,31 @@ CASES += [
 ]  # fmt: skip
 
 
+def _giant_replies(folder: Path) -> None:
+    """Predictions of 12 MB a row (the row's input over and over, the answer at the very end) and one
+    of 4 MB of Chinese characters with the answer last, next to the build."""
+    import polars as pl
+
+    rows = pl.read_parquet(first_shard(folder)).to_dicts()
+    with (folder.parent / "preds.jsonl").open("w") as handle:
+        for n, row in enumerate(rows):
+            if n == 0:
+                text = "灯塔古老" * 330_000  # 4 MB of UTF-8
+            else:
+                text = row["input"] * (12_000_000 // len(row["input"]))
+            record = {"id": row["id"], "prediction": text + " " + row["answers"][0]}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+# A reply is cut to the row's reserve before anything reads it: an echo of megabytes is encoded only
+# as far as a certain pre-token cut past its reserve (the whole reply where it has none, as Chinese
+# text), and scores nothing, its answer past the cut.
+CASES.append(
+    Case("predictions of 4 and 12 MB a row, the answer at their end", ["score", "built", "preds.jsonl", "-o", "out"], 0,
+         "overall 0.000", built=_giant_replies)
+)  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):
