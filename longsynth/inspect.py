@@ -64,8 +64,9 @@ def _row_problems(row: dict[str, Any], task: str, spec: Spec, generator, cells: 
 
 def validate_directory(directory: Path, progress: Callable[[int, int], None] | None = None) -> Report:
     """Re-check a build folder: every file against the manifest, the manifest against its spec, every
-    row against the spec (its cell, seed, counts) and with the validators (one re-encode each). A clean
-    folder is recorded as valid in this machine's cache (see `require_valid`)."""
+    row against the spec (its cell, seed, counts) and with the validators (each prompt re-encoded by
+    the tokenizer's own library, `measure_written`). A clean folder is recorded as valid in this
+    machine's cache (see `require_valid`); `progress(rows, planned)` after each row."""
     dataset = open_dataset(directory, verified=False)
     report = validate_dataset(dataset, progress)
     if not report.problems:
