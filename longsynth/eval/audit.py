@@ -88,8 +88,9 @@ def _placed(row: dict[str, Any]) -> list[str]:
     if "generator" not in row:
         return []
     text = row["input"]
-    placed = [v for v in get_generator_class(row["generator"]).placed_items(row) if v and v in text]
-    return sorted(placed, key=text.index)
+    # One search a value gives both whether the input holds it and where it first does.
+    found = [(text.find(v), v) for v in get_generator_class(row["generator"]).placed_items(row) if v]
+    return [v for at, v in sorted(found, key=lambda pair: pair[0]) if at >= 0]
 
 
 def _reserve_slice(row: dict[str, Any], end: bool) -> str:
