@@ -16,7 +16,7 @@ from typing import Any
 from .errors import SpecError
 from .generators.registry import get_generator_class
 from .text.language import IDEOGRAPHS
-from .tokenizers import get_tokenizer
+from .tokenizers import certain_cuts, get_tokenizer
 
 
 def contains(prediction: str, answer: str) -> float:
@@ -69,16 +69,10 @@ CHARS_A_TOKEN = 32  # a prefix this many characters a token long holds the token
 
 def _certain_cut(tokenizer: Any, text: str, start: int) -> int | None:
     """The first offset from `start` (within 256 characters) where the encoding's pre-tokenizer
-    certainly cuts (`pre_token_cuts`), so the text before it encodes to the whole text's first tokens;
+    certainly cuts (`certain_cuts`), so the text before it encodes to the whole text's first tokens;
     None if there is none, the text is no longer, or the tokenizer has no such rule."""
-    rule = getattr(tokenizer, "pre_token_cuts", None)
-    if rule is None or len(text) <= start + 1:
-        return None
-    lefts, rights = text[start - 1 : start + 255], text[start : start + 256]
-    cuts = rule(lefts[: len(rights)], rights)
-    if cuts is None or not cuts.any():
-        return None
-    return start + int(cuts.argmax())
+    found = certain_cuts(tokenizer, text, start, start + 256)
+    return int(found[0]) if found is not None and len(found) else None
 
 
 _MEMO = threading.local()  # per thread: the row last asked about and what was worked out from it

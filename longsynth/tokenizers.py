@@ -294,6 +294,20 @@ def _char_classes(text: str) -> np.ndarray:
         return np.where(codes < 128, _CHAR_CLASS[np.minimum(codes, 127)], _OTHER).astype(np.int8)
 
 
+def certain_cuts(tokenizer: Tokenizer, text: str, start: int, stop: int) -> np.ndarray | None:
+    """The offsets in [start, stop) where the tokenizer's pre-tokenizer certainly cuts `text`
+    (`pre_token_cuts` of the characters either side): the text before such an offset encodes to the
+    whole text's first tokens, and the text after it to the rest. None if the tokenizer has no rule."""
+    rule = getattr(tokenizer, "pre_token_cuts", None)
+    if rule is None:
+        return None
+    start, stop = max(start, 1), min(stop, len(text))
+    if start >= stop:
+        return np.zeros(0, np.int64)
+    cuts = rule(text[start - 1 : stop - 1], text[start:stop])
+    return None if cuts is None else start + np.flatnonzero(cuts)
+
+
 def pre_token_boundaries(texts: list[str]) -> bool:
     """Whether every join of `texts` is a certain pre-token cut (`pre_token_cuts`)."""
     if not all(texts):

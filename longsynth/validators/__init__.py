@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..metadata_json import decode_metadata
-from ..tokenizers import Measurement, Tokenizer, measure
+from ..tokenizers import Measurement, Tokenizer, certain_cuts, measure
 from .base import Validator
 from .depth import check_depths
 from .length import check_length
@@ -45,16 +45,14 @@ def input_count(tokenizer: Tokenizer, measurement: Measurement, prompt: str, tex
     Elsewhere (no such cut, another tokenizer, an input that is not in the prompt) the whole input
     is encoded. This is not the build's shortcut (any token boundary at the input's ends, taken from
     the build's faster encoder), so it checks that one: a validate used to encode every input twice."""
-    rule = getattr(tokenizer, "pre_token_cuts", None)
-    start = prompt.find(text) if rule is not None and len(text) > 4 * EDGE_CHARS else -1
-    if start < 0:
+    if len(text) <= 4 * EDGE_CHARS or getattr(tokenizer, "pre_token_cuts", None) is None:
         return tokenizer.count(text)
-    head = rule(text[: EDGE_CHARS - 1], text[1:EDGE_CHARS])
-    tail = rule(text[-EDGE_CHARS:-1], text[1 - EDGE_CHARS :])
-    if head is None or not head.any() or not tail.any():
+    head = certain_cuts(tokenizer, text, 1, EDGE_CHARS)
+    tail = certain_cuts(tokenizer, text, len(text) - EDGE_CHARS + 1, len(text))
+    start = prompt.find(text)
+    if head is None or tail is None or not len(head) or not len(tail) or start < 0:
         return tokenizer.count(text)
-    first = 1 + int(head.argmax())  # a cut between text[first - 1] and text[first]
-    last = len(text) - EDGE_CHARS + 1 + int(len(tail) - 1 - tail[::-1].argmax())
+    first, last = int(head[0]), int(tail[-1])
     middle = measurement.tokens_between(start + first, start + last)
     if middle is None:  # a certain cut is always a token boundary; never trust a disagreement
         return tokenizer.count(text)
