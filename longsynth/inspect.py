@@ -19,7 +19,7 @@ from .read_ahead import ordered_map
 from .rows import schema_for
 from .spec import Spec
 from .tokenizers import Tokenizer
-from .validators import measure_written, validate_row
+from .validators import measure_written, text_problems, validate_row
 
 
 @dataclass
@@ -119,8 +119,11 @@ def validate_dataset(dataset: Dataset, progress: Callable[[int, int], None] | No
         counts[task] += 1
         lengths[task].append(row["prompt_length"] + row["reserve"] if "prompt" in row else row["length"])
         problems = _row_problems(row, task, spec, generator, planned[task])
-        measurement, input_tokens = counted
-        problems += validate_row(row, generator, tokenizer, measurement, input_tokens=input_tokens)
+        if counted is None:  # its texts are not text: nothing to measure or re-derive
+            problems += text_problems(row)
+        else:
+            measurement, input_tokens = counted
+            problems += validate_row(row, generator, tokenizer, measurement, input_tokens=input_tokens)
         if row["id"] in seen_ids:
             problems.append("duplicate id")
         seen_ids.add(row["id"])
@@ -170,7 +173,7 @@ def _measured(entries: Iterator, tokenizer: Tokenizer) -> Iterator[tuple[Any, An
 
     def counts(entry):
         row = entry[2] if isinstance(entry, tuple) else None
-        return entry, (measure_written(row, tokenizer) if row is not None else None)
+        return entry, (measure_written(row, tokenizer) if row is not None and not text_problems(row) else None)
 
     if not getattr(tokenizer, "encodes_outside_gil", False):
         return map(counts, entries)

@@ -24,6 +24,14 @@ def run_validator(validator: Validator, generator: Any, row: dict[str, Any], met
         return [f"{validator.name}: could not read the row ({type(exc).__name__}: {exc})"]
 
 
+def text_problems(row: dict[str, Any]) -> list[str]:
+    """A written row's texts that are not text (a null or a number where someone edited the shard):
+    such a row is a problem, and nothing is measured or re-derived from it."""
+    columns = ("prompt", "input", "answer_prefix") if "prompt" in row else ("text",)
+    wrong = [name for name in columns if not isinstance(row.get(name), str)]
+    return [f"its {name} is not text ({type(row.get(name)).__name__})" for name in wrong]
+
+
 def measure_written(row: dict[str, Any], tokenizer: Tokenizer) -> tuple[Measurement, int | None]:
     """A written row's counts, measured afresh by the tokenizer's own library (not the build's faster
     encoder, which this re-checks): its prompt (or text), and its input's count alone
@@ -75,6 +83,8 @@ def validate_row(
     """
     text = row["prompt"] if "prompt" in row else row.get("text")
     if measurement is None:  # a written row
+        if text_problems(row):
+            return text_problems(row)
         measurement, input_tokens = measure_written(row, tokenizer)
     if metadata is None:
         metadata = decode_metadata(row["metadata"])
