@@ -696,9 +696,10 @@ def test_a_chunks_own_words_do_not_crowd_out_the_words_it_shares(tmp_path):
 
 
 def test_a_search_ranks_chunks_as_summing_every_posting_does():
-    """`top_by_chunk` (sums in a corpus-long array, only the chunks that can be among the best ranked)
-    gives what summing each chunk's postings in order and ranking every chunk gives: the same chunks,
-    the same float sums, ties to the lower id; and it leaves the array all zero."""
+    """`top_by_chunk`, both ways (adding into a corpus-long table and ranking only the chunks that can
+    be among the best; sorting the postings by chunk), gives what summing each chunk's postings in
+    order and ranking every chunk gives: the same chunks, the same float sums, ties to the lower id;
+    and the table is left all zero."""
     from longsynth.generators.nextlong.bm25 import QUERY_TERMS, top_by_chunk
 
     rng = np.random.default_rng(5)
@@ -714,7 +715,31 @@ def test_a_search_ranks_chunks_as_summing_every_posting_does():
         for chunk, value in zip(ids.tolist(), values.astype(np.float64).tolist(), strict=True):
             expected[chunk] = expected[chunk] + value if chunk in expected else value
         ranked = sorted((c for c in expected if expected[c] > 0), key=lambda c: (-expected[c], c))[:k]
-        got_ids, got_values = top_by_chunk(ids, values, k, sums)
-        assert got_ids.tolist() == ranked, trial
-        assert got_values.tolist() == [expected[c] for c in ranked]
+        for table in (sums, None):
+            got_ids, got_values = top_by_chunk(ids, values, k, table)
+            assert got_ids.tolist() == ranked, (trial, table is None)
+            assert got_values.tolist() == [expected[c] for c in ranked]
         assert not sums.any()
+
+
+def test_both_ways_of_summing_a_search_give_the_same_floats():
+    """With scores whose sums round (BM25's: a term in nearly every chunk scores near 0; times a
+    query's counts), the sorted way adds each chunk's postings in the order they came, as the table
+    does: the same sums to the last bit, so the same chunks rank, whichever way a search takes (a
+    sum in another order fails this)."""
+    from longsynth.generators.nextlong.bm25 import QUERY_TERMS, top_by_chunk
+
+    rng = np.random.default_rng(11)
+    sums = np.zeros(3000, dtype=np.float64)
+    for trial in range(200):
+        rows = [np.sort(rng.choice(3000, size=int(rng.integers(1, 400)), replace=False)) for _ in range(QUERY_TERMS)]
+        scale = [10.0 ** rng.uniform(-9, 1.5) for _ in rows]  # each term's idf
+        scores = [
+            (rng.random(len(r)) * s).astype(np.float32).astype(np.float64) for r, s in zip(rows, scale, strict=True)
+        ]
+        scores = [s * int(rng.integers(1, 4)) for s in scores]  # times the term's count in the query
+        ids, values = np.concatenate(rows).astype(np.int32), np.concatenate(scores).astype(np.float64)
+        k = int(rng.integers(1, 200))
+        by_table, by_sorting = top_by_chunk(ids, values, k, sums), top_by_chunk(ids, values, k)
+        assert by_table[0].tolist() == by_sorting[0].tolist(), trial
+        assert by_table[1].tobytes() == by_sorting[1].tobytes(), trial
