@@ -162,6 +162,36 @@ def test_a_damaged_index_is_never_used(tmp_path, monkeypatch):
     assert code == 0 and files == clean
 
 
+def test_chunk_texts_read_again_come_from_the_recent_ones_within_their_bound(tmp_path, monkeypatch):
+    """A chunk text asked for again is not read from the file again while it is among the last
+    `RECENT_CHARS` characters read; the kept texts never pass that bound (one text longer than it
+    is kept alone), and what is returned is always the file's text."""
+    import zlib
+
+    from longsynth.generators.nextlong.retrieval import TextColumn
+
+    texts = [f"chunk {n} " + "x" * (n % 7) * 10 for n in range(40)]
+    data = [t.encode() for t in texts]
+    (tmp_path / "texts.bin").write_bytes(b"".join(data))
+    np.save(tmp_path / "offsets.npy", np.concatenate([[0], np.cumsum([len(d) for d in data])]).astype(np.int64))
+    np.save(tmp_path / "checksums.npy", np.array([zlib.crc32(d) for d in data], dtype=np.uint32))
+    column = TextColumn(tmp_path)
+    monkeypatch.setattr(TextColumn, "RECENT_CHARS", 200)
+    reads = []
+    real = TextColumn._read
+    monkeypatch.setattr(TextColumn, "_read", lambda self, n: reads.append(n) or real(self, n))
+    rng = np.random.default_rng(3)
+    for n in rng.integers(0, 40, size=500).tolist():
+        assert column[n] == texts[n]
+        assert column._recent_chars == sum(len(t) for t in column._recent.values()) <= 200
+    assert 40 <= len(reads) < 500
+    reads.clear()
+    assert column[5] == texts[5] and column[5] == texts[5] and reads.count(5) <= 1
+    monkeypatch.setattr(TextColumn, "RECENT_CHARS", 3)
+    absent = next(n for n in range(40) if n not in column._recent)
+    assert column[absent] == texts[absent] and list(column._recent) == [absent]  # longer than the bound: kept alone
+
+
 def test_long_documents_are_skipped_and_counted(corpus, tmp_path):
     spec = load_spec(None, generator="nextlong", tasks="nextlong", lengths="16k", samples=8, corpus=str(corpus))
     out = build(spec, tmp_path / "skip")
@@ -693,6 +723,35 @@ def test_a_chunks_own_words_do_not_crowd_out_the_words_it_shares(tmp_path):
     assert ids[0] == 0 and len(ids) == 30 and (scores > 0).all()  # itself first, then every other chunk
     assert set(ids[1:15].tolist()) == set(range(2, 30, 2))  # those sharing "meadow" next
     assert alone.tolist() == [7]
+
+
+def test_a_searchs_own_split_finds_what_the_index_split_finds():
+    """`terms_of` splits short ASCII texts with Python's regex: on random ASCII (underscores, digits,
+    apostrophes, capitals, stop words, every punctuation mark) it gives the rows and terms `tokens`
+    (polars, the index's split) gives; texts with other characters or too long go to `tokens` itself."""
+    import string
+
+    from longsynth.generators.nextlong import bm25
+
+    rng = np.random.default_rng(17)
+    pieces = ["The", "and", "a", "I", "it's", "x_y", "_", "__init__", "42", "7", "v2", "Zebra", "MEADOW", "don't"]
+    pieces += list(string.punctuation) + [" ", "\n", "\t", "  "]
+    for trial in range(300):
+        texts = ["".join(rng.choice(pieces, size=int(rng.integers(0, 60)))) for _ in range(int(rng.integers(1, 4)))]
+        rows, terms = bm25.terms_of(texts)
+        found = bm25.tokens(texts)
+        assert terms == found["term"].to_list(), trial
+        assert rows.tolist() == found["row"].to_list(), trial
+    calls = []
+    real = bm25.tokens
+    try:
+        bm25.tokens = lambda texts: calls.append(texts) or real(texts)
+        bm25.terms_of(["naïve école"])
+        bm25.terms_of(["word " * (bm25.QUERY_CHARS // 5 + 1)])
+        bm25.terms_of(["plain words"])
+    finally:
+        bm25.tokens = real
+    assert len(calls) == 2
 
 
 def test_a_search_ranks_chunks_as_summing_every_posting_does():

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,33 @@ def tokens(texts: list[str]) -> pl.DataFrame:
     row, words = _words(texts)
     frame = pl.DataFrame({"row": row, "term": words})
     return frame.filter(~pl.col("term").is_in(list(stop_words())))
+
+
+# A few ASCII texts (a search's queries, a document's words) are split by Python's regex instead
+QUERY_CHARS = 64_000  # (polars' calls cost about 1 ms however short the text; 2 to 3 ms inside a build)
+_ASCII_TOKEN = re.compile(TOKEN, re.ASCII)  # on ASCII text, Rust's Unicode \w and \b are these
+
+
+@functools.lru_cache(maxsize=1)
+def _stop_set() -> frozenset[str]:
+    return frozenset(stop_words())
+
+
+def terms_of(texts: list[str]) -> tuple[np.ndarray, list[str]]:
+    """(row of each, terms) of every kept token of `texts`, in order: what `tokens` finds (tested),
+    found by Python's regex when the texts are short and ASCII (two 2,000-character queries: 0.12
+    against 0.82 ms), else by `tokens`."""
+    if sum(map(len, texts)) <= QUERY_CHARS and all(text.isascii() for text in texts):
+        stops = _stop_set()
+        rows: list[int] = []
+        terms: list[str] = []
+        for n, text in enumerate(texts):
+            kept = [word for word in _ASCII_TOKEN.findall(text.lower()) if word not in stops]
+            rows += [n] * len(kept)
+            terms += kept
+        return np.asarray(rows, dtype=np.int64), terms
+    found = tokens(texts)
+    return found["row"].to_numpy().astype(np.int64), found["term"].to_list()
 
 
 class _TermIds:
@@ -181,8 +209,8 @@ def _top_by_sorting(chunk_ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[
     """`top_by_chunk` by sorting the postings by (chunk, place in the query): each chunk's postings
     end up side by side in the order they came, and are summed in that order."""
     n = len(chunk_ids)
-    if n >= 1 << 32:
-        raise ValueError("a query of 2**32 postings or more")
+    if n >= 1 << 31:
+        raise ValueError("a query of 2**31 postings or more")
     # One uint64 per posting, its place in the low half and its chunk in the high (little-endian):
     # sorting those sorts by chunk, then place; the halves are read back as views.
     pairs = np.empty((n, 2), dtype=np.uint32)
@@ -193,7 +221,8 @@ def _top_by_sorting(chunk_ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[
     first = np.empty(n, dtype=bool)
     first[:1] = True
     np.not_equal(chunk[1:], chunk[:-1], out=first[1:])
-    run = np.cumsum(first) - 1  # each posting's chunk, numbered in chunk order
+    run = np.cumsum(first, dtype=np.int32)  # each posting's chunk, numbered in chunk order from 1
+    run -= 1  # (int32: a bool's own cumsum counts in int64, slowly: 0.49 against 0.19 ms for 98,000)
     starts = np.flatnonzero(first)
     # Added one posting at a time, in order, as the table does (`add.reduceat` adds pairwise, in
     # another order, and its floats differ in the last bit); the sums are one per chunk, in cache.
@@ -526,12 +555,12 @@ class Bm25:
 
     def search_many(self, queries: list[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each query, up to k (chunk ids, scores) with a positive score, best first."""
-        found = tokens(queries)
+        rows, terms = terms_of(queries)
         vocabulary = self.vocabulary
-        ids = np.fromiter((vocabulary.get(t, -1) for t in found["term"].to_list()), dtype=np.int64, count=len(found))
+        ids = np.fromiter((vocabulary.get(t, -1) for t in terms), dtype=np.int64, count=len(terms))
         known = ids >= 0
         size = len(self.indptr) - 1
-        pairs, times = np.unique(found["row"].to_numpy()[known] * size + ids[known], return_counts=True)
+        pairs, times = np.unique(rows[known] * size + ids[known], return_counts=True)
         query_rows, query_terms = pairs // size, pairs % size
         held = self.frequency[query_terms]
         order = np.lexsort((query_terms, held, query_rows))  # each query's rarest first

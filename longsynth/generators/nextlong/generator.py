@@ -297,12 +297,13 @@ class NextLongGenerator(Generator):
         )
         chunks, offset = [], 0
         retriever = RETRIEVED_BY[cell.task] or self.options.retriever
+        owners = index.doc_ids_of(ids[: fitted.filler_units])
         for n, (c, role, hit) in enumerate(sequence[: fitted.filler_units]):
             whole = units.chunk(n)
             partial = n == fitted.filler_units - 1 and fitted.partial_unit
             length = len(fitted.text) - offset if partial else len(whole)
             record = {
-                "doc_id": index.doc_ids[int(index.chunk_doc[c])],
+                "doc_id": owners[n],
                 "role": role,
                 "char_start": offset,
                 "char_end": offset + length,

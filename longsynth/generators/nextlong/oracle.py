@@ -19,6 +19,9 @@ def chunks_tile_the_text(generator, row: dict[str, Any], metadata: dict[str, Any
     text = row["text"]
     problems: list[str] = []
     position = 0
+    ids = [chunk["chunk"] for chunk in metadata["chunks"]]
+    in_range = all(type(c) is int and 0 <= c < len(index.chunk_doc) for c in ids)
+    owners = index.doc_ids_of(ids) if in_range else None  # (else each is looked up, and may raise)
     for n, chunk in enumerate(metadata["chunks"]):
         start, end = chunk["char_start"], chunk["char_end"]
         if start != position:
@@ -28,7 +31,8 @@ def chunks_tile_the_text(generator, row: dict[str, Any], metadata: dict[str, Any
         stored = index.chunk_texts[chunk["chunk"]]
         if (chunk.get("cut") and not stored.startswith(piece)) or (not chunk.get("cut") and piece != stored):
             problems.append(f"chunk {n} is not the text of corpus chunk {chunk['chunk']}")
-        if index.doc_ids[int(index.chunk_doc[chunk["chunk"]])] != chunk["doc_id"]:
+        owner = owners[n] if owners is not None else index.doc_ids[int(index.chunk_doc[chunk["chunk"]])]
+        if owner != chunk["doc_id"]:
             problems.append(f"chunk {n} is not from document {chunk['doc_id']}")
         position = end
         if not chunk.get("cut"):
