@@ -1504,6 +1504,38 @@ CASES.append(
 )  # fmt: skip
 
 
+def _nextlong_chunk_named_from_the_end(root: Path) -> None:
+    """A nextlong build whose first row names its second chunk by a negative number, the same chunk
+    counted from the end of the index (its text and document still match), its shard rehashed."""
+    import numpy as np
+    import polars as pl
+
+    args = ["build", "--generator", "nextlong", "--task", "nextlong", "--lengths", "2k", "--samples", "2"]
+    result = CliRunner().invoke(cli, [*args, "--set", "corpus=builtin:300", "-o", str(root / "nl")])
+    assert result.exit_code == 0, result.output
+    (offsets,) = (root / "cache" / "index").glob("*/offsets.npy")
+    chunks = len(np.load(offsets)) - 1
+    shard = first_shard(root / "nl")
+    frame = pl.read_parquet(shard)
+    metadata = frame["metadata"].to_list()
+    first = json.loads(metadata[0])
+    first["chunks"][1]["chunk"] -= chunks
+    metadata[0] = json.dumps(first)
+    frame.with_columns(pl.Series("metadata", metadata)).write_parquet(shard)
+    manifest = json.loads((root / "nl" / "manifest.json").read_text())
+    manifest["files"][str(shard.relative_to(root / "nl"))] = hashlib.sha256(shard.read_bytes()).hexdigest()
+    (root / "nl" / "manifest.json").write_text(json.dumps(manifest))
+
+
+# A chunk number below zero read the chunk that far from the end of the index (Python's indexing): a
+# row naming its chunk so passed every check. Now a number that is not one of the index's chunks is
+# one problem line, and so is a float, a string or true (they were "could not read the row" lines).
+CASES.append(
+    Case("validate a nextlong row that names a chunk counted from the end", ["validate", "nl"], 1,
+         "which the index does not have", prepare=_nextlong_chunk_named_from_the_end)
+)  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):

@@ -13,15 +13,23 @@ from ...validators.base import Validator
 from .retrieval import UNIT_END
 
 
+def _names_a_chunk(chunk: dict[str, Any], index) -> bool:
+    """Whether a recorded chunk names a chunk of the index by its number (not a negative one, which
+    Python would read from the end, nor a float, a string or true)."""
+    number = chunk.get("chunk")
+    return type(number) is int and 0 <= number < len(index.chunk_doc)
+
+
 def chunks_tile_the_text(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
     """The recorded chunk spans cover the text in order, each span holding its corpus chunk's text."""
     index = generator.index
     text = row["text"]
+    for n, chunk in enumerate(metadata["chunks"]):
+        if not _names_a_chunk(chunk, index):  # (the other checks of the row need every chunk's number)
+            return [f"chunk {n} names corpus chunk {chunk.get('chunk')!r}, which the index does not have"]
     problems: list[str] = []
     position = 0
-    ids = [chunk["chunk"] for chunk in metadata["chunks"]]
-    in_range = all(type(c) is int and 0 <= c < len(index.chunk_doc) for c in ids)
-    owners = index.doc_ids_of(ids) if in_range else None  # (else each is looked up, and may raise)
+    owners = index.doc_ids_of([chunk["chunk"] for chunk in metadata["chunks"]])
     for n, chunk in enumerate(metadata["chunks"]):
         start, end = chunk["char_start"], chunk["char_end"]
         if start != position:
@@ -31,8 +39,7 @@ def chunks_tile_the_text(generator, row: dict[str, Any], metadata: dict[str, Any
         stored = index.chunk_texts[chunk["chunk"]]
         if (chunk.get("cut") and not stored.startswith(piece)) or (not chunk.get("cut") and piece != stored):
             problems.append(f"chunk {n} is not the text of corpus chunk {chunk['chunk']}")
-        owner = owners[n] if owners is not None else index.doc_ids[int(index.chunk_doc[chunk["chunk"]])]
-        if owner != chunk["doc_id"]:
+        if owners[n] != chunk["doc_id"]:
             problems.append(f"chunk {n} is not from document {chunk['doc_id']}")
         position = end
         if not chunk.get("cut"):
@@ -49,12 +56,14 @@ def source_rebuilt(generator, row: dict[str, Any], metadata: dict[str, Any]) -> 
     index = generator.index
     text, source = row["text"], row["source_id"]
     metas = [c for c in metadata["chunks"] if c["role"] == "meta"]
+    if not all(_names_a_chunk(c, index) for c in metadata["chunks"]):
+        return []  # `chunks_tile_the_text` says which
     problems = []
     if any(c["doc_id"] != source for c in metas):
         problems.append("a meta-chunk comes from another document")
     # the source's number in the index, from a meta-chunk's id (a search of a million document ids per
     # row was most of a row's cost at that size), then checked against the id it must have
-    owners = {int(index.chunk_doc[c["chunk"]]) for c in metas if 0 <= c["chunk"] < len(index.chunk_doc)}
+    owners = {int(index.chunk_doc[c["chunk"]]) for c in metas}
     doc = owners.pop() if len(owners) == 1 else -1
     if doc < 0 or index.doc_ids[doc] != source:
         problems.append(f"source document {source} is not in the corpus, or its meta-chunks are not its own")
@@ -68,6 +77,8 @@ def source_rebuilt(generator, row: dict[str, Any], metadata: dict[str, Any]) -> 
 def negatives_foreign_and_unique(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
     """No negative comes from the source document, and no chunk is used twice."""
     chunks = metadata["chunks"]
+    if not all(_names_a_chunk(c, generator.index) for c in chunks):
+        return []  # `chunks_tile_the_text` says which
     problems = []
     if any(c["doc_id"] == row["source_id"] for c in chunks if c["role"] == "negative"):
         problems.append("a negative comes from the source document")
