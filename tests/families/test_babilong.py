@@ -104,6 +104,11 @@ def test_each_planted_defect_is_rejected(grid):
         problems = supporting_facts(generator, planted, metadata)
         assert any("changes the answer" in p for p in problems), (row["id"], problems)
         assert answer_from_facts(generator, planted, metadata), row["id"]
+        # A supporting fact named by a number below zero (the same fact counted from the end), or by
+        # no number of the story's: not one of its facts.
+        for forged in (metadata["supporting"][-1] - len(metadata["facts"]), len(metadata["facts"]), "0", True):
+            problems = supporting_facts(generator, row, {**metadata, "supporting": [*metadata["supporting"], forged]})
+            assert problems and "is not one of the" in problems[-1], (row["id"], forged, problems)
 
 
 def test_a_fact_shaped_sentence_in_the_haystack_is_caught(grid):

@@ -72,6 +72,9 @@ def supporting_facts(generator, row: dict[str, Any], metadata: dict[str, Any]) -
     facts, question, recorded, problems = _story(generator, row, metadata)
     if question is None:
         return problems
+    outside = [n for n in metadata["supporting"] if not (type(n) is int and 0 <= n < len(recorded))]
+    if outside:  # (a number below zero would read a fact from the end)
+        return problems + [f"supporting fact {outside[0]!r} is not one of the {len(recorded)} recorded facts"]
     support = [recorded[n] for n in metadata["supporting"]]
     # The recorded story, aligned in order with the facts the input states: a recorded fact with no
     # partner is not stated (a fact stated twice in the story is matched to its own occurrence).
