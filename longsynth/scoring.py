@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
-from collections.abc import Callable
 from typing import Any
 
 from .errors import SpecError
 from .generators.registry import get_generator_class
+from .row_memo import per_row
 from .text.language import IDEOGRAPHS
 from .tokenizers import certain_cuts, get_tokenizer
 
@@ -73,22 +72,6 @@ def _certain_cut(tokenizer: Any, text: str, start: int) -> int | None:
     None if there is none, the text is no longer, or the tokenizer has no such rule."""
     found = certain_cuts(tokenizer, text, start, start + 256)
     return int(found[0]) if found is not None and len(found) else None
-
-
-_MEMO = threading.local()  # per thread: the row last asked about and what was worked out from it
-
-
-def per_row(row: dict[str, Any], name: str, compute: Callable[[dict[str, Any]], Any]) -> Any:
-    """`compute(row)`, remembered for the row last asked about (the same dict, input and metadata):
-    `longsynth audit` scores a dozen baseline replies a row, and what comes from the row alone (the
-    values it placed, the input's candidates) is read out of its 128K input once, not each time."""
-    key = (id(row), id(row.get("input")), id(row.get("metadata")))
-    memo = getattr(_MEMO, "value", None)
-    if memo is None or memo[0] != key or memo[1] is not row:
-        memo = _MEMO.value = (key, row, {})
-    if name not in memo[2]:
-        memo[2][name] = compute(row)
-    return memo[2][name]
 
 
 @functools.lru_cache(maxsize=4)

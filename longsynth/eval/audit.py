@@ -29,7 +29,8 @@ import numpy as np
 
 from ..dataset import open_dataset
 from ..generators.registry import get_generator_class
-from ..scoring import per_row, score
+from ..row_memo import per_row
+from ..scoring import score
 from ..text.language import IDEOGRAPHS
 from ..tokenizers import get_tokenizer
 from .score import interval
@@ -89,7 +90,8 @@ def _placed(row: dict[str, Any]) -> list[str]:
         return []
     text = row["input"]
     # One search a value gives both whether the input holds it and where it first does.
-    found = [(text.find(v), v) for v in get_generator_class(row["generator"]).placed_items(row) if v]
+    placed = per_row(row, "placed_items", get_generator_class(row["generator"]).placed_items)
+    found = [(text.find(v), v) for v in placed if v]
     return [v for at, v in sorted(found, key=lambda pair: pair[0]) if at >= 0]
 
 
@@ -160,19 +162,17 @@ def audit(directory: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
         task_rows = dataset.rows(task)
         rows = Rows({task: task_rows})
         declared = family.declared_for(task, task_rows[0]) if task_rows else family.tasks[task].declared
-        # Chance varies by row (how many values of the answer's kind it placed): its mean over the rows.
-        chance = (
-            float(np.mean([family.chance_for(task, row) for row in task_rows]))
-            if task_rows
-            else family.tasks[task].chance
-        )
         baselines = {**BASELINES, **family.baselines}
         result[task] = {}
-        # Row by row, every baseline in turn: what is read out of a row's input (its candidates, the
-        # values it placed) is then found once a row (`per_row`), not once a baseline.
-        by_row = np.array(
-            [[score(row, reply(row, rows)) for reply in baselines.values()] for row in task_rows], dtype=np.float64
-        ).reshape(len(task_rows), len(baselines))
+        # Row by row, every baseline in turn, then the row's chance level: what is read out of a row's
+        # input (its candidates, the values it placed) is then found once a row (`per_row`).
+        scored, chances = [], []
+        for row in task_rows:
+            scored.append([score(row, reply(row, rows)) for reply in baselines.values()])
+            chances.append(family.chance_for(task, row))
+        by_row = np.array(scored, dtype=np.float64).reshape(len(task_rows), len(baselines))
+        # Chance varies by row (how many values of the answer's kind it placed): its mean over the rows.
+        chance = float(np.mean(chances)) if task_rows else family.tasks[task].chance
         for column, name in enumerate(baselines):
             scores = by_row[:, column]
             mean = float(scores.mean()) if len(scores) else 0.0

@@ -22,6 +22,7 @@ from ..chat import ChatTemplate, load_chat_template
 from ..errors import BudgetError, SpecError
 from ..fitting import FittedPrompt, fit_prompt, length_tolerance
 from ..items import item_spans
+from ..row_memo import per_row
 from ..templating import CONTEXT, Templates, split_around
 from ..tokenizers import Tokenizer
 from ..validators.base import Validator
@@ -178,7 +179,7 @@ class Generator:
         level, or a blind pick among the values of the answer's kind the row placed (`placed_items`)
         when there are several; a family whose options change it (distractor needles) reads them off
         a row."""
-        placed = cls.placed_items(row)
+        placed = per_row(row, "placed_items", cls.placed_items)  # (scoring the row's replies read them)
         return max(cls.tasks[task].chance, 1.0 / len(placed) if len(placed) > 1 else 0.0)
 
     def __init__(self, spec: Spec, tokenizer: Tokenizer):

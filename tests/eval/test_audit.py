@@ -260,3 +260,23 @@ def test_candidates_are_the_placed_values_where_the_gold_is_a_plain_word(tmp_pat
         found = candidates(row)
         assert sorted(found) == sorted(labels) and row["answers"][0] in found
         assert found == sorted(found, key=row["input"].index)
+
+
+def test_a_rows_placed_values_are_read_once_for_its_replies_and_its_chance(tmp_path, monkeypatch):
+    """A family whose chance level comes from the values a row placed (babilong's rooms): the audit
+    reads them out of each row once, for the scoring of every baseline, its candidates and its chance
+    level (three reads a row before)."""
+    from longsynth.dataset import open_dataset
+    from longsynth.generators.babilong.generator import BabilongGenerator
+
+    spec = load_spec(None, generator="babilong", tasks="qa1", lengths="2k", depths="0,100", samples=2)
+    built = build(spec, tmp_path / "b")
+    rows = open_dataset(built, evaluation=True).rows("qa1")
+    real = BabilongGenerator.placed_items.__func__
+    reads = []
+    monkeypatch.setattr(
+        BabilongGenerator, "placed_items", classmethod(lambda cls, row: reads.append(row["id"]) or real(cls, row))
+    )
+    result = audit(built)
+    assert sorted(reads) == sorted(row["id"] for row in rows)  # once a row
+    assert result["qa1"]["every candidate"]["n"] == len(rows)
