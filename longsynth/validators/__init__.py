@@ -93,8 +93,12 @@ def validate_row(
     if metadata.get("fills_target", True) != fills:
         problems.append(f"metadata.fills_target is {metadata.get('fills_target', True)}, but the spec says {fills}")
     if "prompt" in row:
-        start, end = metadata.get("input_span", (0, len(row["input"])))
-        if text[start:end] != row["input"] or not text.endswith(row["answer_prefix"]):
+        span = metadata.get("input_span", (0, len(row["input"])))
+        # Offsets into the prompt, not below zero (a slice would read them from the end and agree)
+        within = len(span) == 2 and all(type(x) is int for x in span) and 0 <= span[0] <= span[1] <= len(text)
+        if not within:
+            problems.append(f"metadata.input_span {span!r} is not a span of the prompt's {len(text)} characters")
+        elif text[span[0] : span[1]] != row["input"] or not text.endswith(row["answer_prefix"]):
             problems.append("the prompt is not the input wrapped by the chat template, then the answer prefix")
     if metadata.get(metadata.get("item_key", "items")):
         problems += check_depths(row, metadata, measurement)

@@ -87,6 +87,14 @@ def check_depths(row: dict[str, Any], metadata: dict[str, Any], measurement: Mea
     if not count:
         return problems
     table = item_table(items)
+    # Each item's own span lies in the input (a number below zero would read it from the end, and
+    # every check after this one would pass on the text it found there).
+    own, size = table[:, :2], len(row["input"] if "input" in row else row.get("text") or "")
+    outside = np.flatnonzero(~((own[:, 0] >= 0) & (own[:, 0] <= own[:, 1]) & (own[:, 1] <= size)))
+    if len(outside):
+        n = int(outside[0])
+        start, end = own[n]
+        return [*problems, f"item {n}: its span {start:g}..{end:g} is not within the input's {size} characters"]
     table[:, :8] += shift
     before, depths = measured_depths(measurement, span, table[:, 0].astype(np.int64), table[:, 1].astype(np.int64))
     allowed = depth_allowances(measurement, span, items, table)

@@ -8,6 +8,7 @@ defect it declares; a gold answer scores 1 and a wrong one less.
 
 from __future__ import annotations
 
+import copy
 import json
 
 import polars as pl
@@ -18,11 +19,11 @@ from longsynth.errors import SpecError
 from longsynth.generators.options import options_of
 from longsynth.generators.registry import REGISTRY
 from longsynth.inspect import validate_directory
-from longsynth.metadata_json import decode_metadata
+from longsynth.metadata_json import decode_metadata, encode_metadata
 from longsynth.pipeline import build, make_generator
 from longsynth.scoring import score
 from longsynth.spec import load_spec
-from longsynth.validators import run_validator
+from longsynth.validators import run_validator, validate_row
 
 FAMILIES = REGISTRY.names()
 WRONG = "zzz"  # names no value, number, person or row of any family
@@ -82,6 +83,37 @@ def test_each_validator_rejects_its_planted_defect(family):
             assert problems, f"{validator.name!r} accepted its planted defect in {row['id']}"
             tried += 1
         assert tried, f"no row to plant a defect for {validator.name!r}"
+
+
+def test_a_span_written_as_counted_from_the_end_is_refused(family):
+    """Recorded offsets are offsets into the text: an item's end, or a prompt's input span, written as
+    the same place counted from the end (a negative number, which Python's slices read back to the
+    same text, so every check of the text passed) is a problem of the row."""
+    generator, _, _, rows = family
+    tried = 0
+    for row in rows:
+        metadata = decode_metadata(row["metadata"])
+        key = metadata.get("item_key", "items")
+        size = len(row["input"] if "input" in row else row["text"])
+        forgeries = []
+        if metadata.get(key):
+            forged = copy.deepcopy(metadata)
+            items = forged[key]
+            if isinstance(items, dict):
+                items["char_end"][0] -= size
+            else:
+                items[0]["char_end"] -= size
+            forgeries.append(forged)
+        if "prompt" in row:
+            forged = copy.deepcopy(metadata)
+            forged["input_span"][1] -= len(row["prompt"])
+            forgeries.append(forged)
+        for forged in forgeries:
+            problems = validate_row({**row, "metadata": encode_metadata(forged)}, generator, generator.tokenizer)
+            assert problems, row["id"]
+            tried += 1
+    if not tried:
+        pytest.skip(f"{generator.name} records no item span and no prompt")
 
 
 def test_gold_scores_one_and_a_wrong_answer_less(family):

@@ -1536,6 +1536,36 @@ CASES.append(
 )  # fmt: skip
 
 
+def _prompt_input_span_from_the_end(root: Path) -> None:
+    """A chat-template build whose row's input span ends at a negative number: the same place counted
+    from the end of the prompt (a slice reads the same input there), its shard rehashed."""
+    import polars as pl
+
+    (root / "chat.jinja").write_text(
+        "{% for m in messages %}<|{{ m.role }}|>\n{{ m.content }}\n{% endfor %}<|assistant|>\n"
+    )
+    args = ["build", "--task", "niah_single_1", "--lengths", "1k", "--samples", "1", "--depths", "50"]
+    result = CliRunner().invoke(cli, [*args, "--set", "chat_template=chat.jinja", "-o", str(root / "chat")])
+    assert result.exit_code == 0, result.output
+    shard = first_shard(root / "chat")
+    frame = pl.read_parquet(shard)
+    metadata = json.loads(frame["metadata"][0])
+    metadata["input_span"][1] -= len(frame["prompt"][0])
+    frame.with_columns(pl.Series("metadata", [json.dumps(metadata)])).write_parquet(shard)
+    manifest = json.loads((root / "chat" / "manifest.json").read_text())
+    manifest["files"][str(shard.relative_to(root / "chat"))] = hashlib.sha256(shard.read_bytes()).hexdigest()
+    (root / "chat" / "manifest.json").write_text(json.dumps(manifest))
+
+
+# A span recorded as a negative number read the same text from the end of the prompt (Python's
+# slices), so the check that the prompt wraps the input passed; the same for an item's span, which
+# at depth 0 passed every check (tests/contract). Both are now one problem line.
+CASES.append(
+    Case("validate a chat row whose input span ends at a place counted from the end", ["validate", "chat"], 1,
+         "is not a span of the prompt", prepare=_prompt_input_span_from_the_end)
+)  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):
