@@ -13,7 +13,7 @@ from .errors import DamagedOutput, OutputError, SpecError
 from .export.card import render_card
 from .export.manifest import CARD
 from .generators.registry import get_generator_class
-from .metadata_json import decode_metadata
+from .metadata_json import decode_metadata, metadata_problem
 from .pipeline import attempt_seed, make_generator, plan
 from .read_ahead import ordered_map
 from .rows import schema_for
@@ -118,11 +118,13 @@ def validate_dataset(dataset: Dataset, progress: Callable[[int, int], None] | No
             progress(report.rows, planned_rows)
         counts[task] += 1
         lengths[task].append(row["prompt_length"] + row["reserve"] if "prompt" in row else row["length"])
-        problems = _row_problems(row, task, spec, generator, planned[task])
         if counted is None:  # its texts are not text: nothing to measure or re-derive
-            problems += text_problems(row)
+            problems = text_problems(row)
+            if metadata_problem(row.get("metadata")) is None:  # (its spec checks read the metadata)
+                problems = _row_problems(row, task, spec, generator, planned[task]) + problems
         else:
             measurement, input_tokens = counted
+            problems = _row_problems(row, task, spec, generator, planned[task])
             problems += validate_row(row, generator, tokenizer, measurement, input_tokens=input_tokens)
         if row["id"] in seen_ids:
             problems.append("duplicate id")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..metadata_json import decode_metadata
+from ..metadata_json import decode_metadata, metadata_problem
 from ..tokenizers import Measurement, Tokenizer, certain_cuts, measure
 from .base import Validator
 from .depth import check_depths
@@ -29,7 +29,9 @@ def text_problems(row: dict[str, Any]) -> list[str]:
     such a row is a problem, and nothing is measured or re-derived from it."""
     columns = ("prompt", "input", "answer_prefix") if "prompt" in row else ("text",)
     wrong = [name for name in columns if not isinstance(row.get(name), str)]
-    return [f"its {name} is not text ({type(row.get(name)).__name__})" for name in wrong]
+    problems = [f"its {name} is not text ({type(row.get(name)).__name__})" for name in wrong]
+    metadata = metadata_problem(row.get("metadata"))
+    return problems + [metadata] if metadata else problems
 
 
 def measure_written(row: dict[str, Any], tokenizer: Tokenizer) -> tuple[Measurement, int | None]:

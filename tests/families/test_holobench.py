@@ -588,3 +588,16 @@ def test_anchor_is_holobench_judges_rule(tmp_path):
         assert anchor_score(row, padded) == 1.0 and score(row, padded) < 1.0
         half = "\n".join(row["answers"][: max(1, len(row["answers"]) // 2)])
         assert anchor_score(row, half) == pytest.approx(max(1, len(row["answers"]) // 2) / len(row["answers"]))
+
+
+def test_a_row_whose_metadata_holds_no_query_is_scored_as_damaged(holo):
+    """Scoring reads whether the row's query orders its result from its metadata: a row whose metadata
+    holds no query (edited by someone else) is a one-line damaged-row error, not a KeyError."""
+    from longsynth.errors import DamagedOutput
+
+    _, out = holo
+    row = _rows(out, "holo_filter")[0]
+    assert scoring.score(row, "\n".join(row["answers"])) == 1.0
+    for metadata in ("{}", '{"sql": 7}'):
+        with pytest.raises(DamagedOutput, match="holds no SQL query"):
+            scoring.score({**row, "metadata": metadata}, "anything")

@@ -1566,6 +1566,39 @@ CASES.append(
 )  # fmt: skip
 
 
+def _metadata_a_list_rehashed(folder: Path) -> None:
+    """A shard whose first row's metadata is a JSON list, the manifest's hash of it updated; and a
+    prediction for every row beside the folder."""
+    import polars as pl
+
+    shard = first_shard(folder)
+    frame = pl.read_parquet(shard)
+    metadata = frame["metadata"].to_list()
+    metadata[0] = "[1, 2]"
+    frame.with_columns(pl.Series("metadata", metadata)).write_parquet(shard)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"][str(shard.relative_to(folder))] = hashlib.sha256(shard.read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    rows = pl.concat([pl.read_parquet(p) for p in sorted(folder.glob("*/*.parquet"))]).to_dicts()
+    lines = [json.dumps({"id": r["id"], "prediction": " ".join(r["answers"])}) + "\n" for r in rows]
+    (folder.parent / "preds.jsonl").write_text("".join(lines))
+
+
+# A row's metadata that is not a JSON object (a list, null, a number, broken text) was a traceback in
+# validate, score, audit and inspect, from wherever the metadata was first read. Now validate names
+# the row; the others stop at it in one line (the metadata's one decoder, `decode_metadata`).
+CASES += [
+    Case("validate a row whose metadata is a list, its shard rehashed", ["validate", "built"], 1,
+         "its metadata is not a JSON object (list)", built=_metadata_a_list_rehashed),
+    Case("score a row whose metadata is a list, its shard rehashed", ["score", "built", "preds.jsonl", "-o", "out"],
+         1, "its metadata is not a JSON object (list)", built=_metadata_a_list_rehashed),
+    Case("audit a row whose metadata is a list, its shard rehashed", ["audit", "built"], 1,
+         "its metadata is not a JSON object (list)", built=_metadata_a_list_rehashed),
+    Case("inspect a row whose metadata is a list, its shard rehashed", ["inspect", "built"], 1,
+         "its metadata is not a JSON object (list)", built=_metadata_a_list_rehashed),
+]  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):
