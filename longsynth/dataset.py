@@ -33,6 +33,7 @@ from .errors import DamagedOutput, OutputError, SpecError
 from .export.layout import SHARD_NAME
 from .export.manifest import MANIFEST, file_problems, read_manifest, safe_name
 from .files import read_parquet_file, sha256_file
+from .rows import TOKEN_COLUMNS, schema_for
 from .spec import Spec, spec_from_dict
 
 TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
@@ -68,8 +69,15 @@ class Dataset:
             raise OutputError(f"the manifest's spec is not usable: {exc}") from None
 
     def frame(self, task: str, columns: list[str] | None = None) -> pl.DataFrame:
-        """One task's rows, its shards concatenated in order (a damaged shard is a one-line error)."""
-        frames = [read_shard(path, columns) for path in self.shards.get(task, ())]
+        """One task's rows, its shards concatenated in order (a damaged shard, or one whose columns are
+        not the row schema's, is a one-line error)."""
+        frames = []
+        for path in self.shards.get(task, ()):
+            frame = read_shard(path, columns)
+            problem = shard_schema_problem(frame, self.split, columns)
+            if problem:
+                raise DamagedOutput(f"{task}/{path.name}: {problem}; longsynth validate lists such problems")
+            frames.append(frame)
         return pl.concat(frames) if frames else pl.DataFrame()
 
     def rows(self, task: str) -> list[dict[str, Any]]:
@@ -90,6 +98,28 @@ def read_shard(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
         raise DamagedOutput(f"{path.name}: cannot be read") from None
     except Exception:  # polars raises several kinds for a damaged file
         raise DamagedOutput(f"{path.name}: not a readable Parquet file") from None
+
+
+def shard_schema_problem(
+    frame: pl.DataFrame, split: str, columns: list[str] | None = None, nulls: bool = True
+) -> str | None:
+    """Why a shard's rows are not rows of the row schema (`rows.schema_for`), or None: a column
+    missing, holding another type, or holding a null (no family writes one). A shard edited by
+    someone else and rehashed passes the manifest's checks; without this, every command that reads
+    its rows failed wherever it first used the odd value, with a traceback. With `columns` (a command
+    that reads some), only those are checked; without `nulls`, nulls are left to the caller
+    (`validate` names each such row)."""
+    expected = schema_for(split, tuple(name for name in TOKEN_COLUMNS if name in frame.columns))
+    for name, dtype in expected.items():
+        if columns is not None and name not in columns:
+            continue
+        if name not in frame.columns:
+            return f"not a longsynth shard (no column {name!r})"
+        if frame.schema[name] != dtype:
+            return f"its column {name!r} holds {frame.schema[name]}, not {dtype}"
+        if nulls and frame[name].null_count():
+            return f"its column {name!r} holds a null"
+    return None
 
 
 def open_dataset(folder: str | Path, *, verified: bool = True, evaluation: bool = False) -> Dataset:

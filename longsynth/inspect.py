@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .cores import available_cores
-from .dataset import Dataset, known_valid, open_dataset, read_shard, record_valid
+from .dataset import Dataset, known_valid, open_dataset, read_shard, record_valid, shard_schema_problem
 from .errors import DamagedOutput, OutputError, SpecError
 from .export.card import render_card
 from .export.manifest import CARD
@@ -19,7 +19,7 @@ from .read_ahead import ordered_map
 from .rows import schema_for
 from .spec import Spec
 from .tokenizers import Tokenizer
-from .validators import measure_written, text_problems, validate_row
+from .validators import TEXT_COLUMNS, measure_written, text_problems, validate_row
 
 
 @dataclass
@@ -105,6 +105,7 @@ def validate_dataset(dataset: Dataset, progress: Callable[[int, int], None] | No
     lengths: dict[str, list[int]] = {task: [] for task in spec.tasks}
     seen_ids: set[str] = set()
     tokenizer = generator.tokenizer
+    schema = schema_for(generator.split)
     for entry, counted in _measured(_shard_rows(dataset, generator.split), tokenizer):
         if isinstance(entry, str):  # a shard that cannot be read
             report.problems.append(entry)
@@ -117,6 +118,12 @@ def validate_dataset(dataset: Dataset, progress: Callable[[int, int], None] | No
         if progress is not None:
             progress(report.rows, planned_rows)
         counts[task] += 1
+        nulls = [column for column in schema if row.get(column) is None]
+        if nulls:  # a shard edited by someone else: the row is its nulls, nothing else is read from it
+            problems = text_problems(row) + [f"its column {c!r} is null" for c in nulls if c not in TEXT_COLUMNS]
+            report.failed_rows += 1
+            report.problems.extend(f"{name} {row.get('id')}: {p}" for p in problems)
+            continue
         lengths[task].append(row["prompt_length"] + row["reserve"] if "prompt" in row else row["length"])
         if counted is None:  # its texts are not text: nothing to measure or re-derive
             problems = text_problems(row)
@@ -159,9 +166,9 @@ def _shard_rows(dataset: Dataset, split: str) -> Iterator[str | tuple[str, str, 
         except DamagedOutput as exc:
             yield str(exc)
             continue
-        missing = sorted(set(schema_for(split)) - set(frame.columns))
-        if missing:
-            yield f"{name}: not a longsynth shard (no column {missing[0]!r})"
+        problem = shard_schema_problem(frame, split, nulls=False)  # (a row's nulls are its own problem)
+        if problem:
+            yield f"{name}: {problem}"
             continue
         yield task, name, None
         for row in frame.iter_rows(named=True):

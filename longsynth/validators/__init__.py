@@ -24,6 +24,9 @@ def run_validator(validator: Validator, generator: Any, row: dict[str, Any], met
         return [f"{validator.name}: could not read the row ({type(exc).__name__}: {exc})"]
 
 
+TEXT_COLUMNS = ("prompt", "input", "answer_prefix", "text", "metadata")  # what `text_problems` checks
+
+
 def text_problems(row: dict[str, Any]) -> list[str]:
     """A written row's texts that are not text (a null or a number where someone edited the shard):
     such a row is a problem, and nothing is measured or re-derived from it."""
@@ -109,4 +112,4 @@ def validate_row(
     return problems
 
 
-__all__ = ["Validator", "check_depths", "check_length", "run_validator", "validate_row"]
+__all__ = ["TEXT_COLUMNS", "Validator", "check_depths", "check_length", "run_validator", "validate_row"]

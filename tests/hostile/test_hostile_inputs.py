@@ -1599,6 +1599,73 @@ CASES += [
 ]  # fmt: skip
 
 
+def _column_rehashed(name: str, values: Callable[[int], list] | None) -> Callable[[Path], None]:
+    """A tamper: the first shard's column `name` replaced by `values(rows)` (None: the column dropped),
+    the manifest's hash of the shard updated; and a prediction for every row beside the folder."""
+
+    def tamper(folder: Path) -> None:
+        import polars as pl
+
+        rows = pl.concat([pl.read_parquet(p) for p in sorted(folder.glob("*/*.parquet"))]).to_dicts()
+        lines = [json.dumps({"id": r["id"], "prediction": " ".join(r["answers"])}) + "\n" for r in rows]
+        (folder.parent / "preds.jsonl").write_text("".join(lines))
+        shard = first_shard(folder)
+        frame = pl.read_parquet(shard)
+        frame = frame.drop(name) if values is None else frame.with_columns(pl.Series(name, values(len(frame))))
+        frame.write_parquet(shard)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["files"][str(shard.relative_to(folder))] = hashlib.sha256(shard.read_bytes()).hexdigest()
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    return tamper
+
+
+# A shard edited and rehashed whose columns are not the row schema's (answers as numbers, an id that
+# is null, a reserve that is text, no metadata) passed the manifest's checks, and each command that
+# read its rows failed with a traceback where it first used the odd value. The door now checks a
+# shard's columns against the row schema when rows are read: one line, naming the shard and column.
+SCORE = ["score", "built", "preds.jsonl", "-o", "out"]
+CASES += [
+    Case("score a shard whose answers are numbers", SCORE, 1, "its column 'answers' holds List(Int64)",
+         built=_column_rehashed("answers", lambda n: [[1, 2]] * n)),
+    Case("score a shard whose ids are null", SCORE, 1, "its column 'id' holds Null, not String",
+         built=_column_rehashed("id", lambda n: [None] * n)),
+    Case("validate a shard whose reserve is text", ["validate", "built"], 1, "its column 'reserve' holds String",
+         built=_column_rehashed("reserve", lambda n: ["x"] * n)),
+    Case("audit a shard without its metadata column", ["audit", "built"], 1, "no column 'metadata'",
+         built=_column_rehashed("metadata", None)),
+    Case("export a shard whose depths are text", ["export", "ruler", "built", "out"], 2,
+         "its column 'depths' holds String", built=_column_rehashed("depths", lambda n: ["x"] * n)),
+]  # fmt: skip
+
+
+def _null_in_first_row(column: str) -> Callable[[Path], None]:
+    """A tamper: the first row's `column` null (the others kept), the shard rehashed."""
+
+    def tamper(folder: Path) -> None:
+        import polars as pl
+
+        shard = first_shard(folder)
+        frame = pl.read_parquet(shard)
+        nulls = pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise(pl.col(column))
+        frame.with_columns(nulls.alias(column)).write_parquet(shard)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["files"][str(shard.relative_to(folder))] = hashlib.sha256(shard.read_bytes()).hexdigest()
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    return tamper
+
+
+# A null in one row's reserve or answers: validate names that row (the others are still checked),
+# where it stopped with a traceback adding the reserve to the prompt's length; score stops in one line.
+CASES += [
+    Case("validate a row whose reserve is null", ["validate", "built"], 1, "its column 'reserve' is null",
+         built=_null_in_first_row("reserve")),
+    Case("validate a row whose answers are null", ["validate", "built"], 1, "its column 'answers' is null",
+         built=_null_in_first_row("answers")),
+]  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):
