@@ -62,7 +62,9 @@ def to_hf_dataset(spec_or_dir: Spec | str | Path):
         features = _spec_features(dataset.spec())  # the features a spec gives (Parquet says large_string)
         return datasets.DatasetDict(
             {
-                task: datasets.Dataset.from_parquet([as_pattern(p) for p in dataset.shards[task]], features=features)
+                task: datasets.Dataset.from_parquet(
+                    [as_pattern(p) for p in dataset.checked_shards(task)], features=features
+                )
                 for task in dataset.tasks
             }
         )

@@ -83,6 +83,19 @@ class Dataset:
     def rows(self, task: str) -> list[dict[str, Any]]:
         return self.frame(task).to_dicts()
 
+    def checked_shards(self, task: str) -> tuple[Path, ...]:
+        """A task's shards for a reader that takes the files itself (`to_hf_dataset`), each one's column
+        names and types checked against the row schema first, from its footer (as `frame` does)."""
+        for path in self.shards.get(task, ()):
+            try:
+                schema = dict(pl.read_parquet_schema(path))
+            except Exception:  # polars raises several kinds for a damaged file
+                raise DamagedOutput(f"{path.name}: not a readable Parquet file") from None
+            problem = schema_problem(schema, self.split)
+            if problem:
+                raise DamagedOutput(f"{task}/{path.name}: {problem}; longsynth validate lists such problems")
+        return self.shards.get(task, ())
+
 
 def as_pattern(path: Path) -> str:
     """A literal path for a library that reads file names as glob patterns (`datasets`' `data_files`,
@@ -109,16 +122,26 @@ def shard_schema_problem(
     its rows failed wherever it first used the odd value, with a traceback. With `columns` (a command
     that reads some), only those are checked; without `nulls`, nulls are left to the caller
     (`validate` names each such row)."""
-    expected = schema_for(split, tuple(name for name in TOKEN_COLUMNS if name in frame.columns))
+    problem = schema_problem(dict(frame.schema), split, columns)
+    if problem or not nulls:
+        return problem
+    for name in schema_for(split):
+        if name in frame.columns and (columns is None or name in columns) and frame[name].null_count():
+            return f"its column {name!r} holds a null"
+    return None
+
+
+def schema_problem(schema: dict[str, Any], split: str, columns: list[str] | None = None) -> str | None:
+    """Why a shard's column names and types are not the row schema's, or None (see
+    `shard_schema_problem`)."""
+    expected = schema_for(split, tuple(name for name in TOKEN_COLUMNS if name in schema))
     for name, dtype in expected.items():
         if columns is not None and name not in columns:
             continue
-        if name not in frame.columns:
+        if name not in schema:
             return f"not a longsynth shard (no column {name!r})"
-        if frame.schema[name] != dtype:
-            return f"its column {name!r} holds {frame.schema[name]}, not {dtype}"
-        if nulls and frame[name].null_count():
-            return f"its column {name!r} holds a null"
+        if schema[name] != dtype:
+            return f"its column {name!r} holds {schema[name]}, not {dtype}"
     return None
 
 

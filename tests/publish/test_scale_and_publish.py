@@ -503,3 +503,25 @@ def test_a_bad_index_part_on_ray_is_one_line(tmp_path, monkeypatch):
     assert result.exit_code == 2, result.output
     assert "part 2 of 2" in result.output and "fewer index_shards" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_to_hf_dataset_checks_a_shards_columns_at_the_door(tmp_path, monkeypatch):
+    """`to_hf_dataset` hands the shard files to `datasets` itself, past the door's row reading: a shard
+    edited and rehashed whose column holds another type is refused first, as every command refuses it."""
+    import hashlib
+    import json
+
+    import polars as pl
+
+    from longsynth.errors import DamagedOutput
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    built = longsynth.build(load_spec(None, tasks="niah_single_1", lengths="1k", samples=2), tmp_path / "b")
+    (shard,) = sorted(built.glob("niah_single_1/*.parquet"))
+    frame = pl.read_parquet(shard)
+    frame.with_columns(pl.Series("answers", [[7]] * len(frame))).write_parquet(shard)
+    manifest = json.loads((built / "manifest.json").read_text())
+    manifest["files"][str(shard.relative_to(built))] = hashlib.sha256(shard.read_bytes()).hexdigest()
+    (built / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DamagedOutput, match="its column 'answers' holds List\\(Int64\\)"):
+        longsynth.to_hf_dataset(built)
