@@ -32,7 +32,7 @@ from .cache import cache_dir, store_bytes
 from .errors import DamagedOutput, OutputError, SpecError
 from .export.layout import SHARD_NAME
 from .export.manifest import MANIFEST, file_problems, read_manifest, safe_name
-from .files import read_parquet_file, sha256_file
+from .files import read_parquet_file, read_parquet_schema_file, sha256_file
 from .rows import TOKEN_COLUMNS, schema_for
 from .spec import Spec, spec_from_dict
 
@@ -88,7 +88,7 @@ class Dataset:
         names and types checked against the row schema first, from its footer (as `frame` does)."""
         for path in self.shards.get(task, ()):
             try:
-                schema = dict(pl.read_parquet_schema(path))
+                schema = read_parquet_schema_file(path)
             except Exception:  # polars raises several kinds for a damaged file
                 raise DamagedOutput(f"{path.name}: not a readable Parquet file") from None
             problem = schema_problem(schema, self.split)

@@ -114,6 +114,12 @@ def read_parquet_file(path: Path, columns: list[str] | None = None) -> pl.DataFr
     return pl.read_parquet(path, columns=columns, glob=False, hive_partitioning=False)
 
 
+def read_parquet_schema_file(path: Path) -> dict[str, pl.DataType]:
+    """A Parquet file's column names and types, from its footer alone, by its literal path (as
+    `read_parquet_file`)."""
+    return dict(pl.scan_parquet(path, glob=False, hive_partitioning=False).collect_schema())
+
+
 class FolderBusy(OSError):
     """Another process holds the folder's writer lock."""
 
