@@ -87,6 +87,16 @@ def first_shard(folder: Path) -> Path:
     return sorted(folder.glob("*/*.parquet"))[0]
 
 
+def rewrite_first_shard(folder: Path, frame) -> None:
+    """Write `frame` over the folder's first shard and update the manifest's hash of it: an edit that
+    the manifest's checks no longer see (someone else's folder, edited and rehashed)."""
+    shard = first_shard(folder)
+    frame.write_parquet(shard)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"][str(shard.relative_to(folder))] = hashlib.sha256(shard.read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
 def truncate_first_shard(folder: Path) -> None:
     shard = first_shard(folder)
     shard.write_bytes(shard.read_bytes()[:500])
@@ -1238,10 +1248,7 @@ def _wrong_answer_rehashed(folder: Path) -> None:
     shard = first_shard(folder)
     frame = pl.read_parquet(shard)
     frame = frame.with_columns(pl.Series("answers", [["0000000"]] * frame.height, dtype=frame.schema["answers"]))
-    frame.write_parquet(shard)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"][str(shard.relative_to(folder))] = hashlib.sha256(shard.read_bytes()).hexdigest()
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    rewrite_first_shard(folder, frame)
 
 
 def _card_replaced_rehashed(folder: Path) -> None:
@@ -1490,10 +1497,7 @@ def _null_input_rehashed(folder: Path) -> None:
     shard = first_shard(folder)
     frame = pl.read_parquet(shard)
     nulls = pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise(pl.col("input"))
-    frame.with_columns(nulls.alias("input")).write_parquet(shard)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"][str(shard.relative_to(folder))] = hashlib.sha256(shard.read_bytes()).hexdigest()
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    rewrite_first_shard(folder, frame.with_columns(nulls.alias("input")))
 
 
 # A null where a row's text should be (the file's hash made to match): that row is a problem in one
@@ -1521,10 +1525,7 @@ def _nextlong_chunk_named_from_the_end(root: Path) -> None:
     first = json.loads(metadata[0])
     first["chunks"][1]["chunk"] -= chunks
     metadata[0] = json.dumps(first)
-    frame.with_columns(pl.Series("metadata", metadata)).write_parquet(shard)
-    manifest = json.loads((root / "nl" / "manifest.json").read_text())
-    manifest["files"][str(shard.relative_to(root / "nl"))] = hashlib.sha256(shard.read_bytes()).hexdigest()
-    (root / "nl" / "manifest.json").write_text(json.dumps(manifest))
+    rewrite_first_shard(root / "nl", frame.with_columns(pl.Series("metadata", metadata)))
 
 
 # A chunk number below zero read the chunk that far from the end of the index (Python's indexing): a
@@ -1551,10 +1552,7 @@ def _prompt_input_span_from_the_end(root: Path) -> None:
     frame = pl.read_parquet(shard)
     metadata = json.loads(frame["metadata"][0])
     metadata["input_span"][1] -= len(frame["prompt"][0])
-    frame.with_columns(pl.Series("metadata", [json.dumps(metadata)])).write_parquet(shard)
-    manifest = json.loads((root / "chat" / "manifest.json").read_text())
-    manifest["files"][str(shard.relative_to(root / "chat"))] = hashlib.sha256(shard.read_bytes()).hexdigest()
-    (root / "chat" / "manifest.json").write_text(json.dumps(manifest))
+    rewrite_first_shard(root / "chat", frame.with_columns(pl.Series("metadata", [json.dumps(metadata)])))
 
 
 # A span recorded as a negative number read the same text from the end of the prompt (Python's
@@ -1575,10 +1573,7 @@ def _metadata_a_list_rehashed(folder: Path) -> None:
     frame = pl.read_parquet(shard)
     metadata = frame["metadata"].to_list()
     metadata[0] = "[1, 2]"
-    frame.with_columns(pl.Series("metadata", metadata)).write_parquet(shard)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"][str(shard.relative_to(folder))] = hashlib.sha256(shard.read_bytes()).hexdigest()
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    rewrite_first_shard(folder, frame.with_columns(pl.Series("metadata", metadata)))
     rows = pl.concat([pl.read_parquet(p) for p in sorted(folder.glob("*/*.parquet"))]).to_dicts()
     lines = [json.dumps({"id": r["id"], "prediction": " ".join(r["answers"])}) + "\n" for r in rows]
     (folder.parent / "preds.jsonl").write_text("".join(lines))
@@ -1612,10 +1607,7 @@ def _column_rehashed(name: str, values: Callable[[int], list] | None) -> Callabl
         shard = first_shard(folder)
         frame = pl.read_parquet(shard)
         frame = frame.drop(name) if values is None else frame.with_columns(pl.Series(name, values(len(frame))))
-        frame.write_parquet(shard)
-        manifest = json.loads((folder / "manifest.json").read_text())
-        manifest["files"][str(shard.relative_to(folder))] = hashlib.sha256(shard.read_bytes()).hexdigest()
-        (folder / "manifest.json").write_text(json.dumps(manifest))
+        rewrite_first_shard(folder, frame)
 
     return tamper
 
@@ -1648,10 +1640,7 @@ def _null_in_first_row(column: str) -> Callable[[Path], None]:
         shard = first_shard(folder)
         frame = pl.read_parquet(shard)
         nulls = pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise(pl.col(column))
-        frame.with_columns(nulls.alias(column)).write_parquet(shard)
-        manifest = json.loads((folder / "manifest.json").read_text())
-        manifest["files"][str(shard.relative_to(folder))] = hashlib.sha256(shard.read_bytes()).hexdigest()
-        (folder / "manifest.json").write_text(json.dumps(manifest))
+        rewrite_first_shard(folder, frame.with_columns(nulls.alias(column)))
 
     return tamper
 
