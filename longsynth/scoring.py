@@ -7,11 +7,13 @@ to a score in [0, 1].
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+from collections.abc import Iterator
 from typing import Any
 
-from .errors import SpecError
+from .errors import DamagedOutput, SpecError
 from .generators.registry import get_generator_class
 from .row_memo import per_row
 from .text.language import IDEOGRAPHS
@@ -286,6 +288,20 @@ def items_score(answers: list[str], placed: list[str], reply: str, ordered: bool
     return 2 * precision * recall / (precision + recall)
 
 
+@contextlib.contextmanager
+def reading_row(row: dict[str, Any]) -> Iterator[None]:
+    """A family's reading of a row's metadata (its needles, facts, labels, query) failing on a value
+    it never writes (a shard edited by someone else and rehashed) is one line naming the row, not a
+    traceback from deep inside the family: score and audit stop there, and validate lists the row."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        raise DamagedOutput(
+            f"row {row.get('id')!r}: its metadata holds what its family does not read "
+            f"({type(exc).__name__}: {exc}); longsynth validate lists such rows"
+        ) from None
+
+
 def score(row: dict[str, Any], prediction: str) -> float:
     """Score one prediction for a row of any evaluation family. One policy runs first, for every
     family: the reply is cut to the row's reserve and an echo of the input is nothing (`reply_text`),
@@ -300,8 +316,9 @@ def score(row: dict[str, Any], prediction: str) -> float:
     rule = ANSWER_RULES.get(task.answer)
     if rule is None:
         raise SpecError(f"task {row['task']!r} declares answer={task.answer!r}; use one of {', '.join(ANSWER_RULES)}")
-    reply = rule(reply_text(row, prediction))
-    family = get_generator_class(row["generator"])
-    placed = per_row(row, "placed_items", family.placed_items) if reply else []
-    over = items_score(list(row["answers"]), placed, reply, task.ordered)
-    return over if over is not None else task.metric(row, reply)
+    with reading_row(row):
+        reply = rule(reply_text(row, prediction))
+        family = get_generator_class(row["generator"])
+        placed = per_row(row, "placed_items", family.placed_items) if reply else []
+        over = items_score(list(row["answers"]), placed, reply, task.ordered)
+        return over if over is not None else task.metric(row, reply)

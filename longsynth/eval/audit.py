@@ -30,7 +30,7 @@ import numpy as np
 from ..dataset import open_dataset
 from ..generators.registry import get_generator_class
 from ..row_memo import per_row
-from ..scoring import score
+from ..scoring import reading_row, score
 from ..text.language import IDEOGRAPHS
 from ..tokenizers import get_tokenizer
 from .score import interval
@@ -161,15 +161,17 @@ def audit(directory: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
         # of a 4,240-row RULER build at 64K and 128K held 3.8 GB.
         task_rows = dataset.rows(task)
         rows = Rows({task: task_rows})
-        declared = family.declared_for(task, task_rows[0]) if task_rows else family.tasks[task].declared
+        with reading_row(task_rows[0] if task_rows else {}):
+            declared = family.declared_for(task, task_rows[0]) if task_rows else family.tasks[task].declared
         baselines = {**BASELINES, **family.baselines}
         result[task] = {}
         # Row by row, every baseline in turn, then the row's chance level: what is read out of a row's
         # input (its candidates, the values it placed) is then found once a row (`per_row`).
         scored, chances = [], []
         for row in task_rows:
-            scored.append([score(row, reply(row, rows)) for reply in baselines.values()])
-            chances.append(family.chance_for(task, row))
+            with reading_row(row):  # (the baselines and the chance level read the row's metadata too)
+                scored.append([score(row, reply(row, rows)) for reply in baselines.values()])
+                chances.append(family.chance_for(task, row))
         by_row = np.array(scored, dtype=np.float64).reshape(len(task_rows), len(baselines))
         # Chance varies by row (how many values of the answer's kind it placed): its mean over the rows.
         chance = float(np.mean(chances)) if task_rows else family.tasks[task].chance

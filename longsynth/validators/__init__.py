@@ -97,15 +97,18 @@ def validate_row(
     problems = check_length(row, measurement, generator.spec.length_tolerance, input_tokens, fills)
     if metadata.get("fills_target", True) != fills:
         problems.append(f"metadata.fills_target is {metadata.get('fills_target', True)}, but the spec says {fills}")
+    span_ok = True
     if "prompt" in row:
         span = metadata.get("input_span", (0, len(row["input"])))
         # Offsets into the prompt, not below zero (a slice would read them from the end and agree)
-        within = len(span) == 2 and all(type(x) is int for x in span) and 0 <= span[0] <= span[1] <= len(text)
+        pair = isinstance(span, list | tuple) and len(span) == 2 and all(type(x) is int for x in span)
+        within = pair and 0 <= span[0] <= span[1] <= len(text)
         if not within:
+            span_ok = False  # (the depths are measured from it)
             problems.append(f"metadata.input_span {span!r} is not a span of the prompt's {len(text)} characters")
         elif text[span[0] : span[1]] != row["input"] or not text.endswith(row["answer_prefix"]):
             problems.append("the prompt is not the input wrapped by the chat template, then the answer prefix")
-    if metadata.get(metadata.get("item_key", "items")):
+    if span_ok and metadata.get(metadata.get("item_key", "items")):
         problems += check_depths(row, metadata, measurement)
     for validator in generator.validators:
         problems += run_validator(validator, generator, row, metadata)

@@ -78,18 +78,30 @@ def check_depths(row: dict[str, Any], metadata: dict[str, Any], measurement: Mea
     which starts at `metadata.input_span[0]` in the prompt)."""
     problems = []
     shift = int(metadata.get("input_span", [0])[0])
-    span = tuple(int(x) + shift for x in metadata["context_span"])
-    items = metadata.get(metadata.get("item_key", "items"), [])
-    count = item_count(items)
+    size = len(row["input"] if "input" in row else row.get("text") or "")
+    context = metadata.get("context_span")
+    if not (isinstance(context, list | tuple) and len(context) == 2 and all(type(x) is int for x in context)):
+        return [f"metadata.context_span {context!r} is not a span of the input"]
+    if not 0 <= context[0] <= context[1] <= size:
+        return [f"metadata.context_span {context!r} is not a span of the input's {size} characters"]
+    span = tuple(int(x) + shift for x in context)
+    key = metadata.get("item_key", "items")
+    items = metadata.get(key, [])
+    if not isinstance(items, list | dict):
+        return [f"metadata.{key} is not a list of items"]
+    try:
+        count = item_count(items)
+        table = item_table(items) if count else None
+    except (KeyError, TypeError, ValueError, IndexError):
+        return [f"metadata.{key}: an item lacks its span or holds one that is not two numbers"]
     recorded = list(row.get("depths") or [])
     if len(recorded) != count:
         problems.append(f"{len(recorded)} depths recorded for {count} items")
     if not count:
         return problems
-    table = item_table(items)
     # Each item's own span lies in the input (a number below zero would read it from the end, and
     # every check after this one would pass on the text it found there).
-    own, size = table[:, :2], len(row["input"] if "input" in row else row.get("text") or "")
+    own = table[:, :2]
     outside = np.flatnonzero(~((own[:, 0] >= 0) & (own[:, 0] <= own[:, 1]) & (own[:, 1] <= size)))
     if len(outside):
         n = int(outside[0])

@@ -1537,31 +1537,43 @@ CASES.append(
 )  # fmt: skip
 
 
-def _prompt_input_span_from_the_end(root: Path) -> None:
-    """A chat-template build whose row's input span ends at a negative number: the same place counted
-    from the end of the prompt (a slice reads the same input there), its shard rehashed."""
-    import polars as pl
+def _chat_row_edited(edit: Callable[[dict, str], None]) -> Callable[[Path], None]:
+    """A chat-template build whose row's metadata is edited by `edit(metadata, prompt)`, its shard
+    rehashed."""
 
-    (root / "chat.jinja").write_text(
-        "{% for m in messages %}<|{{ m.role }}|>\n{{ m.content }}\n{% endfor %}<|assistant|>\n"
-    )
-    args = ["build", "--task", "niah_single_1", "--lengths", "1k", "--samples", "1", "--depths", "50"]
-    result = CliRunner().invoke(cli, [*args, "--set", "chat_template=chat.jinja", "-o", str(root / "chat")])
-    assert result.exit_code == 0, result.output
-    shard = first_shard(root / "chat")
-    frame = pl.read_parquet(shard)
-    metadata = json.loads(frame["metadata"][0])
-    metadata["input_span"][1] -= len(frame["prompt"][0])
-    rewrite_first_shard(root / "chat", frame.with_columns(pl.Series("metadata", [json.dumps(metadata)])))
+    def prepare(root: Path) -> None:
+        import polars as pl
+
+        (root / "chat.jinja").write_text(
+            "{% for m in messages %}<|{{ m.role }}|>\n{{ m.content }}\n{% endfor %}<|assistant|>\n"
+        )
+        args = ["build", "--task", "niah_single_1", "--lengths", "1k", "--samples", "1", "--depths", "50"]
+        result = CliRunner().invoke(cli, [*args, "--set", "chat_template=chat.jinja", "-o", str(root / "chat")])
+        assert result.exit_code == 0, result.output
+        frame = pl.read_parquet(first_shard(root / "chat"))
+        metadata = json.loads(frame["metadata"][0])
+        edit(metadata, frame["prompt"][0])
+        rewrite_first_shard(root / "chat", frame.with_columns(pl.Series("metadata", [json.dumps(metadata)])))
+
+    return prepare
+
+
+def _end_counted_from_the_end(metadata: dict, prompt: str) -> None:
+    metadata["input_span"][1] -= len(prompt)  # the same place, counted from the end of the prompt
 
 
 # A span recorded as a negative number read the same text from the end of the prompt (Python's
 # slices), so the check that the prompt wraps the input passed; the same for an item's span, which
 # at depth 0 passed every check (tests/contract). Both are now one problem line.
-CASES.append(
+CASES += [
     Case("validate a chat row whose input span ends at a place counted from the end", ["validate", "chat"], 1,
-         "is not a span of the prompt", prepare=_prompt_input_span_from_the_end)
-)  # fmt: skip
+         "is not a span of the prompt", prepare=_chat_row_edited(_end_counted_from_the_end)),
+    # Spans that are not two numbers were tracebacks in the depth check, which reads them first.
+    Case("validate a chat row whose input span is a number", ["validate", "chat"], 1,
+         "metadata.input_span 7 is not a span", prepare=_chat_row_edited(lambda m, p: m.update(input_span=7))),
+    Case("validate a row whose context span is null", ["validate", "chat"], 1, "metadata.context_span None is not",
+         prepare=_chat_row_edited(lambda m, p: m.update(context_span=None))),
+]  # fmt: skip
 
 
 def _metadata_a_list_rehashed(folder: Path) -> None:
@@ -1652,6 +1664,38 @@ CASES += [
          built=_null_in_first_row("reserve")),
     Case("validate a row whose answers are null", ["validate", "built"], 1, "its column 'answers' is null",
          built=_null_in_first_row("answers")),
+]  # fmt: skip
+
+
+def _metadata_field(key: str, value) -> Callable[[Path], None]:
+    """A tamper: the first row's metadata field `key` set to `value`, the shard rehashed; and a
+    prediction for every row beside the folder."""
+
+    def tamper(folder: Path) -> None:
+        import polars as pl
+
+        frame = pl.read_parquet(first_shard(folder))
+        rows = pl.concat([pl.read_parquet(p) for p in sorted(folder.glob("*/*.parquet"))]).to_dicts()
+        lines = [json.dumps({"id": r["id"], "prediction": " ".join(r["answers"])}) + "\n" for r in rows]
+        (folder.parent / "preds.jsonl").write_text("".join(lines))
+        metadata = frame["metadata"].to_list()
+        first = json.loads(metadata[0])
+        first[key] = value
+        metadata[0] = json.dumps(first)
+        rewrite_first_shard(folder, frame.with_columns(pl.Series("metadata", metadata)))
+
+    return tamper
+
+
+# A family's own metadata field holding what the family never writes (the needles as a number, the
+# parameters as null) was a traceback from deep inside the family in validate, score and audit.
+CASES += [
+    Case("validate a row whose needles are a number", ["validate", "built"], 1,
+         "metadata.needles is not a list of items", built=_metadata_field("needles", 7)),
+    Case("score a row whose needles are a number", SCORE, 1, "its metadata holds what its family does not read",
+         built=_metadata_field("needles", 7)),
+    Case("audit a row whose parameters are null", ["audit", "built"], 1,
+         "its metadata holds what its family does not read", built=_metadata_field("params", None)),
 ]  # fmt: skip
 
 
