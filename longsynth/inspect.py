@@ -13,7 +13,7 @@ from .errors import DamagedOutput, OutputError, SpecError
 from .export.card import render_card
 from .export.manifest import CARD
 from .generators.registry import get_generator_class
-from .metadata_json import decode_metadata, metadata_problem
+from .metadata_json import decode_metadata, read_metadata
 from .pipeline import attempt_seed, make_generator, plan
 from .read_ahead import ordered_map
 from .rows import schema_for
@@ -43,7 +43,9 @@ def _spec_problems(manifest: dict[str, Any], spec: Spec, generator) -> list[str]
     return problems
 
 
-def _row_problems(row: dict[str, Any], task: str, spec: Spec, generator, cells: dict[str, Any]) -> list[str]:
+def _row_problems(
+    row: dict[str, Any], metadata: dict[str, Any], task: str, spec: Spec, generator, cells: dict[str, Any]
+) -> list[str]:
     """What a row says about itself that must agree with the spec it was built from."""
     problems = []
     if row["task"] != task or row["generator"] != spec.generator or row["tokenizer"] != generator.tokenizer.name:
@@ -56,7 +58,7 @@ def _row_problems(row: dict[str, Any], task: str, spec: Spec, generator, cells: 
         return problems + ["not a sample of the manifest's spec (its id names no planned cell)"]
     if row["target_length"] != cell.target_length:
         problems.append(f"target length {row['target_length']} differs from its cell's {cell.target_length}")
-    attempt = decode_metadata(row["metadata"]).get("attempt", 0)
+    attempt = metadata.get("attempt", 0)
     if not isinstance(attempt, int) or row["seed"] != attempt_seed(spec, cell, attempt):
         problems.append("its seed is not the one the spec gives its cell")
     return problems
@@ -125,14 +127,15 @@ def validate_dataset(dataset: Dataset, progress: Callable[[int, int], None] | No
             report.problems.extend(f"{name} {row.get('id')}: {p}" for p in problems)
             continue
         lengths[task].append(row["prompt_length"] + row["reserve"] if "prompt" in row else row["length"])
-        if counted is None:  # its texts are not text: nothing to measure or re-derive
-            problems = text_problems(row)
-            if metadata_problem(row.get("metadata")) is None:  # (its spec checks read the metadata)
-                problems = _row_problems(row, task, spec, generator, planned[task]) + problems
+        metadata, problem = read_metadata(row["metadata"])  # (decoded once, for every check of the row)
+        if metadata is None:
+            problems = text_problems(row) + [problem]
+        elif counted is None:  # its texts are not text: nothing to measure or re-derive
+            problems = _row_problems(row, metadata, task, spec, generator, planned[task]) + text_problems(row)
         else:
             measurement, input_tokens = counted
-            problems = _row_problems(row, task, spec, generator, planned[task])
-            problems += validate_row(row, generator, tokenizer, measurement, input_tokens=input_tokens)
+            problems = _row_problems(row, metadata, task, spec, generator, planned[task])
+            problems += validate_row(row, generator, tokenizer, measurement, metadata, input_tokens)
         if row["id"] in seen_ids:
             problems.append("duplicate id")
         seen_ids.add(row["id"])

@@ -29,32 +29,29 @@ def _frame_rows(value: Any) -> orjson.Fragment:
     raise TypeError(f"{type(value).__name__} cannot be written to row metadata")
 
 
-def metadata_problem(value: Any) -> str | None:
-    """Why a row's metadata is not a JSON object, as "its metadata is ..." (None when it is one): a
-    shard edited by someone else may hold a list, a number, null or broken text there."""
+def read_metadata(value: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """A row's metadata as a dict and None, or None and why it is not a JSON object ("its metadata
+    is ..."): a shard edited by someone else may hold a list, a number, null or broken text there.
+    Decoded once, for a caller that reports such a row instead of stopping at it (`validate`)."""
     if isinstance(value, dict):
-        return None
+        return value, None
     if not isinstance(value, str | bytes):
-        return f"its metadata is not JSON text ({type(value).__name__})"
+        return None, f"its metadata is not JSON text ({type(value).__name__})"
     try:
         decoded = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
-        return f"its metadata is not valid JSON ({exc})"
-    return None if isinstance(decoded, dict) else f"its metadata is not a JSON object ({type(decoded).__name__})"
+        return None, f"its metadata is not valid JSON ({exc})"
+    if not isinstance(decoded, dict):
+        return None, f"its metadata is not a JSON object ({type(decoded).__name__})"
+    return decoded, None
 
 
 def decode_metadata(value: str | bytes | dict[str, Any]) -> dict[str, Any]:
     """A row's metadata as a dict (rows read back from Parquet hold it as text). Anything else is a
     damaged row, one line for every command that reads one (score, audit, inspect, run, export),
     not a traceback from wherever the metadata was first used; `validate` reports it as the row's
-    problem (`metadata_problem`)."""
-    if isinstance(value, dict):
-        return value
-    try:
-        decoded = orjson.loads(value)
-    except (orjson.JSONDecodeError, TypeError):
-        decoded = None
-    if not isinstance(decoded, dict):
-        reason = metadata_problem(value) or "its metadata is not a JSON object"
-        raise DamagedOutput(f"a row of the dataset is damaged: {reason}; longsynth validate lists such rows")
-    return decoded
+    problem (`read_metadata`)."""
+    metadata, problem = read_metadata(value)
+    if metadata is None:
+        raise DamagedOutput(f"a row of the dataset is damaged: {problem}; longsynth validate lists such rows")
+    return metadata

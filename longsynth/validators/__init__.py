@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..metadata_json import decode_metadata, metadata_problem
+from ..metadata_json import read_metadata
 from ..tokenizers import Measurement, Tokenizer, certain_cuts, measure
 from .base import Validator
 from .depth import check_depths
@@ -24,7 +24,7 @@ def run_validator(validator: Validator, generator: Any, row: dict[str, Any], met
         return [f"{validator.name}: could not read the row ({type(exc).__name__}: {exc})"]
 
 
-TEXT_COLUMNS = ("prompt", "input", "answer_prefix", "text", "metadata")  # what `text_problems` checks
+TEXT_COLUMNS = ("prompt", "input", "answer_prefix", "text")  # what `text_problems` checks
 
 
 def text_problems(row: dict[str, Any]) -> list[str]:
@@ -32,9 +32,7 @@ def text_problems(row: dict[str, Any]) -> list[str]:
     such a row is a problem, and nothing is measured or re-derived from it."""
     columns = ("prompt", "input", "answer_prefix") if "prompt" in row else ("text",)
     wrong = [name for name in columns if not isinstance(row.get(name), str)]
-    problems = [f"its {name} is not text ({type(row.get(name)).__name__})" for name in wrong]
-    metadata = metadata_problem(row.get("metadata"))
-    return problems + [metadata] if metadata else problems
+    return [f"its {name} is not text ({type(row.get(name)).__name__})" for name in wrong]
 
 
 def measure_written(row: dict[str, Any], tokenizer: Tokenizer) -> tuple[Measurement, int | None]:
@@ -92,7 +90,9 @@ def validate_row(
             return text_problems(row)
         measurement, input_tokens = measure_written(row, tokenizer)
     if metadata is None:
-        metadata = decode_metadata(row["metadata"])
+        metadata, problem = read_metadata(row.get("metadata"))
+        if metadata is None:
+            return [problem]
     fills = generator.fills_target(row["task"])
     problems = check_length(row, measurement, generator.spec.length_tolerance, input_tokens, fills)
     if metadata.get("fills_target", True) != fills:

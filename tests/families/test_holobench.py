@@ -592,12 +592,13 @@ def test_anchor_is_holobench_judges_rule(tmp_path):
 
 def test_a_row_whose_metadata_holds_no_query_is_scored_as_damaged(holo):
     """Scoring reads whether the row's query orders its result from its metadata: a row whose metadata
-    holds no query (edited by someone else) is a one-line damaged-row error, not a KeyError."""
+    holds no query (edited by someone else) is a one-line damaged-row error naming the row (the shared
+    `scoring.reading_row`), not a KeyError."""
     from longsynth.errors import DamagedOutput
 
     _, out = holo
     row = _rows(out, "holo_filter")[0]
     assert scoring.score(row, "\n".join(row["answers"])) == 1.0
     for metadata in ("{}", '{"sql": 7}'):
-        with pytest.raises(DamagedOutput, match="holds no SQL query"):
+        with pytest.raises(DamagedOutput, match=f"row {row['id']!r}: its metadata holds what its family does not read"):
             scoring.score({**row, "metadata": metadata}, "anything")

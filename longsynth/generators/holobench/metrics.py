@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ...errors import DamagedOutput
 from ...metadata_json import decode_metadata
 from .queries import has_order
 
@@ -95,20 +94,9 @@ def holobench_scores(prediction: str, answers: list[str], ordered: bool, marker:
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
-def _ordered(row: dict[str, Any]) -> bool:
-    """Whether the row's query orders its result (its metadata's SQL); a row whose metadata holds no
-    query is a damaged row, one line, not a KeyError."""
-    sql = decode_metadata(row["metadata"]).get("sql")
-    if not isinstance(sql, str):
-        raise DamagedOutput(
-            f"row {row.get('id')!r}: its metadata holds no SQL query; longsynth validate lists such rows"
-        )
-    return has_order(sql)
-
-
 def f1_metric(row: dict[str, Any], prediction: str) -> float:
     """Task metric: F1 of the final answer's rows (see the module docstring)."""
-    ordered = _ordered(row)
+    ordered = has_order(decode_metadata(row["metadata"])["sql"])
     marker = (row.get("answer_prefix") or "").strip() or "Answer:"
     return holobench_scores(prediction, list(row["answers"]), ordered, marker)["f1"]
 
@@ -122,7 +110,7 @@ def holobench_exact_share(row: dict[str, Any], prediction: str) -> float:
     prompt's "more data than required" example), a row out of place in an ordered answer is no exact
     match, and an empty gold is matched by an answer saying there is none. HoloBench asks gpt-4o-mini
     for each row's label; ours decides the same rules by the cell comparison above."""
-    ordered = _ordered(row)
+    ordered = has_order(decode_metadata(row["metadata"])["sql"])
     marker = (row.get("answer_prefix") or "").strip() or "Answer:"
     gold = [[_cell(c) for c in r.split("|")] for r in list(row["answers"])[:JUDGED_ROWS]]
     predicted = result_rows(final_answer(prediction, marker))
