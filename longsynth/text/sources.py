@@ -187,7 +187,17 @@ def _iter_file(file: Path) -> Iterator[tuple[str, str, Any]]:
 def _record(record: dict, text_field: str, id_field: str | None, default_id: str, where: str) -> tuple[str, str]:
     if not isinstance(record, dict) or text_field not in record:
         raise CorpusError(f"{where} has no field {text_field!r}; set corpus_text_field to the text column")
-    doc_id = str(record[id_field]) if id_field and id_field in record else default_id
+    doc_id = default_id
+    if id_field and id_field in record:
+        value = record[id_field]
+        # A list, an object, true or null read as an id would be Python's spelling of it ("[7, 'x']")
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise CorpusError(
+                f"{where}: field {id_field!r} holds {'null' if value is None else 'a ' + type(value).__name__}, "
+                "not an id (text or a number); set corpus_id_field to a field of ids, or to one the records "
+                "lack, to name each document by its place in its file"
+            )
+        doc_id = str(value)
     text = record[text_field]
     if text is not None and not isinstance(text, str):  # a list or a number read as text would be its repr
         raise CorpusError(

@@ -1699,6 +1699,18 @@ CASES += [
 ]  # fmt: skip
 
 
+# A corpus whose id field holds a list, an object or null: each was read as Python's spelling of it
+# ("[7, 'x']" became a document id in every row that named it). Now one line, like a non-text text.
+_ROW = '"text": "' + "word " * 50 + '"'
+CASES += [
+    Case(f"nextlong corpus whose ids are {kind}", ["build", "--generator", "nextlong", "--set", "corpus=c.jsonl",
+         "--lengths", "1k", "-o", "out"], 2, f"field 'id' holds {said}, not an id",
+         write("c.jsonl", f'{{"id": 1, {_ROW}}}\n{{"id": {value}, {_ROW}}}\n'))
+    for kind, value, said in (("lists", '[7, "x"]', "a list"), ("objects", '{"k": 1}', "a dict"),
+                              ("null", "null", "null"), ("true", "true", "a bool"))
+]  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):
