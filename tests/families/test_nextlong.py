@@ -192,6 +192,38 @@ def test_chunk_texts_read_again_come_from_the_recent_ones_within_their_bound(tmp
     assert column[absent] == texts[absent] and list(column._recent) == [absent]  # longer than the bound: kept alone
 
 
+def test_postings_rows_read_again_come_from_the_recent_ones_within_their_bound(tmp_path, monkeypatch):
+    """A term's postings asked for again are not read from the files again while they are among the
+    last `ROW_CACHE_BYTES` read; the kept rows never pass that bound, a search gives the same hits
+    with rows kept or read anew, and another process (a pickled copy) starts with no kept rows."""
+    import pickle
+
+    from longsynth.generators.nextlong.bm25 import Bm25
+
+    rng = np.random.default_rng(5)
+    words = [f"word{n}" for n in range(60)]
+    chunks = [" ".join(rng.choice(words, size=int(rng.integers(5, 40)))) for _ in range(300)]
+    Bm25.write([chunks[:150], chunks[150:]], tmp_path / "bm25")
+    index = Bm25.load(tmp_path / "bm25")
+    fresh = Bm25.load(tmp_path / "bm25")
+    monkeypatch.setattr(Bm25, "ROW_CACHE_BYTES", 4_000)
+    reads = []
+    real = index._indices.read
+    index._indices.read = lambda start, end: reads.append((start, end)) or real(start, end)
+    for term in rng.integers(0, len(index.vocabulary), size=400).tolist():
+        ids, scores = index.row(term)
+        start, end = int(index.indptr[term]), int(index.indptr[term + 1])
+        assert ids.tolist() == fresh._indices.read(start, end).tolist()
+        assert scores.tolist() == fresh._scores.read(start, end).tolist()
+        assert index._row_bytes == sum(a.nbytes + b.nbytes for a, b in index._rows.values()) <= 4_000
+    assert len(index.vocabulary) <= len(reads) < 400
+    queries = chunks[:20]
+    for (a_ids, a_scores), (b_ids, b_scores) in zip(index.search_many(queries, 10), fresh.search_many(queries, 10)):
+        assert a_ids.tolist() == b_ids.tolist() and a_scores.tolist() == b_scores.tolist()
+    copy = pickle.loads(pickle.dumps(index))
+    assert not copy._rows and copy._row_bytes == 0 and copy.row(3)[0].tolist() == index.row(3)[0].tolist()
+
+
 def test_long_documents_are_skipped_and_counted(corpus, tmp_path):
     spec = load_spec(None, generator="nextlong", tasks="nextlong", lengths="16k", samples=8, corpus=str(corpus))
     out = build(spec, tmp_path / "skip")

@@ -22,6 +22,8 @@ import functools
 import json
 import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,13 +161,16 @@ def _term_blocks(kept: np.ndarray, size: int | None = None) -> list[tuple[int, i
     return blocks
 
 
-def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_k(scores: np.ndarray, ids: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k best (ids, scores), best first; ties go to the lower id, whatever order they came in
-    (a partition alone would pick among the chunks tied with the k-th by their position)."""
+    (a partition alone would pick among the chunks tied with the k-th by their position). Without
+    `ids`, a score's id is its position."""
     if len(scores) > k:
         kth = np.partition(-scores, k - 1)[k - 1]  # minus the k-th best score
         keep = np.flatnonzero(-scores <= kth)  # the k best and every chunk tied with the k-th
-        scores, ids = scores[keep], ids[keep]
+        scores, ids = scores[keep], keep if ids is None else ids[keep]
+    elif ids is None:
+        ids = np.arange(len(scores))
     order = np.lexsort((ids, -scores))[:k]
     return ids[order], scores[order]
 
@@ -231,9 +236,10 @@ def _top_by_sorting(chunk_ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[
     summed = np.bincount(run, weights=np.asarray(scores, dtype=np.float64)[place], minlength=len(starts))
     # Sums are positive (BM25's idf and term factor are); ranked first, so that filtering them does not
     # copy every chunk's sum: the best positive ones are the best ones, in the same order.
-    best, values = top_k(summed, chunk[starts].astype(np.int64), k)
+    # Ranked by position: chunks come in id order, so ties still go to the lower id.
+    best, values = top_k(summed, None, k)
     positive = values > 0
-    return best[positive], values[positive]
+    return chunk[starts[best[positive]]].astype(np.int64), values[positive]
 
 
 def _top_by_table(chunk_ids: np.ndarray, scores: np.ndarray, k: int, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -430,14 +436,39 @@ class Bm25:
         self._scores = _ArrayFile(folder / "data.npy")  # and its BM25 score
         self.postings = np.diff(self.indptr)
         self._sums: np.ndarray | None = None  # a search's per-chunk sums (`top_by_chunk`), made on first use
+        self._rows: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()  # rows read last
+        self._row_bytes = 0
+        self._lock = threading.Lock()
 
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_sums": None}  # another process makes its own
+    # The postings rows read last are kept, up to this many bytes (a full row is 4,096 x 8 bytes): the
+    # same terms come back query after query (a topical corpus has a few hundred words), and each read
+    # was two `pread`s of 16 KB, a sixth of a search of a million documents.
+    ROW_CACHE_BYTES = 32 << 20
+
+    def __getstate__(self) -> dict:  # another process makes its own table, row cache and lock
+        return {**self.__dict__, "_sums": None, "_rows": OrderedDict(), "_row_bytes": 0, "_lock": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def row(self, term: int) -> tuple[np.ndarray, np.ndarray]:
-        """Term `term`'s kept (chunk ids, scores), chunk ids ascending."""
+        """Term `term`'s kept (chunk ids, scores), chunk ids ascending (read-only arrays)."""
+        with self._lock:
+            found = self._rows.get(term)
+            if found is not None:
+                self._rows.move_to_end(term)
+                return found
         start, end = int(self.indptr[term]), int(self.indptr[term + 1])
-        return self._indices.read(start, end), self._scores.read(start, end)
+        found = (self._indices.read(start, end), self._scores.read(start, end))
+        with self._lock:
+            if term not in self._rows:
+                self._rows[term] = found
+                self._row_bytes += found[0].nbytes + found[1].nbytes
+                while self._row_bytes > self.ROW_CACHE_BYTES and len(self._rows) > 1:
+                    ids, scores = self._rows.popitem(last=False)[1]
+                    self._row_bytes -= ids.nbytes + scores.nbytes
+        return found
 
     def document_frequency(self, terms: list[str]) -> np.ndarray:
         """How many chunks hold each term (before pruning; 0 for a term the index does not have)."""

@@ -76,8 +76,8 @@ def source_rebuilt(generator, row: dict[str, Any], metadata: dict[str, Any]) -> 
 
 def negatives_foreign_and_unique(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
     """No negative comes from the source document, and no chunk is used twice."""
-    chunks = metadata["chunks"]
-    if not all(_names_a_chunk(c, generator.index) for c in chunks):
+    chunks, index = metadata["chunks"], generator.index  # (once: the property is a cache lookup per call)
+    if not all(_names_a_chunk(c, index) for c in chunks):
         return []  # `chunks_tile_the_text` says which
     problems = []
     if any(c["doc_id"] == row["source_id"] for c in chunks if c["role"] == "negative"):
