@@ -218,7 +218,8 @@ def test_postings_rows_read_again_come_from_the_recent_ones_within_their_bound(t
         assert index._row_bytes == sum(a.nbytes + b.nbytes for a, b in index._rows.values()) <= 4_000
     assert len(index.vocabulary) <= len(reads) < 400
     queries = chunks[:20]
-    for (a_ids, a_scores), (b_ids, b_scores) in zip(index.search_many(queries, 10), fresh.search_many(queries, 10)):
+    kept, read = index.search_many(queries, 10), fresh.search_many(queries, 10)
+    for (a_ids, a_scores), (b_ids, b_scores) in zip(kept, read, strict=True):
         assert a_ids.tolist() == b_ids.tolist() and a_scores.tolist() == b_scores.tolist()
     copy = pickle.loads(pickle.dumps(index))
     assert not copy._rows and copy._row_bytes == 0 and copy.row(3)[0].tolist() == index.row(3)[0].tolist()
