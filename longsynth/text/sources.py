@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 import random
 import sys
 from collections.abc import Iterator
@@ -196,6 +197,11 @@ def _record(record: dict, text_field: str, id_field: str | None, default_id: str
                 f"{where}: field {id_field!r} holds {'null' if value is None else 'a ' + type(value).__name__}, "
                 "not an id (text or a number); set corpus_id_field to a field of ids, or to one the records "
                 "lack, to name each document by its place in its file"
+            )
+        if isinstance(value, float) and not math.isfinite(value):  # NaN, or 1e400 read as inf
+            raise CorpusError(
+                f"{where}: field {id_field!r} holds {value}, a number that names no document (NaN, or one too "
+                "large for a float); write the ids as text"
             )
         doc_id = str(value)
     text = record[text_field]

@@ -1711,6 +1711,17 @@ CASES += [
 ]  # fmt: skip
 
 
+# A corpus id written as NaN or as a number too large for a float (1e400 reads as inf): each became the
+# id "nan" or "inf" in the rows, a name the corpus never gave. Now one line naming the record and field.
+CASES += [
+    Case(f"nextlong corpus whose ids are {kind}", ["build", "--generator", "nextlong", "--set", "corpus=c.jsonl",
+         "--lengths", "1k", "-o", "out"], 2, f"field 'id' holds {said}, a number that names no document",
+         write("c.jsonl", f'{{"id": 1, {_ROW}}}\n{{"id": {value}, {_ROW}}}\n'))
+    for kind, value, said in (("NaN", "NaN", "nan"), ("too large for a float", "1e400", "inf"),
+                              ("minus infinity", "-Infinity", "-inf"))
+]  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):
