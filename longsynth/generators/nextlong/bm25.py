@@ -5,7 +5,7 @@ English stop words), found by polars' regex engine over a whole batch of chunks 
 BM25's (k1 1.5, b 0.75, Lucene's idf). The index is a sparse (terms x chunks) matrix of each
 term's score in each chunk, in CSR form (three arrays), keeping for each term only its
 `POSTINGS_PER_TERM` best chunks (see `Bm25.write`); a loaded index reads a term's postings from disk
-when a search needs them.
+when a search needs them, and keeps the rows it read last (`Bm25.ROW_CACHE_BYTES`).
 
 Each query keeps its `QUERY_TERMS` rarest terms (highest idf) among those two or more chunks hold:
 common terms have the longest postings and the least say in the ranking. (It keeps up to
