@@ -223,6 +223,10 @@ def test_postings_rows_read_again_come_from_the_recent_ones_within_their_bound(t
         assert a_ids.tolist() == b_ids.tolist() and a_scores.tolist() == b_scores.tolist()
     copy = pickle.loads(pickle.dumps(index))
     assert not copy._rows and copy._row_bytes == 0 and copy.row(3)[0].tolist() == index.row(3)[0].tolist()
+    from longsynth.generators.nextlong.retrieval import PartRetriever
+
+    PartRetriever([copy, fresh], np.array([0, 300, 600]))  # an index in parts: they share one budget
+    assert copy.ROW_CACHE_BYTES == fresh.ROW_CACHE_BYTES == 2_000 == Bm25.ROW_CACHE_BYTES // 2
 
 
 def test_long_documents_are_skipped_and_counted(corpus, tmp_path):

@@ -481,6 +481,9 @@ class PartRetriever:
     def __init__(self, parts: list[Any], bases: np.ndarray):
         self.parts = parts
         self.bases = bases
+        for part in parts:  # the parts share one budget for the postings rows they keep
+            if isinstance(part, Bm25):
+                part.ROW_CACHE_BYTES = Bm25.ROW_CACHE_BYTES // len(parts)
 
     def search_many(self, queries: list[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         found = [part.search_many(queries, k) for part in self.parts]
