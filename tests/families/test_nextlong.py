@@ -264,6 +264,26 @@ def test_short_samples_are_dropped_and_counted(tmp_path):
     assert validate_directory(out).problems == []
 
 
+def test_a_meta_chunk_whose_best_hits_are_short_takes_more_of_them(tmp_path, monkeypatch):
+    """BM25 favours short chunks, so a meta-chunk's k best hits can fall short of its share; the same
+    draw is then made with more candidates, not dropped. On the Zipf corpus 3 of 20 8K samples were
+    dropped so; now none is, every row validates, and a row that filled at once keeps its bytes."""
+    from longsynth.generators.nextlong import generator as nextlong
+
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    spec = load_spec(None, generator="nextlong", tasks="nextlong", lengths="8k", samples=20, corpus="builtin-zipf:5000")
+    out = build(spec, tmp_path / "wide")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["nextlong"] == 20 and manifest["dropped"]["nextlong"] == 0
+    assert validate_directory(out).problems == []
+    monkeypatch.setattr(nextlong, "WIDEN", (1,))  # the code before: k candidates, then the drop
+    narrow = build(spec, tmp_path / "narrow")
+    assert json.loads((narrow / "manifest.json").read_text())["dropped"]["nextlong"] > 0
+    wide = {row["id"]: row for row in _rows(out, "nextlong")}
+    kept = _rows(narrow, "nextlong")
+    assert kept and all(wide[row["id"]] == row for row in kept)
+
+
 def test_input_ids_column(tmp_path):
     spec = load_spec(
         None, generator="nextlong", tasks="concat_random", lengths="4k", samples=2, input_ids=True, corpus="builtin:300"
