@@ -524,7 +524,40 @@ def test_quest_groups_documents_that_share_a_keyword(tmp_path):
                 others.setdefault(c["doc_id"], []).append(row["text"][c["char_start"] : c["char_end"]].lower())
                 assert c["retriever"] == "bm25" and c["rank"] >= 1
         whole = [d for d in others if not any(c.get("cut") and c["doc_id"] == d for c in meta["chunks"])]
-        assert others and all(keyword in " ".join(others[d]) for d in whole)
+        keywords = [keyword, *meta.get("further_keywords", [])]
+        assert others and all(any(k in " ".join(others[d]) for k in keywords) for d in whole)
+
+
+def test_quest_runs_on_into_the_sources_next_keywords_when_one_cannot_fill(tmp_path, monkeypatch):
+    """On a small corpus of rare words, a keyword's documents may not fill a 32K sample (8 of 10
+    were dropped): the source's other keywords add theirs, in order, recorded as `further_keywords`,
+    each one the source's and each added document stating one of them; a sample one keyword filled
+    keeps its bytes."""
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    spec = load_spec(
+        None, generator="nextlong", tasks="concat_quest", lengths="32k", samples=10, corpus="builtin-zipf:5000"
+    )
+    out = build(spec, tmp_path / "quest")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["concat_quest"] == 10 and manifest["dropped"]["concat_quest"] == 0
+    assert validate_directory(out).problems == []
+    rows = _rows(out, "concat_quest")
+    ran_on = 0
+    for row in rows:
+        meta = json.loads(row["metadata"])
+        keywords = [meta["keyword"], *meta.get("further_keywords", [])]
+        ran_on += len(keywords) > 1
+        source = "".join(row["text"][c["char_start"] : c["char_end"]] for c in meta["chunks"] if c["role"] == "meta")
+        assert all(k in source.lower() for k in keywords) and len(set(keywords)) == len(keywords)
+        others, cut = {}, {c["doc_id"] for c in meta["chunks"] if c.get("cut")}  # (the cut one may lose its word)
+        for c in meta["chunks"]:
+            if c["role"] == "negative" and c["doc_id"] not in cut:
+                others.setdefault(c["doc_id"], []).append(row["text"][c["char_start"] : c["char_end"]].lower())
+        assert others and all(any(k in " ".join(texts) for k in keywords) for texts in others.values())
+    assert ran_on >= 5
+    one = load_spec(None, **{**spec.to_dict(), "samples": 10, "lengths": "8k"})
+    plain = {r["id"]: r for r in _rows(build(one, tmp_path / "eight"), "concat_quest")}
+    assert all("further_keywords" not in json.loads(r["metadata"]) for r in plain.values())
 
 
 def test_top_k_breaks_ties_by_id_whatever_the_order():

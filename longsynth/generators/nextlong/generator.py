@@ -259,13 +259,27 @@ class NextLongGenerator(Generator):
             count, key = len(index.doc_ids), rng.getrandbits(64)  # documents in a seeded order, each worked
             others = ((permuted(n, count, key), None) for n in range(count))  # out as it is read (a few dozen)
         else:  # documents in the order their chunks rank for the source document (knn) or its keyword (quest)
-            query = index.chunk_texts[meta[0]]
+            queries = [index.chunk_texts[meta[0]]]
             if task == "concat_quest":
-                query = facts["keyword"] = rng.choice(index.keywords(doc, KEYWORDS))
-            ranked = index.search(query, 256, lambda c: index.chunk_doc[c] == doc)
+                keywords = index.keywords(doc, KEYWORDS)
+                facts["keyword"] = rng.choice(keywords)
+                # When the keyword's documents cannot fill the sample (a rare word in a small corpus),
+                # the source's other keywords, in their order, add theirs (recorded as
+                # `further_keywords`), as Quest's groups run on into the next keyword's.
+                queries = [facts["keyword"]] + [k for k in keywords if k != facts["keyword"]]
             best: dict[int, Hit] = {}
-            for hit in ranked:
-                best.setdefault(int(index.chunk_doc[hit[0]]), hit)
+            found = held
+            short = target - length_tolerance(target, self.spec.length_tolerance)  # below this, `sample` drops
+            for n, query in enumerate(queries):
+                if n and found >= short:
+                    break
+                if n:
+                    facts.setdefault("further_keywords", []).append(query)
+                for hit in index.search(query, 256, lambda c: index.chunk_doc[c] == doc):
+                    other = int(index.chunk_doc[hit[0]])
+                    if other not in best:
+                        best[other] = hit
+                        found += int(index.doc_tokens[other])
             others = list(best.items())
         for other, hit in others:
             if other == doc:
