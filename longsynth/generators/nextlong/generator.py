@@ -265,7 +265,7 @@ class NextLongGenerator(Generator):
                 facts["keyword"] = rng.choice(keywords)
                 # When the keyword's documents cannot fill the sample (a rare word in a small corpus),
                 # the source's other keywords, in their order, add theirs (recorded as
-                # `further_keywords`), as Quest's groups run on into the next keyword's.
+                # `further_keywords`) rather than the sample being dropped.
                 queries = [facts["keyword"]] + [k for k in keywords if k != facts["keyword"]]
             best: dict[int, Hit] = {}
             found = held
