@@ -206,8 +206,8 @@ class NextLongGenerator(Generator):
         `widen` multiplies how many candidates each meta-chunk takes (see `sample`)."""
         index = self.index
         n = len(meta)
-        share = self.options.overgeneration * need * index.chars_per_token / (n * index.mean_chunk_chars)
-        k = max(1, math.ceil(share)) * widen
+        chunks_per_meta = self.options.overgeneration * need * index.chars_per_token / (n * index.mean_chunk_chars)
+        k = max(1, math.ceil(chunks_per_meta)) * widen
         own = set(index.chunks_of(doc))
         used: set[int] = set()
         groups = []
