@@ -560,6 +560,29 @@ def test_quest_runs_on_into_the_sources_next_keywords_when_one_cannot_fill(tmp_p
     assert all("further_keywords" not in json.loads(r["metadata"]) for r in plain.values())
 
 
+def test_knn_searches_deeper_when_its_documents_run_out(tmp_path, monkeypatch):
+    """concat_knn takes the documents its source's first chunk ranks, from the top 256 chunks; when
+    they cannot fill a 128K sample (2 of 5 on 3,000 topical documents), it searches deeper (1,024,
+    then 4,096 chunks) before dropping it. Every row validates; one the top 256 filled keeps its bytes."""
+    from longsynth.generators.nextlong import generator as nextlong
+
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    spec = load_spec(None, generator="nextlong", tasks="concat_knn", lengths="128k", samples=5, corpus="builtin:3000")
+    out = build(spec, tmp_path / "deep")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["concat_knn"] == 5 and manifest["dropped"]["concat_knn"] == 0
+    assert validate_directory(out).problems == []
+    chunks = [c for row in _rows(out, "concat_knn") for c in json.loads(row["metadata"])["chunks"]]
+    ranks = [c["rank"] for c in chunks if "rank" in c]
+    assert max(ranks) > 256  # documents from deeper in the ranking
+    monkeypatch.setattr(nextlong, "KNN_DEPTHS", (256,))  # the code before
+    shallow = build(spec, tmp_path / "shallow")
+    assert json.loads((shallow / "manifest.json").read_text())["dropped"]["concat_knn"] > 0
+    deep = {row["id"]: row for row in _rows(out, "concat_knn")}
+    kept = _rows(shallow, "concat_knn")
+    assert kept and all(deep[row["id"]] == row for row in kept)
+
+
 def test_top_k_breaks_ties_by_id_whatever_the_order():
     from longsynth.generators.nextlong.bm25 import top_k
 

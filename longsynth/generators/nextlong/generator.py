@@ -91,7 +91,11 @@ Hit = tuple[int, int, float]  # (chunk id, rank in the index for its query, retr
 # Who picks a task's negatives: None for the index's retriever (bm25 or dense).
 RETRIEVED_BY = {"nextlong": None, "concat_knn": None, "concat_quest": None, "concat_random": "random"}
 KEYWORDS = 5  # Quest: the source's candidate keywords, one drawn per sample
-WIDEN = (1, 2, 4, 8)  # nextlong: candidates per meta-chunk, as multiples of k, tried in turn (see `sample`)
+WIDEN = (1, 2, 4, 8, 16, 32)  # nextlong: candidates per meta-chunk, as multiples of k, tried in turn (see `sample`)
+# A sample whose documents run out before its length searches on (see `_sequence`): concat_knn deeper in
+# its ranking, concat_quest with more of the source's keywords, in their order.
+KNN_DEPTHS = (256, 1024, 4096)
+RUN_ON_KEYWORDS = 16
 
 TASKS = {
     "nextlong": Task("meta-chunks of a short document, each followed by hard negatives"),
@@ -259,23 +263,23 @@ class NextLongGenerator(Generator):
             count, key = len(index.doc_ids), rng.getrandbits(64)  # documents in a seeded order, each worked
             others = ((permuted(n, count, key), None) for n in range(count))  # out as it is read (a few dozen)
         else:  # documents in the order their chunks rank for the source document (knn) or its keyword (quest)
-            queries = [index.chunk_texts[meta[0]]]
+            searches = [(index.chunk_texts[meta[0]], depth) for depth in KNN_DEPTHS]
             if task == "concat_quest":
-                keywords = index.keywords(doc, KEYWORDS)
-                facts["keyword"] = rng.choice(keywords)
+                facts["keyword"] = rng.choice(index.keywords(doc, KEYWORDS))
                 # When the keyword's documents cannot fill the sample (a rare word in a small corpus),
                 # the source's other keywords, in their order, add theirs (recorded as
                 # `further_keywords`) rather than the sample being dropped.
-                queries = [facts["keyword"]] + [k for k in keywords if k != facts["keyword"]]
+                more = [k for k in index.keywords(doc, RUN_ON_KEYWORDS) if k != facts["keyword"]]
+                searches = [(k, KNN_DEPTHS[0]) for k in [facts["keyword"], *more]]
             best: dict[int, Hit] = {}
             found = held
             short = target - length_tolerance(target, self.spec.length_tolerance)  # below this, `sample` drops
-            for n, query in enumerate(queries):
+            for n, (query, depth) in enumerate(searches):
                 if n and found >= short:
                     break
-                if n:
+                if n and task == "concat_quest":
                     facts.setdefault("further_keywords", []).append(query)
-                for hit in index.search(query, 256, lambda c: index.chunk_doc[c] == doc):
+                for hit in index.search(query, depth, lambda c: index.chunk_doc[c] == doc):
                     other = int(index.chunk_doc[hit[0]])
                     if other not in best:
                         best[other] = hit
