@@ -1729,6 +1729,18 @@ CASES += [
 ]  # fmt: skip
 
 
+# More tasks than a family has, naming ones it lacks: "tasks lists 10 values; at most 6 are allowed"
+# (its task count plus one) did not say which. Now the first unknown one and the known ones; a list
+# far longer than any family's is still refused by its length.
+CASES += [
+    Case("babilong asked for qa1 to qa10 (it has five)", ["build", "--generator", "babilong", "--task",
+         ",".join(f"qa{n}" for n in range(1, 11)), "-o", "out"], 2,
+         "unknown task 'qa6' for generator 'babilong'; known tasks: qa1, qa2, qa3, qa4, qa5"),
+    Case("a task list of 100,000 names", ["build", "--generator", "babilong", "--task",
+         ",".join(["qa1"] * 100_000), "-o", "out"], 2, "tasks lists 100000 values; at most 64 are allowed"),
+]  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):
