@@ -265,11 +265,12 @@ class NextLongGenerator(Generator):
         else:  # documents in the order their chunks rank for the source document (knn) or its keyword (quest)
             searches = [(index.chunk_texts[meta[0]], depth) for depth in KNN_DEPTHS]
             if task == "concat_quest":
-                facts["keyword"] = rng.choice(index.keywords(doc, KEYWORDS))
+                ranked = index.keywords(doc, RUN_ON_KEYWORDS)  # (its first KEYWORDS are `keywords(doc, KEYWORDS)`)
+                facts["keyword"] = rng.choice(ranked[:KEYWORDS])
                 # When the keyword's documents cannot fill the sample (a rare word in a small corpus),
                 # the source's other keywords, in their order, add theirs (recorded as
                 # `further_keywords`) rather than the sample being dropped.
-                more = [k for k in index.keywords(doc, RUN_ON_KEYWORDS) if k != facts["keyword"]]
+                more = [k for k in ranked if k != facts["keyword"]]
                 searches = [(k, KNN_DEPTHS[0]) for k in [facts["keyword"], *more]]
             best: dict[int, Hit] = {}
             found = held
