@@ -32,6 +32,7 @@ from ..generators.registry import get_generator_class
 from ..row_memo import per_row
 from ..scoring import reading_row, score
 from ..text.language import IDEOGRAPHS
+from ..text.patterns import bounded
 from ..tokenizers import get_tokenizer
 from .score import interval
 
@@ -72,7 +73,7 @@ def _candidates(row: dict[str, Any]) -> list[str]:
     if _UUID.fullmatch(gold):
         found = _UUID.findall(text)
     elif gold.isdigit():
-        found = re.findall(rf"(?<!\d)\d{{{len(gold)}}}(?!\d)", text)
+        found = re.findall(bounded(rf"\d{{{len(gold)}}}", r"\d"), text)
     elif _IDEOGRAPH.search(gold):  # Chinese: what 「」 quote, else the row's placed values of the gold's kind
         found = _QUOTED_ZH.findall(text) or _placed(row)
     elif _NAME.fullmatch(gold):

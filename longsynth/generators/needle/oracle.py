@@ -13,6 +13,7 @@ from typing import Any
 
 from ...metadata_json import decode_metadata, encode_metadata
 from ...templating import Templates, pattern_from
+from ...text.patterns import bounded
 from ...validators.base import Validator
 from ..base import localized
 from .options import KIND, PATTERNS, patterns
@@ -126,5 +127,5 @@ def needle_values(row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
     value_type = metadata.get("params", {}).get("value_type")
     if value_type in ("numbers", "uuids"):
         # ASCII boundaries: in Chinese text a number follows a character ("是7654321"), not a space.
-        values += re.findall(rf"(?<![0-9A-Za-z_-]){PATTERNS[value_type]}(?![0-9A-Za-z_-])", row["input"])
+        values += re.findall(bounded(PATTERNS[value_type], "[0-9A-Za-z_-]"), row["input"])
     return list(dict.fromkeys(values))
