@@ -204,6 +204,8 @@ def whole_token(value: str) -> str:
 
 
 _IS_WORD_CHAR = re.compile(_WORD_CHAR).match
+_WORD_RUN = re.compile(_WORD_CHAR + "+")
+_ALL_WORD_CHARS = _WORD_RUN.fullmatch
 
 
 def whole_token_spans(text: str, value: str) -> list[tuple[int, int]]:
@@ -230,8 +232,20 @@ def _value_spans(reply: str, values: list[str]) -> dict[str, list[tuple[int, int
     value only inside a longer named value ("History" inside "Art History") is not named."""
     text = reply.lower()
     spans: dict[str, list[tuple[int, int]]] = {}
+    runs: dict[str, list[tuple[int, int]]] | None = None
     for value in dict.fromkeys(v.lower() for v in values if v.strip()):
-        found = whole_token_spans(text, value)
+        if _ALL_WORD_CHARS(value):
+            # A value of word characters only (a number, a UUID, a hyphened word) stands alone exactly
+            # where it is a whole run of them: the reply's runs are found once, and each such value
+            # is looked up, where a search per value read a reply that lists thousands of them (an
+            # audit baseline's) once per value.
+            if runs is None:
+                runs = {}
+                for match in _WORD_RUN.finditer(text):
+                    runs.setdefault(match.group(), []).append(match.span())
+            found = runs.get(value, [])
+        else:
+            found = whole_token_spans(text, value)
         if found:
             spans[value] = found
     # A span inside a longer one: by start, the longest first, a span is inside another exactly when an
