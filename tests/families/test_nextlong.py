@@ -268,20 +268,28 @@ def test_a_meta_chunk_whose_best_hits_are_short_takes_more_of_them(tmp_path, mon
     """BM25 favours short chunks, so a meta-chunk's k best hits can fall short of its share; the same
     draw is then made with more candidates, not dropped. On the Zipf corpus 3 of 20 8K samples were
     dropped so; now none is, every row validates, and a row that filled at once keeps its bytes."""
+    spec = load_spec(None, generator="nextlong", tasks="nextlong", lengths="8k", samples=20, corpus="builtin-zipf:5000")
+    _fills_what_was_dropped(spec, "WIDEN", (1,), tmp_path, monkeypatch)  # before: k candidates, then the drop
+
+
+def _fills_what_was_dropped(spec, constant: str, before, tmp_path, monkeypatch) -> list[dict]:
+    """Build `spec`: no sample dropped, every row valid. Then with the generator's `constant` set to
+    `before` (the code before): some dropped, and every row it writes equal to this build's. The rows."""
     from longsynth.generators.nextlong import generator as nextlong
 
     monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
-    spec = load_spec(None, generator="nextlong", tasks="nextlong", lengths="8k", samples=20, corpus="builtin-zipf:5000")
-    out = build(spec, tmp_path / "wide")
+    (task,) = spec.tasks
+    out = build(spec, tmp_path / "now")
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["counts"]["nextlong"] == 20 and manifest["dropped"]["nextlong"] == 0
+    assert manifest["counts"][task] == spec.samples and manifest["dropped"][task] == 0
     assert validate_directory(out).problems == []
-    monkeypatch.setattr(nextlong, "WIDEN", (1,))  # the code before: k candidates, then the drop
-    narrow = build(spec, tmp_path / "narrow")
-    assert json.loads((narrow / "manifest.json").read_text())["dropped"]["nextlong"] > 0
-    wide = {row["id"]: row for row in _rows(out, "nextlong")}
-    kept = _rows(narrow, "nextlong")
-    assert kept and all(wide[row["id"]] == row for row in kept)
+    monkeypatch.setattr(nextlong, constant, before)
+    earlier = build(spec, tmp_path / "before")
+    assert json.loads((earlier / "manifest.json").read_text())["dropped"][task] > 0
+    rows = {row["id"]: row for row in _rows(out, task)}
+    kept = _rows(earlier, task)
+    assert kept and all(rows[row["id"]] == row for row in kept)
+    return list(rows.values())
 
 
 def test_input_ids_column(tmp_path):
@@ -564,23 +572,10 @@ def test_knn_searches_deeper_when_its_documents_run_out(tmp_path, monkeypatch):
     """concat_knn takes the documents its source's first chunk ranks, from the top 256 chunks; when
     they cannot fill a 128K sample (2 of 5 on 3,000 topical documents), it searches deeper (1,024,
     then 4,096 chunks) before dropping it. Every row validates; one the top 256 filled keeps its bytes."""
-    from longsynth.generators.nextlong import generator as nextlong
-
-    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
     spec = load_spec(None, generator="nextlong", tasks="concat_knn", lengths="128k", samples=5, corpus="builtin:3000")
-    out = build(spec, tmp_path / "deep")
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["counts"]["concat_knn"] == 5 and manifest["dropped"]["concat_knn"] == 0
-    assert validate_directory(out).problems == []
-    chunks = [c for row in _rows(out, "concat_knn") for c in json.loads(row["metadata"])["chunks"]]
-    ranks = [c["rank"] for c in chunks if "rank" in c]
+    rows = _fills_what_was_dropped(spec, "KNN_DEPTHS", (256,), tmp_path, monkeypatch)
+    ranks = [c["rank"] for row in rows for c in json.loads(row["metadata"])["chunks"] if "rank" in c]
     assert max(ranks) > 256  # documents from deeper in the ranking
-    monkeypatch.setattr(nextlong, "KNN_DEPTHS", (256,))  # the code before
-    shallow = build(spec, tmp_path / "shallow")
-    assert json.loads((shallow / "manifest.json").read_text())["dropped"]["concat_knn"] > 0
-    deep = {row["id"]: row for row in _rows(out, "concat_knn")}
-    kept = _rows(shallow, "concat_knn")
-    assert kept and all(deep[row["id"]] == row for row in kept)
 
 
 def test_top_k_breaks_ties_by_id_whatever_the_order():
