@@ -87,6 +87,7 @@ def _mine_step(args) -> dict:
         "load_s": load_seconds,
         "mine_s": seconds,
         "tokens": int(frame["length"].sum()),
+        "rows": len(frame),  # samples written (a dropped one writes no tokens, so the throughput says so too)
         "ratio": seconds / encode_seconds,
         "peak": _peak_mib(),
     }
@@ -139,7 +140,7 @@ def main() -> None:
                 print(
                     f"corpus={args.corpus or kind} shards={args.shards} documents={index['documents']} "
                     f"chunks={index['chunks']} index_build={index['index_s']:.1f}s load={mine['load_s']:.1f}s "
-                    f"samples={args.samples} length={args.length} mining={mine['mine_s']:.2f}s "
+                    f"samples={mine.get('rows', '?')}/{args.samples} length={args.length} mining={mine['mine_s']:.2f}s "
                     f"throughput={throughput:,.0f} tokens/s (runs {spread[0]:,.0f} to {spread[-1]:,.0f}; "
                     f"{throughput / first:.2f} of the smallest) "
                     f"peak_rss={max(index['peak'], mine['peak']):,.0f} MiB (index {index['peak']:,.0f}, "
