@@ -12,7 +12,7 @@ from typing import Any
 from ..metadata_json import read_metadata
 from ..tokenizers import Measurement, Tokenizer, certain_cuts, measure
 from .base import Validator
-from .depth import check_depths
+from .depth import check_depths, is_span_within
 from .length import check_length
 
 
@@ -100,10 +100,7 @@ def validate_row(
     span_ok = True
     if "prompt" in row:
         span = metadata.get("input_span", (0, len(row["input"])))
-        # Offsets into the prompt, not below zero (a slice would read them from the end and agree)
-        pair = isinstance(span, list | tuple) and len(span) == 2 and all(type(x) is int for x in span)
-        within = pair and 0 <= span[0] <= span[1] <= len(text)
-        if not within:
+        if not is_span_within(span, len(text)):  # offsets into the prompt, none below zero
             span_ok = False  # (the depths are measured from it)
             problems.append(f"metadata.input_span {span!r} is not a span of the prompt's {len(text)} characters")
         elif text[span[0] : span[1]] != row["input"] or not text.endswith(row["answer_prefix"]):

@@ -73,6 +73,17 @@ def depth_allowance(
     return float(depth_allowances(measurement, context_span, [item])[0])
 
 
+def is_span_within(span: Any, size: int) -> bool:
+    """Whether a recorded span is two whole numbers with 0 <= start <= end <= size (a number below
+    zero would make a slice read from the end, and a check comparing that text would pass)."""
+    return (
+        isinstance(span, list | tuple)
+        and len(span) == 2
+        and all(type(x) is int for x in span)
+        and 0 <= span[0] <= span[1] <= size
+    )
+
+
 def check_depths(row: dict[str, Any], metadata: dict[str, Any], measurement: Measurement) -> list[str]:
     """Re-measure every item's depth in the prompt (character offsets are recorded in the input,
     which starts at `metadata.input_span[0]` in the prompt)."""
@@ -80,9 +91,7 @@ def check_depths(row: dict[str, Any], metadata: dict[str, Any], measurement: Mea
     shift = int(metadata.get("input_span", [0])[0])
     size = len(row["input"] if "input" in row else row.get("text") or "")
     context = metadata.get("context_span")
-    if not (isinstance(context, list | tuple) and len(context) == 2 and all(type(x) is int for x in context)):
-        return [f"metadata.context_span {context!r} is not a span of the input"]
-    if not 0 <= context[0] <= context[1] <= size:
+    if not is_span_within(context, size):
         return [f"metadata.context_span {context!r} is not a span of the input's {size} characters"]
     span = tuple(int(x) + shift for x in context)
     key = metadata.get("item_key", "items")

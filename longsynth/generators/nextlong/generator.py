@@ -303,8 +303,8 @@ class NextLongGenerator(Generator):
         drawn = rng.getstate()
         # A meta-chunk's best hits can be much shorter than the corpus's mean chunk (BM25 favours short
         # chunks), so its k candidates may not fill its share: then the same draw is made again with
-        # twice, four and eight times as many candidates before the sample is dropped (on the Zipf
-        # corpus, 5 to 20% of 8K and 32K samples were dropped so). A sample that filled keeps its text.
+        # more candidates (`WIDEN`: 2 to 32 times k) before the sample is dropped (on the Zipf corpus,
+        # 5 to 20% of 8K and 32K samples were dropped so). A sample that filled keeps its text.
         for widen in WIDEN if cell.task == "nextlong" else (1,):
             rng.setstate(drawn)
             facts: dict[str, Any] = {}
