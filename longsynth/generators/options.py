@@ -15,6 +15,7 @@ the task's preset and then the user's settings on top.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +135,8 @@ class OptionInfo:
             kind = self.kind.__name__
             article = "an" if kind[0] in "aeiou" else "a"
             raise SpecError(f"{self.name} must be {article} {kind}, got {value!r}") from None
+        if self.kind is float and not math.isfinite(value):  # NaN passes every range check below
+            raise SpecError(f"{self.name} must be a finite number, got {value!r}")
         if self.choices and value not in self.choices:
             raise SpecError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
         if self.minimum is not None and value < self.minimum:

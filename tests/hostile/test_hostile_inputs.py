@@ -1741,6 +1741,16 @@ CASES += [
 ]  # fmt: skip
 
 
+# A float option set to NaN passed every range check (NaN compares false with both bounds): nextlong's
+# overgeneration=nan ended in "ValueError: cannot convert float NaN to integer", exit 1, mid-build.
+CASES += [
+    Case(f"{generator} option {name}=nan", ["build", "--generator", generator, *extra, "--set", f"{name}=nan",
+         "--lengths", "2k", "--samples", "1", "-o", "out"], 2, f"{name} must be a finite number, got nan")
+    for generator, name, extra in (("nextlong", "overgeneration", ["--set", "corpus=builtin:300"]),
+                                   ("ruler", "alpha", ["--task", "fwe"]), ("babilong", "spread", []))
+]  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):
