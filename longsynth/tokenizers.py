@@ -549,11 +549,14 @@ class HFTokenizer:
         candidates = [path / "tokenizer.json", path] if path.exists() else []
         for cand in candidates:
             if cand.is_file():
+                _check_size(cand, self.name)
                 try:
                     tok = tokenizers.Tokenizer.from_file(str(cand))
                     break
-                except Exception as exc:
-                    tried.append(f"file {cand} ({exc})")
+                except BaseException as exc:  # a panic in the library's Rust is a BaseException
+                    if not isinstance(exc, Exception) and not _panicked(exc):
+                        raise
+                    tried.append(f"file {cand} ({_first_line(exc)})")
         if tok is None and not path.exists():
             tok = _from_hub(spec, tried)
         if tok is None:
@@ -565,8 +568,25 @@ class HFTokenizer:
             )
         self._tok = tok
 
+    def _call(self, method: str, *args, **kwargs):
+        """Every call into the library goes through here. A tokenizer.json can hold regular
+        expressions (a pre-tokenizer's split, a normalizer's replace) that backtrack without end on
+        some text; the library's regex engine then gives up and the library panics, which reaches
+        Python as a BaseException (`pyo3_runtime.PanicException`) that no `except Exception` stops:
+        the build ended in a traceback, exit 1. It becomes one error naming the tokenizer."""
+        try:
+            return getattr(self._tok, method)(*args, **kwargs)
+        except BaseException as exc:
+            if not _panicked(exc):
+                raise
+            raise TokenizerError(
+                f"tokenizer {self.name!r} failed on a text: {_first_line(exc)} (its tokenizer.json holds a "
+                "rule the tokenizers library could not apply, such as a regular expression that backtracks "
+                "without end); use another tokenizer"
+            ) from None
+
     def encode(self, text: str) -> list[int]:
-        return self._tok.encode(text, add_special_tokens=False).ids
+        return self._call("encode", text, add_special_tokens=False).ids
 
     def count(self, text: str) -> int:
         return len(self.encode(text))
@@ -575,14 +595,36 @@ class HFTokenizer:
         return np.asarray(self.encode(text), dtype=np.int64)
 
     def count_many(self, texts: list[str]) -> list[int]:
-        return [len(e.ids) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
+        return [len(e.ids) for e in self._call("encode_batch", texts, add_special_tokens=False)]
 
     def decode(self, ids: list[int]) -> str:
-        return self._tok.decode(ids)
+        return self._call("decode", ids)
 
     def char_ends(self, text: str, ids) -> np.ndarray:
-        offsets = self._tok.encode(text, add_special_tokens=False).offsets
+        offsets = self._call("encode", text, add_special_tokens=False).offsets
         return np.maximum.accumulate(np.array([end for _, end in offsets] or [0], dtype=np.int64))[: len(ids)]
+
+
+MAX_TOKENIZER_BYTES = 256 * 1024 * 1024  # no tokenizer is this large (published tokenizer.json: tens of MB)
+
+
+def _check_size(path: Path, name: str) -> None:
+    """Refuse a tokenizer file too large to be one before the library reads all of it into memory."""
+    size = path.stat().st_size
+    if size > MAX_TOKENIZER_BYTES:
+        raise TokenizerError(
+            f"tokenizer {name!r}: {path} holds {size:,} bytes, more than the {MAX_TOKENIZER_BYTES:,} a "
+            "tokenizer file may have; give the folder of a real tokenizer.json"
+        )
+
+
+def _panicked(exc: BaseException) -> bool:
+    """Whether `exc` is a panic of a Rust library surfaced by pyo3 (`pyo3_runtime.PanicException`)."""
+    return type(exc).__name__ == "PanicException"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _from_hub(repo_id: str, tried: list[str]):
@@ -596,6 +638,7 @@ def _from_hub(repo_id: str, tried: list[str]):
     except Exception:  # not a valid repo id
         cached = None
     if isinstance(cached, str):
+        _check_size(Path(cached), f"hf:{repo_id}")
         return tokenizers.Tokenizer.from_file(cached)
     reason = hub_unreachable()
     if reason:
@@ -608,9 +651,28 @@ def _from_hub(repo_id: str, tried: list[str]):
         return None
 
 
-@functools.lru_cache(maxsize=8)
 def get_tokenizer(name: str = DEFAULT_TOKENIZER) -> Tokenizer:
-    """Load a tokenizer once per process: a tiktoken encoding name or `hf:<path or hub id>`."""
+    """Load a tokenizer once per process: a tiktoken encoding name or `hf:<path or hub id>`. A local
+    tokenizer is kept by its file (resolved path, size and time), not by the name it was given: the
+    same relative path in another folder, or a file edited since, is loaded afresh."""
+    if name.startswith("hf:"):
+        return _loaded(name, _local_identity(name[3:]))
+    return _loaded(name, None)
+
+
+def _local_identity(spec: str) -> tuple | None:
+    """What identifies a local tokenizer file's content, or None (a Hub id, or nothing there)."""
+    path = Path(spec)
+    file = path / "tokenizer.json" if path.is_dir() else path
+    try:
+        stat = file.stat()
+    except (OSError, ValueError):
+        return None
+    return (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _loaded(name: str, identity: tuple | None) -> Tokenizer:
     if name.startswith("hf:"):
         return HFTokenizer(name[3:])
     if name in _ENCODINGS:

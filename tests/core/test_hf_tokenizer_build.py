@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import polars as pl
 import pytest
@@ -56,3 +57,30 @@ def test_hf_builds_run_on_one_thread_and_tiktoken_builds_overlap(hf_tokenizer_di
     assert pipeline.generation_threads(get_tokenizer(f"hf:{hf_tokenizer_dir}")) == 1
     assert pipeline.generation_threads(get_tokenizer("cl100k_base")) == 4
     assert pipeline.generation_threads(get_tokenizer("cl100k_base"), processes=8) == 1
+
+
+def test_a_local_tokenizer_is_kept_by_its_file_not_its_name(tmp_path, monkeypatch):
+    """`hf:tok` in two folders names two tokenizers, and a file edited since it was loaded is loaded
+    again: kept by the name alone, the second folder's (or the edited) file was never read."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from longsynth.tokenizers import get_tokenizer
+
+    def save(folder, vocabulary):
+        tokenizer = Tokenizer(models.WordLevel({"[UNK]": 0, **vocabulary}, unk_token="[UNK]"))
+        tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+        (folder / "tok").mkdir(exist_ok=True)
+        tokenizer.save(str(folder / "tok" / "tokenizer.json"))
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    save(first, {"hello": 1, "world": 2})
+    save(second, {"hello": 7})
+    monkeypatch.chdir(first)
+    assert get_tokenizer("hf:tok").encode("hello world") == [1, 2]
+    assert get_tokenizer("hf:tok") is get_tokenizer("hf:tok")  # loaded once while the file stays
+    monkeypatch.chdir(second)
+    assert get_tokenizer("hf:tok").encode("hello world") == [7, 0]
+    save(second, {"hello": 3, "world": 4})
+    os.utime(second / "tok" / "tokenizer.json", ns=(1, 1))  # a new time, however fast the edit
+    assert get_tokenizer("hf:tok").encode("hello world") == [3, 4]

@@ -1751,6 +1751,46 @@ CASES += [
 ]  # fmt: skip
 
 
+def _tokenizer_json(pattern: str) -> Callable[[Path], None]:
+    """A Hugging Face tokenizer (letters, digits and a few marks; anything else unknown) whose
+    pre-tokenizer splits on `pattern`."""
+
+    def prepare(root: Path) -> None:
+        from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+
+        marks = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,"
+        vocabulary = {"[UNK]": 0, **{c: n + 1 for n, c in enumerate(marks)}}
+        tokenizer = Tokenizer(models.WordLevel(vocabulary, unk_token="[UNK]"))
+        tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(pattern), behavior="isolated")
+        (root / "tok").mkdir()
+        tokenizer.save(str(root / "tok" / "tokenizer.json"))
+
+    return prepare
+
+
+def _sparse_file(name: str, size: int) -> Callable[[Path], None]:
+    def prepare(root: Path) -> None:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        with open(root / name, "wb") as handle:
+            handle.truncate(size)  # (no disk used)
+
+    return prepare
+
+
+# Someone's tokenizer.json (`--tokenizer hf:<folder>`) whose pre-tokenizer splits on a regular
+# expression that backtracks without end: the library's regex engine gives up on the first haystack
+# and the library panics, a BaseException that ended the build in a traceback, exit 1. Now one line
+# naming the tokenizer (the library's Rust still prints its own panic note on the terminal first).
+# A file far larger than any tokenizer was read whole into memory before; now it is refused unread.
+CASES += [
+    Case("hf tokenizer whose regex backtracks without end", ["build", "--tokenizer", "hf:tok", *SMALL, "-o", "out"],
+         2, "tokenizer 'hf:tok' failed on a text: Onig: Regex search error",
+         _tokenizer_json(r"(.|..)*(?!)")),
+    Case("hf tokenizer file of 300 MB", ["build", "--tokenizer", "hf:tok", *SMALL, "-o", "out"], 2,
+         "holds 314,572,800 bytes, more than the", _sparse_file("tok/tokenizer.json", 300 * 1024 * 1024)),
+]  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):
