@@ -28,6 +28,7 @@ import numpy as np
 from .cache import cache_dir, store_bytes
 from .cores import available_cores
 from .errors import TokenizerError
+from .hf_helper import COUNTS, DECODE, ENDS, IDS, HelperFailed, TokenizerProcess
 from .network import hub_unreachable
 from .quick_helper import QuickHelper
 
@@ -532,77 +533,91 @@ class TiktokenTokenizer:
 
 
 class HFTokenizer:
-    """A Hugging Face `tokenizers` tokenizer from a local path or a Hub id; no special tokens added."""
+    """A Hugging Face `tokenizers` tokenizer from a local path or a Hub id; no special tokens added.
 
-    # Measured with tokenizers 0.23: `encode` holds the GIL (a busy Python thread and an encode
-    # thread together took longer than one after the other), so builds do not overlap it.
+    Its tokenizer.json is someone else's input, so the library runs it in a helper process with a
+    deadline on every request (`hf_helper`): a rule that makes the library panic, or one that runs
+    for hours, is one `TokenizerError` naming the tokenizer. This class is that surface's one door."""
+
+    # The encodes run in the helper, one at a time: builds do not overlap them with generation
+    # (measured in-process with tokenizers 0.23: overlapping only added contention).
     encodes_outside_gil = False
 
     def __init__(self, spec: str):
-        import tokenizers
+        from importlib.metadata import version
 
         self.name = f"hf:{spec}"
-        self.version = f"tokenizers {tokenizers.__version__}"
+        self.version = f"tokenizers {version('tokenizers')}"  # (read without importing it here)
         path = Path(spec)
-        tried = []
-        tok = None
+        tried: list[str] = []
+        self._helper = None
         candidates = [path / "tokenizer.json", path] if path.exists() else []
         for cand in candidates:
             if cand.is_file():
                 _check_size(cand, self.name)
-                try:
-                    tok = tokenizers.Tokenizer.from_file(str(cand))
+                if self._load(str(cand), tried):
                     break
-                except BaseException as exc:  # a panic in the library's Rust is a BaseException
-                    if not isinstance(exc, Exception) and not _panicked(exc):
-                        raise
-                    tried.append(f"file {cand} ({_first_line(exc)})")
-        if tok is None and not path.exists():
-            tok = _from_hub(spec, tried)
-        if tok is None:
+        if self._helper is None and not path.exists():
+            file = _from_hub(spec, tried)
+            if file is not None:
+                _check_size(Path(file), self.name)
+                self._load(file, tried)
+        if self._helper is None:
             if path.exists() and not tried:
                 tried.append(f"{path} has no tokenizer.json")
             raise TokenizerError(
                 f"tokenizer 'hf:{spec}' could not be loaded; tried: {'; '.join(tried)}. "
                 "Give a folder holding tokenizer.json, the file itself, or a reachable Hub id."
             )
-        self._tok = tok
 
-    def _call(self, method: str, *args, **kwargs):
-        """Every call into the library goes through here. A tokenizer.json can hold regular
-        expressions (a pre-tokenizer's split, a normalizer's replace) that backtrack without end on
-        some text; the library's regex engine then gives up and the library panics, which reaches
-        Python as a BaseException (`pyo3_runtime.PanicException`) that no `except Exception` stops:
-        the build ended in a traceback, exit 1. It becomes one error naming the tokenizer."""
+    def _load(self, file: str, tried: list[str]) -> bool:
+        """Start a helper on `file`; False (and why, in `tried`) when it cannot load it."""
+        helper = TokenizerProcess(file)
         try:
-            return getattr(self._tok, method)(*args, **kwargs)
-        except BaseException as exc:
-            if not _panicked(exc):
-                raise
+            helper.ask(IDS, b"")  # starts the helper, which loads the file, and checks that it answers
+        except HelperFailed as exc:
+            helper.close()
+            tried.append(f"file {file} ({exc})")
+            return False
+        self._helper = helper
+        return True
+
+    def _ask(self, operation: bytes, payload: bytes) -> bytes:
+        try:
+            return self._helper.ask(operation, payload)
+        except HelperFailed as exc:
             raise TokenizerError(
-                f"tokenizer {self.name!r} failed on a text: {_first_line(exc)} (its tokenizer.json holds a "
-                "rule the tokenizers library could not apply, such as a regular expression that backtracks "
+                f"tokenizer {self.name!r} failed on a text: {exc} (its tokenizer.json holds a rule the "
+                "tokenizers library could not apply in time, such as a regular expression that backtracks "
                 "without end); use another tokenizer"
             ) from None
 
     def encode(self, text: str) -> list[int]:
-        return self._call("encode", text, add_special_tokens=False).ids
+        return self.encode_array(text).tolist()
 
     def count(self, text: str) -> int:
-        return len(self.encode(text))
+        return len(self._ask(IDS, _utf8(text))) // 4
 
     def encode_array(self, text: str) -> np.ndarray:
-        return np.asarray(self.encode(text), dtype=np.int64)
+        return np.frombuffer(self._ask(IDS, _utf8(text)), dtype="<u4").astype(np.int64)
 
     def count_many(self, texts: list[str]) -> list[int]:
-        return [len(e.ids) for e in self._call("encode_batch", texts, add_special_tokens=False)]
+        pieces = [_utf8(t) for t in texts]
+        sizes = np.fromiter(map(len, pieces), dtype="<u8", count=len(pieces))
+        payload = struct.pack("<Q", len(pieces)) + sizes.tobytes() + b"".join(pieces)
+        return np.frombuffer(self._ask(COUNTS, payload), dtype="<u4").astype(np.int64).tolist()
 
     def decode(self, ids: list[int]) -> str:
-        return self._call("decode", ids)
+        return self._ask(DECODE, np.asarray(ids, dtype="<u4").tobytes()).decode("utf-8")
 
     def char_ends(self, text: str, ids) -> np.ndarray:
-        offsets = self._call("encode", text, add_special_tokens=False).offsets
-        return np.maximum.accumulate(np.array([end for _, end in offsets] or [0], dtype=np.int64))[: len(ids)]
+        ends = np.frombuffer(self._ask(ENDS, _utf8(text)), dtype="<u4").astype(np.int64)
+        return np.maximum.accumulate(ends if len(ends) else np.zeros(1, np.int64))[: len(ids)]
+
+
+def _utf8(text: str) -> bytes:
+    """A text as the helper reads it (a lone surrogate kept as Python writes it, not refused)."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 MAX_TOKENIZER_BYTES = 256 * 1024 * 1024  # no tokenizer is this large (published tokenizer.json: tens of MB)
@@ -618,34 +633,23 @@ def _check_size(path: Path, name: str) -> None:
         )
 
 
-def _panicked(exc: BaseException) -> bool:
-    """Whether `exc` is a panic of a Rust library surfaced by pyo3 (`pyo3_runtime.PanicException`)."""
-    return type(exc).__name__ == "PanicException"
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _from_hub(repo_id: str, tried: list[str]):
-    """A Hub tokenizer: from the local Hub cache if it is there, else downloaded if the Hub answers
-    (checked first, so no network means one error within seconds, not half a minute of retries)."""
+def _from_hub(repo_id: str, tried: list[str]) -> str | None:
+    """A Hub tokenizer's file: from the local Hub cache if it is there, else downloaded if the Hub
+    answers (checked first, so no network means one error within seconds, not half a minute of retries)."""
     import huggingface_hub  # heavy, and needed only for Hub ids
-    import tokenizers
 
     try:
         cached = huggingface_hub.try_to_load_from_cache(repo_id, "tokenizer.json")
     except Exception:  # not a valid repo id
         cached = None
     if isinstance(cached, str):
-        _check_size(Path(cached), f"hf:{repo_id}")
-        return tokenizers.Tokenizer.from_file(cached)
+        return cached
     reason = hub_unreachable()
     if reason:
         tried.append(f"Hub id {repo_id!r}: not in the local Hub cache, and {reason}")
         return None
     try:
-        return tokenizers.Tokenizer.from_pretrained(repo_id)
+        return huggingface_hub.hf_hub_download(repo_id, "tokenizer.json")
     except Exception as exc:
         tried.append(f"Hub id {repo_id!r} ({type(exc).__name__})")
         return None

@@ -1779,8 +1779,8 @@ def _sparse_file(name: str, size: int) -> Callable[[Path], None]:
 
 # Someone's tokenizer.json (`--tokenizer hf:<folder>`) whose pre-tokenizer splits on a regular
 # expression that backtracks without end: the library's regex engine gives up on the first haystack
-# and the library panics, a BaseException that ended the build in a traceback, exit 1. Now one line
-# naming the tokenizer (the library's Rust still prints its own panic note on the terminal first).
+# and the library panics, a BaseException that ended the build in a traceback, exit 1 (and a Rust
+# panic note on the terminal). The library now runs in a helper process: one line naming the tokenizer.
 # A file far larger than any tokenizer was read whole into memory before; now it is refused unread.
 CASES += [
     Case("hf tokenizer whose regex backtracks without end", ["build", "--tokenizer", "hf:tok", *SMALL, "-o", "out"],
@@ -1857,3 +1857,45 @@ def test_a_template_that_loops_for_hours_is_stopped(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "took more than 0.5 s to render" in result.output
     assert "Traceback" not in result.output
     assert not templating.Templates.for_family("needle", NeedleGenerator.template_folder, None).users
+
+
+def test_a_tokenizer_that_backtracks_for_hours_is_stopped(tmp_path, monkeypatch):
+    """A tokenizer.json whose regex backtracks just under its engine's limit: 23 ms a character, so a
+    1K-token build took hours, and a call into the library cannot be interrupted. The library runs in
+    a helper process; past its request's deadline (here 2 s instead of 30) it is killed, and the
+    build ends in one error line."""
+    import longsynth.hf_helper as hf_helper
+
+    monkeypatch.setattr(hf_helper, "SECONDS", 2.0)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    _tokenizer_json(r"(?:.|..){1,20}(?!)")(tmp_path)
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["build", "--tokenizer", "hf:tok", *SMALL, "-o", "out"])
+    assert time.monotonic() - started < 30
+    assert result.exit_code == 2, result.output
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and "tokenizer 'hf:tok' failed on a text: it took more than 2 s" in errors[0]
+    assert "Traceback" not in result.output
+
+
+def test_a_tokenizer_helper_whose_build_died_ends_itself(tmp_path, monkeypatch):
+    """The build is killed while its tokenizer helper is stuck in a request: no one is left to stop
+    the helper, and the library it runs cannot be interrupted by a Python thread (it holds the
+    interpreter lock). The helper ends itself a few seconds after the request's deadline."""
+    import struct
+
+    import longsynth.hf_helper as hf_helper
+
+    monkeypatch.setattr(hf_helper, "SECONDS", 1.0)
+    _tokenizer_json(r"(?:.|..){1,20}(?!)")(tmp_path)
+    helper = hf_helper.TokenizerProcess(str(tmp_path / "tok" / "tokenizer.json"))
+    helper.ask(hf_helper.IDS, b"")  # started and loaded
+    process = helper._process
+    text = b"hello world " * 200  # about a minute of work
+    process.stdin.write(hf_helper.IDS + struct.pack("<Q", len(text)) + text)
+    process.stdin.flush()  # and nobody waits for the answer, as after the build's death
+    started = time.monotonic()
+    process.wait(timeout=30)
+    assert time.monotonic() - started < 15
+    helper._process = None
