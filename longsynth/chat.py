@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 
 from .errors import SpecError
-from .network import hub_unreachable
+from .network import download_hub_file, hub_unreachable
 from .templating import render_source
 
 MESSAGE = "\x00LongSynth-Message\x00"  # mixed case: a template that changes case is caught
@@ -114,7 +114,8 @@ def _hf_files(spec: str) -> tuple[str | None, dict[str, Any]]:
         try:
             for name in ("tokenizer_config.json", "chat_template.jinja"):
                 try:
-                    found[name] = _read(Path(huggingface_hub.hf_hub_download(spec, name)), name)
+                    where = f"chat_template 'hf:{spec}'"
+                    found[name] = _read(Path(download_hub_file(spec, name, MAX_TEMPLATE_BYTES, SpecError, where)), name)
                 except huggingface_hub.errors.EntryNotFoundError:
                     continue
         except SpecError:

@@ -49,3 +49,17 @@ def _probe(url: str, timeout: float) -> str | None:
     if outcome[0] is not None:
         return f"{host} cannot be reached ({outcome[0].strerror or outcome[0]})"
     return None
+
+
+def download_hub_file(repo_id: str, filename: str, limit: int, error: type[Exception], what: str) -> str:
+    """A file of a Hub repo, downloaded into the Hub cache once the Hub's record of its size shows it
+    holds at most `limit` bytes (else `error`, naming `what`). A repo is someone else's: its
+    tokenizer.json or chat template could be gigabytes, downloaded whole before any check on the
+    file could refuse it. A missing file raises what huggingface_hub raises for it."""
+    import huggingface_hub  # heavy: only for Hub ids
+
+    size = huggingface_hub.get_hf_file_metadata(huggingface_hub.hf_hub_url(repo_id, filename)).size
+    if size is None or size > limit:
+        held = "an unknown number of" if size is None else f"{size:,}"
+        raise error(f"{what}: the Hub's {repo_id}/{filename} holds {held} bytes, more than the {limit:,} it may have")
+    return huggingface_hub.hf_hub_download(repo_id, filename)

@@ -29,7 +29,7 @@ from .cache import cache_dir, store_bytes
 from .cores import available_cores
 from .errors import TokenizerError
 from .hf_helper import COUNTS, DECODE, ENDS, IDS, HelperFailed, TokenizerProcess
-from .network import hub_unreachable
+from .network import download_hub_file, hub_unreachable
 from .quick_helper import QuickHelper
 
 DEFAULT_TOKENIZER = "cl100k_base"
@@ -649,7 +649,10 @@ def _from_hub(repo_id: str, tried: list[str]) -> str | None:
         tried.append(f"Hub id {repo_id!r}: not in the local Hub cache, and {reason}")
         return None
     try:
-        return huggingface_hub.hf_hub_download(repo_id, "tokenizer.json")
+        where = f"tokenizer 'hf:{repo_id}'"
+        return download_hub_file(repo_id, "tokenizer.json", MAX_TOKENIZER_BYTES, TokenizerError, where)
+    except TokenizerError:
+        raise
     except Exception as exc:
         tried.append(f"Hub id {repo_id!r} ({type(exc).__name__})")
         return None
