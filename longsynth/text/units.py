@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,21 +31,76 @@ def normalize(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+_PARAGRAPH_END = re.compile(r"\n\s*\n")
+
+
 def split_sentences(text: str, max_chars: int = 1000, language: str = "en") -> list[str]:
     """Split text into sentence units; over-long sentences are split at word boundaries (Chinese ones
     after a comma, else between characters)."""
-    units: list[str] = []
-    for paragraph in re.split(r"\n\s*\n", text):
-        paragraph = normalize(paragraph)
-        if not paragraph:
-            continue
-        if language == "zh":
-            for sentence in _SENTENCE_END_ZH.split(paragraph):
-                units.extend(_wrap_zh(sentence.strip(), max_chars))
-            continue
-        for sentence in _SENTENCE_END.split(paragraph):
-            units.extend(_wrap(sentence, max_chars))
-    return [u for u in units if u]
+    return list(iter_sentences(text, max_chars, language))
+
+
+def iter_sentences(text: str, max_chars: int = 1000, language: str = "en") -> Iterator[str]:
+    """`split_sentences`, a unit at a time: a caller that needs the first few thousand units of a
+    document of hundreds of megabytes reads only as far as those. A paragraph is folded and split
+    `FOLD_CHARS` at a time (a 280 MB document of one paragraph, a sentence a line, took 40 s and
+    5 GB to split whole, for a 4K haystack)."""
+    separator = _SENTENCE_END_ZH if language == "zh" else _SENTENCE_END
+    for paragraph in _pieces(_PARAGRAPH_END, text):
+        for sentence in _split_folded(separator, _folded(paragraph)):
+            if language == "zh":
+                yield from filter(None, _wrap_zh(sentence.strip(), max_chars))
+            else:
+                yield from filter(None, _wrap(sentence, max_chars))
+
+
+FOLD_CHARS = 1 << 20  # a paragraph longer than this is folded and split a piece of about this size at a time
+
+
+def _folded(paragraph: str) -> Iterator[str]:
+    """`normalize(paragraph)` in pieces that, joined with single spaces, make it: the paragraph is cut
+    at whitespace, so each cut falls in a run that folding turns into one space anyway."""
+    start = 0
+    while start < len(paragraph):
+        space = _SPACES.search(paragraph, start + FOLD_CHARS) if len(paragraph) - start > FOLD_CHARS else None
+        end = space.start() if space else len(paragraph)
+        piece = normalize(paragraph[start:end])
+        if piece:
+            yield piece
+        start = end
+
+
+def _split_folded(separator: re.Pattern[str], pieces: Iterator[str]) -> Iterator[str]:
+    """What `separator.split(" ".join(pieces))` returns, read a piece at a time and in time linear in
+    the text: each piece is searched with the two characters before it (the separators look at
+    most two characters back and one ahead, and no piece starts or ends with a space), and a
+    sentence end found before the text read so far ends is the one a whole reading finds; what
+    follows the last one waits for the next piece."""
+    pending: list[str] | None = None  # the text since the last sentence end (None: nothing read yet)
+    for piece in pieces:
+        if pending is None:
+            window, start = piece, 0
+            pending = []
+        else:
+            tail = "".join(pending[-2:])[-2:]  # (pieces are never empty)
+            window, start = f"{tail} {piece}", len(tail)
+        cut = start
+        for match in separator.finditer(window, start):
+            if match.end() >= len(window):  # it could grow, or stop matching, with what comes next
+                break
+            yield "".join(pending) + window[cut : match.start()]
+            pending, cut = [], match.end()
+        pending.append(window[cut:])
+    yield from _pieces(separator, "".join(pending or []))
+
+
+def _pieces(separator: re.Pattern[str], text: str) -> Iterator[str]:
+    """What `separator.split(text)` returns (the pattern has no groups), a piece at a time."""
+    start = 0
+    for match in separator.finditer(text):
+        yield text[start : match.start()]
+        start = match.end()
+    yield text[start:]
 
 
 def _wrap_zh(sentence: str, max_chars: int) -> list[str]:
