@@ -108,10 +108,10 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_parquet_file(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
+def read_parquet_file(path: Path, columns: list[str] | None = None, n_rows: int | None = None) -> pl.DataFrame:
     """A Parquet file by its literal path: never expanded as a glob pattern (a folder named `o[1]` or
-    `ds*` is a name, not a pattern) nor as a Hive-partitioned folder."""
-    return pl.read_parquet(path, columns=columns, glob=False, hive_partitioning=False)
+    `ds*` is a name, not a pattern) nor as a Hive-partitioned folder. `n_rows`: its first rows only."""
+    return pl.read_parquet(path, columns=columns, n_rows=n_rows, glob=False, hive_partitioning=False)
 
 
 def read_parquet_schema_file(path: Path) -> dict[str, pl.DataType]:

@@ -279,8 +279,11 @@ def _read_folder(source: Path, db: Database) -> None:
     if not files:
         raise CorpusError(f"database folder {str(source)!r} holds no .csv or .parquet files")
     for file in files:
-        try:
-            frame = pl.read_csv(file, glob=False) if file.suffix == ".csv" else read_parquet_file(file)
+        try:  # one row past the limit at most: a table of 10 GB is refused without being read whole
+            if file.suffix == ".csv":
+                frame = pl.read_csv(file, glob=False, n_rows=MAX_ROWS + 1)
+            else:
+                frame = read_parquet_file(file, n_rows=MAX_ROWS + 1)
         except Exception as exc:  # polars raises several kinds, with many lines of hints
             raise CorpusError(f"database table {str(file)!r} could not be read: {first_line(exc)}") from None
         _check_shape(file.stem, frame.columns)
