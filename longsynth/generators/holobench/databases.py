@@ -223,6 +223,7 @@ def _kind(values: list[Any]) -> str:
 
 MAX_COLUMNS = 100  # of a user table (HoloBench's have a handful; a 3,000-column CSV took 88 s to refuse)
 MAX_ROWS = 1_000_000  # of a user table (a context of 2M tokens holds tens of thousands of rows)
+MAX_CSV_BYTES = 1 << 30  # of a user CSV table (MAX_ROWS rows of MAX_COLUMNS short values fit)
 
 
 def _check_shape(name: str, columns: list[str]) -> None:
@@ -279,9 +280,17 @@ def _read_folder(source: Path, db: Database) -> None:
     if not files:
         raise CorpusError(f"database folder {str(source)!r} holds no .csv or .parquet files")
     for file in files:
-        try:  # one row past the limit at most: a table of 10 GB is refused without being read whole
+        # A table is refused before it is read whole when it cannot fit the limits: a CSV by its size
+        # (polars told to stop after some rows returned none of a broken file, with no error), a
+        # Parquet file, whose rows are counted in its metadata, one row past MAX_ROWS at most.
+        if file.suffix == ".csv" and file.stat().st_size > MAX_CSV_BYTES:
+            raise CorpusError(
+                f"database table {str(file)!r} holds {file.stat().st_size:,} bytes, more than the "
+                f"{MAX_CSV_BYTES:,} a CSV table may have; use a smaller table"
+            )
+        try:
             if file.suffix == ".csv":
-                frame = pl.read_csv(file, glob=False, n_rows=MAX_ROWS + 1)
+                frame = pl.read_csv(file, glob=False)
             else:
                 frame = read_parquet_file(file, n_rows=MAX_ROWS + 1)
         except Exception as exc:  # polars raises several kinds, with many lines of hints
