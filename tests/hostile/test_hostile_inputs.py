@@ -1427,7 +1427,19 @@ def _huge_csv(root: Path) -> None:
         handle.truncate(2 << 30)
 
 
+def _giant_value_sqlite(root: Path) -> None:
+    con = sqlite3.connect(root / "big.sqlite")
+    con.execute("CREATE TABLE items (item_id INTEGER, name TEXT)")
+    con.executemany("INSERT INTO items VALUES (?, ?)", [(i, f"item{i}") for i in range(300)])
+    con.execute("INSERT INTO items VALUES (301, ?)", ("word " * 4_000_000,))
+    con.commit()
+    con.close()
+
+
 CASES += [
+    Case("a database value of 20 million characters", ["build", "--generator", "holobench", *SMALL, "--set",
+         "database=big.sqlite", "-o", "out"], 2, "column 'name' holds a value of 20,000,000 characters; at most 10,000",
+         _giant_value_sqlite),
     Case("a Parquet table of 1,000,001 rows", ["build", "--generator", "holobench", *SMALL, "--set", "database=db",
          "-o", "out"], 2, "database table 'items' has more than 1,000,000 rows", _long_parquet),
     Case("a CSV table of 2 GiB", ["build", "--generator", "holobench", *SMALL, "--set", "database=db", "-o", "out"],

@@ -224,6 +224,7 @@ def _kind(values: list[Any]) -> str:
 MAX_COLUMNS = 100  # of a user table (HoloBench's have a handful; a 3,000-column CSV took 88 s to refuse)
 MAX_ROWS = 1_000_000  # of a user table (a context of 2M tokens holds tens of thousands of rows)
 MAX_CSV_BYTES = 1 << 30  # of a user CSV table (MAX_ROWS rows of MAX_COLUMNS short values fit)
+MAX_VALUE_CHARS = 10_000  # of one text value of a user table (HoloBench's are names, cities, titles)
 
 
 def _check_shape(name: str, columns: list[str]) -> None:
@@ -247,6 +248,12 @@ def _table_from_records(name: str, columns: list[str], records: list[tuple]) -> 
         bad = next((v for v in values if isinstance(v, float) and not math.isfinite(v)), None)
         if bad is not None:  # inf or NaN: no answer can be stated or compared with it
             raise CorpusError(f"database table {name!r} column {col!r} holds {bad}; use finite numbers or NULL")
+        long = next((v for v in values if isinstance(v, str) and len(v) > MAX_VALUE_CHARS), None)
+        if long is not None:  # a row is a sentence: a 100 MB value took 12 s and 4 GB before any query failed
+            raise CorpusError(
+                f"database table {name!r} column {col!r} holds a value of {len(long):,} characters; "
+                f"at most {MAX_VALUE_CHARS:,} (a row is stated as one sentence)"
+            )
         kind = _kind(values)
         role = "key" if n == 0 and col.endswith("id") and len(set(values)) == len(values) else "attribute"
         cols.append(Column(col, kind, role))
