@@ -148,13 +148,26 @@ def iter_records(
         yield from _iter_file(file)
 
 
+MAX_DOCUMENT_BYTES = 512 * 1024 * 1024  # a .txt document or a .jsonl record, at most (a book is a few MB)
+
+
 def _iter_file(file: Path) -> Iterator[tuple[str, str, Any]]:
     try:
         if file.suffix == ".txt":
+            if file.stat().st_size > MAX_DOCUMENT_BYTES:
+                raise CorpusError(
+                    f"corpus file {file} holds {file.stat().st_size:,} bytes, and a .txt file is one document "
+                    f"of at most {MAX_DOCUMENT_BYTES:,}; split it into several files, or lines of a .jsonl file"
+                )
             yield file.stem, str(file), file.read_text(encoding="utf-8")
         elif file.suffix == ".jsonl":
             with file.open(encoding="utf-8") as handle:
-                for line_no, line in enumerate(handle, 1):
+                for line_no, line in enumerate(iter(lambda: handle.readline(MAX_DOCUMENT_BYTES + 1), ""), 1):
+                    if len(line) > MAX_DOCUMENT_BYTES:  # (characters: at least as many bytes)
+                        raise CorpusError(
+                            f"corpus file {file} line {line_no} holds more than {MAX_DOCUMENT_BYTES:,} characters; "
+                            "at most that a record: split the document into several records"
+                        )
                     if not line.strip():
                         continue
                     try:

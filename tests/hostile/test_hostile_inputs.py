@@ -1831,6 +1831,14 @@ CASES += [
 ]  # fmt: skip
 
 
+# A .txt corpus is one document, read whole: a file of gigabytes was read into memory (and a .jsonl
+# line of any length). Now a .txt file over 512 MiB is refused unread (here a sparse one of 600 MiB).
+CASES += [
+    Case("a .txt corpus of 600 MiB", ["build", "--set", "haystack=corpus", "--set", "corpus=big.txt", *SMALL, "-o",
+         "out"], 2, "and a .txt file is one document of at most 536,870,912", _sparse_file("big.txt", 600 << 20)),
+]  # fmt: skip
+
+
 def _snapshot(root: Path, skip: set[str]) -> dict[str, str]:
     found = {}
     for path in sorted(root.rglob("*")):
@@ -1939,3 +1947,19 @@ def test_a_tokenizer_helper_whose_build_died_ends_itself(tmp_path, monkeypatch):
     process.wait(timeout=30)
     assert time.monotonic() - started < 15
     helper._process = None
+
+
+def test_a_corpus_record_longer_than_a_document_may_be_is_refused(tmp_path, monkeypatch):
+    """A .jsonl corpus line is read up to the document limit and no further (here 5,000 characters
+    instead of 512 MiB): one line naming the file and line, not a record of any size in memory."""
+    from longsynth.text import sources
+
+    monkeypatch.setattr(sources, "MAX_DOCUMENT_BYTES", 5_000)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    write("c.jsonl", json.dumps({"text": "Short text. " * 20}) + "\n" + json.dumps({"text": "word " * 2_000}))(tmp_path)
+    args = ["build", "--set", "haystack=corpus", "--set", "corpus=c.jsonl", *SMALL, "-o", "out"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and "c.jsonl line 2 holds more than 5,000 characters" in errors[0]
