@@ -44,11 +44,13 @@ from .pipeline import build as run_build
 from .pipeline import make_generator, plan
 from .spec import Spec, load_spec, parse_set
 from .suites import describe, load_suite, suite_names
+from .terminal import printable
 
 
 def one_line(text: str) -> str:
-    """A message on one line (library messages can span several: polars hints, DuckDB carets)."""
-    return " ".join(str(text).split())
+    """A message on one line (library messages can span several: polars hints, DuckDB carets), safe to
+    print (it may quote someone else's input: `terminal.printable`)."""
+    return printable(" ".join(str(text).split()))
 
 
 def _friendly(func):
@@ -383,7 +385,7 @@ def validate(directory, quiet) -> None:
         report = validate_directory(Path(directory), progress=progress)
     if not quiet:
         for line in report.problems[:50]:
-            click.echo(line)
+            click.echo(printable(line))  # (a problem may quote the row's text)
         if len(report.problems) > 50:
             click.echo(f"... and {len(report.problems) - 50} more problems")
     click.echo(
@@ -405,7 +407,7 @@ def inspect(directory, task, index, full, as_json) -> None:
     """Show one sample with its needles (relevant items) marked >>> like this <<<."""
     row = load_row(Path(directory), task, index)
     if as_json:
-        click.echo(json.dumps(row, indent=2, ensure_ascii=False))
+        click.echo(printable(json.dumps(row, indent=2, ensure_ascii=False)))  # (still JSON: \uXXXX escapes)
         return
     click.echo(render_row(row, full=full, color=sys.stdout.isatty()))
 

@@ -18,6 +18,7 @@ from .pipeline import attempt_seed, make_generator, plan
 from .read_ahead import ordered_map
 from .rows import schema_for
 from .spec import Spec
+from .terminal import printable
 from .tokenizers import Tokenizer
 from .validators import TEXT_COLUMNS, measure_written, text_problems, validate_row
 
@@ -244,7 +245,7 @@ def render_row(row: dict[str, Any], full: bool = False, color: bool = False, aro
     spans = get_generator_class(row["generator"]).marked_spans(metadata)
 
     def mark(s: str) -> str:
-        return f"\x1b[1;33m>>> {s} <<<\x1b[0m" if color else f">>> {s} <<<"
+        return f"\x1b[1;33m>>> {printable(s)} <<<\x1b[0m" if color else f">>> {printable(s)} <<<"
 
     lines = [
         f"id: {row['id']}",
@@ -269,13 +270,14 @@ def render_row(row: dict[str, Any], full: bool = False, color: bool = False, aro
         gap = text[cursor:start]
         if not full and len(gap) > 2 * around + 40:  # never elide a handful of characters
             gap = gap[:around] + f" [... {len(gap) - 2 * around} chars ...] " + gap[-around:]
-        pieces.append(gap)
+        pieces.append(printable(gap))  # (someone else's text: see `terminal`)
         pieces.append(mark(text[start:end]))
         cursor = end
     rest = text[cursor:]
     if not full and len(rest) > 2 * around + 40:
         rest = rest[:around] + f" [... {len(rest) - 2 * around} chars ...] " + rest[-around:]
-    pieces.append(rest)
+    pieces.append(printable(rest))
+    lines = [printable(line) for line in lines]  # (the fields above; the text's pieces are done)
     lines.append("".join(pieces))
     if hidden:
         lines.append(f"({hidden} more marked items not shown; use --full)")

@@ -1963,3 +1963,30 @@ def test_a_corpus_record_longer_than_a_document_may_be_is_refused(tmp_path, monk
     assert result.exit_code == 2, result.output
     errors = result.stderr.strip().splitlines()
     assert len(errors) == 1 and "c.jsonl line 2 holds more than 5,000 characters" in errors[0]
+
+
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u202e"  # a window title, a cleared screen, a C1 CSI, a right-to-left override
+
+
+def test_someone_elses_text_reaches_the_terminal_escaped(tmp_path, monkeypatch, small_build):
+    """A dataset whose rows hold terminal escape sequences (edited and rehashed) and a spec value
+    holding them: `inspect`, `inspect --json`, `validate` and an error line show each control
+    character as its \\uXXXX escape, never the character a terminal acts on; the JSON stays JSON."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    shutil.copytree(small_build, tmp_path / "built")
+    _column_rehashed("input", lambda n: [f"Plain text {ESCAPES} more text."] * n)(tmp_path / "built")
+    _column_rehashed("answers", lambda n: [[f"4{ESCAPES}2"]] * n)(tmp_path / "built")
+    runs = {
+        "inspect": CliRunner().invoke(cli, ["inspect", "built"]),
+        "inspect --json": CliRunner().invoke(cli, ["inspect", "built", "--json"]),
+        "validate": CliRunner().invoke(cli, ["validate", "built"]),
+        "an error": CliRunner().invoke(cli, ["build", "--task", f"niah{ESCAPES}", "-o", "out"]),
+    }
+    for name, result in runs.items():
+        shown = result.output + (result.stderr or "")
+        assert not any(c in shown for c in "\x1b\x07\x9b\u202e"), (name, shown)
+        if name != "an error":  # (that one quotes the task with repr, which escapes as \x1b: also safe)
+            assert "\\u001b]0;pwned\\u0007\\u001b[2J\\u009b31m\\u202e" in shown, (name, shown)
+    assert runs["inspect"].exit_code == 0 and runs["validate"].exit_code == 1 and runs["an error"].exit_code == 2
+    assert json.loads(runs["inspect --json"].output)["input"] == f"Plain text {ESCAPES} more text."
