@@ -29,6 +29,9 @@ LOAD, IDS, ENDS, COUNTS, DECODE = b"L", b"I", b"E", b"C", b"D"
 OK, FAILED = b"K", b"F"
 _LENGTH = struct.Struct("<Q")
 
+if __package__:  # imported by a build; run as the helper (a script, by path), it needs stdlib only
+    from .quick_helper import stop_process
+
 SECONDS = 30.0  # every request's deadline starts here ...
 BYTES_PER_SECOND = 16_000  # ... and grows by a second per this many bytes it sends (a real tokenizer:
 # a megabyte or more a second, so 60 times the slowest it is allowed)
@@ -88,7 +91,7 @@ class TokenizerProcess:
             close_fds=True,
         )
         self._pid = os.getpid()
-        weakref.finalize(self, _stop, self._process)
+        weakref.finalize(self, stop_process, self._process)
         self._exchange(LOAD, self.file.encode("utf-8"), deadline(os.path.getsize(self.file), LOAD_BYTES_PER_SECOND))
 
     def _exchange(self, operation: bytes, payload: bytes, seconds: float) -> bytes:
@@ -137,23 +140,8 @@ class TokenizerProcess:
     def close(self) -> None:
         with self._lock:
             if self._process is not None:
-                _stop(self._process)
+                stop_process(self._process)
                 self._process = None
-
-
-def _stop(process) -> None:
-    """Close the helper's input (it exits at once) and reap it."""
-    import subprocess
-
-    try:
-        process.stdin.close()
-    except OSError:
-        pass
-    try:
-        process.wait(timeout=2)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _uint32(values) -> bytes:

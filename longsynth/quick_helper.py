@@ -53,7 +53,7 @@ class QuickHelper:
             stderr=subprocess.DEVNULL,
             close_fds=True,
         )
-        weakref.finalize(self, _stop, self._process)
+        weakref.finalize(self, stop_process, self._process)
 
     def loading(self) -> bool:
         """Whether the helper is still loading its encoding (not ready, and not gone)."""
@@ -133,7 +133,7 @@ class QuickHelper:
 
     def close(self) -> None:
         self._gone = True
-        _stop(self._process)
+        stop_process(self._process)
 
 
 def _read(stream, size: int) -> bytes:
@@ -143,8 +143,8 @@ def _read(stream, size: int) -> bytes:
     return data
 
 
-def _stop(process) -> None:
-    """Close the helper's input (it exits at once) and reap it."""
+def stop_process(process) -> None:
+    """Close a helper's input (it exits at once) and reap it (this helper's and `hf_helper`'s)."""
     import subprocess
 
     try:
