@@ -68,9 +68,9 @@ class TokenizerProcess:
         import os
 
         with self._lock:
-            if self._process is None or self._pid != os.getpid():
-                self._start()
             try:
+                if self._process is None or self._pid != os.getpid():
+                    self._start()
                 return self._exchange(operation, payload, deadline(len(payload), per_second))
             except HelperFailed:
                 raise

@@ -84,3 +84,17 @@ def test_a_local_tokenizer_is_kept_by_its_file_not_its_name(tmp_path, monkeypatc
     save(second, {"hello": 3, "world": 4})
     os.utime(second / "tok" / "tokenizer.json", ns=(1, 1))  # a new time, however fast the edit
     assert get_tokenizer("hf:tok").encode("hello world") == [3, 4]
+
+
+def test_a_tokenizer_process_that_dies_is_one_error(tmp_path, monkeypatch, hf_tokenizer_dir):
+    """The helper exits before it answers (here its script is one that exits at once; in life, killed
+    or out of memory): one TokenizerError naming the file, not a traceback from a pipe."""
+    import longsynth.hf_helper as hf_helper
+    from longsynth.errors import TokenizerError
+    from longsynth.tokenizers import HFTokenizer
+
+    (tmp_path / "exits.py").write_text("raise SystemExit(3)\n")
+    monkeypatch.setattr(hf_helper, "__file__", str(tmp_path / "exits.py"))
+    said = r"could not be loaded; tried: file .*\(the tokenizer process stopped \(it exited\)\)"
+    with pytest.raises(TokenizerError, match=said):
+        HFTokenizer(str(hf_tokenizer_dir))
