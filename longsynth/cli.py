@@ -238,7 +238,8 @@ def _build_summary(manifest: dict[str, Any], out: Path) -> str:
     type=click.IntRange(1, 1024),
     default=1,
     show_default=True,
-    help="Shards built in parallel (processes, or Ray tasks; at most 1024); the output bytes do not change.",
+    help="Shards built in parallel: Ray tasks (at most 1024), or local processes (at most one per core); "
+    "the output bytes do not change.",
 )
 @click.option(
     "--backend",

@@ -451,6 +451,10 @@ def _build(spec, out, overwrite, progress, generator, workers, backend, ray_addr
             results = _run_ray(ray, spec, out, jobs, progress, threads or 1, shared, cache)
     elif backend == "local":
         generator.prepare()  # shared resources (e.g. a corpus index) are built once, before any worker starts
+        # Local processes beyond the machine's cores only compete for them, each holding its own
+        # tokenizer and generator: 16 on 2 cores built 32 small shards 5 times slower than 2, with
+        # 1.3 GB more memory (1,024 would exhaust it). The bytes do not depend on the count.
+        workers = min(workers, available_cores(), len(jobs))
         if workers > 1:
             per_worker = threads or generation_threads(generator.tokenizer, workers)
             results = _run_pool(spec, out, jobs, workers, progress, per_worker)
