@@ -507,7 +507,9 @@ def _ray_session(address: str | None, workers: int):
     if started_here and address:
         _check_reachable(address)
     if started_here:
-        options = {"address": address} if address else {"num_cpus": max(1, workers)}
+        # A local instance runs its tasks on this machine's cores: more would only compete for them
+        # (see the local processes in `_build`).
+        options = {"address": address} if address else {"num_cpus": max(1, min(workers, available_cores()))}
         ray.init(include_dashboard=False, log_to_driver=False, **options)
     try:
         yield ray

@@ -70,6 +70,26 @@ def test_local_workers_are_at_most_one_per_core(one_worker, tmp_path, monkeypatc
     assert started == [2]
 
 
+def test_a_local_ray_instance_gets_at_most_the_machines_cores(monkeypatch):
+    """`--backend ray --workers 64` with no cluster address starts Ray on this machine with its cores
+    (2 here), not 64 CPUs it does not have; a cluster's address is used as given."""
+    import types
+
+    import longsynth.pipeline as pipeline
+
+    started = []
+    record = started.append
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=lambda **kw: record(kw), shutdown=lambda: None)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setattr(pipeline, "available_cores", lambda: 2)
+    monkeypatch.setattr(pipeline, "_check_reachable", lambda address: None)
+    with pipeline._ray_session(None, 64):
+        pass
+    with pipeline._ray_session("10.0.0.1:6379", 64):
+        pass
+    assert started[0]["num_cpus"] == 2 and "num_cpus" not in started[1] and started[1]["address"] == "10.0.0.1:6379"
+
+
 @pytest.mark.slow
 def test_ray_backend_writes_the_same_bytes(one_worker, tmp_path):
     pytest.importorskip("ray")
