@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -317,6 +318,34 @@ def test_dense_encoder_must_be_wordllama_or_a_local_folder(tmp_path):
     )
     with pytest.raises(SpecError, match="not wordllama or a local model folder|sentence-transformers"):
         build(spec, tmp_path / "d")
+
+
+def test_a_model_folder_that_could_run_code_is_refused(tmp_path):
+    """encoder=<folder> names someone's sentence-transformers folder: pickled weights (loading one runs
+    what it names), no .safetensors weights, or a modules.json naming a class outside
+    sentence_transformers are refused before anything loads it (sentence-transformers need not be
+    installed); a folder of safetensors and the library's own modules passes."""
+    from longsynth.errors import SpecError
+    from longsynth.generators.nextlong.retrieval import check_model_folder
+
+    def folder(name: str, files: dict[str, str]) -> Path:
+        (tmp_path / name).mkdir()
+        for file, text in files.items():
+            (tmp_path / name / file).write_text(text)
+        return tmp_path / name
+
+    module = {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}
+    pickled = folder("pickled", {"config.json": "{}", "pytorch_model.bin": "pickle"})
+    spec = load_spec(None, generator="nextlong", tasks="nextlong", lengths="4k", samples=1, retriever="dense",
+                     corpus="builtin:50", encoder=str(pickled))  # fmt: skip
+    with pytest.raises(SpecError, match="holds pytorch_model.bin, a pickle, which runs code"):
+        build(spec, tmp_path / "d")
+    with pytest.raises(SpecError, match="holds no .safetensors weights"):
+        check_model_folder(folder("empty", {"config.json": "{}"}))
+    foreign = json.dumps([module, {**module, "idx": 1, "type": "os.system"}])
+    with pytest.raises(SpecError, match="names 'os.system', a class outside sentence_transformers"):
+        check_model_folder(folder("foreign", {"model.safetensors": "", "modules.json": foreign}))
+    assert check_model_folder(folder("fine", {"model.safetensors": "", "modules.json": json.dumps([module])})) is None
 
 
 def _similarities(out, encode) -> tuple[float, float]:

@@ -35,6 +35,7 @@ from ...cache import cache_dir
 from ...cores import available_cores, process_pool
 from ...errors import CacheError, CorpusError, SpecError
 from ...files import input_files, read_parquet_file, sha256_file, write_folder_atomically
+from ...inputs import read_text
 from ...read_ahead import WriteBehind, read_ahead
 from ...text.sources import iter_corpus_documents
 from ...tokenizers import Tokenizer, get_tokenizer
@@ -179,16 +180,49 @@ def load_encoder(encoder: str):
             raise SpecError("retriever=dense needs the dense extra: pip install 'longsynth[dense]'") from None
         model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
         return lambda texts: np.asarray(model.embed(list(texts), norm=True), dtype=np.float32)
+    if not encoder or not Path(encoder).is_dir():
+        raise SpecError(f"encoder {encoder!r} is not wordllama or a local model folder; no model is fetched from a hub")
+    check_model_folder(Path(encoder))
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
         raise SpecError(
             "encoder=<folder> needs sentence-transformers: pip install 'longsynth[sentence-transformers]'"
         ) from None
-    if not encoder or not Path(encoder).is_dir():
-        raise SpecError(f"encoder {encoder!r} is not wordllama or a local model folder; no model is fetched from a hub")
-    model = SentenceTransformer(encoder, device="cpu")
+    model = SentenceTransformer(encoder, device="cpu", trust_remote_code=False, model_kwargs={"use_safetensors": True})
     return lambda texts: np.asarray(model.encode(texts, normalize_embeddings=True), dtype=np.float32)
+
+
+PICKLED = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")  # formats whose loading runs code
+
+
+def check_model_folder(folder: Path) -> None:
+    """Refuse a model folder that could run code when loaded: weights stored as pickles (loading
+    one runs whatever it names), no .safetensors weights, or a modules.json naming a class outside
+    sentence_transformers (it is imported and called by that name). A spec, and the folder it
+    names, may be someone else's."""
+    files = input_files(folder)
+    pickled = [f for f in files if f.suffix.lower() in PICKLED]
+    if pickled:
+        raise SpecError(
+            f"encoder folder {str(folder)!r} holds {pickled[0].relative_to(folder)}, a pickle, which runs code "
+            "when it is loaded; give a model folder whose weights are .safetensors files"
+        )
+    if not any(f.suffix == ".safetensors" for f in files):
+        raise SpecError(f"encoder folder {str(folder)!r} holds no .safetensors weights")
+    modules = folder / "modules.json"
+    if modules.exists():
+        try:
+            entries = json.loads(read_text(modules, "the encoder's modules.json"))
+            kinds = [str(entry["type"]) for entry in entries]
+        except (ValueError, TypeError, KeyError):
+            raise SpecError(f"the encoder's modules.json in {str(folder)!r} is not a list of modules") from None
+        foreign = [kind for kind in kinds if not kind.startswith("sentence_transformers.")]
+        if foreign:
+            raise SpecError(
+                f"the encoder's modules.json in {str(folder)!r} names {foreign[0]!r}, a class outside "
+                "sentence_transformers, which loading would import and run"
+            )
 
 
 class _Dense:
