@@ -338,8 +338,14 @@ def test_a_model_folder_that_could_run_code_is_refused(tmp_path):
     pickled = folder("pickled", {"config.json": "{}", "pytorch_model.bin": "pickle"})
     spec = load_spec(None, generator="nextlong", tasks="nextlong", lengths="4k", samples=1, retriever="dense",
                      corpus="builtin:50", encoder=str(pickled))  # fmt: skip
-    with pytest.raises(SpecError, match="holds pytorch_model.bin, a pickle, which runs code"):
+    with pytest.raises(SpecError, match="holds pytorch_model.bin, a pickle with no .safetensors weights beside it"):
         build(spec, tmp_path / "d")
+    both = folder("both", {"model.safetensors": "", "pytorch_model.bin": "pickle", "modules.json": "[]"})
+    assert check_model_folder(both) is None  # (a model saved by older versions: the safetensors are read)
+    (both / "2_Dense").mkdir()
+    (both / "2_Dense" / "pytorch_model.bin").write_text("pickle")
+    with pytest.raises(SpecError, match="2_Dense/pytorch_model.bin, a pickle"):
+        check_model_folder(both)
     with pytest.raises(SpecError, match="holds no .safetensors weights"):
         check_model_folder(folder("empty", {"config.json": "{}"}))
     foreign = json.dumps([module, {**module, "idx": 1, "type": "os.system"}])

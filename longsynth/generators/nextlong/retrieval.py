@@ -197,16 +197,20 @@ PICKLED = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")  # form
 
 
 def check_model_folder(folder: Path) -> None:
-    """Refuse a model folder that could run code when loaded: weights stored as pickles (loading
+    """Refuse a model folder that could run code when loaded: weights stored only as pickles (loading
     one runs whatever it names), no .safetensors weights, or a modules.json naming a class outside
     sentence_transformers (it is imported and called by that name). A spec, and the folder it
-    names, may be someone else's."""
+    names, may be someone else's. A pickle beside .safetensors weights is left alone (a model saved
+    by older versions keeps both): the transformer is loaded with safetensors only, and
+    sentence-transformers' other modules read their .safetensors file when there is one."""
     files = input_files(folder)
-    pickled = [f for f in files if f.suffix.lower() in PICKLED]
+    safe = {f.parent for f in files if f.suffix == ".safetensors"}
+    pickled = [f for f in files if f.suffix.lower() in PICKLED and f.parent not in safe]
     if pickled:
         raise SpecError(
-            f"encoder folder {str(folder)!r} holds {pickled[0].relative_to(folder)}, a pickle, which runs code "
-            "when it is loaded; give a model folder whose weights are .safetensors files"
+            f"encoder folder {str(folder)!r} holds {pickled[0].relative_to(folder)}, a pickle with no "
+            ".safetensors weights beside it, and loading a pickle runs code; give a model folder whose weights "
+            "are .safetensors files"
         )
     if not any(f.suffix == ".safetensors" for f in files):
         raise SpecError(f"encoder folder {str(folder)!r} holds no .safetensors weights")
