@@ -321,37 +321,53 @@ def test_dense_encoder_must_be_wordllama_or_a_local_folder(tmp_path):
 
 
 def test_a_model_folder_that_could_run_code_is_refused(tmp_path):
-    """encoder=<folder> names someone's sentence-transformers folder: pickled weights (loading one runs
-    what it names), no .safetensors weights, or a modules.json naming a class outside
-    sentence_transformers are refused before anything loads it (sentence-transformers need not be
-    installed); a folder of safetensors and the library's own modules passes."""
+    """encoder=<folder> names someone's sentence-transformers folder, which that library would load
+    running its code: a .py file (a module class in modules.json is loaded from the folder's own
+    code), a class named outside sentence_transformers and torch (a Dense module's activation is
+    imported and called; a Router's routes too), pickled weights with no .safetensors beside them.
+    Each is refused before anything loads it (sentence-transformers need not be installed); a
+    folder of safetensors and the library's own modules passes, pickles beside safetensors too."""
     from longsynth.errors import SpecError
     from longsynth.generators.nextlong.retrieval import check_model_folder
 
-    def folder(name: str, files: dict[str, str]) -> Path:
-        (tmp_path / name).mkdir()
-        for file, text in files.items():
-            (tmp_path / name / file).write_text(text)
+    module = {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}
+    dense = {"idx": 1, "name": "1", "path": "1_Dense", "type": "sentence_transformers.models.Dense"}
+    tanh = {"in_features": 8, "out_features": 4, "activation_function": "torch.nn.modules.activation.Tanh"}
+
+    def folder(name: str, files: dict[str, object]) -> Path:
+        for file, content in files.items():
+            (tmp_path / name / file).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name / file).write_text(content if isinstance(content, str) else json.dumps(content))
         return tmp_path / name
 
-    module = {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}
+    fine = {
+        "model.safetensors": "",
+        "modules.json": [module, dense],
+        "1_Dense/config.json": tanh,
+        "1_Dense/model.safetensors": "",
+        "config.json": {"model_type": "bert", "tokenizer_class": "BertTokenizer"},
+    }
+    assert check_model_folder(folder("fine", fine)) is None
+    assert check_model_folder(folder("both", {**fine, "pytorch_model.bin": "pickle"})) is None
     pickled = folder("pickled", {"config.json": "{}", "pytorch_model.bin": "pickle"})
     spec = load_spec(None, generator="nextlong", tasks="nextlong", lengths="4k", samples=1, retriever="dense",
                      corpus="builtin:50", encoder=str(pickled))  # fmt: skip
-    with pytest.raises(SpecError, match="holds pytorch_model.bin, a pickle with no .safetensors weights beside it"):
-        build(spec, tmp_path / "d")
-    both = folder("both", {"model.safetensors": "", "pytorch_model.bin": "pickle", "modules.json": "[]"})
-    assert check_model_folder(both) is None  # (a model saved by older versions: the safetensors are read)
-    (both / "2_Dense").mkdir()
-    (both / "2_Dense" / "pytorch_model.bin").write_text("pickle")
-    with pytest.raises(SpecError, match="2_Dense/pytorch_model.bin, a pickle"):
-        check_model_folder(both)
     with pytest.raises(SpecError, match="holds no .safetensors weights"):
-        check_model_folder(folder("empty", {"config.json": "{}"}))
-    foreign = json.dumps([module, {**module, "idx": 1, "type": "os.system"}])
-    with pytest.raises(SpecError, match="names 'os.system', a class outside sentence_transformers"):
-        check_model_folder(folder("foreign", {"model.safetensors": "", "modules.json": foreign}))
-    assert check_model_folder(folder("fine", {"model.safetensors": "", "modules.json": json.dumps([module])})) is None
+        build(spec, tmp_path / "d")
+    no_dense_safetensors = {k: v for k, v in fine.items() if k != "1_Dense/model.safetensors"}
+    foreign_module = [module, {**dense, "type": "custom.Module"}]
+    aborting = {**tanh, "activation_function": "os.abort"}
+    refused = {
+        "holds 1_Dense/pytorch_model.bin, a pickle with no .safetensors":
+            {**no_dense_safetensors, "1_Dense/pytorch_model.bin": "pickle"},
+        "holds custom.py, code that loading the model would run": {**fine, "custom.py": "import os"},
+        "names 'custom.Module', a class outside": {**fine, "modules.json": foreign_module},
+        "names 'os.abort', a class outside": {**fine, "1_Dense/config.json": aborting},
+        "names 'builtins.exec', a class outside": {**fine, "router.json": {"types": {"query": "builtins.exec"}}},
+    }  # fmt: skip
+    for n, (said, files) in enumerate(refused.items()):
+        with pytest.raises(SpecError, match=said.replace(".", r"\.")):
+            check_model_folder(folder(f"refused{n}", files))
 
 
 def _similarities(out, encode) -> tuple[float, float]:

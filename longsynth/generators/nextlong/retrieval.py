@@ -23,7 +23,7 @@ import sys
 import threading
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,17 +194,29 @@ def load_encoder(encoder: str):
 
 
 PICKLED = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")  # formats whose loading runs code
+CLASS_KEYS = ("type", "types", "activation_function", "tokenizer_class")  # config keys naming a class to import
+LIBRARIES = ("sentence_transformers.", "torch.")  # where a class a model folder names may come from
 
 
 def check_model_folder(folder: Path) -> None:
-    """Refuse a model folder that could run code when loaded: weights stored only as pickles (loading
-    one runs whatever it names), no .safetensors weights, or a modules.json naming a class outside
-    sentence_transformers (it is imported and called by that name). A spec, and the folder it
-    names, may be someone else's. A pickle beside .safetensors weights is left alone (a model saved
-    by older versions keeps both): the transformer is loaded with safetensors only, and
-    sentence-transformers' other modules read their .safetensors file when there is one."""
+    """Refuse a model folder that could run code when loaded. A spec, and the folder it names, may be
+    someone else's, and sentence-transformers (3.x to 5.x) runs a local folder's code without being
+    asked to trust it: a module class named in modules.json is loaded from the folder's own .py
+    files, a class named in a module's config.json (a Dense module's activation) is imported and
+    called, and pickled weights run whatever they name when unpickled. So the folder may hold no
+    .py file, name no class outside sentence_transformers and torch, and hold pickled weights only
+    beside .safetensors ones (a model saved by older versions keeps both; the transformer is loaded
+    with safetensors only, and each module reads its model.safetensors when there is one)."""
     files = input_files(folder)
+    code = [f for f in files if f.suffix == ".py"]
+    if code:
+        raise SpecError(
+            f"encoder folder {str(folder)!r} holds {code[0].relative_to(folder)}, code that loading the model "
+            "would run; give a model folder without .py files"
+        )
     safe = {f.parent for f in files if f.suffix == ".safetensors"}
+    if not safe:
+        raise SpecError(f"encoder folder {str(folder)!r} holds no .safetensors weights")
     pickled = [f for f in files if f.suffix.lower() in PICKLED and f.parent not in safe]
     if pickled:
         raise SpecError(
@@ -212,21 +224,31 @@ def check_model_folder(folder: Path) -> None:
             ".safetensors weights beside it, and loading a pickle runs code; give a model folder whose weights "
             "are .safetensors files"
         )
-    if not any(f.suffix == ".safetensors" for f in files):
-        raise SpecError(f"encoder folder {str(folder)!r} holds no .safetensors weights")
-    modules = folder / "modules.json"
-    if modules.exists():
+    for file in files:
+        if file.suffix != ".json" or file.name.startswith(("tokenizer", "vocab", "special_tokens")):
+            continue
         try:
-            entries = json.loads(read_text(modules, "the encoder's modules.json"))
-            kinds = [str(entry["type"]) for entry in entries]
-        except (ValueError, TypeError, KeyError):
-            raise SpecError(f"the encoder's modules.json in {str(folder)!r} is not a list of modules") from None
-        foreign = [kind for kind in kinds if not kind.startswith("sentence_transformers.")]
-        if foreign:
-            raise SpecError(
-                f"the encoder's modules.json in {str(folder)!r} names {foreign[0]!r}, a class outside "
-                "sentence_transformers, which loading would import and run"
-            )
+            config = json.loads(read_text(file, "a model configuration file"))
+        except ValueError:
+            raise SpecError(f"encoder folder {str(folder)!r}: {file.relative_to(folder)} is not JSON") from None
+        for named in _named_classes(config):
+            if not named.startswith(LIBRARIES):
+                raise SpecError(
+                    f"encoder folder {str(folder)!r}: {file.relative_to(folder)} names {named!r}, a class outside "
+                    "sentence_transformers and torch, which loading would import and run"
+                )
+
+
+def _named_classes(value: Any, key: str = "") -> Iterator[str]:
+    """Every dotted name a model configuration gives under one of CLASS_KEYS (at any depth)."""
+    if isinstance(value, dict):  # (a Router's "types" maps route names to classes)
+        for k, v in value.items():
+            yield from _named_classes(v, key if key == "types" else str(k))
+    elif isinstance(value, list):
+        for v in value:
+            yield from _named_classes(v, key)
+    elif isinstance(value, str) and key in CLASS_KEYS and "." in value:
+        yield value
 
 
 class _Dense:
