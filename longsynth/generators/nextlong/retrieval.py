@@ -195,7 +195,7 @@ def load_encoder(encoder: str):
 
 PICKLED = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")  # formats whose loading runs code
 CLASS_KEYS = ("type", "types", "activation_function", "tokenizer_class")  # config keys naming a class to import
-LIBRARIES = ("sentence_transformers.", "torch.")  # where a class a model folder names may come from
+LIBRARIES = ("sentence_transformers.", "torch.nn.")  # where a class a model folder names may come from
 
 
 def check_model_folder(folder: Path) -> None:
@@ -204,7 +204,7 @@ def check_model_folder(folder: Path) -> None:
     asked to trust it: a module class named in modules.json is loaded from the folder's own .py
     files, a class named in a module's config.json (a Dense module's activation) is imported and
     called, and pickled weights run whatever they name when unpickled. So the folder may hold no
-    .py file, name no class outside sentence_transformers and torch, and hold pickled weights only
+    .py file, name no class outside sentence_transformers and torch.nn, and hold pickled weights only
     beside .safetensors ones (a model saved by older versions keeps both; the transformer is loaded
     with safetensors only, and each module reads its model.safetensors when there is one)."""
     files = input_files(folder)
@@ -235,7 +235,7 @@ def check_model_folder(folder: Path) -> None:
             if not named.startswith(LIBRARIES):
                 raise SpecError(
                     f"encoder folder {str(folder)!r}: {file.relative_to(folder)} names {named!r}, a class outside "
-                    "sentence_transformers and torch, which loading would import and run"
+                    "sentence_transformers and torch.nn, which loading would import and run"
                 )
 
 
