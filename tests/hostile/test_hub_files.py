@@ -103,24 +103,25 @@ def test_a_hub_tokenizer_of_the_right_size_is_downloaded_and_used(tmp_path, hub)
     assert manifest["spec"]["tokenizer"] == "hf:someone/tok"
 
 
-def test_a_hub_tokenizer_too_large_is_refused_before_it_is_downloaded(tmp_path, hub):
-    body = _word_level_tokenizer()
-    hub.files["tokenizer.json"] = (body, 300 * 1024 * 1024)  # what the Hub says the file holds
-    done = _longsynth(tmp_path, hub, "build", "--tokenizer", "hf:someone/huge")
+@pytest.mark.parametrize(
+    ("name", "claimed", "args", "said"),
+    [
+        ("tokenizer.json", 300 << 20, ["--tokenizer", "hf:someone/huge"],
+         "holds 314,572,800 bytes, more than the 268,435,456 it may have"),
+        ("tokenizer_config.json", 5 << 20, ["--set", "chat_template=hf:someone/chat"],
+         "tokenizer_config.json holds 5,242,880 bytes, more than the 1,048,576"),
+    ],
+)  # fmt: skip
+def test_a_hub_file_too_large_is_refused_before_it_is_downloaded(tmp_path, hub, name, claimed, args, said):
+    """A tokenizer.json, or a chat template's tokenizer_config.json, whose size on the Hub passes its
+    reader's limit: one error line, and the file is never fetched."""
+    body = _word_level_tokenizer() if name == "tokenizer.json" else json.dumps({"chat_template": "x"}).encode()
+    hub.files[name] = (body, claimed)  # what the Hub says the file holds
+    done = _longsynth(tmp_path, hub, "build", *args)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "holds 314,572,800 bytes, more than the 268,435,456 it may have" in lines[0]
-    assert ("GET", "tokenizer.json") not in hub.asked
-
-
-def test_a_hub_chat_template_config_too_large_is_refused_before_it_is_downloaded(tmp_path, hub):
-    config = json.dumps({"chat_template": "{{ messages[0]['content'] }}"}).encode()
-    hub.files["tokenizer_config.json"] = (config, 5 * 1024 * 1024)
-    done = _longsynth(tmp_path, hub, "build", "--set", "chat_template=hf:someone/chat")
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "tokenizer_config.json holds 5,242,880 bytes, more than the 1,048,576" in lines[0]
-    assert ("GET", "tokenizer_config.json") not in hub.asked
+    assert len(lines) == 1 and said in lines[0]
+    assert ("GET", name) not in hub.asked
 
 
 def test_a_hub_chat_template_of_the_right_size_is_used(tmp_path, hub):
