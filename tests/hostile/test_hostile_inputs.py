@@ -1826,6 +1826,8 @@ CASES += [
     Case("hf tokenizer whose regex backtracks without end", ["build", "--tokenizer", "hf:tok", *SMALL, "-o", "out"],
          2, "tokenizer 'hf:tok' failed on a text: Onig: Regex search error",
          _tokenizer_json(r"(.|..)*(?!)")),
+    Case("hf tokenizer.json nested deep", ["build", "--tokenizer", "hf:tok", *SMALL, "-o", "out"], 2,
+         "tried: file tok/tokenizer.json", write("tok/tokenizer.json", "[" * 200_000 + "]" * 200_000)),
     Case("hf tokenizer file of 300 MB", ["build", "--tokenizer", "hf:tok", *SMALL, "-o", "out"], 2,
          "holds 314,572,800 bytes, more than the", _sparse_file("tok/tokenizer.json", 300 * 1024 * 1024)),
 ]  # fmt: skip
