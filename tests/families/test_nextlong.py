@@ -120,7 +120,9 @@ def test_index_is_cached_and_reused(corpus, tmp_path):
         assert (generator.tokens.of(chunks) == counted).all()  # kept: the second time reads them back
     assert (o200k.tokens.of(chunks) != make_generator(spec).tokens.of(chunks)).any()
     # chunks cut by tokens depend on the tokenizer: another index
-    by_tokens = dict(generator="nextlong", tasks="nextlong", lengths="8k", samples=1, corpus=str(corpus), chunk_tokens=256)
+    by_tokens = dict(
+        generator="nextlong", tasks="nextlong", lengths="8k", samples=1, corpus=str(corpus), chunk_tokens=256
+    )
     cl100k_chunks = make_generator(load_spec(None, **by_tokens)).index
     nl._index.cache_clear()
     assert make_generator(load_spec(None, **by_tokens, tokenizer="o200k_base")).index.built
