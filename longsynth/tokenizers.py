@@ -240,11 +240,10 @@ def _load_tiktoken(name: str):
 PARALLEL_COUNT = 20_000  # texts from which count_many uses every core ...
 PARALLEL_CHARS = 2_000_000  # ... or characters (an index's batch of 2,000 chunks holds about 5 MB)
 CHECK_EVERY = 50  # count_many re-counts every 50th text with tiktoken itself (see `_quick_counts`)
-QUICK_FROM = 64  # texts from which count_many counts with quicktok (loading it costs 37 MiB and 0.2 s) ...
+QUICK_FROM = 1_000  # texts from which count_many counts with quicktok (loading it costs 37 MiB) ...
 QUICK_MEASURE_FROM = 2_000_000  # tokens a build measures, from which quicktok is loaded to measure them
 HELPER_COUNT_CHARS = 32_000  # characters from which a batch goes to a build's quicktok helper (see `count_many`)
 QUICK_LOADED_FROM = 64  # once loaded, quicktok counts batches from this many texts (fwe's word lists)
-QUICK_LOADED_CHARS = 8_000  # ... or characters (a few corpus chunks: nextlong counts a sample's candidates)
 QUICK_FROM_CHARS = 1_000_000  # ... when they also hold this many characters: cwe's 16,000 one-word units
 # (110,000 characters, 40 ms with tiktoken) loaded it, and a cwe build held 34 MiB more than a needle one
 JOINED_FROM = 16  # texts from which count_many counts a batch whose joins are pre-token boundaries joined
@@ -342,7 +341,6 @@ class TiktokenTokenizer:
         self._helper: QuickHelper | None = None  # quicktok in a helper process, for measure_ids
         self._no_helper = False  # a helper process could not start
         self._measured = 0  # samples measure_ids encoded (every CHECK_EVERY-th is checked by tiktoken)
-        self._quick_counted = 0  # texts quicktok counted (every CHECK_EVERY-th is checked by tiktoken)
         # Joined counting relies on these encodings' pre-tokenizer patterns (`pre_token_boundaries`).
         facts = _ENCODINGS.get(name)
         self._splits_joined = facts is not None and getattr(self._enc, "_pat_str", None) == facts.pattern
@@ -367,7 +365,7 @@ class TiktokenTokenizer:
         # helper's sample encodes (a haystack of 1,500 distractor needles; not fwe's 650 coded words).
         chars = sum(map(len, texts))
         big = len(texts) >= QUICK_FROM and chars >= QUICK_FROM_CHARS
-        loaded = self._quick is not None and (len(texts) >= QUICK_LOADED_FROM or chars >= QUICK_LOADED_CHARS)
+        loaded = self._quick is not None and len(texts) >= QUICK_LOADED_FROM
         helper = self._helper
         if not self._quick_off and (loaded or big):
             counts = self._quick_counts(texts)
@@ -419,9 +417,8 @@ class TiktokenTokenizer:
         """Counts from quicktok, an exact BPE in C++ that counts without building id lists, about
         ten times faster than tiktoken here (an index's 227,000 chunks: 1.5 s instead of 14 s).
         It gave tiktoken's ids on every one of 36,000 adversarial texts (tests/core/test_tokenizers.py
-        keeps a sample of them), and every `CHECK_EVERY`-th text it counts is re-counted by tiktoken
-        (counted across calls, so a call of a few texts does not have its first one re-counted each
-        time): one disagreement and this process counts with tiktoken alone from then on."""
+        keeps a sample of them), and every `CHECK_EVERY`-th text of each call is re-counted by
+        tiktoken: one disagreement and this process counts with tiktoken alone from then on."""
         if self._quick is None:
             self._quick = _quicktok_encoding(self.name)
             if self._quick is None:
@@ -435,13 +432,10 @@ class TiktokenTokenizer:
         return counts if self._agrees(texts, counts) else None
 
     def _agrees(self, texts: list[str], counts: list[int]) -> bool:
-        """Whether tiktoken gives every `CHECK_EVERY`-th text quicktok counted (this process's first,
-        then every CHECK_EVERY-th after it) quicktok's count; on the first difference this process counts
-        and measures with tiktoken alone from then on."""
+        """Whether tiktoken gives every `CHECK_EVERY`-th text quicktok's count; on the first
+        difference this process counts and measures with tiktoken alone from then on."""
         encode = self._enc.encode_ordinary
-        first = -self._quick_counted % CHECK_EVERY
-        self._quick_counted += len(texts)
-        if all(len(encode(texts[i])) == counts[i] for i in range(first, len(texts), CHECK_EVERY)):
+        if all(len(encode(texts[i])) == counts[i] for i in range(0, len(texts), CHECK_EVERY)):
             return True
         self._quick, self._quick_off = None, True
         if self._helper is not None:

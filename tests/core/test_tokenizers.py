@@ -143,36 +143,6 @@ def test_a_fast_count_that_disagrees_turns_the_fast_path_off(monkeypatch):
     assert tokenizer.count_many(["two words"] * times) == [2] * times
 
 
-def test_a_few_long_texts_are_counted_fast_and_checked_across_calls(monkeypatch):
-    """nextlong counts a sample's candidate chunks a few at a time: once quicktok is loaded, a call of a
-    few long texts goes to it, and tiktoken re-counts every CHECK_EVERY-th text counted in all, not the
-    first of every call (which re-counted one chunk in three)."""
-    import quicktok
-
-    tokenizer = tk.TiktokenTokenizer("cl100k_base")
-    chunk = "A corpus chunk of a few sentences, about two thousand characters long. " * 70
-    loading = [chunk] * (tk.QUICK_FROM_CHARS // len(chunk) + 1)  # 202 chunks, 1M characters: loads quicktok
-    expected = len(tokenizer.encode(chunk))
-    assert tokenizer.count_many(loading) == [expected] * len(loading) and tokenizer._quick is not None
-    rechecked = []
-    encode = tokenizer._enc.encode_ordinary
-    monkeypatch.setattr(tokenizer._enc, "encode_ordinary", lambda text: rechecked.append(text) or encode(text))
-    fast = quicktok.count_batch
-    used = []
-    monkeypatch.setattr(quicktok, "count_batch", lambda *a, **k: used.append(1) or fast(*a, **k))
-    for _ in range(100):  # 200 chunks, two at a time
-        assert tokenizer.count_many([chunk, chunk]) == [expected, expected]
-    assert len(used) == 100 and len(rechecked) == 4  # texts 250, 300, 350 and 400 counted in all
-    # and a wrong count is still found within CHECK_EVERY texts (the call that finds it counts again)
-    monkeypatch.setattr(quicktok, "count_batch", lambda enc, texts, threads=0: np.ones(len(texts), dtype=np.int64))
-    calls = 0
-    with pytest.warns(UserWarning, match="quicktok disagreed"):
-        while not tokenizer._quick_off and calls <= tk.CHECK_EVERY:
-            counted = tokenizer.count_many([chunk, chunk])
-            calls += 1
-    assert tokenizer._quick_off and calls <= tk.CHECK_EVERY // 2 and counted == [expected, expected]
-
-
 def test_small_counts_do_not_load_the_fast_counter():
     """Loading quicktok costs 37 MiB: ten units, or 20,000 single words (cwe's vocabulary, 110,000
     characters), are counted by tiktoken."""

@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from ...cores import available_cores
-from ...read_ahead import WriteBehind, ordered_map, read_ahead
+from ...read_ahead import WriteBehind, ordered_map
 
 QUERY_TERMS = 24
 POSTINGS_PER_TERM = 4096  # the most chunks a term keeps in the index (see `Bm25.write`)
@@ -116,10 +116,7 @@ class _TermIds:
 
     def of(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(row, term id) of every kept token of `texts`, in order, as int64 arrays."""
-        return self.of_words(*_words(texts))
-
-    def of_words(self, row: np.ndarray, flat: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-        """`of`, given what `_words` found in the texts."""
+        row, flat = _words(texts)
         term = flat.cast(self._dtype).to_physical().to_numpy().astype(np.int64)
         term -= self.stop
         new = np.flatnonzero(term >= self.size)  # (a stop word is below 0)
@@ -528,15 +525,13 @@ class Bm25:
         lengths, parts = [], []
         offset = 0
         with WriteBehind(name="longsynth-postings") as writer:  # a write the disk holds back waits there
-            # Finding each batch's words (polars, outside the GIL) runs a batch ahead on a thread of its own.
-            found_words = read_ahead((len(batch), _words(batch)) for batch in batches)
-            for batch_size, words in found_words:
-                row, term = terms.of_words(*words)
+            for batch in batches:
+                row, term = terms.of(batch)
                 key = term << 32  # (term, chunk) pairs, sorted and counted in place: by term, then chunk
                 key |= row
                 key.sort()
                 pairs, count = _runs(key)
-                part = _Part.of(scratch / f"{len(parts)}.bin", batch_size, offset, count)
+                part = _Part.of(scratch / f"{len(parts)}.bin", len(batch), offset, count)
                 chunk_in_batch, term_of_pair = pairs & 0xFFFFFFFF, (pairs >> 32).astype(np.int32)
                 parts.append(part)
                 writer.put(part.write, chunk_in_batch, term_of_pair, count)
@@ -544,8 +539,8 @@ class Bm25:
                     frequency = np.pad(frequency, (0, max(terms.size, len(frequency) * 3 // 2) - len(frequency)))
                 found, chunks = _runs(term_of_pair)  # the batch's terms (sorted) and how many chunks hold each
                 frequency[found] += chunks
-                lengths.append(np.bincount(row, minlength=batch_size))
-                offset += batch_size
+                lengths.append(np.bincount(row, minlength=len(batch)))
+                offset += len(batch)
                 del row, term, key, pairs, count, chunk_in_batch, term_of_pair
         frequency = frequency[: terms.size]
         vocabulary = terms.vocabulary()

@@ -1,17 +1,13 @@
 """A chunk-level retrieval index over a corpus, built once and cached on disk (NExtLong).
 
 Building it reads the corpus (streamed, on a thread of its own), cuts every
-document into meta-chunks and indexes the chunks with BM25 (`bm25.py`) or, optionally, dense embeddings (wordllama's
+document into meta-chunks, counts each chunk's tokens once, and indexes the
+chunks with BM25 (`bm25.py`) or, optionally, dense embeddings (wordllama's
 static model, shipped in its wheel, or a local sentence-transformers folder;
 searched exactly with numpy, or with faiss for large indexes). The index is
 saved under the cache folder, keyed by corpus, chunking, retriever and
-the tokenizer when chunks are cut by tokens, so later builds load it instead of
-rebuilding; a load checks every file against the digest its build recorded.
-
-The index holds no token counts: a build counts a chunk's tokens the first time
-a sample considers it (`ChunkTokens`), so one index serves every tokenizer, and
-the chunks no sample looks at are never counted (counting every chunk cost a
-million-document index a quarter of its CPU).
+tokenizer, so later builds load it instead of rebuilding; a load checks every
+file against the digest its build recorded.
 """
 
 from __future__ import annotations
@@ -28,7 +24,7 @@ import threading
 import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +47,7 @@ from .zipf_corpus import VERSION as ZIPF_VERSION
 from .zipf_corpus import zipf_corpus, zipf_documents
 
 WORDLLAMA = "wordllama"  # the default dense encoder: a static embedding model shipped inside its wheel
-INDEX_FORMAT = 6  # 5: BM25 impact-pruned (each term's best chunks), shards; 6: no token counts
+INDEX_FORMAT = 5  # 5: BM25 impact-pruned (each term's best chunks), shards
 UNIT_END = "\n"  # a chunk is a unit "chunk\n" in a training sample
 
 
@@ -73,9 +69,7 @@ class IndexSpec:
     chunk_tokens: int = 0  # a token budget per meta-chunk instead of chunk_size characters
     retriever: str = "bm25"
     encoder: str = WORDLLAMA  # retriever=dense: wordllama or a local sentence-transformers folder
-    tokenizer: str = (
-        ""  # set only when chunks are cut by tokens (`chunk_tokens`): else no part of the index depends on it
-    )
+    tokenizer: str = "cl100k_base"
     shards: int = 1  # the index is built as this many independent parts (in parallel on Ray) and searched across all
 
     def shard_folder(self, shard: int) -> Path:
@@ -315,16 +309,19 @@ class ChunkIndex:
     chunk_texts: Sequence[str]
     chunk_joiners: Sequence[str]
     chunk_doc: np.ndarray
+    chunk_tokens: np.ndarray  # tokens of chunk + "\n", each counted once
+    chars_per_token: float
     retriever: Any
     built: bool = False  # True when this process built it (False: loaded from the cache)
-    _counted: dict = field(default_factory=dict, repr=False, compare=False)  # `tokens`, by tokenizer
 
-    def tokens(self, tokenizer: Tokenizer) -> ChunkTokens:
-        """The chunks' token counts under `tokenizer`, kept for as long as this index is."""
-        held = self._counted.get(id(tokenizer))
-        if held is None or held.tokenizer is not tokenizer:
-            held = self._counted[id(tokenizer)] = ChunkTokens(self, tokenizer)
-        return held
+    @functools.cached_property
+    def doc_tokens(self) -> np.ndarray:
+        """Each document's tokens (its chunks' counts summed; computed once: 15 ms at 1M documents)."""
+        return (
+            np.add.reduceat(self.chunk_tokens, self.doc_first_chunk[:-1])
+            if len(self.chunk_tokens)
+            else np.zeros(0, np.int64)
+        )
 
     @functools.cached_property
     def mean_chunk_chars(self) -> float:
@@ -368,56 +365,6 @@ class ChunkIndex:
             if len(kept) >= k or len(found) < fetch or fetch >= len(self.chunk_texts):
                 return kept[:k]
             fetch *= 4
-
-
-class ChunkTokens:
-    """Each chunk's tokens under one tokenizer, as a sample holds the chunk (its text, then UNIT_END),
-    counted the first time a sample needs them and kept.
-
-    Counting is exact (the tokenizer's own count) and lazy: a build counts the chunks its samples
-    consider, a few times their length, never the whole corpus (counting every chunk of a
-    million-document corpus at index time cost a quarter of the build's CPU, and tied the index to
-    one tokenizer)."""
-
-    ESTIMATE_CHUNKS = 1_000  # chunks whose characters per token size a search (`chars_per_token`)
-
-    def __init__(self, index: ChunkIndex, tokenizer: Tokenizer):
-        self.index = index
-        self.tokenizer = tokenizer
-        self._counts = np.full(len(index.chunk_texts), -1, dtype=np.int32)  # -1: not counted yet
-
-    def of(self, chunks: Sequence[int]) -> np.ndarray:
-        """The tokens of each of `chunks` (int64), counting those not counted before in one call."""
-        ids = np.asarray(chunks, dtype=np.int64)
-        counts = self._counts[ids]
-        missing = counts < 0
-        if missing.any():
-            todo = np.unique(ids[missing])
-            texts = self.index.chunk_texts
-            self._counts[todo] = self.tokenizer.count_many([texts[int(c)] + UNIT_END for c in todo])
-            counts = self._counts[ids]
-        return counts.astype(np.int64)
-
-    def documents(self, docs: Sequence[int]) -> np.ndarray:
-        """Each document's tokens: its chunks' counts summed."""
-        first = self.index.doc_first_chunk
-        docs = np.asarray(docs, dtype=np.int64)
-        if not len(docs):
-            return np.zeros(0, dtype=np.int64)
-        sizes = first[docs + 1] - first[docs]  # (every document has a chunk: an empty one is not indexed)
-        before = np.cumsum(sizes) - sizes  # where each document's chunks start in `chunks`
-        chunks = np.repeat(first[docs] - before, sizes) + np.arange(int(sizes.sum()))
-        return np.add.reduceat(self.of(chunks), before)
-
-    def document(self, doc: int) -> int:
-        return int(self.documents([doc])[0])
-
-    @functools.cached_property
-    def chars_per_token(self) -> float:
-        """Characters a token in the corpus's first chunks (sizes how many candidates a search takes)."""
-        first = range(min(self.ESTIMATE_CHUNKS, len(self._counts)))
-        chars = sum(len(self.index.chunk_texts[c]) + len(UNIT_END) for c in first)
-        return chars / max(1, int(self.of(first).sum()))
 
 
 class TextColumn(Sequence):
@@ -497,14 +444,13 @@ class TextColumn(Sequence):
     __hash__ = None
 
 
-def build_index(spec: IndexSpec, tokenizer: Tokenizer | None = None, run_many=None) -> ChunkIndex:
+def build_index(spec: IndexSpec, tokenizer: Tokenizer, run_many=None) -> ChunkIndex:
     """Load the cached index for `spec`, or build and cache it, then load it (with progress on a terminal).
 
     The build streams: documents are chunked, counted and indexed `BATCH` chunks at a time, and each
     batch's texts go to disk at once, so memory never holds the corpus. An index of several parts
     (`spec.shards`) builds the missing ones with `run_many(build_part, [(spec, part), ...])` when given
-    (Ray tasks, each on its own node and core), else one after the other here. `tokenizer` cuts chunks
-    by tokens when `spec.chunk_tokens` asks for it (by default, the one `spec.tokenizer` names)."""
+    (Ray tasks, each on its own node and core), else one after the other here."""
     loaded = {part: _cached(spec.shard_folder(part), spec) for part in range(spec.shards)}
     missing = [part for part, index in loaded.items() if index is None]
     if spec.retriever not in ("bm25", "dense"):
@@ -551,8 +497,7 @@ def _cached(folder: Path, spec: IndexSpec) -> ChunkIndex | None:
 
 def build_part(spec: IndexSpec, part: int, tokenizer: Tokenizer | None = None) -> Path:
     """Build and cache part `part` of the index (the whole index when it has one part); returns its folder."""
-    if spec.chunk_tokens and tokenizer is None:
-        tokenizer = get_tokenizer(spec.tokenizer)
+    tokenizer = tokenizer or get_tokenizer(spec.tokenizer)
     folder = spec.shard_folder(part)
     try:
         write_folder_atomically(folder, lambda tmp: _build(tmp, spec, tokenizer, part))
@@ -637,6 +582,8 @@ def _combine(spec: IndexSpec, parts: list[ChunkIndex]) -> ChunkIndex:
     _check_unique_ids(pl.concat([p.doc_ids for p in parts]), spec, "the corpus")
     bases = np.cumsum([0] + [len(p.chunk_texts) for p in parts]).astype(np.int64)
     doc_bases = np.cumsum([0] + [len(p.doc_ids) for p in parts]).astype(np.int64)
+    tokens = [int(p.chunk_tokens.sum()) for p in parts]
+    chars = sum(p.chars_per_token * t for p, t in zip(parts, tokens, strict=True))
     return ChunkIndex(
         spec,
         pl.concat([p.doc_ids for p in parts]),
@@ -644,22 +591,26 @@ def _combine(spec: IndexSpec, parts: list[ChunkIndex]) -> ChunkIndex:
         PartTexts([p.chunk_texts for p in parts], bases),
         pl.concat([p.chunk_joiners for p in parts]),
         np.concatenate([p.chunk_doc + doc_bases[n] for n, p in enumerate(parts)]),
+        np.concatenate([p.chunk_tokens for p in parts]),
+        chars / max(1, sum(tokens)),
         PartRetriever([p.retriever for p in parts], bases),
     )
 
 
-def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer | None, part: int = 0) -> None:
+def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> None:
     from tqdm import tqdm
 
     doc_ids: list[str] = []
     first = [0]
     joiners: list[str] = []
     owners: list[np.ndarray] = []  # each batch's chunks' document numbers
-    totals = {"chunks": 0}
+    counts: list[np.ndarray] = []
+    totals = {"chars": 0, "chunks": 0}
     sizes: list[np.ndarray] = []  # each chunk's UTF-8 bytes
     checksums: list[np.ndarray] = []  # and their CRC-32
 
     def flush(texts: list[str]) -> list[str]:
+        counts.append(np.asarray(tokenizer.count_many([t + UNIT_END for t in texts]), dtype=np.int64))
         encoded = [t.encode("utf-8") for t in texts]
         sizes.append(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
         checksums.append(np.fromiter(map(zlib.crc32, encoded), dtype=np.uint32, count=len(encoded)))
@@ -686,6 +637,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer | None, part: int = 
             batch_owners.extend([doc] * len(chunks))
             totals["chunks"] += len(chunks)
             first.append(totals["chunks"])
+            totals["chars"] += len(text)
             if len(texts) >= BATCH:
                 owners.append(np.asarray(batch_owners, dtype=np.int64))
                 batch_owners.clear()
@@ -721,15 +673,19 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer | None, part: int = 
         )
     ids = pl.Series(doc_ids, dtype=pl.String)
     _check_unique_ids(ids, spec, f"part {part + 1}" if spec.shards > 1 else "the corpus")
+    tokens = np.concatenate(counts)
     np.save(tmp / "offsets.npy", np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64))
     np.save(tmp / "checksums.npy", np.concatenate(checksums))
-    pl.DataFrame({"joiner": joiners, "doc": np.concatenate(owners)}).write_parquet(tmp / "chunks.parquet")
+    pl.DataFrame({"joiner": joiners, "doc": np.concatenate(owners), "tokens": tokens}).write_parquet(
+        tmp / "chunks.parquet"
+    )
     pl.DataFrame({"doc_id": doc_ids, "first": np.asarray(first[:-1], dtype=np.int64)}).write_parquet(
         tmp / "docs.parquet"
     )
     meta = {
         "spec": spec.__dict__,
-        "chunks": totals["chunks"],
+        "chars_per_token": totals["chars"] / max(1, int(tokens.sum())),
+        "chunks": len(tokens),
         "sha256": {name: sha256_file(tmp / name) for name in _checked_files(tmp)},
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
@@ -764,6 +720,8 @@ def _load(folder: Path, spec: IndexSpec, verify: bool = True) -> ChunkIndex:
         TextColumn(folder),
         chunks["joiner"],
         chunks["doc"].to_numpy().astype(np.int64),
+        chunks["tokens"].to_numpy().astype(np.int64),
+        float(meta["chars_per_token"]),
         retriever,
         False,
     )
