@@ -370,6 +370,59 @@ def test_a_model_folder_that_could_run_code_is_refused(tmp_path):
             check_model_folder(folder(f"refused{n}", files))
 
 
+def test_a_model_folder_tokenizer_with_an_unknown_regex_is_refused(tmp_path):
+    """The tokenizers library loads a model folder's tokenizer.json in the build's process and runs its
+    regular expressions on every text with a backtracking engine, out of reach of the tokenizer
+    helper's deadline: only the expressions of published tokenizers pass. A real tokenizer.json (the
+    one wordllama ships) passes, with Llama 3's and GPT-2's splits too; a crafted one, or a file that
+    is not JSON (or is nested past any parser's depth), is one error naming the file."""
+    from pathlib import Path as _Path
+
+    import wordllama
+
+    from longsynth.errors import SpecError
+    from longsynth.generators.nextlong.retrieval import check_model_folder
+
+    real = json.loads((_Path(wordllama.__file__).parent / "tokenizers/l2_supercat_tokenizer_config.json").read_text())
+    llama3 = (
+        r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+        r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+    )
+    gpt2 = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+    def split(pattern: str) -> dict:
+        return {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": False}
+
+    def folder(name: str, tokenizer) -> _Path:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_text("")
+        text = tokenizer if isinstance(tokenizer, str) else json.dumps(tokenizer)
+        (tmp_path / name / "tokenizer.json").write_text(text)
+        return tmp_path / name
+
+    collapse = {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}
+    collapsing = {"type": "Sequence", "normalizers": [collapse]}
+    fine = [real, {**real, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [split(llama3)]}},
+            {**real, "pre_tokenizer": split(gpt2), "normalizer": collapsing}]  # fmt: skip
+    for n, tokenizer in enumerate(fine):
+        assert check_model_folder(folder(f"fine{n}", tokenizer)) is None
+    crafted = {
+        **real,
+        "normalizer": {"type": "Sequence", "normalizers": [{**collapse, "pattern": {"Regex": "(a|aa)+$"}}]},
+    }
+    with pytest.raises(
+        SpecError, match=r"tokenizer\.json splits or rewrites text with the regular expression '\(a\|aa\)\+\$'"
+    ):
+        check_model_folder(folder("crafted", crafted))
+    with pytest.raises(SpecError, match="tokenizer.json splits or rewrites text"):  # a split inside a sequence
+        check_model_folder(
+            folder("nested", {**real, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [split("(x+x+)+y")]}})
+        )
+    for name, text in (("broken", "{not json"), ("deep", "[" * 200_000 + "]" * 200_000)):
+        with pytest.raises(SpecError, match=r"tokenizer\.json is not JSON"):
+            check_model_folder(folder(name, text))
+
+
 def _similarities(out, encode) -> tuple[float, float]:
     """Mean cosine similarity of each meta-chunk to the negatives after it, and to random chunks of
     the same rows (the real encoder's vectors)."""

@@ -37,8 +37,9 @@ from ...errors import CacheError, CorpusError, SpecError
 from ...files import input_files, read_parquet_file, sha256_file, write_folder_atomically
 from ...inputs import read_text
 from ...read_ahead import WriteBehind, read_ahead
+from ...terminal import printable
 from ...text.sources import iter_corpus_documents
-from ...tokenizers import Tokenizer, get_tokenizer
+from ...tokenizers import MAX_TOKENIZER_BYTES, O200K_PATTERN, Tokenizer, get_tokenizer
 from .bm25 import BATCH, POSTINGS_PER_TERM, Bm25, terms_of, top_k
 from .chunking import chunk_document
 from .synthetic_corpus import VERSION as SYNTHETIC_VERSION
@@ -196,6 +197,21 @@ def load_encoder(encoder: str):
 PICKLED = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")  # formats whose loading runs code
 CLASS_KEYS = ("type", "types", "activation_function", "tokenizer_class")  # config keys naming a class to import
 LIBRARIES = ("sentence_transformers.", "torch.nn.")  # where a class a model folder names may come from
+# The regular expressions a model folder's tokenizer.json may split or rewrite text with: those of
+# published tokenizers (GPT-2's, Llama 3's, which is cl100k's, Qwen2's, o200k's, and the collapse of
+# repeated spaces sentencepiece models add). The tokenizers library runs them in this process, on
+# every text, with a backtracking engine; a crafted one can stall the build for hours.
+KNOWN_TOKENIZER_PATTERNS = frozenset(
+    {
+        " {2,}",
+        r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
+        r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+        r"""|\s*[\r\n]+|\s+(?!\S)|\s+""",
+        r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+        r"""|\s*[\r\n]+|\s+(?!\S)|\s+""",
+        O200K_PATTERN,
+    }
+)
 
 
 def check_model_folder(folder: Path) -> None:
@@ -206,7 +222,10 @@ def check_model_folder(folder: Path) -> None:
     called, and pickled weights run whatever they name when unpickled. So the folder may hold no
     .py file, name no class outside sentence_transformers and torch.nn, and hold pickled weights only
     beside .safetensors ones (a model saved by older versions keeps both; the transformer is loaded
-    with safetensors only, and each module reads its model.safetensors when there is one)."""
+    with safetensors only, and each module reads its model.safetensors when there is one). Its
+    tokenizer.json may split or rewrite text only with regular expressions of published tokenizers
+    (`KNOWN_TOKENIZER_PATTERNS`): the library loads it in this process, out of reach of the tokenizer
+    helper's deadline."""
     files = input_files(folder)
     code = [f for f in files if f.suffix == ".py"]
     if code:
@@ -225,6 +244,8 @@ def check_model_folder(folder: Path) -> None:
             "are .safetensors files"
         )
     for file in files:
+        if file.name == "tokenizer.json":
+            _check_tokenizer_patterns(folder, file)
         if file.suffix != ".json" or file.name.startswith(("tokenizer", "vocab", "special_tokens")):
             continue
         try:
@@ -237,6 +258,31 @@ def check_model_folder(folder: Path) -> None:
                     f"encoder folder {str(folder)!r}: {file.relative_to(folder)} names {named!r}, a class outside "
                     "sentence_transformers and torch.nn, which loading would import and run"
                 )
+
+
+def _check_tokenizer_patterns(folder: Path, file: Path) -> None:
+    """Refuse a tokenizer.json that splits or rewrites text with a regular expression no published
+    tokenizer uses (its normalizer, pre-tokenizer or decoder, at any depth)."""
+    try:
+        config = json.loads(read_text(file, "a tokenizer file", limit=MAX_TOKENIZER_BYTES))
+    except (ValueError, RecursionError):
+        raise SpecError(f"encoder folder {str(folder)!r}: {file.relative_to(folder)} is not JSON") from None
+    stack = [config]
+    while stack:  # (a loop, not recursion: the file is someone else's, nested as deep as it likes)
+        value = stack.pop()
+        if isinstance(value, dict):
+            pattern = value.get("Regex")
+            if pattern is not None and pattern not in KNOWN_TOKENIZER_PATTERNS:
+                shown = printable(str(pattern)[:80])
+                raise SpecError(
+                    f"encoder folder {str(folder)!r}: {file.relative_to(folder)} splits or rewrites text with the "
+                    f"regular expression {shown!r}, which no published tokenizer uses; the tokenizers library "
+                    "runs it on every text in this process, where a crafted one can stall the build for hours "
+                    "(allowed: the expressions of GPT-2's, Llama 3's, Qwen2's and o200k's tokenizers, and ' {2,}')"
+                )
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 def _named_classes(value: Any, key: str = "") -> Iterator[str]:
