@@ -418,6 +418,8 @@ def test_a_model_folder_tokenizer_with_an_unknown_regex_is_refused(tmp_path):
         check_model_folder(
             folder("nested", {**real, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [split("(x+x+)+y")]}})
         )
+    with pytest.raises(SpecError, match=r"with the regular expression \"\['x'\]\""):  # not even a string
+        check_model_folder(folder("listed", {**real, "pre_tokenizer": {"pattern": {"Regex": ["x"]}}}))
     for name, text in (("broken", "{not json"), ("deep", "[" * 200_000 + "]" * 200_000)):
         with pytest.raises(SpecError, match=r"tokenizer\.json is not JSON"):
             check_model_folder(folder(name, text))

@@ -272,7 +272,7 @@ def _check_tokenizer_patterns(folder: Path, file: Path) -> None:
         value = stack.pop()
         if isinstance(value, dict):
             pattern = value.get("Regex")
-            if pattern is not None and pattern not in KNOWN_TOKENIZER_PATTERNS:
+            if pattern is not None and (not isinstance(pattern, str) or pattern not in KNOWN_TOKENIZER_PATTERNS):
                 shown = printable(str(pattern)[:80])
                 raise SpecError(
                     f"encoder folder {str(folder)!r}: {file.relative_to(folder)} splits or rewrites text with the "
