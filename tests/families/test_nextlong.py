@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -364,6 +365,10 @@ def test_a_model_folder_that_could_run_code_is_refused(tmp_path):
         "names 'custom.Module', a class outside": {**fine, "modules.json": foreign_module},
         "names 'os.abort', a class outside": {**fine, "1_Dense/config.json": aborting},
         "names 'builtins.exec', a class outside": {**fine, "router.json": {"types": {"query": "builtins.exec"}}},
+        # nested deeper than Python's JSON parser goes (a traceback before), or than its recursion limit
+        "config.json is not JSON": {**fine, "config.json": "[" * 200_000 + "]" * 200_000},
+        "1_Dense/config.json names 'os.abort'": {**fine, "1_Dense/config.json": functools.reduce(
+            lambda inner, _: {"a": inner}, range(950), {"activation_function": "os.abort"})},
     }  # fmt: skip
     for n, (said, files) in enumerate(refused.items()):
         with pytest.raises(SpecError, match=said.replace(".", r"\.")):

@@ -1860,6 +1860,11 @@ CASES += [
          "1k", "--samples", "1", "--set", "corpus=builtin:30", "--set", "retriever=dense", "--set", "encoder=model",
          "-o", "out"], 2, "splits or rewrites text with the regular expression '(.|..)*(?!)'",
          _model_folder_with_tokenizer(r"(.|..)*(?!)")),
+    Case("dense encoder folder whose config.json is nested 200,000 deep", ["build", "--generator", "nextlong",
+         "--lengths", "1k", "--samples", "1", "--set", "corpus=builtin:30", "--set", "retriever=dense", "--set",
+         "encoder=model", "-o", "out"], 2, "encoder folder 'model': config.json is not JSON",
+         lambda root: (write("model/model.safetensors", "")(root),
+                       write("model/config.json", "[" * 200_000 + "]" * 200_000)(root))),
 ]  # fmt: skip
 
 

@@ -248,11 +248,7 @@ def check_model_folder(folder: Path) -> None:
             _check_tokenizer_patterns(folder, file)
         if file.suffix != ".json" or file.name.startswith(("tokenizer", "vocab", "special_tokens")):
             continue
-        try:
-            config = json.loads(read_text(file, "a model configuration file"))
-        except ValueError:
-            raise SpecError(f"encoder folder {str(folder)!r}: {file.relative_to(folder)} is not JSON") from None
-        for named in _named_classes(config):
+        for named in _named_classes(_model_json(folder, file, "a model configuration file")):
             if not named.startswith(LIBRARIES):
                 raise SpecError(
                     f"encoder folder {str(folder)!r}: {file.relative_to(folder)} names {named!r}, a class outside "
@@ -263,13 +259,7 @@ def check_model_folder(folder: Path) -> None:
 def _check_tokenizer_patterns(folder: Path, file: Path) -> None:
     """Refuse a tokenizer.json that splits or rewrites text with a regular expression no published
     tokenizer uses (its normalizer, pre-tokenizer or decoder, at any depth)."""
-    try:
-        config = json.loads(read_text(file, "a tokenizer file", limit=MAX_TOKENIZER_BYTES))
-    except (ValueError, RecursionError):
-        raise SpecError(f"encoder folder {str(folder)!r}: {file.relative_to(folder)} is not JSON") from None
-    stack = [config]
-    while stack:  # (a loop, not recursion: the file is someone else's, nested as deep as it likes)
-        value = stack.pop()
+    for _, value in _walk(_model_json(folder, file, "a tokenizer file", MAX_TOKENIZER_BYTES)):
         if isinstance(value, dict):
             pattern = value.get("Regex")
             if pattern is not None and (not isinstance(pattern, str) or pattern not in KNOWN_TOKENIZER_PATTERNS):
@@ -280,21 +270,36 @@ def _check_tokenizer_patterns(folder: Path, file: Path) -> None:
                     "runs it on every text in this process, where a crafted one can stall the build for hours "
                     "(allowed: the expressions of GPT-2's, Llama 3's, Qwen2's and o200k's tokenizers, and ' {2,}')"
                 )
-            stack.extend(value.values())
+
+
+def _model_json(folder: Path, file: Path, what: str, limit: int | None = None) -> Any:
+    """A model folder's JSON file, parsed: one error line when it is not JSON, or is nested deeper
+    than Python's parser goes (a RecursionError, which ended a build in a traceback)."""
+    try:
+        return json.loads(read_text(file, what) if limit is None else read_text(file, what, limit))
+    except (ValueError, RecursionError):
+        raise SpecError(f"encoder folder {str(folder)!r}: {file.relative_to(folder)} is not JSON") from None
+
+
+def _walk(document: Any) -> Iterator[tuple[str, Any]]:
+    """Every value of a parsed JSON document, in order, with the key it sits under (a list's items
+    under the list's key; a Router's "types" maps route names to classes, so everything inside it
+    under "types"). A loop, not recursion: the file is someone else's, nested as deep as it likes."""
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        key, value = stack.pop()
+        yield key, value
+        if isinstance(value, dict):
+            stack.extend(reversed([(key if key == "types" else str(k), v) for k, v in value.items()]))
         elif isinstance(value, list):
-            stack.extend(value)
+            stack.extend(reversed([(key, v) for v in value]))
 
 
-def _named_classes(value: Any, key: str = "") -> Iterator[str]:
+def _named_classes(config: Any) -> Iterator[str]:
     """Every dotted name a model configuration gives under one of CLASS_KEYS (at any depth)."""
-    if isinstance(value, dict):  # (a Router's "types" maps route names to classes)
-        for k, v in value.items():
-            yield from _named_classes(v, key if key == "types" else str(k))
-    elif isinstance(value, list):
-        for v in value:
-            yield from _named_classes(v, key)
-    elif isinstance(value, str) and key in CLASS_KEYS and "." in value:
-        yield value
+    for key, value in _walk(config):
+        if isinstance(value, str) and key in CLASS_KEYS and "." in value:
+            yield value
 
 
 class _Dense:
