@@ -92,7 +92,7 @@ def terms_of(texts: list[str]) -> tuple[np.ndarray, list[str]]:
     return found["row"].to_numpy().astype(np.int64), found["term"].to_list()
 
 
-class _TermIds:
+class TermIds:
     """Term ids for one index build, in order of first appearance, from one polars categorical mapping:
     each batch's tokens are looked up in one pass in Rust, and the mapping grows as new terms come.
     (Looking each batch's terms up in a vocabulary table cost time in step with the vocabulary: a
@@ -498,7 +498,13 @@ class Bm25:
         return np.where(held > 0, np.log(1.0 + (chunks - held + 0.5) / (held + 0.5)), 0.0)
 
     @classmethod
-    def write(cls, batches: Iterable[list[str]], folder: Path, postings_per_term: int | None = None) -> int:
+    def write(
+        cls,
+        batches: Iterable[list[str]],
+        folder: Path,
+        postings_per_term: int | None = None,
+        terms: TermIds | None = None,
+    ) -> int:
         """Index every chunk of `batches` (chunk ids count on across batches) into `folder` (`load` reads
         it); returns how many terms the index holds.
 
@@ -520,7 +526,7 @@ class Bm25:
         folder.mkdir(parents=True, exist_ok=True)
         scratch = folder / "postings"
         scratch.mkdir()
-        terms = _TermIds()
+        terms = terms or TermIds()  # (or a `pieces.PieceTable`, which also counts each chunk's tokens)
         frequency = np.zeros(0, dtype=np.int64)  # chunks holding each term
         lengths, parts = [], []
         offset = 0

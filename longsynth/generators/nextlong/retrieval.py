@@ -42,6 +42,7 @@ from ...text.sources import iter_corpus_documents
 from ...tokenizers import MAX_TOKENIZER_BYTES, O200K_PATTERN, Tokenizer, get_tokenizer
 from .bm25 import BATCH, POSTINGS_PER_TERM, Bm25, terms_of, top_k
 from .chunking import chunk_document
+from .pieces import PieceTable
 from .synthetic_corpus import VERSION as SYNTHETIC_VERSION
 from .synthetic_corpus import synthetic_corpus, synthetic_documents
 from .zipf_corpus import VERSION as ZIPF_VERSION
@@ -660,13 +661,20 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
     sizes: list[np.ndarray] = []  # each chunk's UTF-8 bytes
     checksums: list[np.ndarray] = []  # and their CRC-32
 
-    def flush(texts: list[str]) -> list[str]:
-        counts.append(np.asarray(tokenizer.count_many([t + UNIT_END for t in texts]), dtype=np.int64))
+    # BM25 counts each chunk's tokens from its pieces while it finds the chunk's words (`PieceTable`),
+    # where the tokenizer's pre-tokenizer allows (tiktoken's cl100k and o200k); else they are counted here.
+    pieces = None
+    if spec.retriever == "bm25" and getattr(tokenizer, "counts_by_pieces", False):
+        pieces = PieceTable(tokenizer, suffix=UNIT_END)
+
+    def flush(texts: list[str]):
+        if pieces is None:
+            counts.append(np.asarray(tokenizer.count_many([t + UNIT_END for t in texts]), dtype=np.int64))
         encoded = [t.encode("utf-8") for t in texts]
         sizes.append(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
         checksums.append(np.fromiter(map(zlib.crc32, encoded), dtype=np.uint32, count=len(encoded)))
         writer.put(sink.write, b"".join(encoded))
-        return texts
+        return texts if pieces is None else pieces.split(texts)  # (cut here, on the reading thread)
 
     def batches():
         texts: list[str] = []
@@ -707,7 +715,8 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
     ):
         terms = None
         if spec.retriever == "bm25":
-            terms = Bm25.write(chunked, tmp / "retriever", postings_per_term=-(-POSTINGS_PER_TERM // spec.shards))
+            postings = -(-POSTINGS_PER_TERM // spec.shards)
+            terms = Bm25.write(chunked, tmp / "retriever", postings_per_term=postings, terms=pieces)
         else:
             _Dense.write(chunked, spec.encoder, tmp / "retriever")
     where = f"part {part + 1} of {spec.shards} of corpus" if spec.shards > 1 else "corpus"
@@ -724,7 +733,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
         )
     ids = pl.Series(doc_ids, dtype=pl.String)
     _check_unique_ids(ids, spec, f"part {part + 1}" if spec.shards > 1 else "the corpus")
-    tokens = np.concatenate(counts)
+    tokens = np.concatenate(pieces.counts if pieces is not None else counts)
     np.save(tmp / "offsets.npy", np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64))
     np.save(tmp / "checksums.npy", np.concatenate(checksums))
     pl.DataFrame({"joiner": joiners, "doc": np.concatenate(owners), "tokens": tokens}).write_parquet(

@@ -1,0 +1,145 @@
+"""The index's chunks as pieces (`nextlong.pieces`): counts and terms equal to those of whole texts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import warnings
+
+import numpy as np
+import pytest
+
+from longsynth.generators.nextlong import pieces
+from longsynth.generators.nextlong.bm25 import TermIds
+from longsynth.tokenizers import get_tokenizer
+
+# Characters the cutting rule is about, and some it must not trust: a second space or line break, a
+# tab, a carriage return, an apostrophe, a slash after a line break (o200k's mark runs take it),
+# non-ASCII letters (a final sigma lower-cases by its neighbours), digits in runs of three.
+ALPHABET = list("aBz19.,/-'!") + [" "] * 4 + ["\n"] * 2 + ["\t", "é", "…", "\r", "ab", "the", "123456", "'s", "ΟΔΟΣ"]
+
+
+def _texts(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 40))) for _ in range(count)]
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_a_texts_pieces_add_up_to_its_count_wherever_the_rule_trusts_every_cut(name, monkeypatch):
+    """Random texts: every count the table gives equals the tokenizer's count of the text plus its
+    suffix, with the whole-text check off (so the sums themselves are tested); many texts are summed,
+    not counted whole. A rule that trusted a mark after a line break would be wrong for o200k."""
+    monkeypatch.setattr(pieces, "CHECK_EVERY", 10**9)
+    tokenizer = get_tokenizer(name)
+    texts = _texts(0, 20_000)
+    table = pieces.PieceTable(tokenizer, suffix="\n")
+    batch = table.split(texts)
+    table.of(batch)
+    assert table.counts[0].tolist() == [tokenizer.count(text + "\n") for text in texts]
+    assert (~batch.whole).sum() > 2_000
+    if name == "o200k_base":
+        monkeypatch.setattr(pieces, "PIECE_UNSURE", r"[^!-&(-~] |\n[^!-&(-~]")
+        loose = pieces.PieceTable(tokenizer, suffix="\n")
+        loose.of(texts)
+        assert loose.counts[0].tolist() != [tokenizer.count(text + "\n") for text in texts]
+
+
+@pytest.mark.parametrize(("slot_bits", "max_pieces"), [(21, 4_000_000), (3, 60)])
+def test_pieces_give_the_terms_and_term_ids_whole_texts_give(slot_bits, max_pieces, monkeypatch):
+    """Batch after batch, the (row, term id) pairs and the vocabulary are those `TermIds` finds in the
+    whole texts, with the slot cache as built and with 8 slots and a memo that starts over every 60
+    pieces (pieces fighting for slots, forgotten and learnt again)."""
+    monkeypatch.setattr(pieces, "SLOT_BITS", slot_bits)
+    monkeypatch.setattr(pieces, "MAX_PIECES", max_pieces)
+    texts = _texts(1, 3_000) + ["Zebra zebra  ZEBRA\tzebra's", "ΟΔΟΣ ΟΔΟΣ\nİstanbul 日本語 über-cool", ""]
+    table, whole = pieces.PieceTable(get_tokenizer("cl100k_base")), TermIds()
+    for start in range(0, len(texts), 250):
+        batch = texts[start : start + 250]
+        got, expected = table.of(batch), whole.of(batch)
+        assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+    assert table.size == whole.size > 50
+    assert table.vocabulary().to_list() == whole.vocabulary().to_list()
+
+
+def test_counts_are_those_of_whole_texts_when_the_memo_starts_over_and_slots_collide(monkeypatch):
+    monkeypatch.setattr(pieces, "SLOT_BITS", 3)
+    monkeypatch.setattr(pieces, "MAX_PIECES", 60)
+    tokenizer = get_tokenizer("cl100k_base")
+    texts = [
+        " ".join(random.Random(n).choices(["alpha", "beta.", "Gamma", "7", "delta\n", "x"], k=30)) for n in range(600)
+    ]
+    table = pieces.PieceTable(tokenizer, suffix="\n")
+    for start in range(0, len(texts), 100):
+        table.of(texts[start : start + 100])
+    assert np.concatenate(table.counts).tolist() == [tokenizer.count(t + "\n") for t in texts]
+
+
+class _OffByOne:
+    """cl100k, but its whole-text count says one token more than its pieces add up to."""
+
+    def __init__(self):
+        self._inner = get_tokenizer("cl100k_base")
+        self.name = "off-by-one"
+
+    def count(self, text: str) -> int:
+        return self._inner.count(text) + 1
+
+    def count_many(self, texts: list[str]) -> list[int]:
+        return [self._inner.count(text) + 1 for text in texts]
+
+
+def test_a_whole_text_count_that_disagrees_turns_piece_counting_off():
+    """The first checked text that disagrees: a warning, and every text from then on is counted whole."""
+    tokenizer = _OffByOne()
+    table = pieces.PieceTable(tokenizer)
+    texts = [f"word{n} and more words here" for n in range(50)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table.of(texts)
+        table.of(texts)
+    assert any("did not add up" in str(w.message) for w in caught)
+    assert table.counts[0].tolist() == table.counts[1].tolist() == tokenizer.count_many(texts)
+
+
+def _index_digest(tmp_path, monkeypatch, corpus: str, tokenizer: str, by_pieces: bool) -> str:
+    from longsynth.pipeline import make_generator
+    from longsynth.spec import load_spec
+    from longsynth.tokenizers import TiktokenTokenizer
+
+    monkeypatch.setattr(TiktokenTokenizer, "counts_by_pieces", property(lambda self: by_pieces))
+    cache = tmp_path / f"cache-{by_pieces}"
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(cache))
+    spec = load_spec(
+        None, generator="nextlong", tasks="nextlong", lengths="8k", samples=1, corpus=corpus, tokenizer=tokenizer
+    )
+    make_generator(spec).index  # noqa: B018
+    digest = hashlib.sha256()
+    files = [p for p in sorted(cache.rglob("*")) if p.is_file() and p.name not in ("meta.json", "builds.log")]
+    assert any(p.name == "chunks.parquet" for p in files)  # (each chunk's token count)
+    for path in files:
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("tokenizer", ["cl100k_base", "o200k_base"])
+def test_the_index_is_the_same_counted_by_pieces_or_whole(tmp_path, monkeypatch, tokenizer):
+    """Every file of the index (the chunks' token counts, the BM25 matrix and vocabulary) is the same
+    byte for byte whether chunks are counted by their pieces or whole, on a made-up corpus and on text
+    with double spaces, tabs, carriage returns, indentation and non-ASCII letters."""
+    corpus = tmp_path / "messy.jsonl"
+    rng = random.Random(3)
+    lines = []
+    for n in range(300):
+        words = [
+            rng.choice(["The", "licence", "grants", "you", "rights;", "über", "İ", "(c)", "2024", "/usr", "--"])
+            for _ in range(200)
+        ]
+        text = " ".join(words)
+        text = text.replace("you", "you  ") if n % 3 == 0 else text.replace("rights;", "rights;\r\n\t")
+        lines.append(json.dumps({"id": f"d{n}", "text": text + "\n\n  indented line\nlast"}))
+    corpus.write_text("\n".join(lines))
+    for source in (str(corpus), "builtin-zipf:1500"):
+        with_pieces = _index_digest(tmp_path / "a", monkeypatch, source, tokenizer, True)
+        whole = _index_digest(tmp_path / "b", monkeypatch, source, tokenizer, False)
+        assert with_pieces == whole, source
