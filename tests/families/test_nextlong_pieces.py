@@ -45,13 +45,13 @@ def test_a_texts_pieces_add_up_to_its_count_wherever_the_rule_trusts_every_cut(n
         assert loose.counts[0].tolist() != [tokenizer.count(text + "\n") for text in texts]
 
 
-@pytest.mark.parametrize(("slot_bits", "max_pieces"), [(21, 4_000_000), (3, 60)])
-def test_pieces_give_the_terms_and_term_ids_whole_texts_give(slot_bits, max_pieces, monkeypatch):
+@pytest.mark.parametrize(("slot_bits", "term_store"), [(21, 1 << 23), (3, 40)])
+def test_pieces_give_the_terms_and_term_ids_whole_texts_give(slot_bits, term_store, monkeypatch):
     """Batch after batch, the (row, term id) pairs and the vocabulary are those `TermIds` finds in the
-    whole texts, with the slot cache as built and with 8 slots and a memo that starts over every 60
-    pieces (pieces fighting for slots, forgotten and learnt again)."""
+    whole texts, with the memo as built and with 8 slots and a store of 40 terms (pieces fighting
+    for slots, the memo starting over in most batches)."""
     monkeypatch.setattr(pieces, "SLOT_BITS", slot_bits)
-    monkeypatch.setattr(pieces, "MAX_PIECES", max_pieces)
+    monkeypatch.setattr(pieces, "TERM_STORE", term_store)
     texts = _texts(1, 3_000) + ["Zebra zebra  ZEBRA\tzebra's", "ΟΔΟΣ ΟΔΟΣ\nİstanbul 日本語 über-cool", ""]
     table, whole = pieces.PieceTable(get_tokenizer("cl100k_base")), TermIds()
     for start in range(0, len(texts), 250):
@@ -64,7 +64,7 @@ def test_pieces_give_the_terms_and_term_ids_whole_texts_give(slot_bits, max_piec
 
 def test_counts_are_those_of_whole_texts_when_the_memo_starts_over_and_slots_collide(monkeypatch):
     monkeypatch.setattr(pieces, "SLOT_BITS", 3)
-    monkeypatch.setattr(pieces, "MAX_PIECES", 60)
+    monkeypatch.setattr(pieces, "TERM_STORE", 40)
     tokenizer = get_tokenizer("cl100k_base")
     texts = [
         " ".join(random.Random(n).choices(["alpha", "beta.", "Gamma", "7", "delta\n", "x"], k=30)) for n in range(600)

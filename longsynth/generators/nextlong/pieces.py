@@ -4,9 +4,9 @@ A chunk of prose is a few hundred words from a vocabulary that repeats: a millio
 600 million words but a few million distinct pieces (a word with what sticks to it: punctuation, a
 line break). Counting every chunk's tokens with a BPE and finding its BM25 words with a regex did the
 same work again for every repeat. Here a batch is cut into pieces by polars (a split at spaces, on the
-thread that reads the batches), the pieces are numbered by one polars categorical mapping (a lookup
-each), the new ones are counted and split into words once, and each chunk's count and terms are
-gathered from those.
+thread that reads the batches), each piece is looked up by its hashes in a fixed table of the pieces
+seen lately, the others are counted and split into words once per batch, and each chunk's count and
+terms are gathered from those.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import polars as pl
 from ...tokenizers import PIECE_UNSURE, Tokenizer
 from .bm25 import TermIds
 
-SLOT_BITS = 21  # the slot cache's size: 2**21 slots of 24 bytes (48 MB)
+SLOT_BITS = 21  # the memo's size: 2**21 slots of 40 bytes (84 MB), whatever the corpus
 HASH_SEEDS = (0x5EED1, 0x5EED2)
-MAX_PIECES = 4_000_000  # distinct pieces remembered before the memo starts over (bounds its memory)
+TERM_STORE = 1 << 23  # terms the memo's pieces may hold (64 MB) before it starts over
 CHECK_EVERY = 1000  # every 1,000th text counted by its pieces is also counted whole (see `PieceTable`)
 
 
@@ -45,7 +45,7 @@ class Split:
     owner: np.ndarray
     bare: np.ndarray
     whole: np.ndarray
-    hashes: tuple[np.ndarray, np.ndarray]  # two 64-bit hashes of each piece's text (`_SlotCache`)
+    hashes: tuple[np.ndarray, np.ndarray]  # two 64-bit hashes of each piece's text (`_Memo`)
 
     def __len__(self) -> int:
         return len(self.series)
@@ -57,7 +57,7 @@ def split(texts: list[str], suffix: str = "") -> Split:
     before. (A split at spaces took a quarter of the time of a regex that finds the pieces.)
 
     A text's token count is its pieces' counts summed when every cut is certain (`PIECE_UNSURE`
-    finds none: see `tokenizers.PIECE_PATTERN`); otherwise `whole` says to count it whole."""
+    finds none: see the note above it in `tokenizers`); otherwise `whole` says to count it whole."""
     series = pl.Series(texts, dtype=pl.String)
     if suffix:
         series = series + suffix
@@ -73,43 +73,80 @@ def split(texts: list[str], suffix: str = "") -> Split:
     return Split(series, flat, owner, bare, whole, hashes)
 
 
-class _SlotCache:
-    """Piece ids of the pieces seen last, by a slot per hash: a piece whose two 64-bit hashes match
-    its slot's gets the slot's id with two array lookups, where the categorical mapping took 170 ns
-    a piece (most of an index build's mapping thread). Only the rest (new pieces, and those whose
-    slot another piece holds) go through the mapping, which stays the source of every id, and then
-    take their slots, unless the holder was used in this batch or the one before.
+class _Memo:
+    """The pieces seen lately, one per slot (a slot per first hash's low bits): each slot's two hashes,
+    its piece's token count after a space and alone, where its BM25 terms lie in `terms` and how
+    many, and the last batch that used it.
 
-    Two different pieces with the same 128 bits of hash would share an id; the hashes are polars',
-    seeded, and not built to resist a corpus crafted to collide (such a corpus would mislead only
-    its own index's token counts, which plan samples that are measured anyway, and its BM25 terms)."""
+    A piece whose two 64-bit hashes match its slot's takes the slot's values with a few array
+    lookups (a polars categorical mapping took 170 ns a piece, most of the mapping thread's time,
+    and grew with every distinct piece: 140 bytes each). A new piece takes its slot unless the
+    holder was used in this batch or the one before; one that finds its slot held is worked out
+    again in each batch it comes in. The memory is fixed: slots, and a store of terms that starts
+    over when full (evicted pieces leave their terms behind).
+
+    Two different pieces with the same 128 bits of hash would be taken for one; the hashes are
+    polars', seeded, and not built to resist a corpus crafted to collide (such a corpus would mislead
+    only its own index's token counts, which plan samples that are measured anyway, and its terms)."""
+
+    # One row of five 64-bit words per slot, so a lookup reads one cache line, not one per field
+    # (seven gathers from separate arrays took twice as long; a structured dtype's gather, 2.5
+    # times): the two hashes, where the piece's terms start, then in 32-bit halves its token count
+    # after a space and alone, how many terms it has, and the last batch that used it.
+    FIRST, SECOND, TERM_START = 0, 1, 2  # 64-bit columns
+    SPACED, BARE, TERM_COUNT, USED = 6, 7, 8, 9  # 32-bit columns (of the same rows seen as ten)
 
     def __init__(self):
         size = 1 << SLOT_BITS
+        self.slots = np.zeros((size, 5), dtype=np.uint64)
         # An empty slot's first hash ends in other bits than its own index, so no piece matches it.
-        self.first = np.arange(size, dtype=np.uint64) ^ np.uint64(1)
-        self.second = np.zeros(size, dtype=np.uint64)
-        self.piece = np.zeros(size, dtype=np.int64)
-        self.used = np.full(size, -2, dtype=np.int64)  # the last batch that found its piece here
+        self.slots[:, self.FIRST] = np.arange(size, dtype=np.uint64) ^ np.uint64(1)
+        self.slots.view(np.int32)[:, self.USED] = -2
+        self.terms = np.zeros(1 << 16, dtype=np.int64)
+        self.terms_used = 0
         self.batch = 0
 
-    def find(self, hashes: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(slot, piece id, found) of each piece: ids are good where `found`."""
+    def find(self, hashes: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(each piece's slot row, found); the found slots are marked used by this batch."""
         first, second = hashes
         slot = (first & np.uint64((1 << SLOT_BITS) - 1)).astype(np.intp)
-        found = self.first[slot] == first
-        found &= self.second[slot] == second
+        rows = np.take(self.slots, slot, axis=0)  # (4 ms for 620,000 rows; `self.slots[slot]` 16 ms)
+        found = rows[:, self.FIRST] == first
+        found &= rows[:, self.SECOND] == second
         self.batch += 1
-        self.used[slot[found]] = self.batch
-        return slot, self.piece[slot], found
+        self.slots.view(np.int32)[slot[found], self.USED] = self.batch
+        return rows, found
 
-    def keep(self, slot: np.ndarray, hashes: tuple[np.ndarray, np.ndarray], piece: np.ndarray) -> None:
-        """Give these pieces their slots, where the holder was not used in this batch or the last."""
-        free = self.used[slot] < self.batch - 1
-        slot = slot[free]
-        self.first[slot], self.second[slot] = hashes[0][free], hashes[1][free]
-        self.piece[slot] = piece[free]
-        self.used[slot] = self.batch
+    @classmethod
+    def fields(cls, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(spaced, bare, term start, term count) of slot rows, as arrays of their own."""
+        halves = rows.view(np.int32)
+        start = rows[:, cls.TERM_START].view(np.int64)
+        return halves[:, cls.SPACED].copy(), halves[:, cls.BARE].copy(), start.copy(), halves[:, cls.TERM_COUNT].copy()
+
+    def add_terms(self, terms: np.ndarray) -> int:
+        """Store `terms`; returns where they start."""
+        start = self.terms_used
+        self.terms = _grown(self.terms, start + len(terms))
+        self.terms[start : start + len(terms)] = terms
+        self.terms_used += len(terms)
+        return start
+
+    def keep(self, hashes: tuple[np.ndarray, np.ndarray], values: tuple[np.ndarray, ...]) -> None:
+        """Give new pieces (their hashes; spaced, bare, term start, term count) their slots, where
+        the holder was not used in this batch or the last."""
+        slot = (hashes[0] & np.uint64((1 << SLOT_BITS) - 1)).astype(np.intp)
+        free = self.slots.view(np.int32)[slot, self.USED] < self.batch - 1
+        rows = np.zeros((int(free.sum()), 5), dtype=np.uint64)
+        rows[:, self.FIRST], rows[:, self.SECOND] = hashes[0][free], hashes[1][free]
+        rows[:, self.TERM_START] = values[2][free].view(np.uint64)
+        halves = rows.view(np.int32)
+        for column, value in zip(
+            (self.SPACED, self.BARE, self.TERM_COUNT), (values[0], values[1], values[3]), strict=True
+        ):
+            halves[:, column] = value[free]
+        halves[:, self.USED] = self.batch
+        self.slots[slot[free]] = rows
 
 
 class PieceTable:
@@ -117,40 +154,22 @@ class PieceTable:
     `suffix`, as `tokenizer.count` gives them) of a build's batches, one batch at a time (`of`).
 
     Terms: a word never spans a cut (spaces and line breaks are never part of one), so a text's
-    words are its pieces' words in order; a new piece's words go through `TermIds.of`, in order of
-    the piece's first appearance, so term ids come in order of first appearance as for whole texts
-    (tested; the index's bytes are the same). Counts: each piece's count with and without its
-    leading space is kept; a text's count is its pieces' counts summed unless `split` marked it
-    `whole`. Every `CHECK_EVERY`-th text summed is also counted whole by the tokenizer: one
-    difference and every later text is counted whole (with a warning).
-
-    The memo keeps up to MAX_PIECES pieces, then starts over (a corpus of many one-off pieces,
-    numbers or addresses, would otherwise grow it without end); term ids live in `TermIds` and are
-    never forgotten."""
+    words are its pieces' words in order; the batch's pieces the memo lacks go through
+    `TermIds.of` in order of first appearance, and a word's first appearance lies in such a piece's
+    first, so term ids come in order of first appearance as for whole texts (tested; the index's
+    bytes are the same). Counts: each piece's count with and without its leading space; a text's
+    count is its pieces' counts summed unless `split` marked it `whole`. Every `CHECK_EVERY`-th
+    text summed is also counted whole by the tokenizer: one difference and every later text is
+    counted whole (with a warning)."""
 
     def __init__(self, tokenizer: Tokenizer, suffix: str = ""):
         self.tokenizer = tokenizer
         self.suffix = suffix
         self.terms = TermIds()
         self.counts: list[np.ndarray] = []  # each batch's token counts, in order
+        self._memo: _Memo | None = _Memo()
         self._by_pieces = True  # counts are summed from pieces (until a check disagrees)
         self._checked = 0  # texts summed so far (every CHECK_EVERY-th is counted whole too)
-        self._forget()
-
-    def _forget(self) -> None:
-        """Start the memo over. Piece 0 is "" (no tokens, no terms), whose series keeps the mapping
-        alive (a polars mapping lives as long as a series uses it)."""
-        self._dtype = pl.Categorical(pl.Categories.random())
-        self._held = pl.Series([""], dtype=pl.String).cast(self._dtype)
-        self._cache = _SlotCache()
-        self._pieces = 1
-        size = 1 << 16
-        self._spaced = np.zeros(size, dtype=np.int64)  # each piece's token count after a space
-        self._bare = np.zeros(size, dtype=np.int64)  # and alone
-        self._first_term = np.zeros(size, dtype=np.int64)  # where its terms start in _term_ids
-        self._term_count = np.zeros(size, dtype=np.int64)  # and how many it has
-        self._term_ids = np.zeros(size, dtype=np.int64)
-        self._term_used = 0
 
     @property
     def size(self) -> int:
@@ -158,8 +177,9 @@ class PieceTable:
         return self.terms.size
 
     def vocabulary(self) -> pl.Series:
-        """Every term, in id order (`TermIds.vocabulary`); the memo is let go (no more batches)."""
-        self._held = None
+        """Every term, in id order (`TermIds.vocabulary`); the memo is let go (no more batches), so
+        the index's later passes do not hold it (`counts` stays)."""
+        self._memo = None
         return self.terms.vocabulary()
 
     def split(self, texts: list[str]) -> Split:
@@ -170,55 +190,57 @@ class PieceTable:
         `TermIds.of`); the texts' token counts are appended to `counts`."""
         if not isinstance(batch, Split):
             batch = self.split(batch)
-        if self._pieces >= MAX_PIECES:
-            self._forget()
-        slot, piece, found = self._cache.find(batch.hashes)
+        if self._memo.terms_used > TERM_STORE:
+            self._memo = _Memo()
+        memo = self._memo
+        rows, found = memo.find(batch.hashes)
+        spaced, bare, start, many = memo.fields(rows)
         missed = np.flatnonzero(~found)
-        if len(missed):  # through the mapping, then into the cache
-            flat = batch.flat.gather(missed)
-            ids = flat.cast(self._dtype).to_physical().to_numpy().astype(np.int64)
-            self._learn(flat, ids)
-            piece[missed] = ids
-            self._cache.keep(slot[missed], (batch.hashes[0][missed], batch.hashes[1][missed]), ids)
-        self.counts.append(self._counted(batch, piece))
-        many = self._term_count[piece]  # each piece's terms, in order: a gather of runs
+        if len(missed):
+            which, learnt = self._learn(batch, missed)
+            spaced[missed], bare[missed] = learnt[0][which], learnt[1][which]
+            start[missed], many[missed] = learnt[2][which], learnt[3][which]
+        self.counts.append(self._counted(batch, np.where(batch.bare, bare, spaced)))
+        if not (many > 1).any():  # (each piece one word or none: most text) a gather, no runs
+            held = np.flatnonzero(many)
+            return batch.owner[held], memo.terms[start[held]]
         ends = np.cumsum(many)
         at = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
-        at += np.repeat(self._first_term[piece] - (ends - many), many)
-        return np.repeat(batch.owner, many), self._term_ids[at]
+        at += np.repeat(start - (ends - many), many)
+        return np.repeat(batch.owner, many), memo.terms[at]
 
-    def _learn(self, flat: pl.Series, piece: np.ndarray) -> None:
-        """Count and split the pieces first seen in this batch (numbered from `_pieces` on)."""
-        new = np.flatnonzero(piece >= self._pieces)
-        if not len(new):
-            return
-        ids, first = np.unique(piece[new], return_index=True)
-        if ids[0] != self._pieces or ids[-1] != self._pieces + len(ids) - 1:
-            raise RuntimeError("the index's piece mapping lost pieces during the build")
-        order = np.argsort(first, kind="stable")  # by first appearance: terms are numbered in that order
-        ids, texts = ids[order], flat.gather(new[first[order]]).to_list()
-        top = self._pieces + len(ids)
-        for name in ("_spaced", "_bare", "_first_term", "_term_count"):
-            setattr(self, name, _grown(getattr(self, name), top))
+    def _learn(self, batch: Split, missed: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """The pieces at `missed` the memo lacks, each distinct one (by its hashes) counted and split
+        into words once, in order of first appearance, and kept in the memo where it may: (each
+        missed piece's distinct one, their (spaced, bare, term start, term count))."""
+        first, second = batch.hashes[0][missed], batch.hashes[1][missed]
+        order = np.lexsort((second, first))  # stable: equal pieces keep their order
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = (first[order][1:] != first[order][:-1]) | (second[order][1:] != second[order][:-1])
+        run = np.cumsum(new) - 1  # each missed piece's distinct piece, numbered in hash order
+        appears = order[new]  # where each distinct piece first appears (among the missed)
+        by_appearance = np.argsort(appears, kind="stable")
+        rank = np.empty(len(appears), dtype=np.int64)
+        rank[by_appearance] = np.arange(len(appears))
+        which = np.empty(len(missed), dtype=np.int64)
+        which[order] = rank[run]  # each missed piece's distinct piece, numbered by first appearance
+        at = appears[by_appearance]
+        texts = batch.flat.gather(missed[at]).to_list()
         # Both forms in one call: a large corpus's first batches are then big enough for the
         # tokenizer's fast counter (`count_many`), which the later, smaller ones use once it is loaded.
-        counts = self.tokenizer.count_many(texts + [" " + text for text in texts])
-        self._bare[ids], self._spaced[ids] = counts[: len(texts)], counts[len(texts) :]
+        counts = np.asarray(self.tokenizer.count_many(texts + [" " + text for text in texts]), dtype=np.int32)
         row, term = self.terms.of(texts)
-        many = np.bincount(row, minlength=len(texts))
-        self._term_count[ids] = many
-        self._first_term[ids] = self._term_used + np.cumsum(many) - many
-        self._term_ids = _grown(self._term_ids, self._term_used + len(term))
-        self._term_ids[self._term_used : self._term_used + len(term)] = term
-        self._term_used += len(term)
-        self._pieces = top
+        term_count = np.bincount(row, minlength=len(texts)).astype(np.int32)
+        term_start = self._memo.add_terms(term) + np.cumsum(term_count, dtype=np.int64) - term_count
+        values = (counts[len(texts) :], counts[: len(texts)], term_start, term_count)
+        self._memo.keep((first[at], second[at]), values)
+        return which, values
 
-    def _counted(self, batch: Split, piece: np.ndarray) -> np.ndarray:
-        """Each text's token count: its pieces' counts summed where that is exact, else counted whole."""
+    def _counted(self, batch: Split, tokens: np.ndarray) -> np.ndarray:
+        """Each text's token count: its pieces' `tokens` summed where that is exact, else counted whole."""
         series, n = batch.series, len(batch)
         if not self._by_pieces:
             return np.asarray(self.tokenizer.count_many(series.to_list()), dtype=np.int64)
-        tokens = np.where(batch.bare, self._bare[piece], self._spaced[piece])
         counts = np.bincount(batch.owner, weights=tokens, minlength=n).astype(np.int64)
         summed = np.flatnonzero(~batch.whole)
         checks = summed[(self._checked + np.arange(len(summed))) % CHECK_EVERY == 0]
