@@ -115,7 +115,9 @@ def _index_digest(tmp_path, monkeypatch, corpus: str, tokenizer: str, by_pieces:
     )
     make_generator(spec).index  # noqa: B018
     digest = hashlib.sha256()
-    files = [p for p in sorted(cache.rglob("*")) if p.is_file() and p.name not in ("meta.json", "builds.log")]
+    files = [
+        p for p in sorted((cache / "index").rglob("*")) if p.is_file() and p.name not in ("meta.json", "builds.log")
+    ]
     assert any(p.name == "chunks.parquet" for p in files)  # (each chunk's token count)
     for path in files:
         digest.update(path.name.encode() + path.read_bytes())
@@ -143,3 +145,28 @@ def test_the_index_is_the_same_counted_by_pieces_or_whole(tmp_path, monkeypatch,
         with_pieces = _index_digest(tmp_path / "a", monkeypatch, source, tokenizer, True)
         whole = _index_digest(tmp_path / "b", monkeypatch, source, tokenizer, False)
         assert with_pieces == whole, source
+
+
+def test_a_batch_ends_at_its_character_bound_even_inside_a_document(tmp_path, monkeypatch):
+    """Batches end at `BATCH_CHARS` characters, inside a document when it is long (a .txt corpus is one
+    document of up to 512 MiB), and the index is the same bytes as with whole-document batches."""
+    from longsynth.generators.nextlong import retrieval
+
+    corpus = tmp_path / "long.jsonl"
+    rng = random.Random(5)
+    words = ["alpha", "beta", "gamma.", "delta\n", "Epsilon", "7"]
+    docs = [" ".join(rng.choices(words, k=rng.randint(50, 3000))) for _ in range(40)]
+    corpus.write_text("\n".join(json.dumps({"id": f"d{n}", "text": t}) for n, t in enumerate(docs)))
+    digest = _index_digest(tmp_path / "a", monkeypatch, str(corpus), "cl100k_base", True)
+    sizes: list[int] = []
+    original = pieces.PieceTable.of
+
+    def of(self, batch):
+        sizes.append(sum(map(len, batch.series.to_list())))
+        return original(self, batch)
+
+    monkeypatch.setattr(pieces.PieceTable, "of", of)
+    monkeypatch.setattr(retrieval, "BATCH_CHARS", 3_000)
+    assert _index_digest(tmp_path / "b", monkeypatch, str(corpus), "cl100k_base", True) == digest
+    assert len(sizes) > 20 and max(sizes) < 3_000 + 2_048 + 2_048  # (the bound, one chunk and its line breaks)
+    assert max(len(t) for t in docs) > 3 * 3_000  # some batches ended inside a document

@@ -40,6 +40,9 @@ SCORE_BINS = 1024  # score resolution when choosing which of a common term's chu
 K1, B = 1.5, 0.75
 TOKEN = r"\b\w\w+\b"
 BATCH = 2000  # chunks tokenized at once (bounds the memory of their exploded tokens)
+# ... and at most this many characters (a chunk may be a million; a batch cut into pieces at spaces
+# holds about 40 bytes a space, and 2,000 chunks of spaces would be 80 GB)
+BATCH_CHARS = 4_000_000
 BLOCK_POSTINGS = 4_000_000  # postings gathered at once when the matrix is written (48 MB)
 
 

@@ -20,7 +20,7 @@ import polars as pl
 from ...tokenizers import PIECE_UNSURE, Tokenizer
 from .bm25 import TermIds
 
-SLOT_BITS = 21  # the memo's size: 2**21 slots of 40 bytes (84 MB), whatever the corpus
+SLOT_BITS = 20  # the memo's size: 2**20 slots of 40 bytes (42 MB), whatever the corpus
 HASH_SEEDS = (0x5EED1, 0x5EED2)
 TERM_STORE = 1 << 23  # terms the memo's pieces may hold (64 MB) before it starts over
 CHECK_EVERY = 1000  # every 1,000th text counted by its pieces is also counted whole (see `PieceTable`)
@@ -97,14 +97,19 @@ class _Memo:
     SPACED, BARE, TERM_COUNT, USED = 6, 7, 8, 9  # 32-bit columns (of the same rows seen as ten)
 
     def __init__(self):
-        size = 1 << SLOT_BITS
-        self.slots = np.zeros((size, 5), dtype=np.uint64)
+        self.slots = np.zeros((1 << SLOT_BITS, 5), dtype=np.uint64)
+        self.batch = 0
+        self.clear()
+
+    def clear(self) -> None:
+        """Empty every slot and the store of terms (in place: a second table would double the memory)."""
+        size = len(self.slots)
+        self.slots[:] = 0
         # An empty slot's first hash ends in other bits than its own index, so no piece matches it.
         self.slots[:, self.FIRST] = np.arange(size, dtype=np.uint64) ^ np.uint64(1)
         self.slots.view(np.int32)[:, self.USED] = -2
         self.terms = np.zeros(1 << 16, dtype=np.int64)
         self.terms_used = 0
-        self.batch = 0
 
     def find(self, hashes: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(each piece's slot row, found); the found slots are marked used by this batch."""
@@ -191,7 +196,7 @@ class PieceTable:
         if not isinstance(batch, Split):
             batch = self.split(batch)
         if self._memo.terms_used > TERM_STORE:
-            self._memo = _Memo()
+            self._memo.clear()
         memo = self._memo
         rows, found = memo.find(batch.hashes)
         spaced, bare, start, many = memo.fields(rows)

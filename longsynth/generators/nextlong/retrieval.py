@@ -40,7 +40,7 @@ from ...read_ahead import WriteBehind, read_ahead
 from ...terminal import printable
 from ...text.sources import iter_corpus_documents
 from ...tokenizers import MAX_TOKENIZER_BYTES, O200K_PATTERN, Tokenizer, get_tokenizer
-from .bm25 import BATCH, POSTINGS_PER_TERM, Bm25, terms_of, top_k
+from .bm25 import BATCH, BATCH_CHARS, POSTINGS_PER_TERM, Bm25, terms_of, top_k
 from .chunking import chunk_document
 from .pieces import PieceTable
 from .synthetic_corpus import VERSION as SYNTHETIC_VERSION
@@ -499,8 +499,9 @@ class TextColumn(Sequence):
 def build_index(spec: IndexSpec, tokenizer: Tokenizer, run_many=None) -> ChunkIndex:
     """Load the cached index for `spec`, or build and cache it, then load it (with progress on a terminal).
 
-    The build streams: documents are chunked, counted and indexed `BATCH` chunks at a time, and each
-    batch's texts go to disk at once, so memory never holds the corpus. An index of several parts
+    The build streams: documents are chunked, counted and indexed `BATCH` chunks (at most
+    `BATCH_CHARS` characters) at a time, and each batch's texts go to disk at once, so memory never
+    holds the corpus. An index of several parts
     (`spec.shards`) builds the missing ones with `run_many(build_part, [(spec, part), ...])` when given
     (Ray tasks, each on its own node and core), else one after the other here."""
     loaded = {part: _cached(spec.shard_folder(part), spec) for part in range(spec.shards)}
@@ -679,6 +680,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
     def batches():
         texts: list[str] = []
         batch_owners: list[int] = []
+        batch_chars = 0
         label = "indexing corpus" if spec.shards == 1 else f"indexing corpus part {part + 1}/{spec.shards}"
         documents = tqdm(_documents(spec, part), desc=label, unit=" docs", disable=None, file=sys.stderr)
         for doc_id, text in documents:
@@ -690,18 +692,19 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
                 chunks = chunk_document(text, spec.chunk_size)
             doc = len(doc_ids)
             doc_ids.append(doc_id)
-            for chunk in chunks:
-                texts.append(chunk.text)
-                joiners.append(chunk.joiner)
-            batch_owners.extend([doc] * len(chunks))
             totals["chunks"] += len(chunks)
             first.append(totals["chunks"])
             totals["chars"] += len(text)
-            if len(texts) >= BATCH:
-                owners.append(np.asarray(batch_owners, dtype=np.int64))
-                batch_owners.clear()
-                yield flush(texts)
-                texts = []
+            for chunk in chunks:  # (a batch may end inside a document: one .txt file can be 512 MiB)
+                texts.append(chunk.text)
+                joiners.append(chunk.joiner)
+                batch_owners.append(doc)
+                batch_chars += len(chunk.text)
+                if len(texts) >= BATCH or batch_chars >= BATCH_CHARS:
+                    owners.append(np.asarray(batch_owners, dtype=np.int64))
+                    batch_owners.clear()
+                    yield flush(texts)
+                    texts, batch_chars = [], 0
         if texts:
             owners.append(np.asarray(batch_owners, dtype=np.int64))
             yield flush(texts)
