@@ -90,9 +90,10 @@ class _Memo:
     only its own index's token counts, which plan samples that are measured anyway, and its terms)."""
 
     # One row of five 64-bit words per slot, so a lookup reads one cache line, not one per field
-    # (seven gathers from separate arrays took twice as long; a structured dtype's gather, 2.5
-    # times): the two hashes, where the piece's terms start, then in 32-bit halves its token count
-    # after a space and alone, how many terms it has, and the last batch that used it.
+    # (seven gathers from separate arrays took 11 ms for 620,000 pieces against `np.take`'s 4; a
+    # structured dtype's gather, far longer): the two hashes, where the piece's terms start, then
+    # in 32-bit halves its token count after a space and alone, how many terms it has, and the last
+    # batch that used it.
     FIRST, SECOND, TERM_START = 0, 1, 2  # 64-bit columns
     SPACED, BARE, TERM_COUNT, USED = 6, 7, 8, 9  # 32-bit columns (of the same rows seen as ten)
 
