@@ -15,6 +15,7 @@ import base64
 import functools
 import hashlib
 import operator
+import re
 import struct
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -227,14 +228,69 @@ def _load_tiktoken(name: str):
         except LookupError as exc:
             tried.append(f"packaged vocabulary from quicktok-v1 ({exc})")
     if ranks is not None:
-        return tiktoken.Encoding(
-            name=name, pat_str=facts.pattern, mergeable_ranks=ranks, special_tokens=facts.special_tokens
+        return _GuardedEncoding(
+            tiktoken.Encoding(
+                name=name, pat_str=facts.pattern, mergeable_ranks=ranks, special_tokens=facts.special_tokens
+            )
         )
     try:
-        return tiktoken.get_encoding(name)
+        return _GuardedEncoding(tiktoken.get_encoding(name))
     except Exception as exc:
         tried.append(f"tiktoken download ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
     raise TokenizerError(f"tokenizer {name!r} could not be loaded; tried: " + "; ".join(tried))
+
+
+BLANK_RUN_LIMIT = 100_000  # whitespace characters in a row that tiktoken is not given (see `_GuardedEncoding`)
+_BLANK_RUN = re.compile(rf"\s{{{BLANK_RUN_LIMIT}}}")
+
+
+class _GuardedEncoding:
+    """A tiktoken Encoding that refuses a text it would crash on, with one clear error. Its
+    pre-tokenizer's regex (the `\\s+(?!\\S)` look-ahead) recurses along a run of whitespace and
+    overflows its stack near a million spaces or line breaks in a row (an 8 MB stack; less with a
+    smaller one): tiktoken then printed a Rust panic and raised pyo3's PanicException, which is no
+    Exception, and a build ended in a traceback. So a text of BLANK_RUN_LIMIT whitespace characters
+    in a row is refused before tiktoken sees it (only texts that long are searched), and a panic or
+    regex failure that comes anyway is the same error. Every other attribute is the Encoding's."""
+
+    def __init__(self, encoding):
+        self._encoding = encoding
+
+    def __getattr__(self, name: str):
+        return getattr(self._encoding, name)
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        if len(text) >= BLANK_RUN_LIMIT and _BLANK_RUN.search(text):
+            raise _refusal(text)
+        try:
+            return self._encoding.encode_ordinary(text)
+        except BaseException as exc:
+            raise _refused(exc, text) from None
+
+    def encode_to_numpy(self, text: str, **options) -> np.ndarray:
+        if len(text) >= BLANK_RUN_LIMIT and _BLANK_RUN.search(text):
+            raise _refusal(text)
+        try:
+            return self._encoding.encode_to_numpy(text, **options)
+        except BaseException as exc:
+            raise _refused(exc, text) from None
+
+
+def _refusal(text: str) -> TokenizerError:
+    longest = max((len(run) for run in re.findall(r"\s+", text)), default=0)
+    return TokenizerError(
+        f"a text of {len(text):,} characters holds {longest:,} whitespace characters in a row, more than "
+        f"tiktoken can take ({BLANK_RUN_LIMIT:,} or more: its pre-tokenizer overflows its stack); remove such "
+        "runs from the input"
+    )
+
+
+def _refused(exc: BaseException, text: str) -> BaseException:
+    """The error to raise for `exc` from encoding `text`: `_refusal` for tiktoken's crash, else `exc`."""
+    crashed = type(exc).__name__ == "PanicException" or (
+        isinstance(exc, ValueError) and "Regex error while tokenizing" in str(exc)
+    )
+    return _refusal(text) if crashed else exc
 
 
 PARALLEL_COUNT = 20_000  # texts from which count_many uses every core ...

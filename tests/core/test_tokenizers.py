@@ -425,3 +425,19 @@ def test_word_lists_are_counted_joined_with_each_words_own_count():
         del tokenizer._joined_counts
     assert calls == [650]
     assert counts == [tokenizer.count(w) for w in words]
+
+
+def test_a_blank_run_tiktoken_would_crash_on_is_one_clear_error():
+    """tiktoken's pre-tokenizer overflows its stack near a million spaces in a row and raised a Rust
+    panic (no Exception: a traceback); such a text is refused by every way of encoding it, and a run
+    just under the limit is encoded as before."""
+    from longsynth.errors import TokenizerError
+    from longsynth.tokenizers import BLANK_RUN_LIMIT
+
+    tokenizer = get_tokenizer("cl100k_base")
+    long_run = "start" + " " * 1_000_000 + "end"
+    for encode in (tokenizer.count, tokenizer.encode, tokenizer.encode_array, lambda t: tokenizer.count_many([t])):
+        with pytest.raises(TokenizerError, match="1,000,000 whitespace characters in a row"):
+            encode(long_run)
+    under = "a" + "\n" * (BLANK_RUN_LIMIT - 1) + "b"
+    assert tokenizer.count(under) == len(tokenizer.encode(under)) > 1_000
