@@ -62,9 +62,14 @@ def test_pieces_give_the_terms_and_term_ids_whole_texts_give(slot_bits, term_sto
     assert table.vocabulary().to_list() == whole.vocabulary().to_list()
 
 
-def test_counts_are_those_of_whole_texts_when_the_memo_starts_over_and_slots_collide(monkeypatch):
-    monkeypatch.setattr(pieces, "SLOT_BITS", 3)
-    monkeypatch.setattr(pieces, "TERM_STORE", 40)
+@pytest.mark.parametrize(("slot_bits", "term_store"), [(20, 1 << 23), (3, 40)])
+def test_counts_are_those_of_whole_texts_batch_after_batch(slot_bits, term_store, monkeypatch):
+    """Counts summed from the memo's pieces (most of them kept from earlier batches), with the
+    whole-text check off so a wrong stored count cannot hide behind it; also with 8 slots and a memo
+    that starts over in most batches."""
+    monkeypatch.setattr(pieces, "SLOT_BITS", slot_bits)
+    monkeypatch.setattr(pieces, "TERM_STORE", term_store)
+    monkeypatch.setattr(pieces, "CHECK_EVERY", 10**9)
     tokenizer = get_tokenizer("cl100k_base")
     texts = [
         " ".join(random.Random(n).choices(["alpha", "beta.", "Gamma", "7", "delta\n", "x"], k=30)) for n in range(600)
@@ -73,6 +78,24 @@ def test_counts_are_those_of_whole_texts_when_the_memo_starts_over_and_slots_col
     for start in range(0, len(texts), 100):
         table.of(texts[start : start + 100])
     assert np.concatenate(table.counts).tolist() == [tokenizer.count(t + "\n") for t in texts]
+
+
+def test_pieces_whose_first_hashes_agree_are_told_apart_by_the_second():
+    """Every piece given one first hash (so one slot): the second hash keeps them apart, batch after
+    batch, in terms and counts."""
+    tokenizer = get_tokenizer("cl100k_base")
+    table = pieces.PieceTable(tokenizer)
+    found = []
+    for text in ("alpha beta", "beta alpha", "alpha alpha beta"):
+        batch = pieces.split([text])
+        same_first = np.full(len(batch.flat), 12345, dtype=np.uint64)
+        batch = pieces.Split(
+            batch.series, batch.flat, batch.owner, batch.bare, batch.whole, (same_first, batch.hashes[1])
+        )
+        found.append(table.of(batch)[1].tolist())
+        assert table.counts[-1].tolist() == [tokenizer.count(text)]
+    assert found == [[0, 1], [1, 0], [0, 0, 1]]
+    assert table.vocabulary().to_list() == ["alpha", "beta"]
 
 
 class _OffByOne:
