@@ -503,7 +503,7 @@ class Bm25:
     @classmethod
     def write(
         cls,
-        batches: Iterable[list[str]],
+        batches: Iterable[list[str]],  # (or whatever `terms.of` takes: a `PieceTable` takes its splits)
         folder: Path,
         postings_per_term: int | None = None,
         terms: TermIds | None = None,

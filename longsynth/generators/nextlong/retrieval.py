@@ -501,9 +501,9 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer, run_many=None) -> ChunkIn
 
     The build streams: documents are chunked, counted and indexed `BATCH` chunks (at most
     `BATCH_CHARS` characters) at a time, and each batch's texts go to disk at once, so memory never
-    holds the corpus. An index of several parts
-    (`spec.shards`) builds the missing ones with `run_many(build_part, [(spec, part), ...])` when given
-    (Ray tasks, each on its own node and core), else one after the other here."""
+    holds the corpus. An index of several parts (`spec.shards`) builds the missing ones with
+    `run_many(build_part, [(spec, part), ...])` when given (Ray tasks, each on its own node and
+    core), else one after the other here."""
     loaded = {part: _cached(spec.shard_folder(part), spec) for part in range(spec.shards)}
     missing = [part for part, index in loaded.items() if index is None]
     if spec.retriever not in ("bm25", "dense"):
