@@ -349,7 +349,7 @@ def pre_token_cuts(lefts: str, rights: str) -> np.ndarray:
 # the pre-token before ends at the break; a mark is not trusted there: o200k's mark runs take `/`
 # after line breaks; nor a second line break, which joins the first). Texts of common words then cost
 # a lookup per piece instead of a BPE per word (`nextlong.pieces`). Tested on random texts for both
-# encodings (tests/core/test_tokenizers.py).
+# encodings (tests/families/test_nextlong_pieces.py).
 PIECE_UNSURE = r"[^!-&(-~] |\n[^0-9A-Za-z]"  # a space after anything but a letter, digit or mark; a line's odd start
 
 
