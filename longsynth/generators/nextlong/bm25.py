@@ -135,6 +135,14 @@ class TermIds:
         return row[kept], term[kept]
 
 
+def grown(array: np.ndarray, size: int) -> np.ndarray:
+    """`array` with room for at least `size` values, zeros after its own (grown by half again:
+    growing by each batch's need alone copied the whole array per batch, quadratic over a build)."""
+    if size <= len(array):
+        return array
+    return np.concatenate([array, np.zeros(max(size, len(array) * 3 // 2) - len(array), dtype=array.dtype)])
+
+
 def _run_starts(values: np.ndarray) -> np.ndarray:
     """Where each run of equal values of a sorted array starts."""
     first = np.empty(len(values), dtype=bool)
@@ -544,8 +552,7 @@ class Bm25:
                 chunk_in_batch, term_of_pair = pairs & 0xFFFFFFFF, (pairs >> 32).astype(np.int32)
                 parts.append(part)
                 writer.put(part.write, chunk_in_batch, term_of_pair, count)
-                if terms.size > len(frequency):  # grown by half again: padding every batch was quadratic
-                    frequency = np.pad(frequency, (0, max(terms.size, len(frequency) * 3 // 2) - len(frequency)))
+                frequency = grown(frequency, terms.size)
                 found, chunks = _runs(term_of_pair)  # the batch's terms (sorted) and how many chunks hold each
                 frequency[found] += chunks
                 lengths.append(np.bincount(row, minlength=len(batch)))

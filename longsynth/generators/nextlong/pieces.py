@@ -18,20 +18,12 @@ import numpy as np
 import polars as pl
 
 from ...tokenizers import PIECE_UNSURE, Tokenizer
-from .bm25 import TermIds
+from .bm25 import TermIds, grown
 
 SLOT_BITS = 20  # the memo's size: 2**20 slots of 40 bytes (42 MB), whatever the corpus
 HASH_SEEDS = (0x5EED1, 0x5EED2)
 TERM_STORE = 1 << 23  # terms the memo's pieces may hold (64 MB) before it starts over
 CHECK_EVERY = 1000  # every 1,000th text counted by its pieces is also counted whole (see `PieceTable`)
-
-
-def _grown(array: np.ndarray, size: int) -> np.ndarray:
-    """`array` with room for at least `size` values (grown by half again: growing by each batch's
-    need alone copied the whole array per batch)."""
-    if size <= len(array):
-        return array
-    return np.concatenate([array, np.zeros(max(size, len(array) * 3 // 2) - len(array), dtype=array.dtype)])
 
 
 @dataclass(frozen=True)
@@ -133,7 +125,7 @@ class _Memo:
     def add_terms(self, terms: np.ndarray) -> int:
         """Store `terms`; returns where they start."""
         start = self.terms_used
-        self.terms = _grown(self.terms, start + len(terms))
+        self.terms = grown(self.terms, start + len(terms))
         self.terms[start : start + len(terms)] = terms
         self.terms_used += len(terms)
         return start
