@@ -834,8 +834,8 @@ def test_scratch_parts_read_back_their_postings_narrow_or_wide(tmp_path):
 def test_the_index_is_the_same_whatever_its_blocks_and_batches(tmp_path, monkeypatch):
     """Batches (chunks tokenized at once) and term blocks (postings written at once) only bound the
     build's memory: the index files are byte-identical with one part and one block, and with 27 parts
-    each sliced for each of 60 blocks (a block a term) gathered on two threads, pruning on (a term
-    keeps 25 chunks)."""
+    each sliced for each of 60 blocks (a block a term), read a few parts at a time and gathered on
+    two threads, pruning on (a term keeps 25 chunks, its cut bin's ties taken across parts)."""
     from longsynth.generators.nextlong import bm25
 
     rng = np.random.default_rng(11)
@@ -843,17 +843,21 @@ def test_the_index_is_the_same_whatever_its_blocks_and_batches(tmp_path, monkeyp
     weights = 1.0 / np.arange(1, 61)
     texts = [" ".join(rng.choice(pool, size=int(rng.integers(5, 60)), p=weights / weights.sum())) for _ in range(500)]
     bm25.Bm25.write(iter([texts]), tmp_path / "one", postings_per_term=25)
-    monkeypatch.setattr(bm25, "BLOCK_POSTINGS", 7)
     monkeypatch.setattr(bm25, "available_cores", lambda: 8)  # blocks and parts read on two threads
-    bm25.Bm25.write(
-        iter([texts[i : i + 19] for i in range(0, len(texts), 19)]), tmp_path / "many", postings_per_term=25
-    )
     files = sorted(p.name for p in (tmp_path / "one").iterdir())
-    assert files == sorted(p.name for p in (tmp_path / "many").iterdir())
     assert "postings" not in files  # the scratch parts are gone
-    for name in files:
-        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "many" / name).read_bytes(), name
-    index = bm25.Bm25.load(tmp_path / "many")
+    # A block a term, read from runs of two to six parts; then blocks of many terms, from runs of
+    # about three parts (each part's terms ascend, but not a run's)
+    for block, group in ((7, 40), (200, 1000)):
+        monkeypatch.setattr(bm25, "BLOCK_POSTINGS", block)
+        monkeypatch.setattr(bm25, "GROUP_POSTINGS", group)
+        many = tmp_path / f"many-{block}"
+        bm25.Bm25.write(iter([texts[i : i + 19] for i in range(0, len(texts), 19)]), many, postings_per_term=25)
+        assert files == sorted(p.name for p in many.iterdir())
+        for name in files:
+            assert (tmp_path / "one" / name).read_bytes() == (many / name).read_bytes(), (block, name)
+    index = bm25.Bm25.load(tmp_path / "many-7")
+    monkeypatch.setattr(bm25, "BLOCK_POSTINGS", 7)
     assert len(bm25._term_blocks(np.minimum(index.frequency, 25))) == len(index.frequency) == 60  # a block a term
     assert int(np.diff(index.indptr).max()) == 25 < int(index.frequency.max())  # pruning was on
 

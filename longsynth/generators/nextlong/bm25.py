@@ -310,19 +310,22 @@ class _Pruning:
             self.quota[terms[start : start + rows]] = self.limit - padded[np.arange(len(above)), first_below]
 
     def select(self, term: np.ndarray, bins: np.ndarray) -> np.ndarray:
-        """The postings of one part (sorted by term, then chunk) that the index keeps, in order."""
+        """The postings (of a run of parts, in chunk order within each term) that the index keeps."""
         cut = self.cut[term]
         chosen = bins > cut
         tied = np.flatnonzero(bins == cut)
         if len(tied):
             tied_terms = term[tied]
-            ordinal = np.arange(len(tied)) - np.searchsorted(tied_terms, tied_terms, side="left")
+            by_term = np.argsort(tied_terms, kind="stable")  # (parts' terms ascend within each part only)
+            sorted_terms = tied_terms[by_term]
+            ordinal = np.empty(len(tied), dtype=np.int64)  # each tied posting's place among its term's
+            ordinal[by_term] = np.arange(len(tied)) - np.searchsorted(sorted_terms, sorted_terms, side="left")
             take = ordinal < self.quota[tied_terms]
             chosen[tied[take]] = True
             # Only the terms taken from: a count over the whole vocabulary for each of a build's
             # (block, part) pairs was quadratic (a million-document corpus has a million terms, in
             # thousands of pairs).
-            taken, times = _runs(tied_terms[take])
+            taken, times = _runs(sorted_terms[take[by_term]])
             self.quota[taken] -= times
         return chosen
 
@@ -332,9 +335,13 @@ def _block_postings(parts, starts, keep, norm, idf, terms, indptr, block: int) -
     chunk ids as int32), gathered from every part; None when it keeps none.
 
     Each term's postings are a known stretch of the block (`indptr`), and each part holds a term's
-    chunks in order, after those of the parts before it: so a part's postings are written straight to
-    their places, part after part (a stable sort of the block by term, then gathering every column in
-    that order, was most of the block's time: the gather read all over memory)."""
+    chunks in order, after those of the parts before it: so the kept postings of a run of parts,
+    ordered by term (a stable sort keeps their chunks in order), go straight to their places, run
+    after run. A run is as many consecutive parts as hold about GROUP_POSTINGS of the block's
+    postings: a part at a time, a million documents' thousand parts were each sliced for each of
+    their fifty blocks, and the fixed cost of those 50,000 slices grew as the square of the corpus
+    (a third of the build). (A stable sort of the whole block by term, then gathering every column
+    in that order, was most of the block's time: the gather read all over memory.)"""
     low, high = terms[block]
     base = int(indptr[low])
     size = int(indptr[high]) - base
@@ -343,16 +350,16 @@ def _block_postings(parts, starts, keep, norm, idf, terms, indptr, block: int) -
     next_slot = indptr[low:high] - base  # where each of the block's terms goes on
     scores = np.empty(size, dtype=np.float32)
     chunks = np.empty(size, dtype=np.int32)
-    for n, part in enumerate(parts):
-        a, z = int(starts[n, block]), int(starts[n, block + 1])
-        if a == z:
-            continue
-        row, term, count = part.slice(a, z)
+    for group in _groups(starts[:, block + 1] - starts[:, block]):
+        sliced = [parts[n].slice(int(starts[n, block]), int(starts[n, block + 1])) for n in group]
+        row, term, count = sliced[0] if len(sliced) == 1 else np.concatenate(sliced, axis=1)
         chosen = keep.select(term, _score_bin(count, norm[row]))
         row, term, count = row[chosen], term[chosen], count[chosen]
         if not len(term):
             continue
-        first = _run_starts(term)  # each of the part's terms: where its postings start, and how many
+        order = np.argsort(term, kind="stable")  # by term; each term's chunks stay in order
+        row, term, count = row[order], term[order], count[order]
+        first = _run_starts(term)  # each term: where its postings start, and how many
         many = np.diff(first, append=len(term))
         slot = next_slot[term[first] - low]
         place = np.arange(len(term)) + np.repeat(slot - first, many)
@@ -365,6 +372,24 @@ def _block_postings(parts, starts, keep, norm, idf, terms, indptr, block: int) -
     if not np.array_equal(next_slot, indptr[low + 1 : high + 1] - base):
         raise RuntimeError("the index's pruned postings do not fill their terms' rows")
     return scores, chunks
+
+
+GROUP_POSTINGS = 500_000  # a block's postings read from the scratch parts at once (at most, but for one part)
+
+
+def _groups(sizes: np.ndarray) -> list[list[int]]:
+    """Runs of consecutive parts with postings (`sizes`, each part's for one block) of about
+    GROUP_POSTINGS postings each; a part larger than that is a run of its own."""
+    groups: list[list[int]] = []
+    held = GROUP_POSTINGS
+    for n in np.flatnonzero(sizes).tolist():
+        size = int(sizes[n])
+        if held + size > GROUP_POSTINGS:
+            groups.append([])
+            held = 0
+        groups[-1].append(n)
+        held += size
+    return groups
 
 
 def _narrowest(most: int) -> np.dtype:
