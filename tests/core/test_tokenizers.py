@@ -153,6 +153,29 @@ def test_small_counts_do_not_load_the_fast_counter():
     assert tokenizer._quick is None and not tokenizer._quick_off
 
 
+def test_counting_in_bulk_loads_the_fast_counter_for_small_batches(monkeypatch):
+    """An index's new pieces come a few thousand short texts a batch, too few to load quicktok: the
+    piece table says they come in bulk (`count_in_bulk`), and quicktok counts them (tiktoken took
+    five times as long)."""
+    import quicktok
+
+    from longsynth.generators.nextlong import pieces
+
+    tokenizer = tk.TiktokenTokenizer("cl100k_base")
+    pieces.PieceTable(tokenizer)
+    assert tokenizer._quick is not None
+    counted = []
+    real = quicktok.count_batch
+    monkeypatch.setattr(
+        quicktok,
+        "count_batch",
+        lambda enc, texts, threads=0: counted.append(len(texts)) or real(enc, texts, threads=threads),
+    )
+    texts = [" word", " Word.", "Word\n"] * 100
+    assert tokenizer.count_many(texts) == [len(tokenizer.encode(t)) for t in texts]
+    assert counted == [300]
+
+
 def _wait_ready(helper, seconds: float = 30.0) -> None:
     assert helper.ready(wait=seconds), "the quicktok helper did not load"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -80,6 +81,42 @@ def test_counts_are_those_of_whole_texts_batch_after_batch(slot_bits, term_store
     assert np.concatenate(table.counts).tolist() == [tokenizer.count(t + "\n") for t in texts]
 
 
+class _Recording:
+    """cl100k, recording every text it counts."""
+
+    def __init__(self):
+        self._inner = get_tokenizer("cl100k_base")
+        self.name = self._inner.name
+        self.counted: list[str] = []
+
+    def count(self, text: str) -> int:
+        self.counted.append(text)
+        return self._inner.count(text)
+
+    def count_many(self, texts: list[str]) -> list[int]:
+        self.counted += texts
+        return self._inner.count_many(texts)
+
+
+def test_a_piece_is_counted_alone_the_first_time_it_comes_alone_and_only_then(monkeypatch):
+    """A piece seen only after spaces has no count alone; the batch where it first starts a text or
+    a line counts it alone (and keeps that count), and later batches take it from the memo."""
+    monkeypatch.setattr(pieces, "CHECK_EVERY", 10**9)
+    tokenizer = _Recording()
+    table = pieces.PieceTable(tokenizer)
+    batches = [["so Hello there"], ["Hello there", "ok\nthere"], ["Hello so", "there"], ["so Hello"]]
+    for batch in batches:
+        before = len(tokenizer.counted)
+        table.of(batch)
+        batch_counted = tokenizer.counted[before:]
+        if batch is batches[1]:  # each first time alone (and counted after a space again)
+            assert sorted(text for text in batch_counted if not text.startswith(" ")) == ["Hello", "ok\n", "there"]
+        if batch in batches[2:]:
+            assert batch_counted == []  # every piece, spaced or alone, from the memo
+    expected = [tokenizer._inner.count(text) for batch in batches for text in batch]
+    assert np.concatenate(table.counts).tolist() == expected
+
+
 def test_pieces_whose_first_hashes_agree_are_told_apart_by_the_second():
     """Every piece given one first hash (so one slot): the second hash keeps them apart, batch after
     batch, in terms and counts."""
@@ -89,9 +126,7 @@ def test_pieces_whose_first_hashes_agree_are_told_apart_by_the_second():
     for text in ("alpha beta", "beta alpha", "alpha alpha beta"):
         batch = pieces.split([text])
         same_first = np.full(len(batch.flat), 12345, dtype=np.uint64)
-        batch = pieces.Split(
-            batch.series, batch.flat, batch.owner, batch.bare, batch.whole, (same_first, batch.hashes[1])
-        )
+        batch = dataclasses.replace(batch, hashes=(same_first, batch.hashes[1]))
         found.append(table.of(batch)[1].tolist())
         assert table.counts[-1].tolist() == [tokenizer.count(text)]
     assert found == [[0, 1], [1, 0], [0, 0, 1]]

@@ -36,6 +36,7 @@ class Split:
     flat: pl.Series
     owner: np.ndarray
     bare: np.ndarray
+    first: np.ndarray  # each text's first piece
     whole: np.ndarray
     hashes: tuple[np.ndarray, np.ndarray]  # two 64-bit hashes of each piece's text (`_Memo`)
 
@@ -59,16 +60,17 @@ def split(texts: list[str], suffix: str = "") -> Split:
     flat = parts.explode()
     bare = np.empty(len(flat), dtype=bool)
     bare[1:] = flat.str.ends_with("\n").to_numpy()[:-1]  # the space after a line break was put there
-    bare[np.cumsum(many) - many] = True  # (every text has a part: splitting "" gives [""])
+    first = np.cumsum(many, dtype=np.int64) - many  # (every text has a part: splitting "" gives [""])
+    bare[first] = True
     whole = series.str.contains(PIECE_UNSURE).to_numpy()
     hashes = (flat.hash(HASH_SEEDS[0]).to_numpy(), flat.hash(HASH_SEEDS[1]).to_numpy())
-    return Split(series, flat, owner, bare, whole, hashes)
+    return Split(series, flat, owner, bare, first, whole, hashes)
 
 
 class _Memo:
     """The pieces seen lately, one per slot (a slot per first hash's low bits): each slot's two hashes,
-    its piece's token count after a space and alone, where its BM25 terms lie in `terms` and how
-    many, and the last batch that used it.
+    its piece's token count after a space and alone (-1 until the piece is seen alone), where its
+    BM25 terms lie in `terms` and how many; and, apart, the last batch that used each slot.
 
     A piece whose two 64-bit hashes match its slot's takes the slot's values with a few array
     lookups (a polars categorical mapping took 170 ns a piece, most of the mapping thread's time,
@@ -81,16 +83,17 @@ class _Memo:
     polars', seeded, and not built to resist a corpus crafted to collide (such a corpus would mislead
     only its own index's token counts, which plan samples that are measured anyway, and its terms)."""
 
-    # One row of five 64-bit words per slot, so a lookup reads one cache line, not one per field
-    # (seven gathers from separate arrays took 11 ms for 620,000 pieces against `np.take`'s 4; a
-    # structured dtype's gather, far longer): the two hashes, where the piece's terms start, then
-    # in 32-bit halves its token count after a space and alone, how many terms it has, and the last
-    # batch that used it.
-    FIRST, SECOND, TERM_START = 0, 1, 2  # 64-bit columns
-    SPACED, BARE, TERM_COUNT, USED = 6, 7, 8, 9  # 32-bit columns (of the same rows seen as ten)
+    # One row of 32 bytes per slot, so a lookup reads one cache line, and numpy's `take` copies it
+    # as one 32-byte word (a 40-byte row, with the batch that last used it, was copied byte by byte:
+    # 11 against 6 ms for 620,000 pieces; seven gathers from separate arrays took 11 ms; a structured
+    # dtype's gather, far longer): the two hashes, then in 32 bits where the piece's terms start,
+    # its token count after a space and alone, and how many terms it has.
+    FIRST, SECOND = 0, 1  # 64-bit columns
+    TERM_START, SPACED, BARE, TERM_COUNT = 4, 5, 6, 7  # 32-bit columns (of the same rows seen as eight)
 
     def __init__(self):
-        self.slots = np.zeros((1 << SLOT_BITS, 5), dtype=np.uint64)
+        self.slots = np.zeros((1 << SLOT_BITS, 4), dtype=np.uint64)
+        self.used = np.zeros(1 << SLOT_BITS, dtype=np.int32)  # the last batch that used each slot
         self.batch = 0
         self.clear()
 
@@ -100,7 +103,7 @@ class _Memo:
         self.slots[:] = 0
         # An empty slot's first hash ends in other bits than its own index, so no piece matches it.
         self.slots[:, self.FIRST] = np.arange(size, dtype=np.uint64) ^ np.uint64(1)
-        self.slots.view(np.int32)[:, self.USED] = -2
+        self.used[:] = -2
         self.terms = np.zeros(1 << 16, dtype=np.int64)
         self.terms_used = 0
 
@@ -108,19 +111,18 @@ class _Memo:
         """(each piece's slot row, found); the found slots are marked used by this batch."""
         first, second = hashes
         slot = (first & np.uint64((1 << SLOT_BITS) - 1)).astype(np.intp)
-        rows = np.take(self.slots, slot, axis=0)  # (4 ms for 620,000 rows; `self.slots[slot]` 16 ms)
+        rows = np.take(self.slots, slot, axis=0)  # (`self.slots[slot]` took four times as long)
         found = rows[:, self.FIRST] == first
         found &= rows[:, self.SECOND] == second
         self.batch += 1
-        self.slots.view(np.int32)[slot[found], self.USED] = self.batch
+        self.used[slot[found]] = self.batch
         return rows, found
 
     @classmethod
     def fields(cls, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(spaced, bare, term start, term count) of slot rows, as arrays of their own."""
+        """(spaced, bare, term start, term count) of slot rows: views of `rows` (int32)."""
         halves = rows.view(np.int32)
-        start = rows[:, cls.TERM_START].view(np.int64)
-        return halves[:, cls.SPACED].copy(), halves[:, cls.BARE].copy(), start.copy(), halves[:, cls.TERM_COUNT].copy()
+        return halves[:, cls.SPACED], halves[:, cls.BARE], halves[:, cls.TERM_START], halves[:, cls.TERM_COUNT]
 
     def add_terms(self, terms: np.ndarray) -> int:
         """Store `terms`; returns where they start."""
@@ -131,20 +133,19 @@ class _Memo:
         return start
 
     def keep(self, hashes: tuple[np.ndarray, np.ndarray], values: tuple[np.ndarray, ...]) -> None:
-        """Give new pieces (their hashes; spaced, bare, term start, term count) their slots, where
-        the holder was not used in this batch or the last."""
+        """Give pieces (their hashes; spaced, bare, term start, term count) their slots, where the
+        holder was not used in this batch or the last, or is the same piece (now also seen alone)."""
         slot = (hashes[0] & np.uint64((1 << SLOT_BITS) - 1)).astype(np.intp)
-        free = self.slots.view(np.int32)[slot, self.USED] < self.batch - 1
-        rows = np.zeros((int(free.sum()), 5), dtype=np.uint64)
+        held = np.take(self.slots, slot, axis=0)
+        free = self.used[slot] < self.batch - 1
+        free |= (held[:, self.FIRST] == hashes[0]) & (held[:, self.SECOND] == hashes[1])
+        rows = np.zeros((int(free.sum()), 4), dtype=np.uint64)
         rows[:, self.FIRST], rows[:, self.SECOND] = hashes[0][free], hashes[1][free]
-        rows[:, self.TERM_START] = values[2][free].view(np.uint64)
         halves = rows.view(np.int32)
-        for column, value in zip(
-            (self.SPACED, self.BARE, self.TERM_COUNT), (values[0], values[1], values[3]), strict=True
-        ):
+        for column, value in zip((self.SPACED, self.BARE, self.TERM_START, self.TERM_COUNT), values, strict=True):
             halves[:, column] = value[free]
-        halves[:, self.USED] = self.batch
         self.slots[slot[free]] = rows
+        self.used[slot[free]] = self.batch
 
 
 class PieceTable:
@@ -163,6 +164,8 @@ class PieceTable:
     def __init__(self, tokenizer: Tokenizer, suffix: str = ""):
         self.tokenizer = tokenizer
         self.suffix = suffix
+        if hasattr(tokenizer, "count_in_bulk"):  # (the new pieces of a batch are too few to load quicktok)
+            tokenizer.count_in_bulk()
         self.terms = TermIds()
         self.counts: list[np.ndarray] = []  # each batch's token counts, in order
         self._memo: _Memo | None = _Memo()
@@ -193,16 +196,17 @@ class PieceTable:
         memo = self._memo
         rows, found = memo.find(batch.hashes)
         spaced, bare, start, many = memo.fields(rows)
+        found &= ~batch.bare | (bare >= 0)  # a piece first seen after a space has no count alone yet
         missed = np.flatnonzero(~found)
         if len(missed):
             which, learnt = self._learn(batch, missed)
-            spaced[missed], bare[missed] = learnt[0][which], learnt[1][which]
-            start[missed], many[missed] = learnt[2][which], learnt[3][which]
+            for field, value in zip((spaced, bare, start, many), learnt, strict=True):
+                field[missed] = value[which]
         self.counts.append(self._counted(batch, np.where(batch.bare, bare, spaced)))
         if not (many > 1).any():  # (each piece one word or none: most text) a gather, no runs
             held = np.flatnonzero(many)
             return batch.owner[held], memo.terms[start[held]]
-        ends = np.cumsum(many)
+        ends = np.cumsum(many, dtype=np.int64)
         at = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
         at += np.repeat(start - (ends - many), many)
         return np.repeat(batch.owner, many), memo.terms[at]
@@ -210,7 +214,9 @@ class PieceTable:
     def _learn(self, batch: Split, missed: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         """The pieces at `missed` the memo lacks, each distinct one (by its hashes) counted and split
         into words once, in order of first appearance, and kept in the memo where it may: (each
-        missed piece's distinct one, their (spaced, bare, term start, term count))."""
+        missed piece's distinct one, their (spaced, bare, term start, term count)). A piece is
+        counted alone only if it comes alone in this batch (a text's first piece, or one after a
+        line break: one in sixty): its count alone is -1 until then."""
         first, second = batch.hashes[0][missed], batch.hashes[1][missed]
         order = np.lexsort((second, first))  # stable: equal pieces keep their order
         new = np.ones(len(order), dtype=bool)
@@ -224,13 +230,18 @@ class PieceTable:
         which[order] = rank[run]  # each missed piece's distinct piece, numbered by first appearance
         at = appears[by_appearance]
         texts = batch.flat.gather(missed[at]).to_list()
-        # Both forms in one call: a large corpus's first batches are then big enough for the
-        # tokenizer's fast counter (`count_many`), which the later, smaller ones use once it is loaded.
-        counts = np.asarray(self.tokenizer.count_many(texts + [" " + text for text in texts]), dtype=np.int32)
+        alone = np.zeros(len(texts), dtype=bool)
+        alone[which[batch.bare[missed]]] = True
+        alone_at = np.flatnonzero(alone).tolist()
+        # Both forms in one call (the tokenizer's fast counter was loaded for them: `count_in_bulk`)
+        counts = self.tokenizer.count_many([" " + text for text in texts] + [texts[n] for n in alone_at])
+        counts = np.asarray(counts, dtype=np.int32)
+        bare = np.full(len(texts), -1, dtype=np.int32)
+        bare[alone_at] = counts[len(texts) :]
         row, term = self.terms.of(texts)
         term_count = np.bincount(row, minlength=len(texts)).astype(np.int32)
         term_start = self._memo.add_terms(term) + np.cumsum(term_count, dtype=np.int64) - term_count
-        values = (counts[len(texts) :], counts[: len(texts)], term_start, term_count)
+        values = (counts[: len(texts)], bare, term_start.astype(np.int32), term_count)
         self._memo.keep((first[at], second[at]), values)
         return which, values
 
@@ -239,7 +250,7 @@ class PieceTable:
         series, n = batch.series, len(batch)
         if not self._by_pieces:
             return np.asarray(self.tokenizer.count_many(series.to_list()), dtype=np.int64)
-        counts = np.bincount(batch.owner, weights=tokens, minlength=n).astype(np.int64)
+        counts = np.add.reduceat(tokens.astype(np.int64), batch.first) if n else np.zeros(0, np.int64)
         summed = np.flatnonzero(~batch.whole)
         checks = summed[(self._checked + np.arange(len(summed))) % CHECK_EVERY == 0]
         self._checked += len(summed)
