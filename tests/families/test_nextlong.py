@@ -508,6 +508,30 @@ def test_character_chunks_are_the_greedy_groups_of_whole_lines():
     assert checked > 500
 
 
+def test_chunks_of_many_texts_at_once_are_each_texts_own():
+    """`chunk_texts` (an index's documents, grouped a run at a time) gives every text's chunks and
+    joiners as `chunk_document` does, in order: texts whose lines all fit and texts with a line
+    longer than the size (cut by `chunk_document`) mixed in one call, empty texts and line breaks
+    at either end included."""
+    import random
+
+    from longsynth.generators.nextlong.chunking import chunk_document, chunk_texts
+
+    rng = random.Random(9)
+    pieces = ["a", "bb", " ", "\n", "\n\n", ". ", "x" * 30, "é", "word ", "日本"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 300))) for _ in range(600)]
+    texts += ["", "\n", "a" * 40, "a" * 41, ("a" * 40 + "\n") * 3]
+    for size in (16, 40, 100, 2048):
+        chunked = [chunk_document(text, size) for text in texts]
+        long = sum(max(map(len, text.split("\n"))) > size for text in texts)
+        assert 0 < long < len(texts) or size == 2048
+        got_texts, got_joiners, many = chunk_texts(texts, size)
+        assert got_texts == [chunk.text for chunks in chunked for chunk in chunks]
+        assert got_joiners == [chunk.joiner for chunks in chunked for chunk in chunks]
+        assert many == [len(chunks) for chunks in chunked]
+    assert chunk_texts([], 40) == ([], [], [])
+
+
 def test_token_budget_chunks(tmp_path):
     from longsynth.generators.nextlong.chunking import chunk_document
 

@@ -206,9 +206,11 @@ def test_the_index_is_the_same_counted_by_pieces_or_whole(tmp_path, monkeypatch,
 
 
 def test_a_batch_ends_at_its_character_bound_even_inside_a_document(tmp_path, monkeypatch):
-    """Batches end at `BATCH_CHARS` characters, inside a document when it is long (a .txt corpus is one
-    document of up to 512 MiB), and the index is the same bytes as with whole-document batches."""
+    """Batches end at `BATCH_CHARS` characters or `BATCH` chunks, inside a document when it is long (a
+    .txt corpus is one document of up to 512 MiB), and the index is the same bytes as with larger
+    batches."""
     from longsynth.generators.nextlong import retrieval
+    from longsynth.generators.nextlong.chunking import chunk_document
 
     corpus = tmp_path / "long.jsonl"
     rng = random.Random(5)
@@ -216,15 +218,24 @@ def test_a_batch_ends_at_its_character_bound_even_inside_a_document(tmp_path, mo
     docs = [" ".join(rng.choices(words, k=rng.randint(50, 3000))) for _ in range(40)]
     corpus.write_text("\n".join(json.dumps({"id": f"d{n}", "text": t}) for n, t in enumerate(docs)))
     digest = _index_digest(tmp_path / "a", monkeypatch, str(corpus), "cl100k_base", True)
-    sizes: list[int] = []
+    batches: list[list[str]] = []
     original = pieces.PieceTable.of
 
     def of(self, batch):
-        sizes.append(sum(map(len, batch.series.to_list())))
+        batches.append([text.removesuffix(retrieval.UNIT_END) for text in batch.series.to_list()])
         return original(self, batch)
 
     monkeypatch.setattr(pieces.PieceTable, "of", of)
-    monkeypatch.setattr(retrieval, "BATCH_CHARS", 3_000)
+    monkeypatch.setattr(retrieval, "BATCH_CHARS", 5_000)
+    monkeypatch.setattr(retrieval, "BATCH", 4)
     assert _index_digest(tmp_path / "b", monkeypatch, str(corpus), "cl100k_base", True) == digest
-    assert len(sizes) > 20 and max(sizes) < 3_000 + 2_048 + 2_048  # (the bound, one chunk and its line breaks)
-    assert max(len(t) for t in docs) > 3 * 3_000  # some batches ended inside a document
+    # Each batch ends with the chunk that brings it to BATCH chunks or BATCH_CHARS characters
+    expected: list[list[str]] = [[]]
+    for chunk in (chunk.text for doc in docs for chunk in chunk_document(doc, 2048)):
+        expected[-1].append(chunk)
+        if len(expected[-1]) == 4 or sum(map(len, expected[-1])) >= 5_000:
+            expected.append([])
+    assert batches == [batch for batch in expected if batch]
+    assert any(len(batch) < 4 for batch in batches[:-1])  # ended by characters
+    assert any(len(batch) == 4 and sum(map(len, batch)) < 5_000 for batch in batches)  # by chunks
+    assert max(len(t) for t in docs) > 3 * 5_000  # some batches ended inside a document

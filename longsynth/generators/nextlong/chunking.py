@@ -12,7 +12,7 @@ exactly: `doc == "".join(chunk.text + chunk.joiner for chunk in chunks)`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 MIN_CHUNK = 16  # the smallest meta-chunk size, in characters or tokens
@@ -123,3 +123,64 @@ def chunk_document(text: str, size: int = 2048, length: Callable[[str], int] = l
         last = chunks[-1]
         chunks[-1] = Chunk(last.text, "", last.start)
     return chunks
+
+
+def chunk_texts(texts: Sequence[str], size: int = 2048) -> tuple[list[str], list[str], list[int]]:
+    """The meta-chunks of each of `texts` as `chunk_document(text, size)` makes them (sizes in
+    characters), all texts' in one list: (chunk texts, their joiners, how many chunks each text has).
+
+    The lines of all texts are grouped at once: a chunk ends where the running count of its lines'
+    characters (and the line breaks between them) would pass `size`, found for every text together
+    by searching that running count, one chunk of each text per round. A text with a line longer
+    than `size` goes to `chunk_document`, which cuts long lines at sentence ends and spaces. (Walking
+    each line in Python took an index's reading thread 13 ms per 1,024 documents of ten lines; this,
+    about 4.)"""
+    import numpy as np
+    import polars as pl
+
+    if size < MIN_CHUNK:
+        raise ValueError(f"chunk size must be at least {MIN_CHUNK}")
+    if not texts:
+        return [], [], []
+    lines = pl.Series(texts, dtype=pl.String).str.split("\n")
+    per_text = lines.list.len().to_numpy().astype(np.int64)  # (splitting "" gives [""]: never 0)
+    length = lines.explode().str.len_chars().to_numpy().astype(np.int64)
+    first = np.cumsum(per_text) - per_text  # each text's first line
+    end = first + per_text
+    # before[i]: the characters before line i, a line break counted after every line (texts' last too)
+    before = np.zeros(len(length) + 1, dtype=np.int64)
+    np.cumsum(length + 1, out=before[1:])
+    long = np.add.reduceat((length > size).astype(np.int64), first) > 0
+    text = np.flatnonzero(~long)
+    line = first[text]
+    found_text, found_start, found_end = [], [], []
+    while len(text):
+        # The chunk from `line` takes every further line while its characters stay within `size`
+        # (a line is at most `size`, so it takes at least one).
+        stop = np.minimum(np.searchsorted(before, before[line] + size + 1, side="right") - 1, end[text])
+        found_text.append(text)
+        found_start.append(line)
+        found_end.append(stop)
+        more = stop < end[text]
+        text, line = text[more], stop[more]
+    many = np.zeros(len(texts), dtype=np.int64)  # each text's chunks
+    out_texts: list[str] = []
+    joiners: list[str] = []
+    if found_text:
+        owner, start, stop = (np.concatenate(found) for found in (found_text, found_start, found_end))
+        order = np.argsort(start)  # lines are numbered across texts, text by text: in text order
+        owner, start, stop = owner[order], start[order], stop[order]
+        offset = (before[start] - before[first[owner]]).tolist()  # in its text
+        chars = (before[stop] - before[start] - 1).tolist()
+        newline = (stop < end[owner]).tolist()  # a line break follows every chunk but its text's last
+        owner = owner.tolist()
+        out_texts = [texts[n][at : at + count] for n, at, count in zip(owner, offset, chars, strict=True)]
+        joiners = ["\n" if joined else "" for joined in newline]
+        many += np.bincount(owner, minlength=len(texts))
+    for n in np.flatnonzero(long)[::-1].tolist():  # from the last, so each goes in before later texts'
+        chunks = chunk_document(texts[n], size)
+        at = int(many[:n].sum())
+        out_texts[at:at] = [chunk.text for chunk in chunks]
+        joiners[at:at] = [chunk.joiner for chunk in chunks]
+        many[n] = len(chunks)
+    return out_texts, joiners, many.tolist()

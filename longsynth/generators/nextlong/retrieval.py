@@ -41,7 +41,7 @@ from ...terminal import printable
 from ...text.sources import iter_corpus_documents
 from ...tokenizers import MAX_TOKENIZER_BYTES, O200K_PATTERN, Tokenizer, get_tokenizer
 from .bm25 import BATCH, BATCH_CHARS, POSTINGS_PER_TERM, Bm25, terms_of, top_k
-from .chunking import chunk_document
+from .chunking import chunk_document, chunk_texts
 from .pieces import PieceTable
 from .synthetic_corpus import VERSION as SYNTHETIC_VERSION
 from .synthetic_corpus import synthetic_corpus, synthetic_documents
@@ -650,6 +650,23 @@ def _combine(spec: IndexSpec, parts: list[ChunkIndex]) -> ChunkIndex:
     )
 
 
+RUN_DOCUMENTS = 256  # documents chunked at once (`chunk_texts`)
+
+
+def _runs_of_documents(documents) -> Iterator[list[tuple[str, str]]]:
+    """`documents` in lists of up to RUN_DOCUMENTS, fewer once they hold BATCH_CHARS characters."""
+    run: list[tuple[str, str]] = []
+    chars = 0
+    for document in documents:
+        run.append(document)
+        chars += len(document[1])
+        if len(run) >= RUN_DOCUMENTS or chars >= BATCH_CHARS:
+            yield run
+            run, chars = [], 0
+    if run:
+        yield run
+
+
 def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> None:
     from tqdm import tqdm
 
@@ -679,34 +696,48 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
 
     def batches():
         texts: list[str] = []
-        batch_owners: list[int] = []
+        batch_owners: list[np.ndarray] = []
         batch_chars = 0
         label = "indexing corpus" if spec.shards == 1 else f"indexing corpus part {part + 1}/{spec.shards}"
         documents = tqdm(_documents(spec, part), desc=label, unit=" docs", disable=None, file=sys.stderr)
-        for doc_id, text in documents:
-            if not text.strip():
+        for run in _runs_of_documents(documents):
+            run = [(doc_id, text) for doc_id, text in run if text and not text.isspace()]
+            if not run:
                 continue
             if spec.chunk_tokens:
-                chunks = chunk_document(text, spec.chunk_tokens, tokenizer.count)
+                chunked = [chunk_document(text, spec.chunk_tokens, tokenizer.count) for _, text in run]
+                run_texts = [chunk.text for chunks in chunked for chunk in chunks]
+                run_joiners = [chunk.joiner for chunks in chunked for chunk in chunks]
+                many = [len(chunks) for chunks in chunked]
             else:
-                chunks = chunk_document(text, spec.chunk_size)
+                run_texts, run_joiners, many = chunk_texts([text for _, text in run], spec.chunk_size)
             doc = len(doc_ids)
-            doc_ids.append(doc_id)
-            totals["chunks"] += len(chunks)
-            first.append(totals["chunks"])
-            totals["chars"] += len(text)
-            for chunk in chunks:  # (a batch may end inside a document: one .txt file can be 512 MiB)
-                texts.append(chunk.text)
-                joiners.append(chunk.joiner)
-                batch_owners.append(doc)
-                batch_chars += len(chunk.text)
-                if len(texts) >= BATCH or batch_chars >= BATCH_CHARS:
-                    owners.append(np.asarray(batch_owners, dtype=np.int64))
+            doc_ids.extend(doc_id for doc_id, _ in run)
+            first.extend((totals["chunks"] + np.cumsum(many)).tolist())
+            totals["chunks"] += len(run_texts)
+            totals["chars"] += sum(len(text) for _, text in run)
+            joiners.extend(run_joiners)
+            run_owners = np.repeat(np.arange(doc, doc + len(run), dtype=np.int64), many)
+            # A batch ends with the chunk that brings it to BATCH chunks or BATCH_CHARS characters (so it
+            # may end inside a document: one .txt file can be 512 MiB).
+            ends = np.cumsum(np.fromiter(map(len, run_texts), dtype=np.int64, count=len(run_texts)))
+            taken = 0
+            while taken < len(run_texts):
+                held = ends[taken - 1] if taken else 0
+                by_chars = int(np.searchsorted(ends, held + BATCH_CHARS - batch_chars, side="left"))
+                last = min(by_chars, taken + BATCH - len(texts) - 1)  # the chunk that ends the batch
+                upto = min(last + 1, len(run_texts))
+                texts += run_texts[taken:upto]
+                batch_owners.append(run_owners[taken:upto])
+                batch_chars += int(ends[upto - 1] - held)
+                taken = upto
+                if last < len(run_texts):
+                    owners.append(np.concatenate(batch_owners))
                     batch_owners.clear()
                     yield flush(texts)
                     texts, batch_chars = [], 0
         if texts:
-            owners.append(np.asarray(batch_owners, dtype=np.int64))
+            owners.append(np.concatenate(batch_owners))
             yield flush(texts)
 
     # Documents are read and chunked on a thread of their own while this one indexes earlier batches;
