@@ -37,6 +37,7 @@ class Split:
     owner: np.ndarray
     bare: np.ndarray
     first: np.ndarray  # each text's first piece
+    alone: np.ndarray  # where `bare` is true
     whole: np.ndarray
     hashes: tuple[np.ndarray, np.ndarray]  # two 64-bit hashes of each piece's text (`_Memo`)
 
@@ -64,13 +65,13 @@ def split(texts: list[str], suffix: str = "") -> Split:
     bare[first] = True
     whole = series.str.contains(PIECE_UNSURE).to_numpy()
     hashes = (flat.hash(HASH_SEEDS[0]).to_numpy(), flat.hash(HASH_SEEDS[1]).to_numpy())
-    return Split(series, flat, owner, bare, first, whole, hashes)
+    return Split(series, flat, owner, bare, first, np.flatnonzero(bare), whole, hashes)
 
 
 class _Memo:
     """The pieces seen lately, one per slot (a slot per first hash's low bits): each slot's two hashes,
-    its piece's token count after a space and alone (-1 until the piece is seen alone), where its
-    BM25 terms lie in `terms` and how many; and, apart, the last batch that used each slot.
+    its piece's token count after a space and alone (-1 until the piece is seen alone), its BM25
+    term or where its terms lie in `terms`, and how many; and, apart, the last batch that used each slot.
 
     A piece whose two 64-bit hashes match its slot's takes the slot's values with a few array
     lookups (a polars categorical mapping took 170 ns a piece, most of the mapping thread's time,
@@ -86,10 +87,12 @@ class _Memo:
     # One row of 32 bytes per slot, so a lookup reads one cache line, and numpy's `take` copies it
     # as one 32-byte word (a 40-byte row, with the batch that last used it, was copied byte by byte:
     # 11 against 6 ms for 620,000 pieces; seven gathers from separate arrays took 11 ms; a structured
-    # dtype's gather, far longer): the two hashes, then in 32 bits where the piece's terms start,
-    # its token count after a space and alone, and how many terms it has.
+    # dtype's gather, far longer): the two hashes, then in 32 bits the piece's term (its only one) or
+    # where its terms start in `terms` (two or more), its token count after a space and alone, and
+    # how many terms it has. (Most pieces are one word: looking every term up in the store, 64 MB
+    # read all over, took a tenth of the mapping thread's time.)
     FIRST, SECOND = 0, 1  # 64-bit columns
-    TERM_START, SPACED, BARE, TERM_COUNT = 4, 5, 6, 7  # 32-bit columns (of the same rows seen as eight)
+    TERM, SPACED, BARE, TERM_COUNT = 4, 5, 6, 7  # 32-bit columns (of the same rows seen as eight)
 
     def __init__(self):
         self.slots = np.zeros((1 << SLOT_BITS, 4), dtype=np.uint64)
@@ -120,9 +123,9 @@ class _Memo:
 
     @classmethod
     def fields(cls, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(spaced, bare, term start, term count) of slot rows: views of `rows` (int32)."""
+        """(spaced, bare, term or term start, term count) of slot rows: views of `rows` (int32)."""
         halves = rows.view(np.int32)
-        return halves[:, cls.SPACED], halves[:, cls.BARE], halves[:, cls.TERM_START], halves[:, cls.TERM_COUNT]
+        return halves[:, cls.SPACED], halves[:, cls.BARE], halves[:, cls.TERM], halves[:, cls.TERM_COUNT]
 
     def add_terms(self, terms: np.ndarray) -> int:
         """Store `terms`; returns where they start."""
@@ -133,7 +136,7 @@ class _Memo:
         return start
 
     def keep(self, hashes: tuple[np.ndarray, np.ndarray], values: tuple[np.ndarray, ...]) -> None:
-        """Give pieces (their hashes; spaced, bare, term start, term count) their slots, where the
+        """Give pieces (their hashes; spaced, bare, term or term start, term count) their slots, where the
         holder was not used in this batch or the last, or is the same piece (now also seen alone)."""
         slot = (hashes[0] & np.uint64((1 << SLOT_BITS) - 1)).astype(np.intp)
         held = np.take(self.slots, slot, axis=0)
@@ -142,7 +145,7 @@ class _Memo:
         rows = np.zeros((int(free.sum()), 4), dtype=np.uint64)
         rows[:, self.FIRST], rows[:, self.SECOND] = hashes[0][free], hashes[1][free]
         halves = rows.view(np.int32)
-        for column, value in zip((self.SPACED, self.BARE, self.TERM_START, self.TERM_COUNT), values, strict=True):
+        for column, value in zip((self.SPACED, self.BARE, self.TERM, self.TERM_COUNT), values, strict=True):
             halves[:, column] = value[free]
         self.slots[slot[free]] = rows
         self.used[slot[free]] = self.batch
@@ -195,26 +198,36 @@ class PieceTable:
             self._memo.clear()
         memo = self._memo
         rows, found = memo.find(batch.hashes)
-        spaced, bare, start, many = memo.fields(rows)
-        found &= ~batch.bare | (bare >= 0)  # a piece first seen after a space has no count alone yet
+        spaced, bare, term, many = memo.fields(rows)
+        unknown = batch.alone[bare[batch.alone] < 0]  # first seen after a space: no count alone yet
+        found[unknown] = False
         missed = np.flatnonzero(~found)
         if len(missed):
             which, learnt = self._learn(batch, missed)
-            for field, value in zip((spaced, bare, start, many), learnt, strict=True):
+            for field, value in zip((spaced, bare, term, many), learnt, strict=True):
                 field[missed] = value[which]
-        self.counts.append(self._counted(batch, np.where(batch.bare, bare, spaced)))
-        if not (many > 1).any():  # (each piece one word or none: most text) a gather, no runs
-            held = np.flatnonzero(many)
-            return batch.owner[held], memo.terms[start[held]]
+        tokens = spaced.copy()
+        tokens[batch.alone] = bare[batch.alone]
+        self.counts.append(self._counted(batch, tokens))
+        held = np.flatnonzero(many)
+        if not (many > 1).any():  # (each piece one word or none: most text) its term is in its row
+            return batch.owner[held], term[held].astype(np.int64)
+        many, term = many[held], term[held]
         ends = np.cumsum(many, dtype=np.int64)
-        at = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
-        at += np.repeat(start - (ends - many), many)
-        return np.repeat(batch.owner, many), memo.terms[at]
+        terms = np.empty(int(ends[-1]), dtype=np.int64)
+        one = many == 1
+        terms[ends[one] - 1] = term[one]
+        several = np.flatnonzero(~one)  # pieces of two or more terms: theirs are in the store, in order
+        size = many[several]
+        offset = np.cumsum(size, dtype=np.int64) - size
+        step = np.arange(int(size.sum()), dtype=np.int64) - np.repeat(offset, size)
+        terms[np.repeat(ends[several] - size, size) + step] = memo.terms[np.repeat(term[several], size) + step]
+        return np.repeat(batch.owner[held], many), terms
 
     def _learn(self, batch: Split, missed: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         """The pieces at `missed` the memo lacks, each distinct one (by its hashes) counted and split
         into words once, in order of first appearance, and kept in the memo where it may: (each
-        missed piece's distinct one, their (spaced, bare, term start, term count)). A piece is
+        missed piece's distinct one, their (spaced, bare, term or term start, term count)). A piece is
         counted alone only if it comes alone in this batch (a text's first piece, or one after a
         line break: one in sixty): its count alone is -1 until then."""
         first, second = batch.hashes[0][missed], batch.hashes[1][missed]
@@ -240,8 +253,18 @@ class PieceTable:
         bare[alone_at] = counts[len(texts) :]
         row, term = self.terms.of(texts)
         term_count = np.bincount(row, minlength=len(texts)).astype(np.int32)
-        term_start = self._memo.add_terms(term) + np.cumsum(term_count, dtype=np.int64) - term_count
-        values = (counts[: len(texts)], bare, term_start.astype(np.int32), term_count)
+        # A piece's one term goes in its row; two or more, to the store, and their start in the row
+        held = np.zeros(len(texts), dtype=np.int32)
+        begins = np.cumsum(term_count, dtype=np.int64) - term_count
+        one = term_count == 1
+        held[one] = term[begins[one]]
+        several = term_count > 1
+        if several.any():
+            stored = several[row]
+            start = self._memo.add_terms(term[stored])
+            size = term_count[several]
+            held[several] = start + np.cumsum(size, dtype=np.int64) - size
+        values = (counts[: len(texts)], bare, held, term_count)
         self._memo.keep((first[at], second[at]), values)
         return which, values
 
@@ -250,7 +273,7 @@ class PieceTable:
         series, n = batch.series, len(batch)
         if not self._by_pieces:
             return np.asarray(self.tokenizer.count_many(series.to_list()), dtype=np.int64)
-        counts = np.add.reduceat(tokens.astype(np.int64), batch.first) if n else np.zeros(0, np.int64)
+        counts = np.add.reduceat(tokens, batch.first, dtype=np.int64) if n else np.zeros(0, np.int64)
         summed = np.flatnonzero(~batch.whole)
         checks = summed[(self._checked + np.arange(len(summed))) % CHECK_EVERY == 0]
         self._checked += len(summed)
