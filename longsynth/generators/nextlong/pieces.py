@@ -29,17 +29,14 @@ CHECK_EVERY = 1000  # every 1,000th text counted by its pieces is also counted w
 @dataclass(frozen=True)
 class Split:
     """One batch's texts (with the suffix) cut into pieces: each piece's text without its leading
-    space (`flat`), its text's row (`owner`), whether it has no leading space (`bare`: a text's
-    first piece, or one after a line break), and which texts must be counted whole (`whole`)."""
+    space (`flat`), its text's row (`owner`) and each text's first piece (`first`); the two 64-bit
+    hashes of each piece's text (`_Memo`) when given (a test's), else made by `PieceTable.of`."""
 
     series: pl.Series
     flat: pl.Series
     owner: np.ndarray
-    bare: np.ndarray
-    first: np.ndarray  # each text's first piece
-    alone: np.ndarray  # where `bare` is true
-    whole: np.ndarray
-    hashes: tuple[np.ndarray, np.ndarray]  # two 64-bit hashes of each piece's text (`_Memo`)
+    first: np.ndarray
+    hashes: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.series)
@@ -47,25 +44,42 @@ class Split:
 
 def split(texts: list[str], suffix: str = "") -> Split:
     """Each of `texts` + `suffix` cut before every space and after every line break: polars alone,
-    outside the GIL, so the thread that reads the batches does it while another maps the batch
-    before. (A split at spaces took a quarter of the time of a regex that finds the pieces.)
-
-    A text's token count is its pieces' counts summed when every cut is certain (`PIECE_UNSURE`
-    finds none: see the note above it in `tokenizers`); otherwise `whole` says to count it whole."""
+    outside the GIL, on the thread that reads the batches while another maps the batch before
+    (`PieceTable.of`, which finds the rest: each piece's hashes, whether it comes alone, and which
+    texts to count whole). A split at spaces took a quarter of the time of a regex that finds the
+    pieces."""
     series = pl.Series(texts, dtype=pl.String)
     if suffix:
         series = series + suffix
     parts = series.str.replace_all("\n", "\n ", literal=True).str.split(" ")
     many = parts.list.len().to_numpy()
     owner = np.repeat(np.arange(len(texts), dtype=np.int64), many)
-    flat = parts.explode()
-    bare = np.empty(len(flat), dtype=bool)
-    bare[1:] = flat.str.ends_with("\n").to_numpy()[:-1]  # the space after a line break was put there
     first = np.cumsum(many, dtype=np.int64) - many  # (every text has a part: splitting "" gives [""])
-    bare[first] = True
-    whole = series.str.contains(PIECE_UNSURE).to_numpy()
-    hashes = (flat.hash(HASH_SEEDS[0]).to_numpy(), flat.hash(HASH_SEEDS[1]).to_numpy())
-    return Split(series, flat, owner, bare, first, np.flatnonzero(bare), whole, hashes)
+    return Split(series, parts.explode(), owner, first)
+
+
+@dataclass(frozen=True)
+class _Marks:
+    """What `PieceTable.of` finds in a `Split`: whether each piece comes without a leading space
+    (`bare`: a text's first piece, or one after a line break; `alone`: where), which texts must be
+    counted whole (`whole`: `PIECE_UNSURE` finds a cut there that is not certain, see the note above
+    it in `tokenizers`), and each piece's two hashes. (Found on the mapping thread: the reading
+    thread, which also makes and chunks the documents, was the build's slowest.)"""
+
+    bare: np.ndarray
+    alone: np.ndarray
+    whole: np.ndarray
+    hashes: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def of(cls, batch: Split) -> _Marks:
+        flat = batch.flat
+        bare = np.empty(len(flat), dtype=bool)
+        bare[1:] = flat.str.ends_with("\n").to_numpy()[:-1]  # the space after a line break was put there
+        bare[batch.first] = True
+        whole = batch.series.str.contains(PIECE_UNSURE).to_numpy()
+        hashes = batch.hashes or (flat.hash(HASH_SEEDS[0]).to_numpy(), flat.hash(HASH_SEEDS[1]).to_numpy())
+        return cls(bare, np.flatnonzero(bare), whole, hashes)
 
 
 class _Memo:
@@ -197,18 +211,19 @@ class PieceTable:
         if self._memo.terms_used > TERM_STORE:
             self._memo.clear()
         memo = self._memo
-        rows, found = memo.find(batch.hashes)
+        marks = _Marks.of(batch)
+        rows, found = memo.find(marks.hashes)
         spaced, bare, term, many = memo.fields(rows)
-        unknown = batch.alone[bare[batch.alone] < 0]  # first seen after a space: no count alone yet
+        unknown = marks.alone[bare[marks.alone] < 0]  # first seen after a space: no count alone yet
         found[unknown] = False
         missed = np.flatnonzero(~found)
         if len(missed):
-            which, learnt = self._learn(batch, missed)
+            which, learnt = self._learn(batch, marks, missed)
             for field, value in zip((spaced, bare, term, many), learnt, strict=True):
                 field[missed] = value[which]
         tokens = spaced.copy()
-        tokens[batch.alone] = bare[batch.alone]
-        self.counts.append(self._counted(batch, tokens))
+        tokens[marks.alone] = bare[marks.alone]
+        self.counts.append(self._counted(batch, marks.whole, tokens))
         held = np.flatnonzero(many)
         if not (many > 1).any():  # (each piece one word or none: most text) its term is in its row
             return batch.owner[held], term[held].astype(np.int64)
@@ -224,13 +239,13 @@ class PieceTable:
         terms[np.repeat(ends[several] - size, size) + step] = memo.terms[np.repeat(term[several], size) + step]
         return np.repeat(batch.owner[held], many), terms
 
-    def _learn(self, batch: Split, missed: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    def _learn(self, batch: Split, marks: _Marks, missed: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         """The pieces at `missed` the memo lacks, each distinct one (by its hashes) counted and split
         into words once, in order of first appearance, and kept in the memo where it may: (each
         missed piece's distinct one, their (spaced, bare, term or term start, term count)). A piece is
         counted alone only if it comes alone in this batch (a text's first piece, or one after a
         line break: one in sixty): its count alone is -1 until then."""
-        first, second = batch.hashes[0][missed], batch.hashes[1][missed]
+        first, second = marks.hashes[0][missed], marks.hashes[1][missed]
         order = np.lexsort((second, first))  # stable: equal pieces keep their order
         new = np.ones(len(order), dtype=bool)
         new[1:] = (first[order][1:] != first[order][:-1]) | (second[order][1:] != second[order][:-1])
@@ -244,7 +259,7 @@ class PieceTable:
         at = appears[by_appearance]
         texts = batch.flat.gather(missed[at]).to_list()
         alone = np.zeros(len(texts), dtype=bool)
-        alone[which[batch.bare[missed]]] = True
+        alone[which[marks.bare[missed]]] = True
         alone_at = np.flatnonzero(alone).tolist()
         # Both forms in one call (the tokenizer's fast counter was loaded for them: `count_in_bulk`)
         counts = self.tokenizer.count_many([" " + text for text in texts] + [texts[n] for n in alone_at])
@@ -268,13 +283,13 @@ class PieceTable:
         self._memo.keep((first[at], second[at]), values)
         return which, values
 
-    def _counted(self, batch: Split, tokens: np.ndarray) -> np.ndarray:
+    def _counted(self, batch: Split, whole: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         """Each text's token count: its pieces' `tokens` summed where that is exact, else counted whole."""
         series, n = batch.series, len(batch)
         if not self._by_pieces:
             return np.asarray(self.tokenizer.count_many(series.to_list()), dtype=np.int64)
         counts = np.add.reduceat(tokens, batch.first, dtype=np.int64) if n else np.zeros(0, np.int64)
-        summed = np.flatnonzero(~batch.whole)
+        summed = np.flatnonzero(~whole)
         checks = summed[(self._checked + np.arange(len(summed))) % CHECK_EVERY == 0]
         self._checked += len(summed)
         texts = series.gather(checks).to_list()
@@ -285,7 +300,7 @@ class PieceTable:
                 stacklevel=3,
             )
             return np.asarray(self.tokenizer.count_many(series.to_list()), dtype=np.int64)
-        if batch.whole.any():
-            rows = np.flatnonzero(batch.whole)
+        if whole.any():
+            rows = np.flatnonzero(whole)
             counts[rows] = self.tokenizer.count_many(series.gather(rows).to_list())
         return counts
