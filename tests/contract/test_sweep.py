@@ -3,8 +3,8 @@ and 128K, over many build seeds and depths, makes every row without an abort.
 
 One unlucky draw (unit sizes that no whole-unit fill closes, a prediction that misses by a merge) must
 cost a retry, never the build: at RULER's grid (13 tasks x 6 lengths x 500 samples) a failure rate of
-one draw in a few hundred would stop every build. The slow sweep makes over 2,000 rows; the fast one
-is the same sweep on fewer seeds. Each row's length is re-measured here, and the draws it took are
+one draw in a few hundred would stop every build. The slow sweep makes over 1,000 rows (RULER's whole
+grid, 39,000 rows, is `bench/suite.py`'s); the fast one is the same sweep on one seed. Each row's length is re-measured here, and the draws it took are
 printed (`pytest -s`).
 """
 
@@ -69,6 +69,6 @@ def test_every_evaluation_task_builds_at_64k_and_128k():
 
 @pytest.mark.slow
 def test_sweep_of_many_seeds_at_64k_and_128k():
-    made, stats = _sweep(list(range(1000, 1022)))  # 94 rows a seed (47 tasks x 2 lengths): 2,068
-    assert made >= 2000
+    made, stats = _sweep(list(range(1000, 1011)))  # 94 rows a seed (47 tasks x 2 lengths): 1,034
+    assert made >= 1000
     assert stats.attempts == made + stats.unfit + stats.invalid
