@@ -174,9 +174,9 @@ class PieceTable:
     `TermIds.of` in order of first appearance, and a word's first appearance lies in such a piece's
     first, so term ids come in order of first appearance as for whole texts (tested; the index's
     bytes are the same). Counts: each piece's count with and without its leading space; a text's
-    count is its pieces' counts summed unless `split` marked it `whole`. Every `CHECK_EVERY`-th
-    text summed is also counted whole by the tokenizer: one difference and every later text is
-    counted whole (with a warning)."""
+    count is its pieces' counts summed unless it is to be counted whole (`_Marks`). Every
+    `CHECK_EVERY`-th text summed is also counted whole by the tokenizer: one difference and every
+    later text is counted whole (with a warning)."""
 
     def __init__(self, tokenizer: Tokenizer, suffix: str = ""):
         self.tokenizer = tokenizer
