@@ -4,8 +4,8 @@ and 128K, over many build seeds and depths, makes every row without an abort.
 One unlucky draw (unit sizes that no whole-unit fill closes, a prediction that misses by a merge) must
 cost a retry, never the build: at RULER's grid (13 tasks x 6 lengths x 500 samples) a failure rate of
 one draw in a few hundred would stop every build. The slow sweep makes over 1,000 rows (RULER's whole
-grid, 39,000 rows, is `bench/suite.py`'s); the fast one is the same sweep on one seed. Each row's length is re-measured here, and the draws it took are
-printed (`pytest -s`).
+grid, 39,000 rows, is `bench/suite.py`'s); the fast one is the same sweep on one seed. Each row's
+length is re-measured here, and the draws it took are printed (`pytest -s`).
 """
 
 from __future__ import annotations

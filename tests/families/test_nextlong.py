@@ -532,6 +532,25 @@ def test_chunks_of_many_texts_at_once_are_each_texts_own():
     assert chunk_texts([], 40) == ([], [], [])
 
 
+def test_a_text_of_many_chunks_is_chunked_line_by_line(monkeypatch):
+    """`chunk_texts` finds one chunk of each text per round, and a round costs the same however few
+    texts are left: a text longer than ROUNDS chunks' worth goes to `chunk_document`, with the same
+    chunks (a 512 MiB text in 16-character chunks would have taken 30 million rounds)."""
+    from longsynth.generators.nextlong import chunking
+
+    walked = []
+    real = chunking.chunk_document
+    monkeypatch.setattr(chunking, "chunk_document", lambda text, size: walked.append(text) or real(text, size))
+    many = ("a" * 15 + "\n") * 200  # 200 lines of 16 characters: 200 chunks of 16
+    texts = ["short\nlines", many, "x" * 20]
+    got_texts, _, counts = chunking.chunk_texts(texts, 16)
+    assert sorted(walked) == sorted([many, "x" * 20])  # (and the one-line text longer than 16)
+    assert counts == [1, 200, 1] and got_texts[1:201] == [chunk.text for chunk in real(many, 16)]
+    monkeypatch.setattr(chunking, "ROUNDS", 10**6)
+    walked.clear()
+    assert chunking.chunk_texts(texts, 16)[0] == got_texts and walked == ["x" * 20]
+
+
 def test_token_budget_chunks(tmp_path):
     from longsynth.generators.nextlong.chunking import chunk_document
 

@@ -125,6 +125,9 @@ def chunk_document(text: str, size: int = 2048, length: Callable[[str], int] = l
     return chunks
 
 
+ROUNDS = 64  # `chunk_texts`'s rounds: a text of more characters than this many chunks' is walked line by line
+
+
 def chunk_texts(texts: Sequence[str], size: int = 2048) -> tuple[list[str], list[str], list[int]]:
     """The meta-chunks of each of `texts` as `chunk_document(text, size)` makes them (sizes in
     characters), all texts' in one list: (chunk texts, their joiners, how many chunks each text has).
@@ -132,7 +135,9 @@ def chunk_texts(texts: Sequence[str], size: int = 2048) -> tuple[list[str], list
     The lines of all texts are grouped at once: a chunk ends where the running count of its lines'
     characters (and the line breaks between them) would pass `size`, found for every text together
     by searching that running count, one chunk of each text per round. A text with a line longer
-    than `size` goes to `chunk_document`, which cuts long lines at sentence ends and spaces. (Walking
+    than `size` goes to `chunk_document`, which cuts long lines at sentence ends and spaces; so does
+    a text long enough for more than about 2 x ROUNDS chunks (each round costs the same however few
+    texts are left in it: a 512 MiB text in 16-character chunks would take 30 million). (Walking
     each line in Python took an index's reading thread 13 ms per 1,024 documents of ten lines; this,
     about 4.)"""
     import numpy as np
@@ -150,7 +155,10 @@ def chunk_texts(texts: Sequence[str], size: int = 2048) -> tuple[list[str], list
     # before[i]: the characters before line i, a line break counted after every line (texts' last too)
     before = np.zeros(len(length) + 1, dtype=np.int64)
     np.cumsum(length + 1, out=before[1:])
+    # By `chunk_document`: texts with a line longer than `size`, and texts of many chunks (two
+    # chunks in a row hold more than `size` characters, so a text has at most 2 x its size / `size`)
     long = np.add.reduceat((length > size).astype(np.int64), first) > 0
+    long |= before[end] - before[first] > ROUNDS * size
     text = np.flatnonzero(~long)
     line = first[text]
     found_text, found_start, found_end = [], [], []
