@@ -157,9 +157,9 @@ def chunk_texts(texts: Sequence[str], size: int = 2048) -> tuple[list[str], list
     np.cumsum(length + 1, out=before[1:])
     # By `chunk_document`: texts with a line longer than `size`, and texts of many chunks (two
     # chunks in a row hold more than `size` characters, so a text has at most 2 x its size / `size`)
-    long = np.add.reduceat((length > size).astype(np.int64), first) > 0
-    long |= before[end] - before[first] > ROUNDS * size
-    text = np.flatnonzero(~long)
+    walked = np.add.reduceat((length > size).astype(np.int64), first) > 0
+    walked |= before[end] - before[first] > ROUNDS * size
+    text = np.flatnonzero(~walked)
     line = first[text]
     found_text, found_start, found_end = [], [], []
     while len(text):
@@ -185,10 +185,21 @@ def chunk_texts(texts: Sequence[str], size: int = 2048) -> tuple[list[str], list
         out_texts = [texts[n][at : at + count] for n, at, count in zip(owner, offset, chars, strict=True)]
         joiners = ["\n" if joined else "" for joined in newline]
         many += np.bincount(owner, minlength=len(texts))
-    for n in np.flatnonzero(long)[::-1].tolist():  # from the last, so each goes in before later texts'
-        chunks = chunk_document(texts[n], size)
-        at = int(many[:n].sum())
-        out_texts[at:at] = [chunk.text for chunk in chunks]
-        joiners[at:at] = [chunk.joiner for chunk in chunks]
-        many[n] = len(chunks)
-    return out_texts, joiners, many.tolist()
+    if not walked.any():
+        return out_texts, joiners, many.tolist()
+    # The walked texts' chunks go in among the others', text by text
+    merged_texts: list[str] = []
+    merged_joiners: list[str] = []
+    taken = 0
+    for n, walk in enumerate(walked.tolist()):
+        if walk:
+            chunks = chunk_document(texts[n], size)
+            merged_texts += [chunk.text for chunk in chunks]
+            merged_joiners += [chunk.joiner for chunk in chunks]
+            many[n] = len(chunks)
+        else:
+            count = int(many[n])
+            merged_texts += out_texts[taken : taken + count]
+            merged_joiners += joiners[taken : taken + count]
+            taken += count
+    return merged_texts, merged_joiners, many.tolist()
