@@ -20,7 +20,11 @@ import polars as pl
 from ...tokenizers import PIECE_UNSURE, Tokenizer
 from .bm25 import TermIds, grown
 
-SLOT_BITS = 20  # the memo's size: 2**20 slots of 40 bytes (42 MB), whatever the corpus
+# The memo's size: 2**21 slots of 32 bytes and a batch number (72 MB), whatever the corpus. (2**20 held
+# the Zipf corpus's 400,000 live pieces so crowded that a piece whose slot a more frequent one held missed
+# in every batch: 55,000 pieces a batch missed, 9,700 with 2**21, and the 100,000-document index's
+# batch phase went from 24-26 to 21-22 s at 200,000 documents.)
+SLOT_BITS = 21
 HASH_SEEDS = (0x5EED1, 0x5EED2)
 TERM_STORE = 1 << 23  # terms the memo's pieces may hold (64 MB) before it starts over
 CHECK_EVERY = 1000  # every 1,000th text counted by its pieces is also counted whole (see `PieceTable`)
