@@ -958,6 +958,34 @@ def test_the_zipf_corpus_is_pinned_and_the_same_from_any_start():
     )
 
 
+@pytest.mark.parametrize(
+    "start, count, seed, digest",
+    [
+        (0, 2500, 0, "5756c650c2698803856276e5e755b6657b1690b88490a9fa654c19ae3a7573aa"),
+        (999_000, 700, 0, "7234db4d3b38398f101aba49986eb995ae5ee6b72b9550fd1fed1f3a1e5d6e6a"),
+        (40, 300, 3, "0f0e4b667d9f4fd6bd2bbc3c8c76f7eef043791a22602f610faf10fa0b3011ec"),
+    ],
+)
+def test_the_topical_corpus_is_pinned_and_the_same_from_any_start(start, count, seed, digest):
+    """The topical corpus's bytes are pinned, as the Zipf corpus's are (its index caches are keyed by
+    `synthetic_corpus.VERSION`), and document n is the same whatever batch makes it. (The digests were
+    taken before its sentences were assembled from a table of pieces rather than a frame formatted by
+    shape; the rewrite kept every byte, at the corpus's far end and under another seed too.)"""
+    import hashlib
+
+    from longsynth.generators.nextlong import synthetic_corpus as topical
+
+    documents = topical.synthetic_documents(start, count, seed)
+    assert [d for d, _ in documents] == [f"synthetic-{n}" for n in range(start, start + count)]
+    middle = start + count // 3
+    assert topical.synthetic_documents(middle, 5, seed) == documents[count // 3 : count // 3 + 5]
+    assert topical.synthetic_document(middle, seed) == documents[count // 3]
+    found = hashlib.sha256("\x00".join(d + "\x01" + t for d, t in documents).encode()).hexdigest()
+    assert found == digest, (
+        f"the built-in topical corpus changed (VERSION {topical.VERSION}): bump VERSION and pin the new digests"
+    )
+
+
 def test_the_zipf_rank_table_is_each_slots_rank():
     """The slot table, made by one search per rank, holds for every one of its 4 million slots what
     searching the cumulative shares for that slot's centre gives, and ranks run from 0 to the last."""
