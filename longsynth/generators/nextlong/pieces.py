@@ -77,13 +77,20 @@ class _Marks:
 
     @classmethod
     def of(cls, batch: Split) -> _Marks:
-        flat = batch.flat
-        bare = np.empty(len(flat), dtype=bool)
-        bare[1:] = flat.str.ends_with("\n").to_numpy()[:-1]  # the space after a line break was put there
+        """The four scans run as one polars query, on its threads at once (7.6 against 14.5 ms for a
+        batch of 620,000 pieces, alone; the reading thread leaves a core free part of the time)."""
+        piece = pl.col("piece")
+        columns = [piece.str.ends_with("\n").alias("broken")]
+        if batch.hashes is None:
+            columns += [piece.hash(HASH_SEEDS[0]).alias("first"), piece.hash(HASH_SEEDS[1]).alias("second")]
+        pieces = pl.LazyFrame({"piece": batch.flat}).select(columns)
+        texts = pl.LazyFrame({"text": batch.series}).select(pl.col("text").str.contains(PIECE_UNSURE))
+        found, unsure = pl.collect_all([pieces, texts])
+        bare = np.empty(len(found), dtype=bool)
+        bare[1:] = found["broken"].to_numpy()[:-1]  # the space after a line break was put there
         bare[batch.first] = True
-        whole = batch.series.str.contains(PIECE_UNSURE).to_numpy()
-        hashes = batch.hashes or (flat.hash(HASH_SEEDS[0]).to_numpy(), flat.hash(HASH_SEEDS[1]).to_numpy())
-        return cls(bare, np.flatnonzero(bare), whole, hashes)
+        hashes = batch.hashes or (found["first"].to_numpy(), found["second"].to_numpy())
+        return cls(bare, np.flatnonzero(bare), unsure["text"].to_numpy(), hashes)
 
 
 class _Memo:
