@@ -22,8 +22,8 @@ from .bm25 import TermIds, grown
 
 # The memo's size: 2**21 slots of 32 bytes and a batch number (72 MB), whatever the corpus. (2**20 held
 # the Zipf corpus's 400,000 live pieces so crowded that a piece whose slot a more frequent one held missed
-# in every batch: 55,000 pieces a batch missed, 9,700 with 2**21, and the 100,000-document index's
-# batch phase went from 24-26 to 21-22 s at 200,000 documents.)
+# in every batch: 55,000 pieces a batch missed, 9,700 with 2**21, and a 200,000-document index's batch
+# phase went from 24-26 to 21-22 s.)
 SLOT_BITS = 21
 HASH_SEEDS = (0x5EED1, 0x5EED2)
 TERM_STORE = 1 << 23  # terms the memo's pieces may hold (64 MB) before it starts over
@@ -77,7 +77,7 @@ class _Marks:
 
     @classmethod
     def of(cls, batch: Split) -> _Marks:
-        """The four scans run as one polars query, on its threads at once (7.6 against 14.5 ms for a
+        """The scans run as one polars query, on its threads at once (7.6 against 14.5 ms for a
         batch of 620,000 pieces, alone; the reading thread leaves a core free part of the time)."""
         piece = pl.col("piece")
         columns = [piece.str.ends_with("\n").alias("broken")]

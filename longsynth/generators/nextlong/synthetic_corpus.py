@@ -169,9 +169,9 @@ def synthetic_documents(start: int, count: int, seed: int = 0) -> list[tuple[str
     paragraphs = 3 + head[:, 1] % 14
     sizes = np.where(np.arange(_PARAGRAPHS) < paragraphs[:, None], 2 + head[:, 2:] % 7, 0)
     per_doc = sizes.sum(axis=1)
-    words = (per_doc * _DRAWS).tolist()
-    rests = [rng.getrandbits(32 * w) for rng, w in zip(generators, words, strict=True)]
-    sentence = _uint32(rests, words).reshape(-1, _DRAWS).astype(np.int64)  # (sentences, draws), in text order
+    drawn = (per_doc * _DRAWS).tolist()  # each document's words after its head
+    rests = [rng.getrandbits(32 * w) for rng, w in zip(generators, drawn, strict=True)]
+    sentence = _uint32(rests, drawn).reshape(-1, _DRAWS).astype(np.int64)  # (sentences, draws), in text order
     words = _WORDS
     first = sentence[:, 4] % words  # three distinct words: the 2nd and 3rd skip the ones before
     second = (first + 1 + sentence[:, 5] % (words - 1)) % words
@@ -197,15 +197,15 @@ def synthetic_documents(start: int, count: int, seed: int = 0) -> list[tuple[str
     )
     # The sentences' pieces in text order: each sentence's shape's pieces, then its tail.
     size = np.array([len(row) + 1 for row in shape_rows], dtype=np.int64)[shape]
-    begin = np.cumsum(size) - size
+    piece_start = np.cumsum(size) - size  # each sentence's first piece
     pieces = np.empty(int(size.sum()), dtype=np.int64)
     for s, row in enumerate(shape_rows):
         mine = np.flatnonzero(shape == s)
         for k, code in enumerate(row):
-            pieces[begin[mine] + k] = field[-1 - code][mine] if code < 0 else code
-        pieces[begin[mine] + len(row)] = np.asarray(tails[s])[follow[mine]]
+            pieces[piece_start[mine] + k] = field[-1 - code][mine] if code < 0 else code
+        pieces[piece_start[mine] + len(row)] = np.asarray(tails[s])[follow[mine]]
     sentence_start = np.cumsum(per_doc) - per_doc  # each document's first sentence ...
-    doc_start = begin[sentence_start]  # ... and first piece
+    doc_start = piece_start[sentence_start]  # ... and first piece
     ends = np.cumsum(np.add.reduceat(chars[pieces], doc_start)).tolist()
     whole = table.gather(pieces).str.join("").item()
     return [
