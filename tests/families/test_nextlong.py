@@ -874,6 +874,24 @@ def test_scratch_parts_read_back_their_postings_narrow_or_wide(tmp_path):
             assert got.dtype == np.int32 and np.array_equal(got, expected[:, start:end])
 
 
+def test_the_vocabulary_is_written_a_stretch_at_a_time_as_json_writes_it(tmp_path, monkeypatch):
+    """The vocabulary file is the bytes `json.dumps` gives for the whole list (escapes, separators,
+    non-ASCII), written 7 terms at a time here, and the loaded index finds every term by its id."""
+    import json
+
+    from longsynth.generators.nextlong import bm25
+
+    monkeypatch.setattr(bm25, "VOCABULARY_WRITE", 7)
+    texts = [f'zeta{n} café q"uote back\\slash 日本語 x{n * 7}' for n in range(12)]
+    bm25.Bm25.write(iter([texts[:5], texts[5:]]), tmp_path / "index")
+    terms = bm25.tokens(texts)["term"].unique(maintain_order=True).to_list()
+    assert len(terms) > 3 * 7
+    written = (tmp_path / "index" / "vocabulary.json").read_text(encoding="utf-8")
+    assert written == json.dumps({"chunks": 12, "terms": terms, "postings_per_term": bm25.POSTINGS_PER_TERM})
+    index = bm25.Bm25.load(tmp_path / "index")
+    assert list(index.vocabulary) == terms and index.document_frequency(["zeta3", "café"]).tolist() == [1, 12]
+
+
 def test_the_index_is_the_same_whatever_its_blocks_and_batches(tmp_path, monkeypatch):
     """Batches (chunks tokenized at once) and term blocks (postings written at once) only bound the
     build's memory: the index files are byte-identical with one part and one block, and with 27 parts
