@@ -113,21 +113,20 @@ _HEAD = 2 + _PARAGRAPHS  # a document's first random numbers: topic, paragraphs,
 def _fragments():
     """Every piece a sentence is made of, as one polars table: the shapes' fixed texts, the openers,
     verbs, endings and topic words, and each shape's last text with what follows the sentence (a
-    space, a line break or nothing); and, for each shape, its pieces in order as rows of that table
-    (a field is a negative code, -1 to -6 for o, v, e, a, b, c, its row filled per sentence).
+    space, a line break or nothing); and, for each shape, its pieces in order: a row of that table,
+    or a field's letter (o, v, e, a, b, c), whose row each sentence draws.
     A batch's text is one gather of this table and one join (as the Zipf corpus's)."""
     import polars as pl
 
     table: list[str] = []
-    rows: list[list[int]] = []
-    fields = "oveabc"  # (codes -1 .. -6 in this order)
+    rows: list[list[int | str]] = []
     tails: list[list[int]] = []
     for shape in _SHAPES:
         parts = re.split(r"\{(\w)\}", shape)  # text, field, text, field, ..., text
-        row = []
+        row: list[int | str] = []
         for n, part in enumerate(parts[:-1]):
             if n % 2:
-                row.append(-1 - fields.index(part))
+                row.append(part)
             elif part:
                 row.append(len(table))
                 table.append(part)
@@ -187,14 +186,14 @@ def synthetic_documents(start: int, count: int, seed: int = 0) -> list[tuple[str
     follow[np.cumsum(per_doc) - 1] = 2
     table, chars, shape_rows, tails, offsets = _fragments()
     shape = sentence[:, 0] % 4
-    field = (  # each field's row of the table, per sentence: o, v, e, a, b, c
-        offsets["o"] + sentence[:, 1] % len(_OPENERS),
-        offsets["v"] + sentence[:, 2] % len(_VERBS),
-        offsets["e"] + sentence[:, 3] % len(_ENDINGS),
-        offsets["w"] + base + first,
-        offsets["w"] + base + second,
-        offsets["w"] + base + third,
-    )
+    field = {  # each field's row of the table, per sentence
+        "o": offsets["o"] + sentence[:, 1] % len(_OPENERS),
+        "v": offsets["v"] + sentence[:, 2] % len(_VERBS),
+        "e": offsets["e"] + sentence[:, 3] % len(_ENDINGS),
+        "a": offsets["w"] + base + first,
+        "b": offsets["w"] + base + second,
+        "c": offsets["w"] + base + third,
+    }
     # The sentences' pieces in text order: each sentence's shape's pieces, then its tail.
     size = np.array([len(row) + 1 for row in shape_rows], dtype=np.int64)[shape]
     piece_start = np.cumsum(size) - size  # each sentence's first piece
@@ -202,7 +201,7 @@ def synthetic_documents(start: int, count: int, seed: int = 0) -> list[tuple[str
     for s, row in enumerate(shape_rows):
         mine = np.flatnonzero(shape == s)
         for k, code in enumerate(row):
-            pieces[piece_start[mine] + k] = field[-1 - code][mine] if code < 0 else code
+            pieces[piece_start[mine] + k] = field[code][mine] if isinstance(code, str) else code
         pieces[piece_start[mine] + len(row)] = np.asarray(tails[s])[follow[mine]]
     sentence_start = np.cumsum(per_doc) - per_doc  # each document's first sentence ...
     doc_start = piece_start[sentence_start]  # ... and first piece
