@@ -186,12 +186,18 @@ def top_k(scores: np.ndarray, ids: np.ndarray | None, k: int) -> tuple[np.ndarra
     return ids[order], scores[order]
 
 
-def _score_bin(count: np.ndarray, norm: np.ndarray) -> np.ndarray:
-    """A posting's BM25 term-frequency factor (its score over the term's idf), as one of SCORE_BINS bins:
-    within one term, a higher bin is a higher score."""
+def _term_factor(count: np.ndarray, norm: np.ndarray) -> np.ndarray:
+    """Each posting's BM25 term-frequency factor (its score over its term's idf), in float32, as the
+    index stores it times the idf: in (0, K1 + 1)."""
     factor = count.astype(np.float32)
-    factor *= (K1 + 1.0) / (factor + norm)  # in (0, K1 + 1)
-    return np.minimum((factor * (SCORE_BINS / (K1 + 1.0))).astype(np.int64), SCORE_BINS - 1)
+    factor *= (K1 + 1.0) / (factor + norm)
+    return factor
+
+
+def _score_bin(factor: np.ndarray) -> np.ndarray:
+    """A posting's term factor (`_term_factor`) as one of SCORE_BINS bins: within one term, a higher
+    bin is a higher score."""
+    return np.minimum((factor * (SCORE_BINS / (K1 + 1.0))).astype(np.int32), SCORE_BINS - 1)
 
 
 def top_by_chunk(
@@ -280,18 +286,22 @@ class _Pruning:
 
     def __init__(self, frequency: np.ndarray, limit: int):
         self.common = frequency > limit
-        self.slot = np.cumsum(self.common) - 1  # a common term's row in the histogram
+        self.slot = np.where(self.common, np.cumsum(self.common) - 1, -1)  # a common term's histogram row
         self.limit = limit
         # int32 and 1,024 bins: on a 65,536-word corpus of 2 million chunks, 13,000 terms are common
         # (int64 and 4,096 bins held 420 MB, and deciding copied it twice)
         self.histogram = np.zeros((int(self.common.sum()), SCORE_BINS), dtype=np.int32)
-        self.cut = np.full(len(frequency), -1, dtype=np.int64)  # -1: keep all (a term that is not common)
+        self.cut = np.full(len(frequency), -1, dtype=np.int32)  # -1: keep all (a term that is not common)
         self.quota = np.zeros(len(frequency), dtype=np.int64)  # how many of the cut bin's chunks are left
 
     def cells(self, term: np.ndarray, bins: np.ndarray) -> np.ndarray:
         """The histogram cells (flat) of the postings of common terms among (term, bins)."""
-        common = self.common[term]
-        return self.slot[term[common]] * SCORE_BINS + bins[common]
+        slot = self.slot[term]
+        common = np.flatnonzero(slot >= 0)  # (then gathers: a boolean mask took twice as long)
+        cells = slot.take(common)
+        cells *= SCORE_BINS
+        cells += bins.take(common)
+        return cells
 
     def count(self, cells: np.ndarray) -> None:
         np.add.at(self.histogram.reshape(-1), cells, np.int32(1))  # the histogram's own type: numpy's fast path (20x)
@@ -353,25 +363,45 @@ def _block_postings(parts, starts, keep, norm, idf, terms, indptr, block: int) -
     for group in _groups(starts[:, block + 1] - starts[:, block]):
         sliced = [parts[n].slice(int(starts[n, block]), int(starts[n, block + 1])) for n in group]
         row, term, count = sliced[0] if len(sliced) == 1 else np.concatenate(sliced, axis=1)
-        chosen = keep.select(term, _score_bin(count, norm[row]))
-        row, term, count = row[chosen], term[chosen], count[chosen]
+        factor = _term_factor(count, norm[row])
+        chosen = keep.select(term, _score_bin(factor))
+        # (a gather at the chosen places: a boolean mask of a few in ten, as here, took six times as long)
+        taken = np.flatnonzero(chosen)
+        row, term, factor = row.take(taken), term.take(taken), factor.take(taken)
         if not len(term):
             continue
-        order = np.argsort(term, kind="stable")  # by term; each term's chunks stay in order
-        row, term, count = row[order], term[order], count[order]
-        first = _run_starts(term)  # each term: where its postings start, and how many
+        # A part's postings of one term are a run, in chunk order, and its runs come after those of
+        # the parts before it: each run goes to the place after the runs of its term before it.
+        run = np.empty(len(term), dtype=bool)
+        run[0] = True
+        np.not_equal(term[1:], term[:-1], out=run[1:])
+        part_starts = np.cumsum([0] + [np.count_nonzero(chosen[a:b]) for a, b in _bounds(sliced)])[:-1]
+        run[part_starts[part_starts < len(term)]] = True
+        first = np.flatnonzero(run)
         many = np.diff(first, append=len(term))
-        slot = next_slot[term[first] - low]
+        run_term = term[first] - low
+        # Runs by term, each term's in part order: numpy sorts 16-bit keys stably by radix
+        by_term = np.argsort(run_term.astype(np.uint16) if high - low <= 1 << 16 else run_term, kind="stable")
+        sorted_term, sorted_many = run_term[by_term], many[by_term]
+        before = np.cumsum(sorted_many) - sorted_many
+        term_starts = _run_starts(sorted_term)
+        before -= np.repeat(before[term_starts], np.diff(term_starts, append=len(sorted_term)))  # within its term
+        slot = np.empty(len(first), dtype=np.int64)
+        slot[by_term] = next_slot[sorted_term] + before
         place = np.arange(len(term)) + np.repeat(slot - first, many)
-        score = count.astype(np.float32)
-        score *= (K1 + 1.0) / (score + norm[row])
-        score *= idf[term]
-        scores[place] = score
+        factor *= idf[term]
+        scores[place] = factor
         chunks[place] = row
-        next_slot[term[first] - low] += many
+        np.add.at(next_slot, run_term, many)
     if not np.array_equal(next_slot, indptr[low + 1 : high + 1] - base):
         raise RuntimeError("the index's pruned postings do not fill their terms' rows")
     return scores, chunks
+
+
+def _bounds(sliced: list[np.ndarray]) -> list[tuple[int, int]]:
+    """[start, end) of each of `sliced` in their concatenation."""
+    ends = np.cumsum([part.shape[1] for part in sliced]).tolist()
+    return list(zip([0] + ends[:-1], ends, strict=True))
 
 
 GROUP_POSTINGS = 500_000  # a block's postings read from the scratch parts at once (at most, but for one part)
@@ -494,6 +524,103 @@ def _write_vocabulary(path: Path, chunks: int, vocabulary: pl.Series, postings_p
         out.write(f'], "postings_per_term": {json.dumps(postings_per_term)}}}')
 
 
+@dataclass(frozen=True)
+class _Scratch:
+    """What an index build's first pass leaves: its postings in scratch parts (one a batch), each term's
+    chunks (`frequency`), each chunk's kept tokens (`length`) and every term in id order."""
+
+    parts: list[_Part]
+    frequency: np.ndarray
+    length: np.ndarray
+    vocabulary: pl.Series
+
+
+def _write_parts(batches: Iterable, scratch: Path, terms: TermIds) -> _Scratch:
+    """Each batch's (chunk, term, count) triples, sorted by term then chunk, written to a scratch part in
+    `scratch` (behind this thread), counting each term's chunks and each chunk's tokens: memory holds
+    one batch, never the corpus's postings."""
+    scratch.mkdir()
+    frequency = np.zeros(0, dtype=np.int64)  # chunks holding each term
+    lengths, parts = [], []
+    offset = 0
+    with WriteBehind(name="longsynth-postings") as writer:  # a write the disk holds back waits there
+        for batch in batches:
+            row, term = terms.of(batch)
+            key = term << 32  # (term, chunk) pairs, sorted and counted in place: by term, then chunk
+            key |= row
+            key.sort()
+            pairs, count = _runs(key)
+            part = _Part.of(scratch / f"{len(parts)}.bin", len(batch), offset, count)
+            chunk_in_batch, term_of_pair = pairs & 0xFFFFFFFF, (pairs >> 32).astype(np.int32)
+            parts.append(part)
+            writer.put(part.write, chunk_in_batch, term_of_pair, count)
+            frequency = grown(frequency, terms.size)
+            found, chunks = _runs(term_of_pair)  # the batch's terms (sorted) and how many chunks hold each
+            frequency[found] += chunks
+            lengths.append(np.bincount(row, minlength=len(batch)))
+            offset += len(batch)
+            del row, term, key, pairs, count, chunk_in_batch, term_of_pair
+    length = np.concatenate(lengths).astype(np.float32) if lengths else np.zeros(0, np.float32)
+    return _Scratch(parts, frequency[: terms.size], length, terms.vocabulary())
+
+
+def _write_matrix(scratch: _Scratch, folder: Path, postings_per_term: int) -> None:
+    """The pruned (terms x chunks) matrix of BM25 scores from the scratch parts, as `indptr.npy`,
+    `indices.npy` and `data.npy` in `folder`: a pass over the parts finds, for each common term, its
+    chunks per score bin (the bin that holds its last kept chunk) and where each block of terms starts
+    in each part; a second gathers each block's kept postings from the parts and appends them to the
+    files (each term's chunks in order, as one sparse row)."""
+    parts, frequency, length = scratch.parts, scratch.frequency, scratch.length
+    chunks = len(length)
+    idf = np.log(1.0 + (chunks - frequency.astype(np.float32) + 0.5) / (frequency.astype(np.float32) + 0.5))
+    idf = idf.astype(np.float32)
+    mean = max(1e-9, float(length.mean())) if len(length) else 1.0
+    norm = (K1 * (1.0 - B + B * length / mean)).astype(np.float32)
+    keep = _Pruning(frequency, postings_per_term)
+    kept = np.minimum(frequency, postings_per_term)
+    indptr = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
+    size = int(indptr[-1])
+    # Two threads (where two cores are): each holds a block of half the size. More would split the
+    # blocks finer, and every block slices every scratch part (a thousand at a million documents).
+    workers = min(2, available_cores())
+    blocks = _term_blocks(kept, max(1, BLOCK_POSTINGS // workers))
+    # One pass over the parts: where each block's terms start in each part (its postings are sorted
+    # by term), and each common term's chunks per score bin. (Searching each part again for each
+    # block cost more than the search: a million documents make a thousand parts and 30 blocks.)
+    edges = np.array([low for low, _ in blocks] + [len(kept)], dtype=np.int64)
+    starts = np.zeros((len(parts), len(edges)), dtype=np.int64)
+
+    def read_part(part: _Part) -> tuple[np.ndarray, np.ndarray | None]:  # on `workers` threads
+        row, term, count = part.load()
+        cells = keep.cells(term, _score_bin(_term_factor(count, norm[row]))) if keep.common.any() else None
+        return np.searchsorted(term, edges, side="left"), cells
+
+    for n, (found, cells) in enumerate(ordered_map(read_part, parts, workers=workers)):
+        starts[n] = found
+        if cells is not None:
+            keep.count(cells)  # in part order, on this thread
+    if keep.common.any():
+        keep.decide()
+    # The matrix is written term block by term block, each block's postings gathered from every
+    # part (in part order, so each term's chunks come in order) and appended to the files: memory
+    # holds one block. Writing part by part into a memory map touched every page of the files for
+    # each part, so the whole matrix counted in the build's memory (550 MB at 300,000 documents).
+    with open(folder / "data.npy", "wb") as data_file, open(folder / "indices.npy", "wb") as index_file:
+        for handle, dtype in ((data_file, np.float32), (index_file, np.int32)):
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False}
+            np.lib.format.write_array_header_1_0(handle, {**header, "shape": (size,)})
+        # Blocks hold disjoint terms, so two are gathered at once (numpy releases the GIL; the
+        # pruning's quotas are per term) and written in order (`ordered_map`).
+        block_postings = functools.partial(_block_postings, parts, starts, keep, norm, idf, blocks, indptr)
+        for found in ordered_map(block_postings, range(len(blocks)), workers=workers):
+            if found is None:
+                continue
+            score, row = found
+            score.tofile(data_file)  # (no copy, as `tobytes` made)
+            row.tofile(index_file)
+    np.save(folder / "indptr.npy", indptr)
+
+
 class Bm25:
     def __init__(self, folder: Path):
         meta = json.loads((folder / "vocabulary.json").read_text())
@@ -576,86 +703,14 @@ class Bm25:
         id. The index is the same whatever the batches and blocks (tested)."""
         postings_per_term = postings_per_term or POSTINGS_PER_TERM
         folder.mkdir(parents=True, exist_ok=True)
-        scratch = folder / "postings"
-        scratch.mkdir()
-        terms = terms or TermIds()  # (or a `pieces.PieceTable`, which also counts each chunk's tokens)
-        frequency = np.zeros(0, dtype=np.int64)  # chunks holding each term
-        lengths, parts = [], []
-        offset = 0
-        with WriteBehind(name="longsynth-postings") as writer:  # a write the disk holds back waits there
-            for batch in batches:
-                row, term = terms.of(batch)
-                key = term << 32  # (term, chunk) pairs, sorted and counted in place: by term, then chunk
-                key |= row
-                key.sort()
-                pairs, count = _runs(key)
-                part = _Part.of(scratch / f"{len(parts)}.bin", len(batch), offset, count)
-                chunk_in_batch, term_of_pair = pairs & 0xFFFFFFFF, (pairs >> 32).astype(np.int32)
-                parts.append(part)
-                writer.put(part.write, chunk_in_batch, term_of_pair, count)
-                frequency = grown(frequency, terms.size)
-                found, chunks = _runs(term_of_pair)  # the batch's terms (sorted) and how many chunks hold each
-                frequency[found] += chunks
-                lengths.append(np.bincount(row, minlength=len(batch)))
-                offset += len(batch)
-                del row, term, key, pairs, count, chunk_in_batch, term_of_pair
-        frequency = frequency[: terms.size]
-        vocabulary = terms.vocabulary()
-        del terms
-        length = np.concatenate(lengths).astype(np.float32) if lengths else np.zeros(0, np.float32)
-        idf = np.log(1.0 + (offset - frequency.astype(np.float32) + 0.5) / (frequency.astype(np.float32) + 0.5))
-        idf = idf.astype(np.float32)
-        mean = max(1e-9, float(length.mean())) if len(length) else 1.0
-        norm = (K1 * (1.0 - B + B * length / mean)).astype(np.float32)
-        keep = _Pruning(frequency, postings_per_term)
-        kept = np.minimum(frequency, postings_per_term)
-        indptr = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
-        size = int(indptr[-1])
-        # Two threads (where two cores are): each holds a block of half the size. More would split the
-        # blocks finer, and every block slices every scratch part (a thousand at a million documents).
-        workers = min(2, available_cores())
-        blocks = _term_blocks(kept, max(1, BLOCK_POSTINGS // workers))
-        # One pass over the parts: where each block's terms start in each part (its postings are sorted
-        # by term), and each common term's chunks per score bin. (Searching each part again for each
-        # block cost more than the search: a million documents make a thousand parts and 30 blocks.)
-        edges = np.array([low for low, _ in blocks] + [len(kept)], dtype=np.int64)
-        starts = np.zeros((len(parts), len(edges)), dtype=np.int64)
-
-        def read_part(part: _Part) -> tuple[np.ndarray, np.ndarray | None]:  # on `workers` threads
-            row, term, count = part.load()
-            cells = keep.cells(term, _score_bin(count, norm[row])) if keep.common.any() else None
-            return np.searchsorted(term, edges, side="left"), cells
-
-        for n, (found, cells) in enumerate(ordered_map(read_part, parts, workers=workers)):
-            starts[n] = found
-            if cells is not None:
-                keep.count(cells)  # in part order, on this thread
-        if keep.common.any():
-            keep.decide()
-        # The matrix is written term block by term block, each block's postings gathered from every
-        # part (in part order, so each term's chunks come in order) and appended to the files: memory
-        # holds one block. Writing part by part into a memory map touched every page of the files for
-        # each part, so the whole matrix counted in the build's memory (550 MB at 300,000 documents).
-        with open(folder / "data.npy", "wb") as data_file, open(folder / "indices.npy", "wb") as index_file:
-            for handle, dtype in ((data_file, np.float32), (index_file, np.int32)):
-                header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False}
-                np.lib.format.write_array_header_1_0(handle, {**header, "shape": (size,)})
-            # Blocks hold disjoint terms, so two are gathered at once (numpy releases the GIL; the
-            # pruning's quotas are per term) and written in order (`ordered_map`).
-            block_postings = functools.partial(_block_postings, parts, starts, keep, norm, idf, blocks, indptr)
-            for found in ordered_map(block_postings, range(len(blocks)), workers=workers):
-                if found is None:
-                    continue
-                score, row = found
-                data_file.write(score.tobytes())
-                index_file.write(row.tobytes())
-        for part in parts:
+        scratch = _write_parts(batches, folder / "postings", terms or TermIds())
+        _write_matrix(scratch, folder, postings_per_term)
+        for part in scratch.parts:
             part.path.unlink()
-        scratch.rmdir()
-        np.save(folder / "indptr.npy", indptr)
-        np.save(folder / "frequency.npy", frequency)
-        _write_vocabulary(folder / "vocabulary.json", offset, vocabulary, postings_per_term)
-        return len(vocabulary)
+        (folder / "postings").rmdir()
+        np.save(folder / "frequency.npy", scratch.frequency)
+        _write_vocabulary(folder / "vocabulary.json", len(scratch.length), scratch.vocabulary, postings_per_term)
+        return len(scratch.vocabulary)
 
     @classmethod
     def load(cls, folder: Path) -> Bm25:
