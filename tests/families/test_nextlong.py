@@ -923,6 +923,30 @@ def test_the_index_is_the_same_whatever_its_blocks_and_batches(tmp_path, monkeyp
     assert int(np.diff(index.indptr).max()) == 25 < int(index.frequency.max())  # pruning was on
 
 
+def test_a_block_of_more_than_65536_terms_is_placed_as_smaller_blocks_are(tmp_path, monkeypatch):
+    """A block's runs of postings are sorted by term with 16-bit keys when its terms fit in them, and
+    with the terms themselves when not: an index of 95,858 terms written as one block is byte-identical
+    to the same index written in blocks of a few thousand terms, each term's chunks in order across
+    eight parts, pruning on."""
+    from longsynth.generators.nextlong import bm25
+
+    rng = np.random.default_rng(5)
+    pool = np.array([f"t{n}x" for n in range(100_000)])
+    texts = [" ".join(rng.choice(pool, size=800)) + " common" * int(rng.integers(1, 4)) for _ in range(400)]
+    batches = [texts[i : i + 50] for i in range(0, len(texts), 50)]
+    folders = []
+    for block in (10**9, 20_000):
+        monkeypatch.setattr(bm25, "BLOCK_POSTINGS", block)
+        folders.append(tmp_path / str(block))
+        terms = bm25.Bm25.write(iter(batches), folders[-1], postings_per_term=100)
+    assert terms > 65_536
+    index = bm25.Bm25.load(folders[0])
+    assert len(bm25._term_blocks(np.minimum(index.frequency, 100), 20_000 // 2)) > 1  # (two workers where two cores)
+    assert int(index.frequency.max()) == 400 > int(np.diff(index.indptr).max()) == 100  # "common" was pruned
+    for name in ("indptr.npy", "indices.npy", "data.npy", "vocabulary.json", "frequency.npy"):
+        assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name
+
+
 def test_the_index_counts_the_tokens_a_query_would_find(tmp_path):
     """The index's per-chunk term counts equal what the query tokenizer (`tokens`) finds in each chunk,
     terms numbered in order of first appearance across batches; stop words, one-letter words and
