@@ -348,7 +348,7 @@ def _block_postings(parts, starts, keep, norm, idf, terms, indptr, block: int) -
     chunks in order, after those of the parts before it: so each part's run of a term's kept postings
     goes straight to the place after that term's runs in the parts before it. Only the runs are sorted
     by term (sorting the postings took a seventh of the block's time; a million Zipf documents' matrix
-    pass, alone on its scratch, went from 28.5 to 21-23 s with the gathers below). The parts are read
+    pass, alone on its scratch, went from 28.5 to 21-23 s with this alone). The parts are read
     a few at a time, as many consecutive ones as hold about GROUP_POSTINGS of the block's postings:
     a part at a time, a million documents' thousand parts were each sliced for each of their fifty
     blocks, and the fixed cost of those 50,000 slices grew as the square of the corpus (a third of
