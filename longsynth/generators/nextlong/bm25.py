@@ -376,7 +376,7 @@ def _block_postings(parts, starts, keep, norm, idf, terms, indptr, block: int) -
         run = np.empty(len(term), dtype=bool)
         run[0] = True
         np.not_equal(term[1:], term[:-1], out=run[1:])
-        part_starts = np.cumsum([0] + [np.count_nonzero(chosen[a:b]) for a, b in _bounds(sliced)])[:-1]
+        part_starts = np.searchsorted(taken, np.cumsum([0] + [part.shape[1] for part in sliced[:-1]]))
         run[part_starts[part_starts < len(term)]] = True
         first = np.flatnonzero(run)
         many = np.diff(first, append=len(term))
@@ -397,12 +397,6 @@ def _block_postings(parts, starts, keep, norm, idf, terms, indptr, block: int) -
     if not np.array_equal(next_slot, indptr[low + 1 : high + 1] - base):
         raise RuntimeError("the index's pruned postings do not fill their terms' rows")
     return scores, chunks
-
-
-def _bounds(sliced: list[np.ndarray]) -> list[tuple[int, int]]:
-    """[start, end) of each of `sliced` in their concatenation."""
-    ends = np.cumsum([part.shape[1] for part in sliced]).tolist()
-    return list(zip([0] + ends[:-1], ends, strict=True))
 
 
 GROUP_POSTINGS = 500_000  # a block's postings read from the scratch parts at once (at most, but for one part)
@@ -704,11 +698,12 @@ class Bm25:
         id. The index is the same whatever the batches and blocks (tested)."""
         postings_per_term = postings_per_term or POSTINGS_PER_TERM
         folder.mkdir(parents=True, exist_ok=True)
-        scratch = _write_parts(batches, folder / "postings", terms or TermIds())
+        scratch_folder = folder / "postings"
+        scratch = _write_parts(batches, scratch_folder, terms or TermIds())
         _write_matrix(scratch, folder, postings_per_term)
         for part in scratch.parts:
             part.path.unlink()
-        (folder / "postings").rmdir()
+        scratch_folder.rmdir()
         np.save(folder / "frequency.npy", scratch.frequency)
         _write_vocabulary(folder / "vocabulary.json", len(scratch.length), scratch.vocabulary, postings_per_term)
         return len(scratch.vocabulary)
