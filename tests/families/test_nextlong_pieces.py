@@ -38,7 +38,7 @@ def test_a_texts_pieces_add_up_to_its_count_wherever_the_rule_trusts_every_cut(n
     batch = table.split(texts)
     table.of(batch)
     assert table.counts[0].tolist() == [tokenizer.count(text + "\n") for text in texts]
-    assert (~pieces._Marks.of(batch).whole).sum() > 2_000
+    assert (~batch.whole).sum() > 2_000
     if name == "o200k_base":
         monkeypatch.setattr(pieces, "PIECE_UNSURE", r"[^!-&(-~] |\n[^!-&(-~]")
         loose = pieces.PieceTable(tokenizer, suffix="\n")
@@ -117,21 +117,56 @@ def test_a_piece_is_counted_alone_the_first_time_it_comes_alone_and_only_then(mo
     assert np.concatenate(table.counts).tolist() == expected
 
 
-def test_pieces_whose_first_hashes_agree_are_told_apart_by_the_second():
-    """Every piece given one first hash (so one slot): the second hash keeps them apart, batch after
-    batch, in terms and counts."""
+@pytest.mark.parametrize("suffix", ["", "\n"])
+def test_the_bytes_are_cut_where_a_split_at_spaces_cuts_the_text(suffix):
+    """Each text (with the suffix) cut as `str.split(" ")` cuts it with a space put after each line
+    break: the same pieces in order (empty ones included), their texts, which come bare, and their rows."""
+    texts = _texts(2, 3_000) + ["", " ", "\n", " \n \n  x\n", "ΟΔΟΣ  é\n\n"]
+    batch = pieces._Pieces.of(pieces.split(texts, suffix))
+    expected = [(t + suffix).replace("\n", "\n ").split(" ") for t in texts]
+    flat = [piece for parts in expected for piece in parts]
+    assert batch.texts(pieces.split(texts, suffix).data, np.arange(len(batch.start))) == flat
+    bare = [n == 0 or parts[n - 1].endswith("\n") for parts in expected for n in range(len(parts))]
+    assert batch.bare.tolist() == bare
+    assert batch.owner.tolist() == [row for row, parts in enumerate(expected) for _ in parts]
+    assert batch.first.tolist() == np.cumsum([0] + [len(parts) for parts in expected[:-1]]).tolist()
+
+
+def test_a_pieces_keys_are_its_own_wherever_it_stands():
+    """Every occurrence of a piece has the same two keys, whatever bytes stand around it, and
+    different pieces have different keys: short ones that differ only in a zero byte or in length,
+    and long ones (hashed) that share their first 8 or 16 bytes."""
+    rng = random.Random(3)
+    words = ["a", "a\x00", "\x00", "", "abcdefgh", "abcdefghi", "abcdefgh\x00", "abcdefghijklmnop", "abcdefghijklmnopq"]
+    words += ["".join(rng.choice("xyzé ") for _ in range(rng.randint(1, 40))).replace(" ", "") for _ in range(3_000)]
+    texts = [" ".join(rng.choices(words, k=25)) for _ in range(400)]
+    split = pieces.split(texts, "\n")
+    batch = pieces._Pieces.of(split)
+    found = batch.texts(split.data, np.arange(len(batch.start)))
+    first, second = batch.keys
+    keys = list(zip(first.tolist(), second.tolist(), strict=True))
+    by_text: dict[str, set] = {}
+    for text, key in zip(found, keys, strict=True):
+        by_text.setdefault(text, set()).add(key)
+    assert all(len(held) == 1 for held in by_text.values())
+    assert len({next(iter(held)) for held in by_text.values()}) == len(by_text) > 2_000
+
+
+def test_long_pieces_whose_first_keys_agree_are_told_apart_by_the_second():
+    """Every piece given one first key (so both its slots are those of its second): the second key
+    keeps the (hashed, more than 8 bytes) pieces apart, batch after batch, in terms and counts."""
     tokenizer = get_tokenizer("cl100k_base")
     table = pieces.PieceTable(tokenizer)
     found = []
-    for text in ("alpha beta", "beta alpha", "alpha alpha beta"):
+    for text in ("alphabetical betamaxes", "betamaxes alphabetical", "alphabetical alphabetical betamaxes"):
         batch = pieces.split([text])
-        same_first = np.full(len(batch.flat), 12345, dtype=np.uint64)
-        second = pieces._Marks.of(batch).hashes[1]
-        batch = dataclasses.replace(batch, hashes=(same_first, second))
+        second = pieces._Pieces.of(batch).keys[1]
+        assert (second >= 1 << 63).all()  # both hashed
+        batch = dataclasses.replace(batch, keys=(np.full(len(second), 12345, dtype=np.uint64), second))
         found.append(table.of(batch)[1].tolist())
         assert table.counts[-1].tolist() == [tokenizer.count(text)]
     assert found == [[0, 1], [1, 0], [0, 0, 1]]
-    assert table.vocabulary().to_list() == ["alpha", "beta"]
+    assert table.vocabulary().to_list() == ["alphabetical", "betamaxes"]
 
 
 class _OffByOne:
