@@ -532,31 +532,37 @@ class _Scratch:
 
 def _write_parts(batches: Iterable, scratch: Path, terms: TermIds) -> _Scratch:
     """Each batch's (chunk, term, count) triples, sorted by term then chunk, written to a scratch part in
-    `scratch` (behind this thread), counting each term's chunks and each chunk's tokens: memory holds
-    one batch, never the corpus's postings."""
+    `scratch`, counting each term's chunks and each chunk's tokens: memory holds a few batches, never
+    the corpus's postings. This thread finds each batch's terms; another sorts, counts and writes
+    them (the thread that finds the terms was the build's slowest), in batch order."""
     scratch.mkdir()
-    frequency = np.zeros(0, dtype=np.int64)  # chunks holding each term
-    lengths, parts = [], []
+    held = {"frequency": np.zeros(0, dtype=np.int64)}  # chunks holding each term
+    lengths: list[np.ndarray] = []
+    parts: list[_Part] = []
+
+    def write(row: np.ndarray, term: np.ndarray, chunks: int, first: int, size: int) -> None:  # in order
+        key = term << 32  # (term, chunk) pairs, sorted and counted in place: by term, then chunk
+        key |= row
+        key.sort()
+        pairs, count = _runs(key)
+        part = _Part.of(scratch / f"{len(parts)}.bin", chunks, first, count)
+        term_of_pair = (pairs >> 32).astype(np.int32)
+        part.write(pairs & 0xFFFFFFFF, term_of_pair, count)
+        parts.append(part)
+        frequency = held["frequency"] = grown(held["frequency"], size)
+        found, holding = _runs(term_of_pair)  # the batch's terms (sorted) and how many chunks hold each
+        frequency[found] += holding
+        lengths.append(np.bincount(row, minlength=chunks))
+
     offset = 0
     with WriteBehind(name="longsynth-postings") as writer:  # a write the disk holds back waits there
         for batch in batches:
             row, term = terms.of(batch)
-            key = term << 32  # (term, chunk) pairs, sorted and counted in place: by term, then chunk
-            key |= row
-            key.sort()
-            pairs, count = _runs(key)
-            part = _Part.of(scratch / f"{len(parts)}.bin", len(batch), offset, count)
-            chunk_in_batch, term_of_pair = pairs & 0xFFFFFFFF, (pairs >> 32).astype(np.int32)
-            parts.append(part)
-            writer.put(part.write, chunk_in_batch, term_of_pair, count)
-            frequency = grown(frequency, terms.size)
-            found, chunks = _runs(term_of_pair)  # the batch's terms (sorted) and how many chunks hold each
-            frequency[found] += chunks
-            lengths.append(np.bincount(row, minlength=len(batch)))
+            writer.put(write, row, term, len(batch), offset, terms.size)
             offset += len(batch)
-            del row, term, key, pairs, count, chunk_in_batch, term_of_pair
+            del row, term
     length = np.concatenate(lengths).astype(np.float32) if lengths else np.zeros(0, np.float32)
-    return _Scratch(parts, frequency[: terms.size], length, terms.vocabulary())
+    return _Scratch(parts, held["frequency"][: terms.size], length, terms.vocabulary())
 
 
 def _write_matrix(scratch: _Scratch, folder: Path, postings_per_term: int) -> None:
