@@ -536,11 +536,12 @@ def _write_parts(batches: Iterable, scratch: Path, terms: TermIds) -> _Scratch:
     the corpus's postings. This thread finds each batch's terms; another sorts, counts and writes
     them (the thread that finds the terms was the build's slowest), in batch order."""
     scratch.mkdir()
-    held = {"frequency": np.zeros(0, dtype=np.int64)}  # chunks holding each term
+    frequency = np.zeros(0, dtype=np.int64)  # chunks holding each term
     lengths: list[np.ndarray] = []
     parts: list[_Part] = []
 
     def write(row: np.ndarray, term: np.ndarray, chunks: int, first: int, size: int) -> None:  # in order
+        nonlocal frequency
         key = term << 32  # (term, chunk) pairs, sorted and counted in place: by term, then chunk
         key |= row
         key.sort()
@@ -549,7 +550,7 @@ def _write_parts(batches: Iterable, scratch: Path, terms: TermIds) -> _Scratch:
         term_of_pair = (pairs >> 32).astype(np.int32)
         part.write(pairs & 0xFFFFFFFF, term_of_pair, count)
         parts.append(part)
-        frequency = held["frequency"] = grown(held["frequency"], size)
+        frequency = grown(frequency, size)
         found, holding = _runs(term_of_pair)  # the batch's terms (sorted) and how many chunks hold each
         frequency[found] += holding
         lengths.append(np.bincount(row, minlength=chunks))
@@ -562,7 +563,7 @@ def _write_parts(batches: Iterable, scratch: Path, terms: TermIds) -> _Scratch:
             offset += len(batch)
             del row, term
     length = np.concatenate(lengths).astype(np.float32) if lengths else np.zeros(0, np.float32)
-    return _Scratch(parts, held["frequency"][: terms.size], length, terms.vocabulary())
+    return _Scratch(parts, frequency[: terms.size], length, terms.vocabulary())
 
 
 def _write_matrix(scratch: _Scratch, folder: Path, postings_per_term: int) -> None:
