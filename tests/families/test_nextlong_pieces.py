@@ -122,10 +122,11 @@ def test_the_bytes_are_cut_where_a_split_at_spaces_cuts_the_text(suffix):
     """Each text (with the suffix) cut as `str.split(" ")` cuts it with a space put after each line
     break: the same pieces in order (empty ones included), their texts, which come bare, and their rows."""
     texts = _texts(2, 3_000) + ["", " ", "\n", " \n \n  x\n", "ΟΔΟΣ  é\n\n"]
-    batch = pieces._Pieces.of(pieces.split(texts, suffix))
+    split = pieces.split(texts, suffix)
+    batch = pieces._Pieces.of(split)
     expected = [(t + suffix).replace("\n", "\n ").split(" ") for t in texts]
     flat = [piece for parts in expected for piece in parts]
-    assert batch.texts(pieces.split(texts, suffix).data, np.arange(len(batch.start))) == flat
+    assert batch.texts(split.data, np.arange(len(batch.start))) == flat
     bare = [n == 0 or parts[n - 1].endswith("\n") for parts in expected for n in range(len(parts))]
     assert batch.bare.tolist() == bare
     assert batch.owner.tolist() == [row for row, parts in enumerate(expected) for _ in parts]
@@ -153,8 +154,8 @@ def test_a_pieces_keys_are_its_own_wherever_it_stands():
 
 
 def test_long_pieces_whose_first_keys_agree_are_told_apart_by_the_second():
-    """Every piece given one first key (so both its slots are those of its second): the second key
-    keeps the (hashed, more than 8 bytes) pieces apart, batch after batch, in terms and counts."""
+    """Every piece given one first key: the second alone keeps the (hashed, more than 8 bytes)
+    pieces apart, batch after batch, in terms and counts."""
     tokenizer = get_tokenizer("cl100k_base")
     table = pieces.PieceTable(tokenizer)
     found = []

@@ -3,10 +3,10 @@
 A chunk of prose is a few hundred words from a vocabulary that repeats: a million documents hold about
 600 million words but a few million distinct pieces (a word with what sticks to it: punctuation, a
 line break). Counting every chunk's tokens with a BPE and finding its BM25 words with a regex did the
-same work again for every repeat. Here a batch's bytes are cut into pieces at spaces and line breaks
-(on the thread that reads the batches), each piece is looked up by its keys (its bytes, or two hashes
-of a longer one) in a fixed table of the pieces seen lately, the others are counted and split into
-words once per batch, and each chunk's count and terms are gathered from those.
+same work again for every repeat. Here a batch's bytes are cut into pieces at spaces and line breaks,
+each piece is looked up by its keys (its bytes, or two hashes of a longer one) in a fixed table of
+the pieces seen lately, the others are counted and split into words once per batch, and each chunk's
+count and terms are gathered from those.
 """
 
 from __future__ import annotations
@@ -76,9 +76,9 @@ class _Pieces:
     text's first piece, a piece after two spaces or after a line break followed by a space may be
     empty, and a text that ends with a line break ends with an empty piece.
 
-    The cuts are found in the batch's bytes by numpy: polars' split made every piece a string
-    (26 ns a piece, a fifth of the reading thread's time); here no piece is made a string unless
-    the memo lacks it."""
+    The cuts are found in the batch's bytes by numpy: polars' split, on the reading thread, made
+    every piece a string (26 ns a piece, a fifth of that thread's time); here no piece is made a
+    string unless the memo lacks it."""
 
     start: np.ndarray
     end: np.ndarray
@@ -168,7 +168,7 @@ def _mixed(value: np.ndarray, seed: int) -> np.ndarray:
 
 
 class _Memo:
-    """The pieces seen lately, each in one of its two slots: each slot's piece's keys (`Split.keys`),
+    """The pieces seen lately, each in one of its two slots: each slot's piece's keys (`_keys`),
     token count after a space and alone (-1 until the piece is seen alone), its BM25 term or where its
     terms lie in `terms`, and how many; and, apart, the last batch that used each slot.
 

@@ -692,7 +692,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
         sizes.append(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
         checksums.append(np.fromiter(map(zlib.crc32, encoded), dtype=np.uint32, count=len(encoded)))
         writer.put(sink.write, b"".join(encoded))
-        return texts if pieces is None else pieces.split(texts, encoded)  # (cut here, on the reading thread)
+        return texts if pieces is None else pieces.split(texts, encoded)  # (on the reading thread)
 
     def batches():
         texts: list[str] = []
