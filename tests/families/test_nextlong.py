@@ -947,6 +947,72 @@ def test_a_block_of_more_than_65536_terms_is_placed_as_smaller_blocks_are(tmp_pa
         assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name
 
 
+def test_the_stop_words_are_bm25s_list_read_without_importing_bm25s():
+    """The stop words are bm25s's `STOPWORDS_EN`, read from its installed file in a process that never
+    imports bm25s or scipy (importing them cost 0.21 s of every indexing or searching process)."""
+    import subprocess
+    import sys
+
+    from bm25s.stopwords import STOPWORDS_EN
+
+    script = (
+        "import json, sys\n"
+        "from longsynth.generators.nextlong.bm25 import stop_words\n"
+        "words = stop_words()\n"
+        "print(json.dumps([words, sorted(m for m in ('bm25s', 'scipy') if m in sys.modules)]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    words, imported = json.loads(done.stdout)
+    assert words == sorted(STOPWORDS_EN) and len(words) > 20
+    assert imported == []
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ('STOPWORDS_EN = (\n    "a",\n    "it\'s",\n)\n\nOTHER = ("x",)\n', ("a", "it's")),
+        ('OTHER = ("x",)\nSTOPWORDS_EN = ("the", "and")\n', ("the", "and")),
+        ('STOPWORDS_EN = (__import__("pathlib").Path("ran").touch(),)\n', None),  # never run: a call
+        ("STOPWORDS_EN = tuple(WORDS)\n", None),
+        ('STOPWORDS_EN = ("a", 1)\n', None),
+        ("STOPWORDS_EN = ()\n", None),
+        ("", None),
+        (b"STOPWORDS_EN = (\xff)", None),
+    ],
+)
+def test_a_stop_word_file_is_read_as_a_literal_or_not_at_all(tmp_path, monkeypatch, written, expected):
+    """Only a tuple of strings written out is taken from the file; anything else (a call, a name,
+    another type, nothing, bytes that are not UTF-8) gives None, and `stop_words` then imports
+    bm25s's module. Nothing in the file is run."""
+    import importlib.util
+    import types
+
+    from longsynth.generators.nextlong import bm25
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    target = package / "stopwords.py"
+    target.write_bytes(written if isinstance(written, bytes) else written.encode())
+    found = types.SimpleNamespace(submodule_search_locations=[str(package)])
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: found if name == "bm25s" else None)
+    monkeypatch.chdir(tmp_path)
+    assert bm25._stop_words_literal() == expected
+    assert not (tmp_path / "ran").exists()
+
+
+def test_the_stop_words_come_from_bm25s_module_when_its_file_cannot_be_read(monkeypatch):
+    from bm25s.stopwords import STOPWORDS_EN
+
+    from longsynth.generators.nextlong import bm25
+
+    monkeypatch.setattr(bm25, "_stop_words_literal", lambda: None)
+    bm25.stop_words.cache_clear()
+    try:
+        assert bm25.stop_words() == tuple(sorted(STOPWORDS_EN))
+    finally:
+        bm25.stop_words.cache_clear()
+
+
 def test_the_index_counts_the_tokens_a_query_would_find(tmp_path):
     """The index's per-chunk term counts equal what the query tokenizer (`tokens`) finds in each chunk,
     terms numbered in order of first appearance across batches; stop words, one-letter words and
