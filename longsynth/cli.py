@@ -45,6 +45,7 @@ from .pipeline import make_generator, plan
 from .spec import Spec, load_spec, parse_set
 from .suites import describe, load_suite, suite_names
 from .terminal import printable
+from .tokenizers import BLANK_RUN_LIMIT
 
 
 def one_line(text: str) -> str:
@@ -177,16 +178,23 @@ def _build_summary(manifest: dict[str, Any], out: Path) -> str:
     unfit, invalid = (sum(s.get(key, 0) for s in shards) for key in ("unfit", "invalid"))
     line = f"wrote {_count(rows, 'row')} to {out}"
     if unfit or invalid:
-        line += f" ({unfit + invalid} draws retried: {unfit} could not be fitted, {invalid} refused by a validator)"
+        line += (
+            f" ({unfit + invalid} draws retried: {unfit} could not be fitted, {invalid} refused by a validator "
+            "or the tokenizer)"
+        )
     dropped = sum(manifest.get("dropped", {}).values())
     if dropped and not rows:  # a build that made nothing is an error, whatever the cause
         raise CorpusError(
             f"every sample was dropped ({dropped}): the corpus could not fill one to its length; use a larger "
             "corpus, chunks of a few hundred tokens (chunk_size, chunk_tokens: tiny chunks, or chunks near a "
-            "document's whole share of the length, leave samples short), or another length"
+            "document's whole share of the length, leave samples short), or another length; a document with "
+            f"{BLANK_RUN_LIMIT:,} whitespace characters in a row is never a source"
         )
     if dropped:
-        line += f"; {_count(dropped, 'sample')} dropped (the corpus could not fill them to their length)"
+        line += (
+            f"; {_count(dropped, 'sample')} dropped (the corpus could not fill them to their length, or their "
+            f"source held {BLANK_RUN_LIMIT:,} whitespace characters in a row)"
+        )
     return line
 
 

@@ -27,6 +27,11 @@ class TokenizerError(LongsynthError):
     """A tokenizer could not be found or loaded."""
 
 
+class BlankRunError(TokenizerError):
+    """A text holds more whitespace characters in a row than tiktoken can take (see
+    `tokenizers.holds_blank_run`). A build takes a sample that does as a failed draw, never as a row."""
+
+
 class CorpusError(LongsynthError):
     """A haystack corpus is missing, unreadable or too small."""
 

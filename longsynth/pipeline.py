@@ -22,7 +22,7 @@ from .cache import cache_dir, check_cache, pack_folders, unpack_folders
 from .cores import available_cores, process_pool
 from .dataset import record_valid
 from .encoding import Encoders
-from .errors import BudgetError, LongsynthError, OutputError, SampleDropped, SpecError, ValidationFailed
+from .errors import BlankRunError, BudgetError, LongsynthError, OutputError, SampleDropped, SpecError, ValidationFailed
 from .export.layout import shard_path
 from .export.writer import building_into, finish_build, kept_shard, prepare_output, write_shard
 from .fitting import length_tolerance
@@ -72,7 +72,8 @@ def cell_from_id(spec: Spec, row_id: str) -> Cell:
 class RowStats:
     """What building a group of rows took: every draw (attempt) made, the re-fits after a measured
     miss, the draws retried (`unfit`: the fitter found no fit for them; `invalid`: a validator
-    refused them) and the samples dropped (a training corpus ran dry for them)."""
+    refused them, or the tokenizer: `BlankRunError`) and the samples dropped (a training corpus ran
+    dry for them, or held a blank run: see the nextlong generator)."""
 
     attempts: int = 0
     refits: int = 0
@@ -111,9 +112,11 @@ def generate_row(
     """One valid row for a cell: retried from the next attempt seed on failure, never unvalidated.
 
     A draw fails when its sample cannot be fitted to the budget (a BudgetError from the generator: an
-    unlucky draw of unit sizes, or of a demonstration) or when a validator refuses the row; either way
-    the next attempt seed draws again. Only after `max_attempts` draws does the build stop, in one line
-    naming the cell, the seeds and the last reason.
+    unlucky draw of unit sizes, or of a demonstration), when its text holds more whitespace in a row
+    than tiktoken can take (a BlankRunError: a corpus document, say, with 100,000 blank characters in a
+    row), or when a validator refuses the row; either way the next attempt seed draws again. Only
+    after `max_attempts` draws does the build stop, in one line naming the cell, the seeds and the
+    last reason.
 
     `first` is the first attempt's sample and its measurement (or the error it raised) when they
     were made ahead (the pipelined build encodes one sample while the next is generated); the result
@@ -131,6 +134,10 @@ def generate_row(
             )
         except BudgetError as exc:
             stats.unfit += 1
+            failure = exc
+            continue
+        except BlankRunError as exc:  # no row could be measured (nor validated, nor read by tiktoken)
+            stats.invalid += 1
             failure = exc
             continue
         problems = validate_row(row, generator, generator.tokenizer, measurement, metadata)
@@ -276,10 +283,12 @@ def _pipelined(
                 ):
                     done, made = ahead.popleft()
                     tokens -= done.target_length
-                    if isinstance(made, BaseException):  # raised (retried, or counted as dropped) in order
-                        yield _finish(generator, done, stats, made)
-                    else:
-                        yield _finish(generator, done, stats, (made[0], encoders.result(made[1])))
+                    if not isinstance(made, BaseException):
+                        try:
+                            made = (made[0], encoders.result(made[1]))
+                        except BlankRunError as exc:  # its measurement refused it: a failed first draw
+                            made = exc
+                    yield _finish(generator, done, stats, made)  # (an error is raised, retried or counted in order)
     finally:
         sys.setswitchinterval(interval)
 

@@ -83,7 +83,7 @@ def _effort(stats: list[dict]) -> str:
     return (
         f"Building took {total['attempts']} draws for {total['rows']} rows: {total['refits']} re-fits after a "
         f"measured length missed its budget; {total['unfit']} draws retried because they could not be fitted "
-        f"to the budget, {total['invalid']} because a validator refused them."
+        f"to the budget, {total['invalid']} because a validator or the tokenizer refused them."
     )
 
 

@@ -104,3 +104,35 @@ def test_the_build_line_says_how_many_draws_were_retried(tmp_path, monkeypatch):
     result = _build(tmp_path / "y", "--samples", "2", "--threads", "1")
     assert result.exit_code == 0, result.output
     assert "wrote 2 rows" in result.stdout and "2 draws retried: 2 could not be fitted" in result.stdout
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_draw_whose_text_tiktoken_cannot_take_is_retried_and_counted(tmp_path, threads):
+    """A draw whose text holds 100,000 whitespace characters in a row (a corpus document's padding)
+    is refused by the measurement, with the helper (two threads) or without: one failed draw, retried
+    from the next attempt seed and counted, never the end of the build."""
+    import dataclasses
+
+    from longsynth.tokenizers import BLANK_RUN_LIMIT
+
+    spec = load_spec(None, tasks="niah_single_2", lengths="1k", depths="50", samples=3)
+    generator = make_generator(spec)
+    real = generator.sample
+    seen: set[str] = set()
+
+    def sample(cell, rng, budget_adjust=0):
+        made = real(cell, rng, budget_adjust)
+        if cell.id in seen:
+            return made
+        seen.add(cell.id)
+        padded = made.fitted.text + " " * BLANK_RUN_LIMIT + "."
+        return dataclasses.replace(made, fitted=dataclasses.replace(made.fitted, text=padded))
+
+    generator.sample = sample
+    out = build(spec, tmp_path / "b", generator=generator, threads=threads)
+    rows = pl.read_parquet(out / "niah_single_2").to_dicts()
+    assert [json.loads(r["metadata"])["attempt"] for r in rows] == [1, 1, 1]
+    assert all(len(r["input"]) < BLANK_RUN_LIMIT for r in rows)
+    shards = json.loads((out / "manifest.json").read_text())["shards"]["niah_single_2"]
+    assert sum(s["invalid"] for s in shards) == 3 and sum(s["attempts"] for s in shards) == 6
+    assert "3 because a validator or the tokenizer refused them" in (out / "README.md").read_text()

@@ -450,6 +450,69 @@ def test_word_lists_are_counted_joined_with_each_words_own_count():
     assert counts == [tokenizer.count(w) for w in words]
 
 
+def test_a_blank_run_is_found_exactly_where_the_text_holds_one():
+    """`holds_blank_run` looks at every thousandth character before the runs of the text: it finds
+    exactly the runs of the limit that the text holds, whatever their length near the limit, where
+    they start against the stride, and whichever whitespace characters they mix."""
+    import re
+
+    limit = tk.BLANK_RUN_LIMIT
+
+    def longest_run(text: str) -> int:
+        return max((len(run) for run in re.findall(r"\s+", text)), default=0)
+
+    rng = random.Random(9)
+    blanks = [" ", "\n", "\t", "\r", "\u3000", "\x0b", "\x1c", "\u00a0"]
+    texts = ["", "word " * (limit // 5 + 10), " " * (limit - 1), " " * limit]
+    for length in (limit - 1, limit, limit + 1, limit + 999, limit + 1000):
+        for start in (0, 1, 999, 1000, 1001, 54_321):
+            run = "".join(rng.choice(blanks) for _ in range(length)) if start % 2 else " " * length
+            texts.append("x" * start + run + "y" * rng.choice([0, 1, 5_000]))
+    # two runs just under the limit, a letter apart: no run of the limit
+    texts.append("a" + " " * (limit - 1) + "b" + "\n" * (limit - 1) + "c")
+    for text in texts:
+        assert tk.holds_blank_run(text) == (longest_run(text) >= limit), (len(text), text[:20])
+    assert sum(tk.holds_blank_run(t) for t in texts) >= 20
+
+
+def test_a_run_just_short_of_the_limit_is_looked_at_in_linear_time():
+    """Two runs of 99,999 blanks: the regex `\\s{100000}` over the text took 17 s (it tries the run
+    from every place in it); the look must end in a few seconds at most, in a process of its own."""
+    import subprocess
+    import sys
+
+    script = (
+        "from longsynth import tokenizers as tk\n"
+        "n = tk.BLANK_RUN_LIMIT - 1\n"
+        "text = 'a' + ' ' * n + 'b' + '\\n' * n + 'c' + ' ' * n + 'd' * 5000\n"
+        "assert not tk.holds_blank_run(text)\n"
+        "assert tk.holds_blank_run(text.replace('b', ' ', 1))\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=8)
+
+
+def test_a_sample_with_a_blank_run_is_refused_even_where_quicktok_would_measure_it():
+    """quicktok encodes a million spaces in a row, but tiktoken (which validates every row, and which
+    users read the rows with) cannot: `measure_ids` refuses such a text before the helper sees it,
+    with the error a build takes as a failed draw."""
+    from longsynth.errors import BlankRunError
+
+    tokenizer = tk.TiktokenTokenizer("cl100k_base")
+    tokenizer.expect(tk.QUICK_MEASURE_FROM)
+    try:
+        _wait_ready(tokenizer._helper)
+        text = "start" + " " * (tk.BLANK_RUN_LIMIT + 5) + "end"
+        assert tokenizer._helper.encode(text) is not None  # (the helper alone would have measured it)
+        with pytest.raises(BlankRunError, match="whitespace characters in a row"):
+            tokenizer.measure_ids(text)
+        with pytest.raises(BlankRunError):
+            tk.measure(tokenizer, text, reference=True)
+        under = "start" + " " * (tk.BLANK_RUN_LIMIT - 1) + "end"
+        assert len(tokenizer.measure_ids(under)) == len(tokenizer.encode(under))
+    finally:
+        tokenizer._helper.close()
+
+
 def test_a_blank_run_tiktoken_would_crash_on_is_one_clear_error():
     """tiktoken's pre-tokenizer overflows its stack near a million spaces in a row and raised a Rust
     panic (no Exception: a traceback); such a text is refused by every way of encoding it, and a run

@@ -266,6 +266,48 @@ def test_short_samples_are_dropped_and_counted(tmp_path):
     assert validate_directory(out).problems == []
 
 
+def test_documents_with_a_blank_run_tiktoken_cannot_take_never_reach_a_row(tmp_path):
+    """A corpus whose every third document holds 120,000 spaces in a row (a scraped page's padding):
+    tiktoken cannot take such a text, and a build used to stop at the first sample that held one. Now
+    such a document is never a row's source (its samples are dropped and counted) nor appended to
+    another's; the build goes on, and every row it writes is valid and holds no such run."""
+    import re
+
+    from longsynth.pipeline import plan
+    from longsynth.tokenizers import BLANK_RUN_LIMIT
+
+    rng = np.random.default_rng(2)
+    vocabulary = [f"w{n}" for n in range(400)]
+    texts = {}
+    for n in range(60):
+        words = " ".join(rng.choice(vocabulary, size=300))
+        texts[f"d{n}"] = words[:700] + " " * 120_000 + words[700:] if n % 3 == 0 else words
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in texts.items()))
+    held = {k for k, t in texts.items() if max(len(r) for r in re.findall(r"\s+", t)) >= BLANK_RUN_LIMIT}
+    assert len(held) == 20
+    tasks = "nextlong,concat_random,concat_knn"
+    spec = load_spec(None, generator="nextlong", tasks=tasks, lengths="2k", samples=6, corpus=str(corpus))
+    out = build(spec, tmp_path / "out")
+
+    generator = make_generator(spec)
+    index = generator.index
+    sources = {
+        cell.id: index.doc_ids_of([index.chunks_of(generator.source(cell))[0]])[0]
+        for cells in plan(spec).values()
+        for cell in cells
+    }
+    expected = sum(doc in held for doc in sources.values())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert 0 < expected < len(sources) and sum(manifest["dropped"].values()) == expected
+    written = [row for task in tasks.split(",") for row in _rows(out, task)]
+    assert len(written) == len(sources) - expected
+    for row in written:
+        assert max(len(r) for r in re.findall(r"\s+", row["text"])) < BLANK_RUN_LIMIT
+        assert row["source_id"] not in held
+    assert validate_directory(out).problems == []
+
+
 def test_a_meta_chunk_whose_best_hits_are_short_takes_more_of_them(tmp_path, monkeypatch):
     """BM25 favours short chunks, so a meta-chunk's k best hits can fall short of its share; the same
     draw is then made with more candidates, not dropped. On the Zipf corpus 3 of 20 8K samples were

@@ -28,7 +28,7 @@ from ...fitting import length_tolerance
 from ...items import item_spans
 from ...metadata_json import decode_metadata
 from ...seeding import derive_seed, permuted
-from ...tokenizers import get_tokenizer
+from ...tokenizers import BLANK_RUN_LIMIT, get_tokenizer, holds_blank_run
 from ..base import Cell, Generator, Sample, Task
 from ..options import resolve_options
 from .chunking import MIN_CHUNK
@@ -287,7 +287,7 @@ class NextLongGenerator(Generator):
                         found += int(index.doc_tokens[other])
             others = list(best.items())
         for other, hit in others:
-            if other == doc:
+            if other == doc or self._holds_blank_run(other):  # (no sample could hold it: see `sample`)
                 continue
             chunks = list(index.chunks_of(other))
             sequence += [(c, "negative", hit) for c in chunks]
@@ -296,9 +296,23 @@ class NextLongGenerator(Generator):
                 break
         return sequence
 
+    def _holds_blank_run(self, doc: int) -> bool:
+        """Whether a document's chunks, as a sample's units, hold BLANK_RUN_LIMIT whitespace characters
+        in a row: tiktoken cannot take such a text (`tokenizers.holds_blank_run`), so no row holds it."""
+        index = self.index
+        return holds_blank_run("".join(index.chunk_texts[c] + UNIT_END for c in index.chunks_of(doc)))
+
     def sample(self, cell: Cell, rng: random.Random, budget_adjust: int = 0) -> Sample:
         index = self.index
         doc = self.source(cell)
+        # A source document with a blank run that long (a scraped page's padding) makes no sample: it is
+        # dropped (counted), as a sample the corpus cannot fill is; a document appended to another's
+        # sample is skipped (`_sequence`). A run made where two documents meet is a failed draw.
+        if self._holds_blank_run(doc):
+            raise SampleDropped(
+                f"{cell.id}: its source document {index.doc_ids_of([index.chunks_of(doc)[0]])[0]!r} holds "
+                f"{BLANK_RUN_LIMIT:,} or more whitespace characters in a row, more than tiktoken can take"
+            )
         tolerance = length_tolerance(cell.target_length, self.spec.length_tolerance)
         drawn = rng.getstate()
         # A meta-chunk's best hits can be much shorter than the corpus's mean chunk (BM25 favours short
