@@ -299,7 +299,7 @@ class _GuardedEncoding:
 
 
 def _refusal(text: str) -> BlankRunError:
-    longest = max((len(run) for run in re.findall(r"\s+", text)), default=0)
+    longest = max((run.end() - run.start() for run in _BLANKS.finditer(text)), default=0)
     return BlankRunError(
         f"a text of {len(text):,} characters holds {longest:,} whitespace characters in a row, more than "
         f"tiktoken can take ({BLANK_RUN_LIMIT:,} or more: its pre-tokenizer overflows its stack); remove such "
