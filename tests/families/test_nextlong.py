@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import functools
+import inspect
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -400,6 +401,7 @@ def test_a_model_folder_that_could_run_code_is_refused(tmp_path):
     no_dense_safetensors = {k: v for k, v in fine.items() if k != "1_Dense/model.safetensors"}
     foreign_module = [module, {**dense, "type": "custom.Module"}]
     aborting = {**tanh, "activation_function": "os.abort"}
+    deep = sys.getrecursionlimit() - len(inspect.stack()) - 40
     refused = {
         "holds 1_Dense/pytorch_model.bin, a pickle with no .safetensors":
             {**no_dense_safetensors, "1_Dense/pytorch_model.bin": "pickle"},
@@ -409,8 +411,11 @@ def test_a_model_folder_that_could_run_code_is_refused(tmp_path):
         "names 'builtins.exec', a class outside": {**fine, "router.json": {"types": {"query": "builtins.exec"}}},
         # nested deeper than Python's JSON parser goes (a traceback before), or than its recursion limit
         "config.json is not JSON": {**fine, "config.json": "[" * 200_000 + "]" * 200_000},
-        "1_Dense/config.json names 'os.abort'": {**fine, "1_Dense/config.json": functools.reduce(
-            lambda inner, _: {"a": inner}, range(950), {"activation_function": "os.abort"})},
+        # as deep as the parser still goes from here (a recursive walk of it would not): how deep that
+        # is depends on the stack below this test (pytest-xdist's worker adds frames); written out as
+        # text, since `json.dumps` of it recurses too
+        "1_Dense/config.json names 'os.abort'": {**fine, "1_Dense/config.json": '{"a": ' * deep
+                                                  + '{"activation_function": "os.abort"}' + "}" * deep},
     }  # fmt: skip
     for n, (said, files) in enumerate(refused.items()):
         with pytest.raises(SpecError, match=said.replace(".", r"\.")):
