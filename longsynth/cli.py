@@ -256,7 +256,10 @@ def _build_summary(manifest: dict[str, Any], out: Path) -> str:
     show_default=True,
     help="Where shards run: local processes, or Ray (pip install 'longsynth[ray]').",
 )
-@click.option("--ray-address", help="Ray cluster address (default: start a local Ray instance).")
+@click.option(
+    "--ray-address",
+    help="Ray cluster address (default: $RAY_ADDRESS, else a private local Ray instance, never one running here).",
+)
 @click.option(
     "--shared-cache",
     is_flag=True,

@@ -501,7 +501,9 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
         with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
             return
     except (OSError, ValueError):
-        raise SpecError(f"cannot reach a Ray cluster at {address!r}; check --ray-address (host:port)") from None
+        raise SpecError(
+            f"cannot reach a Ray cluster at {address!r}; check --ray-address or RAY_ADDRESS (host:port)"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -513,12 +515,21 @@ def _ray_session(address: str | None, workers: int):
     except ImportError:
         raise SpecError("--backend ray needs the ray extra: pip install 'longsynth[ray]'") from None
     started_here = not ray.is_initialized()
+    # Ray's own variable names a cluster as --address does. Without either, a private local instance:
+    # `ray.init()` with no address joins any Ray instance it finds running on this machine (another
+    # user's or job's; a test's cluster in the next process refused our CPU count, and the build).
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    address = None if address == "local" else address
     if started_here and address:
         _check_reachable(address)
     if started_here:
         # A local instance runs its tasks on this machine's cores: more would only compete for them
         # (see the local processes in `_build`).
-        options = {"address": address} if address else {"num_cpus": max(1, min(workers, available_cores()))}
+        options = (
+            {"address": address}
+            if address
+            else {"address": "local", "num_cpus": max(1, min(workers, available_cores()))}
+        )
         ray.init(include_dashboard=False, log_to_driver=False, **options)
     try:
         yield ray

@@ -379,6 +379,7 @@ def test_ray_ships_the_index_to_workers_instead_of_building_it_again(tmp_path, m
     )
     one = build(spec, tmp_path / "one")
     ray.init(
+        address="local",  # (not another Ray instance running here: the next test process may have one)
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,
@@ -524,6 +525,31 @@ def test_index_parts_build_in_local_processes_with_the_same_bytes(tmp_path, monk
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_a_ray_build_without_an_address_starts_its_own_instance(tmp_path, monkeypatch):
+    """Without --ray-address, a Ray build starts a private local instance, even with another Ray
+    instance running on the machine (Ray's default `ray.init()` joined it, and refused our CPU count:
+    exit 1), and writes a local build's bytes; Ray's own RAY_ADDRESS names a cluster as the flag does."""
+    pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    args = ["build", "--task", "niah_single_1", "--lengths", "1k", "--samples", "2"]
+    local = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "local")])
+    assert local.exit_code == 0, local.output
+    other = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        result = CliRunner().invoke(cli, [*args, "--backend", "ray", "--workers", "2", "-o", str(tmp_path / "ray")])
+        assert result.exit_code == 0, result.output
+        assert _hashes(tmp_path / "ray") == _hashes(tmp_path / "local")
+    finally:
+        other.shutdown()
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")  # (nothing listens there)
+    result = CliRunner().invoke(cli, [*args, "--backend", "ray", "-o", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "cannot reach a Ray cluster at '127.0.0.1:1'" in result.output, result.output
+
+
 def test_a_bad_index_part_on_ray_is_one_line(tmp_path, monkeypatch):
     """A part that fails in its Ray task (here: a part of a one-document corpus gets no text) is the
     family's one-line error through the CLI, exit code 2, not Ray's traceback."""
