@@ -269,9 +269,11 @@ def test_short_samples_are_dropped_and_counted(tmp_path):
 
 def test_documents_with_a_blank_run_tiktoken_cannot_take_never_reach_a_row(tmp_path):
     """A corpus whose every third document holds 120,000 spaces in a row (a scraped page's padding):
-    tiktoken cannot take such a text, and a build used to stop at the first sample that held one. Now
-    such a document is never a row's source (its samples are dropped and counted) nor appended to
-    another's; the build goes on, and every row it writes is valid and holds no such run."""
+    tiktoken cannot take such a text, and a build used to stop at the first sample that held one.
+    Now such a document is left out of the index, and counted: never a source, a negative or an
+    appended document. Another third hold 99,999 in a row, which their chunks, each closed by its line
+    break in a sample, can bring to 100,000: such a document is never a source (its samples are
+    dropped and counted) nor appended. The build goes on, and every row is valid and holds no run."""
     import re
 
     from longsynth.pipeline import plan
@@ -282,7 +284,8 @@ def test_documents_with_a_blank_run_tiktoken_cannot_take_never_reach_a_row(tmp_p
     texts = {}
     for n in range(60):
         words = " ".join(rng.choice(vocabulary, size=300))
-        texts[f"d{n}"] = words[:700] + " " * 120_000 + words[700:] if n % 3 == 0 else words
+        blanks = {0: 120_000, 1: 99_999}.get(n % 3, 0)
+        texts[f"d{n}"] = words[:700].rstrip() + " " * blanks + words[700:].lstrip() if blanks else words
     corpus = tmp_path / "c.jsonl"
     corpus.write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in texts.items()))
     held = {k for k, t in texts.items() if max(len(r) for r in re.findall(r"\s+", t)) >= BLANK_RUN_LIMIT}
@@ -293,20 +296,40 @@ def test_documents_with_a_blank_run_tiktoken_cannot_take_never_reach_a_row(tmp_p
 
     generator = make_generator(spec)
     index = generator.index
-    sources = {
-        cell.id: index.doc_ids_of([index.chunks_of(generator.source(cell))[0]])[0]
-        for cells in plan(spec).values()
-        for cell in cells
-    }
-    expected = sum(doc in held for doc in sources.values())
+    assert set(index.doc_ids.to_list()) == set(texts) - held
     manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["generator_stats"]["skipped_blank_run_documents"] == 20
+
+    def joined_run(doc: int) -> bool:  # the document's chunks as a sample lays them out
+        joined = "".join(index.chunk_texts[c] + "\n" for c in index.chunks_of(doc))
+        return max(len(r) for r in re.findall(r"\s+", joined)) >= BLANK_RUN_LIMIT
+
+    sources = [generator.source(cell) for cells in plan(spec).values() for cell in cells]
+    expected = sum(map(joined_run, sources))
     assert 0 < expected < len(sources) and sum(manifest["dropped"].values()) == expected
+    # and no draw was refused: no document appended to another's brought its run along
+    assert sum(shard["invalid"] for shards in manifest["shards"].values() for shard in shards) == 0
     written = [row for task in tasks.split(",") for row in _rows(out, task)]
     assert len(written) == len(sources) - expected
     for row in written:
         assert max(len(r) for r in re.findall(r"\s+", row["text"])) < BLANK_RUN_LIMIT
         assert row["source_id"] not in held
     assert validate_directory(out).problems == []
+
+    # The count comes back from the cache; an entry whose count was edited, or that has none (written
+    # before it was kept, when such documents were indexed), is rebuilt. An index in parts adds theirs.
+    import longsynth.generators.nextlong.generator as nl
+
+    meta_file = generator.index_spec.shard_folder(0) / "meta.json"
+    for edited in (-1, "20", None):
+        meta = json.loads(meta_file.read_text())
+        assert meta["skipped_blank_runs"] == 20
+        meta.pop("skipped_blank_runs") if edited is None else meta.update(skipped_blank_runs=edited)
+        meta_file.write_text(json.dumps(meta))
+        nl._index.cache_clear()
+        assert make_generator(spec).index.skipped_blank_runs == 20
+    parts = load_spec(None, **{**spec.to_dict(), "index_shards": 2})
+    assert make_generator(parts).report()["skipped_blank_run_documents"] == 20
 
 
 def test_a_meta_chunk_whose_best_hits_are_short_takes_more_of_them(tmp_path, monkeypatch):

@@ -1869,11 +1869,12 @@ CASES += [
 
 
 # tiktoken's pre-tokenizer overflows its stack near a million blanks in a row (a Rust panic, no
-# Exception): with chunks of up to a million characters, one such document reached it.
+# Exception): with chunks of up to a million characters, one such document reached it, and then
+# stopped the build with one line; now the index leaves it out, and the build goes on.
 CASES += [
     Case("nextlong corpus document with a million spaces in a row", ["build", "--generator", "nextlong", "--lengths",
-         "1k", "--samples", "1", "--set", "corpus=c.jsonl", "--set", "chunk_size=1000000", "-o", "out"], 2,
-         "whitespace characters in a row, more than tiktoken can take",
+         "1k", "--samples", "1", "--set", "corpus=c.jsonl", "--set", "chunk_size=1000000", "-o", "out"], 0,
+         "wrote 1 row",
          write("c.jsonl", "".join(json.dumps({"id": f"d{n}", "text": ("start" + " " * 1_000_000 + "end. " if n == 3
                                    else "") + " ".join(f"word{i}" for i in range(300))}) + "\n" for n in range(40)))),
 ]  # fmt: skip

@@ -199,6 +199,7 @@ class NextLongGenerator(Generator):
             "chunks": len(index.chunk_texts),
             "chars_per_token": round(index.chars_per_token, 4),
             "skipped_long_documents": {str(t): int((index.doc_tokens >= t).sum()) for t in self.spec.lengths},
+            "skipped_blank_run_documents": index.skipped_blank_runs,
         }
 
     # ------------------------------------------------------------------ sampling
@@ -305,9 +306,11 @@ class NextLongGenerator(Generator):
     def sample(self, cell: Cell, rng: random.Random, budget_adjust: int = 0) -> Sample:
         index = self.index
         doc = self.source(cell)
-        # A source document with a blank run that long (a scraped page's padding) makes no sample: it is
-        # dropped (counted), as a sample the corpus cannot fill is; a document appended to another's
-        # sample is skipped (`_sequence`). A run made where two documents meet is a failed draw.
+        # A document holding a blank run that long (a scraped page's padding) is not in the index; one
+        # whose chunks, each closed by its line break, make one (a run of 99,999 cut between two) makes
+        # no sample: it is dropped (counted), as a sample the corpus cannot fill is; such a document
+        # appended to another's sample is skipped (`_sequence`). A run made where two documents meet
+        # is a failed draw.
         if self._holds_blank_run(doc):
             raise SampleDropped(
                 f"{cell.id}: its source document {index.doc_ids_of([index.chunks_of(doc)[0]])[0]!r} holds "

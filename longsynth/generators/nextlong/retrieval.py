@@ -39,7 +39,7 @@ from ...inputs import read_text
 from ...read_ahead import WriteBehind, read_ahead
 from ...terminal import printable
 from ...text.sources import iter_corpus_documents
-from ...tokenizers import MAX_TOKENIZER_BYTES, O200K_PATTERN, Tokenizer, get_tokenizer
+from ...tokenizers import MAX_TOKENIZER_BYTES, O200K_PATTERN, Tokenizer, get_tokenizer, holds_blank_run
 from .bm25 import BATCH, BATCH_CHARS, POSTINGS_PER_TERM, Bm25, terms_of, top_k
 from .chunking import chunk_document, chunk_texts
 from .pieces import PieceTable
@@ -365,6 +365,8 @@ class ChunkIndex:
     chars_per_token: float
     retriever: Any
     built: bool = False  # True when this process built it (False: loaded from the cache)
+    # documents left out for holding BLANK_RUN_LIMIT whitespace characters in a row (see `_build`)
+    skipped_blank_runs: int = 0
 
     @functools.cached_property
     def doc_tokens(self) -> np.ndarray:
@@ -647,6 +649,7 @@ def _combine(spec: IndexSpec, parts: list[ChunkIndex]) -> ChunkIndex:
         np.concatenate([p.chunk_tokens for p in parts]),
         chars / max(1, sum(tokens)),
         PartRetriever([p.retriever for p in parts], bases),
+        skipped_blank_runs=sum(p.skipped_blank_runs for p in parts),
     )
 
 
@@ -675,7 +678,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
     joiners: list[str] = []
     owners: list[np.ndarray] = []  # each batch's chunks' document numbers
     counts: list[np.ndarray] = []
-    totals = {"chars": 0, "chunks": 0}
+    totals = {"chars": 0, "chunks": 0, "blank_runs": 0}
     sizes: list[np.ndarray] = []  # each chunk's UTF-8 bytes
     checksums: list[np.ndarray] = []  # and their CRC-32
 
@@ -702,6 +705,12 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
         documents = tqdm(_documents(spec, part), desc=label, unit=" docs", disable=None, file=sys.stderr)
         for run in _runs_of_documents(documents):
             run = [(doc_id, text) for doc_id, text in run if text and not text.isspace()]
+            # A document with a blank run tiktoken cannot take (a scraped page's padding) is left out,
+            # and counted: no sample could hold it, and its chunks, cut inside the run or not, could
+            # stop the build (a chunk of a million blanks) or only make failed draws.
+            kept = [(doc_id, text) for doc_id, text in run if not holds_blank_run(text)]
+            totals["blank_runs"] += len(run) - len(kept)
+            run = kept
             if not run:
                 continue
             if spec.chunk_tokens:
@@ -780,6 +789,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
         "spec": spec.__dict__,
         "chars_per_token": totals["chars"] / max(1, int(tokens.sum())),
         "chunks": len(tokens),
+        "skipped_blank_runs": totals["blank_runs"],
         "sha256": {name: sha256_file(tmp / name) for name in _checked_files(tmp)},
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
@@ -789,6 +799,16 @@ def _checked_files(folder: Path) -> list[str]:
     """The index files whose sha256 a load checks: all but the texts (each checked as it is read)."""
     files = [p for p in folder.rglob("*") if p.is_file() and p.name not in ("meta.json", "texts.bin")]
     return sorted(str(p.relative_to(folder)) for p in files)
+
+
+def _count(meta: dict[str, Any], name: str) -> int:
+    """A count meta.json records (the file is not among the hashed ones: an edited value raises, and
+    the entry is rebuilt; so is one written before the count was recorded, which may hold documents
+    that are now left out)."""
+    value = meta[name]
+    if type(value) is not int or value < 0:
+        raise ValueError(f"meta.json's {name} is not a count: {value!r}")
+    return value
 
 
 def _load(folder: Path, spec: IndexSpec, verify: bool = True) -> ChunkIndex:
@@ -818,4 +838,5 @@ def _load(folder: Path, spec: IndexSpec, verify: bool = True) -> ChunkIndex:
         float(meta["chars_per_token"]),
         retriever,
         False,
+        _count(meta, "skipped_blank_runs"),
     )
