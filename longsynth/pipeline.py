@@ -515,7 +515,7 @@ def _ray_session(address: str | None, workers: int):
     except ImportError:
         raise SpecError("--backend ray needs the ray extra: pip install 'longsynth[ray]'") from None
     started_here = not ray.is_initialized()
-    # Ray's own variable names a cluster as --address does. Without either, a private local instance:
+    # Ray's own variable names a cluster as --ray-address does. Without either, a private local instance:
     # `ray.init()` with no address joins any Ray instance it finds running on this machine (another
     # user's or job's; a test's cluster in the next process refused our CPU count, and the build).
     address = address or os.environ.get("RAY_ADDRESS") or None
