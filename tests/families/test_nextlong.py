@@ -824,11 +824,11 @@ def _reference_split(line: str, size: int) -> list[str]:
     while len(rest) > size:
         window = rest[: size + 1]
         cut = max((m.end() for m in re.finditer(r"(?<=[.!?])\s", window)), default=-1)
-        if cut < size // 4:
-            cut = window.rfind(" ") + 1
+        if cut < size // 4:  # after the window's last blank (a space, a tab, ...)
+            cut = max((m.end() for m in re.finditer(r"\s", window)), default=0)
         if cut <= 0:
-            nxt = rest.find(" ", size)
-            cut = len(rest) if nxt < 0 else nxt + 1
+            nxt = re.compile(r"\s").search(rest, size)
+            cut = len(rest) if nxt is None else nxt.end()
         pieces.append(rest[:cut])
         rest = rest[cut:]
     if rest or not pieces:
@@ -844,9 +844,24 @@ def test_long_lines_split_where_the_obvious_rule_splits(seed):
 
     rng = random.Random(seed)
     words = ["a", "bb", "ccc.", "dddd", "Eeeee!", "f?", "x" * rng.randint(20, 90), ""]
-    line = " ".join(rng.choice(words) for _ in range(rng.randint(0, 3000)))
+    blanks = [" ", " ", " ", "\t", "\u3000", "\t" * rng.randint(1, 900)]
+    line = "".join(rng.choice(words) + rng.choice(blanks) for _ in range(rng.randint(0, 3000)))
     size = rng.randint(16, 400)
     assert _split_long_line(line, size) == _reference_split(line, size)
+
+
+def test_a_long_run_of_tabs_is_cut_like_spaces():
+    """A line holding 99,999 tabs between two words (no space in the run) was one "word" to the
+    splitter: a 100,004-character chunk of 6,254 tokens, which no 4K sample could fit (every draw
+    failed, and the build stopped). Now it is cut after the window's last blank, like a space run."""
+    from longsynth.generators.nextlong.chunking import chunk_document
+
+    tok = get_tokenizer("cl100k_base")
+    line = "some words " * 40 + "w" + "\t" * 99_999 + "361 more words" * 40
+    for size, length in ((2048, len), (256, tok.count)):
+        chunks = chunk_document(line, size, length)
+        assert "".join(c.text + c.joiner for c in chunks) == line
+        assert max(length(c.text) for c in chunks) <= size + 1  # (a cut keeps its blank)
 
 
 def test_token_split_pieces_fit_and_rebuild_the_line():

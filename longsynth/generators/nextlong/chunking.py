@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 MIN_CHUNK = 16  # the smallest meta-chunk size, in characters or tokens
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+_LAST_BLANK = re.compile(r"\s\S*\Z")  # the last whitespace character of a text (linear: \S* stops at the next)
+_BLANK = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,9 @@ class Chunk:
 
 def _split_long_line(line: str, size: int, length: Callable[[str], int] = len) -> list[str]:
     """Pieces of at most `size` (chars, or tokens with a token `length`); a word longer than that stays
-    whole. Cut after a sentence end if one is near, else after a space; pieces concatenate to the line.
+    whole. Cut after a sentence end if one is near, else after a space, a tab or any other whitespace
+    (cut after spaces only, a line of 99,999 tabs between two words was one "word": a chunk of 6,254
+    tokens that no 4K sample could fit); pieces concatenate to the line.
 
     Linear in the line: the line is walked by offset (never re-sliced from the cut on), and a token
     budget is searched for within a window just wider than one piece, never over the rest of the line
@@ -43,10 +47,11 @@ def _split_long_line(line: str, size: int, length: Callable[[str], int] = len) -
         window = line[pos : pos + fits + 1]
         cut = max((m.end() for m in _SENTENCE_END.finditer(window)), default=-1)
         if cut < fits // 4:
-            cut = window.rfind(" ") + 1
+            blank = _LAST_BLANK.search(window)
+            cut = blank.start() + 1 if blank else 0
         if cut <= 0:  # one enormous word: cut after it
-            nxt = line.find(" ", pos + fits)
-            cut = (end if nxt < 0 else nxt + 1) - pos
+            nxt = _BLANK.search(line, pos + fits)
+            cut = (end if nxt is None else nxt.start() + 1) - pos
         pieces.append(line[pos : pos + cut])
         pos += cut
     if not pieces:
