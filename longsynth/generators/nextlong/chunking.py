@@ -46,9 +46,10 @@ def _split_long_line(line: str, size: int, length: Callable[[str], int] = len) -
             break
         window = line[pos : pos + fits + 1]
         cut = max((m.end() for m in _SENTENCE_END.finditer(window)), default=-1)
-        if cut < fits // 4:
-            blank = _LAST_BLANK.search(window)
-            cut = blank.start() + 1 if blank else 0
+        if cut < fits // 4:  # after the window's last blank: its last space, or one after that
+            space = window.rfind(" ")
+            blank = _LAST_BLANK.search(window, space + 1)  # (the regex only past the last space: fast)
+            cut = (blank.start() if blank else space) + 1
         if cut <= 0:  # one enormous word: cut after it
             nxt = _BLANK.search(line, pos + fits)
             cut = (end if nxt is None else nxt.start() + 1) - pos
