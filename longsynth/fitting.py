@@ -225,6 +225,25 @@ def _word_prefix(tokenizer: Tokenizer, text: str, max_tokens: int, separator: st
     return best
 
 
+def _character_prefix(tokenizer: Tokenizer, text: str, max_tokens: int, separator: str = SEPARATOR) -> tuple[str, int]:
+    """The longest prefix of `text` (cut between any two characters) whose space-led count fits
+    `max_tokens`: for a unit with no word boundary where one is needed (a base64 blob, a line of
+    digits), which `_word_prefix` cannot cut at all. Only its first (max_tokens + 1) x 128 characters
+    are searched (a cl100k or o200k token is at most 128 bytes, so they hold more tokens than fit; with
+    another tokenizer the prefix found fits, if perhaps not the longest), so a blob of megabytes costs
+    what a short text does."""
+    window = text[: (max_tokens + 1) * 128]
+    lo, hi, best = 1, len(window), ("", 0)
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        tokens = tokenizer.count(separator + window[:mid])
+        if tokens <= max_tokens:
+            best, lo = (window[:mid], tokens), mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
 def _fill_whole_units(filler_texts, filler_tokens, whole, texts, tokens, gap, tolerance):
     """Close the gap with whole units: add later units that still fit (skipping the rest), and if the
     gap is still wider than the tolerance, swap one of the last units for a later one of a better size."""
@@ -408,6 +427,8 @@ def fit_prompt(
         elif gap > 0 and whole < len(filler_texts):
             label_room = labeler.tokens(whole + 1) if labeler is not None else 0
             words, count = _word_prefix(tokenizer, filler_texts[whole], gap - label_room, separator)
+            if not words and gap > room:  # no word boundary where the fill needs one: between characters
+                words, count = _character_prefix(tokenizer, filler_texts[whole], gap - label_room, separator)
             if words:
                 texts.append(words)
                 tokens = np.append(tokens, count)

@@ -131,6 +131,38 @@ def test_partial_unit_cuts_only_at_word_boundaries(tokenizer):
     assert all(w.startswith("word") and w[4:].isdigit() for w in last.split(" "))
 
 
+def test_a_unit_with_no_word_boundary_is_cut_between_characters(tokenizer):
+    """A unit with no space or hyphen to cut at (a base64 blob, a corpus's line of digits) could not
+    be cut at all: the fill stopped short of it, every draw of a sample that reached one missed its
+    length, and the build stopped. It is cut between characters instead, the prefix counted; a unit
+    with words is still cut only between them, and only a gap wider than the tolerance reaches the
+    character cut (a short gap before a long word stays a gap)."""
+    import base64
+
+    from longsynth.fitting import _character_prefix
+
+    blob = base64.b64encode(random.Random(3).randbytes(60_000)).decode()
+    prose = " ".join(f"word{n}" for n in range(300)) + "."
+    pool = UnitPool.from_texts([prose, blob], tokenizer)
+    target = int(pool.tokens[0]) + 500
+    fitted = fit_prompt(
+        head="", tail="", filler_texts=pool.texts, filler_tokens=pool.tokens, inserts=[], target=target,
+        tolerance=16, tokenizer=tokenizer,
+    )  # fmt: skip
+    assert fitted.partial_unit and blob.startswith(fitted.text.split(". ", 1)[1])
+    assert target - 16 <= measure(tokenizer, fitted.text).length <= target
+    for limit in (1, 7, 64, 333):  # the longest prefix that fits: one more character does not
+        cut, count = _character_prefix(tokenizer, blob, limit)
+        assert count == tokenizer.count(" " + cut) <= limit < tokenizer.count(" " + blob[: len(cut) + 1])
+    # a gap within the tolerance before a long word: no cut inside the word
+    pool = UnitPool.from_texts([prose, "x" * 400 + " tail"], tokenizer)
+    fitted = fit_prompt(
+        head="", tail="", filler_texts=pool.texts, filler_tokens=pool.tokens, inserts=[],
+        target=int(pool.tokens[0]) + 10, tolerance=16, tokenizer=tokenizer,
+    )  # fmt: skip
+    assert not fitted.partial_unit and "x" not in fitted.text
+
+
 def test_whole_units_close_a_gap_with_a_two_for_one_swap():
     """Rows of similar sizes (30 tokens) can leave a 26-token gap that no later row fits and no
     single swap closes; swapping one row for two closes it within the tolerance."""

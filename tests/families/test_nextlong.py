@@ -332,6 +332,35 @@ def test_documents_with_a_blank_run_tiktoken_cannot_take_never_reach_a_row(tmp_p
     assert make_generator(parts).report()["skipped_blank_run_documents"] == 20
 
 
+def test_a_corpus_with_base64_blobs_builds(tmp_path):
+    """Every fourth document holds a line of 60,000 base64 characters (no blank to cut at): a chunk
+    the fill could not cut, so every draw of a concat sample that reached one missed its length and
+    the build stopped. Now such a chunk is cut between characters where a sample ends in it; every
+    sample is made and valid, and some end inside a blob."""
+    import base64
+    import random
+
+    rng = random.Random(9)
+    vocabulary = [f"w{n}" for n in range(400)]
+    lines = []
+    for n in range(60):
+        words = " ".join(rng.choice(vocabulary) for _ in range(600))
+        blob = base64.b64encode(rng.randbytes(45_000)).decode()
+        text = words[:500] + "\n" + blob + "\n" + words[500:] if n % 4 == 0 else words
+        lines.append(json.dumps({"id": f"d{n}", "text": text}) + "\n")
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(lines))
+    spec = load_spec(
+        None, generator="nextlong", tasks="concat_random,nextlong", lengths="4k", samples=6, corpus=str(corpus)
+    )
+    out = build(spec, tmp_path / "out")
+    rows = _rows(out, "concat_random") + _rows(out, "nextlong")
+    assert len(rows) == 12 and validate_directory(out).problems == []
+    index = make_generator(spec).index
+    ends = [json.loads(row["metadata"])["chunks"][-1] for row in rows]
+    assert any(end.get("cut") and " " not in index.chunk_texts[end["chunk"]] for end in ends)
+
+
 def test_a_meta_chunk_whose_best_hits_are_short_takes_more_of_them(tmp_path, monkeypatch):
     """BM25 favours short chunks, so a meta-chunk's k best hits can fall short of its share; the same
     draw is then made with more candidates, not dropped. On the Zipf corpus 3 of 20 8K samples were
