@@ -644,7 +644,8 @@ def test_a_text_of_many_chunks_is_chunked_line_by_line(monkeypatch):
     texts = ["short\nlines", many, "x" * 20]
     got_texts, _, counts = chunking.chunk_texts(texts, 16)
     assert sorted(walked) == sorted([many, "x" * 20])  # (and the one-line text longer than 16)
-    assert counts == [1, 200, 1] and got_texts[1:201] == [chunk.text for chunk in real(many, 16)]
+    assert counts == [1, 200, 2] and got_texts[1:201] == [chunk.text for chunk in real(many, 16)]
+    assert got_texts[201:] == ["x" * 16, "x" * 4]  # (a word longer than the size is cut where it ends)
     monkeypatch.setattr(chunking, "ROUNDS", 10**6)
     walked.clear()
     assert chunking.chunk_texts(texts, 16)[0] == got_texts and walked == ["x" * 20]
@@ -852,12 +853,11 @@ def _reference_split(line: str, size: int) -> list[str]:
     pieces, rest = [], line
     while len(rest) > size:
         window = rest[: size + 1]
-        cut = max((m.end() for m in re.finditer(r"(?<=[.!?])\s", window)), default=-1)
+        cut = max((m.end() for m in re.finditer(r"(?<=[.!?])\s|(?<=[。！？])", window)), default=-1)
         if cut < size // 4:  # after the window's last blank (a space, a tab, ...)
             cut = max((m.end() for m in re.finditer(r"\s", window)), default=0)
-        if cut <= 0:
-            nxt = re.compile(r"\s").search(rest, size)
-            cut = len(rest) if nxt is None else nxt.end()
+        if cut <= 0:  # where the size ends
+            cut = size
         pieces.append(rest[:cut])
         rest = rest[cut:]
     if rest or not pieces:
@@ -872,11 +872,27 @@ def test_long_lines_split_where_the_obvious_rule_splits(seed):
     from longsynth.generators.nextlong.chunking import _split_long_line
 
     rng = random.Random(seed)
-    words = ["a", "bb", "ccc.", "dddd", "Eeeee!", "f?", "x" * rng.randint(20, 90), ""]
+    words = ["a", "bb", "ccc.", "dddd", "Eeeee!", "f?", "x" * rng.randint(20, 90), "", "中文句子。", "好吗？" * 30]
     blanks = [" ", " ", " ", "\t", "\u3000", "\t" * rng.randint(1, 900)]
     line = "".join(rng.choice(words) + rng.choice(blanks) for _ in range(rng.randint(0, 3000)))
     size = rng.randint(16, 400)
     assert _split_long_line(line, size) == _reference_split(line, size)
+
+
+def test_a_line_of_chinese_is_cut_at_its_full_stops():
+    """Chinese has no spaces: a one-line document of 21,000 characters was one chunk of 26,000 tokens,
+    so every NExtLong sample of such a corpus was dropped (no negative fits its share). It is cut
+    after a full stop (。！？, no space after it), within the size, as English is after ". "."""
+    from longsynth.generators.nextlong.chunking import chunk_document
+
+    tok = get_tokenizer("cl100k_base")
+    sentences = ["今天天气很好，我们去公园散步。", "你吃饭了吗？", "这本书非常有意思！", "他明天要去北京出差。"]
+    line = "".join(sentences[n % 4] for n in range(1500))
+    for size, length in ((2048, len), (256, tok.count)):
+        chunks = chunk_document(line, size, length)
+        assert "".join(c.text + c.joiner for c in chunks) == line
+        assert len(chunks) > len(line) // (2 * size if length is len else 8 * size)
+        assert all(length(c.text) <= size + 1 and c.text[-1] in "。！？" for c in chunks)
 
 
 def test_a_long_run_of_tabs_is_cut_like_spaces():
@@ -900,8 +916,9 @@ def test_token_split_pieces_fit_and_rebuild_the_line():
     line = " ".join(synthetic_document(n)[1].replace("\n", " ") for n in range(40)) + " " + "z" * 3000
     pieces = _split_long_line(line, 256, tok.count)
     assert "".join(pieces) == line
-    assert all(tok.count(p) <= 257 or " " not in p.strip() for p in pieces)  # a cut keeps its space
-    assert all(p.endswith(" ") for p in pieces[:-1])  # cuts after a space: never inside a word
+    assert all(tok.count(p) <= 257 for p in pieces)  # a cut keeps its space
+    # cuts after a space, never inside a word, but inside the one word longer than a piece
+    assert all(p.endswith(" ") or set(p) == {"z"} for p in pieces[:-1])
 
 
 def test_splitting_a_line_grows_linearly():
