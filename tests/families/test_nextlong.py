@@ -895,6 +895,73 @@ def test_a_line_of_chinese_is_cut_at_its_full_stops():
         assert all(length(c.text) <= size + 1 and c.text[-1] in "。！？" for c in chunks)
 
 
+def test_bm25_words_of_chinese_are_its_characters_and_elsewhere_bm25s_words():
+    """Text without CJK characters gives the words bm25s's pattern finds (random text of Latin,
+    Cyrillic, Korean, digits, underscores and marks); a Chinese or Japanese character is a word of its
+    own, so a clause is no longer one word."""
+    import random
+
+    from longsynth.generators.nextlong.bm25 import TOKEN, WORDS
+
+    rng = random.Random(6)
+    alphabet = "abcXYZ_09 éß-.,'Жжй한국어\t\n!?" + "\u0301\u00a0"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 200))) for _ in range(400)]
+    series = pl.Series(texts).str.to_lowercase()
+    assert series.str.extract_all(WORDS).to_list() == series.str.extract_all(TOKEN).to_list()
+    mixed = pl.Series(["今天天气很好。abc中文 日本語のテキスト"]).str.extract_all(WORDS).to_list()[0]
+    assert mixed == [
+        "今",
+        "天",
+        "天",
+        "气",
+        "很",
+        "好",
+        "abc",
+        "中",
+        "文",
+        "日",
+        "本",
+        "語",
+        "の",
+        "テ",
+        "キ",
+        "ス",
+        "ト",
+    ]
+
+
+def test_a_chinese_corpus_finds_negatives(tmp_path):
+    """A corpus of one-line Chinese documents: each was one chunk and one BM25 word per clause, so a
+    meta-chunk found itself alone and every sample was dropped. Now its chunks are cut at full stops,
+    its characters are words, and every nextlong and concat_knn sample is made and valid."""
+    import random
+
+    rng = random.Random(4)
+    # clauses of common characters, each new (as a real text's are): no clause repeats, characters do
+    characters = "今天气很好我们去公园散步你吃饭了吗这本书非常有意思他明要北京出差"
+    characters += "学生在图馆习春来花都开喜欢喝绿茶火车站离里不远请把窗户关上"
+    lines = []
+    for n in range(40):
+        text = "".join(
+            "".join(rng.choice(characters) for _ in range(rng.randint(6, 14))) + rng.choice("。，！？")
+            for _ in range(700)
+        )
+        lines.append(json.dumps({"id": f"z{n}", "text": text}, ensure_ascii=False) + "\n")
+    corpus = tmp_path / "zh.jsonl"
+    corpus.write_text("".join(lines), encoding="utf-8")
+    spec = load_spec(
+        None, generator="nextlong", tasks="nextlong,concat_knn", lengths="16k", samples=3, corpus=str(corpus)
+    )
+    out = build(spec, tmp_path / "out")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sum(manifest["dropped"].values()) == 0 and validate_directory(out).problems == []
+    rows = _rows(out, "nextlong") + _rows(out, "concat_knn")
+    assert len(rows) == 6
+    for row in _rows(out, "nextlong"):
+        owners = {c["doc_id"] for c in json.loads(row["metadata"])["chunks"] if c["role"] == "negative"}
+        assert owners and row["source_id"] not in owners
+
+
 def test_a_long_run_of_tabs_is_cut_like_spaces():
     """A line holding 99,999 tabs between two words (no space in the run) was one "word" to the
     splitter: a 100,004-character chunk of 6,254 tokens, which no 4K sample could fit (every draw

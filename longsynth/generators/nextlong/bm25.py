@@ -1,7 +1,8 @@
 """BM25 over a corpus's chunks, built with polars and numpy, impact-pruned so a search's cost is bounded.
 
 Tokens are what bm25s makes of a text (lower case, runs of two or more word characters, minus its
-English stop words), found by polars' regex engine over a whole batch of chunks at once. Scores are
+English stop words; besides, each Chinese or Japanese character is a word of its own, see `WORDS`),
+found by polars' regex engine over a whole batch of chunks at once. Scores are
 BM25's (k1 1.5, b 0.75, Lucene's idf). The index is a sparse (terms x chunks) matrix of each
 term's score in each chunk, in CSR form (three arrays), keeping for each term only its
 `POSTINGS_PER_TERM` best chunks (see `Bm25.write`); a loaded index reads a term's postings from disk
@@ -38,7 +39,12 @@ QUERY_TERMS = 24
 POSTINGS_PER_TERM = 4096  # the most chunks a term keeps in the index (see `Bm25.write`)
 SCORE_BINS = 1024  # score resolution when choosing which of a common term's chunks to keep
 K1, B = 1.5, 0.75
-TOKEN = r"\b\w\w+\b"
+TOKEN = r"\b\w\w+\b"  # bm25s's words: runs of two or more word characters
+# Chinese and Japanese are written without spaces, so a run of their word characters is a clause, found
+# again only where the clause is repeated: each of their characters is a word of its own (unigrams, as
+# a plain CJK baseline does). Elsewhere `WORDS` finds what TOKEN does (tested on both built-in corpora).
+_CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
+WORDS = rf"[{_CJK}]|[^\W{_CJK}]{{2,}}"
 BATCH = 2000  # chunks tokenized at once (bounds the memory of their exploded tokens)
 # ... and at most this many characters (a chunk may be a million; a batch cut into pieces at spaces
 # holds about 40 bytes a space, and 2,000 chunks of spaces would be 80 GB)
@@ -83,7 +89,7 @@ def _stop_words_literal() -> tuple[str, ...] | None:
 def _words(texts: list[str]) -> tuple[np.ndarray, pl.Series]:
     """(row, word) of every word of `texts`, in order, stop words included: one tokenizer for the
     index and its queries (were they to differ, a query would miss the chunks that hold its words)."""
-    found = pl.Series(texts, dtype=pl.String).str.to_lowercase().str.extract_all(TOKEN)
+    found = pl.Series(texts, dtype=pl.String).str.to_lowercase().str.extract_all(WORDS)
     row = np.repeat(np.arange(len(texts), dtype=np.int64), found.list.len().to_numpy())
     return row, found.explode().drop_nulls()  # polars 1 gives an empty list a null; 2 gives nothing
 
