@@ -49,7 +49,9 @@ from .zipf_corpus import VERSION as ZIPF_VERSION
 from .zipf_corpus import zipf_corpus, zipf_documents
 
 WORDLLAMA = "wordllama"  # the default dense encoder: a static embedding model shipped inside its wheel
-INDEX_FORMAT = 6  # 5: BM25 impact-pruned (each term's best chunks), shards; 6: long lines cut at any blank
+# 5: BM25 impact-pruned (each term's best chunks), shards; 6: long lines cut at any blank or CJK full stop,
+# each Chinese or Japanese character a BM25 word, documents with a 100,000-blank run left out
+INDEX_FORMAT = 6
 UNIT_END = "\n"  # a chunk is a unit "chunk\n" in a training sample
 
 
