@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,16 +213,7 @@ def _word_prefix(tokenizer: Tokenizer, text: str, max_tokens: int, separator: st
     a compound) can still be cut between its parts, never inside a character.
     """
     cuts = [m.start() for m in re.finditer(r" |(?<=-)", text) if m.start() > 0]
-    lo, hi, best = 0, len(cuts) - 1, ("", 0)
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        candidate = text[: cuts[mid]].rstrip()
-        tokens = tokenizer.count(separator + candidate)
-        if tokens <= max_tokens:
-            best, lo = (candidate, tokens), mid + 1
-        else:
-            hi = mid - 1
-    return best
+    return _longest_fitting(tokenizer, cuts, lambda end: text[:end].rstrip(), max_tokens, separator)
 
 
 def _character_prefix(tokenizer: Tokenizer, text: str, max_tokens: int, separator: str = SEPARATOR) -> tuple[str, int]:
@@ -233,12 +224,21 @@ def _character_prefix(tokenizer: Tokenizer, text: str, max_tokens: int, separato
     another tokenizer the prefix found fits, if perhaps not the longest), so a blob of megabytes costs
     what a short text does."""
     window = text[: (max_tokens + 1) * 128]
-    lo, hi, best = 1, len(window), ("", 0)
+    return _longest_fitting(tokenizer, range(1, len(window) + 1), lambda end: window[:end], max_tokens, separator)
+
+
+def _longest_fitting(
+    tokenizer: Tokenizer, cuts: Sequence[int], prefix: Callable[[int], str], max_tokens: int, separator: str
+) -> tuple[str, int]:
+    """(the prefix, its space-led count) at the last of the ascending `cuts` whose count fits
+    `max_tokens`, by binary search (counts grow with the cut); ("", 0) when none fits."""
+    lo, hi, best = 0, len(cuts) - 1, ("", 0)
     while lo <= hi:
         mid = (lo + hi) // 2
-        tokens = tokenizer.count(separator + window[:mid])
+        candidate = prefix(cuts[mid])
+        tokens = tokenizer.count(separator + candidate)
         if tokens <= max_tokens:
-            best, lo = (window[:mid], tokens), mid + 1
+            best, lo = (candidate, tokens), mid + 1
         else:
             hi = mid - 1
     return best
