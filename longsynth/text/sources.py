@@ -207,7 +207,7 @@ def _record(record: dict, text_field: str, id_field: str | None, default_id: str
         # A list, an object, true or null read as an id would be Python's spelling of it ("[7, 'x']")
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise CorpusError(
-                f"{where}: field {id_field!r} holds {'null' if value is None else 'a ' + type(value).__name__}, "
+                f"{where}: field {id_field!r} holds {_kind_of(value)}, "
                 "not an id (text or a number); set corpus_id_field to a field of ids, or to one the records "
                 "lack, to name each document by its place in its file"
             )
@@ -220,10 +220,27 @@ def _record(record: dict, text_field: str, id_field: str | None, default_id: str
     text = record[text_field]
     if text is not None and not isinstance(text, str):  # a list or a number read as text would be its repr
         raise CorpusError(
-            f"{where}: field {text_field!r} holds a {type(text).__name__}, not text; "
-            "set corpus_text_field to a text column"
+            f"{where}: field {text_field!r} holds {_kind_of(text)}, not text; set corpus_text_field to a text column"
         )
     return doc_id, text or ""
+
+
+def _kind_of(value: Any) -> str:
+    """What a record's field holds, in the words of the file it came from (JSON's and Parquet's, not
+    Python's: "a number", not "a int"), for an error that names it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "bytes (a binary column)"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a value of type {type(value).__name__}"
 
 
 def _check_unicode(value: Any, where: str) -> None:

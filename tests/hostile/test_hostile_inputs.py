@@ -1753,8 +1753,28 @@ CASES += [
     Case(f"nextlong corpus whose ids are {kind}", ["build", "--generator", "nextlong", "--set", "corpus=c.jsonl",
          "--lengths", "1k", "-o", "out"], 2, f"field 'id' holds {said}, not an id",
          write("c.jsonl", f'{{"id": 1, {_ROW}}}\n{{"id": {value}, {_ROW}}}\n'))
-    for kind, value, said in (("lists", '[7, "x"]', "a list"), ("objects", '{"k": 1}', "a dict"),
-                              ("null", "null", "null"), ("true", "true", "a bool"))
+    for kind, value, said in (("lists", '[7, "x"]', "a list"), ("objects", '{"k": 1}', "an object"),
+                              ("null", "null", "null"), ("true", "true", "a boolean"))
+]  # fmt: skip
+
+
+def _binary_text_corpus(root) -> None:
+    import polars as pl
+
+    pl.DataFrame({"id": ["a", "b"], "text": [b"word " * 50, b"more words " * 20]}).write_parquet(root / "c.parquet")
+
+
+# A corpus text field that is not text is named in the file's own words: "holds a int", "holds a bytes"
+# were Python's type names.
+CASES += [
+    Case(f"nextlong corpus whose text is {said}", ["build", "--generator", "nextlong", "--set",
+         f"corpus={name}", "--lengths", "1k", "-o", "out"], 2, f"field 'text' holds {said}, not text", setup)
+    for name, said, setup in (
+        ("c.jsonl", "a number", write("c.jsonl", f'{{{_ROW}}}\n{{"text": 12345}}\n')),
+        ("c.jsonl", "an object", write("c.jsonl", f'{{{_ROW}}}\n{{"text": {{"body": "x"}}}}\n')),
+        ("c.jsonl", "a boolean", write("c.jsonl", f'{{{_ROW}}}\n{{"text": false}}\n')),
+        ("c.parquet", "bytes (a binary column)", _binary_text_corpus),
+    )
 ]  # fmt: skip
 
 
