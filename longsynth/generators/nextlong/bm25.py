@@ -782,7 +782,7 @@ class Bm25:
             chunk_ids = np.concatenate([ids for ids, _ in rows] or [np.zeros(0, np.int32)])
             # Each posting's score times its term's count in the query, in float64 (exact: a float32
             # times a small count). One conversion and one product: a product per row, with numpy's
-            # int64 count, took 50 us a row, 1.2 ms a query of 24 rows (0.09 ms this way).
+            # int64 count, took 17 to 50 us a row, 0.4 to 1.2 ms a query of 24 rows (0.09 ms this way).
             scores = np.concatenate([found for _, found in rows] or [np.zeros(0, np.float32)]).astype(np.float64)
             scores *= np.repeat(weights.astype(np.float64), [len(ids) for ids, _ in rows])
             table = None
