@@ -1355,11 +1355,12 @@ def test_a_searchs_own_split_finds_what_the_index_split_finds():
 
 
 def test_a_search_ranks_chunks_as_summing_every_posting_does():
-    """`top_by_chunk`, both ways (adding into a corpus-long table and ranking only the chunks that can
-    be among the best; sorting the postings by chunk), gives what summing each chunk's postings in
-    order and ranking every chunk gives: the same chunks, the same float sums, ties to the lower id;
-    and the table is left all zero."""
-    from longsynth.generators.nextlong.bm25 import QUERY_TERMS, top_by_chunk
+    """`top_by_chunk`, every way (adding into a corpus-long table and ranking only the chunks that can
+    be among the best; sorting the postings by chunk; sorting only the chunks whose bucket's sum can
+    reach the best, with as few buckets as 16 for 500 chunks, so that most share one), gives what
+    summing each chunk's postings in order and ranking every chunk gives: the same chunks, the same
+    float sums, ties to the lower id; and the table is left all zero."""
+    from longsynth.generators.nextlong.bm25 import QUERY_TERMS, _top_by_bounds, top_by_chunk
 
     rng = np.random.default_rng(5)
     sums = np.zeros(500, dtype=np.float64)
@@ -1374,19 +1375,21 @@ def test_a_search_ranks_chunks_as_summing_every_posting_does():
         for chunk, value in zip(ids.tolist(), values.astype(np.float64).tolist(), strict=True):
             expected[chunk] = expected[chunk] + value if chunk in expected else value
         ranked = sorted((c for c in expected if expected[c] > 0), key=lambda c: (-expected[c], c))[:k]
-        for table in (sums, None):
-            got_ids, got_values = top_by_chunk(ids, values, k, table)
-            assert got_ids.tolist() == ranked, (trial, table is None)
-            assert got_values.tolist() == [expected[c] for c in ranked]
+        found = {"table": top_by_chunk(ids, values, k, sums), "chosen": top_by_chunk(ids, values, k)}
+        found |= {f"bounds {slots}": _top_by_bounds(ids, values, k, slots) for slots in (16, 64, 1024)}
+        for way, (got_ids, got_values) in found.items():
+            assert got_ids.tolist() == ranked, (trial, way)
+            assert got_values.tolist() == [expected[c] for c in ranked], (trial, way)
         assert not sums.any()
 
 
-def test_both_ways_of_summing_a_search_give_the_same_floats():
+def test_every_way_of_summing_a_search_gives_the_same_floats():
     """With scores whose sums round (BM25's: a term in nearly every chunk scores near 0; times a
-    query's counts), the sorted way adds each chunk's postings in the order they came, as the table
+    query's counts), the sorted ways add each chunk's postings in the order they came, as the table
     does: the same sums to the last bit, so the same chunks rank, whichever way a search takes (a
-    sum in another order fails this)."""
-    from longsynth.generators.nextlong.bm25 import QUERY_TERMS, top_by_chunk
+    sum in another order fails this). The bounded way's bucket sums round too, and still drop no
+    chunk that ranks (a rounded bound below its chunk's sum would)."""
+    from longsynth.generators.nextlong.bm25 import QUERY_TERMS, _top_by_bounds, top_by_chunk
 
     rng = np.random.default_rng(11)
     sums = np.zeros(3000, dtype=np.float64)
@@ -1402,3 +1405,7 @@ def test_both_ways_of_summing_a_search_give_the_same_floats():
         by_table, by_sorting = top_by_chunk(ids, values, k, sums), top_by_chunk(ids, values, k)
         assert by_table[0].tolist() == by_sorting[0].tolist(), trial
         assert by_table[1].tobytes() == by_sorting[1].tobytes(), trial
+        for slots in (64, 512):
+            by_bounds = _top_by_bounds(ids, values, k, slots)
+            assert by_bounds[0].tolist() == by_table[0].tolist(), (trial, slots)
+            assert by_bounds[1].tobytes() == by_table[1].tobytes(), (trial, slots)
