@@ -307,15 +307,16 @@ def _top_by_bounds(
     """`top_by_chunk` for a query whose postings are sparse in a large index: only the postings of the
     chunks that can be among the k best are sorted (`_top_by_sorting`), a few thousand of 98,000.
 
-    Each posting falls in one of `slots` buckets by its chunk id's low bits (about four times as many
-    buckets as postings), and a bucket's sum (`bincount`, 2 MB) bounds the sum of each chunk in it:
-    scores are positive, and rounding to nearest is monotonic, so a float sum with more positive terms
-    mixed in is never below the sum without them. A chunk whose bound is below the k-th best sum
-    cannot be among the k best. That k-th best is not known yet; the k-th best of any set of whole
-    chunks is a floor under it, so the chunks of the postings with the highest bounds (about
-    BOUND_FIRST x k of them, found on every 16th posting) are summed first, and their k-th best sum
-    is the bar every other chunk's bound must reach. A chunk's postings share a bucket, so each
-    chunk is kept or dropped whole and summed from all its postings in the order they came.
+    Each posting falls in one of `slots` buckets by its chunk id's low bits (two to four times as
+    many buckets as postings), and a bucket's sum (`bincount`: 2 MB for 98,000 postings) bounds the
+    sum of each chunk in it: scores are positive, and rounding to nearest is monotonic, so a float sum
+    with more positive terms mixed in is never below the sum without them. A chunk whose bound is
+    below the k-th best sum cannot be among the k best. That k-th best is not known yet; the k-th
+    best of any set of whole chunks is a floor under it, so the chunks of the postings with the
+    highest bounds (about BOUND_FIRST x k of them, found on every 16th posting) are summed first, and
+    their k-th best sum is the bar every other chunk's bound must reach. A chunk's postings share a
+    bucket, so each chunk is kept or dropped whole and summed from all its postings in the order
+    they came.
 
     In a million topical documents, no chunk found by one term alone was among a query's best (each
     posting scores below the k-th best sum), and about 2,000 postings cleared the bar."""
