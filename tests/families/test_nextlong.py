@@ -1360,7 +1360,7 @@ def test_a_search_ranks_chunks_as_summing_every_posting_does():
     reach the best, with as few buckets as 16 for 500 chunks, so that most share one), gives what
     summing each chunk's postings in order and ranking every chunk gives: the same chunks, the same
     float sums, ties to the lower id; and the table is left all zero."""
-    from longsynth.generators.nextlong.bm25 import QUERY_TERMS, _top_by_bounds, top_by_chunk
+    from longsynth.generators.nextlong.bm25 import QUERY_TERMS, _top_by_bounds, _top_by_sorting, top_by_chunk
 
     rng = np.random.default_rng(5)
     sums = np.zeros(500, dtype=np.float64)
@@ -1376,6 +1376,7 @@ def test_a_search_ranks_chunks_as_summing_every_posting_does():
             expected[chunk] = expected[chunk] + value if chunk in expected else value
         ranked = sorted((c for c in expected if expected[c] > 0), key=lambda c: (-expected[c], c))[:k]
         found = {"table": top_by_chunk(ids, values, k, sums), "chosen": top_by_chunk(ids, values, k)}
+        found["sorting"] = _top_by_sorting(ids, values, k)
         found |= {f"bounds {slots}": _top_by_bounds(ids, values, k, slots) for slots in (16, 64, 1024)}
         for way, (got_ids, got_values) in found.items():
             assert got_ids.tolist() == ranked, (trial, way)
@@ -1389,7 +1390,7 @@ def test_every_way_of_summing_a_search_gives_the_same_floats():
     does: the same sums to the last bit, so the same chunks rank, whichever way a search takes (a
     sum in another order fails this). The bounded way's bucket sums round too, and still drop no
     chunk that ranks (a rounded bound below its chunk's sum would)."""
-    from longsynth.generators.nextlong.bm25 import QUERY_TERMS, _top_by_bounds, top_by_chunk
+    from longsynth.generators.nextlong.bm25 import QUERY_TERMS, _top_by_bounds, _top_by_sorting, top_by_chunk
 
     rng = np.random.default_rng(11)
     sums = np.zeros(3000, dtype=np.float64)
@@ -1402,10 +1403,9 @@ def test_every_way_of_summing_a_search_gives_the_same_floats():
         scores = [s * int(rng.integers(1, 4)) for s in scores]  # times the term's count in the query
         ids, values = np.concatenate(rows).astype(np.int32), np.concatenate(scores).astype(np.float64)
         k = int(rng.integers(1, 200))
-        by_table, by_sorting = top_by_chunk(ids, values, k, sums), top_by_chunk(ids, values, k)
-        assert by_table[0].tolist() == by_sorting[0].tolist(), trial
-        assert by_table[1].tobytes() == by_sorting[1].tobytes(), trial
-        for slots in (64, 512):
-            by_bounds = _top_by_bounds(ids, values, k, slots)
-            assert by_bounds[0].tolist() == by_table[0].tolist(), (trial, slots)
-            assert by_bounds[1].tobytes() == by_table[1].tobytes(), (trial, slots)
+        by_table = top_by_chunk(ids, values, k, sums)
+        others = {"sorting": _top_by_sorting(ids, values, k), "chosen": top_by_chunk(ids, values, k)}
+        others |= {f"bounds {slots}": _top_by_bounds(ids, values, k, slots) for slots in (64, 512)}
+        for way, (got_ids, got_values) in others.items():
+            assert got_ids.tolist() == by_table[0].tolist(), (trial, way)
+            assert got_values.tobytes() == by_table[1].tobytes(), (trial, way)
