@@ -19,6 +19,12 @@ import pytest
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The session's own cache folder (each xdist worker its own), never the user's ~/.cache/longsynth: a run
+# starts cold, as on a fresh machine, and leaves nothing behind. (The suite used to fill the user's cache,
+# 90 MB, and every later run was timed warm.) Child processes inherit it; a test that means another
+# cache sets its own.
+_CACHE = Path(tempfile.mkdtemp(prefix="longsynth-test-cache-"))
+os.environ["LONGSYNTH_CACHE"] = str(_CACHE)
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY_FAMILY = ROOT / "examples" / "toy-family"
@@ -47,6 +53,7 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if "site" in _PLUGINS:
         shutil.rmtree(_PLUGINS["site"].parent, ignore_errors=True)
+    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
