@@ -207,9 +207,25 @@ def _cache_dir() -> Path:
     return cache_dir("tiktoken")
 
 
+def _ranks(blob: bytes) -> dict[bytes, int]:
+    """A .tiktoken file's merge ranks: a line `<base64 token> <rank>` each."""
+    return {base64.b64decode(tok): int(rank) for tok, rank in (line.split() for line in blob.splitlines() if line)}
+
+
+def _cached_ranks(path: Path, sha256: str) -> dict[bytes, int]:
+    """The verified file in our cache, read and checked here: tiktoken's `load_tiktoken_bpe` would copy
+    it into its own cache, `$TMPDIR/data-gym-cache` unless TIKTOKEN_CACHE_DIR is set, under a name made
+    from its path, so every cache folder a user or a test pointed us at left 1.7 MB (cl100k) or 3.6
+    MB (o200k) there: writing outside the output and our cache."""
+    blob = path.read_bytes()
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != sha256:
+        raise ValueError(f"sha256 {digest[:12]}… is not the published {sha256[:12]}…")
+    return _ranks(blob)
+
+
 def _load_tiktoken(name: str):
     import tiktoken
-    from tiktoken.load import load_tiktoken_bpe
 
     facts = _ENCODINGS[name]
     tried: list[str] = []
@@ -217,13 +233,13 @@ def _load_tiktoken(name: str):
     ranks = None
     if cached.exists():
         try:
-            ranks = load_tiktoken_bpe(str(cached), expected_hash=facts.sha256)
+            ranks = _cached_ranks(cached, facts.sha256)
         except Exception as exc:  # a corrupt cache file is rebuilt below
             tried.append(f"cache {cached} ({exc})")
     if ranks is None:
         try:
             blob = _packaged_tiktoken_file(facts)
-            ranks = {base64.b64decode(tok): int(rank) for tok, rank in (line.split() for line in blob.splitlines())}
+            ranks = _ranks(blob)
             store_bytes(cached, blob)  # keep the verified file so later processes skip the rebuild
         except LookupError as exc:
             tried.append(f"packaged vocabulary from quicktok-v1 ({exc})")

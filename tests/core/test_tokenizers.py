@@ -29,6 +29,33 @@ def test_encodings_load_offline_from_packaged_vocabulary(name, ids, tmp_path, mo
     assert tk._load_tiktoken(name).encode_ordinary("hello world") == ids
 
 
+def test_loading_a_tokenizer_writes_nothing_outside_our_cache(tmp_path):
+    """Cold (built from the packaged file) and warm (read from our cache), in fresh processes with
+    tiktoken's own cache left at its default (`$TMPDIR/data-gym-cache`): nothing is written under
+    TMPDIR, and a damaged cache file is refused by its hash and made again."""
+    import os
+    import subprocess
+    import sys
+
+    temp, cache = tmp_path / "tmp", tmp_path / "cache"
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR")}
+    env.update(TMPDIR=str(temp), LONGSYNTH_CACHE=str(cache))
+    script = "from longsynth.tokenizers import get_tokenizer; print(get_tokenizer('cl100k_base').count('hello world'))"
+    cached = cache / "tiktoken" / "cl100k_base.tiktoken"
+    for round in ("cold", "warm", "damaged"):
+        if round == "damaged":
+            whole = cached.read_bytes()
+            damaged = whole.replace(b" 100\n", b" 101\n", 1)
+            assert damaged != whole
+            cached.write_bytes(damaged)
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (round, done.stderr)
+        assert done.stdout.strip() == "2", round
+        assert sorted(p.name for p in temp.rglob("*")) == [], round
+    assert tk._cached_ranks(cached, tk._ENCODINGS["cl100k_base"].sha256)[b"hello"] == 15339
+
+
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
 def test_pattern_and_special_tokens_match_tiktoken(name, monkeypatch):
     import tiktoken_ext.openai_public as public
