@@ -25,6 +25,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # cache sets its own.
 _CACHE = Path(tempfile.mkdtemp(prefix="longsynth-test-cache-"))
 os.environ["LONGSYNTH_CACHE"] = str(_CACHE)
+# ... and `datasets`' Arrow cache, where `to_hf_dataset` materializes rows (as any `datasets.Dataset`
+# does): the suite had left 131 MB in ~/.cache/huggingface/datasets. Read when `datasets` is imported.
+os.environ["HF_DATASETS_CACHE"] = str(_CACHE / "hf-datasets")
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY_FAMILY = ROOT / "examples" / "toy-family"
