@@ -40,6 +40,7 @@ def install_package(source: Path, into: Path) -> None:
     build = into.parent / f"{source.name}-src"
     shutil.copytree(source, build, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index"]
+    command.append("--no-cache-dir")  # (its wheel is not kept in the user's pip cache)
     subprocess.run([*command, "--target", str(into), str(build)], check=True, capture_output=True, timeout=300)
 
 

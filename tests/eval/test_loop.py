@@ -331,7 +331,9 @@ BROWSER_FLAGS = [
 
 def _browser(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
     command = [CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+    # its caches and settings (dconf's among them) in the test's folder, not the user's home
+    env = {**os.environ, "XDG_CACHE_HOME": str(profile / "cache"), "XDG_CONFIG_HOME": str(profile / "config")}
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
