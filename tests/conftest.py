@@ -25,9 +25,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # cache sets its own.
 _CACHE = Path(tempfile.mkdtemp(prefix="longsynth-test-cache-"))
 os.environ["LONGSYNTH_CACHE"] = str(_CACHE)
-# ... and `datasets`' Arrow cache, where `to_hf_dataset` materializes rows (as any `datasets.Dataset`
-# does): the suite had left 131 MB in ~/.cache/huggingface/datasets. Read when `datasets` is imported.
-os.environ["HF_DATASETS_CACHE"] = str(_CACHE / "hf-datasets")
+# ... and Hugging Face's home (`datasets`' Arrow cache, where `to_hf_dataset` materializes rows as any
+# `datasets.Dataset` does; the Hub cache; hf_xet's logs): the suite had left 131 MB in
+# ~/.cache/huggingface. Read when those packages are imported; a test that means a Hub cache makes one.
+os.environ["HF_HOME"] = str(_CACHE / "huggingface")
+os.environ["HF_DATASETS_CACHE"] = str(_CACHE / "huggingface" / "datasets")
+for _name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_XET_CACHE"):  # (these would override HF_HOME)
+    os.environ.pop(_name, None)
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY_FAMILY = ROOT / "examples" / "toy-family"
