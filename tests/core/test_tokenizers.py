@@ -56,6 +56,24 @@ def test_loading_a_tokenizer_writes_nothing_outside_our_cache(tmp_path):
     assert tk._cached_ranks(cached, tk._ENCODINGS["cl100k_base"].sha256)[b"hello"] == 15339
 
 
+@pytest.mark.parametrize("planted", ["link to a victim", "folder"])
+def test_a_cached_vocabulary_planted_by_someone_else_is_rebuilt_and_touches_nothing(planted, tmp_path, monkeypatch):
+    """Our cache's vocabulary file replaced by a link to another file, or by a folder: the tokenizer
+    still loads (from the packaged file), and the linked file is neither read into the ranks nor
+    written."""
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    cached = tmp_path / "cache" / "tiktoken" / "cl100k_base.tiktoken"
+    cached.parent.mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("aGVsbG8= 0\n")  # a valid-looking .tiktoken line: a rank of its own for "hello"
+    if planted == "folder":
+        cached.mkdir()
+    else:
+        cached.symlink_to(victim)
+    assert tk._load_tiktoken("cl100k_base").encode_ordinary("hello world") == [15339, 1917]
+    assert victim.read_text() == "aGVsbG8= 0\n"
+
+
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
 def test_pattern_and_special_tokens_match_tiktoken(name, monkeypatch):
     import tiktoken_ext.openai_public as public
