@@ -213,13 +213,13 @@ def test_postings_rows_read_again_come_from_the_recent_ones_within_their_bound(t
     reads = []
     real = index._indices.read
     index._indices.read = lambda start, end: reads.append((start, end)) or real(start, end)
-    for term in rng.integers(0, len(index.vocabulary), size=400).tolist():
+    for term in rng.integers(0, index.terms, size=400).tolist():
         ids, scores = index.row(term)
         start, end = int(index.indptr[term]), int(index.indptr[term + 1])
         assert ids.tolist() == fresh._indices.read(start, end).tolist()
         assert scores.tolist() == fresh._scores.read(start, end).tolist()
         assert index._row_bytes == sum(a.nbytes + b.nbytes for a, b in index._rows.values()) <= 4_000
-    assert len(index.vocabulary) <= len(reads) < 400
+    assert index.terms <= len(reads) < 400
     queries = chunks[:20]
     kept, read = index.search_many(queries, 10), fresh.search_many(queries, 10)
     for (a_ids, a_scores), (b_ids, b_scores) in zip(kept, read, strict=True):
@@ -1027,7 +1027,7 @@ def test_the_pruned_index_keeps_each_terms_best_chunks(tmp_path):
     exact, pruned = Bm25.load(tmp_path / "exact"), Bm25.load(tmp_path / "pruned")
 
     def postings(index, term: str) -> dict[int, float]:
-        ids, scores = index.row(index.vocabulary[term])
+        ids, scores = index.row(int(index.term_ids([term])[0]))
         return dict(zip(ids.tolist(), scores.tolist(), strict=True))
 
     for term in ("common", "filler", "rare"):
@@ -1072,22 +1072,47 @@ def test_scratch_parts_read_back_their_postings_narrow_or_wide(tmp_path):
             assert got.dtype == np.int32 and np.array_equal(got, expected[:, start:end])
 
 
-def test_the_vocabulary_is_written_a_stretch_at_a_time_as_json_writes_it(tmp_path, monkeypatch):
-    """The vocabulary file is the bytes `json.dumps` gives for the whole list (escapes, separators,
-    non-ASCII), written 7 terms at a time here, and the loaded index finds every term by its id."""
-    import json
-
+def test_terms_are_found_by_their_keys_in_order_of_first_appearance(tmp_path, monkeypatch):
+    """A loaded index finds each term's id by its keys (no dict of the terms): every term of the
+    texts, short and long, ASCII or not, has the id of its first appearance, keys worked out 7 terms
+    at a time here; a word the index lacks is -1, also one whose first 8 bytes are a term's."""
     from longsynth.generators.nextlong import bm25
 
-    monkeypatch.setattr(bm25, "VOCABULARY_WRITE", 7)
-    texts = [f'zeta{n} café q"uote back\\slash 日本語 x{n * 7}' for n in range(12)]
+    monkeypatch.setattr(bm25, "TERM_KEYS", 7)
+    texts = [f"zeta{n} café 日本語 x{n * 7} word{n}longerthaneightbytes ab" for n in range(12)]
     bm25.Bm25.write(iter([texts[:5], texts[5:]]), tmp_path / "index")
     terms = bm25.tokens(texts)["term"].unique(maintain_order=True).to_list()
-    assert len(terms) > 3 * 7
-    written = (tmp_path / "index" / "vocabulary.json").read_text(encoding="utf-8")
-    assert written == json.dumps({"chunks": 12, "terms": terms, "postings_per_term": bm25.POSTINGS_PER_TERM})
+    assert len(terms) > 3 * 7 and any(len(t.encode()) > 8 for t in terms)
     index = bm25.Bm25.load(tmp_path / "index")
-    assert list(index.vocabulary) == terms and index.document_frequency(["zeta3", "café"]).tolist() == [1, 12]
+    assert index.terms == len(terms)
+    assert index.term_ids(terms).tolist() == list(range(len(terms)))
+    assert index.term_ids(list(reversed(terms))).tolist() == list(reversed(range(len(terms))))
+    missing = ["zeta12", "word0longerthaneightbyteS", "word0longerthaneightbytesx", "abc", "a", "cafe"]
+    assert index.term_ids(missing).tolist() == [-1] * len(missing)
+    assert index.term_ids([]).tolist() == []
+    assert index.document_frequency(["zeta3", "café", "nothere"]).tolist() == [1, 12, 0]
+
+
+def test_a_term_whose_first_key_another_shares_is_found_by_its_second(tmp_path, monkeypatch):
+    """Two terms may share a first key (a short term's bytes can be a long one's hash): the second
+    key tells them apart. Here every long term's first hash is made one short term's bytes."""
+    from longsynth.generators.nextlong import bm25, keys
+
+    real = keys._hashes
+
+    def colliding(words, start, length):
+        one, two = real(words, start, length)
+        return np.full_like(one, int.from_bytes(b"ab", "little")), two
+
+    monkeypatch.setattr(keys, "_hashes", colliding)
+    texts = ["ab longwordnumberone cd", "longwordnumbertwo ab", "longwordnumberthree ef ab"]
+    bm25.Bm25.write(iter([texts]), tmp_path / "index")
+    index = bm25.Bm25.load(tmp_path / "index")
+    terms = ["ab", "longwordnumberone", "cd", "longwordnumbertwo", "longwordnumberthree", "ef"]
+    assert int((index._key1 == index._key1[0]).sum()) >= 2  # the collision is there
+    assert index.term_ids(terms).tolist() == list(range(6))
+    assert index.term_ids(["longwordnumberfour", "abab"]).tolist() == [-1, -1]
+    assert index.document_frequency(["ab", "longwordnumbertwo"]).tolist() == [3, 1]
 
 
 def test_the_index_is_the_same_whatever_its_blocks_and_batches(tmp_path, monkeypatch):
@@ -1141,7 +1166,15 @@ def test_a_block_of_more_than_65536_terms_is_placed_as_smaller_blocks_are(tmp_pa
     index = bm25.Bm25.load(folders[0])
     assert len(bm25._term_blocks(np.minimum(index.frequency, 100), 20_000 // 2)) > 1  # (two workers where two cores)
     assert int(index.frequency.max()) == 400 > int(np.diff(index.indptr).max()) == 100  # "common" was pruned
-    for name in ("indptr.npy", "indices.npy", "data.npy", "vocabulary.json", "frequency.npy"):
+    for name in (
+        "indptr.npy",
+        "indices.npy",
+        "data.npy",
+        "frequency.npy",
+        "term_key1.npy",
+        "term_key2.npy",
+        "term_id.npy",
+    ):
         assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name
 
 
@@ -1231,11 +1264,12 @@ def test_the_index_counts_the_tokens_a_query_would_find(tmp_path):
     for row, term in zip(found["row"].to_list(), found["term"].to_list(), strict=True):
         expected[row][term] += 1
     first_seen = list(dict.fromkeys(found["term"].to_list()))
-    assert list(index.vocabulary) == first_seen and not set(first_seen) & set(stop_words())
+    assert index.terms == len(first_seen) and not set(first_seen) & set(stop_words())
+    assert index.term_ids(first_seen).tolist() == list(range(len(first_seen)))
     held = [Counter() for _ in texts]
     k1, b = 1.5, 0.75
     lengths = np.array([sum(c.values()) for c in expected], dtype=np.float64)
-    for term, t in index.vocabulary.items():
+    for t, term in enumerate(first_seen):
         ids, scores = index.row(t)
         idf = index.idf([term])[0]
         for chunk, score in zip(ids.tolist(), scores.tolist(), strict=True):

@@ -34,6 +34,7 @@ import polars as pl
 
 from ...cores import available_cores
 from ...read_ahead import WriteBehind, ordered_map
+from .keys import keys_of
 
 QUERY_TERMS = 24
 POSTINGS_PER_TERM = 4096  # the most chunks a term keeps in the index (see `Bm25.write`)
@@ -584,20 +585,28 @@ class _ArrayFile:
         return np.frombuffer(data, dtype=self.dtype)
 
 
-VOCABULARY_WRITE = 100_000  # terms made Python strings at once when the vocabulary is written
+TERM_KEYS = 200_000  # terms made Python strings at once when their keys are worked out
 
 
-def _write_vocabulary(path: Path, chunks: int, vocabulary: pl.Series, postings_per_term: int) -> None:
-    """`{"chunks": .., "terms": [...], "postings_per_term": ..}` as `json.dumps` writes it, the terms
-    made Python strings a stretch at a time: a corpus whose every word is new (30,000 documents of
-    made-up words, 118 MB, 18 million terms) held them all as Python strings, a list and its JSON
-    text at once, 1.5 GB of the build's peak."""
-    with open(path, "w", encoding="utf-8") as out:
-        out.write(f'{{"chunks": {json.dumps(chunks)}, "terms": [')
-        for start in range(0, len(vocabulary), VOCABULARY_WRITE):
-            text = json.dumps(vocabulary.slice(start, VOCABULARY_WRITE).to_list())[1:-1]
-            out.write((", " if start else "") + text)
-        out.write(f'], "postings_per_term": {json.dumps(postings_per_term)}}}')
+def _write_terms(folder: Path, vocabulary: pl.Series) -> None:
+    """Every term's two keys (`keys.keys_of`), sorted (`term_key1.npy`, then `term_key2.npy` within
+    equal first keys), and the term id at each place (`term_id.npy`): a search finds a term's id by
+    two binary searches of its keys (`Bm25.term_ids`), so a loaded index holds 20 bytes a term and
+    no strings. A dict of the terms (read from a JSON list of them) held about 150 bytes a term: a
+    corpus of 100,000 documents with 50 words of their own each (5 million terms) took 937 MB and
+    3.2 s to load. The terms are made Python strings a stretch at a time, for the same reason."""
+    firsts, seconds = [np.zeros(0, np.uint64)], [np.zeros(0, np.uint64)]
+    for start in range(0, len(vocabulary), TERM_KEYS):
+        first, second = keys_of(vocabulary.slice(start, TERM_KEYS).to_list())
+        firsts.append(first)
+        seconds.append(second)
+    first, second = np.concatenate(firsts), np.concatenate(seconds)
+    # Stable: two terms with the same keys (long ones whose 128 bits of hash agree) keep their id
+    # order, and the lower id is the one found.
+    order = np.lexsort((second, first))
+    np.save(folder / "term_key1.npy", first[order])
+    np.save(folder / "term_key2.npy", second[order])
+    np.save(folder / "term_id.npy", order.astype(np.int32))
 
 
 @dataclass(frozen=True)
@@ -706,14 +715,18 @@ def _write_matrix(scratch: _Scratch, folder: Path, postings_per_term: int) -> No
 
 class Bm25:
     def __init__(self, folder: Path):
-        meta = json.loads((folder / "vocabulary.json").read_text())
-        self.vocabulary = {t: n for n, t in enumerate(meta["terms"])}
+        meta = json.loads((folder / "bm25.json").read_text())
         self.chunks = int(meta["chunks"])
         self.frequency = np.load(folder / "frequency.npy")  # chunks holding each term (before pruning)
         self.indptr = np.load(folder / "indptr.npy")  # term t's postings are [indptr[t], indptr[t + 1])
         self._indices = _ArrayFile(folder / "indices.npy")  # each posting's chunk, in order within a term
         self._scores = _ArrayFile(folder / "data.npy")  # and its BM25 score
-        self.postings = np.diff(self.indptr)
+        # The terms' keys, sorted, and each one's term id (`_write_terms`, `term_ids`)
+        self._key1 = np.load(folder / "term_key1.npy")
+        self._key2 = np.load(folder / "term_key2.npy")
+        self._key_id = np.load(folder / "term_id.npy")
+        if not len(self._key1) == len(self._key2) == len(self._key_id) == len(self.frequency) == len(self.indptr) - 1:
+            raise ValueError(f"{folder}: the index's term files do not agree in length")
         self._sums: np.ndarray | None = None  # a search's per-chunk sums (`top_by_chunk`), made on first use
         self._rows: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()  # rows read last
         self._row_bytes = 0
@@ -749,9 +762,36 @@ class Bm25:
                     self._row_bytes -= ids.nbytes + scores.nbytes
         return found
 
+    @property
+    def terms(self) -> int:
+        """How many terms the index holds (ids 0 to terms - 1, in order of first appearance)."""
+        return len(self.frequency)
+
+    def term_ids(self, terms: list[str]) -> np.ndarray:
+        """Each term's id, -1 for a term the index does not have: its keys (`keys.keys_of`) looked up
+        in the index's sorted keys. Equal first keys are a short term and a long one whose hash is
+        the short one's bytes, or two long ones: rare, and the second key decides."""
+        ids = np.full(len(terms), -1, dtype=np.int64)
+        if not terms or not len(self._key1):
+            return ids
+        first, second = keys_of(terms)
+        low = np.searchsorted(self._key1, first, side="left")
+        high = np.searchsorted(self._key1, first, side="right")
+        at = low.copy()
+        for n in np.flatnonzero(high - low > 1).tolist():
+            at[n] += int(np.searchsorted(self._key2[low[n] : high[n]], second[n], side="left"))
+        hit = np.flatnonzero(at < high)
+        hit = hit[self._key2[at[hit]] == second[hit]]
+        ids[hit] = self._key_id[at[hit]]
+        return ids
+
     def document_frequency(self, terms: list[str]) -> np.ndarray:
         """How many chunks hold each term (before pruning; 0 for a term the index does not have)."""
-        return np.array([self.frequency[self.vocabulary[t]] if t in self.vocabulary else 0 for t in terms], np.float64)
+        ids = self.term_ids(terms)
+        held = np.zeros(len(terms), dtype=np.float64)
+        known = ids >= 0
+        held[known] = self.frequency[ids[known]]
+        return held
 
     def idf(self, terms: list[str]) -> np.ndarray:
         """BM25's idf of each term (0 for a term the index does not have)."""
@@ -792,8 +832,10 @@ class Bm25:
         for part in scratch.parts:
             part.path.unlink()
         scratch_folder.rmdir()
-        np.save(folder / "frequency.npy", scratch.frequency)
-        _write_vocabulary(folder / "vocabulary.json", len(scratch.length), scratch.vocabulary, postings_per_term)
+        np.save(folder / "frequency.npy", scratch.frequency.astype(np.int32))  # (chunk ids are int32 too)
+        _write_terms(folder, scratch.vocabulary)
+        meta = {"chunks": len(scratch.length), "terms": len(scratch.vocabulary), "postings_per_term": postings_per_term}
+        (folder / "bm25.json").write_text(json.dumps(meta))
         return len(scratch.vocabulary)
 
     @classmethod
@@ -803,8 +845,7 @@ class Bm25:
     def search_many(self, queries: list[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each query, up to k (chunk ids, scores) with a positive score, best first."""
         rows, terms = terms_of(queries)
-        vocabulary = self.vocabulary
-        ids = np.fromiter((vocabulary.get(t, -1) for t in terms), dtype=np.int64, count=len(terms))
+        ids = self.term_ids(terms)
         known = ids >= 0
         size = len(self.indptr) - 1
         pairs, times = np.unique(rows[known] * size + ids[known], return_counts=True)

@@ -19,6 +19,7 @@ import polars as pl
 
 from ...tokenizers import PIECE_UNSURE, Tokenizer
 from .bm25 import TermIds, grown
+from .keys import MIX, piece_keys
 
 # The memo's size: 2**21 slots of 32 bytes and a batch number (72 MB), whatever the corpus. (With one
 # slot a piece, 2**20 held the Zipf corpus's 400,000 live pieces so crowded that a piece whose slot a
@@ -55,7 +56,7 @@ def split(texts: list[str], suffix: str = "", encoded: list[bytes] | None = None
     if encoded is None:
         encoded = [text.encode("utf-8") for text in texts]
     ending = suffix.encode("utf-8")
-    data = ending.join([*encoded, bytes(8)])  # (8 zero bytes after the last text's ending: see `_keys`)
+    data = ending.join([*encoded, bytes(8)])  # (8 zero bytes after the last text's ending: see `piece_keys`)
     sizes = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)) + len(ending)
     series = pl.Series(texts, dtype=pl.String)
     if suffix:
@@ -72,7 +73,7 @@ class _Pieces:
     with it) and after every line break, as `str.split(" ")` cuts a text with a space put after each
     line break: each piece's bytes `data[start:end]` (without its leading space), whether it comes
     without one (`bare`: a text's first piece, or one after a line break; `alone`: where), its
-    text's row (`owner`), each text's first piece (`first`) and each piece's two keys (`_keys`). A
+    text's row (`owner`), each text's first piece (`first`) and each piece's two keys (`piece_keys`). A
     text's first piece, a piece after two spaces or after a line break followed by a space may be
     empty, and a text that ends with a line break ends with an empty piece.
 
@@ -105,7 +106,7 @@ class _Pieces:
         end[-1:] = len(raw)
         owner = np.repeat(np.arange(len(text_start), dtype=np.int64), np.diff(first, append=len(start)))
         bare = ~spaced
-        keys = batch.keys or _keys(data, start, end)
+        keys = batch.keys or piece_keys(data, start, end)
         return cls(start, end, bare, np.flatnonzero(bare), owner, first, keys)
 
     def texts(self, data: bytes, pieces: np.ndarray) -> list[str]:
@@ -114,61 +115,11 @@ class _Pieces:
         return [data[a:b].decode("utf-8") for a, b in zip(starts, ends, strict=True)]
 
 
-_BYTE_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
-_LONG = np.uint64(1 << 63)
-_MIX = np.uint64(0x9E3779B97F4A7C15)
 _SLOT_MULTIPLIERS = (np.uint64(0xD6E8FEB86659FD93), np.uint64(0xC2B2AE3D27D4EB4F))
 
 
-def _keys(data: bytes, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two 64-bit keys a piece: a piece of at most 8 bytes is itself (its bytes as a little-endian
-    number, and its length), so no two such pieces can be taken for one; a longer piece has two
-    64-bit hashes of its bytes (the second with its top bit set, so never a short piece's length).
-    (Two of the longer pieces whose 128 bits agree would be taken for one: natural text does not
-    do that, and a corpus crafted to would mislead only its own index's token counts, which plan
-    samples that are measured anyway, and its terms.)"""
-    length = end - start
-    # Eight bytes from each piece's start: a view that steps one byte at a time (8 zero bytes follow)
-    words = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
-    first = words[start]
-    first &= _BYTE_MASKS.take(np.minimum(length, 8))
-    long = np.flatnonzero(length > 8)
-    one, two = _hashes(words, start[long], length[long])
-    second = length.view(np.uint64)  # (lengths are never negative)
-    first[long], second[long] = one, two | _LONG
-    return first, second
-
-
-def _hashes(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two 64-bit hashes of each piece of more than 8 bytes, 8 bytes a round (each round takes the
-    pieces still longer)."""
-    one = length.astype(np.uint64) * _MIX
-    two = ~one
-    live = np.arange(len(start))
-    done = 0
-    while len(live):
-        left = length[live] - done
-        word = words[start[live] + done] & _BYTE_MASKS[np.minimum(left, 8)]
-        one[live] = _mixed(one[live] ^ word, 0)
-        two[live] = _mixed(two[live] + word, 1)
-        done += 8
-        live = live[left > 8]
-    return one, two
-
-
-def _mixed(value: np.ndarray, seed: int) -> np.ndarray:
-    """A 64-bit finalizer (splitmix64's, on a seeded value): every input bit moves every output bit."""
-    value = value + np.uint64(seed) * _MIX
-    value ^= value >> np.uint64(30)
-    value *= np.uint64(0xBF58476D1CE4E5B9)
-    value ^= value >> np.uint64(27)
-    value *= np.uint64(0x94D049BB133111EB)
-    value ^= value >> np.uint64(31)
-    return value
-
-
 class _Memo:
-    """The pieces seen lately, each in one of its two slots: each slot's piece's keys (`_keys`),
+    """The pieces seen lately, each in one of its two slots: each slot's piece's keys (`piece_keys`),
     token count after a space and alone (-1 until the piece is seen alone), its BM25 term or where its
     terms lie in `terms`, and how many; and, apart, the last batch that used each slot.
 
@@ -209,7 +160,7 @@ class _Memo:
     def _slot(keys: tuple[np.ndarray, np.ndarray], choice: int) -> np.ndarray:
         """Each piece's first (`choice` 0) or second slot: the top bits of its keys' sum times an odd
         number (a short piece's first key is its bytes, whose low bits are its first letter)."""
-        mixed = keys[0] + keys[1] * _MIX
+        mixed = keys[0] + keys[1] * MIX
         if choice:
             mixed ^= mixed >> np.uint64(29)
         mixed *= _SLOT_MULTIPLIERS[choice]

@@ -50,8 +50,9 @@ from .zipf_corpus import zipf_corpus, zipf_documents
 
 WORDLLAMA = "wordllama"  # the default dense encoder: a static embedding model shipped inside its wheel
 # 5: BM25 impact-pruned (each term's best chunks), shards; 6: long lines cut at any blank or CJK full stop,
-# each Chinese or Japanese character a BM25 word, documents with a 100,000-blank run left out
-INDEX_FORMAT = 6
+# each Chinese or Japanese character a BM25 word, documents with a 100,000-blank run left out; 7: BM25's terms
+# looked up by their keys (no vocabulary.json), frequencies as int32
+INDEX_FORMAT = 7
 UNIT_END = "\n"  # a chunk is a unit "chunk\n" in a training sample
 
 
