@@ -1074,11 +1074,12 @@ def test_scratch_parts_read_back_their_postings_narrow_or_wide(tmp_path):
 
 def test_terms_are_found_by_their_keys_in_order_of_first_appearance(tmp_path, monkeypatch):
     """A loaded index finds each term's id by its keys (no dict of the terms): every term of the
-    texts, short and long, ASCII or not, has the id of its first appearance, keys worked out 7 terms
-    at a time here; a word the index lacks is -1, also one whose first 8 bytes are a term's."""
+    texts, short and long, ASCII or not, has the id of its first appearance (the build's table of
+    keys starting at 2 slots here, so it doubles again and again); a word the index lacks is -1,
+    also one whose first 8 bytes are a term's."""
     from longsynth.generators.nextlong import bm25
 
-    monkeypatch.setattr(bm25, "TERM_KEYS", 7)
+    monkeypatch.setattr(bm25.TermIds, "FIRST_BITS", 1)
     texts = [f"zeta{n} café 日本語 x{n * 7} word{n}longerthaneightbytes ab" for n in range(12)]
     bm25.Bm25.write(iter([texts[:5], texts[5:]]), tmp_path / "index")
     terms = bm25.tokens(texts)["term"].unique(maintain_order=True).to_list()
@@ -1095,7 +1096,8 @@ def test_terms_are_found_by_their_keys_in_order_of_first_appearance(tmp_path, mo
 
 def test_a_term_whose_first_key_another_shares_is_found_by_its_second(tmp_path, monkeypatch):
     """Two terms may share a first key (a short term's bytes can be a long one's hash): the second
-    key tells them apart. Here every long term's first hash is made one short term's bytes."""
+    key tells them apart, in the build's table and in the loaded index. Here every long term's first
+    hash is made one short term's bytes."""
     from longsynth.generators.nextlong import bm25, keys
 
     real = keys._hashes
@@ -1105,8 +1107,10 @@ def test_a_term_whose_first_key_another_shares_is_found_by_its_second(tmp_path, 
         return np.full_like(one, int.from_bytes(b"ab", "little")), two
 
     monkeypatch.setattr(keys, "_hashes", colliding)
+    # and the build's table of keys puts every key in one run of slots, so each lookup meets the others
+    monkeypatch.setattr(bm25.TermIds, "_slot", lambda self, key1, key2: np.zeros(len(key1), dtype=np.intp))
     texts = ["ab longwordnumberone cd", "longwordnumbertwo ab", "longwordnumberthree ef ab"]
-    bm25.Bm25.write(iter([texts]), tmp_path / "index")
+    bm25.Bm25.write(iter([[text] for text in texts]), tmp_path / "index")  # (later batches look terms up)
     index = bm25.Bm25.load(tmp_path / "index")
     terms = ["ab", "longwordnumberone", "cd", "longwordnumbertwo", "longwordnumberthree", "ef"]
     assert int((index._key1 == index._key1[0]).sum()) >= 2  # the collision is there

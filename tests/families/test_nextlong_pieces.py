@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from longsynth.generators.nextlong import pieces
-from longsynth.generators.nextlong.bm25 import TermIds
+from longsynth.generators.nextlong.bm25 import TermIds, stop_words, tokens
+from longsynth.generators.nextlong.keys import keys_of
 from longsynth.tokenizers import get_tokenizer
 
 # Characters the cutting rule is about, and some it must not trust: a second space or line break, a
@@ -60,7 +61,29 @@ def test_pieces_give_the_terms_and_term_ids_whole_texts_give(slot_bits, term_sto
         got, expected = table.of(batch), whole.of(batch)
         assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
     assert table.size == whole.size > 50
-    assert table.vocabulary().to_list() == whole.vocabulary().to_list()
+    assert [k.tolist() for k in table.keys()] == [k.tolist() for k in whole.keys()]
+
+
+@pytest.mark.parametrize("crowded", [False, True])
+def test_term_ids_count_on_in_order_of_first_appearance(crowded, monkeypatch):
+    """`TermIds` numbers a build's terms as a dict of them would, batch after batch: in order of first
+    appearance, stop words dropped, and the same word the same id in every batch. Crowded: every key
+    has the same first slot (each lookup walks the whole run of slots) and the table starts at 2
+    slots (doubled again and again, every id placed anew each time)."""
+    if crowded:
+        monkeypatch.setattr(TermIds, "FIRST_BITS", 1)
+        monkeypatch.setattr(TermIds, "_slot", lambda self, key1, key2: np.zeros(len(key1), dtype=np.intp))
+    texts = _texts(7, 1_500) + ["Zebra zebra  ZEBRA\tzebra's the", "ΟΔΟΣ ΟΔΟΣ\nİstanbul 日本語 über-cool", ""]
+    terms, seen = TermIds(), {}
+    stops = set(stop_words())
+    for start in range(0, len(texts), 200):
+        batch = texts[start : start + 200]
+        row, term = terms.of(batch)
+        found = tokens(batch)
+        expected = [seen.setdefault(t, len(seen)) for t in found["term"].to_list() if t not in stops]
+        assert term.tolist() == expected and row.tolist() == found["row"].to_list()
+    assert terms.size == len(seen) > 300
+    assert [k.tolist() for k in terms.keys()] == [k.tolist() for k in keys_of(list(seen))]
 
 
 @pytest.mark.parametrize(("slot_bits", "term_store"), [(20, 1 << 23), (3, 40)])
@@ -167,7 +190,7 @@ def test_long_pieces_whose_first_keys_agree_are_told_apart_by_the_second():
         found.append(table.of(batch)[1].tolist())
         assert table.counts[-1].tolist() == [tokenizer.count(text)]
     assert found == [[0, 1], [1, 0], [0, 0, 1]]
-    assert table.vocabulary().to_list() == ["alphabetical", "betamaxes"]
+    assert [k.tolist() for k in table.keys()] == [k.tolist() for k in keys_of(["alphabetical", "betamaxes"])]
 
 
 class _OffByOne:

@@ -34,7 +34,7 @@ import polars as pl
 
 from ...cores import available_cores
 from ...read_ahead import WriteBehind, ordered_map
-from .keys import keys_of
+from .keys import MIX, keys_of, piece_keys
 
 QUERY_TERMS = 24
 POSTINGS_PER_TERM = 4096  # the most chunks a term keeps in the index (see `Bm25.write`)
@@ -130,43 +130,127 @@ def terms_of(texts: list[str]) -> tuple[np.ndarray, list[str]]:
 
 
 class TermIds:
-    """Term ids for one index build, in order of first appearance, from one polars categorical mapping:
-    each batch's tokens are looked up in one pass in Rust, and the mapping grows as new terms come.
-    (Looking each batch's terms up in a vocabulary table cost time in step with the vocabulary: a
-    million-document corpus numbers its articles, so its vocabulary passes a million terms.)
+    """Term ids for one index build, in order of first appearance, from a table of the terms' keys
+    (`keys.piece_keys`): each batch's distinct words are keyed and looked up at once (numpy, linear
+    probing in a table kept at most half full), and the new ones are added in order.
 
-    The stop words are mapped first (ids below `stop`), so a token is dropped by its id. The mapping
-    lives as long as a series uses it: `_held` keeps it until `vocabulary` lets it go. New terms are
-    kept as polars strings, not Python ones (a million terms as Python strings held 70 MB more)."""
+    The table holds 40 to 50 bytes a term (each id's two keys, a slot or two, with room to grow),
+    and no strings. One polars categorical mapping for the whole build, with the new terms kept as
+    polars strings, held about 150 bytes a term: a corpus whose words are all new (30,000 documents
+    of made-up words, 18 million terms) took 3.25 GB to index, now 1.72 GB. (Looking each batch's
+    terms up in a sorted vocabulary cost time in step with the vocabulary: a million-document
+    corpus numbers its articles, so its vocabulary passes a million terms.)
+
+    The stop words take the first ids (below `stop`), so a token is dropped by its id."""
+
+    FIRST_BITS = 16  # the table's first size: 2**16 slots
+    PLACE_AT_ONCE = 1 << 20  # ids placed at once when the table doubles
 
     def __init__(self):
-        self._dtype = pl.Categorical(pl.Categories.random())
-        self._held = pl.Series(stop_words(), dtype=pl.String).cast(self._dtype)
-        self.stop = len(stop_words())
+        self._key1 = np.zeros(1 << 12, dtype=np.uint64)  # each id's keys (stop words first)
+        self._key2 = np.zeros(1 << 12, dtype=np.uint64)
+        self._ids = 0  # ids given so far, stop words included
+        self._slots = np.full(1 << self.FIRST_BITS, -1, dtype=np.int32)  # the id in each slot, -1 if none
+        self.stop = 0
         self.size = 0  # terms so far (stop words aside)
-        self._new: list[pl.Series] = []  # each batch's new terms, in id order
+        self._add(*keys_of(list(stop_words())))
+        self.stop = self._ids
 
-    def vocabulary(self) -> pl.Series:
-        """Every term, in id order; the mapping is let go (no more batches)."""
-        self._held = None
-        return pl.concat(self._new) if self._new else pl.Series([], dtype=pl.String)
+    def keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every term's two keys, in id order (stop words aside); the table is let go (no more batches)."""
+        self._slots = np.zeros(0, dtype=np.int32)
+        return self._key1[self.stop : self._ids], self._key2[self.stop : self._ids]
 
     def of(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(row, term id) of every kept token of `texts`, in order, as int64 arrays."""
+        """(row, term id) of every kept token of `texts`, in order, as int64 arrays. Each distinct word
+        of the batch is keyed and looked up once: a polars categorical mapping of the batch alone
+        (let go with it) numbers them in order of first appearance."""
         row, flat = _words(texts)
-        term = flat.cast(self._dtype).to_physical().to_numpy().astype(np.int64)
-        term -= self.stop
-        new = np.flatnonzero(term >= self.size)  # (a stop word is below 0)
-        if len(new):  # new terms: ids count on from the last, in order of first appearance
-            ids, first = np.unique(term[new], return_index=True)
-            if ids[0] != self.size or ids[-1] != self.size + len(ids) - 1:
-                raise RuntimeError("the index's term mapping lost terms during the build")
-            self._new.append(flat.gather(new[first]))
-            self.size += len(ids)
+        codes = flat.cast(pl.Categorical(pl.Categories.random())).to_physical().to_numpy().astype(np.int64)
+        first = _first_places(codes)  # where each distinct word first comes, in that order
+        words = flat.gather(first)
+        length = words.str.len_bytes().to_numpy().astype(np.int64)
+        end = np.cumsum(length)
+        key1, key2 = piece_keys(words.str.join("").item().encode("utf-8") + bytes(8), end - length, end)
+        term = self._find(key1, key2)
+        new = np.flatnonzero(term < 0)  # new terms: ids count on from the last, in order of first appearance
+        term[new] = self._ids + np.arange(len(new))
+        self._add(key1[new], key2[new])
+        term = term[codes] - self.stop
+        self.size = self._ids - self.stop
         kept = term >= 0
         if kept.all():  # no stop word (a made-up vocabulary, a batch of code): no copies
             return row, term
         return row[kept], term[kept]
+
+    def _slot(self, key1: np.ndarray, key2: np.ndarray) -> np.ndarray:
+        """Each key's first slot: the top bits of a mix of both keys (a short term's first key is its
+        bytes, whose low bits are its first letter)."""
+        mixed = key1 ^ (key2 * MIX)
+        mixed *= np.uint64(0xD6E8FEB86659FD93)
+        return (mixed >> np.uint64(64 - (len(self._slots).bit_length() - 1))).astype(np.intp)
+
+    def _find(self, key1: np.ndarray, key2: np.ndarray) -> np.ndarray:
+        """Each key's id (int64), -1 for a key the table lacks: its slots from its first on, until
+        its id or an empty slot."""
+        found = np.full(len(key1), -1, dtype=np.int64)
+        slot = self._slot(key1, key2)
+        live = np.arange(len(key1))
+        mask = len(self._slots) - 1
+        while len(live):
+            held = self._slots[slot[live]].astype(np.int64)
+            full = held >= 0
+            same = full & (self._key1[held] == key1[live]) & (self._key2[held] == key2[live])
+            found[live[same]] = held[same]
+            live = live[full & ~same]
+            slot[live] = (slot[live] + 1) & mask
+        return found
+
+    def _add(self, key1: np.ndarray, key2: np.ndarray) -> None:
+        """Give new, distinct keys the next ids, in order, and slots (the table doubles to stay at
+        most half full)."""
+        ids = np.arange(self._ids, self._ids + len(key1), dtype=np.int64)
+        self._key1 = grown(self._key1, self._ids + len(key1))
+        self._key2 = grown(self._key2, self._ids + len(key1))
+        self._key1[ids], self._key2[ids] = key1, key2
+        self._ids += len(key1)
+        if 2 * self._ids > len(self._slots):
+            size = len(self._slots)
+            while 2 * self._ids > size:
+                size *= 2
+            self._slots = np.full(size, -1, dtype=np.int32)
+            ids = np.arange(self._ids, dtype=np.int64)  # every id placed again
+        # A slice of ids at a time: placing them takes about 60 bytes an id in arrays of its own.
+        for start in range(0, len(ids), self.PLACE_AT_ONCE):
+            self._place(ids[start : start + self.PLACE_AT_ONCE])
+
+    def _place(self, ids: np.ndarray) -> None:
+        """Put ids (keys not in the table) in the first empty slot from each one's first; of several
+        reaching one empty slot together, the lowest id takes it and the others go on."""
+        slot = self._slot(self._key1[ids], self._key2[ids])
+        live = np.arange(len(ids))
+        mask = len(self._slots) - 1
+        while len(live):
+            empty = self._slots[slot[live]] < 0
+            trying = live[empty]
+            taken, first = np.unique(slot[trying], return_index=True)  # (ids ascend along `live`)
+            self._slots[taken] = ids[trying[first]]
+            placed = np.zeros(len(ids), dtype=bool)
+            placed[trying[first]] = True
+            live = live[~placed[live]]
+            slot[live] = (slot[live] + 1) & mask
+
+
+def _first_places(codes: np.ndarray) -> np.ndarray:
+    """Where each code first comes in `codes` (numbered 0, 1, 2, ... in order of first appearance, as
+    a fresh polars categorical mapping numbers a series' values), in code order."""
+    if not len(codes):
+        return np.zeros(0, dtype=np.int64)
+    seen = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.concatenate([[True], seen[1:] > seen[:-1]]))
+    if not np.array_equal(codes[first], np.arange(len(first))) or len(first) != seen[-1] + 1:
+        raise RuntimeError("polars numbered a batch's words out of their order of first appearance")
+    return first
 
 
 def grown(array: np.ndarray, size: int) -> np.ndarray:
@@ -585,22 +669,14 @@ class _ArrayFile:
         return np.frombuffer(data, dtype=self.dtype)
 
 
-TERM_KEYS = 200_000  # terms made Python strings at once when their keys are worked out
-
-
-def _write_terms(folder: Path, vocabulary: pl.Series) -> None:
-    """Every term's two keys (`keys.keys_of`), sorted (`term_key1.npy`, then `term_key2.npy` within
-    equal first keys), and the term id at each place (`term_id.npy`): a search finds a term's id by
-    two binary searches of its keys (`Bm25.term_ids`), so a loaded index holds 20 bytes a term and
-    no strings. A dict of the terms (read from a JSON list of them) held about 150 bytes a term: a
-    corpus of 100,000 documents with 50 words of their own each (5 million terms) took 937 MB and
-    3.2 s to load. The terms are made Python strings a stretch at a time, for the same reason."""
-    firsts, seconds = [np.zeros(0, np.uint64)], [np.zeros(0, np.uint64)]
-    for start in range(0, len(vocabulary), TERM_KEYS):
-        first, second = keys_of(vocabulary.slice(start, TERM_KEYS).to_list())
-        firsts.append(first)
-        seconds.append(second)
-    first, second = np.concatenate(firsts), np.concatenate(seconds)
+def _write_terms(folder: Path, keys: tuple[np.ndarray, np.ndarray]) -> None:
+    """Every term's two keys (`keys.piece_keys`, in id order as `TermIds.keys` gives them), sorted
+    (`term_key1.npy`, then `term_key2.npy` within equal first keys), and the term id at each place
+    (`term_id.npy`): a search finds a term's id by two binary searches of its keys
+    (`Bm25.term_ids`), so a loaded index holds 20 bytes a term for them and no strings. A dict of
+    the terms (read from a JSON list of them) held about 150 bytes a term: a corpus of 100,000
+    documents with 50 words of their own each (5 million terms) took 960 MB and 3.2 s to load."""
+    first, second = keys
     # Stable: two terms with the same keys (long ones whose 128 bits of hash agree) keep their id
     # order, and the lower id is the one found.
     order = np.lexsort((second, first))
@@ -612,12 +688,12 @@ def _write_terms(folder: Path, vocabulary: pl.Series) -> None:
 @dataclass(frozen=True)
 class _Scratch:
     """What an index build's first pass leaves: its postings in scratch parts (one a batch), each term's
-    chunks (`frequency`), each chunk's kept tokens (`length`) and every term in id order."""
+    chunks (`frequency`), each chunk's kept tokens (`length`) and every term's keys in id order."""
 
     parts: list[_Part]
     frequency: np.ndarray
     length: np.ndarray
-    vocabulary: pl.Series
+    keys: tuple[np.ndarray, np.ndarray]
 
 
 def _write_parts(batches: Iterable, scratch: Path, terms: TermIds) -> _Scratch:
@@ -653,7 +729,7 @@ def _write_parts(batches: Iterable, scratch: Path, terms: TermIds) -> _Scratch:
             offset += len(batch)
             del row, term
     length = np.concatenate(lengths).astype(np.float32) if lengths else np.zeros(0, np.float32)
-    return _Scratch(parts, frequency[: terms.size], length, terms.vocabulary())
+    return _Scratch(parts, frequency[: terms.size], length, terms.keys())
 
 
 def _write_matrix(scratch: _Scratch, folder: Path, postings_per_term: int) -> None:
@@ -833,10 +909,11 @@ class Bm25:
             part.path.unlink()
         scratch_folder.rmdir()
         np.save(folder / "frequency.npy", scratch.frequency.astype(np.int32))  # (chunk ids are int32 too)
-        _write_terms(folder, scratch.vocabulary)
-        meta = {"chunks": len(scratch.length), "terms": len(scratch.vocabulary), "postings_per_term": postings_per_term}
+        _write_terms(folder, scratch.keys)
+        terms = len(scratch.frequency)
+        meta = {"chunks": len(scratch.length), "terms": terms, "postings_per_term": postings_per_term}
         (folder / "bm25.json").write_text(json.dumps(meta))
-        return len(scratch.vocabulary)
+        return terms
 
     @classmethod
     def load(cls, folder: Path) -> Bm25:

@@ -249,11 +249,11 @@ class PieceTable:
         """Terms so far (as `TermIds.size`)."""
         return self.terms.size
 
-    def vocabulary(self) -> pl.Series:
-        """Every term, in id order (`TermIds.vocabulary`); the memo is let go (no more batches), so
+    def keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every term's keys, in id order (`TermIds.keys`); the memo is let go (no more batches), so
         the index's later passes do not hold it (`counts` stays)."""
         self._memo = None
-        return self.terms.vocabulary()
+        return self.terms.keys()
 
     def split(self, texts: list[str], encoded: list[bytes] | None = None) -> Split:
         """`texts` cut into pieces (`split`; `encoded`: their UTF-8 bytes, when the caller has them)."""
