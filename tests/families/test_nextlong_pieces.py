@@ -86,6 +86,23 @@ def test_term_ids_count_on_in_order_of_first_appearance(crowded, monkeypatch):
     assert [k.tolist() for k in terms.keys()] == [k.tolist() for k in keys_of(list(seen))]
 
 
+def test_term_ids_do_not_depend_on_the_tables_random_seed(monkeypatch):
+    """Each build's table of terms places keys by a random seed (so a corpus cannot pick words that
+    share a slot), and the ids, which the index is made of, are the same whatever the seed."""
+    from longsynth.generators.nextlong import bm25
+
+    seeds = iter([bytes(8), b"\xff" * 8])
+    monkeypatch.setattr(bm25.os, "urandom", lambda size: next(seeds))
+    one, other = TermIds(), TermIds()
+    assert one._seed != other._seed and not np.array_equal(one._slots, other._slots)
+    texts = _texts(3, 1_000)
+    for start in range(0, len(texts), 100):
+        a, b = one.of(texts[start : start + 100]), other.of(texts[start : start + 100])
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not np.array_equal(one._slots, other._slots)
+    assert [k.tolist() for k in one.keys()] == [k.tolist() for k in other.keys()]
+
+
 @pytest.mark.parametrize(("slot_bits", "term_store"), [(20, 1 << 23), (3, 40)])
 def test_counts_are_those_of_whole_texts_batch_after_batch(slot_bits, term_store, monkeypatch):
     """Counts summed from the memo's pieces (most of them kept from earlier batches), with the

@@ -34,7 +34,7 @@ import polars as pl
 
 from ...cores import available_cores
 from ...read_ahead import WriteBehind, ordered_map
-from .keys import MIX, keys_of, piece_keys
+from .keys import MIX, keys_of, mixed, piece_keys
 
 QUERY_TERMS = 24
 POSTINGS_PER_TERM = 4096  # the most chunks a term keeps in the index (see `Bm25.write`)
@@ -151,6 +151,7 @@ class TermIds:
         self._key2 = np.zeros(1 << 12, dtype=np.uint64)
         self._ids = 0  # ids given so far, stop words included
         self._slots = np.full(1 << self.FIRST_BITS, -1, dtype=np.int32)  # the id in each slot, -1 if none
+        self._seed = np.uint64(int.from_bytes(os.urandom(8), "little"))  # (see `_slot`)
         self.stop = 0
         self.size = 0  # terms so far (stop words aside)
         self._add(*keys_of(list(stop_words())))
@@ -184,11 +185,14 @@ class TermIds:
         return row[kept], term[kept]
 
     def _slot(self, key1: np.ndarray, key2: np.ndarray) -> np.ndarray:
-        """Each key's first slot: the top bits of a mix of both keys (a short term's first key is its
-        bytes, whose low bits are its first letter)."""
-        mixed = key1 ^ (key2 * MIX)
-        mixed *= np.uint64(0xD6E8FEB86659FD93)
-        return (mixed >> np.uint64(64 - (len(self._slots).bit_length() - 1))).astype(np.intp)
+        """Each key's first slot: the top bits of both keys mixed with this table's random seed. A
+        corpus is someone else's: with slots it could work out, it could bring a hundred thousand
+        short words of one slot and make each lookup walk them all. The slots never reach the
+        index (ids come in order of first appearance), so the index is the same whatever the seed."""
+        spread = mixed(key1 ^ self._seed, 0)
+        spread += key2 * MIX
+        spread = mixed(spread, 1)
+        return (spread >> np.uint64(64 - (len(self._slots).bit_length() - 1))).astype(np.intp)
 
     def _find(self, key1: np.ndarray, key2: np.ndarray) -> np.ndarray:
         """Each key's id (int64), -1 for a key the table lacks: its slots from its first on, until

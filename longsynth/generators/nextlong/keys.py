@@ -44,14 +44,14 @@ def _hashes(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> tuple[n
     while len(live):
         left = length[live] - done
         word = words[start[live] + done] & _BYTE_MASKS[np.minimum(left, 8)]
-        one[live] = _mixed(one[live] ^ word, 0)
-        two[live] = _mixed(two[live] + word, 1)
+        one[live] = mixed(one[live] ^ word, 0)
+        two[live] = mixed(two[live] + word, 1)
         done += 8
         live = live[left > 8]
     return one, two
 
 
-def _mixed(value: np.ndarray, seed: int) -> np.ndarray:
+def mixed(value: np.ndarray, seed: int | np.uint64) -> np.ndarray:
     """A 64-bit finalizer (splitmix64's, on a seeded value): every input bit moves every output bit."""
     value = value + np.uint64(seed) * MIX
     value ^= value >> np.uint64(30)
