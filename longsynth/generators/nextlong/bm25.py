@@ -137,7 +137,7 @@ class TermIds:
     The table holds 40 to 50 bytes a term (each id's two keys, a slot or two, with room to grow),
     and no strings. One polars categorical mapping for the whole build, with the new terms kept as
     polars strings, held about 150 bytes a term: a corpus whose words are all new (30,000 documents
-    of made-up words, 18 million terms) took 3.25 GB to index, now 1.72 GB. (Looking each batch's
+    of made-up words, 18 million terms) took 3.25 GB to index, now 1.50 GB. (Looking each batch's
     terms up in a sorted vocabulary cost time in step with the vocabulary: a million-document
     corpus numbers its articles, so its vocabulary passes a million terms.)
 
@@ -158,9 +158,11 @@ class TermIds:
         self.stop = self._ids
 
     def keys(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every term's two keys, in id order (stop words aside); the table is let go (no more batches)."""
-        self._slots = np.zeros(0, dtype=np.int32)
-        return self._key1[self.stop : self._ids], self._key2[self.stop : self._ids]
+        """Every term's two keys, in id order (stop words aside), handed over: the table lets go of
+        them and of its slots (no more batches), so they are freed once the caller is done."""
+        keys = self._key1[self.stop : self._ids], self._key2[self.stop : self._ids]
+        self._slots = self._key1 = self._key2 = None
+        return keys
 
     def of(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(row, term id) of every kept token of `texts`, in order, as int64 arrays. Each distinct word
@@ -692,12 +694,11 @@ def _write_terms(folder: Path, keys: tuple[np.ndarray, np.ndarray]) -> None:
 @dataclass(frozen=True)
 class _Scratch:
     """What an index build's first pass leaves: its postings in scratch parts (one a batch), each term's
-    chunks (`frequency`), each chunk's kept tokens (`length`) and every term's keys in id order."""
+    chunks (`frequency`) and each chunk's kept tokens (`length`)."""
 
     parts: list[_Part]
     frequency: np.ndarray
     length: np.ndarray
-    keys: tuple[np.ndarray, np.ndarray]
 
 
 def _write_parts(batches: Iterable, scratch: Path, terms: TermIds) -> _Scratch:
@@ -733,7 +734,7 @@ def _write_parts(batches: Iterable, scratch: Path, terms: TermIds) -> _Scratch:
             offset += len(batch)
             del row, term
     length = np.concatenate(lengths).astype(np.float32) if lengths else np.zeros(0, np.float32)
-    return _Scratch(parts, frequency[: terms.size], length, terms.keys())
+    return _Scratch(parts, frequency[: terms.size], length)
 
 
 def _write_matrix(scratch: _Scratch, folder: Path, postings_per_term: int) -> None:
@@ -907,17 +908,20 @@ class Bm25:
         postings_per_term = postings_per_term or POSTINGS_PER_TERM
         folder.mkdir(parents=True, exist_ok=True)
         scratch_folder = folder / "postings"
-        scratch = _write_parts(batches, scratch_folder, terms or TermIds())
+        terms = terms or TermIds()
+        scratch = _write_parts(batches, scratch_folder, terms)
+        # The terms' keys first, so they are let go before the matrix's pass (at 5 million terms,
+        # the peak is in that pass: 683 MiB with them let go, 801 held; bench/nextlong_vocabulary.py)
+        _write_terms(folder, terms.keys())
         _write_matrix(scratch, folder, postings_per_term)
         for part in scratch.parts:
             part.path.unlink()
         scratch_folder.rmdir()
         np.save(folder / "frequency.npy", scratch.frequency.astype(np.int32))  # (chunk ids are int32 too)
-        _write_terms(folder, scratch.keys)
-        terms = len(scratch.frequency)
-        meta = {"chunks": len(scratch.length), "terms": terms, "postings_per_term": postings_per_term}
+        count = len(scratch.frequency)
+        meta = {"chunks": len(scratch.length), "terms": count, "postings_per_term": postings_per_term}
         (folder / "bm25.json").write_text(json.dumps(meta))
-        return terms
+        return count
 
     @classmethod
     def load(cls, folder: Path) -> Bm25:
