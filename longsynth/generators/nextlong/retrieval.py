@@ -676,12 +676,14 @@ def _runs_of_documents(documents) -> Iterator[list[tuple[str, str]]]:
 def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> None:
     from tqdm import tqdm
 
-    doc_ids: list[str] = []
-    first = [0]
+    # Per document, kept as arrays and polars strings, not Python objects (a million documents' ids
+    # and first chunks as Python strings and ints held about 100 MB)
+    doc_ids: list[pl.Series] = []
+    first = [np.zeros(1, dtype=np.int64)]
     joiners: list[str] = []
     owners: list[np.ndarray] = []  # each batch's chunks' document numbers
     counts: list[np.ndarray] = []
-    totals = {"chars": 0, "chunks": 0, "blank_runs": 0}
+    totals = {"chars": 0, "chunks": 0, "docs": 0, "blank_runs": 0}
     sizes: list[np.ndarray] = []  # each chunk's UTF-8 bytes
     checksums: list[np.ndarray] = []  # and their CRC-32
 
@@ -723,9 +725,10 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
                 many = [len(chunks) for chunks in chunked]
             else:
                 run_texts, run_joiners, many = chunk_texts([text for _, text in run], spec.chunk_size)
-            doc = len(doc_ids)
-            doc_ids.extend(doc_id for doc_id, _ in run)
-            first.extend((totals["chunks"] + np.cumsum(many)).tolist())
+            doc = totals["docs"]
+            totals["docs"] += len(run)
+            doc_ids.append(pl.Series([doc_id for doc_id, _ in run], dtype=pl.String))
+            first.append(totals["chunks"] + np.cumsum(many, dtype=np.int64))
             totals["chunks"] += len(run_texts)
             totals["chars"] += sum(len(text) for _, text in run)
             joiners.extend(run_joiners)
@@ -777,7 +780,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
             f"{where} {spec.corpus!r} holds no word BM25 can search (only punctuation, one-letter words "
             "and English stop words), so no negative can be retrieved; use a corpus of prose"
         )
-    ids = pl.Series(doc_ids, dtype=pl.String)
+    ids = pl.concat(doc_ids, rechunk=True) if doc_ids else pl.Series([], dtype=pl.String)
     _check_unique_ids(ids, spec, f"part {part + 1}" if spec.shards > 1 else "the corpus")
     tokens = np.concatenate(pieces.counts if pieces is not None else counts)
     np.save(tmp / "offsets.npy", np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64))
@@ -785,9 +788,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
     pl.DataFrame({"joiner": joiners, "doc": np.concatenate(owners), "tokens": tokens}).write_parquet(
         tmp / "chunks.parquet"
     )
-    pl.DataFrame({"doc_id": doc_ids, "first": np.asarray(first[:-1], dtype=np.int64)}).write_parquet(
-        tmp / "docs.parquet"
-    )
+    pl.DataFrame({"doc_id": ids, "first": np.concatenate(first)[:-1]}).write_parquet(tmp / "docs.parquet")
     meta = {
         "spec": spec.__dict__,
         "chars_per_token": totals["chars"] / max(1, int(tokens.sum())),
