@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import sys
@@ -163,6 +164,48 @@ def test_a_damaged_index_is_never_used(tmp_path, monkeypatch):
     assert not entry.exists()
     code, _, files = run("rebuilt")
     assert code == 0 and files == clean
+
+
+@pytest.mark.parametrize("damage", ["out of range", "one id twice", "keys out of order"])
+def test_term_files_replaced_and_rehashed_are_found_out_and_rebuilt(damage, tmp_path, monkeypatch):
+    """meta.json records the files' sha256s but is not hashed itself: term files replaced by valid
+    .npy files and rehashed there (a shared cache someone else writes) fail the load's checks of the
+    term files, and the entry is rebuilt; the build writes the bytes of a clean one. (Before, ids out
+    of range made every sample be dropped, with a message about the corpus.)"""
+    from click.testing import CliRunner
+
+    import longsynth.generators.nextlong.generator as nl
+    from longsynth.cli import cli
+
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    args = ["build", "--generator", "nextlong", "--task", "nextlong", "--lengths", "2k", "--samples", "3"]
+    args += ["--set", "corpus=builtin:300", "--overwrite"]
+
+    def run(name: str) -> tuple[int, dict[str, bytes]]:
+        nl._index.cache_clear()
+        result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / name)], obj={})
+        files = {str(f.relative_to(tmp_path / name)): f.read_bytes() for f in (tmp_path / name).rglob("*.parquet")}
+        return result.exit_code, files
+
+    code, clean = run("clean")
+    assert code == 0 and clean
+    (entry,) = (tmp_path / "cache" / "index").glob("*/meta.json")
+    entry = entry.parent
+    name = "term_key1.npy" if damage == "keys out of order" else "term_id.npy"
+    values = np.load(entry / "retriever" / name)
+    if damage == "out of range":
+        values[:] = 10**9
+    elif damage == "one id twice":
+        values[1] = values[0]
+    else:
+        values = values[::-1].copy()
+    np.save(entry / "retriever" / name, values)
+    meta = json.loads((entry / "meta.json").read_text())
+    meta["sha256"][f"retriever/{name}"] = hashlib.sha256((entry / "retriever" / name).read_bytes()).hexdigest()
+    (entry / "meta.json").write_text(json.dumps(meta))
+    code, files = run("after")
+    assert code == 0 and files == clean
+    assert len((tmp_path / "cache" / "index" / "builds.log").read_text().splitlines()) == 2  # rebuilt
 
 
 def test_chunk_texts_read_again_come_from_the_recent_ones_within_their_bound(tmp_path, monkeypatch):

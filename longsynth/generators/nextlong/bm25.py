@@ -34,7 +34,7 @@ import polars as pl
 
 from ...cores import available_cores
 from ...read_ahead import WriteBehind, ordered_map
-from .keys import MIX, keys_of, mixed, piece_keys
+from .keys import MIX, keys_of, mixed, series_keys
 
 QUERY_TERMS = 24
 POSTINGS_PER_TERM = 4096  # the most chunks a term keeps in the index (see `Bm25.write`)
@@ -171,10 +171,7 @@ class TermIds:
         row, flat = _words(texts)
         codes = flat.cast(pl.Categorical(pl.Categories.random())).to_physical().to_numpy().astype(np.int64)
         first = _first_places(codes)  # where each distinct word first comes, in that order
-        words = flat.gather(first)
-        length = words.str.len_bytes().to_numpy().astype(np.int64)
-        end = np.cumsum(length)
-        key1, key2 = piece_keys(words.str.join("").item().encode("utf-8") + bytes(8), end - length, end)
+        key1, key2 = series_keys(flat.gather(first))
         term = self._find(key1, key2)
         new = np.flatnonzero(term < 0)  # new terms: ids count on from the last, in order of first appearance
         term[new] = self._ids + np.arange(len(new))
@@ -794,6 +791,23 @@ def _write_matrix(scratch: _Scratch, folder: Path, postings_per_term: int) -> No
     np.save(folder / "indptr.npy", indptr)
 
 
+def _check_terms(folder: Path, key1: np.ndarray, key2: np.ndarray, ids: np.ndarray, terms: int, rows: int) -> None:
+    """The term files agree with each other and with the matrix: as many keys as terms, sorted, and
+    each id once. Their sha256s are checked at load, but meta.json, which records them, is not itself
+    hashed: an entry whose files were replaced and rehashed (a shared cache) raises here, and is
+    rebuilt, instead of searching with ids outside the matrix."""
+    size = len(key1)
+    if not size == len(key2) == len(ids) == terms == rows:
+        raise ValueError(f"{folder}: the index's term files do not agree in length")
+    ordered = (key1[1:] > key1[:-1]) | ((key1[1:] == key1[:-1]) & (key2[1:] >= key2[:-1]))
+    if size and (not ordered.all() or ids.min() < 0 or ids.max() >= size):
+        raise ValueError(f"{folder}: the index's term keys are out of order or its term ids out of range")
+    seen = np.zeros(size, dtype=bool)
+    seen[ids] = True
+    if not seen.all():
+        raise ValueError(f"{folder}: the index's term ids are not each term once")
+
+
 class Bm25:
     def __init__(self, folder: Path):
         meta = json.loads((folder / "bm25.json").read_text())
@@ -806,8 +820,7 @@ class Bm25:
         self._key1 = np.load(folder / "term_key1.npy")
         self._key2 = np.load(folder / "term_key2.npy")
         self._key_id = np.load(folder / "term_id.npy")
-        if not len(self._key1) == len(self._key2) == len(self._key_id) == len(self.frequency) == len(self.indptr) - 1:
-            raise ValueError(f"{folder}: the index's term files do not agree in length")
+        _check_terms(folder, self._key1, self._key2, self._key_id, len(self.frequency), len(self.indptr) - 1)
         self._sums: np.ndarray | None = None  # a search's per-chunk sums (`top_by_chunk`), made on first use
         self._rows: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()  # rows read last
         self._row_bytes = 0

@@ -8,6 +8,7 @@ of Python strings cost about 150 bytes a term.
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
 _BYTE_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 _LONG = np.uint64(1 << 63)
@@ -68,3 +69,11 @@ def keys_of(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     length = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
     end = np.cumsum(length)
     return piece_keys(b"".join([*encoded, bytes(8)]), end - length, end)
+
+
+def series_keys(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """`keys_of` for a polars series of strings, without making each one a Python string (a batch's
+    distinct words in the index build: tens of thousands at once)."""
+    length = texts.str.len_bytes().to_numpy().astype(np.int64)
+    end = np.cumsum(length)
+    return piece_keys(texts.str.join("").item().encode("utf-8") + bytes(8), end - length, end)
