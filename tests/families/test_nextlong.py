@@ -208,6 +208,74 @@ def test_term_files_replaced_and_rehashed_are_found_out_and_rebuilt(damage, tmp_
     assert len((tmp_path / "cache" / "index" / "builds.log").read_text().splitlines()) == 2  # rebuilt
 
 
+def test_indexes_an_older_longsynth_built_of_the_same_corpus_are_removed_when_it_is_rebuilt(tmp_path, monkeypatch):
+    """After an upgrade, the new index of a corpus is built under a new key; the old format's entries of
+    the same spec would stay for good (4.2 GB at a million documents). Building it removes exactly
+    those: not other corpora's, not this format's, not a link, a folder being written, a folder with
+    another name or an unreadable meta.json; it says so on stderr and in builds.log."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    import longsynth.generators.nextlong.generator as nl
+    from longsynth.cli import cli
+    from longsynth.generators.nextlong.retrieval import INDEX_FORMAT
+
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    args = ["build", "--generator", "nextlong", "--task", "nextlong", "--lengths", "2k", "--samples", "2"]
+    args += ["--set", "corpus=builtin:300", "--overwrite"]
+
+    def run(name: str):
+        nl._index.cache_clear()
+        result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / name)], obj={})
+        assert result.exit_code == 0, result.output
+        return result, {f.name: f.read_bytes() for f in (tmp_path / name).rglob("*.parquet")}
+
+    _, clean = run("first")
+    root = tmp_path / "cache" / "index"
+    (current,) = (p.parent for p in root.glob("*/meta.json"))
+    meta = json.loads((current / "meta.json").read_text())
+    assert meta["format"] == INDEX_FORMAT
+
+    def entry(folder: Path, **changes) -> Path:
+        shutil.copytree(current, folder, symlinks=True)
+        written = {**meta, **changes}
+        written = {k: v for k, v in written.items() if v is not None}
+        (folder / "meta.json").write_text(json.dumps(written))
+        return folder
+
+    old = [
+        entry(root / ("a" * 24), format=None),  # before format 7: no format recorded
+        entry(root / ("b" * 24), format=INDEX_FORMAT - 1),
+        entry(root / ("c" * 24 + "-part1of2"), format=5),
+    ]
+    outside = entry(tmp_path / "elsewhere", format=None)
+    kept = [
+        entry(root / ("d" * 24), format=None, spec={**meta["spec"], "corpus": "builtin:301"}),  # another corpus
+        entry(root / ("e" * 24), spec={**meta["spec"], "chunk_size": 1024}),  # another chunking
+        entry(root / ("f" * 24)),  # this format
+        entry(root / f".{'a' * 24}.1.2.tmp", format=None),  # being written
+        entry(root / "notes", format=None),  # not an index key
+    ]
+    (root / ("9" * 24)).symlink_to(outside, target_is_directory=True)
+    kept.append(root / ("9" * 24))
+    unreadable = entry(root / ("8" * 24))
+    (unreadable / "meta.json").write_text("{not json")
+    kept.append(unreadable)
+
+    # a load removes nothing; the build that writes this format's entry removes the old ones
+    result, _ = run("loaded")
+    assert all(folder.exists() for folder in old)
+    shutil.rmtree(current)
+    result, files = run("rebuilt")
+    assert files == clean
+    assert current.exists() and not any(folder.exists() for folder in old)
+    assert all(folder.exists() for folder in kept) and (outside / "meta.json").exists()
+    assert "removed 3 index folder(s) of 'builtin:300'" in result.stderr
+    log = (root / "builds.log").read_text()
+    assert all(f"removed {folder.name} " in log for folder in old)
+
+
 def test_chunk_texts_read_again_come_from_the_recent_ones_within_their_bound(tmp_path, monkeypatch):
     """A chunk text asked for again is not read from the file again while it is among the last
     `RECENT_CHARS` characters read; the kept texts never pass that bound (one text longer than it

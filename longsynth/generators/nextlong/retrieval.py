@@ -18,6 +18,7 @@ import hashlib
 import json
 import operator
 import os
+import re
 import shutil
 import sys
 import threading
@@ -522,10 +523,66 @@ def build_index(spec: IndexSpec, tokenizer: Tokenizer, run_many=None) -> ChunkIn
             build_part(spec, part, tokenizer)
     for part in missing:  # their digests were computed from these bytes a moment ago
         loaded[part] = _load(spec.shard_folder(part), spec, verify=False)
+    if missing:
+        remove_superseded(spec)
     parts = [loaded[part] for part in range(spec.shards)]
     index = parts[0] if len(parts) == 1 else _combine(spec, parts)
     index.built = bool(missing)
     return index
+
+
+_ENTRY_NAME = re.compile(r"[0-9a-f]{24}(-part[0-9]+of[0-9]+)?")
+MAX_META_BYTES = 1 << 20  # an index's meta.json holds its spec, counts and a few dozen digests
+
+
+def remove_superseded(spec: IndexSpec) -> list[Path]:
+    """Remove the cached indexes of `spec` that an older longsynth built in an older index format,
+    which this one never reads, and return their folders. A million documents' index takes 4.2 GB;
+    after an upgrade, the next build of the same corpus writes a new one under a new key, and the old
+    one would stay for good.
+
+    Only what is surely ours and surely dead goes: a folder directly under the index cache, named as
+    an index key is, not a link, whose meta.json records the same spec (corpus, fields, chunking,
+    retriever, encoder, tokenizer, parts) and a format older than `INDEX_FORMAT` (entries before
+    format 7 record none). Entries of other corpora, of this format, and folders still being written
+    (temporary names) are left alone. Each removal is a line in the cache's builds.log, and one line
+    on stderr says what was freed."""
+    root = cache_root()
+    wanted = json.loads(json.dumps(spec.__dict__, default=str))
+    removed, freed = [], 0
+    try:
+        entries = sorted(root.iterdir())
+    except OSError:
+        return removed
+    for folder in entries:
+        if not _ENTRY_NAME.fullmatch(folder.name) or folder.is_symlink() or not folder.is_dir():
+            continue
+        meta_path = folder / "meta.json"
+        try:
+            if meta_path.is_symlink() or meta_path.stat().st_size > MAX_META_BYTES:
+                continue
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(meta, dict) or meta.get("spec") != wanted:
+            continue
+        built_in = meta.get("format", 0)
+        if type(built_in) is not int or built_in >= INDEX_FORMAT:
+            continue
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            removed.append(folder)
+            freed += size
+            with open(root / BUILDS, "a", encoding="utf-8") as log:
+                log.write(f"removed {folder.name} (index format {built_in or 'before 7'}, {size} bytes)\n")
+    if removed:
+        print(
+            f"longsynth: removed {len(removed)} index folder(s) of {printable(repr(spec.corpus))} that an older "
+            f"longsynth built ({freed / 1e9:.2f} GB freed in {root})",
+            file=sys.stderr,
+        )
+    return removed
 
 
 def _local_processes(parts: int):
@@ -792,6 +849,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
     meta = {
         "spec": spec.__dict__,
         "chars_per_token": totals["chars"] / max(1, int(tokens.sum())),
+        "format": INDEX_FORMAT,
         "chunks": len(tokens),
         "skipped_blank_runs": totals["blank_runs"],
         "sha256": {name: sha256_file(tmp / name) for name in _checked_files(tmp)},
