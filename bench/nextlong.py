@@ -11,7 +11,7 @@ part builders. `--corpus PATH` reads your own files (a .jsonl or .parquet file o
 With several sizes (`--documents 10000,100000,1000000`) every index is built first, then the mining
 rounds go through the sizes in turn, and each line says its throughput against the smallest size's.
 Run: python bench/nextlong.py [--documents N,...] [--kind builtin|builtin-zipf|both] [--corpus PATH]
-     [--samples N] [--length 32k] [--shards N] [--repeat N]
+     [--samples N] [--length 32k] [--shards N] [--repeat N] [--retriever bm25|dense]
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def _spec(args):
         samples=args.samples,
         corpus=args.corpus or f"{args.kind}:{args.documents}",
         index_shards=args.shards,
+        retriever=args.retriever,
     )
 
 
@@ -101,6 +102,7 @@ def main() -> None:
     parser.add_argument("--corpus", default="", help="a corpus file or folder instead of a built-in corpus")
     parser.add_argument("--kind", default="both", choices=("builtin", "builtin-zipf", "both"))
     parser.add_argument("--shards", type=int, default=1)
+    parser.add_argument("--retriever", default="bm25", choices=("bm25", "dense"), help="dense: wordllama's vectors")
     parser.add_argument("--repeat", type=int, default=3, help="mining rounds; the median is printed")
     parser.add_argument("--step", choices=("index", "mine"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -117,6 +119,7 @@ def main() -> None:
             def step(name: str, size: int, kind=kind, caches=caches) -> dict:
                 command = [sys.executable, __file__, "--kind", kind, "--documents", str(size), "--step", name]
                 command += ["--samples", str(args.samples), "--length", args.length, "--shards", str(args.shards)]
+                command += ["--retriever", args.retriever]
                 command += ["--corpus", args.corpus] if args.corpus else []
                 env = {**os.environ, "LONGSYNTH_CACHE": os.path.join(caches, str(size))}
                 done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
@@ -138,7 +141,8 @@ def main() -> None:
                 spread = sorted(run["tokens"] / run["mine_s"] for run in runs[size])  # one run moves by a tenth
                 first = first or throughput
                 print(
-                    f"corpus={args.corpus or kind} shards={args.shards} documents={index['documents']} "
+                    f"corpus={args.corpus or kind} retriever={args.retriever} shards={args.shards} "
+                    f"documents={index['documents']} "
                     f"chunks={index['chunks']} index_build={index['index_s']:.1f}s load={mine['load_s']:.1f}s "
                     f"samples={mine.get('rows', '?')}/{args.samples} length={args.length} mining={mine['mine_s']:.2f}s "
                     f"throughput={throughput:,.0f} tokens/s (runs {spread[0]:,.0f} to {spread[-1]:,.0f}; "

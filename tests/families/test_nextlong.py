@@ -688,6 +688,87 @@ def test_dense_retriever_with_the_real_model(tmp_path):
     assert generator.index_spec.encoder == "wordllama"
 
 
+def test_a_dense_index_beyond_the_exact_search_limit_is_an_ivf_index(tmp_path, monkeypatch):
+    """Beyond `EXACT_SEARCH_LIMIT` chunks (lowered here to 300 of builtin:400's 923), the dense index
+    is faiss's IVF, built with the vectors and cached beside them: it finds nearly all of the exact
+    search's top k, ranks ties to the lower id, is the same bytes whatever faiss's thread count and
+    on every build, a damaged one is rebuilt, and a build on it validates and is reproducible."""
+    import faiss
+
+    import longsynth.generators.nextlong.generator as nl
+    import longsynth.generators.nextlong.retrieval as retrieval
+
+    monkeypatch.setattr(retrieval, "EXACT_SEARCH_LIMIT", 300)
+    monkeypatch.setattr(retrieval, "LIST_VECTORS", 16)  # 58 lists, of which a query reads 24
+    spec = load_spec(
+        None, generator="nextlong", tasks="nextlong", lengths="4k", samples=3, corpus="builtin:400", retriever="dense"
+    )
+
+    def index_in(cache: str, threads: int):
+        monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / cache))
+        nl._index.cache_clear()
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(threads)
+        try:
+            generator = make_generator(spec)
+            return generator, generator.index
+        finally:
+            faiss.omp_set_num_threads(before)
+
+    generator, index = index_in("one", 1)
+    dense = index.retriever
+    assert dense.ivf is not None and dense.ivf.nlist == 58 and index.built
+    (folder,) = (p.parent for p in (tmp_path / "one" / "index").glob("*/meta.json"))
+    ivf_file = folder / "retriever" / retrieval.IVF_FILE
+    assert "retriever/" + retrieval.IVF_FILE in json.loads((folder / "meta.json").read_text())["sha256"]
+    _, other = index_in("two", 2)
+    assert other.retriever.ivf is not None
+    assert (tmp_path / "two" / "index" / folder.name / "retriever" / retrieval.IVF_FILE).read_bytes() == (
+        ivf_file.read_bytes()
+    )
+
+    queries = [index.chunk_texts[n] for n in range(0, len(index.chunk_texts), 9)]
+    approximate = dense.search_many(queries, 16)
+    ivf, dense.ivf = dense.ivf, None
+    exact = dense.search_many(queries, 16)
+    dense.ivf = ivf
+    found = [len(set(a.tolist()) & set(e.tolist())) / len(e) for (a, _), (e, _) in zip(approximate, exact, strict=True)]
+    assert np.mean(found) >= 0.9
+    for ids, scores in approximate:
+        assert all((-s1, i1) <= (-s2, i2) for i1, s1, i2, s2 in zip(ids, scores, ids[1:], scores[1:], strict=False))
+
+    out = build(spec, tmp_path / "rows", generator=generator)
+    assert validate_directory(out).problems == []
+    _flip_a_byte(ivf_file, -5)
+    generator, index = index_in("one", 1)
+    assert index.built and index.retriever.ivf is not None  # found out by its sha256, and rebuilt
+    again = build(spec, tmp_path / "again", generator=generator)
+    assert [f.read_bytes() for f in sorted(again.rglob("*.parquet"))] == [
+        f.read_bytes() for f in sorted(out.rglob("*.parquet"))
+    ]
+
+
+def test_a_dense_index_that_needs_faiss_without_it_is_one_error_line(tmp_path, monkeypatch):
+    """Beyond the exact search's limit the IVF index needs faiss: without it, the build stops in one
+    line naming the extra, as soon as the corpus passes the limit (not after embedding all of it)."""
+    from click.testing import CliRunner
+
+    import longsynth.generators.nextlong.generator as nl
+    import longsynth.generators.nextlong.retrieval as retrieval
+    from longsynth.cli import cli
+
+    monkeypatch.setattr(retrieval, "EXACT_SEARCH_LIMIT", 300)
+    monkeypatch.setitem(sys.modules, "faiss", None)  # `import faiss` raises ImportError
+    monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "cache"))
+    nl._index.cache_clear()
+    args = ["build", "--generator", "nextlong", "--task", "nextlong", "--lengths", "4k", "--samples", "1"]
+    args += ["--set", "corpus=builtin:400", "--set", "retriever=dense", "-o", str(tmp_path / "out")]
+    result = CliRunner().invoke(cli, args, obj={})
+    assert result.exit_code == 2, result.output
+    assert "needs faiss: pip install 'longsynth[dense]'" in result.output and "Traceback" not in result.output
+    assert not list((tmp_path / "cache" / "index").glob("*/meta.json"))
+
+
 def test_character_chunks_are_the_greedy_groups_of_whole_lines():
     """By characters, a meta-chunk is as many whole lines as fit `size` (joined by newlines), the next
     line starting the next chunk: checked against that definition written out, on documents whose

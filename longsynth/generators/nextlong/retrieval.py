@@ -4,7 +4,7 @@ Building it reads the corpus (streamed, on a thread of its own), cuts every
 document into meta-chunks, counts each chunk's tokens once, and indexes the
 chunks with BM25 (`bm25.py`) or, optionally, dense embeddings (wordllama's
 static model, shipped in its wheel, or a local sentence-transformers folder;
-searched exactly with numpy, or with faiss for large indexes). The index is
+searched exactly with numpy, or, for large indexes, through faiss's IVF index). The index is
 saved under the cache folder, keyed by corpus, chunking, retriever and
 tokenizer, so later builds load it instead of rebuilding; a load checks every
 file against the digest its build recorded.
@@ -103,6 +103,7 @@ class IndexSpec:
         payload = {**self.__dict__, "identity": self.corpus_identity(), "format": INDEX_FORMAT}
         if self.retriever == "dense":
             payload["encoder_identity"] = encoder_identity(self.encoder)
+            payload["dense_format"] = DENSE_FORMAT
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
@@ -156,7 +157,10 @@ def _documents(spec: IndexSpec, shard: int = 0):
                 yield document
 
 
-EXACT_SEARCH_LIMIT = 50_000  # up to this many vectors, numpy's exact search; beyond, faiss's index
+EXACT_SEARCH_LIMIT = 50_000  # up to this many vectors, numpy's exact search; beyond, faiss's IVF index
+# A dense index's own format (in its key beside INDEX_FORMAT, so BM25 indexes are not rebuilt for it):
+# 2: beyond EXACT_SEARCH_LIMIT, an IVF index built with the vectors (before: an exact one made at each load)
+DENSE_FORMAT = 2
 
 
 def encoder_identity(encoder: str) -> dict[str, Any]:
@@ -308,53 +312,106 @@ def _named_classes(config: Any) -> Iterator[str]:
 
 
 class _Dense:
-    def __init__(self, vectors: np.ndarray, encoder):
+    """Chunk vectors (unit length; a dot product is a cosine similarity) and their search: exact with
+    numpy up to `EXACT_SEARCH_LIMIT` chunks, beyond that through faiss's inverted-file index (IVF), built
+    once with the vectors and cached beside them (see `write_ivf`)."""
+
+    def __init__(self, vectors: np.ndarray, encoder, ivf=None):
         self.vectors = vectors
         self.encoder = encoder
-        self._faiss = None
-        if len(vectors) > EXACT_SEARCH_LIMIT:
-            try:
-                import faiss
-
-                self._faiss = faiss.IndexFlatIP(vectors.shape[1])
-                self._faiss.add(np.ascontiguousarray(vectors))
-            except ImportError:  # numpy's exact search is slower, never wrong
-                pass
+        self.ivf = ivf
 
     @classmethod
     def write(cls, batches, model: str, folder: Path) -> None:
         """Vectors of every chunk of `batches`, embedded 256 at a time and saved in `folder` as they
-        come (a 100,000-document corpus has 232 MB of them; memory holds one batch); `load` reads them."""
+        come (a 100,000-document corpus has 232 MB of them; memory holds one batch), then, for more
+        than `EXACT_SEARCH_LIMIT` chunks, their IVF index; `load` reads them."""
         encoder = load_encoder(model)
         folder.mkdir(parents=True, exist_ok=True)
         raw = folder / "vectors.raw"
         rows, width = 0, 1
+        large = False
         with open(raw, "wb") as sink:
             for texts in batches:
                 for start in range(0, len(texts), 256):
                     vectors = np.ascontiguousarray(encoder(texts[start : start + 256]), dtype=np.float32)
                     sink.write(vectors.tobytes())
                     rows, width = rows + len(vectors), vectors.shape[1]
+                if rows > EXACT_SEARCH_LIMIT and not large:  # without faiss, said now, not after the corpus
+                    _faiss()
+                    large = True
         with open(folder / "vectors.npy", "wb") as out, open(raw, "rb") as vectors:
             header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False}
             np.lib.format.write_array_header_1_0(out, {**header, "shape": (rows, width)})
             shutil.copyfileobj(vectors, out, 1 << 20)
         raw.unlink()
+        if rows > EXACT_SEARCH_LIMIT:
+            write_ivf(np.load(folder / "vectors.npy", mmap_mode="r"), folder / IVF_FILE)
 
     @classmethod
     def load(cls, folder: Path, model: str) -> _Dense:
-        return cls(np.load(folder / "vectors.npy", mmap_mode="r"), load_encoder(model))
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        ivf = None
+        if len(vectors) > EXACT_SEARCH_LIMIT:
+            faiss = _faiss()
+            # mapped, not read: the lists hold every vector again (2 GB at a million documents)
+            ivf = faiss.read_index(str(folder / IVF_FILE), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+            ivf.nprobe = min(PROBED_LISTS, ivf.nlist)
+        return cls(vectors, load_encoder(model), ivf)
 
     def search_many(self, queries: list[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """For each query, the k nearest (chunk ids, cosine similarities), best first."""
+        """For each query, the k nearest (chunk ids, cosine similarities), best first, ties to the lower id."""
         vectors = self.encoder(queries)
         k = min(k, len(self.vectors))
-        if self._faiss is not None:
-            scores, ids = self._faiss.search(vectors, k)
-            return [(i[i >= 0].astype(np.int64), s[i >= 0]) for i, s in zip(ids, scores, strict=True)]
+        if self.ivf is not None:
+            # the IVF's k + 16 best, ranked again so that ties go to the lower id as in the exact search
+            scores, ids = self.ivf.search(np.ascontiguousarray(vectors, dtype=np.float32), k + 16)
+            return [top_k(s[i >= 0], i[i >= 0].astype(np.int64), k) for i, s in zip(ids, scores, strict=True)]
         all_scores = vectors @ self.vectors.T
         chunk_ids = np.arange(len(self.vectors), dtype=np.int64)
         return [top_k(row, chunk_ids, k) for row in all_scores]
+
+
+IVF_FILE = "ivf.faiss"
+LIST_VECTORS = 256  # vectors per IVF list, on average: a query's cost stays flat as the corpus grows
+MAX_LISTS = 8192  # (a query also scores every list's centroid: 8,192 x 256 dimensions at most)
+PROBED_LISTS = 24  # lists a query reads (faiss's nprobe): see docs/families/nextlong.md for its recall
+TRAINING_PER_LIST = 48  # vectors per list k-means is trained on (faiss asks for at least 39)
+IVF_SEED = 20241204  # k-means's seed: the same vectors give the same index
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError:
+        raise SpecError(
+            f"a dense index of more than {EXACT_SEARCH_LIMIT:,} chunks needs faiss: pip install 'longsynth[dense]'"
+        ) from None
+    return faiss
+
+
+def write_ivf(vectors: np.ndarray, path: Path) -> None:
+    """faiss's inverted-file index of `vectors` (inner product), written to `path`.
+
+    The chunks are grouped into lists of about LIST_VECTORS by spherical k-means (their cosine
+    similarity to the list's centroid), trained on an evenly spaced sample with a fixed seed; a
+    search scores the centroids, then every vector of the PROBED_LISTS nearest lists, exactly. So a
+    query reads about 6,000 vectors whatever the corpus's size, where the exact search read all of
+    them (2.3 million at a million built-in documents), and may miss a near chunk whose list it did
+    not read (measured: see `bench/nextlong_dense.py`). The vectors are added in order, so list
+    entries are in chunk order and the file is the same bytes for the same vectors."""
+    faiss = _faiss()
+    rows, width = vectors.shape
+    lists = max(1, min(MAX_LISTS, round(rows / LIST_VECTORS)))
+    quantizer = faiss.IndexFlatIP(width)
+    index = faiss.IndexIVFFlat(quantizer, width, lists, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = IVF_SEED
+    index.cp.spherical = True
+    step = max(1, rows // (lists * TRAINING_PER_LIST))
+    index.train(np.ascontiguousarray(vectors[::step][: lists * TRAINING_PER_LIST], dtype=np.float32))
+    for start in range(0, rows, 1 << 16):
+        index.add(np.ascontiguousarray(vectors[start : start + (1 << 16)], dtype=np.float32))
+    faiss.write_index(index, str(path))
 
 
 @dataclass
@@ -544,7 +601,8 @@ def remove_superseded(spec: IndexSpec) -> list[Path]:
     Only what is surely ours and surely dead goes: a folder directly under the index cache, named as
     an index key is, not a link, whose meta.json records the same spec (corpus, fields, chunking,
     retriever, encoder, tokenizer, parts) and a format older than `INDEX_FORMAT` (entries before
-    format 7 record none). Entries of other corpora, of this format, and folders still being written
+    format 7 record none), or, for a dense index, older than `DENSE_FORMAT` (before 2: none).
+    Entries of other corpora, of this format, and folders still being written
     (temporary names) are left alone. Each removal is a line in the cache's builds.log, and one line
     on stderr says what was freed."""
     root = cache_root()
@@ -566,8 +624,10 @@ def remove_superseded(spec: IndexSpec) -> list[Path]:
             continue
         if not isinstance(meta, dict) or meta.get("spec") != wanted:
             continue
-        built_in = meta.get("format", 0)
-        if type(built_in) is not int or built_in >= INDEX_FORMAT:
+        built_in, dense_in = meta.get("format", 0), meta.get("dense_format", 1)
+        if type(built_in) is not int or type(dense_in) is not int:
+            continue
+        if built_in >= INDEX_FORMAT and (spec.retriever != "dense" or dense_in >= DENSE_FORMAT):
             continue
         size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
         shutil.rmtree(folder, ignore_errors=True)
@@ -850,6 +910,7 @@ def _build(tmp: Path, spec: IndexSpec, tokenizer: Tokenizer, part: int = 0) -> N
         "spec": spec.__dict__,
         "chars_per_token": totals["chars"] / max(1, int(tokens.sum())),
         "format": INDEX_FORMAT,
+        **({"dense_format": DENSE_FORMAT} if spec.retriever == "dense" else {}),
         "chunks": len(tokens),
         "skipped_blank_runs": totals["blank_runs"],
         "sha256": {name: sha256_file(tmp / name) for name in _checked_files(tmp)},
