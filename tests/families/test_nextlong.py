@@ -734,6 +734,11 @@ def test_a_dense_index_beyond_the_exact_search_limit_is_an_ivf_index(tmp_path, m
     dense.ivf = ivf
     found = [len(set(a.tolist()) & set(e.tolist())) / len(e) for (a, _), (e, _) in zip(approximate, exact, strict=True)]
     assert np.mean(found) >= 0.9
+    for (ids, scores), (exact_ids, exact_scores) in zip(approximate, exact, strict=True):
+        # the scores are exact cosines, not the 8-bit codes' (which are off by about 1e-3)
+        same = dict(zip(exact_ids.tolist(), exact_scores.tolist(), strict=True))
+        both = [n for n, chunk in enumerate(ids.tolist()) if chunk in same]
+        assert np.allclose(scores[both], [same[c] for c in ids[both].tolist()], rtol=0, atol=1e-6)
     for ids, scores in approximate:
         assert all((-s1, i1) <= (-s2, i2) for i1, s1, i2, s2 in zip(ids, scores, ids[1:], scores[1:], strict=False))
 

@@ -346,7 +346,7 @@ class _Dense:
             shutil.copyfileobj(vectors, out, 1 << 20)
         raw.unlink()
         if rows > EXACT_SEARCH_LIMIT:
-            write_ivf(np.load(folder / "vectors.npy", mmap_mode="r"), folder / IVF_FILE)
+            write_ivf(folder / "vectors.npy", folder / IVF_FILE)
 
     @classmethod
     def load(cls, folder: Path, model: str) -> _Dense:
@@ -354,7 +354,7 @@ class _Dense:
         ivf = None
         if len(vectors) > EXACT_SEARCH_LIMIT:
             faiss = _faiss()
-            # mapped, not read: the lists hold every vector again (2 GB at a million documents)
+            # mapped, not read: the lists hold every vector again (as codes: 590 MB at a million documents)
             ivf = faiss.read_index(str(folder / IVF_FILE), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
             ivf.nprobe = min(PROBED_LISTS, ivf.nlist)
         return cls(vectors, load_encoder(model), ivf)
@@ -364,19 +364,26 @@ class _Dense:
         vectors = self.encoder(queries)
         k = min(k, len(self.vectors))
         if self.ivf is not None:
-            # the IVF's k + 16 best, ranked again so that ties go to the lower id as in the exact search
-            scores, ids = self.ivf.search(np.ascontiguousarray(vectors, dtype=np.float32), k + 16)
-            return [top_k(s[i >= 0], i[i >= 0].astype(np.int64), k) for i, s in zip(ids, scores, strict=True)]
+            # The IVF's k + 16 best by its 8-bit codes, scored again exactly from the vectors and ranked
+            # as the exact search ranks (ties to the lower id): the scores a row records are exact.
+            _, found = self.ivf.search(np.ascontiguousarray(vectors, dtype=np.float32), k + 16)
+            results = []
+            for query, ids in zip(vectors, found, strict=True):
+                ids = np.sort(ids[ids >= 0]).astype(np.int64)  # (in file order: the rows are read from disk)
+                results.append(top_k(np.asarray(self.vectors[ids]) @ query, ids, k))
+            return results
         all_scores = vectors @ self.vectors.T
         chunk_ids = np.arange(len(self.vectors), dtype=np.int64)
         return [top_k(row, chunk_ids, k) for row in all_scores]
 
 
 IVF_FILE = "ivf.faiss"
-LIST_VECTORS = 256  # vectors per IVF list, on average: a query's cost stays flat as the corpus grows
-MAX_LISTS = 8192  # (a query also scores every list's centroid: 8,192 x 256 dimensions at most)
+LIST_VECTORS = 256  # vectors per IVF list, on average, up to MAX_LISTS lists
+# (beyond 4,096 x 256 = 1M chunks, lists grow: a query reads 24 lists of 560 at a million documents;
+# more lists would need more training vectors, 40 a list, in memory at once)
+MAX_LISTS = 4096
 PROBED_LISTS = 24  # lists a query reads (faiss's nprobe): see docs/families/nextlong.md for its recall
-TRAINING_PER_LIST = 48  # vectors per list k-means is trained on (faiss asks for at least 39)
+TRAINING_PER_LIST = 40  # vectors per list k-means is trained on (faiss asks for at least 39)
 IVF_SEED = 20241204  # k-means's seed: the same vectors give the same index
 
 
@@ -390,28 +397,65 @@ def _faiss():
     return faiss
 
 
-def write_ivf(vectors: np.ndarray, path: Path) -> None:
-    """faiss's inverted-file index of `vectors` (inner product), written to `path`.
+def write_ivf(vectors_file: Path, path: Path) -> None:
+    """faiss's inverted-file index of the vectors in `vectors_file` (a float32 .npy; inner product),
+    written to `path`.
 
     The chunks are grouped into lists of about LIST_VECTORS by spherical k-means (their cosine
-    similarity to the list's centroid), trained on an evenly spaced sample with a fixed seed; a
-    search scores the centroids, then every vector of the PROBED_LISTS nearest lists, exactly. So a
-    query reads about 6,000 vectors whatever the corpus's size, where the exact search read all of
-    them (2.3 million at a million built-in documents), and may miss a near chunk whose list it did
-    not read (measured: see `bench/nextlong_dense.py`). The vectors are added in order, so list
-    entries are in chunk order and the file is the same bytes for the same vectors."""
+    similarity to the list's centroid), trained on an evenly spaced sample with a fixed seed. Each
+    list holds its vectors as 8-bit codes (a quarter of their float32 bytes: 590 MB, not 2.3 GB, at
+    a million documents, which the build holds while it fills the lists). A search scores the
+    centroids, then the codes of the PROBED_LISTS nearest lists, and its best are scored again
+    exactly (`_Dense.search_many`). So a query reads 6,000 to 14,000 codes whatever the corpus's
+    size, where the exact search read every vector (2.3 million at a million built-in documents),
+    and may miss a near chunk whose list it did not read (measured: see `bench/nextlong_dense.py`).
+    The vectors are added in order, so list entries are in chunk order and the file is the same
+    bytes for the same vectors. They are read from the file a block at a time, not mapped: a mapped
+    file's pages count in the build's memory once read (3.2 GB at 2.3 million vectors, against 0.9)."""
     faiss = _faiss()
-    rows, width = vectors.shape
+    rows, width = _npy_shape(vectors_file)
     lists = max(1, min(MAX_LISTS, round(rows / LIST_VECTORS)))
     quantizer = faiss.IndexFlatIP(width)
-    index = faiss.IndexIVFFlat(quantizer, width, lists, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexIVFScalarQuantizer(
+        quantizer, width, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
     index.cp.seed = IVF_SEED
     index.cp.spherical = True
     step = max(1, rows // (lists * TRAINING_PER_LIST))
-    index.train(np.ascontiguousarray(vectors[::step][: lists * TRAINING_PER_LIST], dtype=np.float32))
-    for start in range(0, rows, 1 << 16):
-        index.add(np.ascontiguousarray(vectors[start : start + (1 << 16)], dtype=np.float32))
+    # (each slice copied, so that its block is let go)
+    sample = np.concatenate([block[-start % step :: step].copy() for start, block in _vector_blocks(vectors_file)])
+    index.train(np.ascontiguousarray(sample[: lists * TRAINING_PER_LIST]))
+    del sample
+    for _, block in _vector_blocks(vectors_file):
+        index.add(block)
     faiss.write_index(index, str(path))
+
+
+VECTOR_BLOCK = 1 << 16  # vectors read at once (64 MB of 256 dimensions)
+
+
+def _npy_header(file) -> tuple[int, int]:
+    """The shape of the float32 .npy file open at its start, leaving it at the first vector."""
+    version = np.lib.format.read_magic(file)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read(file)
+    if len(shape) != 2 or fortran or dtype != np.float32:
+        raise ValueError(f"{file.name} is not a float32 matrix")
+    return shape
+
+
+def _npy_shape(path: Path) -> tuple[int, int]:
+    with open(path, "rb") as file:
+        return _npy_header(file)
+
+
+def _vector_blocks(path: Path) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, rows) of a float32 .npy file of vectors, VECTOR_BLOCK rows at a time, read (not mapped)."""
+    with open(path, "rb") as file:
+        rows, width = _npy_header(file)
+        for start in range(0, rows, VECTOR_BLOCK):
+            count = min(VECTOR_BLOCK, rows - start)
+            yield start, np.fromfile(file, dtype=np.float32, count=count * width).reshape(count, width)
 
 
 @dataclass
