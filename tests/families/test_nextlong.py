@@ -275,6 +275,17 @@ def test_indexes_an_older_longsynth_built_of_the_same_corpus_are_removed_when_it
     log = (root / "builds.log").read_text()
     assert all(f"removed {folder.name} " in log for folder in old)
 
+    # a dense index has a format of its own too: one of this INDEX_FORMAT but an older DENSE_FORMAT goes
+    from dataclasses import replace
+
+    from longsynth.generators.nextlong.retrieval import DENSE_FORMAT, IndexSpec, remove_superseded
+
+    dense = replace(IndexSpec(**meta["spec"]), retriever="dense")
+    dense_meta = {**meta, "spec": json.loads(json.dumps(dense.__dict__))}
+    older = entry(root / ("7" * 24), spec=dense_meta["spec"])  # (no dense_format: before 2)
+    current_dense = entry(root / ("6" * 24), spec=dense_meta["spec"], dense_format=DENSE_FORMAT)
+    assert remove_superseded(dense) == [older] and current_dense.exists() and (root / ("f" * 24)).exists()
+
 
 def test_chunk_texts_read_again_come_from_the_recent_ones_within_their_bound(tmp_path, monkeypatch):
     """A chunk text asked for again is not read from the file again while it is among the last
