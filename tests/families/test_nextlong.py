@@ -703,7 +703,8 @@ def test_a_dense_index_beyond_the_exact_search_limit_is_an_ivf_index(tmp_path, m
     """Beyond `EXACT_SEARCH_LIMIT` chunks (lowered here to 300 of builtin:400's 923), the dense index
     is faiss's IVF, built with the vectors and cached beside them: it finds nearly all of the exact
     search's top k, ranks ties to the lower id, is the same bytes whatever faiss's thread count and
-    on every build, a damaged one is rebuilt, and a build on it validates and is reproducible."""
+    on every build (its vectors too, embedded on one thread or two), a damaged one is rebuilt, and a
+    build on it validates and is reproducible."""
     import faiss
 
     import longsynth.generators.nextlong.generator as nl
@@ -720,6 +721,7 @@ def test_a_dense_index_beyond_the_exact_search_limit_is_an_ivf_index(tmp_path, m
         nl._index.cache_clear()
         before = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(threads)
+        monkeypatch.setattr(retrieval, "available_cores", lambda: threads)  # threads embedding the chunks
         try:
             generator = make_generator(spec)
             return generator, generator.index
@@ -734,9 +736,10 @@ def test_a_dense_index_beyond_the_exact_search_limit_is_an_ivf_index(tmp_path, m
     assert "retriever/" + retrieval.IVF_FILE in json.loads((folder / "meta.json").read_text())["sha256"]
     _, other = index_in("two", 2)
     assert other.retriever.ivf is not None
-    assert (tmp_path / "two" / "index" / folder.name / "retriever" / retrieval.IVF_FILE).read_bytes() == (
-        ivf_file.read_bytes()
-    )
+    for name in (retrieval.IVF_FILE, "vectors.npy"):  # embedded and indexed on one thread, then on two
+        assert (tmp_path / "two" / "index" / folder.name / "retriever" / name).read_bytes() == (
+            (folder / "retriever" / name).read_bytes()
+        )
 
     queries = [index.chunk_texts[n] for n in range(0, len(index.chunk_texts), 9)]
     approximate = dense.search_many(queries, 16)

@@ -37,7 +37,7 @@ from ...cores import available_cores, process_pool
 from ...errors import CacheError, CorpusError, SpecError
 from ...files import input_files, read_parquet_file, sha256_file, write_folder_atomically
 from ...inputs import read_text
-from ...read_ahead import WriteBehind, read_ahead
+from ...read_ahead import WriteBehind, ordered_map, read_ahead
 from ...terminal import printable
 from ...text.sources import iter_corpus_documents
 from ...tokenizers import MAX_TOKENIZER_BYTES, O200K_PATTERN, Tokenizer, get_tokenizer, holds_blank_run
@@ -189,7 +189,14 @@ def load_encoder(encoder: str):
         except ImportError:
             raise SpecError("retriever=dense needs the dense extra: pip install 'longsynth[dense]'") from None
         model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
-        return lambda texts: np.asarray(model.embed(list(texts), norm=True), dtype=np.float32)
+
+        def embed(texts):
+            return np.asarray(model.embed(list(texts), norm=True), dtype=np.float32)
+
+        # Its tokenizer (Rust) and pooling (numpy) let go of the GIL, and a text's vector depends only
+        # on the batch it is embedded in: batches may be embedded on several threads at once.
+        embed.concurrent = True
+        return embed
     if not encoder or not Path(encoder).is_dir():
         raise SpecError(f"encoder {encoder!r} is not wordllama or a local model folder; no model is fetched from a hub")
     check_model_folder(Path(encoder))
@@ -331,12 +338,20 @@ class _Dense:
         raw = folder / "vectors.raw"
         rows, width = 0, 1
         large = False
-        with open(raw, "wb") as sink:
+
+        def groups():
             for texts in batches:
                 for start in range(0, len(texts), 256):
-                    vectors = np.ascontiguousarray(encoder(texts[start : start + 256]), dtype=np.float32)
-                    sink.write(vectors.tobytes())
-                    rows, width = rows + len(vectors), vectors.shape[1]
+                    yield texts[start : start + 256]
+
+        # The same groups of 256, in order, on every core the encoder may share (wordllama: 8,192
+        # chunks in 3.6 s on two threads against 5.5 s on one, the same bytes), one group each ahead.
+        workers = available_cores() if getattr(encoder, "concurrent", False) else 1
+        with open(raw, "wb") as sink:
+            for vectors in ordered_map(encoder, groups(), workers):
+                vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+                sink.write(vectors.tobytes())
+                rows, width = rows + len(vectors), vectors.shape[1]
                 if rows > EXACT_SEARCH_LIMIT and not large:  # without faiss, said now, not after the corpus
                     _faiss()
                     large = True
