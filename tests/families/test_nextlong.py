@@ -761,6 +761,15 @@ def test_a_dense_index_beyond_the_exact_search_limit_is_an_ivf_index(tmp_path, m
     _flip_a_byte(ivf_file, -5)
     generator, index = index_in("one", 1)
     assert index.built and index.retriever.ivf is not None  # found out by its sha256, and rebuilt
+    # another index's IVF file (of 400 of the vectors), rehashed in meta.json: found out, and rebuilt
+    part = tmp_path / "part.npy"
+    np.save(part, np.asarray(index.retriever.vectors[:400]))
+    retrieval.write_ivf(part, ivf_file)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["sha256"]["retriever/" + retrieval.IVF_FILE] = hashlib.sha256(ivf_file.read_bytes()).hexdigest()
+    (folder / "meta.json").write_text(json.dumps(meta))
+    generator, index = index_in("one", 1)
+    assert index.built and index.retriever.ivf.ntotal == len(index.retriever.vectors)
     again = build(spec, tmp_path / "again", generator=generator)
     assert [f.read_bytes() for f in sorted(again.rglob("*.parquet"))] == [
         f.read_bytes() for f in sorted(out.rglob("*.parquet"))

@@ -331,8 +331,8 @@ class _Dense:
     @classmethod
     def write(cls, batches, model: str, folder: Path) -> None:
         """Vectors of every chunk of `batches`, embedded 256 at a time and saved in `folder` as they
-        come (a 100,000-document corpus has 232 MB of them; memory holds one batch), then, for more
-        than `EXACT_SEARCH_LIMIT` chunks, their IVF index; `load` reads them."""
+        come (a 100,000-document corpus has 232 MB of them; memory holds a group of 256 per thread),
+        then, for more than `EXACT_SEARCH_LIMIT` chunks, their IVF index; `load` reads them."""
         encoder = load_encoder(model)
         folder.mkdir(parents=True, exist_ok=True)
         raw = folder / "vectors.raw"
@@ -371,6 +371,9 @@ class _Dense:
             faiss = _faiss()
             # mapped, not read: the lists hold every vector again (as codes: 590 MB at a million documents)
             ivf = faiss.read_index(str(folder / IVF_FILE), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+            # (a file of another index, rehashed in meta.json, would answer with other chunks: rebuilt)
+            if not hasattr(ivf, "nprobe") or ivf.ntotal != len(vectors) or ivf.d != vectors.shape[1]:
+                raise ValueError(f"{folder / IVF_FILE} is not the IVF index of these {len(vectors)} vectors")
             ivf.nprobe = min(PROBED_LISTS, ivf.nlist)
         return cls(vectors, load_encoder(model), ivf)
 
@@ -384,7 +387,7 @@ class _Dense:
             _, found = self.ivf.search(np.ascontiguousarray(vectors, dtype=np.float32), k + 16)
             results = []
             for query, ids in zip(vectors, found, strict=True):
-                ids = np.sort(ids[ids >= 0]).astype(np.int64)  # (in file order: the rows are read from disk)
+                ids = np.sort(ids[(ids >= 0) & (ids < len(self.vectors))]).astype(np.int64)  # (in file order)
                 results.append(top_k(np.asarray(self.vectors[ids]) @ query, ids, k))
             return results
         all_scores = vectors @ self.vectors.T
@@ -426,7 +429,7 @@ def write_ivf(vectors_file: Path, path: Path) -> None:
     and may miss a near chunk whose list it did not read (measured: see `bench/nextlong_dense.py`).
     The vectors are added in order, so list entries are in chunk order and the file is the same
     bytes for the same vectors. They are read from the file a block at a time, not mapped: a mapped
-    file's pages count in the build's memory once read (3.2 GB at 2.3 million vectors, against 0.9)."""
+    file's pages count in the build's memory once read (3.2 GB at 2.3 million vectors, against 1.0)."""
     faiss = _faiss()
     rows, width = _npy_shape(vectors_file)
     lists = max(1, min(MAX_LISTS, round(rows / LIST_VECTORS)))
