@@ -647,10 +647,11 @@ class _Part:
         return self._columns(data)
 
 
-class _ArrayFile:
-    """A 1-D .npy file read by slices, each with one `pread`: a process holds the postings its searches
-    read, never the file. Through a memory map, the kernel's read-around mapped several megabytes per
-    search (a mining process of the million-document Zipf corpus reached 1.75 GB)."""
+class ArrayFile:
+    """A .npy file read by slices of its first axis, each with one `pread`: a process holds the postings
+    (or vectors) its searches read, never the file. Through a memory map, the kernel's read-around
+    mapped several megabytes per search (a mining process of the million-document Zipf corpus reached
+    1.75 GB; one of a 681,018-chunk dense index held its whole 697 MB of vectors after 600 searches)."""
 
     def __init__(self, path: Path):
         self._path = path
@@ -659,9 +660,12 @@ class _ArrayFile:
             read_header = (
                 np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             )
-            shape, _, dtype = read_header(handle)
+            shape, fortran, dtype = read_header(handle)
             self._offset = handle.tell()
-        self.dtype, self.size = np.dtype(dtype), int(shape[0])
+        if fortran:
+            raise ValueError(f"{path} is stored column by column")
+        self.dtype, self.size, self.shape = np.dtype(dtype), int(shape[0]), tuple(shape)
+        self._row_bytes = self.dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
         self._fd = os.open(path, os.O_RDONLY)
 
     def __del__(self) -> None:
@@ -669,12 +673,20 @@ class _ArrayFile:
             os.close(self._fd)
 
     def __reduce__(self):  # another process opens the file itself
-        return _ArrayFile, (self._path,)
+        return ArrayFile, (self._path,)
+
+    def __len__(self) -> int:
+        return self.size
 
     def read(self, start: int, end: int) -> np.ndarray:
-        width = self.dtype.itemsize
-        data = os.pread(self._fd, (end - start) * width, self._offset + start * width)
-        return np.frombuffer(data, dtype=self.dtype)
+        data = os.pread(self._fd, (end - start) * self._row_bytes, self._offset + start * self._row_bytes)
+        return np.frombuffer(data, dtype=self.dtype).reshape(-1, *self.shape[1:])
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The given rows (in range), in the order given: one `pread` each."""
+        size, offset = self._row_bytes, self._offset
+        data = b"".join(os.pread(self._fd, size, offset + int(row) * size) for row in rows)
+        return np.frombuffer(data, dtype=self.dtype).reshape(len(rows), *self.shape[1:])
 
 
 def _write_terms(folder: Path, keys: tuple[np.ndarray, np.ndarray]) -> None:
@@ -819,8 +831,8 @@ class Bm25:
         self.chunks = int(meta["chunks"])
         self.frequency = np.load(folder / "frequency.npy")  # chunks holding each term (before pruning)
         self.indptr = np.load(folder / "indptr.npy")  # term t's postings are [indptr[t], indptr[t + 1])
-        self._indices = _ArrayFile(folder / "indices.npy")  # each posting's chunk, in order within a term
-        self._scores = _ArrayFile(folder / "data.npy")  # and its BM25 score
+        self._indices = ArrayFile(folder / "indices.npy")  # each posting's chunk, in order within a term
+        self._scores = ArrayFile(folder / "data.npy")  # and its BM25 score
         # The terms' keys, sorted, and each one's term id (`_write_terms`, `term_ids`)
         self._key1 = np.load(folder / "term_key1.npy")
         self._key2 = np.load(folder / "term_key2.npy")

@@ -41,7 +41,7 @@ from ...read_ahead import WriteBehind, ordered_map, read_ahead
 from ...terminal import printable
 from ...text.sources import iter_corpus_documents
 from ...tokenizers import MAX_TOKENIZER_BYTES, O200K_PATTERN, Tokenizer, get_tokenizer, holds_blank_run
-from .bm25 import BATCH, BATCH_CHARS, POSTINGS_PER_TERM, Bm25, terms_of, top_k
+from .bm25 import BATCH, BATCH_CHARS, POSTINGS_PER_TERM, ArrayFile, Bm25, terms_of, top_k
 from .chunking import chunk_document, chunk_texts
 from .pieces import PieceTable
 from .synthetic_corpus import VERSION as SYNTHETIC_VERSION
@@ -377,6 +377,11 @@ class _Dense:
             ivf.nprobe = min(PROBED_LISTS, ivf.nlist)
         return cls(vectors, load_encoder(model), ivf)
 
+    @functools.cached_property
+    def _rows(self) -> ArrayFile:
+        """The vectors' file, read a row at a time where a search re-scores its best (`ArrayFile`)."""
+        return ArrayFile(Path(self.vectors.filename))
+
     def search_many(self, queries: list[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each query, the k nearest (chunk ids, cosine similarities), best first, ties to the lower id."""
         vectors = self.encoder(queries)
@@ -388,7 +393,7 @@ class _Dense:
             results = []
             for query, ids in zip(vectors, found, strict=True):
                 ids = np.sort(ids[(ids >= 0) & (ids < len(self.vectors))]).astype(np.int64)  # (in file order)
-                results.append(top_k(np.asarray(self.vectors[ids]) @ query, ids, k))
+                results.append(top_k(self._rows.take(ids) @ query, ids, k))
             return results
         all_scores = vectors @ self.vectors.T
         chunk_ids = np.arange(len(self.vectors), dtype=np.int64)
