@@ -436,7 +436,10 @@ def write_ivf(vectors_file: Path, path: Path) -> None:
     bytes for the same vectors. They are read from the file a block at a time, not mapped: a mapped
     file's pages count in the build's memory once read (3.2 GB at 2.3 million vectors, against 1.0)."""
     faiss = _faiss()
-    rows, width = _npy_shape(vectors_file)
+    vectors = ArrayFile(vectors_file)
+    if len(vectors.shape) != 2 or vectors.dtype != np.float32:
+        raise ValueError(f"{vectors_file} is not a float32 matrix")
+    rows, width = vectors.shape
     lists = max(1, min(MAX_LISTS, round(rows / LIST_VECTORS)))
     quantizer = faiss.IndexFlatIP(width)
     index = faiss.IndexIVFScalarQuantizer(
@@ -446,39 +449,18 @@ def write_ivf(vectors_file: Path, path: Path) -> None:
     index.cp.spherical = True
     step = max(1, rows // (lists * TRAINING_PER_LIST))
     # (each slice copied, so that its block is let go)
-    sample = np.concatenate([block[-start % step :: step].copy() for start, block in _vector_blocks(vectors_file)])
+    starts = range(0, rows, VECTOR_BLOCK)
+    sample = np.concatenate(
+        [vectors.read(start, min(rows, start + VECTOR_BLOCK))[-start % step :: step].copy() for start in starts]
+    )
     index.train(np.ascontiguousarray(sample[: lists * TRAINING_PER_LIST]))
     del sample
-    for _, block in _vector_blocks(vectors_file):
-        index.add(block)
+    for start in starts:
+        index.add(vectors.read(start, min(rows, start + VECTOR_BLOCK)))
     faiss.write_index(index, str(path))
 
 
 VECTOR_BLOCK = 1 << 16  # vectors read at once (64 MB of 256 dimensions)
-
-
-def _npy_header(file) -> tuple[int, int]:
-    """The shape of the float32 .npy file open at its start, leaving it at the first vector."""
-    version = np.lib.format.read_magic(file)
-    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, fortran, dtype = read(file)
-    if len(shape) != 2 or fortran or dtype != np.float32:
-        raise ValueError(f"{file.name} is not a float32 matrix")
-    return shape
-
-
-def _npy_shape(path: Path) -> tuple[int, int]:
-    with open(path, "rb") as file:
-        return _npy_header(file)
-
-
-def _vector_blocks(path: Path) -> Iterator[tuple[int, np.ndarray]]:
-    """(first row, rows) of a float32 .npy file of vectors, VECTOR_BLOCK rows at a time, read (not mapped)."""
-    with open(path, "rb") as file:
-        rows, width = _npy_header(file)
-        for start in range(0, rows, VECTOR_BLOCK):
-            count = min(VECTOR_BLOCK, rows - start)
-            yield start, np.fromfile(file, dtype=np.float32, count=count * width).reshape(count, width)
 
 
 @dataclass
