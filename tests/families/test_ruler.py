@@ -134,6 +134,27 @@ def test_fwe_follows_a_zipf_distribution(ruler_build):
         assert all(re.fullmatch(r"[a-z]{6}", w) for w in counts if w != "...")
 
 
+def test_word_counts_are_exactly_a_split_and_counter():
+    """The oracle's fast count gives `Counter(text.split())`: the same counts in the same order (ties
+    in the top words are ranked by first appearance), on lists it counts in numpy and on every text
+    it must leave to split (other whitespace, runs of spaces, long or non-ASCII words)."""
+    import random
+
+    from longsynth.generators.ruler.words import coded_words, word_counts
+
+    rng = random.Random(7)
+    vocabulary = ["...", *coded_words(rng, 300, 6), "ab", "abcdefgh", "a"]
+    texts = [" ".join(rng.choices(vocabulary, weights=range(len(vocabulary), 0, -1), k=5000)) for _ in range(5)]
+    # words sharing their first bytes, at every length the numpy path takes (1 to 8)
+    texts.append(" ".join(rng.choice(["a", "aa", "aaa", "aaaaaaa", "aaaaaaaa", "ab", "b"]) for _ in range(2000)))
+    for _ in range(3000):
+        alphabet = rng.choice(["ab .", "ab\t\n .", "ab  ", "aé b", "abcdefghi "])
+        texts.append("".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 60))))
+    texts += ["", " ", "abcdefghi", "a\u00a0b a", "a\x1fb a"]
+    for text in texts:
+        assert list(word_counts(text).items()) == list(collections.Counter(text.split()).items()), text
+
+
 def test_qa_gold_documents_at_the_cell_depth(ruler_build):
     _, out = ruler_build
     for row in _rows(out, "qa_1") + _rows(out, "qa_2"):

@@ -54,9 +54,9 @@ def vocabulary_size(options: Any, target: int, reserve: int) -> int:
     return options.vocab_size or max(ANSWERS + 2, (target - reserve) // 50)
 
 
-def most_frequent(words: list[str]) -> tuple[list[str] | None, collections.Counter]:
+def most_frequent(words: list[str] | collections.Counter) -> tuple[list[str] | None, collections.Counter]:
     """The three most frequent words other than the noise, most frequent first, or None when the
-    third is tied with the fourth."""
+    third is tied with the fourth. `words` may be counted already (`words.word_counts`)."""
     return top_words(words, ANSWERS, ignore=NOISE)
 
 

@@ -18,6 +18,7 @@ from ...validators.base import Validator
 from ..needle.generator import TASKS as NEEDLE_TASKS
 from ..needle.oracle import VALIDATORS as NEEDLE_VALIDATORS
 from . import common_words, frequent_words, qa, variable_tracking
+from .words import word_counts
 
 NIAH = tuple(NEEDLE_TASKS)  # the needle family's tasks, which this family builds with it
 
@@ -61,7 +62,7 @@ def common_words_from_text(generator, row: dict[str, Any], metadata: dict[str, A
 
 def frequent_words_from_text(generator, row: dict[str, Any], metadata: dict[str, Any]) -> list[str]:
     """The three most frequent coded words of the text, third place untied."""
-    derived, _ = frequent_words.most_frequent(list_line(row["input"]).split())
+    derived, _ = frequent_words.most_frequent(word_counts(list_line(row["input"])))
     if derived is None:
         return ["the third most frequent word is tied with the fourth"]
     if derived != list(row["answers"]):

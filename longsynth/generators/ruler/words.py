@@ -85,10 +85,11 @@ def fit_word_list(generator, wrapped, cell, budget_adjust: int, vocabulary, toke
     )
 
 
-def top_words(words: list[str], count: int, ignore: str | None = None) -> tuple[list[str] | None, Counter]:
-    """The `count` most frequent words (most frequent first) and every word's count, or None for the
-    words when the count-th is tied with the next (the answer would not be determined): how the cwe
-    and fwe oracles count a list."""
+def top_words(words: list[str] | Counter, count: int, ignore: str | None = None) -> tuple[list[str] | None, Counter]:
+    """The `count` most frequent words (most frequent first; equal counts in order of first
+    appearance) and every word's count, or None for the words when the count-th is tied with the
+    next (the answer would not be determined): how the cwe and fwe oracles count a list. `words` may
+    be counted already (`word_counts`)."""
     counts = Counter(words)
     if ignore is not None:
         counts.pop(ignore, None)
@@ -96,3 +97,36 @@ def top_words(words: list[str], count: int, ignore: str | None = None) -> tuple[
     if len(ranked) < count or (len(ranked) > count and ranked[count - 1][1] == ranked[count][1]):
         return None, counts
     return [w for w, _ in ranked[:count]], counts
+
+
+_KEY_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)  # a word's first k bytes
+
+
+def word_counts(text: str) -> Counter:
+    """`Counter(text.split())`: each word's count, in order of first appearance. A list of short
+    ASCII words separated by single spaces (fwe's coded words, at most 8 letters) is counted in
+    numpy: each word's bytes as one 64-bit key, the keys counted by one sort. A
+    32K list of 13,000 words costs 0.5 instead of 1.9 ms, a third of what the fwe oracle took per
+    sample. Any other text (longer words, other whitespace, runs of spaces) is split and counted."""
+    n = len(text)
+    if not n or not text.isascii() or text[0] == " " or text[-1] == " " or "  " in text:
+        return Counter(text.split())
+    raw = text.encode("ascii")
+    codes = np.frombuffer(raw, dtype=np.uint8)
+    if (codes < 32).any():  # tabs, line breaks and other separators str.split knows: split as it does
+        return Counter(text.split())
+    spaces = np.flatnonzero(codes == 32)
+    starts = np.concatenate(([0], spaces + 1))
+    ends = np.concatenate((spaces, [n]))
+    lengths = ends - starts
+    if lengths.max() > 8:
+        return Counter(text.split())
+    # Eight bytes from each word's start (the text padded so the last word has them), cut to the word:
+    # no word holds a zero byte (none below 32), so words of different lengths get different keys.
+    window = np.ndarray((n,), dtype="<u8", buffer=raw + bytes(8), strides=(1,))
+    keys = window[starts] & _KEY_MASKS[lengths]
+    _, firsts, counts = np.unique(keys, return_index=True, return_counts=True)  # first: first occurrence
+    order = np.argsort(firsts)
+    firsts, counts = firsts[order], counts[order]
+    words = [text[s:e] for s, e in zip(starts[firsts].tolist(), ends[firsts].tolist(), strict=True)]
+    return Counter(dict(zip(words, counts.tolist(), strict=True)))
