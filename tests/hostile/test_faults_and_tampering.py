@@ -202,6 +202,20 @@ def test_duckdb_touches_no_file_and_cannot_be_unlocked(tmp_path):
         con.execute("SET enable_external_access = true")
 
 
+def test_duckdb_reads_a_table_only_in_the_call_that_gives_it():
+    """Each table name stays registered on the connection between calls: the next call with other
+    rows, or other columns, under that name reads those, and a call that does not give the table
+    cannot read the last call's rows."""
+    pets = [Column("id", "int"), Column("name", "str")]
+    assert run_duckdb("SELECT * FROM pets ORDER BY id", {"pets": (pets, [(1, "a"), (2, "b")])}) == [(1, "a"), (2, "b")]
+    wider = [Column("id", "int"), Column("weight", "float"), Column("name", "str")]
+    assert run_duckdb("SELECT * FROM pets", {"pets": (wider, [(3, 1.5, "c")])}) == [(3, 1.5, "c")]
+    with pytest.raises(SpecError, match="DuckDB could not run the SQL"):
+        run_duckdb("SELECT * FROM pets", {"owners": (pets, [(9, "z")])})
+    with pytest.raises(SpecError, match="DuckDB could not run the SQL"):
+        run_duckdb("SELECT * FROM pets", {})
+
+
 @pytest.mark.parametrize("engine", ["duckdb", "sqlite3"])
 def test_a_query_with_no_end_is_stopped(engine, monkeypatch):
     """A recursive CTE with no end (in a user's --set sql): both engines stop it at the time limit
