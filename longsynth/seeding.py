@@ -61,18 +61,25 @@ def _random_words(rng: random.Random, count: int, dtype) -> np.ndarray:
 
 def permutation(rng: random.Random, size: int) -> np.ndarray:
     """A uniformly random order of range(size), drawn from `rng`: `size` random 64-bit keys from one
-    `getrandbits` call, sorted. Tens of thousands of entries cost about a millisecond, where
-    `random.shuffle` costs tens; and no `numpy.random`, whose import alone costs a build 7 MiB of
-    memory. Two equal keys (about one draw in 10^10 at 30,000 entries) are ordered by a stable sort,
-    so the order is the same on every machine, whatever sort numpy picks for distinct keys."""
+    `getrandbits` call, in a stable sort's order (two equal keys, about one draw in 10^10 at 30,000
+    entries, keep their index order), so the order is the same on every machine. Tens of thousands
+    of entries cost a tenth of a millisecond, where `random.shuffle` costs tens; and no
+    `numpy.random`, whose import alone costs a build 7 MiB of memory.
+
+    The sort is `stable_key_order`: numpy's stable sort of 64-bit keys is a merge sort, and its
+    default sort took 0.46 ms for fwe's 13,000-word list at 32K."""
     if size <= 0:
         return np.zeros(0, dtype=np.int64)
-    keys = _random_words(rng, size, np.uint64)
-    order = np.argsort(keys)
-    ordered = keys[order]
-    if np.any(ordered[1:] == ordered[:-1]):
-        order = np.argsort(keys, kind="stable")
-    return order.astype(np.int64)
+    return stable_key_order(_random_words(rng, size, np.uint64)).astype(np.int64)
+
+
+def stable_key_order(keys: np.ndarray) -> np.ndarray:
+    """`np.argsort(keys, kind="stable")` for uniformly random 64-bit keys, five times faster: a
+    radix sort by the keys' top 16 bits (numpy sorts 16-bit keys by radix), which leaves runs of a
+    few keys out of order, then a merge sort of that almost sorted order, which runs in linear time.
+    Both passes are stable, so equal keys keep their index order, as in one stable sort."""
+    by_top = np.argsort((keys >> np.uint64(48)).astype(np.uint16), kind="stable")
+    return by_top[np.argsort(keys[by_top], kind="stable")]
 
 
 def random_below(rng: random.Random, count: int, bound: int) -> np.ndarray:

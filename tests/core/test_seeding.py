@@ -17,6 +17,20 @@ def test_permutation_is_a_seeded_order_of_every_index():
     assert not np.array_equal(permutation(random.Random(7), 1000), permutation(random.Random(8), 1000))
 
 
+def test_the_key_order_is_a_stable_sort_of_the_keys():
+    """`stable_key_order` is numpy's stable argsort: on random keys, on keys that share their top
+    bits, and on repeated keys (kept in index order)."""
+    from longsynth.seeding import _random_words, stable_key_order
+
+    rng = random.Random(11)
+    for size in (1, 2, 100, 30_000):
+        keys = _random_words(rng, size, np.uint64)
+        crowded = keys & np.uint64(0x0000_FFFF_FFFF_FFFF) | np.uint64(7 << 48)  # one top-16 bucket
+        repeated = keys[_random_words(rng, size, np.uint64) % np.uint64(max(1, size // 10))]
+        for case in (keys, crowded, repeated):
+            assert np.array_equal(stable_key_order(case), np.argsort(case, kind="stable"))
+
+
 def test_permutation_is_uniform():
     """All 24 orders of four items come up about equally often (chi-square against uniform, 24,000 draws;
     the 0.1% critical value for 23 degrees of freedom is 49.7)."""
