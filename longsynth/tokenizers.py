@@ -149,16 +149,6 @@ def measure(tokenizer: Tokenizer, text: str, reference: bool = False) -> Measure
     return Measurement(len(ids), tokenizer.char_ends(text, ids), ids)
 
 
-def utf8_lengths(text: str) -> np.ndarray:
-    """Each character's length in UTF-8 bytes, from its code point in numpy (a Chinese 32K sample has
-    40,000 characters: a Python loop over them held the interpreter lock for 4 ms a sample)."""
-    try:
-        points = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
-    except UnicodeEncodeError:  # a lone surrogate (3 bytes, as Python's "surrogatepass" writes it)
-        return np.fromiter((len(c.encode("utf-8", "surrogatepass")) for c in text), np.int64, len(text))
-    return 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
-
-
 # --------------------------------------------------------------------------- tiktoken
 
 
@@ -625,8 +615,11 @@ class TiktokenTokenizer:
         if text.isascii():
             return byte_ends
         # Map byte offsets to character offsets: a token ends in the character that holds its last
-        # byte (a byte-level token may end inside a character: that character's end counts).
-        owner = np.repeat(np.arange(len(text), dtype=np.int64), utf8_lengths(text))
+        # byte (a byte-level token may end inside a character: that character's end counts). A
+        # character starts at every byte that is not a continuation byte (10xxxxxx); a lone
+        # surrogate takes 3 bytes, as the replacement character tiktoken encodes for it does.
+        data = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+        owner = np.cumsum((data & 0xC0) != 0x80) - 1
         return owner[byte_ends - 1] + 1
 
     def _token_byte_lengths(self) -> np.ndarray:
