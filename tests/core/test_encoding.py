@@ -213,3 +213,32 @@ def test_the_build_thread_makes_samples_while_the_helper_works_through_its_backl
     # waits holds two per encoding thread by the fifth row: [7, 6, 6, 5, 4, 3, 3, ...])
     assert min(ahead[1:8]) >= 5, ahead
     assert max(ahead[20:28]) == 3 and ahead[-1] == 0, ahead  # then two per encoding thread
+
+
+def test_a_build_freezes_the_objects_older_than_it_and_only_for_its_length(tmp_path, monkeypatch):
+    """While a build runs, the objects alive before it are frozen (the cycle collector skips them);
+    after it, nothing stays frozen, also when it fails; a caller's own freeze is left as it was."""
+    import gc
+
+    from longsynth import pipeline
+    from longsynth.spec import load_spec
+
+    spec = load_spec(None, tasks="niah_single_1", lengths="1k", samples=1)
+    seen = []
+    real = pipeline.make_generator
+    monkeypatch.setattr(pipeline, "make_generator", lambda s: seen.append(gc.get_freeze_count()) or real(s))
+    assert gc.get_freeze_count() == 0
+    pipeline.build(spec, tmp_path / "one")
+    assert seen[0] > 1000 and gc.get_freeze_count() == 0
+    monkeypatch.setattr(pipeline, "_build", lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        pipeline.build(spec, tmp_path / "two")
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # a caller's freeze: kept, and nothing more frozen by the build
+    try:
+        frozen = gc.get_freeze_count()
+        with pytest.raises(ZeroDivisionError):
+            pipeline.build(spec, tmp_path / "three")
+        assert gc.get_freeze_count() == frozen and seen[-1] == frozen
+    finally:
+        gc.unfreeze()
