@@ -95,3 +95,48 @@ def test_a_vocabulary_learned_ahead_gives_the_same_counts(tokenizer):
     assert counts == [tokenizer.count(t) for t in expected]
     odd = ["calm-fox", "x-ray-owl", "Bold9-lens-cap", "calm-owl"]
     assert count_filled(tokenizer, NEEDLE, (KEY, VALUE), (odd, values), "\n") is None
+
+
+def test_keys_drawn_as_word_pairs_are_the_same_words_and_counted_from_their_indices(tokenizer):
+    """`draw_word_pairs` draws `draw_many_tokens`'s words from the same random stream, with each
+    word's adjective and noun; the counts `hyphenated_counts` gives by index, passed to `count_filled`
+    as the key's counts, make every needle's own count. Words or parts with a hyphen get -1 (the
+    caller then leaves the batch to `count_filled`'s own split)."""
+    from longsynth.generators.needle.generator import draw_word_pairs
+    from longsynth.generators.needle.keys import key_words
+    from longsynth.text.units import hyphenated_counts
+
+    adjectives, nouns = key_words("en")
+    taken = {"calm-fox"}
+    words, firsts, seconds = draw_word_pairs(random.Random(4), 600, taken)
+    assert words == draw_many_tokens("words", random.Random(4), 600, taken)
+    assert words == [f"{adjectives[a]}-{nouns[n]}" for a, n in zip(firsts, seconds, strict=True)]
+    word_counts, part_counts = hyphenated_counts(tokenizer, adjectives, nouns)
+    spaced = word_counts[firsts] + part_counts[seconds]
+    values = draw_many_tokens("numbers", random.Random(5), 600, set())
+    counts = count_filled(tokenizer, NEEDLE, (KEY, VALUE), (words, values), "\n", spaced=(spaced, None))
+    texts = [NEEDLE.replace(KEY, k).replace(VALUE, v) + "\n" for k, v in zip(words, values, strict=True)]
+    assert counts == [tokenizer.count(t) for t in texts]
+    # the counts are used only where the fills follow a space: after a digit (a certain cut) they
+    # are not, and words there are not counted by parts at all
+    glued = f"code 7{KEY} is {VALUE}."
+    assert count_filled(tokenizer, glued, (KEY, VALUE), (words, values), "\n", spaced=(spaced, None)) is None
+    odd_words, odd_parts = hyphenated_counts(tokenizer, ["calm", "x-ray"], ["fox", "lens-cap"])
+    assert odd_words[0] == tokenizer.count(" calm") and odd_words[1] == -1
+    assert odd_parts[0] == tokenizer.count("-fox") and odd_parts[1] == -1
+
+
+@pytest.mark.parametrize("key_type, value_type", [("words", "numbers"), ("words", "words"), ("numbers", "words")])
+def test_a_haystack_of_distractor_needles_holds_each_needles_own_count(key_type, value_type):
+    """The needle family's haystack of needles (keys and values counted by parts, English words from
+    their vocabulary indices): every needle's count is its own text's."""
+    from longsynth.pipeline import make_generator
+    from longsynth.spec import load_spec
+
+    spec = load_spec(None, tasks="niah_multikey_2", lengths="4k", samples=1, key_type=key_type, value_type=value_type)
+    generator = make_generator(spec)
+    options = generator.task_options("niah_multikey_2")
+    shape = generator._needle_shape("number")
+    texts, counts = generator._distractor_needles(options, 3000, random.Random(9), shape, set())
+    assert len(texts) > 150
+    assert counts.tolist() == [generator.tokenizer.count(t) for t in texts]

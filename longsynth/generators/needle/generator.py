@@ -24,7 +24,7 @@ from ...scoring import ruler_string_match_all, share_of_answers
 from ...seeding import random_below
 from ...text import sources
 from ...text.language import LANGUAGES
-from ...text.units import count_filled, count_units, learn_hyphenated
+from ...text.units import count_filled, count_units, hyphenated_counts
 from ..base import EDGE_BASELINES, Cell, Generator, Sample, Task, localized
 from .keys import key_words
 from .options import KIND, REPORTED, NeedleOptions
@@ -146,30 +146,48 @@ def draw_many_tokens(kind: str, rng: random.Random, count: int, exclude: set[str
     of the build). UUIDs are drawn one at a time either way."""
     if kind not in ("words", "numbers"):
         return draw_tokens(kind, rng, count, exclude, language)
-    adjectives, nouns = key_words(language)
-    joiner = "" if language == "zh" else "-"
-    if kind == "words" and count + len(exclude) > len(adjectives) * len(nouns):
-        return draw_tokens(kind, rng, count, exclude, language)  # its error says what to do
+    if kind == "words":
+        return draw_word_pairs(rng, count, exclude, language)[0]
     out: list[str] = []
     drawn: set[str] = set()  # what this call drew so far (`exclude` is not copied: it holds thousands)
     while len(out) < count:
-        wanted = count - len(out) + 16
-        if kind == "words":
-            firsts = random_below(rng, wanted, len(adjectives)).tolist()
-            seconds = random_below(rng, wanted, len(nouns)).tolist()
-            fresh = [f"{adjectives[a]}{joiner}{nouns[n]}" for a, n in zip(firsts, seconds, strict=True)]
-        else:
-            fresh = [str(1_000_000 + v) for v in random_below(rng, wanted, 9_000_000).tolist()]
-        unique = dict.fromkeys(fresh)
-        fresh = (
-            [t for t in unique if t not in exclude and t not in drawn]
-            if drawn
-            else [t for t in unique if t not in exclude]
-        )
-        fresh = fresh[: count - len(out)]
-        drawn.update(fresh)
-        out += fresh
+        fresh = [str(1_000_000 + v) for v in random_below(rng, count - len(out) + 16, 9_000_000).tolist()]
+        out += _new_tokens(dict.fromkeys(fresh), exclude, drawn, count - len(out))
     return out
+
+
+def draw_word_pairs(
+    rng: random.Random, count: int, exclude: set[str], language: str = "en"
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """`draw_many_tokens("words", ...)` (the same words, from the same draws), with each word's
+    adjective and noun by index: a haystack of distractor needles counts its keys from these
+    (`text.units.hyphenated_counts`) instead of splitting 1,800 fresh words a sample."""
+    adjectives, nouns = key_words(language)
+    if count + len(exclude) > len(adjectives) * len(nouns):
+        draw_tokens("words", rng, count, exclude, language)  # raises: its error says what to do
+    joiner = "" if language == "zh" else "-"
+    out: list[str] = []
+    pairs: dict[str, tuple[int, int]] = {}  # a word's adjective and noun (a word is made by one pair)
+    drawn: set[str] = set()
+    while len(out) < count:
+        wanted = count - len(out) + 16
+        firsts = random_below(rng, wanted, len(adjectives)).tolist()
+        seconds = random_below(rng, wanted, len(nouns)).tolist()
+        fresh = {f"{adjectives[a]}{joiner}{nouns[n]}": (a, n) for a, n in zip(firsts, seconds, strict=True)}
+        new = _new_tokens(fresh, exclude, drawn, count - len(out))
+        pairs.update((t, fresh[t]) for t in new)
+        out += new
+    chosen = np.array([pairs[t] for t in out], dtype=np.int64).reshape(-1, 2)
+    return out, chosen[:, 0], chosen[:, 1]
+
+
+def _new_tokens(fresh: dict, exclude: set[str], drawn: set[str], room: int) -> list[str]:
+    """The drawn tokens (`fresh`'s keys, in draw order, each once) not excluded nor drawn before, at
+    most `room` of them; they join `drawn`."""
+    new = [t for t in fresh if t not in exclude and t not in drawn] if drawn else [t for t in fresh if t not in exclude]
+    new = new[:room]
+    drawn.update(new)
+    return new
 
 
 def _filled_lines(shape: str, keys: list[str], values: list[str], end: str = LINE_END) -> list[str]:
@@ -248,7 +266,7 @@ class NeedleGenerator(Generator):
                 "a needle is the template rendered once and filled with each key and value",
             )
         self._max_length = max(spec.lengths)
-        self._learned_key_words = False  # the key vocabulary's parts counted for `count_filled`
+        self._key_word_counts = None  # the key vocabulary's words and parts counted (`hyphenated_counts`)
 
     # ------------------------------------------------------------------ helpers
 
@@ -278,17 +296,18 @@ class NeedleGenerator(Generator):
         # Counted from their keys and values where the template's joins allow (`count_filled`): a
         # haystack's needles need no count of their own, nor a wait for the helper process.
         words = "words" in (options.key_type, options.value_type) and options.language == "en"
-        if words and not self._learned_key_words:
-            learn_hyphenated(self.tokenizer, *key_words(options.language))
-            self._learned_key_words = True
+        if words and self._key_word_counts is None:
+            self._key_word_counts = hyphenated_counts(self.tokenizer, *key_words(options.language))
         batch = min(FIRST_NEEDLES, max(16, target // 12))
         while held < target:
-            keys = draw_many_tokens(options.key_type, rng, batch, taken, options.language)
+            keys, key_counts = self._draw_fills(options.key_type, rng, batch, taken, options.language)
             taken.update(keys)
-            values = draw_many_tokens(options.value_type, rng, batch, taken, options.language)
+            values, value_counts = self._draw_fills(options.value_type, rng, batch, taken, options.language)
             taken.update(values)
             new = _filled_lines(shape, keys, values)
-            new_counts = count_filled(self.tokenizer, shape, (KEY, VALUE), (keys, values), LINE_END)
+            new_counts = count_filled(
+                self.tokenizer, shape, (KEY, VALUE), (keys, values), LINE_END, spaced=(key_counts, value_counts)
+            )
             if new_counts is None:
                 new_counts = count_units(new, self.tokenizer, separator="")
             texts.extend(new)
@@ -297,6 +316,17 @@ class NeedleGenerator(Generator):
             per_needle = held / len(texts)
             batch = max(16, math.ceil((target - held) / per_needle * 1.02))
         return texts, np.asarray(counts, dtype=np.int64)
+
+    def _draw_fills(self, kind: str, rng: random.Random, count: int, taken: set[str], language: str):
+        """Keys or values for distractor needles, and for English words the counts of " " + each
+        (from their adjective's and noun's, `hyphenated_counts`), or None where those do not hold."""
+        if kind != "words" or language != "en" or self._key_word_counts is None:
+            return draw_many_tokens(kind, rng, count, taken, language), None
+        tokens, adjectives, nouns = draw_word_pairs(rng, count, taken, language)
+        word_counts, part_counts = self._key_word_counts
+        counts = word_counts[adjectives] + part_counts[nouns]
+        known = bool(len(counts)) and bool((word_counts[adjectives] >= 0).all() and (part_counts[nouns] >= 0).all())
+        return tokens, counts if known else None
 
     # ------------------------------------------------------------------ sampling
 
