@@ -163,8 +163,8 @@ def draw_word_pairs(
     adjective and noun by index: a haystack of distractor needles counts its keys from these
     (`text.units.hyphenated_counts`) instead of splitting 1,800 fresh words a sample."""
     adjectives, nouns = key_words(language)
-    if count + len(exclude) > len(adjectives) * len(nouns):
-        draw_tokens("words", rng, count, exclude, language)  # raises: its error says what to do
+    if count + len(exclude) > len(adjectives) * len(nouns):  # more words than exist: its error says what to do
+        return draw_tokens("words", rng, count, exclude, language), np.zeros(0, np.int64), np.zeros(0, np.int64)
     joiner = "" if language == "zh" else "-"
     out: list[str] = []
     pairs: dict[str, tuple[int, int]] = {}  # a word's adjective and noun (a word is made by one pair)
@@ -324,9 +324,10 @@ class NeedleGenerator(Generator):
             return draw_many_tokens(kind, rng, count, taken, language), None
         tokens, adjectives, nouns = draw_word_pairs(rng, count, taken, language)
         word_counts, part_counts = self._key_word_counts
-        counts = word_counts[adjectives] + part_counts[nouns]
-        known = bool(len(counts)) and bool((word_counts[adjectives] >= 0).all() and (part_counts[nouns] >= 0).all())
-        return tokens, counts if known else None
+        words, parts = word_counts[adjectives], part_counts[nouns]
+        if not len(tokens) or (words < 0).any() or (parts < 0).any():  # a piece not counted so: count_filled's
+            return tokens, None
+        return tokens, words + parts
 
     # ------------------------------------------------------------------ sampling
 
