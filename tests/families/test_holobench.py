@@ -381,6 +381,34 @@ def test_oracle_rejects_a_duplicated_filler_row(holo):
     assert any(f"table {filler}: a row appears more than once" in p for p in validate_row(row, gen, gen.tokenizer))
 
 
+def test_oracle_compares_the_rows_found_with_the_rows_placed_as_a_multiset(holo):
+    """A relevant row left out of the text or stated twice is caught; equal rows placed twice and
+    stated twice are only reported as stated twice (each found as often as placed)."""
+    from longsynth.generators.holobench.oracle import rows_as_placed
+
+    gen, out = holo
+    row = _rows(out, "holo_filter")[0]
+    meta = json.loads(row["metadata"])
+    (table,) = meta["rows"]
+    placed = meta["rows"][table]
+    text = row["input"]
+    sentence = gen.verbalized()[table].regex.search(text[meta["context_span"][0] :]).group(0)
+    assert rows_as_placed(gen, row, meta) == []
+    removed = {**row, "input": text.replace(sentence, "", 1)}
+    assert rows_as_placed(gen, removed, meta) == [
+        f"table {table}: 1 relevant rows missing from the text, {len(placed) - 1} found for {len(placed)} placed"
+    ]
+    twice = {**row, "input": text.replace(sentence, sentence + " " + sentence, 1)}
+    problems = rows_as_placed(gen, twice, meta)
+    assert problems[0] == f"table {table}: a row appears more than once in the text"
+    count = f"{len(placed) + 1} found for {len(placed)} placed"
+    assert problems[1] == f"table {table}: 0 relevant rows missing from the text, {count}"
+    parsed = gen.verbalized()[table].parse(sentence)[0]
+    columns = [c.name for c in gen.verbalized()[table].table.columns]
+    doubled = {**meta, "rows": {table: [*placed, dict(zip(columns, parsed, strict=True))]}}
+    assert rows_as_placed(gen, twice, doubled) == [f"table {table}: a row appears more than once in the text"]
+
+
 def test_user_template_folder_overrides_a_built_in_row_template(tmp_path):
     """`--template-dir DIR` with `DIR/holobench/retail/customers.j2`, as before families had folders."""
     folder = tmp_path / "tpl" / "holobench" / "retail"
