@@ -776,6 +776,27 @@ def test_a_dense_index_beyond_the_exact_search_limit_is_an_ivf_index(tmp_path, m
     ]
 
 
+def test_the_ivf_lists_are_filled_as_faiss_add_fills_them(tmp_path, monkeypatch):
+    """`write_ivf` assigns every vector its list first (to allocate each list once) and adds them
+    block by block: the file is the same bytes as the trained index filled by faiss's own `add`."""
+    import faiss
+
+    import longsynth.generators.nextlong.retrieval as retrieval
+
+    monkeypatch.setattr(retrieval, "LIST_VECTORS", 64)
+    monkeypatch.setattr(retrieval, "ADD_BLOCK", 1_000)  # five blocks and a part
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((5_300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.save(tmp_path / "vectors.npy", vectors)
+    retrieval.write_ivf(tmp_path / "vectors.npy", tmp_path / "ivf.faiss")
+    reference = faiss.read_index(str(tmp_path / "ivf.faiss"))
+    assert reference.ntotal == len(vectors) and reference.nlist == 83
+    reference.reset()  # the same training, empty lists
+    reference.add(vectors)
+    assert bytes(faiss.serialize_index(reference)) == (tmp_path / "ivf.faiss").read_bytes()
+
+
 def test_a_dense_index_that_needs_faiss_without_it_is_one_error_line(tmp_path, monkeypatch):
     """Beyond the exact search's limit the IVF index needs faiss: without it, the build stops in one
     line naming the extra, as soon as the corpus passes the limit (not after embedding all of it)."""

@@ -455,12 +455,23 @@ def write_ivf(vectors_file: Path, path: Path) -> None:
     )
     index.train(np.ascontiguousarray(sample[: lists * TRAINING_PER_LIST]))
     del sample
-    for start in starts:
-        index.add(vectors.read(start, min(rows, start + VECTOR_BLOCK)))
+    # Each vector's list first (the quantizer's own assignment, which `add` would make), so that every
+    # list is allocated once, at its final size: filled by appends, the lists grew by doubling and
+    # held up to twice their codes (2.3 million vectors: 1,083 MiB at the peak, against 709 MiB).
+    blocks = [(start, min(rows, start + ADD_BLOCK)) for start in range(0, rows, ADD_BLOCK)]
+    assigned = np.concatenate([index.quantizer.assign(vectors.read(*block), 1).ravel() for block in blocks])
+    for number, size in enumerate(np.bincount(assigned, minlength=lists).tolist()):
+        index.invlists.resize(number, size)  # allocated ...
+        index.invlists.resize(number, 0)  # ... and emptied: a vector shrunk keeps its allocation
+    for start, stop in blocks:
+        block = np.ascontiguousarray(vectors.read(start, stop), dtype=np.float32)
+        chosen = np.ascontiguousarray(assigned[start:stop], dtype=np.int64)
+        index.add_core(len(block), faiss.swig_ptr(block), None, faiss.swig_ptr(chosen))  # (ids from 0, as `add`)
     faiss.write_index(index, str(path))
 
 
-VECTOR_BLOCK = 1 << 16  # vectors read at once (64 MB of 256 dimensions)
+VECTOR_BLOCK = 1 << 16  # vectors read at once for the training sample (64 MB of 256 dimensions)
+ADD_BLOCK = 1 << 14  # vectors assigned and added at once (16 MB, and as much again for their residuals)
 
 
 @dataclass
