@@ -1688,3 +1688,25 @@ def test_every_way_of_summing_a_search_gives_the_same_floats():
         for way, (got_ids, got_values) in others.items():
             assert got_ids.tolist() == by_table[0].tolist(), (trial, way)
             assert got_values.tobytes() == by_table[1].tobytes(), (trial, way)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_freed_memory_is_given_back_before_the_ivf_is_built():
+    """Texts freed on the C heap between survivors stay resident until `return_freed_memory`."""
+    import longsynth.generators.nextlong.retrieval as retrieval
+
+    def resident_mib() -> float:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+    texts, survivors = [], []
+    for n in range(60_000):
+        texts.append(("x" * 2_000) + str(n))  # on the C heap (2 KB each: 120 MB)
+        if n % 50 == 0:
+            survivors.append(str(n) * 100)  # kept: the heap cannot just shrink from its top
+    retrieval.return_freed_memory()  # (whatever an earlier test left)
+    del texts
+    before = resident_mib()
+    retrieval.return_freed_memory()
+    assert before - resident_mib() > 60
+    assert len(survivors) == 1_200

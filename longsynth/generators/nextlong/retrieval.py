@@ -13,6 +13,7 @@ file against the digest its build recorded.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import hashlib
 import json
@@ -361,6 +362,7 @@ class _Dense:
             shutil.copyfileobj(vectors, out, 1 << 20)
         raw.unlink()
         if rows > EXACT_SEARCH_LIMIT:
+            return_freed_memory()  # (the chunks' texts, embedded and gone) before the lists take theirs
             write_ivf(folder / "vectors.npy", folder / IVF_FILE)
 
     @classmethod
@@ -418,6 +420,19 @@ def _faiss():
             f"a dense index of more than {EXACT_SEARCH_LIMIT:,} chunks needs faiss: pip install 'longsynth[dense]'"
         ) from None
     return faiss
+
+
+def return_freed_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's `malloc_trim`; elsewhere nothing).
+
+    Texts longer than a few hundred bytes live on the C heap, not in Python's own arenas, and the
+    pages of those freed stay in the process's resident memory: after embedding 100,000 documents'
+    chunks, 104 of its 461 MiB. Called before the IVF's lists are allocated, the largest step of a
+    dense index's build."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): the memory stays as it is
+        pass
 
 
 def write_ivf(vectors_file: Path, path: Path) -> None:
