@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -1710,3 +1711,24 @@ def test_freed_memory_is_given_back_before_the_ivf_is_built():
     retrieval.return_freed_memory()
     assert before - resident_mib() > 60
     assert len(survivors) == 1_200
+
+
+def test_loading_wordllama_leaves_the_root_logger_as_it_was():
+    """wordllama's import sets the root logger to INFO with a handler on stderr: a build's stderr then
+    showed faiss's "Loading faiss." and every other library's INFO lines. In a fresh interpreter
+    (where the import really runs), nothing reaches stderr and the root logger is unchanged."""
+    import subprocess
+
+    code = (
+        "import logging\n"
+        "from longsynth.generators.nextlong.retrieval import load_encoder\n"
+        "embed = load_encoder('wordllama')\n"
+        "import faiss\n"
+        "logging.getLogger('any.library').info('an INFO line')\n"
+        "root = logging.getLogger()\n"
+        "print(root.level, len(root.handlers), embed(['a text']).shape)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(logging.WARNING), "0", "(1,", "256)"]
+    assert done.stderr == ""

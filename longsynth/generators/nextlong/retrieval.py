@@ -17,6 +17,7 @@ import ctypes
 import functools
 import hashlib
 import json
+import logging
 import operator
 import os
 import re
@@ -179,14 +180,29 @@ def encoder_identity(encoder: str) -> dict[str, Any]:
     return {"encoder": str(path.resolve()), "files": [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]}
 
 
+@contextlib.contextmanager
+def _logging_left_alone() -> Iterator[None]:
+    """Undo what an import does to the root logger: wordllama's import sets it to INFO with a handler
+    on stderr, after which every library's INFO lines (faiss's "Loading faiss.") reached a build's
+    stderr, which holds nothing but a failure's one line."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
+
+
 def load_encoder(encoder: str):
     """The dense retriever's encoder: texts -> unit vectors (float32). `wordllama` loads the model
     its wheel ships, with downloads off (offline, about 0.1 s); anything else must be a local
     sentence-transformers folder. No model is ever fetched from a hub."""
     if encoder == WORDLLAMA:
         try:
-            import wordllama
-            from wordllama import WordLlama
+            with _logging_left_alone():
+                import wordllama
+                from wordllama import WordLlama
         except ImportError:
             raise SpecError("retriever=dense needs the dense extra: pip install 'longsynth[dense]'") from None
         model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
