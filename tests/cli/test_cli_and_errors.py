@@ -98,6 +98,12 @@ def test_validate_exits_1_on_a_tampered_row(tmp_path):
     frame.write_parquet(shard)
     result = run("validate", str(out))
     assert result.exit_code == 1 and "recorded length" in result.output and "sha256 differs" in result.output
+    # the card's num_bytes are the shard's size when it was written: not reported as an edited card
+    assert "front matter" not in result.output and "README.md" not in result.output
+    card = out / "README.md"
+    card.write_text(card.read_text().replace("config_name: niah_single_1", "config_name: other"))
+    result = run("validate", str(out))
+    assert result.exit_code == 1 and "README.md: its front matter is not the one this manifest renders" in result.output
 
 
 def test_validate_measures_rows_ahead_on_other_threads_with_the_same_report(tmp_path, monkeypatch):
