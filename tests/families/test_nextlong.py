@@ -1732,3 +1732,35 @@ def test_loading_wordllama_leaves_the_root_logger_as_it_was():
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(logging.WARNING), "0", "(1,", "256)"]
     assert done.stderr == ""
+
+
+def test_the_encoder_and_freed_memory_are_let_go_before_the_ivf_is_built(tmp_path, monkeypatch):
+    """The IVF's lists are the largest allocation of a dense index's build: by then the embedding
+    model is no longer held, and the heap's freed pages have been handed back."""
+    import gc
+    import weakref
+
+    import longsynth.generators.nextlong.retrieval as retrieval
+
+    made, seen = [], {}
+    load = retrieval.load_encoder
+
+    def tracked(model):
+        encoder = load(model)
+        made.append(weakref.ref(encoder))
+        return encoder
+
+    def trimmed():
+        seen["trimmed"] = True
+
+    def ivf(vectors_file, path):
+        gc.collect()
+        seen["encoder alive"] = made[0]() is not None
+        seen["trimmed before"] = seen.get("trimmed", False)
+
+    monkeypatch.setattr(retrieval, "load_encoder", tracked)
+    monkeypatch.setattr(retrieval, "return_freed_memory", trimmed)
+    monkeypatch.setattr(retrieval, "write_ivf", ivf)
+    monkeypatch.setattr(retrieval, "EXACT_SEARCH_LIMIT", 10)
+    retrieval._Dense.write(iter([[f"chunk number {n} of a test corpus" for n in range(40)]]), "wordllama", tmp_path)
+    assert seen == {"encoder alive": False, "trimmed before": True, "trimmed": True}

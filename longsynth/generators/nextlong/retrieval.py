@@ -378,6 +378,7 @@ class _Dense:
             shutil.copyfileobj(vectors, out, 1 << 20)
         raw.unlink()
         if rows > EXACT_SEARCH_LIMIT:
+            del encoder  # (its tables, about 50 MiB: a search loads its own)
             return_freed_memory()  # (the chunks' texts, embedded and gone) before the lists take theirs
             write_ivf(folder / "vectors.npy", folder / IVF_FILE)
 
