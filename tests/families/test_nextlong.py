@@ -778,24 +778,85 @@ def test_a_dense_index_beyond_the_exact_search_limit_is_an_ivf_index(tmp_path, m
 
 
 def test_the_ivf_lists_are_filled_as_faiss_add_fills_them(tmp_path, monkeypatch):
-    """`write_ivf` assigns every vector its list first (to allocate each list once) and adds them
-    block by block: the file is the same bytes as the trained index filled by faiss's own `add`."""
+    """`write_ivf` assigns every vector its list and writes each block's codes and ids straight to
+    their lists' places in the file, block by block: the file is the same bytes as the trained index
+    filled by faiss's own `add` and written by its `write_index`."""
     import faiss
 
     import longsynth.generators.nextlong.retrieval as retrieval
 
     monkeypatch.setattr(retrieval, "LIST_VECTORS", 64)
     monkeypatch.setattr(retrieval, "ADD_BLOCK", 1_000)  # five blocks and a part
+    monkeypatch.setattr(retrieval, "WRITE_BLOCK", 700)  # seven blocks and a part
     rng = np.random.default_rng(7)
     vectors = rng.standard_normal((5_300, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     np.save(tmp_path / "vectors.npy", vectors)
     retrieval.write_ivf(tmp_path / "vectors.npy", tmp_path / "ivf.faiss")
-    reference = faiss.read_index(str(tmp_path / "ivf.faiss"))
-    assert reference.ntotal == len(vectors) and reference.nlist == 83
-    reference.reset()  # the same training, empty lists
+    assert faiss.read_index(str(tmp_path / "ivf.faiss")).nlist == 83
+    # faiss's own: trained by `train` on every 63rd vector (83 lists x 40), filled by `add`
+    reference = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(16), 16, 83, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    reference.cp.seed, reference.cp.spherical = retrieval.IVF_SEED, True
+    reference.train(vectors[:: 5_300 // (83 * 40)][: 83 * 40])
     reference.add(vectors)
     assert bytes(faiss.serialize_index(reference)) == (tmp_path / "ivf.faiss").read_bytes()
+
+
+def test_the_ivf_is_trained_as_faiss_trains_it_from_a_subset_read_again(tmp_path):
+    """Beyond faiss's 100,000 vectors for the 8-bit codes' training, `_train_lists` draws the subset
+    faiss draws, and `_train_codes` trains on it read again from the file: faiss's `train` bytes."""
+    import faiss
+
+    import longsynth.generators.nextlong.retrieval as retrieval
+
+    rng = np.random.default_rng(3)
+    sample = rng.standard_normal((120_000, 8)).astype(np.float32)
+    sample /= np.linalg.norm(sample, axis=1, keepdims=True)
+    np.save(tmp_path / "vectors.npy", sample)
+
+    def index():
+        made = faiss.IndexIVFScalarQuantizer(
+            faiss.IndexFlatIP(8), 8, 32, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        made.cp.seed, made.cp.spherical = 5, True
+        return made
+
+    reference, ours = index(), index()
+    reference.train(sample)
+    chosen = retrieval._train_lists(ours, sample)
+    assert len(chosen) == ours.train_encoder_num_vectors() == 100_000 and len(set(chosen.tolist())) == 100_000
+    retrieval._train_codes(ours, retrieval.ArrayFile(tmp_path / "vectors.npy").take(chosen))
+    assert bytes(faiss.serialize_index(ours)) == bytes(faiss.serialize_index(reference))
+
+
+def test_ivf_lists_mostly_empty_are_written_as_faiss_writes_them(tmp_path, monkeypatch):
+    """When at most half the lists hold vectors faiss writes their sizes as (list, size) pairs: the
+    streamed file is the same bytes then too, and faiss maps it and searches it as its own."""
+    import faiss
+
+    import longsynth.generators.nextlong.retrieval as retrieval
+
+    monkeypatch.setattr(retrieval, "WRITE_BLOCK", 7)
+    rng = np.random.default_rng(11)
+    training = rng.standard_normal((4_000, 16)).astype(np.float32)
+    training /= np.linalg.norm(training, axis=1, keepdims=True)
+    index = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(16), 16, 100, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    index.train(training)
+    added = training[:30]
+    np.save(tmp_path / "vectors.npy", added)
+    assigned = np.ascontiguousarray(index.quantizer.assign(added, 1).ravel(), dtype=np.int64)
+    assert 0 < len(set(assigned.tolist())) <= 50
+    retrieval._write_filled(index, retrieval.ArrayFile(tmp_path / "vectors.npy"), assigned, tmp_path / "ivf.faiss")
+    assert index.ntotal == 0  # (the index itself is left as it was)
+    index.add(added)
+    assert bytes(faiss.serialize_index(index)) == (tmp_path / "ivf.faiss").read_bytes()
+    mapped = faiss.read_index(str(tmp_path / "ivf.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+    mapped.nprobe = index.nprobe = 100
+    assert np.array_equal(mapped.search(added, 3)[1], index.search(added, 3)[1])
 
 
 def test_a_dense_index_that_needs_faiss_without_it_is_one_error_line(tmp_path, monkeypatch):

@@ -458,15 +458,15 @@ def write_ivf(vectors_file: Path, path: Path) -> None:
 
     The chunks are grouped into lists of about LIST_VECTORS by spherical k-means (their cosine
     similarity to the list's centroid), trained on an evenly spaced sample with a fixed seed. Each
-    list holds its vectors as 8-bit codes (a quarter of their float32 bytes: 590 MB, not 2.3 GB, at
-    a million documents, which the build holds while it fills the lists). A search scores the
-    centroids, then the codes of the PROBED_LISTS nearest lists, and its best are scored again
-    exactly (`_Dense.search_many`). So a query reads 6,000 to 14,000 codes whatever the corpus's
-    size, where the exact search read every vector (2.3 million at a million built-in documents),
-    and may miss a near chunk whose list it did not read (measured: see `bench/nextlong_dense.py`).
-    The vectors are added in order, so list entries are in chunk order and the file is the same
-    bytes for the same vectors. They are read from the file a block at a time, not mapped: a mapped
-    file's pages count in the build's memory once read (3.2 GB at 2.3 million vectors, against 1.0)."""
+    list holds its vectors as 8-bit codes (a quarter of their float32 bytes: 581 MB, not 2.3 GB, at
+    a million documents). A search scores the centroids, then the codes of the PROBED_LISTS nearest
+    lists, and its best are scored again exactly (`_Dense.search_many`). So a query reads 6,000 to
+    14,000 codes whatever the corpus's size, where the exact search read every vector (2.3 million
+    at a million built-in documents), and may miss a near chunk whose list it did not read
+    (measured: see `bench/nextlong_dense.py`). The vectors are read from the file a block at a time,
+    not mapped: a mapped file's pages count in the build's memory once read (3.2 GB at 2.3 million
+    vectors, against 1.0). The lists are written to the file as they are filled, never held
+    (`_write_filled`)."""
     faiss = _faiss()
     vectors = ArrayFile(vectors_file)
     if len(vectors.shape) != 2 or vectors.dtype != np.float32:
@@ -479,31 +479,122 @@ def write_ivf(vectors_file: Path, path: Path) -> None:
     )
     index.cp.seed = IVF_SEED
     index.cp.spherical = True
+    # k-means's sample: every step-th vector, up to TRAINING_PER_LIST a list, filled in place block by
+    # block (a list of the blocks' slices, then joined, held the sample twice: 168 MB more at 4,096 lists)
     step = max(1, rows // (lists * TRAINING_PER_LIST))
-    # (each slice copied, so that its block is let go)
-    starts = range(0, rows, VECTOR_BLOCK)
-    sample = np.concatenate(
-        [vectors.read(start, min(rows, start + VECTOR_BLOCK))[-start % step :: step].copy() for start in starts]
-    )
-    index.train(np.ascontiguousarray(sample[: lists * TRAINING_PER_LIST]))
+    sample = np.empty((min(-(-rows // step), lists * TRAINING_PER_LIST), width), dtype=np.float32)
+    for start in range(0, min(rows, len(sample) * step), VECTOR_BLOCK):
+        taken = vectors.read(start, min(rows, start + VECTOR_BLOCK))[-start % step :: step]
+        first = -(-start // step)
+        taken = taken[: len(sample) - first]
+        sample[first : first + len(taken)] = taken
+    chosen = _train_lists(index, sample)
     del sample
-    # Each vector's list first (the quantizer's own assignment, which `add` would make), so that every
-    # list is allocated once, at its final size: filled by appends, the lists grew by doubling and
-    # held up to twice their codes (2.3 million vectors: 1,083 MiB at the peak, against 709 MiB).
+    _train_codes(index, vectors.take(chosen * step))
+    # Each vector's list (the quantizer's own assignment, which `add` would make).
     blocks = [(start, min(rows, start + ADD_BLOCK)) for start in range(0, rows, ADD_BLOCK)]
     assigned = np.concatenate([index.quantizer.assign(vectors.read(*block), 1).ravel() for block in blocks])
-    for number, size in enumerate(np.bincount(assigned, minlength=lists).tolist()):
-        index.invlists.resize(number, size)  # allocated ...
-        index.invlists.resize(number, 0)  # ... and emptied: a vector shrunk keeps its allocation
-    for start, stop in blocks:
-        block = np.ascontiguousarray(vectors.read(start, stop), dtype=np.float32)
-        chosen = np.ascontiguousarray(assigned[start:stop], dtype=np.int64)
-        index.add_core(len(block), faiss.swig_ptr(block), None, faiss.swig_ptr(chosen))  # (ids from 0, as `add`)
-    faiss.write_index(index, str(path))
+    _write_filled(index, vectors, np.ascontiguousarray(assigned, dtype=np.int64), path)
+
+
+def _train_lists(index, sample: np.ndarray) -> np.ndarray:
+    """The first half of faiss's `IndexIVF.train`: k-means on `sample` (`train_q1`). Returns the rows
+    of the sample the second half (`_train_codes`) trains the 8-bit codes on: at most
+    `train_encoder_num_vectors` of them, drawn as faiss draws them (`rand_perm`, seed 1234).
+
+    faiss's own `train` holds the sample and two more copies of that subset (it, and its residuals)
+    while it trains the codes: with 4,096 lists, 168 MB and twice 100 MB, the largest step of a
+    dense index's build once the lists are written as they fill (`_write_filled`). Split in two,
+    the caller lets the sample go and reads the subset again from the vectors' file, and the
+    residuals are computed in place: 100 MB. The trained index is the same bytes (tested)."""
+    faiss = _faiss()
+    count = len(sample)
+    index.train_q1(count, faiss.swig_ptr(sample), False, index.metric_type)
+    most = index.train_encoder_num_vectors()
+    if not 0 < most < count:
+        return np.arange(count, dtype=np.int64)
+    order = np.empty(count, dtype=np.int32)
+    faiss.rand_perm(faiss.swig_ptr(order), count, 1234)  # (fvecs_maybe_subsample's draw)
+    return order[:most].astype(np.int64)
+
+
+def _train_codes(index, subset: np.ndarray) -> None:
+    """The second half of faiss's `IndexIVF.train`: the 8-bit quantizer trained on the residuals of
+    `subset` (each vector less its list's centroid, as faiss computes them; in place)."""
+    faiss = _faiss()
+    subset = np.require(subset, dtype=np.float32, requirements=("C", "W"))
+    lists = np.ascontiguousarray(index.quantizer.assign(subset, 1).ravel(), dtype=np.int64)
+    centroids = index.quantizer.reconstruct_n(0, index.nlist)
+    for start in range(0, len(subset), ADD_BLOCK):
+        subset[start : start + ADD_BLOCK] -= centroids[lists[start : start + ADD_BLOCK]]
+    index.train_encoder(len(subset), faiss.swig_ptr(subset), faiss.swig_ptr(lists))
+    index.is_trained = True
+
+
+def _write_filled(index, vectors: ArrayFile, assigned: np.ndarray, path: Path) -> None:
+    """Write `index` (trained, its lists empty) as faiss's `write_index` writes it once every vector
+    is added to its list `assigned[n]` in order, without holding the lists.
+
+    faiss writes an IVF's lists last: "ilar", the number of lists and the code size, the lists'
+    sizes ("full": every size; "sprs", when at most half of them hold anything: (list, size) pairs),
+    then each list's codes followed by its ids. Everything before them is what faiss writes for the
+    trained index with its lists empty, its `ntotal` set (checked: that serialization must end in
+    the empty lists' 32 bytes, or this stops). So each list's place in the file is known from the
+    sizes, and every block of vectors is encoded (`encode_vectors`, what `add` stores) and written
+    straight to the places of its lists: 2.3 million vectors' index peaked at 709 MiB when faiss
+    held the lists (581 MB of codes, 18 MB of ids) and wrote them. The file is the same bytes as
+    faiss's own (tested against `add` and `write_index`), and `load` maps it as before."""
+    faiss = _faiss()
+    lists, code_size, rows = index.nlist, index.code_size, len(assigned)
+    sizes = np.bincount(assigned, minlength=lists).astype(np.uint64)
+    index.ntotal = rows
+    try:
+        head = bytes(faiss.serialize_index(index))
+    finally:
+        index.ntotal = 0
+    sizes_of = [b"ilar", np.array([lists, code_size], np.uint64).tobytes()]
+    empty = b"".join(sizes_of) + b"sprs" + np.zeros(1, np.uint64).tobytes()
+    if not head.endswith(empty):  # (a faiss whose format this does not know: never a wrong file)
+        raise RuntimeError("this faiss writes IVF indexes in a layout longsynth does not know; please report it")
+    filled = np.flatnonzero(sizes)
+    if len(filled) > lists // 2:
+        sizes_of += [b"full", np.array([lists], np.uint64).tobytes(), sizes.tobytes()]
+    else:
+        pairs = np.stack([filled.astype(np.uint64), sizes[filled]], axis=1).ravel()
+        sizes_of += [b"sprs", np.array([len(pairs)], np.uint64).tobytes(), pairs.tobytes()]
+    head = head[: -len(empty)] + b"".join(sizes_of)
+    list_bytes = sizes.astype(np.int64) * (code_size + 8)  # codes, then ids
+    list_start = len(head) + np.concatenate([[0], np.cumsum(list_bytes)[:-1]]).astype(np.int64)
+    written = np.zeros(lists, dtype=np.int64)  # entries of each list in the file so far
+    with open(path, "wb") as out:
+        out.write(head)
+        out.truncate(len(head) + int(list_bytes.sum()))
+        fd = out.fileno()
+        for start in range(0, rows, WRITE_BLOCK):
+            stop = min(rows, start + WRITE_BLOCK)
+            block = np.ascontiguousarray(vectors.read(start, stop), dtype=np.float32)
+            chosen = assigned[start:stop]
+            codes = np.empty((stop - start, code_size), dtype=np.uint8)
+            index.encode_vectors(len(block), faiss.swig_ptr(block), faiss.swig_ptr(chosen), faiss.swig_ptr(codes))
+            del block
+            # The block's entries list by list, in vector order within each (as `add` appends them).
+            order = np.argsort(chosen, kind="stable")
+            codes, ids, chosen = codes[order], (order + start).astype(np.int64), chosen[order]
+            bounds = np.flatnonzero(np.diff(chosen)) + 1
+            for first, end in zip([0, *bounds.tolist()], [*bounds.tolist(), len(chosen)], strict=True):
+                number = int(chosen[first])
+                place, size = int(list_start[number]), int(sizes[number])
+                done = int(written[number])
+                os.pwrite(fd, codes[first:end].data, place + done * code_size)
+                os.pwrite(fd, ids[first:end].data, place + size * code_size + done * 8)
+                written[number] = done + end - first
+    if not np.array_equal(written, sizes.astype(np.int64)):  # (cannot happen: every vector was written)
+        raise RuntimeError(f"{path}: the IVF lists were not filled")
 
 
 VECTOR_BLOCK = 1 << 16  # vectors read at once for the training sample (64 MB of 256 dimensions)
-ADD_BLOCK = 1 << 14  # vectors assigned and added at once (16 MB, and as much again for their residuals)
+ADD_BLOCK = 1 << 14  # vectors assigned to their lists at once (16 MB)
+WRITE_BLOCK = 1 << 16  # vectors encoded and written at once (64 MB, and 16 MB of codes twice)
 
 
 @dataclass
