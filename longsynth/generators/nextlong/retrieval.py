@@ -379,7 +379,7 @@ class _Dense:
         raw.unlink()
         if rows > EXACT_SEARCH_LIMIT:
             del encoder  # (its tables, about 50 MiB: a search loads its own)
-            return_freed_memory()  # (the chunks' texts, embedded and gone) before the lists take theirs
+            return_freed_memory()  # (the chunks' texts, embedded and gone) before k-means takes its sample
             write_ivf(folder / "vectors.npy", folder / IVF_FILE)
 
     @classmethod
@@ -388,7 +388,7 @@ class _Dense:
         ivf = None
         if len(vectors) > EXACT_SEARCH_LIMIT:
             faiss = _faiss()
-            # mapped, not read: the lists hold every vector again (as codes: 590 MB at a million documents)
+            # mapped, not read: the lists hold every vector again (codes and ids: 599 MB at a million documents)
             ivf = faiss.read_index(str(folder / IVF_FILE), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
             # (a file of another index, rehashed in meta.json, would answer with other chunks: rebuilt)
             if not hasattr(ivf, "nprobe") or ivf.ntotal != len(vectors) or ivf.d != vectors.shape[1]:
@@ -444,8 +444,8 @@ def return_freed_memory() -> None:
 
     Texts longer than a few hundred bytes live on the C heap, not in Python's own arenas, and the
     pages of those freed stay in the process's resident memory: after embedding 100,000 documents'
-    chunks, 104 of its 461 MiB. Called before the IVF's lists are allocated, the largest step of a
-    dense index's build."""
+    chunks, 104 of its 461 MiB. Called before the IVF is trained, the largest step of a dense
+    index's build."""
     try:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (macOS, musl): the memory stays as it is
