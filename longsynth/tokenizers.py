@@ -31,7 +31,7 @@ from .cores import available_cores
 from .errors import BlankRunError, TokenizerError
 from .hf_helper import COUNTS, DECODE, ENDS, IDS, HelperFailed, TokenizerProcess
 from .network import download_hub_file, hub_unreachable
-from .quick_helper import QuickHelper
+from .quick_helper import BATCH_IDS_FROM, QuickHelper
 
 DEFAULT_TOKENIZER = "cl100k_base"
 
@@ -557,7 +557,7 @@ class TiktokenTokenizer:
         0.15 s; a small build measures with tiktoken alone and starts no process)."""
         if tokens >= QUICK_MEASURE_FROM and self._helper is None and not self._quick_off and not self._no_helper:
             try:
-                self._helper = QuickHelper(self.name)
+                self._helper = QuickHelper(self.name, batch_ids=tokens >= BATCH_IDS_FROM)
             except OSError:  # no process could start: tiktoken measures (and this is not tried again)
                 self._no_helper = True
 

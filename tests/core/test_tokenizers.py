@@ -252,6 +252,84 @@ def test_samples_measured_by_quicktok_equal_tiktoken(name):
     assert tokenizer._quick is None  # quicktok never loaded in this process
 
 
+@pytest.mark.parametrize("batch_ids", [False, True])
+def test_requests_from_many_threads_get_their_own_answers(batch_ids):
+    """Requests are pipelined (each thread writes its request, then reads its answer in turn): six
+    threads asking at once, with texts longer than a default pipe (64 KiB) and a refused one among
+    them, each get their own text's ids, tiktoken's, from the helper's list or array encoder."""
+    import threading
+
+    from longsynth.quick_helper import QuickHelper
+
+    reference = tk.TiktokenTokenizer("cl100k_base")
+    helper = QuickHelper("cl100k_base", batch_ids=batch_ids)
+    try:
+        _wait_ready(helper)
+        rng = random.Random(5)
+        pieces = _adversarial_texts(300) + ["长文本测试。" * 50, "emoji 🎉 " * 40]
+        texts = ["".join(rng.choices(pieces, k=rng.randint(1, 400))) for _ in range(60)]
+        texts[17] = "a lone surrogate \ud800"
+        assert max(len(t.encode("utf-8", "surrogatepass")) for t in texts) > 1 << 16
+        answers: dict[int, object] = {}
+
+        def ask(numbers):
+            for n in numbers:
+                answers[n] = helper.encode(texts[n])
+
+        threads = [threading.Thread(target=ask, args=(range(k, len(texts), 6),)) for k in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads)
+        assert answers.pop(17) is None and not helper._gone
+        for n, ids in answers.items():
+            assert np.array_equal(ids, reference.encode_array(texts[n])), n
+    finally:
+        helper.close()
+
+
+def test_closing_the_helper_releases_every_thread_waiting_for_an_answer():
+    """Closed while threads wait for their turn to read (a measurement quicktok disagreed on closes
+    it): every thread returns, with its own ids or None, none waits for good."""
+    import threading
+
+    from longsynth.quick_helper import QuickHelper
+
+    reference = tk.TiktokenTokenizer("cl100k_base")
+    helper = QuickHelper("cl100k_base")
+    _wait_ready(helper)
+    texts = [f"text {n} " * 20_000 for n in range(24)]
+    answers: dict[int, object] = {}
+
+    def ask(numbers):
+        for n in numbers:
+            answers[n] = helper.encode(texts[n])
+
+    threads = [threading.Thread(target=ask, args=(range(k, len(texts), 4),)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    while not answers:
+        threading.Event().wait(0.001)
+    helper.close()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads) and len(answers) == len(texts)
+    assert any(ids is None for ids in answers.values())
+    for n, ids in answers.items():
+        assert ids is None or np.array_equal(ids, reference.encode_array(texts[n]))
+
+
+def test_a_large_build_asks_for_the_array_encoder(monkeypatch):
+    """From `BATCH_IDS_FROM` tokens a build's helper encodes to arrays (it loads numpy to); a smaller
+    one keeps quicktok's lists, which the helper can answer with sooner."""
+    made = []
+    monkeypatch.setattr(tk, "QuickHelper", lambda name, batch_ids=False: made.append(batch_ids) or None)
+    for tokens in (tk.QUICK_MEASURE_FROM, tk.BATCH_IDS_FROM - 1, tk.BATCH_IDS_FROM):
+        tk.TiktokenTokenizer("cl100k_base").expect(tokens)
+    assert made == [False, False, True]
+
+
 def test_the_helper_never_fails_a_measurement():
     """The helper answers None for a text it cannot take (a lone surrogate), and a helper that is gone
     (killed) leaves tiktoken to measure in this process; the helper's process ends when closed."""
@@ -294,7 +372,7 @@ def test_a_helper_that_cannot_start_leaves_tiktoken_measuring(monkeypatch):
     quicktok still counts big batches in this process."""
     tries = []
 
-    def refuse(name):
+    def refuse(name, batch_ids=False):
         tries.append(name)
         raise OSError("no processes here")
 
