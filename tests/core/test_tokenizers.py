@@ -641,3 +641,19 @@ def test_a_blank_run_tiktoken_would_crash_on_is_one_clear_error():
             encode(long_run)
     under = "a" + "\n" * (BLANK_RUN_LIMIT - 1) + "b"
     assert tokenizer.count(under) == len(tokenizer.encode(under)) > 1_000
+
+
+def test_short_counts_are_remembered_within_a_bound(monkeypatch):
+    """`count` remembers short texts' counts (a build counts the same joints and template halves again
+    and again): the same numbers as tiktoken's, at most COUNT_MEMO kept, long texts never kept (a
+    text tiktoken refuses, a blank run, is far longer than any kept)."""
+    monkeypatch.setattr(tk, "COUNT_MEMO", 50)
+    tokenizer = tk.TiktokenTokenizer("cl100k_base")
+    texts = _adversarial_texts(400) + ["x" * 300, " \n", " \n"]
+    for text in texts:
+        assert tokenizer.count(text) == len(tokenizer._enc.encode_ordinary(text))
+        assert len(tokenizer._counts) <= 50
+    assert "x" * 300 not in tokenizer._counts and " \n" in tokenizer._counts
+    for text in texts[::-1]:  # (counted again, from the memo or not)
+        assert tokenizer.count(text) == len(tokenizer._enc.encode_ordinary(text))
+    assert tk.BLANK_RUN_LIMIT > tk.COUNT_MEMO_CHARS
