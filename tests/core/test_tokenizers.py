@@ -257,6 +257,7 @@ def test_requests_from_many_threads_get_their_own_answers(batch_ids):
     """Requests are pipelined (each thread writes its request, then reads its answer in turn): six
     threads asking at once, with texts longer than a default pipe (64 KiB) and a refused one among
     them, each get their own text's ids, tiktoken's, from the helper's list or array encoder."""
+    import fcntl
     import threading
 
     from longsynth.quick_helper import QuickHelper
@@ -265,6 +266,9 @@ def test_requests_from_many_threads_get_their_own_answers(batch_ids):
     helper = QuickHelper("cl100k_base", batch_ids=batch_ids)
     try:
         _wait_ready(helper)
+        if hasattr(fcntl, "F_GETPIPE_SZ"):  # (Linux) both pipes widened, so a request goes in one write
+            for pipe in (helper._process.stdin, helper._process.stdout):
+                assert fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ) >= 1 << 20
         rng = random.Random(5)
         pieces = _adversarial_texts(300) + ["长文本测试。" * 50, "emoji 🎉 " * 40]
         texts = ["".join(rng.choices(pieces, k=rng.randint(1, 400))) for _ in range(60)]
