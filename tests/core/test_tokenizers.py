@@ -252,13 +252,29 @@ def test_samples_measured_by_quicktok_equal_tiktoken(name):
     assert tokenizer._quick is None  # quicktok never loaded in this process
 
 
+def _ask_from_threads(helper, texts: list[str], count: int):
+    """`count` threads asking the helper for the texts' ids at once (thread k: texts k, k + count, ...);
+    returns the answers as they come ({text number: ids or None}) and the started threads."""
+    import threading
+
+    answers: dict[int, object] = {}
+
+    def ask(numbers):
+        for n in numbers:
+            answers[n] = helper.encode(texts[n])
+
+    threads = [threading.Thread(target=ask, args=(range(k, len(texts), count),)) for k in range(count)]
+    for thread in threads:
+        thread.start()
+    return answers, threads
+
+
 @pytest.mark.parametrize("batch_ids", [False, True])
 def test_requests_from_many_threads_get_their_own_answers(batch_ids):
     """Requests are pipelined (each thread writes its request, then reads its answer in turn): six
     threads asking at once, with texts longer than a default pipe (64 KiB) and a refused one among
     them, each get their own text's ids, tiktoken's, from the helper's list or array encoder."""
     import fcntl
-    import threading
 
     from longsynth.quick_helper import QuickHelper
 
@@ -274,15 +290,7 @@ def test_requests_from_many_threads_get_their_own_answers(batch_ids):
         texts = ["".join(rng.choices(pieces, k=rng.randint(1, 400))) for _ in range(60)]
         texts[17] = "a lone surrogate \ud800"
         assert max(len(t.encode("utf-8", "surrogatepass")) for t in texts) > 1 << 16
-        answers: dict[int, object] = {}
-
-        def ask(numbers):
-            for n in numbers:
-                answers[n] = helper.encode(texts[n])
-
-        threads = [threading.Thread(target=ask, args=(range(k, len(texts), 6),)) for k in range(6)]
-        for thread in threads:
-            thread.start()
+        answers, threads = _ask_from_threads(helper, texts, 6)
         for thread in threads:
             thread.join(timeout=60)
         assert not any(thread.is_alive() for thread in threads)
@@ -304,15 +312,7 @@ def test_closing_the_helper_releases_every_thread_waiting_for_an_answer():
     helper = QuickHelper("cl100k_base")
     _wait_ready(helper)
     texts = [f"text {n} " * 20_000 for n in range(24)]
-    answers: dict[int, object] = {}
-
-    def ask(numbers):
-        for n in numbers:
-            answers[n] = helper.encode(texts[n])
-
-    threads = [threading.Thread(target=ask, args=(range(k, len(texts), 4),)) for k in range(4)]
-    for thread in threads:
-        thread.start()
+    answers, threads = _ask_from_threads(helper, texts, 4)
     while not answers:
         threading.Event().wait(0.001)
     helper.close()
