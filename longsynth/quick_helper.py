@@ -195,7 +195,8 @@ def _read(stream, size: int) -> bytes:
 
 
 def stop_process(process) -> None:
-    """Close a helper's input (it exits at once) and reap it (this helper's and `hf_helper`'s)."""
+    """Close a helper's input (it exits at once), reap it and close its output (this helper's and
+    `hf_helper`'s; a thread still reading it has met its end by then)."""
     import subprocess
 
     try:
@@ -207,6 +208,11 @@ def stop_process(process) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    try:
+        if process.stdout is not None:
+            process.stdout.close()
+    except (OSError, ValueError):
+        pass
 
 
 def _ids_function(encoding, batch_ids: bool):

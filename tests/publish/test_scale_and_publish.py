@@ -479,9 +479,10 @@ def test_ray_builds_the_index_parts_on_two_nodes(tmp_path, monkeypatch, shared_c
         "longsynth.generators.nextlong.retrieval.available_cores", lambda: 1
     )  # both parts in this process
     one = build(spec, tmp_path / "one")
-    assert {line.rsplit("pid=", 1)[1] for line in (tmp_path / "one-process-cache/index/builds.log").open()} == {
-        f"{os.getpid()}\n"
-    }
+    assert {
+        line.rsplit("pid=", 1)[1]
+        for line in (tmp_path / "one-process-cache/index/builds.log").read_text().splitlines(keepends=True)
+    } == {f"{os.getpid()}\n"}
     monkeypatch.undo()
     driver, nodes = tmp_path / "driver-cache", tmp_path / "node-cache"
     monkeypatch.setenv("LONGSYNTH_CACHE", str(driver))
@@ -520,7 +521,7 @@ def test_index_parts_build_in_local_processes_with_the_same_bytes(tmp_path, monk
     monkeypatch.setenv("LONGSYNTH_CACHE", str(tmp_path / "pool"))
     pool = build(spec, tmp_path / "pool-out")
     assert _hashes(pool) == _hashes(here)
-    pids = {line.rsplit("pid=", 1)[1].strip() for line in (tmp_path / "pool/index/builds.log").open()}
+    pids = {line.rsplit("pid=", 1)[1].strip() for line in (tmp_path / "pool/index/builds.log").read_text().splitlines()}
     assert len(pids) == 2 and str(os.getpid()) not in pids
 
 
