@@ -227,14 +227,16 @@ def _wait_ready(helper, seconds: float = 30.0) -> None:
 
 
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
-def test_samples_measured_by_quicktok_equal_tiktoken(name):
+@pytest.mark.parametrize("build_tokens", ["QUICK_MEASURE_FROM", "BATCH_IDS_FROM"])  # lists, then arrays
+def test_samples_measured_by_quicktok_equal_tiktoken(name, build_tokens):
     """A build measures samples with quicktok in a helper process once it has loaded (`measure_ids`):
-    the ids and the character offsets are tiktoken's, on adversarial text and on long texts."""
+    the ids and the character offsets are tiktoken's, on adversarial text and on long texts, from
+    the helper's list encoder and from its array encoder (a build of `BATCH_IDS_FROM` tokens)."""
     tokenizer = tk.TiktokenTokenizer(name)
     tokenizer.expect(tk.QUICK_MEASURE_FROM - 1)  # a small build: tiktoken measures, no process starts
     assert np.array_equal(tokenizer.measure_ids("tiktoken"), tokenizer.encode_array("tiktoken"))
     assert tokenizer._helper is None and tokenizer._measured == 0
-    tokenizer.expect(tk.QUICK_MEASURE_FROM)
+    tokenizer.expect(getattr(tk, build_tokens))
     _wait_ready(tokenizer._helper)
     texts = _adversarial_texts(600) + [" ".join(_adversarial_texts(400))]
     for text in texts:
