@@ -546,7 +546,7 @@ def _write_filled(index, vectors: ArrayFile, assigned: np.ndarray, path: Path) -
     faiss's own (tested against `add` and `write_index`), and `load` maps it as before."""
     faiss = _faiss()
     lists, code_size, rows = index.nlist, index.code_size, len(assigned)
-    sizes = np.bincount(assigned, minlength=lists).astype(np.uint64)
+    sizes = np.bincount(assigned, minlength=lists)  # (int64)
     index.ntotal = rows
     try:
         head = bytes(faiss.serialize_index(index))
@@ -558,12 +558,12 @@ def _write_filled(index, vectors: ArrayFile, assigned: np.ndarray, path: Path) -
         raise RuntimeError("this faiss writes IVF indexes in a layout longsynth does not know; please report it")
     filled = np.flatnonzero(sizes)
     if len(filled) > lists // 2:
-        sizes_of += [b"full", np.array([lists], np.uint64).tobytes(), sizes.tobytes()]
+        sizes_of += [b"full", np.array([lists], np.uint64).tobytes(), sizes.astype(np.uint64).tobytes()]
     else:
-        pairs = np.stack([filled.astype(np.uint64), sizes[filled]], axis=1).ravel()
+        pairs = np.stack([filled, sizes[filled]], axis=1).ravel().astype(np.uint64)
         sizes_of += [b"sprs", np.array([len(pairs)], np.uint64).tobytes(), pairs.tobytes()]
     head = head[: -len(empty)] + b"".join(sizes_of)
-    list_bytes = sizes.astype(np.int64) * (code_size + 8)  # codes, then ids
+    list_bytes = sizes * (code_size + 8)  # codes, then ids
     list_start = len(head) + np.concatenate([[0], np.cumsum(list_bytes)[:-1]]).astype(np.int64)
     written = np.zeros(lists, dtype=np.int64)  # entries of each list in the file so far
     with open(path, "wb") as out:
@@ -588,8 +588,6 @@ def _write_filled(index, vectors: ArrayFile, assigned: np.ndarray, path: Path) -
                 os.pwrite(fd, codes[first:end].data, place + done * code_size)
                 os.pwrite(fd, ids[first:end].data, place + size * code_size + done * 8)
                 written[number] = done + end - first
-    if not np.array_equal(written, sizes.astype(np.int64)):  # (cannot happen: every vector was written)
-        raise RuntimeError(f"{path}: the IVF lists were not filled")
 
 
 VECTOR_BLOCK = 1 << 16  # vectors read at once for the training sample (64 MB of 256 dimensions)
